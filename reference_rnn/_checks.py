@@ -1,0 +1,81 @@
+"""Argument checks shared by every public entry point.
+
+Each check names the argument as the caller spelled it and says what was expected and what came,
+so that a wrong call fails here, in words, and never as an IndexError or a broadcasting error deep
+inside the math.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+FloatArray = NDArray[np.floating[Any]]
+
+
+def as_real_array(name: str, value: object) -> FloatArray:
+    """``value`` as a floating NumPy array; integer and bool arrays become float64.
+
+    Complex, object, string and other non-real arrays are a TypeError. The result may share
+    memory with ``value``: callers that keep it copy it.
+    """
+    try:
+        arr = np.asarray(value)
+    except ValueError as exc:  # ragged nested sequences, on NumPy >= 1.24
+        msg = f"{name} must be a real numeric array, got {type(value).__name__} that is not one: {exc}"
+        raise TypeError(msg) from None
+    if arr.dtype.kind in "biu":
+        return arr.astype(np.float64)
+    if arr.dtype.kind != "f":
+        msg = f"{name} must be a real floating or integer array, got dtype {arr.dtype}"
+        raise TypeError(msg)
+    return arr
+
+
+def check_ndim(name: str, arr: FloatArray, ndim: int, layout: str) -> None:
+    """``arr`` has ``ndim`` axes, named by ``layout`` (for example ``"(N, T, D)"``)."""
+    if arr.ndim != ndim:
+        msg = f"{name} must be {ndim}-D {layout}, got {arr.ndim}-D array of shape {arr.shape}"
+        raise ValueError(msg)
+
+
+def check_shape(name: str, arr: FloatArray, expected: Sequence[int], why: str = "") -> None:
+    """``arr.shape == expected``; ``why`` says where the expected sizes come from."""
+    if arr.shape != tuple(expected):
+        reason = f" ({why})" if why else ""
+        msg = f"{name} must have shape {tuple(expected)}{reason}, got {arr.shape}"
+        raise ValueError(msg)
+
+
+def require_finite(name: str, arr: FloatArray) -> None:
+    """No NaN or inf in ``arr``."""
+    if not np.isfinite(arr).all():
+        msg = f"{name} must be finite, got an array with NaN or inf (pass check_finite=False to skip)"
+        raise ValueError(msg)
+
+
+def check_nonlinearity(nonlinearity: object) -> str:
+    """``"tanh"`` or ``"relu"``, in torch's words otherwise."""
+    if not isinstance(nonlinearity, str) or nonlinearity not in ("tanh", "relu"):
+        msg = f"Unknown nonlinearity {nonlinearity!r}. Select from 'tanh' or 'relu'."
+        raise ValueError(msg)
+    return str(nonlinearity)
+
+
+def check_weights(
+    Wx: object, Wh: object, b: object, D: int | None = None
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """``Wx (D, H)``, ``Wh (H, H)`` and ``b (H,)`` as arrays; H comes from Wx, D from x if given."""
+    Wx_arr = as_real_array("Wx", Wx)
+    check_ndim("Wx", Wx_arr, 2, "(D, H)")
+    if D is not None:
+        check_shape("Wx", Wx_arr, (D, Wx_arr.shape[1]), f"(D, H) with D = {D} from x")
+    H = Wx_arr.shape[1]
+    Wh_arr = as_real_array("Wh", Wh)
+    check_shape("Wh", Wh_arr, (H, H), f"(H, H) with H = {H} from Wx")
+    b_arr = as_real_array("b", b)
+    check_shape("b", b_arr, (H,), f"(H,) with H = {H} from Wx")
+    return Wx_arr, Wh_arr, b_arr

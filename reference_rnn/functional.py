@@ -1,0 +1,333 @@
+"""The Elman recurrence as pure functions: ``forward(...) -> (out, cache)``, ``backward(dout, cache)``.
+
+Shapes, named once and used throughout::
+
+    N  batch size          T  number of time steps
+    D  input features      H  hidden units
+
+    a_t = x_t @ Wx + h_{t-1} @ Wh + b        x_t (N, D), h_t (N, H), Wx (D, H), Wh (H, H), b (H,)
+    h_t = tanh(a_t)                          (or relu(a_t))
+
+The public functions are batch-first, ``x (N, T, D)``. Inside, every per-step array is time-major,
+``(T, N, .)``, so that the state of step ``t`` is one contiguous ``(N, H)`` block and the input
+projection, ``dWx``, ``dWh`` and ``dx`` are each a single matrix product over all ``T * N`` rows.
+
+The functions never modify their arguments. The cache holds private, read-only copies of what the
+backward pass needs, so the same cache can be used any number of times, in any order. The returned
+hidden states are read-only views of the cache: copy them (``h.copy()``) to modify them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from reference_rnn._checks import (
+    FloatArray,
+    as_real_array,
+    check_ndim,
+    check_nonlinearity,
+    check_shape,
+    check_weights,
+    require_finite,
+)
+
+Nonlinearity = Literal["tanh", "relu"]
+
+__all__ = [
+    "Nonlinearity",
+    "RNNCache",
+    "rnn_backward",
+    "rnn_forward",
+    "rnn_step_backward",
+    "rnn_step_forward",
+]
+
+
+@dataclass(frozen=True, eq=False)
+class RNNCache:
+    """What the backward pass needs from the forward pass; build it with a forward function.
+
+    Attributes (all read-only)
+    --------------------------
+    x : (T, N, D) array
+        The inputs, time-major.
+    h : (T + 1, N, H) array
+        ``h[0]`` is the initial state, ``h[t + 1]`` the state after step ``t``.
+    Wx, Wh : (D, H), (H, H) arrays
+        The weights the forward pass used.
+    nonlinearity : "tanh" or "relu"
+    step : bool
+        True for the cache of :func:`rnn_step_forward`, False for :func:`rnn_forward`.
+    """
+
+    x: FloatArray
+    h: FloatArray
+    Wx: FloatArray
+    Wh: FloatArray
+    nonlinearity: Nonlinearity
+    step: bool
+
+
+def rnn_step_forward(
+    x: object,
+    prev_h: object,
+    Wx: object,
+    Wh: object,
+    b: object,
+    *,
+    nonlinearity: Nonlinearity = "tanh",
+    check_finite: bool = True,
+) -> tuple[FloatArray, RNNCache]:
+    """One step of the recurrence: ``next_h = tanh(x @ Wx + prev_h @ Wh + b)``.
+
+    Parameters
+    ----------
+    x : (N, D) array_like
+    prev_h : (N, H) array_like
+    Wx : (D, H) array_like
+    Wh : (H, H) array_like
+    b : (H,) array_like
+    nonlinearity : "tanh" or "relu"
+    check_finite : bool
+        Reject NaN and inf in the arguments (the default).
+
+    Returns
+    -------
+    next_h : (N, H) ndarray, read-only
+    cache : RNNCache, for :func:`rnn_step_backward`
+    """
+    x_arr = as_real_array("x", x)
+    check_ndim("x", x_arr, 2, "(N, D)")
+    cache = _forward(
+        x_arr[None], prev_h, Wx, Wh, b, "prev_h", nonlinearity, check_finite=check_finite, step=True
+    )
+    return cache.h[1], cache
+
+
+def rnn_step_backward(
+    dnext_h: object, cache: RNNCache, *, check_finite: bool = True
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Gradients of one step, given ``dnext_h = dL/dnext_h``.
+
+    Parameters
+    ----------
+    dnext_h : (N, H) array_like
+    cache : RNNCache from :func:`rnn_step_forward`
+
+    Returns
+    -------
+    dx : (N, D), dprev_h : (N, H), dWx : (D, H), dWh : (H, H), db : (H,)
+    """
+    _check_cache(cache, step=True)
+    _, N, H = cache.h.shape
+    dh = as_real_array("dnext_h", dnext_h)
+    check_shape("dnext_h", dh, (N, H), "the shape of next_h")
+    # (N, H) -> (1, N, H): one time-major step.
+    dx, dprev_h, dWx, dWh, db = _backward(dh[None], cache, "dnext_h", check_finite=check_finite)
+    return dx[0], dprev_h, dWx, dWh, db
+
+
+def rnn_forward(
+    x: object,
+    h0: object,
+    Wx: object,
+    Wh: object,
+    b: object,
+    *,
+    nonlinearity: Nonlinearity = "tanh",
+    check_finite: bool = True,
+) -> tuple[FloatArray, RNNCache]:
+    """Run the recurrence over a whole batch of sequences.
+
+    Parameters
+    ----------
+    x : (N, T, D) array_like
+        Inputs, batch-first; T must be at least 1.
+    h0 : (N, H) array_like
+        Initial hidden state.
+    Wx : (D, H) array_like
+    Wh : (H, H) array_like
+    b : (H,) array_like
+    nonlinearity : "tanh" or "relu"
+    check_finite : bool
+        Reject NaN and inf in the arguments (the default).
+
+    Returns
+    -------
+    h : (N, T, H) ndarray, read-only
+        The hidden state after every step; ``h[:, -1]`` is the final state.
+    cache : RNNCache, for :func:`rnn_backward`
+    """
+    return forward_sequence(x, h0, Wx, Wh, b, "h0", nonlinearity, check_finite=check_finite)
+
+
+def rnn_backward(
+    dh: object, cache: RNNCache, *, check_finite: bool = True
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Backpropagation through time.
+
+    Parameters
+    ----------
+    dh : (N, T, H) array_like
+        ``dL/dh_t`` from above, for every step (zeros where the loss does not use a step).
+    cache : RNNCache from :func:`rnn_forward`
+
+    Returns
+    -------
+    dx : (N, T, D), dh0 : (N, H), dWx : (D, H), dWh : (H, H), db : (H,)
+    """
+    return backward_sequence(dh, cache, "dh", check_finite=check_finite)
+
+
+def forward_sequence(
+    x: object,
+    h0: object | None,
+    Wx: object,
+    Wh: object,
+    b: object,
+    h0_name: str,
+    nonlinearity: Nonlinearity,
+    *,
+    check_finite: bool,
+) -> tuple[FloatArray, RNNCache]:
+    """:func:`rnn_forward`, with the name by which the caller knows ``h0`` (for messages).
+
+    ``h0=None`` starts from zeros.
+    """
+    x_arr = as_real_array("x", x)
+    check_ndim("x", x_arr, 3, "(N, T, D)")
+    # (N, T, D) -> (T, N, D): a view; _forward copies it time-major.
+    cache = _forward(
+        x_arr.transpose(1, 0, 2),
+        h0,
+        Wx,
+        Wh,
+        b,
+        h0_name,
+        nonlinearity,
+        check_finite=check_finite,
+        step=False,
+    )
+    # (T, N, H) -> (N, T, H): a read-only view of the cache.
+    return cache.h[1:].transpose(1, 0, 2), cache
+
+
+def backward_sequence(
+    dh: object, cache: RNNCache, dh_name: str, *, check_finite: bool
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
+    """:func:`rnn_backward`, with the name by which the caller knows ``dh`` (for messages)."""
+    _check_cache(cache, step=False)
+    T, N, H = cache.h.shape[0] - 1, cache.h.shape[1], cache.h.shape[2]
+    dh_arr = as_real_array(dh_name, dh)
+    check_shape(dh_name, dh_arr, (N, T, H), "the shape of h")
+    # (N, T, H) -> (T, N, H): a view.
+    dx, dh0, dWx, dWh, db = _backward(
+        dh_arr.transpose(1, 0, 2), cache, dh_name, check_finite=check_finite
+    )
+    # (T, N, D) -> (N, T, D)
+    return dx.transpose(1, 0, 2), dh0, dWx, dWh, db
+
+
+def _forward(
+    x: FloatArray,
+    h0: object | None,
+    Wx: object,
+    Wh: object,
+    b: object,
+    h0_name: str,
+    nonlinearity: Nonlinearity,
+    *,
+    check_finite: bool,
+    step: bool,
+) -> RNNCache:
+    """Check the arguments (``x`` is a time-major ``(T, N, D)`` view) and run the recurrence."""
+    nonlinearity = check_nonlinearity(nonlinearity)  # type: ignore[assignment]
+    T, N, D = x.shape
+    if T == 0:
+        msg = f"x must have at least one time step, got shape {x.transpose(1, 0, 2).shape}"
+        raise ValueError(msg)
+    Wx_arr, Wh_arr, b_arr = check_weights(Wx, Wh, b, D)
+    H = Wx_arr.shape[1]
+    if h0 is None:
+        h0_arr = np.zeros((N, H), dtype=np.result_type(x, Wx_arr, Wh_arr, b_arr))
+    else:
+        h0_arr = as_real_array(h0_name, h0)
+        check_shape(h0_name, h0_arr, (N, H), f"(N, H) with N = {N} from x and H = {H} from Wx")
+    if check_finite:
+        for name, arr in (("x", x), ("Wx", Wx_arr), ("Wh", Wh_arr), ("b", b_arr), (h0_name, h0_arr)):
+            require_finite(name, arr)
+    dtype = np.result_type(x, Wx_arr, Wh_arr, b_arr, h0_arr)
+
+    h = np.empty((T + 1, N, H), dtype=dtype)
+    h[0] = h0_arr
+    # The input projection of every step at once: (T * N, D) @ (D, H), written into h[1:].
+    x_tm = np.array(x, dtype=dtype, order="C")
+    Wx_arr = np.array(Wx_arr, dtype=dtype)
+    Wh_arr = np.array(Wh_arr, dtype=dtype)
+    np.matmul(x_tm.reshape(T * N, D), Wx_arr, out=h[1:].reshape(T * N, H))
+    h[1:] += b_arr
+    activation = np.tanh if nonlinearity == "tanh" else _relu
+    for t in range(T):
+        h[t + 1] += h[t] @ Wh_arr
+        activation(h[t + 1], out=h[t + 1])
+    return RNNCache(
+        x=_read_only(x_tm),
+        h=_read_only(h),
+        Wx=_read_only(Wx_arr),
+        Wh=_read_only(Wh_arr),
+        nonlinearity=nonlinearity,
+        step=step,
+    )
+
+
+def _backward(
+    dh: FloatArray, cache: RNNCache, dh_name: str, *, check_finite: bool
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
+    """The backward pass for a checked time-major ``dh (T, N, H)``; ``dx`` comes time-major."""
+    if check_finite:
+        require_finite(dh_name, dh)
+    T, N, H = dh.shape
+    D = cache.x.shape[2]
+    dtype = np.result_type(cache.h, dh)
+    h = cache.h
+
+    da = np.empty((T, N, H), dtype=dtype)  # dL/da_t, the gradient at each pre-activation
+    dh_next = np.zeros((N, H), dtype=dtype)  # dL/dh_t through step t + 1, zero after the last
+    for t in reversed(range(T)):
+        np.add(dh[t], dh_next, out=da[t])
+        if cache.nonlinearity == "tanh":
+            da[t] *= 1 - h[t + 1] ** 2
+        else:
+            da[t] *= h[t + 1] > 0
+        np.matmul(da[t], cache.Wh.T, out=dh_next)
+
+    # Every weight gradient is one product over all T * N rows: (T, N, .) -> (T * N, .).
+    da_rows = da.reshape(T * N, H)
+    dWx = cache.x.reshape(T * N, D).T @ da_rows
+    dWh = h[:-1].reshape(T * N, H).T @ da_rows
+    db = da_rows.sum(axis=0)
+    dx = (da_rows @ cache.Wx.T).reshape(T, N, D)
+    return dx, dh_next, dWx, dWh, db
+
+
+def _relu(a: FloatArray, out: FloatArray) -> FloatArray:
+    return np.maximum(a, 0, out=out)
+
+
+def _read_only(arr: FloatArray) -> FloatArray:
+    arr.flags.writeable = False
+    return arr
+
+
+def _check_cache(cache: object, *, step: bool) -> None:
+    made_by = "rnn_step_forward" if step else "rnn_forward"
+    if not isinstance(cache, RNNCache):
+        msg = f"cache must be the cache returned by {made_by}, got {type(cache).__name__}"
+        raise TypeError(msg)
+    if cache.step != step:
+        other = "rnn_forward" if step else "rnn_step_forward"
+        msg = f"cache must be the cache returned by {made_by}, got the cache of {other}"
+        raise TypeError(msg)
