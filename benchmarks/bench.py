@@ -1,0 +1,405 @@
+"""Forward+backward speed and memory of ``reference_rnn`` against ``torch.nn.RNN`` on the CPU.
+
+Three contenders run the same work, one layer, tanh, batch-first, identical weights:
+
+- ``core``:  ``rnn_forward`` then ``rnn_backward`` (the functional core);
+- ``RNN``:   ``reference_rnn.RNN.from_torch(module)``, ``rnn(x, hx)`` then ``rnn.backward(G)``;
+- ``torch``: ``module(x, hx)`` then ``output.backward(G)``, gradients for inputs and weights.
+
+They run interleaved (core, RNN, torch, core, RNN, torch, ...) in one process with the same
+thread count, so that drift in clock speed or machine load hits all three alike; each reports
+the median. Per row it also reports the achieved GFLOP/s (forward+backward is
+``6 * N * T * (D * H + H * H)`` flops) as a fraction of numpy's large-GEMM GFLOP/s measured in the
+same run, and the peak extra memory of one forward+backward of ours (tracemalloc) as a multiple
+of the ``N * T * H * itemsize`` floor that storing the hidden states alone costs.
+
+Usage, from the repository root::
+
+    python benchmarks/bench.py                # full run, a few minutes
+    python benchmarks/bench.py --quick        # the two small sizes, seconds: a smoke test
+    python benchmarks/bench.py --json out.json --threads 1
+
+Markdown goes to stdout, progress to stderr, the JSON to ``--json`` (default ``bench.json``).
+Targets are printed next to the numbers, never enforced: a benchmark measures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import platform
+import statistics
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from numpy.typing import NDArray
+from threadpoolctl import threadpool_info, threadpool_limits
+
+# Measure the checkout this file lives in, not some other installed copy of the package.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import reference_rnn as rr
+
+Size = tuple[int, int, int, int]  # (N, T, D, H)
+Array = NDArray[Any]
+
+SIZES: tuple[Size, ...] = (
+    (1, 3, 2, 4),
+    (32, 100, 64, 128),
+    (64, 200, 128, 512),
+    (64, 1000, 128, 256),
+)
+DTYPES = (np.float32, np.float64)
+TORCH_DTYPES = {"float32": torch.float32, "float64": torch.float64}
+# Rounds per size, chosen so the full run stays near three minutes on a 2-core machine: the two
+# large sizes cost 25 and 38 GFLOP per forward+backward, about 0.3-1.3 s per contender there.
+REPEATS = {SIZES[0]: 300, SIZES[1]: 50, SIZES[2]: 15, SIZES[3]: 15}
+QUICK_REPEATS = {SIZES[0]: 30, SIZES[1]: 5}
+GEMM_N = 2048
+GEMM_REPEATS, QUICK_GEMM_REPEATS = 7, 3
+SEED = 0
+
+TARGET_RATIO = 0.8  # our median time / torch's
+TARGET_GEMM_FRACTION = 0.70  # at the two largest sizes
+TARGET_MEMORY_MULTIPLE = 3.0  # peak extra bytes / (N * T * H * itemsize)
+CONTENDERS = ("core", "RNN", "torch")
+OURS = ("core", "RNN")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One row's inputs; ``module`` holds the weights, ``h0`` is ``(1, N, H)`` as torch wants it."""
+
+    module: torch.nn.RNN
+    x: Array  # (N, T, D)
+    h0: Array  # (1, N, H)
+    G: Array  # (N, T, H), dL/dh at every step
+
+
+def _nothing() -> None:
+    pass
+
+
+@dataclass(frozen=True)
+class Contender:
+    name: str
+    run: Callable[[], object]  # one forward+backward; returns the hidden states
+    reset: Callable[[], None] = _nothing  # untimed, before each run
+
+
+@dataclass(frozen=True)
+class Row:
+    dtype: str
+    N: int
+    T: int
+    D: int
+    H: int
+    gflop: float
+    repeats: int
+    median_seconds: dict[str, float]
+    ratio_to_torch: dict[str, float]
+    gflops: dict[str, float]
+    gemm_fraction: dict[str, float]
+    peak_bytes: dict[str, int]
+    floor_bytes: int
+    memory_multiple: dict[str, float]
+    max_abs_diff_h: float  # ours against torch, to show that both did the same work
+
+
+def log(message: str) -> None:
+    sys.stderr.write(message + "\n")
+    sys.stderr.flush()
+
+
+def fwd_bwd_flops(N: int, T: int, D: int, H: int) -> int:
+    # Forward: x @ Wx and h @ Wh, 2 flops per multiply-add. Backward: dWx, dWh, dx and dh, twice that.
+    return 6 * N * T * (D * H + H * H)
+
+
+def numpy_blas() -> dict[str, Any]:
+    """threadpoolctl's record of the BLAS numpy calls (torch's MKL is linked in and not listed)."""
+    blas = [info for info in threadpool_info() if info["user_api"] == "blas"]
+    ours = [info for info in blas if "numpy" in info["filepath"]] or blas
+    if not ours:
+        return {}
+    keys = ("internal_api", "architecture", "version", "num_threads", "threading_layer", "filepath")
+    return {key: ours[0].get(key) for key in keys}
+
+
+def torch_info() -> dict[str, Any]:
+    return {
+        "version": torch.__version__,
+        "num_threads": torch.get_num_threads(),
+        "mkl": torch.backends.mkl.is_available(),
+        "mkldnn": torch.backends.mkldnn.is_available(),
+    }
+
+
+def median_seconds(run: Callable[[], object], repeats: int) -> float:
+    run()  # warm-up: first-touch page faults, lazy initialisation, waking the BLAS threads
+    times: list[float] = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def gemm_gflops(dtype: type[np.floating[Any]], repeats: int) -> float:
+    """numpy's large square matmul, the machine's practical ceiling for dense products."""
+    rng = np.random.default_rng(SEED)
+    a, b = (rng.standard_normal((GEMM_N, GEMM_N)).astype(dtype) for _ in range(2))
+    out = np.empty_like(a)
+    seconds = median_seconds(lambda: np.matmul(a, b, out=out), repeats)
+    return 2 * GEMM_N**3 / seconds / 1e9
+
+
+def make_problem(size: Size, dtype: type[np.floating[Any]]) -> Problem:
+    """torch's default init U(-1/sqrt(H), 1/sqrt(H)) from a fixed seed; random inputs."""
+    N, T, D, H = size
+    torch.manual_seed(SEED)
+    module = torch.nn.RNN(D, H, batch_first=True, dtype=TORCH_DTYPES[np.dtype(dtype).name])
+    rng = np.random.default_rng(SEED)
+    x = rng.standard_normal((N, T, D)).astype(dtype)
+    h0 = rng.uniform(-1, 1, (1, N, H)).astype(dtype)
+    G = rng.standard_normal((N, T, H)).astype(dtype)
+    return Problem(module=module, x=x, h0=h0, G=G)
+
+
+def core_weights(module: torch.nn.RNN) -> tuple[Array, Array, Array]:
+    """torch's layout is the transpose, and its two biases act as one."""
+    p = {name: t.detach().numpy() for name, t in module.named_parameters()}
+    Wx = np.ascontiguousarray(p["weight_ih_l0"].T)
+    Wh = np.ascontiguousarray(p["weight_hh_l0"].T)
+    return Wx, Wh, p["bias_ih_l0"] + p["bias_hh_l0"]
+
+
+def core_contender(problem: Problem) -> Contender:
+    Wx, Wh, b = core_weights(problem.module)
+    h0 = problem.h0[0]
+
+    def run() -> Array:
+        h, cache = rr.rnn_forward(problem.x, h0, Wx, Wh, b)
+        rr.rnn_backward(problem.G, cache)
+        return h
+
+    return Contender("core", run)
+
+
+def rnn_contender(problem: Problem) -> Contender:
+    rnn = rr.RNN.from_torch(problem.module)
+
+    def run() -> Array:
+        output, _ = rnn(problem.x, problem.h0)
+        rnn.backward(problem.G)
+        return output
+
+    return Contender("RNN", run)
+
+
+def torch_contender(problem: Problem) -> Contender:
+    module = problem.module
+    x = torch.from_numpy(problem.x).requires_grad_()
+    h0 = torch.from_numpy(problem.h0).requires_grad_()
+    G = torch.from_numpy(problem.G)
+
+    def reset() -> None:
+        # Fresh gradients each run, as ours returns: backward then writes instead of accumulating.
+        module.zero_grad(set_to_none=True)
+        x.grad = h0.grad = None
+
+    def run() -> Array:
+        output, _ = module(x, h0)
+        output.backward(G)
+        return np.asarray(output.detach().numpy())
+
+    return Contender("torch", run, reset)
+
+
+def warm_up(contenders: Sequence[Contender]) -> dict[str, Array]:
+    """One untimed run each, returning the hidden states each computed.
+
+    It pays for first-touch page faults, lazy initialisation and waking the BLAS threads before
+    the clock runs; the outputs show whether all did the same work.
+    """
+    outputs: dict[str, Array] = {}
+    for contender in contenders:
+        contender.reset()
+        outputs[contender.name] = np.asarray(contender.run())
+    return outputs
+
+
+def time_interleaved(contenders: Sequence[Contender], repeats: int) -> dict[str, float]:
+    """Median seconds per contender, the contenders taking turns within every round."""
+    times: dict[str, list[float]] = {contender.name: [] for contender in contenders}
+    for _ in range(repeats):
+        for contender in contenders:
+            contender.reset()
+            # As timeit does: a collection of someone else's garbage is not our run's cost.
+            gc.disable()
+            start = time.perf_counter()
+            contender.run()
+            times[contender.name].append(time.perf_counter() - start)
+            gc.enable()
+    return {name: statistics.median(samples) for name, samples in times.items()}
+
+
+def peak_traced_bytes(run: Callable[[], object]) -> int:
+    """Peak bytes allocated during ``run`` (numpy reports its buffers to tracemalloc).
+
+    Whatever exists before the call, inputs and weights included, is not counted.
+    """
+    gc.collect()
+    tracemalloc.start()
+    try:
+        run()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def bench_row(
+    size: Size, dtype: type[np.floating[Any]], repeats: int, gemm: float, index: str
+) -> Row:
+    N, T, D, H = size
+    name = np.dtype(dtype).name
+    problem = make_problem(size, dtype)
+    # Built fresh for the memory measurement, so no cache of an earlier run is replaced inside it.
+    peak = {
+        "core": peak_traced_bytes(core_contender(problem).run),
+        "RNN": peak_traced_bytes(rnn_contender(problem).run),
+    }
+    contenders = (core_contender(problem), rnn_contender(problem), torch_contender(problem))
+    log(f"{index} {name} (N, T, D, H) = {size}: {repeats} interleaved rounds")
+    outputs = warm_up(contenders)
+    diff = max(float(np.abs(outputs[who] - outputs["torch"]).max()) for who in OURS)
+    seconds = time_interleaved(contenders, repeats)
+
+    flops = fwd_bwd_flops(N, T, D, H)
+    gflops = {who: flops / seconds[who] / 1e9 for who in CONTENDERS}
+    floor = N * T * H * np.dtype(dtype).itemsize
+    row = Row(
+        dtype=name,
+        N=N,
+        T=T,
+        D=D,
+        H=H,
+        gflop=flops / 1e9,
+        repeats=repeats,
+        median_seconds=seconds,
+        ratio_to_torch={who: seconds[who] / seconds["torch"] for who in OURS},
+        gflops=gflops,
+        gemm_fraction={who: gflops[who] / gemm for who in CONTENDERS},
+        peak_bytes=peak,
+        floor_bytes=floor,
+        memory_multiple={who: peak[who] / floor for who in OURS},
+        max_abs_diff_h=diff,
+    )
+    ms = ", ".join(f"{who} {1e3 * seconds[who]:.3f} ms" for who in CONTENDERS)
+    log(f"{index}   {ms}")
+    return row
+
+
+def markdown(
+    rows: Sequence[Row], blas: dict[str, Any], tinfo: dict[str, Any], gemm: dict[str, float]
+) -> str:
+    backends = (
+        ", ".join(name for name in ("mkl", "mkldnn") if tinfo[name]) or "neither MKL nor oneDNN"
+    )
+    gemm_text = ", ".join(f"{name} {value:.1f}" for name, value in gemm.items())
+    lines = [
+        (
+            f"numpy {np.__version__}, BLAS: {blas.get('internal_api')} {blas.get('version')} "
+            f"({blas.get('architecture')}), {blas.get('num_threads')} threads; "
+            f"torch {tinfo['version']} ({backends}), {tinfo['num_threads']} threads; "
+            f"{platform.machine()}, Python {platform.python_version()}."
+        ),
+        "",
+        f"numpy GEMM {GEMM_N}x{GEMM_N} GFLOP/s: {gemm_text}.",
+        "",
+        (
+            f"Targets, reported and not enforced: ours/torch <= {TARGET_RATIO}; "
+            f"% of GEMM >= {TARGET_GEMM_FRACTION:.0%} at the two largest sizes; "
+            f"memory <= {TARGET_MEMORY_MULTIPLE:g}x the N·T·H·itemsize floor."
+        ),
+        "",
+        (
+            "| dtype | N, T, D, H | GFLOP | torch ms | core ms | core/torch (<= 0.8) "
+            "| RNN ms | RNN/torch (<= 0.8) | core % GEMM (>= 70) | RNN % GEMM | torch % GEMM "
+            "| core mem (<= 3x) | RNN mem (<= 3x) |"
+        ),
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+    ]
+    for row in rows:
+        ms = {who: f"{1e3 * row.median_seconds[who]:.3f}" for who in CONTENDERS}
+        pct = {who: f"{100 * row.gemm_fraction[who]:.1f}" for who in CONTENDERS}
+        lines.append(
+            f"| {row.dtype} | {row.N}, {row.T}, {row.D}, {row.H} | {row.gflop:.3g} "
+            f"| {ms['torch']} | {ms['core']} | {row.ratio_to_torch['core']:.2f} "
+            f"| {ms['RNN']} | {row.ratio_to_torch['RNN']:.2f} "
+            f"| {pct['core']} | {pct['RNN']} | {pct['torch']} "
+            f"| {row.memory_multiple['core']:.2f}x | {row.memory_multiple['RNN']:.2f}x |"
+        )
+    return "\n".join(lines)
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="the two small sizes, few repeats")
+    parser.add_argument("--json", type=Path, default=Path("bench.json"), help="JSON output path")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="BLAS and torch threads (default: numpy's)"
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse_args(argv)
+    sizes = SIZES[:2] if args.quick else SIZES
+    repeats = QUICK_REPEATS if args.quick else REPEATS
+    threads = args.threads or numpy_blas().get("num_threads") or 1
+    with threadpool_limits(limits=threads, user_api="blas"):
+        # Same thread count on both sides, or the comparison measures the thread pools.
+        torch.set_num_threads(threads)
+        blas, tinfo = numpy_blas(), torch_info()
+        log(f"BLAS {blas.get('internal_api')} {blas.get('version')}, {threads} threads")
+        gemm: dict[str, float] = {}
+        rows: list[Row] = []
+        jobs = [(dtype, size) for dtype in DTYPES for size in sizes]
+        for i, (dtype, size) in enumerate(jobs, start=1):
+            name = np.dtype(dtype).name
+            if name not in gemm:
+                gemm[name] = gemm_gflops(dtype, QUICK_GEMM_REPEATS if args.quick else GEMM_REPEATS)
+                log(f"numpy GEMM {GEMM_N}x{GEMM_N} {name}: {gemm[name]:.1f} GFLOP/s")
+            rows.append(bench_row(size, dtype, repeats[size], gemm[name], f"[{i}/{len(jobs)}]"))
+
+    sys.stdout.write(markdown(rows, blas, tinfo, gemm) + "\n")
+    report = {
+        "quick": args.quick,
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "blas": blas,
+        "torch": tinfo,
+        "threads": threads,
+        "gemm_gflops": gemm,
+        "targets": {
+            "ratio_to_torch_max": TARGET_RATIO,
+            "gemm_fraction_min_at_largest_sizes": TARGET_GEMM_FRACTION,
+            "memory_multiple_max": TARGET_MEMORY_MULTIPLE,
+        },
+        "rows": [asdict(row) for row in rows],
+    }
+    args.json.write_text(json.dumps(report, indent=2) + "\n")
+    log(f"wrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()
