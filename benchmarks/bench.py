@@ -6,9 +6,10 @@ Three contenders run the same work, one layer, tanh, batch-first, identical weig
 - ``RNN``:   ``reference_rnn.RNN.from_torch(module)``, ``rnn(x, hx)`` then ``rnn.backward(G)``;
 - ``torch``: ``module(x, hx)`` then ``output.backward(G)``, gradients for inputs and weights.
 
-They run interleaved (core, RNN, torch, core, RNN, torch, ...) in one process with the same
-thread count, so that drift in clock speed or machine load hits all three alike; each reports
-the median. Per row it also reports the achieved GFLOP/s (forward+backward is
+They take turns (core, RNN, torch, core, RNN, torch, ...) in one process with the same thread
+count, so that drift in clock speed or machine load hits all three alike; each reports the median
+of its runs. A short pause before every turn lets the previous contender's idle threads stop
+spinning (see ``GAP_SECONDS``), so each is timed as it runs on its own. Per row it also reports the achieved GFLOP/s (forward+backward is
 ``6 * N * T * (D * H + H * H)`` flops) as a fraction of numpy's large-GEMM GFLOP/s measured in the
 same run, and the peak extra memory of one forward+backward of ours (tracemalloc) as a multiple
 of the ``N * T * H * itemsize`` floor that storing the hidden states alone costs.
@@ -58,10 +59,15 @@ SIZES: tuple[Size, ...] = (
 )
 DTYPES = (np.float32, np.float64)
 TORCH_DTYPES = {"float32": torch.float32, "float64": torch.float64}
-# Rounds per size, chosen so the full run stays near three minutes on a 2-core machine: the two
-# large sizes cost 25 and 38 GFLOP per forward+backward, about 0.3-1.3 s per contender there.
-REPEATS = {SIZES[0]: 300, SIZES[1]: 50, SIZES[2]: 15, SIZES[3]: 15}
-QUICK_REPEATS = {SIZES[0]: 30, SIZES[1]: 5}
+# (rounds, timed runs per turn) per size, so the full run stays near three minutes on a 2-core
+# machine: the two large sizes cost 25 and 38 GFLOP per forward+backward, 0.3-1.3 s per contender
+# there, while the small ones need many runs per turn to outweigh the pause before each turn.
+SCHEDULE = {SIZES[0]: (10, 50), SIZES[1]: (10, 10), SIZES[2]: (11, 1), SIZES[3]: (11, 1)}
+QUICK_SCHEDULE = {SIZES[0]: (3, 20), SIZES[1]: (3, 5)}
+# After a call, OpenBLAS's threads busy-wait about 2**28 cycles (~0.1 s) and libgomp's (torch's)
+# a few ms before they sleep. On a 2-core machine those spinning threads take the cores from
+# whoever runs next: measured here, torch ran 2x slower right after numpy, so every turn waits.
+GAP_SECONDS = 0.2
 GEMM_N = 2048
 GEMM_REPEATS, QUICK_GEMM_REPEATS = 7, 3
 SEED = 0
@@ -102,7 +108,8 @@ class Row:
     D: int
     H: int
     gflop: float
-    repeats: int
+    rounds: int
+    runs_per_turn: int
     median_seconds: dict[str, float]
     ratio_to_torch: dict[str, float]
     gflops: dict[str, float]
@@ -236,19 +243,29 @@ def warm_up(contenders: Sequence[Contender]) -> dict[str, Array]:
     return outputs
 
 
-def time_interleaved(contenders: Sequence[Contender], repeats: int) -> dict[str, float]:
-    """Median seconds per contender, the contenders taking turns within every round."""
+def time_interleaved(
+    contenders: Sequence[Contender], rounds: int, runs_per_turn: int
+) -> dict[str, float]:
+    """Median seconds per run of each contender, the contenders taking turns in every round."""
     times: dict[str, list[float]] = {contender.name: [] for contender in contenders}
-    for _ in range(repeats):
+    for _ in range(rounds):
         for contender in contenders:
-            contender.reset()
-            # As timeit does: a collection of someone else's garbage is not our run's cost.
-            gc.disable()
-            start = time.perf_counter()
-            contender.run()
-            times[contender.name].append(time.perf_counter() - start)
-            gc.enable()
+            time.sleep(GAP_SECONDS)
+            for _ in range(runs_per_turn):
+                times[contender.name].append(time_once(contender))
     return {name: statistics.median(samples) for name, samples in times.items()}
+
+
+def time_once(contender: Contender) -> float:
+    contender.reset()
+    # As timeit does: a collection of someone else's garbage is not this run's cost.
+    gc.disable()
+    try:
+        start = time.perf_counter()
+        contender.run()
+        return time.perf_counter() - start
+    finally:
+        gc.enable()
 
 
 def peak_traced_bytes(run: Callable[[], object]) -> int:
@@ -266,7 +283,7 @@ def peak_traced_bytes(run: Callable[[], object]) -> int:
 
 
 def bench_row(
-    size: Size, dtype: type[np.floating[Any]], repeats: int, gemm: float, index: str
+    size: Size, dtype: type[np.floating[Any]], schedule: tuple[int, int], gemm: float, index: str
 ) -> Row:
     N, T, D, H = size
     name = np.dtype(dtype).name
@@ -277,10 +294,11 @@ def bench_row(
         "RNN": peak_traced_bytes(rnn_contender(problem).run),
     }
     contenders = (core_contender(problem), rnn_contender(problem), torch_contender(problem))
-    log(f"{index} {name} (N, T, D, H) = {size}: {repeats} interleaved rounds")
+    rounds, runs_per_turn = schedule
+    log(f"{index} {name} (N, T, D, H) = {size}: {rounds} rounds of {runs_per_turn} runs each")
     outputs = warm_up(contenders)
     diff = max(float(np.abs(outputs[who] - outputs["torch"]).max()) for who in OURS)
-    seconds = time_interleaved(contenders, repeats)
+    seconds = time_interleaved(contenders, rounds, runs_per_turn)
 
     flops = fwd_bwd_flops(N, T, D, H)
     gflops = {who: flops / seconds[who] / 1e9 for who in CONTENDERS}
@@ -292,7 +310,8 @@ def bench_row(
         D=D,
         H=H,
         gflop=flops / 1e9,
-        repeats=repeats,
+        rounds=rounds,
+        runs_per_turn=runs_per_turn,
         median_seconds=seconds,
         ratio_to_torch={who: seconds[who] / seconds["torch"] for who in OURS},
         gflops=gflops,
@@ -352,7 +371,7 @@ def markdown(
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="the two small sizes, few repeats")
+    parser.add_argument("--quick", action="store_true", help="the two small sizes, few runs")
     parser.add_argument("--json", type=Path, default=Path("bench.json"), help="JSON output path")
     parser.add_argument(
         "--threads", type=int, default=None, help="BLAS and torch threads (default: numpy's)"
@@ -363,7 +382,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     sizes = SIZES[:2] if args.quick else SIZES
-    repeats = QUICK_REPEATS if args.quick else REPEATS
+    schedule = QUICK_SCHEDULE if args.quick else SCHEDULE
     threads = args.threads or numpy_blas().get("num_threads") or 1
     with threadpool_limits(limits=threads, user_api="blas"):
         # Same thread count on both sides, or the comparison measures the thread pools.
@@ -378,7 +397,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             if name not in gemm:
                 gemm[name] = gemm_gflops(dtype, QUICK_GEMM_REPEATS if args.quick else GEMM_REPEATS)
                 log(f"numpy GEMM {GEMM_N}x{GEMM_N} {name}: {gemm[name]:.1f} GFLOP/s")
-            rows.append(bench_row(size, dtype, repeats[size], gemm[name], f"[{i}/{len(jobs)}]"))
+            rows.append(bench_row(size, dtype, schedule[size], gemm[name], f"[{i}/{len(jobs)}]"))
 
     sys.stdout.write(markdown(rows, blas, tinfo, gemm) + "\n")
     report = {

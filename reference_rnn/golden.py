@@ -1,0 +1,180 @@
+"""The fixtures: the exercise's documented sample and torch's golden results, as data on disk.
+
+``documented_sample.json`` holds problem 2 of the exercise as the exercise writes it (integer arrays
+and their divisor), the line it documents, and the state sequence torch computes for it.
+``golden/*.npz`` each hold one :class:`~reference_rnn.cases.Case`: its configuration, parameters,
+inputs and upstream gradients, torch's outputs and gradients, and the torch and NumPy versions that
+recorded them. They let the reference be checked where torch is absent. Regenerate them with
+``nox -s fixtures`` (``python -m reference_rnn.golden``, which needs torch).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from reference_rnn._checks import FloatArray
+from reference_rnn.cases import Case, run_ours, run_torch
+from reference_rnn.compare import scaled_error
+from reference_rnn.rnn import RNN
+from reference_rnn.torch_reference import import_torch
+
+__all__ = [
+    "GOLDEN_CASES",
+    "check_golden",
+    "documented_sample",
+    "fixtures_dir",
+    "golden_paths",
+    "load_case",
+    "record",
+]
+
+_INPUTS = ("x", "hx", "lengths", "grad_output", "grad_h_n")
+
+#: Evaluation mode only: a recorded dropout mask would tie the fixture to NumPy's random stream.
+GOLDEN_CASES = [
+    Case("l1_tanh", {"input_size": 4, "hidden_size": 5}),
+    Case("l1_relu_batch_first", {"input_size": 4, "hidden_size": 5, "nonlinearity": "relu",
+         "batch_first": True}, hx=False),  # fmt: skip
+    Case("l2_bidirectional", {"input_size": 3, "hidden_size": 4, "num_layers": 2,
+         "bidirectional": True}),  # fmt: skip
+    Case("l3_bidirectional_relu_lengths", {"input_size": 3, "hidden_size": 4, "num_layers": 3,
+         "nonlinearity": "relu", "batch_first": True, "bidirectional": True},
+         N=4, T=6, lengths=(6, 2, 1, 4)),  # fmt: skip
+    Case("l2_no_bias_lengths", {"input_size": 5, "hidden_size": 3, "num_layers": 2,
+         "bias": False}, lengths=(3, 5, 1)),  # fmt: skip
+    Case("l2_bidirectional_unbatched", {"input_size": 3, "hidden_size": 4, "num_layers": 2,
+         "bidirectional": True}, unbatched=True),  # fmt: skip
+    Case("l2_bidirectional_dropout_eval", {"input_size": 3, "hidden_size": 4, "num_layers": 2,
+         "dropout": 0.5, "bidirectional": True}),  # fmt: skip
+    Case("l1_bidirectional_lengths_float32", {"input_size": 4, "hidden_size": 5,
+         "bidirectional": True}, dtype="float32", lengths=(2, 5, 3)),  # fmt: skip
+    Case("l2_batch_first_float32", {"input_size": 4, "hidden_size": 5, "num_layers": 2,
+         "batch_first": True}, dtype="float32"),  # fmt: skip
+    Case("l1_large_hidden", {"input_size": 16, "hidden_size": 64}, N=8, T=20, seed=7),
+]
+
+
+def fixtures_dir(package_dir: Path = Path(__file__).parent) -> Path:
+    """The fixtures folder: inside an installed package, or at the root of a source checkout."""
+    for candidate in (package_dir / "fixtures", package_dir.parent / "fixtures"):
+        if (candidate / "documented_sample.json").is_file():
+            return candidate
+    msg = f"no fixtures next to {package_dir}: reinstall reference_rnn or use a full checkout"
+    raise FileNotFoundError(msg)
+
+
+def documented_sample(directory: Path | None = None) -> dict[str, Any]:
+    """The exercise's problem 2, built exactly as the exercise builds it.
+
+    Returns x (1, 3, 2), w_x (2, 4), w_h (4, 4), h (1, 4) zeros and b (4,) as an integer array,
+    plus ``printed`` (the documented output line) and ``torch_states`` (1, 3, 4).
+    """
+    path = (directory or fixtures_dir()) / "documented_sample.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    divisor = data["divisor"]
+    return {
+        "x": np.array(data["x"]) / divisor,
+        "w_x": np.array(data["w_x"]) / divisor,
+        "w_h": np.array(data["w_h"]) / divisor,
+        "h": np.zeros(np.shape(data["h"])),
+        "b": np.array(data["b"]),
+        "printed": data["printed"],
+        "torch_states": np.array(data["torch_states"]),
+    }
+
+
+def golden_paths(directory: Path | None = None) -> list[Path]:
+    """Every golden fixture file, sorted by name."""
+    return sorted(((directory or fixtures_dir()) / "golden").glob("*.npz"))
+
+
+def load_case(path: Path) -> Case:
+    """The case a golden fixture was recorded for."""
+    with np.load(path, allow_pickle=False) as data:
+        config = json.loads(str(data["config"]))
+    return Case(**config | {"lengths": config["lengths"] and tuple(config["lengths"])})
+
+
+def check_golden(path: Path) -> tuple[Case, float, str]:
+    """Run reference_rnn on a golden fixture: its case, the worst scaled error and where it was."""
+    case = load_case(path)
+    with np.load(path, allow_pickle=False) as data:
+        rnn = RNN(**case.rnn, dtype=case.dtype).train(case.training)
+        rnn.load_state_dict(_prefixed(data, "param."))
+        inputs = _prefixed(data, "input.")
+        expected = _prefixed(data, "expected.")
+    ours = run_ours(rnn, {name: inputs.get(name) for name in _INPUTS})
+    if ours.keys() != expected.keys():
+        msg = f"{path.name}: results {sorted(ours)} but the fixture has {sorted(expected)}"
+        raise ValueError(msg)
+    errors = {name: scaled_error(ours[name], expected[name]) for name in expected}
+    worst = max(errors, key=errors.__getitem__)
+    return case, errors[worst], worst
+
+
+def record(directory: Path) -> list[Path]:
+    """Record every golden case and the sample's torch states into ``directory`` (needs torch)."""
+    torch = import_torch()
+    versions = {"numpy_version": np.__version__, "torch_version": torch.__version__}
+    (directory / "golden").mkdir(parents=True, exist_ok=True)
+    paths = [_record_sample_states(directory)]
+    for case in GOLDEN_CASES:
+        rnn, inputs = case.build()
+        expected = run_torch(rnn, inputs)
+        arrays = {
+            "config": np.array(json.dumps(asdict(case))),
+            **{key: np.array(value) for key, value in versions.items()},
+            **{f"param.{name}": value for name, value in rnn.state_dict().items()},
+            **{f"input.{name}": value for name, value in inputs.items() if value is not None},
+            **{f"expected.{name}": value for name, value in expected.items()},
+        }
+        path = directory / "golden" / f"{case.name}.npz"
+        np.savez_compressed(path, **arrays)
+        paths.append(path)
+    return paths
+
+
+def _record_sample_states(directory: Path) -> Path:
+    """Add torch's state sequence for the documented sample to its JSON file."""
+    path = directory / "documented_sample.json"
+    sample = documented_sample(directory)
+    rnn = RNN(2, 4, batch_first=True)
+    rnn.load_state_dict({
+        "weight_ih_l0": sample["w_x"].T,
+        "weight_hh_l0": sample["w_h"].T,
+        "bias_ih_l0": sample["b"],
+        "bias_hh_l0": np.zeros(4),
+    })  # fmt: skip
+    states = run_torch(rnn, {
+        "x": sample["x"], "hx": sample["h"][None], "lengths": None,
+        "grad_output": np.zeros((1, 3, 4)), "grad_h_n": np.zeros((1, 1, 4)),
+    })["output"]  # fmt: skip
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data["torch_states"] = states.tolist()
+    # one line per key: the arrays stay readable as the exercise writes them
+    lines = [f"  {json.dumps(key)}: {json.dumps(value)}" for key, value in data.items()]
+    path.write_text("{\n" + ",\n".join(lines) + "\n}\n", encoding="utf-8")
+    return path
+
+
+def _prefixed(data: Any, prefix: str) -> dict[str, FloatArray]:
+    return {key.removeprefix(prefix): data[key] for key in data.files if key.startswith(prefix)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m reference_rnn.golden [DIRECTORY]``: record the fixtures (default: fixtures/)."""
+    args = sys.argv[1:] if argv is None else argv
+    directory = Path(args[0]) if args else fixtures_dir()
+    for path in record(directory):
+        print(f"wrote {path}")  # noqa: T201
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,447 @@
+"""Property tests: the functional core and ``RNN`` against torch, and against their own algebra.
+
+Every property is drawn by hypothesis over small shapes (N 0..4, T 1..6, D 1..5, H 1..5, up to
+three layers), float64 values in [-3, 3] and weights at torch's initial scale,
+U(-1/sqrt(H), 1/sqrt(H)), where two correct implementations agree to about 1e-12 of the values'
+scale (DESIGN.md, tolerances). The torch properties skip without torch; the others never import it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from reference_rnn import rnn_backward, rnn_forward, rnn_step_backward, rnn_step_forward
+from reference_rnn.rnn import RNN
+
+RTOL = 1e-12
+
+few = settings(max_examples=25, deadline=None)
+some = settings(max_examples=50, deadline=None)
+
+# -- strategies -------------------------------------------------------------------------------
+
+sizes = st.integers
+nonlinearities = st.sampled_from(["tanh", "relu"])
+
+
+def values(shape: tuple[int, ...], bound: float = 3.0) -> st.SearchStrategy[np.ndarray]:
+    """float64 arrays of ``shape`` with finite elements in [-bound, bound]."""
+    return hnp.arrays(np.float64, shape, elements=st.floats(-bound, bound))
+
+
+def weights(shape: tuple[int, ...], H: int) -> st.SearchStrategy[np.ndarray]:
+    """Weights at torch's initial scale, U(-1/sqrt(H), 1/sqrt(H))."""
+    return values(shape, bound=1 / np.sqrt(H))
+
+
+@dataclass
+class Problem:
+    """Arguments of the functional core: ``rnn_forward(x, h0, Wx, Wh, b)``, then ``dh``."""
+
+    x: np.ndarray  # (N, T, D)
+    h0: np.ndarray  # (N, H)
+    Wx: np.ndarray  # (D, H)
+    Wh: np.ndarray  # (H, H)
+    b: np.ndarray  # (H,)
+    dh: np.ndarray  # (N, T, H)
+    nonlinearity: str
+
+    def forward(self) -> tuple[np.ndarray, Any]:
+        return rnn_forward(
+            self.x, self.h0, self.Wx, self.Wh, self.b, nonlinearity=self.nonlinearity
+        )
+
+
+@st.composite
+def problems(draw: st.DrawFn, min_batch: int = 0) -> Problem:
+    """A random problem for the functional core."""
+    N, T, D, H = draw(sizes(min_batch, 4)), draw(sizes(1, 6)), draw(sizes(1, 5)), draw(sizes(1, 5))
+    return Problem(
+        x=draw(values((N, T, D))),
+        h0=draw(values((N, H))),
+        Wx=draw(weights((D, H), H)),
+        Wh=draw(weights((H, H), H)),
+        b=draw(weights((H,), H)),
+        dh=draw(values((N, T, H))),
+        nonlinearity=draw(nonlinearities),
+    )
+
+
+@dataclass
+class Case:
+    """An ``RNN`` with drawn weights and the arguments of one forward and backward, in its layout."""
+
+    rnn: RNN
+    x: np.ndarray
+    hx: np.ndarray | None
+    lengths: np.ndarray | None
+    grad_output: np.ndarray
+    grad_h_n: np.ndarray
+
+
+@st.composite
+def rnn_cases(
+    draw: st.DrawFn,
+    *,
+    num_layers: st.SearchStrategy[int] = sizes(1, 3),
+    bidirectional: st.SearchStrategy[bool] = st.booleans(),
+    unbatched: st.SearchStrategy[bool] = st.booleans(),
+    with_lengths: st.SearchStrategy[bool] = st.booleans(),
+) -> Case:
+    """A random ``RNN`` configuration, its weights, input, hx (or None) and lengths (or None).
+
+    Lengths, when drawn, lie in [1, T] and come in a random order (not sorted by length).
+    """
+    L, K = draw(num_layers), 2 if draw(bidirectional) else 1
+    T, D, H = draw(sizes(1, 6)), draw(sizes(1, 5)), draw(sizes(1, 5))
+    rnn = RNN(
+        D,
+        H,
+        L,
+        nonlinearity=draw(nonlinearities),
+        bias=draw(st.booleans()),
+        batch_first=draw(st.booleans()),
+        bidirectional=K == 2,
+    )
+    rnn.load_state_dict(
+        {name: draw(weights(p.shape, H)) for name, p in rnn.state_dict().items()}
+    )
+    lengths = None
+    if draw(unbatched):
+        x_shape, h_shape = (T, D), (L * K, H)
+    else:
+        use_lengths = draw(with_lengths)
+        N = draw(sizes(1 if use_lengths else 0, 4))
+        x_shape = (N, T, D) if rnn.batch_first else (T, N, D)
+        h_shape = (L * K, N, H)
+        if use_lengths:
+            drawn = draw(st.lists(sizes(1, T), min_size=N, max_size=N))
+            lengths = np.array(draw(st.permutations(drawn)))
+    return Case(
+        rnn=rnn,
+        x=draw(values(x_shape)),
+        hx=draw(st.none() | values(h_shape)),
+        lengths=lengths,
+        grad_output=draw(values((*x_shape[:-1], K * H))),
+        grad_h_n=draw(values(h_shape)),
+    )
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+
+def assert_close(
+    actual: Any, expected: Any, name: str = "", rtol: float = RTOL, scale: float | None = None
+) -> None:
+    """``max |actual - expected| <= rtol * scale``; the scale is ``max |expected|`` unless given."""
+    actual, expected = np.asarray(actual), np.asarray(expected)
+    assert actual.shape == expected.shape, f"{name}: shape {actual.shape} != {expected.shape}"
+    if scale is None:
+        scale = float(np.abs(expected).max(initial=0.0))
+    error = float(np.abs(actual - expected).max(initial=0.0))
+    assert error <= rtol * scale, f"{name}: max abs error {error:.3g}, scale {scale:.3g}"
+
+
+def batch_major(rnn: RNN, a: np.ndarray) -> np.ndarray:
+    """``(T, N, .)`` <-> ``(N, T, .)`` unless ``rnn.batch_first``; the swap is its own inverse."""
+    return a if rnn.batch_first else a.swapaxes(0, 1)
+
+
+def reverse_within(a: np.ndarray, lengths: np.ndarray | None) -> np.ndarray:
+    """Each sequence of ``a (N, T, .)`` reversed in time within its length; padding stays put."""
+    out = np.array(a)
+    for i, n in enumerate(np.full(len(a), a.shape[1]) if lengths is None else lengths):
+        out[i, :n] = a[i, :n][::-1]
+    return out
+
+
+def core_gradients(p: Problem, dh: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
+    """``rnn_backward`` of a fresh forward: ``dx, dh0, dWx, dWh, db``."""
+    _, cache = p.forward()
+    return rnn_backward(p.dh if dh is None else dh, cache)
+
+
+GRADIENT_NAMES = ("dx", "dh0", "dWx", "dWh", "db")
+
+
+# -- against torch ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def torch_rnn() -> Any:
+    """torch's side of the parity checks; the test skips where torch is not installed."""
+    pytest.importorskip("torch")
+    from reference_rnn.torch_reference import torch_rnn
+
+    return torch_rnn
+
+
+@some
+@given(p=problems())
+def test_functional_core_matches_torch(torch_rnn: Any, p: Problem) -> None:
+    """rnn_forward's h and rnn_backward's dx, dh0, dWx, dWh, db equal torch's to 1e-12."""
+    N, T, D = p.x.shape
+    H = p.Wx.shape[1]
+    module = RNN(D, H, batch_first=True, nonlinearity=p.nonlinearity)
+    module.load_state_dict(
+        {
+            "weight_ih_l0": p.Wx.T,
+            "weight_hh_l0": p.Wh.T,
+            "bias_ih_l0": p.b,
+            "bias_hh_l0": np.zeros(H),
+        }
+    )
+    torch = torch_rnn(module, p.x, p.h0[None], None, p.dh, np.zeros((1, N, H)))
+
+    h, cache = p.forward()
+    dx, dh0, dWx, dWh, db = rnn_backward(p.dh, cache)
+    assert_close(h, torch["output"], "h")
+    assert_close(dx, torch["grad_input"], "dx")
+    assert_close(dh0, torch["grad_hx"][0], "dh0")
+    assert_close(dWx, torch["grad.weight_ih_l0"].T, "dWx")
+    assert_close(dWh, torch["grad.weight_hh_l0"].T, "dWh")
+    assert_close(db, torch["grad.bias_ih_l0"], "db")
+    assert_close(db, torch["grad.bias_hh_l0"], "db (bias_hh)")
+
+
+@some
+@given(case=rnn_cases())
+def test_rnn_matches_torch(torch_rnn: Any, case: Case) -> None:
+    """Over drawn configurations, RNN's output, h_n and every gradient equal torch's to 1e-12."""
+    rnn = case.rnn
+    torch = torch_rnn(rnn, case.x, case.hx, case.lengths, case.grad_output, case.grad_h_n)
+
+    output, h_n = rnn(case.x, case.hx, case.lengths)
+    grad_input, grad_hx = rnn.backward(case.grad_output, case.grad_h_n)
+    assert_close(output, torch["output"], "output")
+    assert_close(h_n, torch["h_n"], "h_n")
+    assert_close(grad_input, torch["grad_input"], "grad_input")
+    assert_close(grad_hx, torch["grad_hx"], "grad_hx")
+    assert rnn.grads.keys() == {k.removeprefix("grad.") for k in torch if k.startswith("grad.")}
+    for name, grad in rnn.grads.items():
+        assert_close(grad, torch[f"grad.{name}"], name)
+
+
+# -- the functional core's algebra ------------------------------------------------------------
+
+
+@some
+@given(p=problems())
+def test_steps_compose_to_forward(p: Problem) -> None:
+    """rnn_step_forward applied T times gives rnn_forward's hidden states."""
+    h, _ = p.forward()
+    prev_h = p.h0
+    for t in range(p.x.shape[1]):
+        prev_h, _ = rnn_step_forward(
+            p.x[:, t], prev_h, p.Wx, p.Wh, p.b, nonlinearity=p.nonlinearity
+        )
+        assert_close(prev_h, h[:, t], f"h[:, {t}]")
+
+
+@some
+@given(p=problems())
+def test_unrolled_step_backward_sums_to_rnn_backward(p: Problem) -> None:
+    """BPTT unrolled by hand from rnn_step_backward, gradients summed, equals rnn_backward."""
+    N, T, D = p.x.shape
+    caches, prev_h = [], p.h0
+    for t in range(T):
+        prev_h, cache = rnn_step_forward(
+            p.x[:, t], prev_h, p.Wx, p.Wh, p.b, nonlinearity=p.nonlinearity
+        )
+        caches.append(cache)
+    dx = np.zeros_like(p.x)
+    dWx, dWh, db = np.zeros_like(p.Wx), np.zeros_like(p.Wh), np.zeros_like(p.b)
+    dnext = np.zeros_like(p.h0)
+    for t in reversed(range(T)):
+        dx[:, t], dnext, dWx_t, dWh_t, db_t = rnn_step_backward(p.dh[:, t] + dnext, caches[t])
+        dWx, dWh, db = dWx + dWx_t, dWh + dWh_t, db + db_t
+
+    for name, mine, theirs in zip(
+        GRADIENT_NAMES, (dx, dnext, dWx, dWh, db), core_gradients(p), strict=True
+    ):
+        assert_close(mine, theirs, name)
+
+
+@some
+@given(p=problems())
+def test_batch_independence(p: Problem) -> None:
+    """Each sequence of a batch gets the h, dx and dh0 it gets alone; weight gradients add up."""
+    h, _ = p.forward()
+    dx, dh0, dWx, dWh, db = core_gradients(p)
+    sums = [np.zeros_like(dWx), np.zeros_like(dWh), np.zeros_like(db)]
+    for i in range(p.x.shape[0]):
+        h_i, cache_i = rnn_forward(
+            p.x[i : i + 1], p.h0[i : i + 1], p.Wx, p.Wh, p.b, nonlinearity=p.nonlinearity
+        )
+        dx_i, dh0_i, *dW_i = rnn_backward(p.dh[i : i + 1], cache_i)
+        assert_close(h_i[0], h[i], f"h[{i}]")
+        assert_close(dx_i[0], dx[i], f"dx[{i}]")
+        assert_close(dh0_i[0], dh0[i], f"dh0[{i}]")
+        sums = [s + g for s, g in zip(sums, dW_i, strict=True)]
+    for name, total, batch in zip(("dWx", "dWh", "db"), sums, (dWx, dWh, db), strict=True):
+        assert_close(total, batch, name)
+
+
+@some
+@given(p=problems(), dh2=st.data(), a=st.floats(-3, 3))
+def test_backward_is_linear_in_dh(p: Problem, dh2: st.DataObject, a: float) -> None:
+    """rnn_backward(a * dh1 + dh2) == a * rnn_backward(dh1) + rnn_backward(dh2)."""
+    dh1, dh2_arr = p.dh, dh2.draw(values(p.dh.shape))
+    _, cache = p.forward()
+    combined = rnn_backward(a * dh1 + dh2_arr, cache)
+    for name, g, g1, g2 in zip(
+        GRADIENT_NAMES,
+        combined,
+        rnn_backward(dh1, cache),
+        rnn_backward(dh2_arr, cache),
+        strict=True,
+    ):
+        # the scale of the terms, not of their sum, which may cancel
+        scale = float(np.abs(a * g1).max(initial=0.0) + np.abs(g2).max(initial=0.0))
+        assert_close(g, a * g1 + g2, name, scale=scale)
+
+
+@some
+@given(p=problems())
+def test_arguments_are_not_modified(p: Problem) -> None:
+    """The forward and backward functions, step and sequence, leave their arguments unchanged."""
+    arrays = (p.x, p.h0, p.Wx, p.Wh, p.b, p.dh)
+    before = [a.copy() for a in arrays]
+    _, cache = p.forward()
+    rnn_backward(p.dh, cache)
+    _, step_cache = rnn_step_forward(
+        p.x[:, 0], p.h0, p.Wx, p.Wh, p.b, nonlinearity=p.nonlinearity
+    )
+    rnn_step_backward(p.dh[:, 0], step_cache)
+    for name, a, b in zip(("x", "h0", "Wx", "Wh", "b", "dh"), arrays, before, strict=True):
+        np.testing.assert_array_equal(a, b, err_msg=name)
+
+
+@some
+@given(p=problems(), other=problems())
+def test_backward_is_repeatable(p: Problem, other: Problem) -> None:
+    """rnn_backward twice on one cache, another cache used in between, gives identical results."""
+    _, cache = p.forward()
+    first = rnn_backward(p.dh, cache)
+    _, other_cache = other.forward()
+    rnn_backward(other.dh, other_cache)
+    second = rnn_backward(p.dh, cache)
+    for name, g1, g2 in zip(GRADIENT_NAMES, first, second, strict=True):
+        np.testing.assert_array_equal(g1, g2, err_msg=name)
+
+
+@few
+@given(p=problems())
+def test_float32_stays_float32(p: Problem) -> None:
+    """float32 inputs give float32 states and gradients, step and sequence."""
+    f32 = Problem(
+        *(a.astype(np.float32) for a in (p.x, p.h0, p.Wx, p.Wh, p.b, p.dh)), p.nonlinearity
+    )
+    h, cache = f32.forward()
+    step_h, step_cache = rnn_step_forward(
+        f32.x[:, 0], f32.h0, f32.Wx, f32.Wh, f32.b, nonlinearity=f32.nonlinearity
+    )
+    results = [h, step_h, *rnn_backward(f32.dh, cache)]
+    results += rnn_step_backward(f32.dh[:, 0], step_cache)
+    assert [r.dtype for r in results] == [np.float32] * len(results)
+
+
+@few
+@given(p=problems())
+def test_integers_become_float64(p: Problem) -> None:
+    """Integer inputs give float64 states and gradients, step and sequence."""
+    ints = Problem(
+        *(np.rint(a).astype(np.int64) for a in (p.x, p.h0, p.Wx, p.Wh, p.b, p.dh)),
+        p.nonlinearity,
+    )
+    h, cache = ints.forward()
+    step_h, step_cache = rnn_step_forward(
+        ints.x[:, 0], ints.h0, ints.Wx, ints.Wh, ints.b, nonlinearity=ints.nonlinearity
+    )
+    results = [h, step_h, *rnn_backward(ints.dh, cache)]
+    results += rnn_step_backward(ints.dh[:, 0], step_cache)
+    assert [r.dtype for r in results] == [np.float64] * len(results)
+
+
+# -- RNN's sequence semantics -----------------------------------------------------------------
+
+
+@few
+@given(case=rnn_cases(unbatched=st.just(False), with_lengths=st.just(True)))
+def test_lengths_equal_truncated_sequences(case: Case) -> None:
+    """With lengths, each sequence gets what it gets alone, truncated to its length.
+
+    Outputs past a length are zero, h_n and grad_hx are the sequence's own, grad_input is its own
+    and zero past its length, and the parameter gradients are the sums over the sequences.
+    """
+    rnn, lengths = case.rnn, case.lengths
+    assert lengths is not None
+    output, h_n = rnn(case.x, case.hx, lengths)
+    grad_input, grad_hx = rnn.backward(case.grad_output, case.grad_h_n)
+    grads = rnn.grads
+    output, grad_input = batch_major(rnn, output), batch_major(rnn, grad_input)
+    x, grad_output = batch_major(rnn, case.x), batch_major(rnn, case.grad_output)
+
+    sums = {name: np.zeros_like(g) for name, g in grads.items()}
+    for i, n in enumerate(lengths):
+        hx_i = None if case.hx is None else case.hx[:, i : i + 1]
+        out_i, h_n_i = rnn(batch_major(rnn, x[i : i + 1, :n]), hx_i)
+        gin_i, ghx_i = rnn.backward(
+            batch_major(rnn, grad_output[i : i + 1, :n]), case.grad_h_n[:, i : i + 1]
+        )
+        assert_close(output[i, :n], batch_major(rnn, out_i)[0], f"output[{i}]")
+        assert not output[i, n:].any(), f"output[{i}] past length {n}"
+        assert_close(h_n[:, i], h_n_i[:, 0], f"h_n[:, {i}]")
+        assert_close(grad_input[i, :n], batch_major(rnn, gin_i)[0], f"grad_input[{i}]")
+        assert not grad_input[i, n:].any(), f"grad_input[{i}] past length {n}"
+        assert_close(grad_hx[:, i], ghx_i[:, 0], f"grad_hx[:, {i}]")
+        sums = {name: sums[name] + g for name, g in rnn.grads.items()}
+    for name, total in sums.items():
+        assert_close(grads[name], total, name)
+
+
+@few
+@given(case=rnn_cases(num_layers=st.just(1), bidirectional=st.just(True), unbatched=st.just(False)))
+def test_reverse_direction_is_forward_on_reversed_time(case: Case) -> None:
+    """A single layer's reverse direction is the forward direction run on the reversed sequence.
+
+    Each sequence is reversed within its length (lengths or not); outputs, h_n, grad_hx and the
+    reverse parameters' gradients agree.
+    """
+    bi, lengths, H = case.rnn, case.lengths, case.rnn.hidden_size
+    uni = RNN(
+        bi.input_size,
+        H,
+        nonlinearity=bi.nonlinearity,
+        bias=bi.bias,
+        batch_first=bi.batch_first,
+    )
+    uni.load_state_dict(
+        {
+            name.removesuffix("_reverse"): p
+            for name, p in bi.state_dict().items()
+            if name.endswith("_reverse")
+        }
+    )
+    hx = None if case.hx is None else case.hx[1:]
+
+    def reverse(a: np.ndarray) -> np.ndarray:
+        return batch_major(bi, reverse_within(batch_major(bi, a), lengths))
+
+    output, h_n = bi(case.x, case.hx, lengths)
+    _, grad_hx = bi.backward(case.grad_output, case.grad_h_n)
+    uni_output, uni_h_n = uni(reverse(case.x), hx, lengths)
+    _, uni_grad_hx = uni.backward(reverse(case.grad_output[..., H:]), case.grad_h_n[1:])
+
+    assert_close(output[..., H:], reverse(uni_output), "output, reverse half")
+    assert_close(h_n[1], uni_h_n[0], "h_n[1]")
+    assert_close(grad_hx[1], uni_grad_hx[0], "grad_hx[1]")
+    for name, grad in uni.grads.items():
+        assert_close(bi.grads[f"{name}_reverse"], grad, f"{name}_reverse")
