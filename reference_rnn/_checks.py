@@ -16,17 +16,22 @@ from numpy.typing import NDArray
 FloatArray = NDArray[np.floating[Any]]
 
 
+def as_array(name: str, value: object) -> NDArray[Any]:
+    """``np.asarray(value)``, with a TypeError naming ``name`` where NumPy cannot convert it."""
+    try:
+        return np.asarray(value)
+    except ValueError as exc:  # ragged nested sequences, on NumPy >= 1.24
+        msg = f"{name} must be array_like, got a {type(value).__name__} that is not: {exc}"
+        raise TypeError(msg) from None
+
+
 def as_real_array(name: str, value: object) -> FloatArray:
     """``value`` as a floating NumPy array; integer and bool arrays become float64.
 
     Complex, object, string and other non-real arrays are a TypeError. The result may share
     memory with ``value``: callers that keep it copy it.
     """
-    try:
-        arr = np.asarray(value)
-    except ValueError as exc:  # ragged nested sequences, on NumPy >= 1.24
-        msg = f"{name} must be a real numeric array, got {type(value).__name__} that is not one: {exc}"
-        raise TypeError(msg) from None
+    arr = as_array(name, value)
     if arr.dtype.kind in "biu":
         return arr.astype(np.float64)
     if arr.dtype.kind != "f":
@@ -53,8 +58,16 @@ def check_shape(name: str, arr: FloatArray, expected: Sequence[int], why: str = 
 def require_finite(name: str, arr: FloatArray) -> None:
     """No NaN or inf in ``arr``."""
     if not np.isfinite(arr).all():
-        msg = f"{name} must be finite, got an array with NaN or inf (pass check_finite=False to skip)"
+        msg = f"{name} must be finite, got an array with NaN or inf"
         raise ValueError(msg)
+
+
+def check_flag(name: str, value: object) -> bool:
+    """A bool (NumPy's too): a string such as "no" would otherwise silently mean True."""
+    if not isinstance(value, bool | np.bool_):
+        msg = f"{name} must be a bool, got {type(value).__name__}"
+        raise TypeError(msg)
+    return bool(value)
 
 
 def check_nonlinearity(nonlinearity: object) -> str:
@@ -66,13 +79,11 @@ def check_nonlinearity(nonlinearity: object) -> str:
 
 
 def check_weights(
-    Wx: object, Wh: object, b: object, D: int | None = None
+    Wx: object, Wh: object, b: object
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """``Wx (D, H)``, ``Wh (H, H)`` and ``b (H,)`` as arrays; H comes from Wx, D from x if given."""
+    """``Wx (D, H)``, ``Wh (H, H)`` and ``b (H,)`` as arrays; H comes from Wx."""
     Wx_arr = as_real_array("Wx", Wx)
     check_ndim("Wx", Wx_arr, 2, "(D, H)")
-    if D is not None:
-        check_shape("Wx", Wx_arr, (D, Wx_arr.shape[1]), f"(D, H) with D = {D} from x")
     H = Wx_arr.shape[1]
     Wh_arr = as_real_array("Wh", Wh)
     check_shape("Wh", Wh_arr, (H, H), f"(H, H) with H = {H} from Wx")

@@ -246,11 +246,18 @@ def _forward(
     """Check the arguments (``x`` is a time-major ``(T, N, D)`` view) and run the recurrence."""
     nonlinearity = check_nonlinearity(nonlinearity)  # type: ignore[assignment]
     T, N, D = x.shape
+    x_shape = (N, D) if step else (N, T, D)  # as the caller passed it
     if T == 0:
-        msg = f"x must have at least one time step, got shape {x.transpose(1, 0, 2).shape}"
+        msg = f"x must have at least one time step, got shape {x_shape}"
         raise ValueError(msg)
-    Wx_arr, Wh_arr, b_arr = check_weights(Wx, Wh, b, D)
+    Wx_arr, Wh_arr, b_arr = check_weights(Wx, Wh, b)
     H = Wx_arr.shape[1]
+    if Wx_arr.shape[0] != D:
+        msg = (
+            f"Wx must have shape {(D, H)} for x of shape {x_shape}, got {Wx_arr.shape}; "
+            f"or x must have D = {Wx_arr.shape[0]} features on its last axis"
+        )
+        raise ValueError(msg)
     if h0 is None:
         h0_arr = np.zeros((N, H), dtype=np.result_type(x, Wx_arr, Wh_arr, b_arr))
     else:

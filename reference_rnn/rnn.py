@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numbers
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -24,12 +25,15 @@ from numpy.typing import DTypeLike, NDArray
 
 from reference_rnn._checks import (
     FloatArray,
+    as_array,
     as_real_array,
+    check_flag,
     check_nonlinearity,
     check_shape,
     require_finite,
 )
 from reference_rnn.functional import Nonlinearity, RNNCache, backward_sequence, forward_sequence
+from reference_rnn.torch_reference import import_torch
 
 __all__ = ["RNN"]
 
@@ -97,9 +101,9 @@ class RNN:
         self.hidden_size = _check_size("hidden_size", hidden_size)
         self.num_layers = _check_size("num_layers", num_layers)
         self.nonlinearity: Nonlinearity = check_nonlinearity(nonlinearity)  # type: ignore[assignment]
-        self.bias = bool(bias)
-        self.batch_first = bool(batch_first)
-        self.bidirectional = bool(bidirectional)
+        self.bias = check_flag("bias", bias)
+        self.batch_first = check_flag("batch_first", batch_first)
+        self.bidirectional = check_flag("bidirectional", bidirectional)
         if (
             isinstance(dropout, bool)
             or not isinstance(dropout, numbers.Real)
@@ -119,7 +123,11 @@ class RNN:
                 UserWarning,
                 stacklevel=2,
             )
-        self.dtype = np.dtype(dtype)
+        try:
+            self.dtype = np.dtype(dtype)
+        except TypeError:
+            msg = f"dtype must be float32 or float64, got {dtype!r}"
+            raise TypeError(msg) from None
         if self.dtype not in (np.float32, np.float64):
             msg = f"dtype must be float32 or float64, got {self.dtype}"
             raise TypeError(msg)
@@ -173,6 +181,9 @@ class RNN:
         Missing, unexpected and misshapen keys are a ValueError that lists them; nothing is
         changed unless every value is right.
         """
+        if not isinstance(state_dict, Mapping):
+            msg = f"state_dict must be a mapping of parameter names to arrays, got {type(state_dict).__name__}"
+            raise TypeError(msg)
         shapes = self._param_shapes()
         missing = [name for name in shapes if name not in state_dict]
         unexpected = [name for name in state_dict if name not in shapes]
@@ -180,15 +191,22 @@ class RNN:
             msg = f"state_dict does not match: missing keys {missing}, unexpected keys {unexpected}"
             raise ValueError(msg)
         params = {}
-        for name, shape in shapes.items():
+        for name in shapes:
             value = state_dict[name]
             if hasattr(value, "detach"):  # a torch tensor; torch itself is not needed here
                 value = value.detach().cpu().numpy()
-            arr = as_real_array(f"state_dict[{name!r}]", value)
-            check_shape(f"state_dict[{name!r}]", arr, shape)
-            require_finite(f"state_dict[{name!r}]", arr)
-            params[name] = np.array(arr, dtype=self.dtype)
-        self._params = params
+            params[name] = as_real_array(f"state_dict[{name!r}]", value)
+        misshapen = [
+            f"state_dict[{name!r}] must have shape {shape}, got {params[name].shape}"
+            for name, shape in shapes.items()
+            if params[name].shape != shape
+        ]
+        if misshapen:
+            msg = "; ".join(misshapen)
+            raise ValueError(msg)
+        for name, value in params.items():
+            require_finite(f"state_dict[{name!r}]", value)
+        self._params = {name: np.array(value, dtype=self.dtype) for name, value in params.items()}
 
     @classmethod
     def from_torch(cls, module: Any, *, seed: int | np.random.Generator | None = None) -> RNN:
@@ -218,8 +236,7 @@ class RNN:
 
     def to_torch(self) -> Any:
         """A ``torch.nn.RNN`` with this configuration, weights, dtype and mode (needs torch)."""
-        import torch  # noqa: PLC0415  (torch is optional: imported only when asked for)
-
+        torch = import_torch()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the constructor has already warned about dropout
             module = torch.nn.RNN(
@@ -477,8 +494,8 @@ class RNN:
         if unbatched:
             msg = "lengths needs batched 3-D input, got unbatched 2-D input"
             raise ValueError(msg)
-        steps = np.asarray(lengths)
-        if steps.dtype.kind not in "iu":
+        steps = as_array("lengths", lengths)
+        if steps.dtype.kind not in "iu" and steps.size:  # an empty list is float64 to NumPy
             msg = f"lengths must be an array of integers, got dtype {steps.dtype}"
             raise TypeError(msg)
         check_shape("lengths", steps, (N,), "one length per sequence, (N,)")

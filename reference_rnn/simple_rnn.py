@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from reference_rnn._checks import FloatArray, as_real_array, check_shape, check_weights
+from reference_rnn._checks import (
+    FloatArray,
+    as_real_array,
+    check_flag,
+    check_shape,
+    check_weights,
+    require_finite,
+)
 from reference_rnn.functional import RNNCache, backward_sequence, forward_sequence
 
 
@@ -37,8 +44,10 @@ class SimpleRNN:
         self, Wx: object, Wh: object, b: object, return_sequences: bool = False
     ) -> None:
         self.params: list[FloatArray] = [np.array(a) for a in check_weights(Wx, Wh, b)]
+        for name, param in zip(("Wx", "Wh", "b"), self.params, strict=True):
+            require_finite(name, param)
         self.grads: list[FloatArray] = [np.zeros_like(p) for p in self.params]
-        self.return_sequences = bool(return_sequences)
+        self.return_sequences = check_flag("return_sequences", return_sequences)
         self.dh_prev: FloatArray | None = None
         self._cache: RNNCache | None = None
 

@@ -1,0 +1,105 @@
+"""Sessions: `nox` runs them all; `nox -s tests` the NumPy matrix; `nox -l` lists them.
+
+Every test environment pins torch==2.13.0: it is the CPU build on these machines' disk, and any
+other torch makes pip fetch a CUDA build of several GB (DEVELOPERS.md). nox's default virtualenv
+backend with pip is used on purpose: uv would not look on the disk.
+"""
+
+from __future__ import annotations
+
+import nox
+
+nox.needs_version = ">=2025.2.9"
+nox.options.default_venv_backend = "virtualenv"
+nox.options.error_on_external_run = True
+nox.options.sessions = ["lint", "typecheck", "tests", "tests_without_torch", "coverage"]
+
+PYPROJECT = nox.project.load_toml("pyproject.toml")
+PYTHON = "3.11"
+NUMPY = ["1.23", "1.24", "1.25", "1.26", "2.0", "2.1", "2.2", "2.3", "2.4"]
+TORCH = "torch==2.13.0"
+
+
+def _install(session: nox.Session, numpy: str | None, group: str) -> None:
+    """NumPy pinned to one minor release, the group's tools, then the project without deps."""
+    numpy_pin = [f"numpy=={numpy}.*"] if numpy else []
+    session.install(*numpy_pin, *nox.project.dependency_groups(PYPROJECT, group))
+    session.install("--no-deps", "-e", ".")
+
+
+@nox.session(python=PYTHON)
+@nox.parametrize("numpy", NUMPY)
+def tests(session: nox.Session, numpy: str) -> None:
+    """The whole suite, with live torch checks, on one NumPy minor; 100% coverage required."""
+    _install(session, numpy, "test")
+    session.run(
+        "pytest",
+        "--cov",
+        "--cov-report=term-missing:skip-covered",
+        "--cov-fail-under=100",
+        *session.posargs,
+        env={"COVERAGE_FILE": f".coverage.numpy-{numpy}"},
+    )
+    session.notify("coverage")
+
+
+@nox.session(python=PYTHON)
+def tests_without_torch(session: nox.Session) -> None:
+    """The suite where torch is absent: live torch tests skip, the golden fixtures are checked."""
+    _install(session, None, "test-no-torch")
+    session.run(
+        "python", "-c", "import importlib.util, sys; sys.exit(importlib.util.find_spec('torch') is not None)"
+    )
+    session.run(
+        "pytest", "--cov", "--cov-report=", *session.posargs,
+        env={"COVERAGE_FILE": ".coverage.without-torch"},
+    )  # fmt: skip
+    session.run("python", "-m", "reference_rnn", "verify")
+    session.notify("coverage")
+
+
+@nox.session(python=PYTHON)
+def coverage(session: nox.Session) -> None:
+    """Combine every session's data: terminal, htmlcov/ and coverage.xml; fails under 100%."""
+    session.install("coverage[toml]>=7.5")
+    session.run("coverage", "combine", "--keep", *session.posargs)
+    session.run("coverage", "html")
+    session.run("coverage", "xml")
+    session.run("coverage", "report")
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """ruff check and ruff format --check."""
+    session.install(*nox.project.dependency_groups(PYPROJECT, "lint"))
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session(python=PYTHON)
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict on the package."""
+    session.install(*nox.project.dependency_groups(PYPROJECT, "typecheck"))
+    session.install("--no-deps", "-e", ".")
+    session.run("mypy")
+
+
+@nox.session(python=PYTHON)
+def verify(session: nox.Session) -> None:
+    """The verification report (`python -m reference_rnn verify`) in a fresh environment."""
+    session.install(TORCH, "-e", ".")
+    session.run("python", "-m", "reference_rnn", "verify", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def fixtures(session: nox.Session) -> None:
+    """Regenerate fixtures/ with torch (then review the diff and commit it)."""
+    session.install(TORCH, "-e", ".")
+    session.run("python", "-m", "reference_rnn.golden", "fixtures")
+
+
+@nox.session(python=PYTHON)
+def bench(session: nox.Session) -> None:
+    """The benchmark against torch.nn.RNN (not a test): Markdown to stdout, JSON to bench.json."""
+    session.install(*nox.project.dependency_groups(PYPROJECT, "bench"), "-e", ".")
+    session.run("python", "benchmarks/bench.py", *session.posargs)

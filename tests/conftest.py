@@ -1,0 +1,29 @@
+"""Shared test helpers: versions in the header, a torch fixture, and tolerances."""
+
+from __future__ import annotations
+
+import importlib.util
+from types import ModuleType
+
+import numpy as np
+import pytest
+
+HAVE_TORCH = importlib.util.find_spec("torch") is not None
+
+
+def pytest_report_header() -> list[str]:
+    torch_version = "not installed"
+    if HAVE_TORCH:
+        import torch
+
+        torch_version = torch.__version__
+    return [f"numpy {np.__version__}, torch {torch_version}"]
+
+
+@pytest.fixture(scope="session")
+def torch() -> ModuleType:
+    """torch, or a skip: the live parity tests need it, the rest of the suite does not."""
+    module = pytest.importorskip("torch", reason="torch is not installed: live parity tests skip")
+    # the networks here are tiny: a second thread only spins, on a machine with two cores
+    module.set_num_threads(1)
+    return module

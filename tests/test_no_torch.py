@@ -1,0 +1,29 @@
+"""torch is optional: the package imports and computes without it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import reference_rnn as rr
+from reference_rnn.torch_reference import import_torch
+
+
+def test_importing_the_package_does_not_import_torch():
+    code = "import sys, reference_rnn, reference_rnn.verify; print('torch' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
+
+
+def test_without_torch_the_torch_parts_say_how_to_get_it(monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch", None)
+    with pytest.raises(ImportError, match=r"pip install torch==2\.13\.0"):
+        import_torch()
+    rnn = rr.RNN(3, 4)
+    with pytest.raises(ImportError):
+        rnn.to_torch()
+    output, _ = rnn(np.ones((2, 1, 3)))  # the reference itself needs no torch
+    assert output.shape == (2, 1, 4)
