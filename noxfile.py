@@ -48,12 +48,17 @@ def tests_without_torch(session: nox.Session) -> None:
     """The suite where torch is absent: live torch tests skip, the golden fixtures are checked."""
     _install(session, None, "test-no-torch")
     session.run(
-        "python", "-c", "import importlib.util, sys; sys.exit(importlib.util.find_spec('torch') is not None)"
+        "python",
+        "-c",
+        "import importlib.util, sys; sys.exit(importlib.util.find_spec('torch') is not None)",
     )
     session.run(
-        "pytest", "--cov", "--cov-report=", *session.posargs,
+        "pytest",
+        "--cov",
+        "--cov-report=",
+        *session.posargs,
         env={"COVERAGE_FILE": ".coverage.without-torch"},
-    )  # fmt: skip
+    )
     session.run("python", "-m", "reference_rnn", "verify")
     session.notify("coverage")
 

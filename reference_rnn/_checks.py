@@ -78,9 +78,7 @@ def check_nonlinearity(nonlinearity: object) -> str:
     return str(nonlinearity)
 
 
-def check_weights(
-    Wx: object, Wh: object, b: object
-) -> tuple[FloatArray, FloatArray, FloatArray]:
+def check_weights(Wx: object, Wh: object, b: object) -> tuple[FloatArray, FloatArray, FloatArray]:
     """``Wx (D, H)``, ``Wh (H, H)`` and ``b (H,)`` as arrays; H comes from Wx."""
     Wx_arr = as_real_array("Wx", Wx)
     check_ndim("Wx", Wx_arr, 2, "(D, H)")

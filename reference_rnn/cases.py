@@ -54,6 +54,8 @@ class Case:
         """Inputs and upstream gradients for ``rnn``, drawn from ``seed``."""
         rng = np.random.default_rng(self.seed + 1)
         LK, H, D = rnn.num_layers * rnn.num_directions, rnn.hidden_size, rnn.input_size
+        x_shape: tuple[int, ...]
+        hx_shape: tuple[int, ...]
         if self.unbatched:
             x_shape, hx_shape = (self.T, D), (LK, H)
         else:
@@ -158,12 +160,14 @@ class CoreCase:
     def forward(self, a: Mapping[str, FloatArray]) -> FloatArray:
         """This case's forward on the arrays ``a``: the states ``(N, T, H)``, or ``(N, H)``."""
         if self.api == "step":
-            h, _ = rnn_step_forward(a["x"][:, 0], a["h0"], a["Wx"], a["Wh"], a["b"],
-                                    nonlinearity=self.nonlinearity)  # fmt: skip
+            h, _ = rnn_step_forward(
+                a["x"][:, 0], a["h0"], a["Wx"], a["Wh"], a["b"], nonlinearity=self.nonlinearity
+            )
             return h[:, None]  # (N, H) -> (N, 1, H)
         if self.api == "sequence":
-            h, _ = rnn_forward(a["x"], a["h0"], a["Wx"], a["Wh"], a["b"],
-                               nonlinearity=self.nonlinearity)  # fmt: skip
+            h, _ = rnn_forward(
+                a["x"], a["h0"], a["Wx"], a["Wh"], a["b"], nonlinearity=self.nonlinearity
+            )
             return h
         layer = SimpleRNN(a["Wx"], a["Wh"], a["b"], self.api == "simple_sequences")
         return layer.forward(a["x"], a["h0"])
@@ -172,18 +176,21 @@ class CoreCase:
         """This package's forward output and gradients, keyed by the names of :meth:`arrays`."""
         a = self.arrays()
         if self.api == "step":
-            h, cache = rnn_step_forward(a["x"][:, 0], a["h0"], a["Wx"], a["Wh"], a["b"],
-                                        nonlinearity=self.nonlinearity)  # fmt: skip
+            h, cache = rnn_step_forward(
+                a["x"][:, 0], a["h0"], a["Wx"], a["Wh"], a["b"], nonlinearity=self.nonlinearity
+            )
             dx, dh0, dWx, dWh, db = rnn_step_backward(a["dh"][:, 0], cache)
             h, dx = h[:, None], dx[:, None]  # (N, .) -> (N, 1, .)
         elif self.api == "sequence":
-            h, seq_cache = rnn_forward(a["x"], a["h0"], a["Wx"], a["Wh"], a["b"],
-                                       nonlinearity=self.nonlinearity)  # fmt: skip
+            h, seq_cache = rnn_forward(
+                a["x"], a["h0"], a["Wx"], a["Wh"], a["b"], nonlinearity=self.nonlinearity
+            )
             dx, dh0, dWx, dWh, db = rnn_backward(a["dh"], seq_cache)
         else:
             layer = SimpleRNN(a["Wx"], a["Wh"], a["b"], self.api == "simple_sequences")
             h = layer.forward(a["x"], a["h0"])
             dx = layer.backward(a["dh"] if h.ndim == 3 else a["dh"][:, -1])
+            assert layer.dh_prev is not None  # backward has run
             dh0, (dWx, dWh, db) = layer.dh_prev, layer.grads
         return {"output": h, "x": dx, "h0": dh0, "Wx": dWx, "Wh": dWh, "b": db}
 
@@ -216,14 +223,17 @@ class CoreCase:
     def run_torch(self) -> Results:
         """torch's results for the same network: weight_ih = Wx.T, bias_ih = b, bias_hh = 0."""
         a = self.arrays()
-        rnn = RNN(self.D, self.H, nonlinearity=self.nonlinearity, batch_first=True,
-                  dtype=self.dtype)  # fmt: skip
-        rnn.load_state_dict({
-            "weight_ih_l0": a["Wx"].T,
-            "weight_hh_l0": a["Wh"].T,
-            "bias_ih_l0": a["b"],
-            "bias_hh_l0": np.zeros_like(a["b"]),
-        })  # fmt: skip
+        rnn = RNN(
+            self.D, self.H, nonlinearity=self.nonlinearity, batch_first=True, dtype=self.dtype
+        )
+        rnn.load_state_dict(
+            {
+                "weight_ih_l0": a["Wx"].T,
+                "weight_hh_l0": a["Wh"].T,
+                "bias_ih_l0": a["b"],
+                "bias_hh_l0": np.zeros_like(a["b"]),
+            }
+        )
         result = torch_rnn(rnn, a["x"], a["h0"][None], None, a["dh"], np.zeros_like(a["h0"])[None])
         del result["h_n"]  # the final state is output[:, -1]
         if self.api == "simple":

@@ -49,7 +49,7 @@ def central_differences(
     ``+-step`` at a time; the caller's arrays are not touched.
     """
     point = {name: np.array(value, dtype=np.float64) for name, value in arrays.items()}
-    grads = {}
+    grads: dict[str, FloatArray] = {}
     for name, a in point.items():
         grad = np.empty_like(a)
         for index in np.ndindex(a.shape):

@@ -264,7 +264,13 @@ def _forward(
         h0_arr = as_real_array(h0_name, h0)
         check_shape(h0_name, h0_arr, (N, H), f"(N, H) with N = {N} from x and H = {H} from Wx")
     if check_finite:
-        for name, arr in (("x", x), ("Wx", Wx_arr), ("Wh", Wh_arr), ("b", b_arr), (h0_name, h0_arr)):
+        for name, arr in (
+            ("x", x),
+            ("Wx", Wx_arr),
+            ("Wh", Wh_arr),
+            ("b", b_arr),
+            (h0_name, h0_arr),
+        ):
             require_finite(name, arr)
     dtype = np.result_type(x, Wx_arr, Wh_arr, b_arr, h0_arr)
 

@@ -39,23 +39,54 @@ _INPUTS = ("x", "hx", "lengths", "grad_output", "grad_h_n")
 #: Evaluation mode only: a recorded dropout mask would tie the fixture to NumPy's random stream.
 GOLDEN_CASES = [
     Case("l1_tanh", {"input_size": 4, "hidden_size": 5}),
-    Case("l1_relu_batch_first", {"input_size": 4, "hidden_size": 5, "nonlinearity": "relu",
-         "batch_first": True}, hx=False),  # fmt: skip
-    Case("l2_bidirectional", {"input_size": 3, "hidden_size": 4, "num_layers": 2,
-         "bidirectional": True}),  # fmt: skip
-    Case("l3_bidirectional_relu_lengths", {"input_size": 3, "hidden_size": 4, "num_layers": 3,
-         "nonlinearity": "relu", "batch_first": True, "bidirectional": True},
-         N=4, T=6, lengths=(6, 2, 1, 4)),  # fmt: skip
-    Case("l2_no_bias_lengths", {"input_size": 5, "hidden_size": 3, "num_layers": 2,
-         "bias": False}, lengths=(3, 5, 1)),  # fmt: skip
-    Case("l2_bidirectional_unbatched", {"input_size": 3, "hidden_size": 4, "num_layers": 2,
-         "bidirectional": True}, unbatched=True),  # fmt: skip
-    Case("l2_bidirectional_dropout_eval", {"input_size": 3, "hidden_size": 4, "num_layers": 2,
-         "dropout": 0.5, "bidirectional": True}),  # fmt: skip
-    Case("l1_bidirectional_lengths_float32", {"input_size": 4, "hidden_size": 5,
-         "bidirectional": True}, dtype="float32", lengths=(2, 5, 3)),  # fmt: skip
-    Case("l2_batch_first_float32", {"input_size": 4, "hidden_size": 5, "num_layers": 2,
-         "batch_first": True}, dtype="float32"),  # fmt: skip
+    Case(
+        "l1_relu_batch_first",
+        {"input_size": 4, "hidden_size": 5, "nonlinearity": "relu", "batch_first": True},
+        hx=False,
+    ),
+    Case(
+        "l2_bidirectional",
+        {"input_size": 3, "hidden_size": 4, "num_layers": 2, "bidirectional": True},
+    ),
+    Case(
+        "l3_bidirectional_relu_lengths",
+        {
+            "input_size": 3,
+            "hidden_size": 4,
+            "num_layers": 3,
+            "nonlinearity": "relu",
+            "batch_first": True,
+            "bidirectional": True,
+        },
+        N=4,
+        T=6,
+        lengths=(6, 2, 1, 4),
+    ),
+    Case(
+        "l2_no_bias_lengths",
+        {"input_size": 5, "hidden_size": 3, "num_layers": 2, "bias": False},
+        lengths=(3, 5, 1),
+    ),
+    Case(
+        "l2_bidirectional_unbatched",
+        {"input_size": 3, "hidden_size": 4, "num_layers": 2, "bidirectional": True},
+        unbatched=True,
+    ),
+    Case(
+        "l2_bidirectional_dropout_eval",
+        {"input_size": 3, "hidden_size": 4, "num_layers": 2, "dropout": 0.5, "bidirectional": True},
+    ),
+    Case(
+        "l1_bidirectional_lengths_float32",
+        {"input_size": 4, "hidden_size": 5, "bidirectional": True},
+        dtype="float32",
+        lengths=(2, 5, 3),
+    ),
+    Case(
+        "l2_batch_first_float32",
+        {"input_size": 4, "hidden_size": 5, "num_layers": 2, "batch_first": True},
+        dtype="float32",
+    ),
     Case("l1_large_hidden", {"input_size": 16, "hidden_size": 64}, N=8, T=20, seed=7),
 ]
 
@@ -145,16 +176,24 @@ def _record_sample_states(directory: Path) -> Path:
     path = directory / "documented_sample.json"
     sample = documented_sample(directory)
     rnn = RNN(2, 4, batch_first=True)
-    rnn.load_state_dict({
-        "weight_ih_l0": sample["w_x"].T,
-        "weight_hh_l0": sample["w_h"].T,
-        "bias_ih_l0": sample["b"],
-        "bias_hh_l0": np.zeros(4),
-    })  # fmt: skip
-    states = run_torch(rnn, {
-        "x": sample["x"], "hx": sample["h"][None], "lengths": None,
-        "grad_output": np.zeros((1, 3, 4)), "grad_h_n": np.zeros((1, 1, 4)),
-    })["output"]  # fmt: skip
+    rnn.load_state_dict(
+        {
+            "weight_ih_l0": sample["w_x"].T,
+            "weight_hh_l0": sample["w_h"].T,
+            "bias_ih_l0": sample["b"],
+            "bias_hh_l0": np.zeros(4),
+        }
+    )
+    states = run_torch(
+        rnn,
+        {
+            "x": sample["x"],
+            "hx": sample["h"][None],
+            "lengths": None,
+            "grad_output": np.zeros((1, 3, 4)),
+            "grad_h_n": np.zeros((1, 1, 4)),
+        },
+    )["output"]
     data = json.loads(path.read_text(encoding="utf-8"))
     data["torch_states"] = states.tolist()
     # one line per key: the arrays stay readable as the exercise writes them

@@ -114,7 +114,7 @@ class RNN:
                 f"element being zeroed, got {dropout!r}"
             )
             raise ValueError(msg)
-        self.dropout = float(dropout)
+        self.dropout: float = float(dropout)
         if self.dropout > 0 and self.num_layers == 1:
             warnings.warn(
                 "dropout option adds dropout after all but last recurrent layer, so non-zero "
@@ -124,15 +124,15 @@ class RNN:
                 stacklevel=2,
             )
         try:
-            self.dtype = np.dtype(dtype)
+            self.dtype: np.dtype[Any] = np.dtype(dtype)
         except TypeError:
             msg = f"dtype must be float32 or float64, got {dtype!r}"
             raise TypeError(msg) from None
         if self.dtype not in (np.float32, np.float64):
             msg = f"dtype must be float32 or float64, got {self.dtype}"
             raise TypeError(msg)
-        self.rng = np.random.default_rng(seed)
-        self.training = True
+        self.rng: np.random.Generator = np.random.default_rng(seed)
+        self.training: bool = True
         self.grads: dict[str, FloatArray] = {}
         self.dropout_masks: list[FloatArray] = []
         self._last: _Forward | None = None
@@ -304,7 +304,7 @@ class RNN:
         self._last = None  # a failed call must not leave the previous forward behind
         x, unbatched = self._input_batch_first(input)
         N, T, _ = x.shape
-        H, K = self.hidden_size, self.num_directions
+        K = self.num_directions
         h0 = self._initial_state(hx, unbatched, N)
         steps = self._lengths(lengths, unbatched, N, T)
         valid = None if steps is None else (np.arange(T) < steps[:, None])[:, :, None]
@@ -318,9 +318,15 @@ class RNN:
                 Wx, Wh, b = self._weights(layer, direction)
                 x_dir = x if direction == 0 else _reverse(x, steps)
                 h, cache = forward_sequence(
-                    x_dir, h0[layer * K + direction], Wx, Wh, b, "hx", self.nonlinearity,
+                    x_dir,
+                    h0[layer * K + direction],
+                    Wx,
+                    Wh,
+                    b,
+                    "hx",
+                    self.nonlinearity,
                     check_finite=False,
-                )  # fmt: skip
+                )
                 caches.append(cache)
                 # each direction's final state is at its own step length - 1
                 h_n.append(h[:, -1] if steps is None else h[np.arange(N), steps - 1])
@@ -328,11 +334,11 @@ class RNN:
             out = outputs[0] if K == 1 else np.concatenate(outputs, axis=2)
             if valid is not None:
                 out = np.where(valid, out, 0)
-            mask = None
+            mask: FloatArray | None = None
             if self.training and self.dropout > 0 and layer < self.num_layers - 1:
                 keep = self.rng.random(out.shape) >= self.dropout
                 scale = 0.0 if self.dropout == 1 else 1 / (1 - self.dropout)
-                mask = keep * np.asarray(scale, dtype=out.dtype)
+                mask = np.where(keep, scale, 0.0).astype(out.dtype)
                 out = out * mask
             layers.append(_Layer(caches, x.shape[2], mask))
             x = out
@@ -390,7 +396,7 @@ class RNN:
         final = (slice(None), -1) if steps is None else (np.arange(N), steps - 1)
 
         grads: dict[str, FloatArray] = {}
-        grad_hx = [np.empty(0)] * (self.num_layers * K)
+        grad_hx: list[FloatArray] = [np.empty(0)] * (self.num_layers * K)
         for layer in reversed(range(self.num_layers)):
             cache_layer = last.layers[layer]
             if cache_layer.dropout_mask is not None:
@@ -466,7 +472,7 @@ class RNN:
     def _from_batch_first(self, a: FloatArray, unbatched: bool) -> FloatArray:
         """The inverse of :meth:`_to_batch_first`."""
         if unbatched:
-            return a[0]
+            return a.reshape(a.shape[1:])  # (1, T, F) -> (T, F)
         return a if self.batch_first else a.transpose(1, 0, 2)
 
     def _initial_state(self, hx: object | None, unbatched: bool, N: int) -> FloatArray:

@@ -40,9 +40,7 @@ class SimpleRNN:
         ``dL/dh_prev`` from the last ``backward``.
     """
 
-    def __init__(
-        self, Wx: object, Wh: object, b: object, return_sequences: bool = False
-    ) -> None:
+    def __init__(self, Wx: object, Wh: object, b: object, return_sequences: bool = False) -> None:
         self.params: list[FloatArray] = [np.array(a) for a in check_weights(Wx, Wh, b)]
         for name, param in zip(("Wx", "Wh", "b"), self.params, strict=True):
             require_finite(name, param)
@@ -58,9 +56,8 @@ class SimpleRNN:
         ``return_sequences=True``; read-only views of the cache. A new call replaces the cache.
         """
         self._cache = None  # a failed call must not leave the previous cache behind
-        h, self._cache = forward_sequence(
-            x, h_prev, *self.params, "h_prev", "tanh", check_finite=True
-        )
+        Wx, Wh, b = self.params
+        h, self._cache = forward_sequence(x, h_prev, Wx, Wh, b, "h_prev", "tanh", check_finite=True)
         return h if self.return_sequences else h[:, -1]
 
     def backward(self, dout: object) -> FloatArray:

@@ -66,7 +66,9 @@ def torch_rnn(
         layer_in, finals = x_t, []
         for layer in range(rnn.num_layers):
             single = _single_layer(torch, module, layer)
-            out, h_n_layer = _run(torch, single, layer_in, hx_t[layer * K : (layer + 1) * K], lengths)
+            out, h_n_layer = _run(
+                torch, single, layer_in, hx_t[layer * K : (layer + 1) * K], lengths
+            )
             finals.append(h_n_layer)
             if layer < rnn.num_layers - 1:
                 out = out * torch.tensor(dropout_masks[layer], dtype=dtype)
@@ -95,7 +97,10 @@ def _run(torch: Any, module: Any, x: Any, hx: Any, lengths: Any) -> tuple[Any, A
     rnn_utils = torch.nn.utils.rnn
     T = x.shape[1 if module.batch_first else 0]
     packed = rnn_utils.pack_padded_sequence(
-        x, torch.as_tensor(np.asarray(lengths)), batch_first=module.batch_first, enforce_sorted=False
+        x,
+        torch.as_tensor(np.asarray(lengths)),
+        batch_first=module.batch_first,
+        enforce_sorted=False,
     )
     out_packed, h_n = module(packed, hx)
     out, _ = rnn_utils.pad_packed_sequence(

@@ -28,6 +28,7 @@ import numpy as np
 
 from reference_rnn.cases import Case, CoreCase, finite_difference_error, run_ours, run_torch
 from reference_rnn.compare import FD_TOLERANCE, TOLERANCE, scaled_error
+from reference_rnn.functional import Nonlinearity
 from reference_rnn.golden import check_golden, documented_sample, golden_paths, load_case
 from reference_rnn.simple_rnn import SimpleRNN
 from reference_rnn.torch_reference import import_torch
@@ -68,9 +69,11 @@ class Report:
         return bool(self.checks) and all(check.passed for check in self.checks)
 
     def to_json(self) -> dict[str, Any]:
-        skipped = [] if self.torch_skipped is None else [
-            {"against": "torch", "reason": self.torch_skipped}
-        ]  # fmt: skip
+        skipped = (
+            []
+            if self.torch_skipped is None
+            else [{"against": "torch", "reason": self.torch_skipped}]
+        )
         return {
             "passed": self.passed,
             "numpy_version": np.__version__,
@@ -82,24 +85,41 @@ class Report:
 
 # -- what is checked --------------------------------------------------------------------------
 
+NONLINEARITIES: tuple[Nonlinearity, ...] = ("tanh", "relu")
+# nonlinearity, h0 all zero, (N, T, D, H)
+_SEQUENCES: list[tuple[Nonlinearity, bool, tuple[int, int, int, int]]] = [
+    ("tanh", True, (1, 3, 2, 4)),
+    ("tanh", False, (4, 7, 5, 9)),
+    ("relu", True, (3, 5, 4, 6)),
+    ("relu", False, (2, 11, 3, 8)),
+]
+
 CORE_CASES = [
-    CoreCase(f"rnn_step_forward/backward {nl}", "step", nonlinearity=nl, dtype=dtype)
-    for nl in ("tanh", "relu")
-    for dtype in DTYPES
-] + [
-    CoreCase(f"rnn_forward/backward {nl}, h0 {h0}", "sequence", nonlinearity=nl, dtype=dtype,
-             zero_h0=h0 == "zero", N=n, T=t, D=d, H=h)  # fmt: skip
-    for nl, h0, (n, t, d, h) in (
-        ("tanh", "zero", (1, 3, 2, 4)),
-        ("tanh", "random", (4, 7, 5, 9)),
-        ("relu", "zero", (3, 5, 4, 6)),
-        ("relu", "random", (2, 11, 3, 8)),
-    )
-    for dtype in DTYPES
-] + [
-    CoreCase(f"SimpleRNN {label}", api, dtype=dtype)
-    for label, api in (("final state", "simple"), ("return_sequences=True", "simple_sequences"))
-    for dtype in DTYPES
+    *(
+        CoreCase(f"rnn_step_forward/backward {nl}", "step", nonlinearity=nl, dtype=dtype)
+        for nl in NONLINEARITIES
+        for dtype in DTYPES
+    ),
+    *(
+        CoreCase(
+            f"rnn_forward/backward {nl}, h0 {'zero' if zero_h0 else 'random'}",
+            "sequence",
+            nonlinearity=nl,
+            dtype=dtype,
+            zero_h0=zero_h0,
+            N=N,
+            T=T,
+            D=D,
+            H=H,
+        )
+        for nl, zero_h0, (N, T, D, H) in _SEQUENCES
+        for dtype in DTYPES
+    ),
+    *(CoreCase("SimpleRNN final state", "simple", dtype=dtype) for dtype in DTYPES),
+    *(
+        CoreCase("SimpleRNN return_sequences=True", "simple_sequences", dtype=dtype)
+        for dtype in DTYPES
+    ),
 ]
 
 _RNN_CONFIGS: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
@@ -109,21 +129,34 @@ _RNN_CONFIGS: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
     ("2 layers, no bias", {"num_layers": 2, "bias": False}, {}),
     ("3 layers relu", {"num_layers": 3, "nonlinearity": "relu"}, {}),
     ("bidirectional", {"bidirectional": True}, {}),
-    ("2 layers bidirectional, batch_first", {"num_layers": 2, "bidirectional": True,
-                                              "batch_first": True}, {}),  # fmt: skip
-    ("unbatched, 2 layers bidirectional", {"num_layers": 2, "bidirectional": True},
-     {"unbatched": True}),  # fmt: skip
+    (
+        "2 layers bidirectional, batch_first",
+        {"num_layers": 2, "bidirectional": True, "batch_first": True},
+        {},
+    ),
+    (
+        "unbatched, 2 layers bidirectional",
+        {"num_layers": 2, "bidirectional": True},
+        {"unbatched": True},
+    ),
     ("lengths (unsorted)", {}, {"N": 4, "T": 6, "lengths": (3, 6, 1, 4)}),
-    ("lengths, 2 layers bidirectional relu", {"num_layers": 2, "bidirectional": True,
-     "nonlinearity": "relu"}, {"N": 4, "T": 6, "lengths": (2, 6, 5, 1)}),  # fmt: skip
-    ("dropout 0.4 in training, 3 layers bidirectional", {"num_layers": 3, "dropout": 0.4,
-     "bidirectional": True}, {"training": True}),  # fmt: skip
+    (
+        "lengths, 2 layers bidirectional relu",
+        {"num_layers": 2, "bidirectional": True, "nonlinearity": "relu"},
+        {"N": 4, "T": 6, "lengths": (2, 6, 5, 1)},
+    ),
+    (
+        "dropout 0.4 in training, 3 layers bidirectional",
+        {"num_layers": 3, "dropout": 0.4, "bidirectional": True},
+        {"training": True},
+    ),
     ("dropout 0.4 in eval, 2 layers", {"num_layers": 2, "dropout": 0.4}, {}),
 ]
 
 RNN_CASES = [
-    Case(f"RNN {label}", {"input_size": 4, "hidden_size": 5} | options, dtype=dtype, seed=i,
-         **shape)  # fmt: skip
+    Case(
+        f"RNN {label}", {"input_size": 4, "hidden_size": 5} | options, dtype=dtype, seed=i, **shape
+    )
     for i, (label, options, shape) in enumerate(_RNN_CONFIGS)
     for dtype in DTYPES
 ]
@@ -135,10 +168,16 @@ FD_CORE_CASES = [
     CoreCase("SimpleRNN final state", "simple"),
 ]
 FD_RNN_CASES = [
-    Case("RNN 2 layers bidirectional, lengths", {"input_size": 3, "hidden_size": 4,
-         "num_layers": 2, "bidirectional": True}, lengths=(5, 2, 4)),  # fmt: skip
-    Case("RNN unbatched relu, no bias, 2 layers", {"input_size": 3, "hidden_size": 4,
-         "num_layers": 2, "nonlinearity": "relu", "bias": False}, unbatched=True),  # fmt: skip
+    Case(
+        "RNN 2 layers bidirectional, lengths",
+        {"input_size": 3, "hidden_size": 4, "num_layers": 2, "bidirectional": True},
+        lengths=(5, 2, 4),
+    ),
+    Case(
+        "RNN unbatched relu, no bias, 2 layers",
+        {"input_size": 3, "hidden_size": 4, "num_layers": 2, "nonlinearity": "relu", "bias": False},
+        unbatched=True,
+    ),
 ]
 
 
@@ -178,24 +217,55 @@ Planned = tuple[str, str, str, float, Callable[[], float]]
 
 def _plan(with_torch: bool) -> Iterator[Planned]:
     """Every check: name, against, dtype, tolerance and how to measure its error."""
-    yield ("SimpleRNN: the exercise's print(rnn.forward(x, h)[-1])", "documented sample",
-           "float64", SAMPLE_TOLERANCE, _sample_printed)  # fmt: skip
-    yield ("SimpleRNN: every state of the sample", "golden fixture", "float64",
-           TOLERANCE["float64"], _sample_states)  # fmt: skip
+    yield (
+        "SimpleRNN: the exercise's print(rnn.forward(x, h)[-1])",
+        "documented sample",
+        "float64",
+        SAMPLE_TOLERANCE,
+        _sample_printed,
+    )
+    yield (
+        "SimpleRNN: every state of the sample",
+        "golden fixture",
+        "float64",
+        TOLERANCE["float64"],
+        _sample_states,
+    )
     if with_torch:
         for core in CORE_CASES:
-            yield core.name, "torch", core.dtype, TOLERANCE[core.dtype], partial(_core_vs_torch, core)
+            yield (
+                core.name,
+                "torch",
+                core.dtype,
+                TOLERANCE[core.dtype],
+                partial(_core_vs_torch, core),
+            )
         for case in RNN_CASES:
-            yield case.name, "torch", case.dtype, TOLERANCE[case.dtype], partial(_rnn_vs_torch, case)
+            yield (
+                case.name,
+                "torch",
+                case.dtype,
+                TOLERANCE[case.dtype],
+                partial(_rnn_vs_torch, case),
+            )
     for core in FD_CORE_CASES:
         yield core.name, "finite differences", "float64", FD_TOLERANCE, core.finite_difference_error
     for case in FD_RNN_CASES:
-        yield (case.name, "finite differences", "float64", FD_TOLERANCE,
-               partial(finite_difference_error, case))  # fmt: skip
+        yield (
+            case.name,
+            "finite differences",
+            "float64",
+            FD_TOLERANCE,
+            partial(finite_difference_error, case),
+        )
     for path in golden_paths():
         case = load_case(path)
-        yield f"RNN {path.stem}", "golden fixture", case.dtype, TOLERANCE[case.dtype], partial(
-            _golden, path
+        yield (
+            f"RNN {path.stem}",
+            "golden fixture",
+            case.dtype,
+            TOLERANCE[case.dtype],
+            partial(_golden, path),
         )
 
 
@@ -239,7 +309,9 @@ def format_table(report: Report) -> str:
         for check in report.checks
     ]
     if report.torch_skipped is not None:
-        rows.append(("every torch check", "torch", "-", "-", "-", "SKIPPED: " + report.torch_skipped))
+        rows.append(
+            ("every torch check", "torch", "-", "-", "-", "SKIPPED: " + report.torch_skipped)
+        )
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header) - 1)]
     lines = [
         "  ".join([*(cell.ljust(width) for cell, width in zip(row, widths, strict=False)), row[-1]])
@@ -284,8 +356,13 @@ def main(argv: list[str] | None = None) -> int:
         prog="reference-rnn",
         description="Run every check of reference_rnn and print the verification report.",
     )
-    parser.add_argument("command", nargs="?", choices=["verify"], default="verify",
-                        help="verify (the default): the verification report")  # fmt: skip
+    parser.add_argument(
+        "command",
+        nargs="?",
+        choices=["verify"],
+        default="verify",
+        help="verify (the default): the verification report",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON document instead")
     args = parser.parse_args(argv)
     report = run(progress=_progress_to(sys.stderr))

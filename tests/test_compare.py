@@ -22,8 +22,9 @@ def test_scaled_error_refuses_to_broadcast():
 def test_central_differences_of_a_known_function_and_the_caller_arrays_are_untouched():
     a = np.array([[1.0, 2.0], [3.0, -1.0]])
     b = np.array([0.5, -2.0])
-    grads = central_differences(lambda p: float((p["a"] ** 3).sum() + (p["a"] @ p["b"]).sum()),
-                                {"a": a, "b": b})  # fmt: skip
+    grads = central_differences(
+        lambda p: float((p["a"] ** 3).sum() + (p["a"] @ p["b"]).sum()), {"a": a, "b": b}
+    )
     np.testing.assert_allclose(grads["a"], 3 * a**2 + b, rtol=1e-8)
     np.testing.assert_allclose(grads["b"], a.sum(axis=0), rtol=1e-8)
     np.testing.assert_array_equal(a, [[1.0, 2.0], [3.0, -1.0]])

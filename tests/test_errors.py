@@ -235,7 +235,12 @@ SHAPE_ERRORS = [
     ("rnn_step_backward", "dnext_h", (1, N, H), ("dnext_h", (N, H), (1, N, H))),
     ("rnn_forward", "x", (N, D), ("x", "3-D", "(N, T, D)", "2-D", (N, D))),
     ("rnn_forward", "x", (1, N, T, D), ("x", "3-D", "4-D", (1, N, T, D))),
-    ("rnn_forward", "x", (N, T, BAD), ("Wx", (BAD, H), (N, T, BAD), (D, H), f"x must have D = {D}")),
+    (
+        "rnn_forward",
+        "x",
+        (N, T, BAD),
+        ("Wx", (BAD, H), (N, T, BAD), (D, H), f"x must have D = {D}"),
+    ),
     ("rnn_forward", "x", (BAD, T, D), ("h0", (BAD, H), "from x", (N, H))),
     ("rnn_forward", "h0", (BAD, H), ("h0", (N, H), (BAD, H))),
     ("rnn_forward", "h0", (1, N, H), ("h0", (N, H), (1, N, H))),
@@ -299,8 +304,14 @@ def test_shape_error_says_what_was_expected_and_what_came(entry, name, shape, pa
 
 
 def test_simple_rnn_forward_names_x_and_its_feature_size():
-    call("SimpleRNN.forward", ValueError, "x", (N, T, BAD), f"x must have D = {D}",
-         x=np.ones((N, T, BAD)))  # fmt: skip
+    call(
+        "SimpleRNN.forward",
+        ValueError,
+        "x",
+        (N, T, BAD),
+        f"x must have D = {D}",
+        x=np.ones((N, T, BAD)),
+    )
 
 
 @pytest.mark.parametrize("value", [np.nan, -np.inf], ids=["nan", "-inf"])

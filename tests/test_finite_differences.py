@@ -29,14 +29,33 @@ def test_functional_core_and_simple_rnn(case):
 @pytest.mark.parametrize(
     "case",
     [
-        Case("2 layers bidirectional, lengths", {"input_size": 3, "hidden_size": 4,
-             "num_layers": 2, "bidirectional": True}, lengths=(5, 2, 4)),  # fmt: skip
-        Case("unbatched relu, no bias", {"input_size": 3, "hidden_size": 4, "num_layers": 2,
-             "nonlinearity": "relu", "bias": False}, unbatched=True),  # fmt: skip
-        Case("batch_first, hx=None", {"input_size": 2, "hidden_size": 3, "batch_first": True},
-             hx=False),  # fmt: skip
-        Case("3 layers, dropout in eval", {"input_size": 2, "hidden_size": 3, "num_layers": 3,
-             "dropout": 0.5}, N=2, T=4),  # fmt: skip
+        Case(
+            "2 layers bidirectional, lengths",
+            {"input_size": 3, "hidden_size": 4, "num_layers": 2, "bidirectional": True},
+            lengths=(5, 2, 4),
+        ),
+        Case(
+            "unbatched relu, no bias",
+            {
+                "input_size": 3,
+                "hidden_size": 4,
+                "num_layers": 2,
+                "nonlinearity": "relu",
+                "bias": False,
+            },
+            unbatched=True,
+        ),
+        Case(
+            "batch_first, hx=None",
+            {"input_size": 2, "hidden_size": 3, "batch_first": True},
+            hx=False,
+        ),
+        Case(
+            "3 layers, dropout in eval",
+            {"input_size": 2, "hidden_size": 3, "num_layers": 3, "dropout": 0.5},
+            N=2,
+            T=4,
+        ),
     ],
     ids=lambda case: case.name,
 )

@@ -14,7 +14,9 @@ from reference_rnn.torch_reference import import_torch
 
 def test_importing_the_package_does_not_import_torch():
     code = "import sys, reference_rnn, reference_rnn.verify; print('torch' in sys.modules)"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert result.stdout.strip() == "False"
 
 

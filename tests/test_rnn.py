@@ -23,20 +23,50 @@ PRODUCT = [
     pytest.param(
         Case(
             "product",
-            {"input_size": 3, "hidden_size": 4, "num_layers": layers, "nonlinearity": nl,
-             "bias": bias, "batch_first": batch_first, "bidirectional": bidirectional},
-            N=4, T=5, dtype=dtype, unbatched=unbatched, hx=hx,
-            lengths=(3, 5, 1, 4) if lengths else None, seed=seed,
-        ),  # fmt: skip
+            {
+                "input_size": 3,
+                "hidden_size": 4,
+                "num_layers": layers,
+                "nonlinearity": nl,
+                "bias": bias,
+                "batch_first": batch_first,
+                "bidirectional": bidirectional,
+            },
+            N=4,
+            T=5,
+            dtype=dtype,
+            unbatched=unbatched,
+            hx=hx,
+            lengths=(3, 5, 1, 4) if lengths else None,
+            seed=seed,
+        ),
         id=f"L{layers}-{'bi' if bidirectional else 'uni'}-{'bf' if batch_first else 'tm'}-{nl}"
         f"-{'bias' if bias else 'nobias'}-{'unbatched' if unbatched else 'batched'}"
         f"-{'hx' if hx else 'nohx'}-{'lengths' if lengths else 'full'}-{dtype}",
     )
-    for seed, (layers, bidirectional, batch_first, nl, bias, unbatched, hx, lengths, dtype) in
-    enumerate(itertools.product(
-        (1, 2, 3), (False, True), (False, True), ("tanh", "relu"), (True, False),
-        (False, True), (True, False), (False, True), ("float64", "float32"),
-    ))  # fmt: skip
+    for seed, (
+        layers,
+        bidirectional,
+        batch_first,
+        nl,
+        bias,
+        unbatched,
+        hx,
+        lengths,
+        dtype,
+    ) in enumerate(
+        itertools.product(
+            (1, 2, 3),
+            (False, True),
+            (False, True),
+            ("tanh", "relu"),
+            (True, False),
+            (False, True),
+            (True, False),
+            (False, True),
+            ("float64", "float32"),
+        )
+    )
     if not (unbatched and lengths)  # torch packs batched input only
 ]
 
@@ -54,7 +84,7 @@ def compare(case: Case, names):
 
 @pytest.mark.parametrize("case", PRODUCT)
 def test_forward_matches_torch(torch: ModuleType, case):
-    compare(case, lambda results: FORWARD)
+    compare(case, lambda _: FORWARD)
 
 
 @pytest.mark.parametrize("case", PRODUCT)
@@ -156,12 +186,29 @@ def test_state_dict_round_trips_through_torch(torch: ModuleType):
 
 def test_from_torch_copies_the_configuration_dtype_and_mode(torch: ModuleType):
     with pytest.warns(UserWarning, match="dropout"):
-        module = torch.nn.RNN(5, 3, 1, nonlinearity="relu", bias=False, batch_first=True,
-                              dropout=0.2, bidirectional=True)  # fmt: skip
+        module = torch.nn.RNN(
+            5,
+            3,
+            1,
+            nonlinearity="relu",
+            bias=False,
+            batch_first=True,
+            dropout=0.2,
+            bidirectional=True,
+        )
     module.eval()
     rnn = rr.RNN.from_torch(module)
-    for name in ("input_size", "hidden_size", "num_layers", "nonlinearity", "bias", "batch_first",
-                 "dropout", "bidirectional", "training"):  # fmt: skip
+    for name in (
+        "input_size",
+        "hidden_size",
+        "num_layers",
+        "nonlinearity",
+        "bias",
+        "batch_first",
+        "dropout",
+        "bidirectional",
+        "training",
+    ):
         assert getattr(rnn, name) == getattr(module, name), name
     assert rnn.dtype == np.float32
     back = rnn.to_torch()
@@ -256,8 +303,10 @@ def test_float32_rnn_computes_in_float32():
     [
         ({}, "RNN(3, 4)"),
         ({"num_layers": 2, "bidirectional": True}, "RNN(3, 4, num_layers=2, bidirectional=True)"),
-        ({"nonlinearity": "relu", "bias": False, "batch_first": True},
-         "RNN(3, 4, nonlinearity='relu', bias=False, batch_first=True)"),  # fmt: skip
+        (
+            {"nonlinearity": "relu", "bias": False, "batch_first": True},
+            "RNN(3, 4, nonlinearity='relu', bias=False, batch_first=True)",
+        ),
     ],
 )
 def test_repr_shows_what_differs_from_torchs_defaults(kwargs, text):

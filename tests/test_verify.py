@@ -48,8 +48,12 @@ def test_json_is_one_document_with_the_documented_schema(torch: ModuleType, repo
     assert set(document) >= {"passed", "numpy_version", "torch_version", "checks"}
     for check in document["checks"]:
         assert set(check) >= {"name", "against", "dtype", "max_error", "tolerance", "passed"}
-        assert check["against"] in {"documented sample", "torch", "finite differences",
-                                    "golden fixture"}  # fmt: skip
+        assert check["against"] in {
+            "documented sample",
+            "torch",
+            "finite differences",
+            "golden fixture",
+        }
         assert isinstance(check["max_error"], float)
     json.loads(json.dumps(document))
 
