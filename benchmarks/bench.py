@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import platform
 import statistics
 import sys
@@ -326,22 +327,23 @@ def bench_row(
     return row
 
 
-def markdown(
-    rows: Sequence[Row], blas: dict[str, Any], tinfo: dict[str, Any], gemm: dict[str, float]
-) -> str:
-    backends = (
-        ", ".join(name for name in ("mkl", "mkldnn") if tinfo[name]) or "neither MKL nor oneDNN"
-    )
-    gemm_text = ", ".join(f"{name} {value:.1f}" for name, value in gemm.items())
+def markdown(report: dict[str, Any], rows: Sequence[Row]) -> str:
+    blas, tinfo, load = report["blas"], report["torch"], report["load_average_1min"]
+    backends = ", ".join(name for name in ("mkl", "mkldnn") if tinfo[name]) or "no MKL, no oneDNN"
+    gemm_text = ", ".join(f"{name} {value:.1f}" for name, value in report["gemm_gflops"].items())
     lines = [
         (
-            f"numpy {np.__version__}, BLAS: {blas.get('internal_api')} {blas.get('version')} "
+            f"numpy {report['numpy']}, BLAS: {blas.get('internal_api')} {blas.get('version')} "
             f"({blas.get('architecture')}), {blas.get('num_threads')} threads; "
             f"torch {tinfo['version']} ({backends}), {tinfo['num_threads']} threads; "
-            f"{platform.machine()}, Python {platform.python_version()}."
+            f"{report['machine']} with {report['cpus']} CPUs, Python {report['python']}."
         ),
         "",
-        f"numpy GEMM {GEMM_N}x{GEMM_N} GFLOP/s: {gemm_text}.",
+        (
+            f"numpy GEMM {GEMM_N}x{GEMM_N} GFLOP/s: {gemm_text}. Load average (1 min) before and "
+            f"after: {load['before']:.2f}, {load['after']:.2f}; other busy processes skew the "
+            "numbers."
+        ),
         "",
         (
             f"Targets, reported and not enforced: ours/torch <= {TARGET_RATIO}; "
@@ -384,6 +386,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     sizes = SIZES[:2] if args.quick else SIZES
     schedule = QUICK_SCHEDULE if args.quick else SCHEDULE
     threads = args.threads or numpy_blas().get("num_threads") or 1
+    load_before = os.getloadavg()[0]
     with threadpool_limits(limits=threads, user_api="blas"):
         # Same thread count on both sides, or the comparison measures the thread pools.
         torch.set_num_threads(threads)
@@ -399,23 +402,26 @@ def main(argv: Sequence[str] | None = None) -> None:
                 log(f"numpy GEMM {GEMM_N}x{GEMM_N} {name}: {gemm[name]:.1f} GFLOP/s")
             rows.append(bench_row(size, dtype, schedule[size], gemm[name], f"[{i}/{len(jobs)}]"))
 
-    sys.stdout.write(markdown(rows, blas, tinfo, gemm) + "\n")
-    report = {
+    report: dict[str, Any] = {
         "quick": args.quick,
         "platform": platform.platform(),
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
         "python": platform.python_version(),
         "numpy": np.__version__,
         "blas": blas,
         "torch": tinfo,
         "threads": threads,
+        "load_average_1min": {"before": load_before, "after": os.getloadavg()[0]},
         "gemm_gflops": gemm,
         "targets": {
             "ratio_to_torch_max": TARGET_RATIO,
             "gemm_fraction_min_at_largest_sizes": TARGET_GEMM_FRACTION,
             "memory_multiple_max": TARGET_MEMORY_MULTIPLE,
         },
-        "rows": [asdict(row) for row in rows],
     }
+    sys.stdout.write(markdown(report, rows) + "\n")
+    report["rows"] = [asdict(row) for row in rows]
     args.json.write_text(json.dumps(report, indent=2) + "\n")
     log(f"wrote {args.json}")
 

@@ -166,6 +166,12 @@ def raises(exc: Any, *parts: object) -> Any:
     return pytest.raises(exc, match="(?s)" + ".*".join(re.escape(str(p)) for p in parts))
 
 
+def assert_identical(a: np.ndarray, b: np.ndarray) -> None:
+    """Same values, shape and dtype (``assert_array_equal(strict=True)`` needs NumPy 1.24)."""
+    assert (a.shape, a.dtype) == (b.shape, b.dtype)
+    np.testing.assert_array_equal(a, b)
+
+
 @contextmanager
 def unchanged(kwargs: dict) -> Iterator[None]:
     """The arrays among ``kwargs``' values keep their values and ``flags.writeable``."""
@@ -173,7 +179,7 @@ def unchanged(kwargs: dict) -> Iterator[None]:
     before = [(a, a.copy(), a.flags.writeable) for a in arrays]
     yield
     for a, copy, writeable in before:
-        np.testing.assert_array_equal(a, copy, strict=True)
+        assert_identical(a, copy)
         assert a.flags.writeable == writeable
 
 
@@ -675,7 +681,7 @@ def test_load_state_dict_changes_nothing_when_one_value_is_wrong(bad):
 def _assert_state_equal(a: dict, b: dict) -> None:
     assert list(a) == list(b)
     for name, value in a.items():
-        np.testing.assert_array_equal(value, b[name], strict=True)
+        assert_identical(value, b[name])
 
 
 def test_load_state_dict_lists_every_misshapen_key():

@@ -231,18 +231,18 @@ def test_functional_core_matches_torch(torch_rnn: Any, p: Problem) -> None:
             "bias_hh_l0": np.zeros(H),
         }
     )
-    torch = torch_rnn(module, p.x, p.h0[None], None, p.dh, np.zeros((1, N, H)))
+    theirs = torch_rnn(module, p.x, p.h0[None], None, p.dh, np.zeros((1, N, H)))
 
     h, cache = p.forward()
     dx, dh0, dWx, dWh, db = rnn_backward(p.dh, cache)
     floor = p.grad_floor
-    assert_close(h, torch["output"], "h", floor=p.value_floor)
-    assert_close(dx, torch["grad_input"], "dx", floor=floor)
-    assert_close(dh0, torch["grad_hx"][0], "dh0", floor=floor)
-    assert_close(dWx, torch["grad.weight_ih_l0"].T, "dWx", floor=floor)
-    assert_close(dWh, torch["grad.weight_hh_l0"].T, "dWh", floor=floor)
-    assert_close(db, torch["grad.bias_ih_l0"], "db", floor=floor)
-    assert_close(db, torch["grad.bias_hh_l0"], "db (bias_hh)", floor=floor)
+    assert_close(h, theirs["output"], "h", floor=p.value_floor)
+    assert_close(dx, theirs["grad_input"], "dx", floor=floor)
+    assert_close(dh0, theirs["grad_hx"][0], "dh0", floor=floor)
+    assert_close(dWx, theirs["grad.weight_ih_l0"].T, "dWx", floor=floor)
+    assert_close(dWh, theirs["grad.weight_hh_l0"].T, "dWh", floor=floor)
+    assert_close(db, theirs["grad.bias_ih_l0"], "db", floor=floor)
+    assert_close(db, theirs["grad.bias_hh_l0"], "db (bias_hh)", floor=floor)
 
 
 @some
@@ -250,18 +250,18 @@ def test_functional_core_matches_torch(torch_rnn: Any, p: Problem) -> None:
 def test_rnn_matches_torch(torch_rnn: Any, case: Case) -> None:
     """Over drawn configurations, RNN's output, h_n and every gradient equal torch's to 1e-12."""
     rnn = case.rnn
-    torch = torch_rnn(rnn, case.x, case.hx, case.lengths, case.grad_output, case.grad_h_n)
+    theirs = torch_rnn(rnn, case.x, case.hx, case.lengths, case.grad_output, case.grad_h_n)
 
     output, h_n = rnn(case.x, case.hx, case.lengths)
     grad_input, grad_hx = rnn.backward(case.grad_output, case.grad_h_n)
     floor = case.grad_floor
-    assert_close(output, torch["output"], "output", floor=case.value_floor)
-    assert_close(h_n, torch["h_n"], "h_n", floor=case.value_floor)
-    assert_close(grad_input, torch["grad_input"], "grad_input", floor=floor)
-    assert_close(grad_hx, torch["grad_hx"], "grad_hx", floor=floor)
-    assert rnn.grads.keys() == {k.removeprefix("grad.") for k in torch if k.startswith("grad.")}
+    assert_close(output, theirs["output"], "output", floor=case.value_floor)
+    assert_close(h_n, theirs["h_n"], "h_n", floor=case.value_floor)
+    assert_close(grad_input, theirs["grad_input"], "grad_input", floor=floor)
+    assert_close(grad_hx, theirs["grad_hx"], "grad_hx", floor=floor)
+    assert rnn.grads.keys() == {k.removeprefix("grad.") for k in theirs if k.startswith("grad.")}
     for name, grad in rnn.grads.items():
-        assert_close(grad, torch[f"grad.{name}"], name, floor=floor)
+        assert_close(grad, theirs[f"grad.{name}"], name, floor=floor)
 
 
 # -- the functional core's algebra ------------------------------------------------------------
