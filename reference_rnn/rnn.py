@@ -53,6 +53,7 @@ class _Forward:
 
     layers: list[_Layer]
     lengths: NDArray[np.intp] | None  # (N,)
+    valid: NDArray[np.bool_] | None  # (N, T, 1): True up to each length
     unbatched: bool
     hx_shape: tuple[int, ...]
     output_shape: tuple[int, ...]
@@ -155,12 +156,11 @@ class RNN:
         shapes: dict[str, tuple[int, ...]] = {}
         for layer in range(self.num_layers):
             width = self.input_size if layer == 0 else self.num_directions * H
-            for suffix in ("", "_reverse")[: self.num_directions]:
-                shapes[f"weight_ih_l{layer}{suffix}"] = (H, width)
-                shapes[f"weight_hh_l{layer}{suffix}"] = (H, H)
+            for direction in range(self.num_directions):
+                w_ih, w_hh, b_ih, b_hh = _param_names(layer, direction)
+                shapes |= {w_ih: (H, width), w_hh: (H, H)}
                 if self.bias:
-                    shapes[f"bias_ih_l{layer}{suffix}"] = (H,)
-                    shapes[f"bias_hh_l{layer}{suffix}"] = (H,)
+                    shapes |= {b_ih: (H,), b_hh: (H,)}
         return shapes
 
     def __getattr__(self, name: str) -> FloatArray:
@@ -352,7 +352,7 @@ class RNN:
             for layer in layers
             if layer.dropout_mask is not None
         ]
-        self._last = _Forward(layers, steps, unbatched, hidden.shape, output.shape)
+        self._last = _Forward(layers, steps, valid, unbatched, hidden.shape, output.shape)
         return _read_only_view(output), _read_only_view(hidden)
 
     def backward(
@@ -401,8 +401,8 @@ class RNN:
             cache_layer = last.layers[layer]
             if cache_layer.dropout_mask is not None:
                 g = g * cache_layer.dropout_mask
-            if steps is not None:
-                g = np.where((np.arange(T) < steps[:, None])[:, :, None], g, 0)
+            if last.valid is not None:
+                g = np.where(last.valid, g, 0)
             g_in = np.zeros((N, T, cache_layer.input_width), dtype=np.result_type(g, self.dtype))
             for direction in range(K):
                 g_dir = g[:, :, direction * H : (direction + 1) * H]
@@ -414,12 +414,10 @@ class RNN:
                 )
                 g_in += dx if direction == 0 else _reverse(dx, steps)
                 grad_hx[layer * K + direction] = dh0
-                suffix = "_reverse" if direction else ""
-                grads[f"weight_ih_l{layer}{suffix}"] = dWx.T
-                grads[f"weight_hh_l{layer}{suffix}"] = dWh.T
+                w_ih, w_hh, b_ih, b_hh = _param_names(layer, direction)
+                grads |= {w_ih: dWx.T, w_hh: dWh.T}
                 if self.bias:
-                    grads[f"bias_ih_l{layer}{suffix}"] = db
-                    grads[f"bias_hh_l{layer}{suffix}"] = db.copy()
+                    grads |= {b_ih: db, b_hh: db.copy()}
             g = g_in
 
         self.grads = {name: grads[name] for name in self._params}  # torch's order
@@ -430,15 +428,10 @@ class RNN:
 
     def _weights(self, layer: int, direction: int) -> tuple[FloatArray, FloatArray, FloatArray]:
         """``Wx (D_l, H)``, ``Wh (H, H)`` and ``b (H,)`` of the functional core, from torch's."""
-        suffix = "_reverse" if direction else ""
+        w_ih, w_hh, b_ih, b_hh = _param_names(layer, direction)
         p = self._params
-        Wx = p[f"weight_ih_l{layer}{suffix}"].T
-        Wh = p[f"weight_hh_l{layer}{suffix}"].T
-        if self.bias:
-            b = p[f"bias_ih_l{layer}{suffix}"] + p[f"bias_hh_l{layer}{suffix}"]
-        else:
-            b = np.zeros(self.hidden_size, dtype=self.dtype)
-        return Wx, Wh, b
+        b = p[b_ih] + p[b_hh] if self.bias else np.zeros(self.hidden_size, dtype=self.dtype)
+        return p[w_ih].T, p[w_hh].T, b
 
     def _input_batch_first(self, input: object) -> tuple[FloatArray, bool]:
         """The checked input as an ``(N, T, D)`` view, and whether it was unbatched."""
@@ -509,6 +502,12 @@ class RNN:
             msg = f"lengths must lie in [1, T] = [1, {T}], got {steps.tolist()}"
             raise ValueError(msg)
         return steps.astype(np.intp)
+
+
+def _param_names(layer: int, direction: int) -> tuple[str, str, str, str]:
+    """torch's names for one layer and direction: weight_ih, weight_hh, bias_ih, bias_hh."""
+    end = f"_l{layer}_reverse" if direction else f"_l{layer}"
+    return f"weight_ih{end}", f"weight_hh{end}", f"bias_ih{end}", f"bias_hh{end}"
 
 
 def _check_size(name: str, value: object) -> int:
