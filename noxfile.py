@@ -21,9 +21,13 @@ TORCH = "torch==2.13.0"
 
 
 def _install(session: nox.Session, numpy: str | None, group: str) -> None:
-    """NumPy pinned to one minor release, the group's tools, then the project without deps."""
-    numpy_pin = [f"numpy=={numpy}.*"] if numpy else []
-    session.install(*numpy_pin, *nox.project.dependency_groups(PYPROJECT, group))
+    """NumPy (one minor release, or the newest), the group's tools, then the project alone.
+
+    --no-compile: byte-compiling all of torch costs 13 s a session; Python compiles what it
+    imports on first use anyway.
+    """
+    numpy_spec = f"numpy=={numpy}.*" if numpy else "numpy"
+    session.install("--no-compile", numpy_spec, *nox.project.dependency_groups(PYPROJECT, group))
     session.install("--no-deps", "-e", ".")
 
 
@@ -52,10 +56,12 @@ def tests_without_torch(session: nox.Session) -> None:
         "-c",
         "import importlib.util, sys; sys.exit(importlib.util.find_spec('torch') is not None)",
     )
+    # alone, this session cannot cover the torch side: the combined report must reach 100%
     session.run(
         "pytest",
         "--cov",
         "--cov-report=",
+        "--cov-fail-under=0",
         *session.posargs,
         env={"COVERAGE_FILE": ".coverage.without-torch"},
     )
@@ -92,19 +98,19 @@ def typecheck(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def verify(session: nox.Session) -> None:
     """The verification report (`python -m reference_rnn verify`) in a fresh environment."""
-    session.install(TORCH, "-e", ".")
+    session.install("--no-compile", TORCH, "-e", ".")
     session.run("python", "-m", "reference_rnn", "verify", *session.posargs)
 
 
 @nox.session(python=PYTHON)
 def fixtures(session: nox.Session) -> None:
     """Regenerate fixtures/ with torch (then review the diff and commit it)."""
-    session.install(TORCH, "-e", ".")
+    session.install("--no-compile", TORCH, "-e", ".")
     session.run("python", "-m", "reference_rnn.golden", "fixtures")
 
 
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
     """The benchmark against torch.nn.RNN (not a test): Markdown to stdout, JSON to bench.json."""
-    session.install(*nox.project.dependency_groups(PYPROJECT, "bench"), "-e", ".")
+    session.install("--no-compile", *nox.project.dependency_groups(PYPROJECT, "bench"), "-e", ".")
     session.run("python", "benchmarks/bench.py", *session.posargs)

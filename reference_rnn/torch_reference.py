@@ -11,6 +11,7 @@ torch is imported on first use: ``import reference_rnn`` never needs it.
 
 from __future__ import annotations
 
+import importlib
 import re
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -28,11 +29,10 @@ __all__ = ["import_torch", "torch_rnn"]
 def import_torch() -> ModuleType:
     """torch, or an ImportError that says how to get it."""
     try:
-        import torch  # noqa: PLC0415
+        return importlib.import_module("torch")
     except ImportError as exc:
         msg = f"the torch checks need torch (pip install torch==2.13.0): {exc}"
         raise ImportError(msg) from exc
-    return torch
 
 
 def torch_rnn(
