@@ -17,8 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from reference_rnn import rnn_backward, rnn_forward, rnn_step_backward, rnn_step_forward
-from reference_rnn.rnn import RNN
+from reference_rnn import RNN, rnn_backward, rnn_forward, rnn_step_backward, rnn_step_forward
 
 RTOL = 1e-12
 TINY = np.finfo(np.float64).tiny  # absolute slack for results that underflow to subnormals
