@@ -9,10 +9,12 @@ Three contenders run the same work, one layer, tanh, batch-first, identical weig
 They take turns (core, RNN, torch, core, RNN, torch, ...) in one process with the same thread
 count, so that drift in clock speed or machine load hits all three alike; each reports the median
 of its runs. A short pause before every turn lets the previous contender's idle threads stop
-spinning (see ``GAP_SECONDS``), so each is timed as it runs on its own. Per row it also reports the achieved GFLOP/s (forward+backward is
-``6 * N * T * (D * H + H * H)`` flops) as a fraction of numpy's large-GEMM GFLOP/s measured in the
-same run, and the peak extra memory of one forward+backward of ours (tracemalloc) as a multiple
-of the ``N * T * H * itemsize`` floor that storing the hidden states alone costs.
+spinning (see ``GAP_SECONDS``), so each is timed as it runs on its own.
+
+Per row it also reports the achieved GFLOP/s (forward+backward is ``6 * N * T * (D * H + H * H)``
+flops) as a fraction of numpy's large-GEMM GFLOP/s, measured just before the row; and the peak
+extra memory of one forward+backward of ours (tracemalloc) as a multiple of the
+``N * T * H * itemsize`` floor that storing the hidden states alone costs.
 
 Usage, from the repository root::
 
@@ -63,7 +65,7 @@ TORCH_DTYPES = {"float32": torch.float32, "float64": torch.float64}
 # (rounds, timed runs per turn) per size, so the full run stays near three minutes on a 2-core
 # machine: the two large sizes cost 25 and 38 GFLOP per forward+backward, 0.3-1.3 s per contender
 # there, while the small ones need many runs per turn to outweigh the pause before each turn.
-SCHEDULE = {SIZES[0]: (10, 50), SIZES[1]: (10, 10), SIZES[2]: (11, 1), SIZES[3]: (11, 1)}
+SCHEDULE = {SIZES[0]: (10, 50), SIZES[1]: (10, 10), SIZES[2]: (15, 1), SIZES[3]: (15, 1)}
 QUICK_SCHEDULE = {SIZES[0]: (3, 20), SIZES[1]: (3, 5)}
 # After a call, OpenBLAS's threads busy-wait about 2**28 cycles (~0.1 s) and libgomp's (torch's)
 # a few ms before they sleep. On a 2-core machine those spinning threads take the cores from
@@ -112,8 +114,10 @@ class Row:
     rounds: int
     runs_per_turn: int
     median_seconds: dict[str, float]
+    quartile_seconds: dict[str, tuple[float, float]]  # first and third: the spread of the runs
     ratio_to_torch: dict[str, float]
     gflops: dict[str, float]
+    gemm_gflops: float  # numpy's 2048x2048 matmul, measured just before this row
     gemm_fraction: dict[str, float]
     peak_bytes: dict[str, int]
     floor_bytes: int
@@ -127,7 +131,8 @@ def log(message: str) -> None:
 
 
 def fwd_bwd_flops(N: int, T: int, D: int, H: int) -> int:
-    # Forward: x @ Wx and h @ Wh, 2 flops per multiply-add. Backward: dWx, dWh, dx and dh, twice that.
+    # Forward: x @ Wx and h @ Wh, 2 flops per multiply-add. Backward: dWx, dWh, dx and dh,
+    # twice that.
     return 6 * N * T * (D * H + H * H)
 
 
@@ -246,15 +251,15 @@ def warm_up(contenders: Sequence[Contender]) -> dict[str, Array]:
 
 def time_interleaved(
     contenders: Sequence[Contender], rounds: int, runs_per_turn: int
-) -> dict[str, float]:
-    """Median seconds per run of each contender, the contenders taking turns in every round."""
+) -> dict[str, list[float]]:
+    """Seconds of every run of each contender, the contenders taking turns in every round."""
     times: dict[str, list[float]] = {contender.name: [] for contender in contenders}
     for _ in range(rounds):
         for contender in contenders:
             time.sleep(GAP_SECONDS)
             for _ in range(runs_per_turn):
                 times[contender.name].append(time_once(contender))
-    return {name: statistics.median(samples) for name, samples in times.items()}
+    return times
 
 
 def time_once(contender: Contender) -> float:
@@ -267,6 +272,13 @@ def time_once(contender: Contender) -> float:
         return time.perf_counter() - start
     finally:
         gc.enable()
+
+
+def quartile_pair(samples: Sequence[float]) -> tuple[float, float]:
+    if len(samples) < 2:
+        return samples[0], samples[0]
+    q1, _, q3 = statistics.quantiles(samples, n=4)
+    return q1, q3
 
 
 def peak_traced_bytes(run: Callable[[], object]) -> int:
@@ -284,10 +296,17 @@ def peak_traced_bytes(run: Callable[[], object]) -> int:
 
 
 def bench_row(
-    size: Size, dtype: type[np.floating[Any]], schedule: tuple[int, int], gemm: float, index: str
+    size: Size,
+    dtype: type[np.floating[Any]],
+    schedule: tuple[int, int],
+    gemm_repeats: int,
+    index: str,
 ) -> Row:
     N, T, D, H = size
     name = np.dtype(dtype).name
+    # The ceiling is measured next to every row: a neighbour's burst of load on a shared machine
+    # then skews one row, visibly, not every fraction of a dtype.
+    gemm = gemm_gflops(dtype, gemm_repeats)
     problem = make_problem(size, dtype)
     # Built fresh for the memory measurement, so no cache of an earlier run is replaced inside it.
     peak = {
@@ -299,7 +318,9 @@ def bench_row(
     log(f"{index} {name} (N, T, D, H) = {size}: {rounds} rounds of {runs_per_turn} runs each")
     outputs = warm_up(contenders)
     diff = max(float(np.abs(outputs[who] - outputs["torch"]).max()) for who in OURS)
-    seconds = time_interleaved(contenders, rounds, runs_per_turn)
+    samples = time_interleaved(contenders, rounds, runs_per_turn)
+    seconds = {who: statistics.median(samples[who]) for who in CONTENDERS}
+    quartiles = {who: quartile_pair(samples[who]) for who in CONTENDERS}
 
     flops = fwd_bwd_flops(N, T, D, H)
     gflops = {who: flops / seconds[who] / 1e9 for who in CONTENDERS}
@@ -314,8 +335,10 @@ def bench_row(
         rounds=rounds,
         runs_per_turn=runs_per_turn,
         median_seconds=seconds,
+        quartile_seconds=quartiles,
         ratio_to_torch={who: seconds[who] / seconds["torch"] for who in OURS},
         gflops=gflops,
+        gemm_gflops=gemm,
         gemm_fraction={who: gflops[who] / gemm for who in CONTENDERS},
         peak_bytes=peak,
         floor_bytes=floor,
@@ -323,14 +346,13 @@ def bench_row(
         max_abs_diff_h=diff,
     )
     ms = ", ".join(f"{who} {1e3 * seconds[who]:.3f} ms" for who in CONTENDERS)
-    log(f"{index}   {ms}")
+    log(f"{index}   {ms}; numpy GEMM {gemm:.1f} GFLOP/s")
     return row
 
 
 def markdown(report: dict[str, Any], rows: Sequence[Row]) -> str:
     blas, tinfo, load = report["blas"], report["torch"], report["load_average_1min"]
     backends = ", ".join(name for name in ("mkl", "mkldnn") if tinfo[name]) or "no MKL, no oneDNN"
-    gemm_text = ", ".join(f"{name} {value:.1f}" for name, value in report["gemm_gflops"].items())
     lines = [
         (
             f"numpy {report['numpy']}, BLAS: {blas.get('internal_api')} {blas.get('version')} "
@@ -340,9 +362,9 @@ def markdown(report: dict[str, Any], rows: Sequence[Row]) -> str:
         ),
         "",
         (
-            f"numpy GEMM {GEMM_N}x{GEMM_N} GFLOP/s: {gemm_text}. Load average (1 min) before and "
-            f"after: {load['before']:.2f}, {load['after']:.2f}; other busy processes skew the "
-            "numbers."
+            f"% GEMM: achieved GFLOP/s over numpy's {GEMM_N}x{GEMM_N} matmul GFLOP/s (GEMM column, "
+            f"median of {report['gemm_repeats']}). Load average (1 min) before and after: "
+            f"{load['before']:.2f}, {load['after']:.2f}; other busy processes skew the numbers."
         ),
         "",
         (
@@ -352,17 +374,19 @@ def markdown(report: dict[str, Any], rows: Sequence[Row]) -> str:
         ),
         "",
         (
-            "| dtype | N, T, D, H | GFLOP | torch ms | core ms | core/torch (<= 0.8) "
-            "| RNN ms | RNN/torch (<= 0.8) | core % GEMM (>= 70) | RNN % GEMM | torch % GEMM "
+            "| dtype | N, T, D, H | GFLOP | GEMM GFLOP/s | torch ms | core ms "
+            "| core/torch (<= 0.8) | RNN ms | RNN/torch (<= 0.8) "
+            "| core % GEMM (>= 70) | RNN % GEMM | torch % GEMM "
             "| core mem (<= 3x) | RNN mem (<= 3x) |"
         ),
-        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for row in rows:
         ms = {who: f"{1e3 * row.median_seconds[who]:.3f}" for who in CONTENDERS}
         pct = {who: f"{100 * row.gemm_fraction[who]:.1f}" for who in CONTENDERS}
         lines.append(
             f"| {row.dtype} | {row.N}, {row.T}, {row.D}, {row.H} | {row.gflop:.3g} "
+            f"| {row.gemm_gflops:.1f} "
             f"| {ms['torch']} | {ms['core']} | {row.ratio_to_torch['core']:.2f} "
             f"| {ms['RNN']} | {row.ratio_to_torch['RNN']:.2f} "
             f"| {pct['core']} | {pct['RNN']} | {pct['torch']} "
@@ -392,15 +416,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         torch.set_num_threads(threads)
         blas, tinfo = numpy_blas(), torch_info()
         log(f"BLAS {blas.get('internal_api')} {blas.get('version')}, {threads} threads")
-        gemm: dict[str, float] = {}
+        gemm_repeats = QUICK_GEMM_REPEATS if args.quick else GEMM_REPEATS
         rows: list[Row] = []
         jobs = [(dtype, size) for dtype in DTYPES for size in sizes]
         for i, (dtype, size) in enumerate(jobs, start=1):
-            name = np.dtype(dtype).name
-            if name not in gemm:
-                gemm[name] = gemm_gflops(dtype, QUICK_GEMM_REPEATS if args.quick else GEMM_REPEATS)
-                log(f"numpy GEMM {GEMM_N}x{GEMM_N} {name}: {gemm[name]:.1f} GFLOP/s")
-            rows.append(bench_row(size, dtype, schedule[size], gemm[name], f"[{i}/{len(jobs)}]"))
+            rows.append(bench_row(size, dtype, schedule[size], gemm_repeats, f"[{i}/{len(jobs)}]"))
 
     report: dict[str, Any] = {
         "quick": args.quick,
@@ -413,7 +433,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         "torch": tinfo,
         "threads": threads,
         "load_average_1min": {"before": load_before, "after": os.getloadavg()[0]},
-        "gemm_gflops": gemm,
+        "gemm_size": GEMM_N,
+        "gemm_repeats": gemm_repeats,
         "targets": {
             "ratio_to_torch_max": TARGET_RATIO,
             "gemm_fraction_min_at_largest_sizes": TARGET_GEMM_FRACTION,

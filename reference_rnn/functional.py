@@ -283,8 +283,10 @@ def _forward(
     np.matmul(x_tm.reshape(T * N, D), Wx_arr, out=h[1:].reshape(T * N, H))
     h[1:] += b_arr
     activation = np.tanh if nonlinearity == "tanh" else _relu
+    recurrent = np.empty((N, H), dtype=dtype)  # h_{t-1} @ Wh, one buffer for every step
     for t in range(T):
-        h[t + 1] += h[t] @ Wh_arr
+        np.matmul(h[t], Wh_arr, out=recurrent)
+        h[t + 1] += recurrent
         activation(h[t + 1], out=h[t + 1])
     return RNNCache(
         x=_read_only(x_tm),
@@ -308,14 +310,17 @@ def _backward(
     h = cache.h
 
     da = np.empty((T, N, H), dtype=dtype)  # dL/da_t, the gradient at each pre-activation
-    dh_next = np.zeros((N, H), dtype=dtype)  # dL/dh_t through step t + 1, zero after the last
+    g = np.zeros((N, H), dtype=dtype)  # dL/dh_t through step t + 1, zero after the last
+    slope = np.empty((N, H), dtype=dtype)  # dh_t/da_t, one buffer for every step
     for t in reversed(range(T)):
-        np.add(dh[t], dh_next, out=da[t])
         if cache.nonlinearity == "tanh":
-            da[t] *= 1 - h[t + 1] ** 2
+            np.multiply(h[t + 1], h[t + 1], out=slope)
+            np.subtract(1, slope, out=slope)
         else:
-            da[t] *= h[t + 1] > 0
-        np.matmul(da[t], cache.Wh.T, out=dh_next)
+            np.greater(h[t + 1], 0, out=slope)
+        g += dh[t]
+        np.multiply(g, slope, out=da[t])
+        np.matmul(da[t], cache.Wh.T, out=g)
 
     # Every weight gradient is one product over all T * N rows: (T, N, .) -> (T * N, .).
     da_rows = da.reshape(T * N, H)
@@ -323,7 +328,7 @@ def _backward(
     dWh = h[:-1].reshape(T * N, H).T @ da_rows
     db = da_rows.sum(axis=0)
     dx = (da_rows @ cache.Wx.T).reshape(T, N, D)
-    return dx, dh_next, dWx, dWh, db
+    return dx, g, dWx, dWh, db
 
 
 def _relu(a: FloatArray, out: FloatArray) -> FloatArray:
