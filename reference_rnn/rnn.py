@@ -381,16 +381,15 @@ class RNN:
         g_out = as_real_array("grad_output", grad_output)
         check_shape("grad_output", g_out, last.output_shape, "the shape of output")
         require_finite("grad_output", g_out)
-        if grad_h_n is None:
-            g_hn = np.zeros(last.hx_shape, dtype=g_out.dtype)
-        else:
+        g_hn = None
+        if grad_h_n is not None:
             g_hn = as_real_array("grad_h_n", grad_h_n)
             check_shape("grad_h_n", g_hn, last.hx_shape, "the shape of h_n")
             require_finite("grad_h_n", g_hn)
-        if last.unbatched:
-            g_hn = g_hn[:, None]  # (L * K, H) -> (L * K, 1, H)
+            if last.unbatched:
+                g_hn = g_hn[:, None]  # (L * K, H) -> (L * K, 1, H)
         g = self._to_batch_first(g_out, last.unbatched)
-        N, T, _ = g.shape
+        N = g.shape[0]
         H, K = self.hidden_size, self.num_directions
         steps = last.lengths
         final = (slice(None), -1) if steps is None else (np.arange(N), steps - 1)
@@ -403,22 +402,25 @@ class RNN:
                 g = g * cache_layer.dropout_mask
             if last.valid is not None:
                 g = np.where(last.valid, g, 0)
-            g_in = np.zeros((N, T, cache_layer.input_width), dtype=np.result_type(g, self.dtype))
+            g_inputs = []
             for direction in range(K):
                 g_dir = g[:, :, direction * H : (direction + 1) * H]
-                # in the direction's own time order, h_n is the state at step length - 1
-                g_dir = np.array(g_dir if direction == 0 else _reverse(g_dir, steps))
-                g_dir[final] += g_hn[layer * K + direction]
+                if direction == 1:
+                    g_dir = _reverse(g_dir, steps)
+                if g_hn is not None:
+                    # in the direction's own time order, h_n is the state at step length - 1
+                    g_dir = np.array(g_dir)
+                    g_dir[final] += g_hn[layer * K + direction]
                 dx, dh0, dWx, dWh, db = backward_sequence(
                     g_dir, cache_layer.caches[direction], "grad_output", check_finite=False
                 )
-                g_in += dx if direction == 0 else _reverse(dx, steps)
+                g_inputs.append(dx if direction == 0 else _reverse(dx, steps))
                 grad_hx[layer * K + direction] = dh0
                 w_ih, w_hh, b_ih, b_hh = _param_names(layer, direction)
                 grads |= {w_ih: dWx.T, w_hh: dWh.T}
                 if self.bias:
                     grads |= {b_ih: db, b_hh: db.copy()}
-            g = g_in
+            g = g_inputs[0] if K == 1 else g_inputs[0] + g_inputs[1]
 
         self.grads = {name: grads[name] for name in self._params}  # torch's order
         g_hx = np.stack(grad_hx)
