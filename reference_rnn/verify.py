@@ -196,15 +196,14 @@ def _sample_states() -> float:
     return scaled_error(states, s["torch_states"])
 
 
-def _core_vs_torch(case: CoreCase) -> float:
-    ours, theirs = case.run_ours(), case.run_torch()
-    return max(scaled_error(ours[name], theirs[name]) for name in theirs)
-
-
-def _rnn_vs_torch(case: Case) -> float:
-    rnn, inputs = case.build()
-    ours = run_ours(rnn, inputs)  # first: torch replays this forward's dropout masks
-    theirs = run_torch(rnn, inputs)
+def _vs_torch(case: Case | CoreCase) -> float:
+    """The worst scaled error of any output or gradient against torch's."""
+    if isinstance(case, CoreCase):
+        ours, theirs = case.run_ours(), case.run_torch()
+    else:
+        rnn, inputs = case.build()
+        ours = run_ours(rnn, inputs)  # first: torch replays this forward's dropout masks
+        theirs = run_torch(rnn, inputs)
     return max(scaled_error(ours[name], theirs[name]) for name in theirs)
 
 
@@ -233,21 +232,9 @@ def _plan(with_torch: bool) -> Iterator[Planned]:
     )
     if with_torch:
         for core in CORE_CASES:
-            yield (
-                core.name,
-                "torch",
-                core.dtype,
-                TOLERANCE[core.dtype],
-                partial(_core_vs_torch, core),
-            )
+            yield core.name, "torch", core.dtype, TOLERANCE[core.dtype], partial(_vs_torch, core)
         for case in RNN_CASES:
-            yield (
-                case.name,
-                "torch",
-                case.dtype,
-                TOLERANCE[case.dtype],
-                partial(_rnn_vs_torch, case),
-            )
+            yield case.name, "torch", case.dtype, TOLERANCE[case.dtype], partial(_vs_torch, case)
     for core in FD_CORE_CASES:
         yield core.name, "finite differences", "float64", FD_TOLERANCE, core.finite_difference_error
     for case in FD_RNN_CASES:
