@@ -84,7 +84,7 @@ def check_weights(Wx: object, Wh: object, b: object) -> tuple[FloatArray, FloatA
     check_ndim("Wx", Wx_arr, 2, "(D, H)")
     H = Wx_arr.shape[1]
     Wh_arr = as_real_array("Wh", Wh)
-    check_shape("Wh", Wh_arr, (H, H), f"(H, H) with H = {H} from Wx")
+    check_shape("Wh", Wh_arr, (H, H), f"H = {H} from Wx")
     b_arr = as_real_array("b", b)
-    check_shape("b", b_arr, (H,), f"(H,) with H = {H} from Wx")
+    check_shape("b", b_arr, (H,), f"H = {H} from Wx")
     return Wx_arr, Wh_arr, b_arr

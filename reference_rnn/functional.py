@@ -262,7 +262,7 @@ def _forward(
         h0_arr = np.zeros((N, H), dtype=np.result_type(x, Wx_arr, Wh_arr, b_arr))
     else:
         h0_arr = as_real_array(h0_name, h0)
-        check_shape(h0_name, h0_arr, (N, H), f"(N, H) with N = {N} from x and H = {H} from Wx")
+        check_shape(h0_name, h0_arr, (N, H), f"N = {N} from x, H = {H} from Wx")
     if check_finite:
         for name, arr in (
             ("x", x),

@@ -481,8 +481,10 @@ class RNN:
             kind = "unbatched 2-D" if unbatched else "batched 3-D"
             msg = f"For {kind} input, hx should also be {ndim}-D but got {h0.ndim}-D array"
             raise ValueError(msg)
-        expected = shape[:1] + shape[2:] if unbatched else shape
-        check_shape("hx", h0, expected, "num_layers * num_directions, then N, H")
+        if unbatched:
+            check_shape("hx", h0, (shape[0], shape[2]), "num_layers * num_directions, H")
+        else:
+            check_shape("hx", h0, shape, "num_layers * num_directions, N, H")
         require_finite("hx", h0)
         return h0[:, None] if unbatched else h0
 
@@ -499,7 +501,7 @@ class RNN:
         if steps.dtype.kind not in "iu" and steps.size:  # an empty list is float64 to NumPy
             msg = f"lengths must be an array of integers, got dtype {steps.dtype}"
             raise TypeError(msg)
-        check_shape("lengths", steps, (N,), "one length per sequence, (N,)")
+        check_shape("lengths", steps, (N,), "one length per sequence")
         if N and (steps.min() < 1 or steps.max() > T):
             msg = f"lengths must lie in [1, T] = [1, {T}], got {steps.tolist()}"
             raise ValueError(msg)

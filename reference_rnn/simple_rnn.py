@@ -73,7 +73,7 @@ class SimpleRNN:
             dh: object = dout
         else:
             dlast = as_real_array("dout", dout)
-            check_shape("dout", dlast, (N, H), "the shape of forward's output (N, H)")
+            check_shape("dout", dlast, (N, H), "the shape of forward's output")
             T = self._cache.h.shape[0] - 1
             dh = np.zeros((N, T, H), dtype=dlast.dtype)
             dh[:, -1] = dlast  # only the final state reaches the loss
