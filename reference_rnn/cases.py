@@ -1,16 +1,17 @@
 """Check cases: a configuration, inputs drawn from a seed, and both sides of the comparison.
 
-One case runs reference_rnn (:func:`run_ours`) and torch (:func:`run_torch`) on identical weights
-and inputs and returns the same keys from both: ``output``, ``h_n``, ``grad_input``, ``grad_hx``
-and ``grad.<torch parameter name>``. The verification report, the golden fixtures and the tests all
-build on these. Weights are torch's default initialisation, U(-1/sqrt(H), 1/sqrt(H)), the scale at
+A case gives its raw arrays as an oracle's :class:`~reference_rnn.oracles.Problem` and runs
+reference_rnn on the same arrays (``run``); both sides return the same keys: ``output``, ``h_n``,
+``grad_input``, ``grad_hx`` and ``grad.<torch parameter name>``, and :func:`oracle_error` compares
+them. The verification report, the golden fixtures and the tests all build on these. Weights are torch's default initialisation, U(-1/sqrt(H), 1/sqrt(H)), the scale at
 which the tolerances hold.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from types import ModuleType
 from typing import Any, Literal
 
 import numpy as np
@@ -20,11 +21,9 @@ from reference_rnn.compare import central_differences, scaled_error
 from reference_rnn.functional import rnn_backward, rnn_forward, rnn_step_backward, rnn_step_forward
 from reference_rnn.rnn import RNN
 from reference_rnn.simple_rnn import SimpleRNN
-from reference_rnn.torch_reference import torch_rnn
+from reference_rnn.oracles import Problem, Results
 
-__all__ = ["Case", "CoreCase", "finite_difference_error", "run_ours", "run_torch"]
-
-Results = dict[str, FloatArray]
+__all__ = ["Case", "CoreCase", "finite_difference_error", "oracle_error", "run_rnn"]
 
 
 @dataclass(frozen=True)
@@ -45,36 +44,70 @@ class Case:
     training: bool = False
     seed: int = 0
 
-    def build(self) -> tuple[RNN, dict[str, Any]]:
-        """The RNN (seeded torch-style init) and its inputs: x, hx, lengths, grad_output, grad_h_n."""
-        rnn = RNN(**self.rnn, dtype=self.dtype, seed=self.seed).train(self.training)
-        return rnn, self.inputs(rnn)
+    def rnn_for(self, problem: Problem) -> RNN:
+        """This package's ``RNN`` for the case, holding the problem's parameters.
 
-    def inputs(self, rnn: RNN) -> dict[str, Any]:
-        """Inputs and upstream gradients for ``rnn``, drawn from ``seed``."""
+        Seeded as :meth:`problem` is, so that in training its dropout masks are drawn from the
+        same stream on every run.
+        """
+        rnn = RNN(**self.rnn, dtype=self.dtype, seed=self.seed).train(self.training)
+        rnn.load_state_dict(problem.params)
+        return rnn
+
+    def problem(self) -> Problem:
+        """The raw arrays: torch's default initialisation and inputs drawn from ``seed``.
+
+        The parameters are the seeded draws of ``RNN(..., seed=seed)``: random numbers only, so
+        that the golden fixtures keep the values they were recorded with.
+        """
+        init = RNN(**self.rnn, dtype=self.dtype, seed=self.seed)
         rng = np.random.default_rng(self.seed + 1)
-        LK, H, D = rnn.num_layers * rnn.num_directions, rnn.hidden_size, rnn.input_size
+        LK, H, D = init.num_layers * init.num_directions, init.hidden_size, init.input_size
         x_shape: tuple[int, ...]
         hx_shape: tuple[int, ...]
         if self.unbatched:
             x_shape, hx_shape = (self.T, D), (LK, H)
         else:
-            x_shape = (self.N, self.T, D) if rnn.batch_first else (self.T, self.N, D)
+            x_shape = (self.N, self.T, D) if init.batch_first else (self.T, self.N, D)
             hx_shape = (LK, self.N, H)
-        out_shape = (*x_shape[:-1], rnn.num_directions * H)
-        return {
-            "x": rng.standard_normal(x_shape).astype(self.dtype),
-            "hx": rng.uniform(-1, 1, hx_shape).astype(self.dtype) if self.hx else None,
-            "lengths": None if self.lengths is None else np.array(self.lengths),
-            "grad_output": rng.standard_normal(out_shape).astype(self.dtype),
-            "grad_h_n": rng.standard_normal(hx_shape).astype(self.dtype),
-        }
+        out_shape = (*x_shape[:-1], init.num_directions * H)
+        x = rng.standard_normal(x_shape).astype(self.dtype)
+        hx = rng.uniform(-1, 1, hx_shape).astype(self.dtype) if self.hx else None
+        return Problem(
+            input_size=D,
+            hidden_size=H,
+            num_layers=init.num_layers,
+            nonlinearity=init.nonlinearity,
+            bias=init.bias,
+            batch_first=init.batch_first,
+            bidirectional=init.bidirectional,
+            dtype=self.dtype,
+            params=init.state_dict(),
+            x=x,
+            hx=hx,
+            lengths=None if self.lengths is None else np.array(self.lengths, dtype=np.int64),
+            grad_output=rng.standard_normal(out_shape).astype(self.dtype),
+            grad_h_n=rng.standard_normal(hx_shape).astype(self.dtype),
+        )
+
+    def run(self) -> tuple[Results, Problem]:
+        """This package's results, and the problem with the dropout masks they used, if any."""
+        problem = self.problem()
+        rnn = self.rnn_for(problem)
+        results = run_rnn(rnn, problem)
+        if rnn.dropout_masks:
+            problem = replace(problem, dropout_masks=tuple(rnn.dropout_masks))
+        return results, problem
+
+    def expected(self, results: Results) -> Results:
+        """An oracle's results, keyed and shaped as :meth:`run`'s (they already are)."""
+        return results
 
 
-def run_ours(rnn: RNN, inputs: dict[str, Any]) -> Results:
-    """Forward and backward of ``rnn``; its dropout masks stay on it for :func:`run_torch`."""
-    output, h_n = rnn(inputs["x"], inputs["hx"], inputs["lengths"])
-    grad_input, grad_hx = rnn.backward(inputs["grad_output"], inputs["grad_h_n"])
+def run_rnn(rnn: RNN, problem: Problem) -> Results:
+    """``rnn``'s forward and backward on the problem's inputs and upstream gradients."""
+    output, h_n = rnn(problem.x, problem.hx, problem.lengths)
+    grad_input, grad_hx = rnn.backward(problem.grad_output, problem.grad_h_n)
     results = {"output": output, "h_n": h_n, "grad_input": grad_input, "grad_hx": grad_hx}
     return results | {f"grad.{name}": grad for name, grad in rnn.grads.items()}
 
@@ -85,34 +118,31 @@ def finite_difference_error(case: Case) -> float:
     Differentiates ``(output * grad_output).sum() + (h_n * grad_h_n).sum()`` with respect to the
     input, the initial state and every parameter, in float64, in evaluation mode.
     """
-    rnn, inputs = case.build()
-    rnn.eval()
-    analytic = run_ours(rnn, inputs)
-    point = {"grad_input": inputs["x"], "grad_hx": inputs["hx"]}
+    problem = case.problem()
+    rnn = case.rnn_for(problem).eval()
+    analytic = run_rnn(rnn, problem)
+    point = {"grad_input": problem.x, "grad_hx": problem.hx}
     point = {name: value for name, value in point.items() if value is not None}
-    point |= {f"grad.{name}": value for name, value in rnn.state_dict().items()}
+    point |= {f"grad.{name}": value for name, value in problem.params.items()}
 
     def loss(p: Mapping[str, FloatArray]) -> float:
-        rnn.load_state_dict({name: p[f"grad.{name}"] for name in rnn.grads})
-        output, h_n = rnn(p["grad_input"], p.get("grad_hx"), inputs["lengths"])
-        return float((output * inputs["grad_output"]).sum() + (h_n * inputs["grad_h_n"]).sum())
+        rnn.load_state_dict({name: p[f"grad.{name}"] for name in problem.params})
+        output, h_n = rnn(p["grad_input"], p.get("grad_hx"), problem.lengths)
+        return float((output * problem.grad_output).sum() + (h_n * problem.grad_h_n).sum())
 
     numeric = central_differences(loss, point)
     return max(scaled_error(analytic[name], numeric[name]) for name in numeric)
 
 
-def run_torch(rnn: RNN, inputs: dict[str, Any]) -> Results:
-    """What torch computes for ``rnn``'s weights and ``inputs`` (with ``rnn``'s last dropout masks)."""
-    masks = rnn.dropout_masks if rnn.training and rnn.dropout > 0 else None
-    return torch_rnn(
-        rnn,
-        inputs["x"],
-        inputs["hx"],
-        inputs["lengths"],
-        inputs["grad_output"],
-        inputs["grad_h_n"],
-        masks,
-    )
+def oracle_error(case: Case | CoreCase, oracle: ModuleType) -> float:
+    """The worst scaled error of this package's results against ``oracle``'s, on ``case``.
+
+    ``oracle`` is a module of :mod:`reference_rnn.oracles`; only the results it returns are
+    compared (forward-only oracles return no gradients).
+    """
+    ours, problem = case.run()  # first: with dropout, the oracle is given the masks we drew
+    theirs = case.expected(oracle.run(problem))
+    return max(scaled_error(ours[name], theirs[name]) for name in theirs)
 
 
 @dataclass(frozen=True)
@@ -220,22 +250,38 @@ class CoreCase:
         analytic = self.gradients()
         return max(scaled_error(analytic[name], numeric[name]) for name in numeric)
 
-    def run_torch(self) -> Results:
-        """torch's results for the same network: weight_ih = Wx.T, bias_ih = b, bias_hh = 0."""
+    def problem(self) -> Problem:
+        """The same network for an oracle: weight_ih = Wx.T, bias_ih = b, bias_hh = 0."""
         a = self.arrays()
-        rnn = RNN(
-            self.D, self.H, nonlinearity=self.nonlinearity, batch_first=True, dtype=self.dtype
-        )
-        rnn.load_state_dict(
-            {
+        return Problem(
+            input_size=self.D,
+            hidden_size=self.H,
+            num_layers=1,
+            nonlinearity=self.nonlinearity,
+            bias=True,
+            batch_first=True,
+            bidirectional=False,
+            dtype=self.dtype,
+            params={
                 "weight_ih_l0": a["Wx"].T,
                 "weight_hh_l0": a["Wh"].T,
                 "bias_ih_l0": a["b"],
                 "bias_hh_l0": np.zeros_like(a["b"]),
-            }
+            },
+            x=a["x"],
+            hx=a["h0"][None],
+            lengths=None,
+            grad_output=a["dh"],
+            grad_h_n=np.zeros_like(a["h0"])[None],
         )
-        result = torch_rnn(rnn, a["x"], a["h0"][None], None, a["dh"], np.zeros_like(a["h0"])[None])
-        del result["h_n"]  # the final state is output[:, -1]
+
+    def run(self) -> tuple[Results, Problem]:
+        """This package's results and the problem an oracle is given."""
+        return self.run_ours(), self.problem()
+
+    def expected(self, results: Results) -> Results:
+        """An oracle's results for :meth:`problem`, keyed and shaped as :meth:`run_ours`'s."""
+        results = {name: value for name, value in results.items() if name != "h_n"}
         if self.api == "simple":
-            result["output"] = result["output"][:, -1]  # SimpleRNN returns the final state
-        return result
+            results["output"] = results["output"][:, -1]  # SimpleRNN returns the final state
+        return results

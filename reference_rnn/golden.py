@@ -12,17 +12,17 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from reference_rnn._checks import FloatArray
-from reference_rnn.cases import Case, run_ours, run_torch
+from reference_rnn.cases import Case, run_rnn
 from reference_rnn.compare import scaled_error
-from reference_rnn.rnn import RNN
-from reference_rnn.torch_reference import import_torch
+from reference_rnn.oracles import Problem
+from reference_rnn.oracles import torch as torch_oracle
 
 __all__ = [
     "GOLDEN_CASES",
@@ -34,7 +34,7 @@ __all__ = [
     "record",
 ]
 
-_INPUTS = ("x", "hx", "lengths", "grad_output", "grad_h_n")
+_INPUTS = ("x", "hx", "lengths", "grad_output", "grad_h_n")  # the arrays of a Problem
 
 #: Evaluation mode only: a recorded dropout mask would tie the fixture to NumPy's random stream.
 GOLDEN_CASES = [
@@ -136,11 +136,13 @@ def check_golden(path: Path) -> tuple[Case, float, str]:
     """Run reference_rnn on a golden fixture: its case, the worst scaled error and where it was."""
     case = load_case(path)
     with np.load(path, allow_pickle=False) as data:
-        rnn = RNN(**case.rnn, dtype=case.dtype).train(case.training)
-        rnn.load_state_dict(_prefixed(data, "param."))
+        params = _prefixed(data, "param.")
         inputs = _prefixed(data, "input.")
         expected = _prefixed(data, "expected.")
-    ours = run_ours(rnn, {name: inputs.get(name) for name in _INPUTS})
+    problem = replace(
+        case.problem(), params=params, **{name: inputs.get(name) for name in _INPUTS}
+    )
+    ours = run_rnn(case.rnn_for(problem), problem)
     if ours.keys() != expected.keys():
         msg = f"{path.name}: results {sorted(ours)} but the fixture has {sorted(expected)}"
         raise ValueError(msg)
@@ -151,17 +153,17 @@ def check_golden(path: Path) -> tuple[Case, float, str]:
 
 def record(directory: Path) -> list[Path]:
     """Record every golden case and the sample's torch states into ``directory`` (needs torch)."""
-    torch = import_torch()
-    versions = {"numpy_version": np.__version__, "torch_version": torch.__version__}
+    versions = {"numpy_version": np.__version__, "torch_version": torch_oracle.version()}
     (directory / "golden").mkdir(parents=True, exist_ok=True)
     paths = [_record_sample_states(directory)]
     for case in GOLDEN_CASES:
-        rnn, inputs = case.build()
-        expected = run_torch(rnn, inputs)
+        problem = case.problem()
+        expected = torch_oracle.run(problem)
+        inputs = {name: getattr(problem, name) for name in _INPUTS}
         arrays = {
             "config": np.array(json.dumps(asdict(case))),
             **{key: np.array(value) for key, value in versions.items()},
-            **{f"param.{name}": value for name, value in rnn.state_dict().items()},
+            **{f"param.{name}": value for name, value in problem.params.items()},
             **{f"input.{name}": value for name, value in inputs.items() if value is not None},
             **{f"expected.{name}": value for name, value in expected.items()},
         }
@@ -175,25 +177,28 @@ def _record_sample_states(directory: Path) -> Path:
     """Add torch's state sequence for the documented sample to its JSON file."""
     path = directory / "documented_sample.json"
     sample = documented_sample(directory)
-    rnn = RNN(2, 4, batch_first=True)
-    rnn.load_state_dict(
-        {
+    problem = Problem(
+        input_size=2,
+        hidden_size=4,
+        num_layers=1,
+        nonlinearity="tanh",
+        bias=True,
+        batch_first=True,
+        bidirectional=False,
+        dtype="float64",
+        params={
             "weight_ih_l0": sample["w_x"].T,
             "weight_hh_l0": sample["w_h"].T,
-            "bias_ih_l0": sample["b"],
+            "bias_ih_l0": sample["b"].astype(np.float64),
             "bias_hh_l0": np.zeros(4),
-        }
-    )
-    states = run_torch(
-        rnn,
-        {
-            "x": sample["x"],
-            "hx": sample["h"][None],
-            "lengths": None,
-            "grad_output": np.zeros((1, 3, 4)),
-            "grad_h_n": np.zeros((1, 1, 4)),
         },
-    )["output"]
+        x=sample["x"],
+        hx=sample["h"][None],
+        lengths=None,
+        grad_output=np.zeros((1, 3, 4)),
+        grad_h_n=np.zeros((1, 1, 4)),
+    )
+    states = torch_oracle.run(problem)["output"]
     data = json.loads(path.read_text(encoding="utf-8"))
     data["torch_states"] = states.tolist()
     # one line per key: the arrays stay readable as the exercise writes them

@@ -33,7 +33,6 @@ from reference_rnn._checks import (
     require_finite,
 )
 from reference_rnn.functional import Nonlinearity, RNNCache, backward_sequence, forward_sequence
-from reference_rnn.torch_reference import import_torch
 
 __all__ = ["RNN"]
 
@@ -171,6 +170,11 @@ class RNN:
         msg = f"{type(self).__name__!r} object has no attribute {name!r}"
         raise AttributeError(msg)
 
+    @property
+    def params(self) -> dict[str, FloatArray]:
+        """The live parameters, with torch's names, shapes and order; update them in place."""
+        return self._params
+
     def state_dict(self) -> dict[str, FloatArray]:
         """Copies of the parameters, with torch's names, shapes and order."""
         return {name: value.copy() for name, value in self._params.items()}
@@ -206,7 +210,9 @@ class RNN:
             raise ValueError(msg)
         for name, value in params.items():
             require_finite(f"state_dict[{name!r}]", value)
-        self._params = {name: np.array(value, dtype=self.dtype) for name, value in params.items()}
+        for name, value in params.items():
+            # in place: whoever holds rnn.params (an optimizer) keeps the live arrays
+            self._params[name][...] = value
 
     @classmethod
     def from_torch(cls, module: Any, *, seed: int | np.random.Generator | None = None) -> RNN:
@@ -236,22 +242,9 @@ class RNN:
 
     def to_torch(self) -> Any:
         """A ``torch.nn.RNN`` with this configuration, weights, dtype and mode (needs torch)."""
-        torch = import_torch()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the constructor has already warned about dropout
-            module = torch.nn.RNN(
-                self.input_size,
-                self.hidden_size,
-                self.num_layers,
-                nonlinearity=self.nonlinearity,
-                bias=self.bias,
-                batch_first=self.batch_first,
-                dropout=self.dropout,
-                bidirectional=self.bidirectional,
-                dtype=getattr(torch, self.dtype.name),
-            )
-        module.load_state_dict({name: torch.from_numpy(v) for name, v in self.state_dict().items()})
-        return module.train(self.training)
+        from reference_rnn.adapters.torch import to_torch  # noqa: PLC0415  (torch on demand)
+
+        return to_torch(self)
 
     def train(self, mode: bool = True) -> RNN:
         """Training mode (dropout on) or not; returns self, as torch does."""
@@ -302,6 +295,9 @@ class RNN:
         h_n : (L * K, N, H), or (L * K, H) unbatched; read-only
         """
         self._last = None  # a failed call must not leave the previous forward behind
+        for name, param in self._params.items():
+            # the parameters are writable (optimizers update them), so they are checked here
+            require_finite(name, param)
         x, unbatched = self._input_batch_first(input)
         N, T, _ = x.shape
         K = self.num_directions

@@ -1,16 +1,20 @@
 """The verification report: every check this package makes of itself, run where you can watch it.
 
-    python -m reference_rnn verify [--json]
+    python -m reference_rnn verify [--json] [--against torch,jax,...]
 
-Four kinds of evidence, each a row with its measured error and its tolerance:
+Each row is one comparison, with its measured error and its tolerance, against one of:
 
 - documented sample: the exercise's own lines print the exercise's documented numbers;
-- torch: the functional core, SimpleRNN and RNN's options against torch with identical weights,
-  float64 and float32, outputs and every gradient, with an arbitrary upstream gradient;
-- finite differences: central differences in float64, independent of torch;
+- an oracle (:mod:`reference_rnn.oracles`): torch, JAX, Keras, onnxruntime, the ONNX reference
+  evaluator and exact arithmetic, each built from the same raw arrays with its framework's own API;
+  the functional core, SimpleRNN and RNN's options, float64 and float32, outputs and every
+  gradient the framework gives, with an arbitrary upstream gradient;
+- finite differences: central differences in float64, independent of every framework;
 - golden fixture: torch's results recorded on disk, so this part runs without torch.
 
-Without torch, the torch rows are skipped, and the report says so and why.
+An oracle whose framework is not installed is skipped, and the report says so and why. Where an
+oracle is known to disagree with torch's documented semantics, its row shows the measured
+difference as a known difference, with the reason; it is neither a pass nor a failure.
 """
 
 from __future__ import annotations
@@ -19,21 +23,22 @@ import argparse
 import json
 import math
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import partial
+from types import ModuleType
 from typing import Any, TextIO
 
 import numpy as np
 
-from reference_rnn.cases import Case, CoreCase, finite_difference_error, run_ours, run_torch
+from reference_rnn import oracles
+from reference_rnn.cases import Case, CoreCase, finite_difference_error, oracle_error
 from reference_rnn.compare import FD_TOLERANCE, TOLERANCE, scaled_error
 from reference_rnn.functional import Nonlinearity
 from reference_rnn.golden import check_golden, documented_sample, golden_paths, load_case
 from reference_rnn.simple_rnn import SimpleRNN
-from reference_rnn.torch_reference import import_torch
 
-__all__ = ["Check", "Report", "format_table", "main", "run", "summary"]
+__all__ = ["Check", "Report", "add_arguments", "command", "format_table", "per_source", "run", "summary"]
 
 DTYPES = ("float64", "float32")
 #: Half a unit in the last place that the exercise prints.
@@ -45,41 +50,53 @@ class Check:
     """One row of the report."""
 
     name: str
-    against: str  # "documented sample", "torch", "finite differences" or "golden fixture"
+    #: "documented sample", "finite differences", "golden fixture" or an oracle's name
+    against: str
     dtype: str
     max_error: float | None  # None when the check could not run to the end (see error)
     tolerance: float
     error: str | None = None
+    #: why ``against`` is known to differ from torch's semantics here; the row is then neither
+    #: a pass nor a failure, and ``max_error`` is the measured evidence
+    known_difference: str | None = None
 
     @property
     def passed(self) -> bool:
         return self.max_error is not None and self.max_error <= self.tolerance
 
+    @property
+    def status(self) -> str:
+        """``pass``, ``FAIL`` or ``known difference``."""
+        if self.known_difference is not None and self.error is None:
+            return "known difference"
+        return "pass" if self.passed else "FAIL"
+
 
 @dataclass
 class Report:
-    """Every check that ran, and why the torch checks did not, if they did not."""
+    """Every check that ran, the versions of the oracles, and why any oracle did not run."""
 
     checks: list[Check] = field(default_factory=list)
-    torch_version: str | None = None
-    torch_skipped: str | None = None
+    versions: dict[str, str] = field(default_factory=dict)  # oracle -> its framework's version
+    skipped: dict[str, str] = field(default_factory=dict)  # oracle -> why it did not run
 
     @property
     def passed(self) -> bool:
-        return bool(self.checks) and all(check.passed for check in self.checks)
+        counted = [check for check in self.checks if check.status != "known difference"]
+        return bool(counted) and all(check.passed for check in counted)
 
     def to_json(self) -> dict[str, Any]:
-        skipped = (
-            []
-            if self.torch_skipped is None
-            else [{"against": "torch", "reason": self.torch_skipped}]
-        )
         return {
             "passed": self.passed,
             "numpy_version": np.__version__,
-            "torch_version": self.torch_version,
-            "checks": [asdict(check) | {"passed": check.passed} for check in self.checks],
-            "skipped": skipped,
+            "versions": self.versions,
+            "checks": [
+                asdict(check) | {"passed": check.passed, "status": check.status}
+                for check in self.checks
+            ],
+            "skipped": [
+                {"against": name, "reason": reason} for name, reason in self.skipped.items()
+            ],
         }
 
 
@@ -196,49 +213,59 @@ def _sample_states() -> float:
     return scaled_error(states, s["torch_states"])
 
 
-def _vs_torch(case: Case | CoreCase) -> float:
-    """The worst scaled error of any output or gradient against torch's."""
-    if isinstance(case, CoreCase):
-        ours, theirs = case.run_ours(), case.run_torch()
-    else:
-        rnn, inputs = case.build()
-        ours = run_ours(rnn, inputs)  # first: torch replays this forward's dropout masks
-        theirs = run_torch(rnn, inputs)
-    return max(scaled_error(ours[name], theirs[name]) for name in theirs)
-
-
 def _golden(path: Any) -> float:
     return check_golden(path)[1]
 
 
-Planned = tuple[str, str, str, float, Callable[[], float]]
+PARITY_CASES: list[Case | CoreCase] = [*CORE_CASES, *RNN_CASES]
 
 
-def _plan(with_torch: bool) -> Iterator[Planned]:
-    """Every check: name, against, dtype, tolerance and how to measure its error."""
-    yield (
+@dataclass(frozen=True)
+class Planned:
+    """A check to run: its row's fields and how to measure its error."""
+
+    name: str
+    against: str
+    dtype: str
+    tolerance: float
+    measure: Callable[[], float]
+    known_difference: str | None = None
+
+
+def _plan(available: dict[str, ModuleType]) -> Iterator[Planned]:
+    """Every check, with the oracles in ``available`` (name -> oracle module)."""
+    yield Planned(
         "SimpleRNN: the exercise's print(rnn.forward(x, h)[-1])",
         "documented sample",
         "float64",
         SAMPLE_TOLERANCE,
         _sample_printed,
     )
-    yield (
+    yield Planned(
         "SimpleRNN: every state of the sample",
         "golden fixture",
         "float64",
         TOLERANCE["float64"],
         _sample_states,
     )
-    if with_torch:
-        for core in CORE_CASES:
-            yield core.name, "torch", core.dtype, TOLERANCE[core.dtype], partial(_vs_torch, core)
-        for case in RNN_CASES:
-            yield case.name, "torch", case.dtype, TOLERANCE[case.dtype], partial(_vs_torch, case)
+    for name, oracle in available.items():
+        for case in PARITY_CASES:
+            problem = case.problem()
+            if oracle.unsupported(problem) is None:
+                yield Planned(
+                    case.name,
+                    name,
+                    case.dtype,
+                    TOLERANCE[case.dtype],
+                    partial(oracle_error, case, oracle),
+                    oracle.known_difference(problem),
+                )
     for core in FD_CORE_CASES:
-        yield core.name, "finite differences", "float64", FD_TOLERANCE, core.finite_difference_error
+        yield Planned(
+            core.name, "finite differences", "float64", FD_TOLERANCE, core.finite_difference_error
+        )
     for case in FD_RNN_CASES:
-        yield (
+        yield Planned(
             case.name,
             "finite differences",
             "float64",
@@ -246,43 +273,73 @@ def _plan(with_torch: bool) -> Iterator[Planned]:
             partial(finite_difference_error, case),
         )
     for path in golden_paths():
-        case = load_case(path)
-        yield (
+        golden = load_case(path)
+        yield Planned(
             f"RNN {path.stem}",
             "golden fixture",
-            case.dtype,
-            TOLERANCE[case.dtype],
+            golden.dtype,
+            TOLERANCE[golden.dtype],
             partial(_golden, path),
         )
 
 
-def run(progress: Callable[[int, int, str], None] | None = None) -> Report:
-    """Run every check; ``progress(i, n, name)`` is called before each."""
+def run(
+    progress: Callable[[int, int, str], None] | None = None,
+    against: Sequence[str] | None = None,
+) -> Report:
+    """Run every check; ``progress(i, n, name)`` is called before each.
+
+    ``against`` names the oracles to run (default: all of :data:`reference_rnn.oracles.ORACLES`);
+    those whose framework is not installed are skipped, with the reason.
+    """
     report = Report()
-    try:
-        report.torch_version = import_torch().__version__
-    except ImportError as exc:
-        report.torch_skipped = str(exc)
-    plan = list(_plan(with_torch=report.torch_version is not None))
-    for i, (name, against, dtype, tolerance, measure) in enumerate(plan):
-        if progress is not None:
-            progress(i, len(plan), name)
+    available: dict[str, ModuleType] = {}
+    for name in oracles.ORACLES if against is None else against:
+        oracle = oracles.load(name)
         try:
-            error: float | None = measure()
+            report.versions[name] = oracle.version()
+        except ImportError as exc:
+            report.skipped[name] = str(exc)
+        else:
+            available[name] = oracle
+    plan = list(_plan(available))
+    for i, planned in enumerate(plan):
+        if progress is not None:
+            progress(i, len(plan), f"{planned.name} ({planned.against})")
+        try:
+            error: float | None = planned.measure()
             message = None
         except Exception as exc:  # noqa: BLE001  (a check that crashes is a failed check)
             error, message = None, f"{type(exc).__name__}: {exc}"
         if error is not None and math.isnan(error):
             error, message = None, "the error is NaN"
-        report.checks.append(Check(name, against, dtype, error, tolerance, message))
+        report.checks.append(
+            Check(
+                planned.name,
+                planned.against,
+                planned.dtype,
+                error,
+                planned.tolerance,
+                message,
+                planned.known_difference,
+            )
+        )
     return report
 
 
 # -- how it is shown --------------------------------------------------------------------------
 
 
+def _result(check: Check) -> str:
+    if check.status == "known difference":
+        return f"known difference: {check.known_difference}"
+    if check.passed:
+        return "pass"
+    return f"FAIL{': ' + check.error if check.error else ''}"
+
+
 def format_table(report: Report) -> str:
-    """The report as an aligned text table and a one-line summary."""
+    """The report as an aligned text table, a summary row per source, and a one-line summary."""
     header = ("check", "against", "dtype", "max error", "tolerance", "result")
     rows = [
         (
@@ -291,41 +348,68 @@ def format_table(report: Report) -> str:
             check.dtype,
             "-" if check.max_error is None else f"{check.max_error:.1e}",
             f"{check.tolerance:.0e}",
-            "pass" if check.passed else f"FAIL{': ' + check.error if check.error else ''}",
+            _result(check),
         )
         for check in report.checks
     ]
-    if report.torch_skipped is not None:
-        rows.append(
-            ("every torch check", "torch", "-", "-", "-", "SKIPPED: " + report.torch_skipped)
-        )
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header) - 1)]
-    lines = [
-        "  ".join([*(cell.ljust(width) for cell, width in zip(row, widths, strict=False)), row[-1]])
-        for row in [header, *rows]
+    rows += [
+        (f"every {name} check", name, "-", "-", "-", f"SKIPPED: {reason}")
+        for name, reason in report.skipped.items()
     ]
-    lines.insert(1, "-" * len(lines[0]))
-    return "\n".join([*lines, "", summary(report)])
+    summary_rows = [
+        (f"{source}: {line}", "", "", "", "", "") for source, line in per_source(report).items()
+    ]
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header) - 1)]
+
+    def render(row: tuple[str, ...]) -> str:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+        return "  ".join([*cells, row[-1]]).rstrip()
+
+    lines = [render(row) for row in [header, *rows]]
+    rule = "-" * len(lines[0])
+    lines.insert(1, rule)
+    return "\n".join([*lines, rule, *(row[0] for row in summary_rows), "", summary(report)])
+
+
+def per_source(report: Report) -> dict[str, str]:
+    """For each source of evidence: its version, how many checks passed, the worst error."""
+    lines: dict[str, str] = {}
+    for source in dict.fromkeys(check.against for check in report.checks):
+        checks = [check for check in report.checks if check.against == source]
+        counted = [check for check in checks if check.status != "known difference"]
+        errors = [check.max_error for check in counted if check.max_error is not None]
+        version = f" {report.versions[source]}" if source in report.versions else ""
+        line = f"{sum(check.passed for check in counted)} of {len(counted)} passed"
+        if errors:
+            line += f", worst error {max(errors):.1e}"
+        known = len(checks) - len(counted)
+        if known:
+            line += f", {known} known difference{'s' * (known > 1)}"
+        lines[f"{source}{version}"] = line
+    return lines
 
 
 def summary(report: Report) -> str:
     """One line: passed or failed, the counts, the versions and anything skipped."""
-    passed = sum(check.passed for check in report.checks)
-    kinds = {check.against: 0 for check in report.checks}
-    for check in report.checks:
+    counted = [check for check in report.checks if check.status != "known difference"]
+    passed = sum(check.passed for check in counted)
+    kinds = {check.against: 0 for check in counted}
+    for check in counted:
         kinds[check.against] += 1
     counts = ", ".join(f"{n} against {kind}" for kind, n in kinds.items())
-    torch = f"torch {report.torch_version}" if report.torch_version else "no torch"
+    known = len(report.checks) - len(counted)
+    versions = ", ".join(f"{name} {version}" for name, version in report.versions.items())
     line = (
-        f"{'PASSED' if report.passed else 'FAILED'}: {passed} of {len(report.checks)} checks "
-        f"passed ({counts}); numpy {np.__version__}, {torch}"
+        f"{'PASSED' if report.passed else 'FAILED'}: {passed} of {len(counted)} checks "
+        f"passed ({counts}); {known} known differences; numpy {np.__version__}"
+        + (f", {versions}" if versions else "")
     )
-    if report.torch_skipped is not None:
-        line += f"; the torch checks were SKIPPED: {report.torch_skipped}"
+    if report.skipped:
+        line += f"; SKIPPED: {', '.join(report.skipped)} (not installed)"
     return line
 
 
-def _progress_to(stream: TextIO) -> Callable[[int, int, str], None] | None:
+def progress_to(stream: TextIO) -> Callable[[int, int, str], None] | None:
     """A one-line progress display on a terminal; nothing when piped."""
     if not stream.isatty():
         return None
@@ -337,22 +421,30 @@ def _progress_to(stream: TextIO) -> Callable[[int, int, str], None] | None:
     return show
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``reference-rnn [verify] [--json]``: exit 0 only when every check passes."""
-    parser = argparse.ArgumentParser(
-        prog="reference-rnn",
-        description="Run every check of reference_rnn and print the verification report.",
-    )
-    parser.add_argument(
-        "command",
-        nargs="?",
-        choices=["verify"],
-        default="verify",
-        help="verify (the default): the verification report",
-    )
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """``verify``'s options."""
     parser.add_argument("--json", action="store_true", help="print one JSON document instead")
-    args = parser.parse_args(argv)
-    report = run(progress=_progress_to(sys.stderr))
+    parser.add_argument(
+        "--against",
+        type=_oracle_names,
+        default=None,
+        metavar="NAMES",
+        help=f"comma-separated oracles to run (default: all of {', '.join(oracles.ORACLES)})",
+    )
+
+
+def _oracle_names(text: str) -> list[str]:
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in oracles.ORACLES]
+    if unknown or not names:
+        msg = f"unknown oracle(s) {unknown or [text]}; choose from {', '.join(oracles.ORACLES)}"
+        raise argparse.ArgumentTypeError(msg)
+    return names
+
+
+def command(args: argparse.Namespace) -> int:
+    """Run the report and print it; 0 only when every check passes."""
+    report = run(progress=progress_to(sys.stderr), against=args.against)
     if sys.stderr.isatty():
         sys.stderr.write("\r\033[K")
     if args.json:

@@ -1,0 +1,35 @@
+"""``reference-rnn COMMAND`` (also ``python -m reference_rnn COMMAND``): one subcommand a module.
+
+Each command's module has ``add_arguments(parser)`` and ``command(args) -> exit code``; a bare
+``reference-rnn`` runs ``verify``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+__all__ = ["COMMANDS", "main"]
+
+#: command -> (its module, one line of help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "verify": ("reference_rnn.verify", "the verification report: every check of this package"),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="reference-rnn",
+        description="A plain-NumPy reference Elman RNN: verify it, or check yours against it.",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module, help_text) in COMMANDS.items():
+        sub = subparsers.add_parser(name, help=help_text, description=help_text)
+        importlib.import_module(module).add_arguments(sub)
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help")):
+        argv = ["verify", *argv]  # `reference-rnn` and `reference-rnn --json` verify
+    args = parser.parse_args(argv)
+    module = importlib.import_module(COMMANDS[args.command][0])
+    return int(module.command(args))

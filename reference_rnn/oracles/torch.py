@@ -1,0 +1,133 @@
+"""The torch oracle: ``torch.nn.RNN`` built from a problem's raw arrays, gradients by autograd.
+
+The module is made with torch's constructor and its parameters are copied in one by one from the
+problem's arrays (torch's names and layout). With lengths, the input goes through
+``pack_padded_sequence(..., enforce_sorted=False)`` and back through ``pad_packed_sequence``.
+Autograd differentiates ``(output * grad_output).sum() + (h_n * grad_h_n).sum()``, so any upstream
+gradient is checked. With dropout masks, torch's own masks would be random: the network is then
+composed of single-layer ``torch.nn.RNN`` modules with the given masks multiplied in between.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+import warnings
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from reference_rnn.oracles import Problem, Results
+
+__all__ = ["GRADIENTS", "NAME", "import_torch", "known_difference", "run", "unsupported", "version"]
+
+NAME = "torch"
+GRADIENTS = True
+
+
+def import_torch() -> ModuleType:
+    """torch, or an ImportError that says how to get it."""
+    try:
+        return importlib.import_module("torch")
+    except ImportError as exc:
+        msg = f"the torch checks need torch (pip install torch==2.13.0): {exc}"
+        raise ImportError(msg) from exc
+
+
+def version() -> str:
+    return str(import_torch().__version__)
+
+
+def unsupported(problem: Problem) -> str | None:  # noqa: ARG001  (torch expresses every problem)
+    return None
+
+
+def known_difference(problem: Problem) -> str | None:  # noqa: ARG001
+    return None
+
+
+def run(problem: Problem) -> Results:
+    """torch's output, h_n, grad_input, grad_hx and ``grad.<name>`` for every parameter."""
+    torch = import_torch()
+    dtype = getattr(torch, problem.dtype)
+    module = _module(torch, problem, problem.num_layers, problem.input_size)
+    with torch.no_grad():
+        for name, param in module.named_parameters():
+            param.copy_(torch.from_numpy(np.asarray(problem.params[name])))
+    LK, H = problem.num_layers * problem.num_directions, problem.hidden_size
+    hx_shape = (LK, H) if problem.unbatched else (LK, problem.x.shape[0 if problem.batch_first else 1], H)
+    x = torch.tensor(problem.x, dtype=dtype, requires_grad=True)
+    hx_np = np.zeros(hx_shape) if problem.hx is None else problem.hx
+    hx = torch.tensor(hx_np, dtype=dtype, requires_grad=True)
+
+    if problem.dropout_masks is None:
+        output, h_n = _run(torch, module, x, hx, problem.lengths)
+    else:
+        K = problem.num_directions
+        layer_in, finals = x, []
+        for layer in range(problem.num_layers):
+            single = _single_layer(torch, problem, module, layer)
+            out, h_n_layer = _run(torch, single, layer_in, hx[layer * K : (layer + 1) * K], problem.lengths)
+            finals.append(h_n_layer)
+            if layer < problem.num_layers - 1:
+                out = out * torch.tensor(problem.dropout_masks[layer], dtype=dtype)
+            layer_in = out
+        output, h_n = layer_in, torch.cat(finals)
+
+    G = torch.tensor(problem.grad_output, dtype=dtype)
+    GH = torch.tensor(problem.grad_h_n, dtype=dtype)
+    ((output * G).sum() + (h_n * GH).sum()).backward()
+    result = {
+        "output": output.detach().numpy(),
+        "h_n": h_n.detach().numpy(),
+        "grad_input": x.grad.numpy(),
+        "grad_hx": hx.grad.numpy(),
+    }
+    for name, param in module.named_parameters():
+        result[f"grad.{name}"] = param.grad.numpy()
+    return result
+
+
+def _module(torch: Any, problem: Problem, num_layers: int, input_size: int) -> Any:
+    """A ``torch.nn.RNN`` in evaluation mode with the problem's options (dropout is given)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        module = torch.nn.RNN(
+            input_size,
+            problem.hidden_size,
+            num_layers,
+            nonlinearity=problem.nonlinearity,
+            bias=problem.bias,
+            batch_first=problem.batch_first,
+            bidirectional=problem.bidirectional,
+            dtype=getattr(torch, problem.dtype),
+        )
+    return module.eval()
+
+
+def _run(torch: Any, module: Any, x: Any, hx: Any, lengths: Any) -> tuple[Any, Any]:
+    """``module(x, hx)``, through pack_padded_sequence and back when lengths are given."""
+    if lengths is None:
+        out, h_n = module(x, hx)
+        return out, h_n
+    rnn_utils = torch.nn.utils.rnn
+    T = x.shape[1 if module.batch_first else 0]
+    packed = rnn_utils.pack_padded_sequence(
+        x, torch.as_tensor(np.asarray(lengths)), batch_first=module.batch_first, enforce_sorted=False
+    )
+    out_packed, h_n = module(packed, hx)
+    out, _ = rnn_utils.pad_packed_sequence(out_packed, batch_first=module.batch_first, total_length=T)
+    return out, h_n
+
+
+def _single_layer(torch: Any, problem: Problem, module: Any, layer: int) -> Any:
+    """Layer ``layer`` of ``module`` as a one-layer ``torch.nn.RNN`` sharing its parameters."""
+    width = problem.input_size if layer == 0 else problem.hidden_size * problem.num_directions
+    single = _module(torch, problem, 1, width)
+    own = re.compile(rf"_l{layer}(?=$|_)")
+    for name, param in module.named_parameters():
+        if own.search(name):
+            # share the very Parameter, so that its .grad lands on the original module
+            setattr(single, own.sub("_l0", name), param)
+    return single
