@@ -7,6 +7,8 @@ inside the math.
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Sequence
 from typing import Any
 
@@ -68,6 +70,28 @@ def check_flag(name: str, value: object) -> bool:
         msg = f"{name} must be a bool, got {type(value).__name__}"
         raise TypeError(msg)
     return bool(value)
+
+
+def check_size(name: str, value: object) -> int:
+    """A positive int (a bool is not a size, though torch lets one through)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        msg = f"{name} should be of type int, got: {type(value).__name__}"
+        raise TypeError(msg)
+    if value <= 0:
+        msg = f"{name} must be greater than zero, got {value}"
+        raise ValueError(msg)
+    return int(value)
+
+
+def check_real(name: str, value: object) -> float:
+    """A finite real number (NumPy's too, but not a bool) as a float; range checks are the caller's."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        msg = f"{name} must be a real number, got {type(value).__name__}"
+        raise TypeError(msg)
+    if not math.isfinite(value):
+        msg = f"{name} must be finite, got {value!r}"
+        raise ValueError(msg)
+    return float(value)
 
 
 def check_nonlinearity(nonlinearity: object) -> str:

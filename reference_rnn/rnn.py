@@ -30,6 +30,7 @@ from reference_rnn._checks import (
     check_flag,
     check_nonlinearity,
     check_shape,
+    check_size,
     require_finite,
 )
 from reference_rnn.functional import Nonlinearity, RNNCache, backward_sequence, forward_sequence
@@ -97,9 +98,9 @@ class RNN:
         dtype: DTypeLike = np.float64,
         seed: int | np.random.Generator | None = None,
     ) -> None:
-        self.input_size = _check_size("input_size", input_size)
-        self.hidden_size = _check_size("hidden_size", hidden_size)
-        self.num_layers = _check_size("num_layers", num_layers)
+        self.input_size = check_size("input_size", input_size)
+        self.hidden_size = check_size("hidden_size", hidden_size)
+        self.num_layers = check_size("num_layers", num_layers)
         self.nonlinearity: Nonlinearity = check_nonlinearity(nonlinearity)  # type: ignore[assignment]
         self.bias = check_flag("bias", bias)
         self.batch_first = check_flag("batch_first", batch_first)
@@ -245,6 +246,31 @@ class RNN:
         from reference_rnn.adapters.torch import to_torch  # noqa: PLC0415  (torch on demand)
 
         return to_torch(self)
+
+    def to_onnx(self, *, hx: bool = True, lengths: bool = False, opset: int = 22) -> Any:
+        """An ``onnx.ModelProto`` equivalent to this layer in evaluation mode (needs onnx).
+
+        One ONNX ``RNN`` node per layer. Graph inputs ``input`` (T, N, D) or (N, T, D) with
+        batch_first, ``hx`` (L * K, N, H) when ``hx`` (otherwise the initial state is zero) and
+        ``lengths`` (N,) int64 when ``lengths`` (packed-sequence semantics); outputs ``output``
+        and ``h_n``: the layouts of ``forward`` for batched input, in this layer's dtype.
+        """
+        from reference_rnn.adapters.onnx import build_model  # noqa: PLC0415  (onnx on demand)
+
+        return build_model(
+            self.state_dict(),
+            input_size=self.input_size,
+            hidden_size=self.hidden_size,
+            num_layers=self.num_layers,
+            nonlinearity=self.nonlinearity,
+            bias=self.bias,
+            batch_first=self.batch_first,
+            bidirectional=self.bidirectional,
+            dtype=self.dtype.name,
+            hx=hx,
+            lengths=lengths,
+            opset=opset,
+        )
 
     def train(self, mode: bool = True) -> RNN:
         """Training mode (dropout on) or not; returns self, as torch does."""
@@ -508,17 +534,6 @@ def _param_names(layer: int, direction: int) -> tuple[str, str, str, str]:
     """torch's names for one layer and direction: weight_ih, weight_hh, bias_ih, bias_hh."""
     end = f"_l{layer}_reverse" if direction else f"_l{layer}"
     return f"weight_ih{end}", f"weight_hh{end}", f"bias_ih{end}", f"bias_hh{end}"
-
-
-def _check_size(name: str, value: object) -> int:
-    """A positive int (a bool is not a size, though torch lets one through)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        msg = f"{name} should be of type int, got: {type(value).__name__}"
-        raise TypeError(msg)
-    if value <= 0:
-        msg = f"{name} must be greater than zero, got {value}"
-        raise ValueError(msg)
-    return int(value)
 
 
 def _reverse(a: FloatArray, lengths: NDArray[np.intp] | None) -> FloatArray:
