@@ -19,11 +19,18 @@ import numpy as np
 from reference_rnn._checks import FloatArray
 from reference_rnn.compare import central_differences, scaled_error
 from reference_rnn.functional import rnn_backward, rnn_forward, rnn_step_backward, rnn_step_forward
+from reference_rnn.oracles import Problem, Results
 from reference_rnn.rnn import RNN
 from reference_rnn.simple_rnn import SimpleRNN
-from reference_rnn.oracles import Problem, Results
 
-__all__ = ["Case", "CoreCase", "finite_difference_error", "oracle_error", "run_rnn"]
+__all__ = [
+    "Case",
+    "CoreCase",
+    "finite_difference_error",
+    "oracle_error",
+    "problem_for",
+    "run_rnn",
+]
 
 
 @dataclass(frozen=True)
@@ -73,21 +80,13 @@ class Case:
         out_shape = (*x_shape[:-1], init.num_directions * H)
         x = rng.standard_normal(x_shape).astype(self.dtype)
         hx = rng.uniform(-1, 1, hx_shape).astype(self.dtype) if self.hx else None
-        return Problem(
-            input_size=D,
-            hidden_size=H,
-            num_layers=init.num_layers,
-            nonlinearity=init.nonlinearity,
-            bias=init.bias,
-            batch_first=init.batch_first,
-            bidirectional=init.bidirectional,
-            dtype=self.dtype,
-            params=init.state_dict(),
-            x=x,
-            hx=hx,
-            lengths=None if self.lengths is None else np.array(self.lengths, dtype=np.int64),
-            grad_output=rng.standard_normal(out_shape).astype(self.dtype),
-            grad_h_n=rng.standard_normal(hx_shape).astype(self.dtype),
+        return problem_for(
+            init,
+            x,
+            hx,
+            self.lengths,
+            rng.standard_normal(out_shape).astype(self.dtype),
+            rng.standard_normal(hx_shape).astype(self.dtype),
         )
 
     def run(self) -> tuple[Results, Problem]:
@@ -102,6 +101,42 @@ class Case:
     def expected(self, results: Results) -> Results:
         """An oracle's results, keyed and shaped as :meth:`run`'s (they already are)."""
         return results
+
+
+def problem_for(
+    rnn: RNN,
+    x: object,
+    hx: object | None,
+    lengths: object | None,
+    grad_output: object,
+    grad_h_n: object,
+) -> Problem:
+    """``rnn``'s configuration and a copy of its parameters, with these inputs, as raw arrays.
+
+    The arrays are laid out as for ``rnn.forward`` and ``rnn.backward``; they are converted to
+    the RNN's dtype.
+    """
+    dtype = rnn.dtype.name
+
+    def cast(a: object) -> FloatArray:
+        return np.asarray(a, dtype=dtype)
+
+    return Problem(
+        input_size=rnn.input_size,
+        hidden_size=rnn.hidden_size,
+        num_layers=rnn.num_layers,
+        nonlinearity=rnn.nonlinearity,
+        bias=rnn.bias,
+        batch_first=rnn.batch_first,
+        bidirectional=rnn.bidirectional,
+        dtype=dtype,
+        params=rnn.state_dict(),
+        x=cast(x),
+        hx=None if hx is None else cast(hx),
+        lengths=None if lengths is None else np.asarray(lengths, dtype=np.int64),
+        grad_output=cast(grad_output),
+        grad_h_n=cast(grad_h_n),
+    )
 
 
 def run_rnn(rnn: RNN, problem: Problem) -> Results:

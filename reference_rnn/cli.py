@@ -31,5 +31,4 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help")):
         argv = ["verify", *argv]  # `reference-rnn` and `reference-rnn --json` verify
     args = parser.parse_args(argv)
-    module = importlib.import_module(COMMANDS[args.command][0])
-    return int(module.command(args))
+    return int(importlib.import_module(COMMANDS[args.command][0]).command(args))

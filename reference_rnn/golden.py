@@ -140,7 +140,13 @@ def check_golden(path: Path) -> tuple[Case, float, str]:
         inputs = _prefixed(data, "input.")
         expected = _prefixed(data, "expected.")
     problem = replace(
-        case.problem(), params=params, **{name: inputs.get(name) for name in _INPUTS}
+        case.problem(),
+        params=params,
+        x=inputs["x"],
+        hx=inputs.get("hx"),
+        lengths=None if "lengths" not in inputs else inputs["lengths"].astype(np.int64),
+        grad_output=inputs["grad_output"],
+        grad_h_n=inputs["grad_h_n"],
     )
     ours = run_rnn(case.rnn_for(problem), problem)
     if ours.keys() != expected.keys():

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import reference_rnn as rr
-from reference_rnn.torch_reference import import_torch
+from reference_rnn.oracles.torch import import_torch
 
 
 def test_importing_the_package_does_not_import_torch():

@@ -1,7 +1,7 @@
 """RNN against torch.nn.RNN over the full product of its options, and its own contract.
 
-The torch side is reference_rnn.torch_reference: a ``torch.nn.RNN`` with the same state dict, run
-through ``pack_padded_sequence`` / ``pad_packed_sequence`` when lengths are given, differentiated
+The torch side is the torch oracle (reference_rnn.oracles.torch): a ``torch.nn.RNN`` built from the
+same raw arrays, run through ``pack_padded_sequence`` / ``pad_packed_sequence`` when lengths are given, differentiated
 through ``(output * G).sum() + (h_n * GH).sum()``.
 """
 
@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import reference_rnn as rr
-from reference_rnn.cases import Case, run_ours, run_torch
+from reference_rnn.cases import Case, run_rnn
 from reference_rnn.compare import TOLERANCE, scaled_error
 
 FORWARD = ("output", "h_n")
@@ -72,8 +72,10 @@ PRODUCT = [
 
 
 def compare(case: Case, names):
-    rnn, inputs = case.build()
-    ours, theirs = run_ours(rnn, inputs), run_torch(rnn, inputs)
+    from reference_rnn.oracles import torch as torch_oracle
+
+    ours, problem = case.run()
+    theirs = torch_oracle.run(problem)
     assert ours.keys() == theirs.keys()
     for name in names(theirs):
         assert ours[name].shape == theirs[name].shape, name
@@ -100,28 +102,30 @@ def test_dropout_in_training_matches_torch_with_the_same_masks(
 ):
     options = {"input_size": 3, "hidden_size": 4, "num_layers": 3, "dropout": 0.5}
     options |= {"bidirectional": bidirectional, "batch_first": batch_first}
+    from reference_rnn.oracles import torch as torch_oracle
+
     case = Case("dropout", options, T=6, lengths=lengths, training=True)
-    rnn, inputs = case.build()
-    ours = run_ours(rnn, inputs)
+    ours, problem = case.run()
     K = 2 if bidirectional else 1
     out_shape = ours["output"].shape
-    assert [m.shape for m in rnn.dropout_masks] == [(*out_shape[:-1], K * 4)] * 2
-    for mask in rnn.dropout_masks:
+    assert problem.dropout_masks is not None
+    assert [m.shape for m in problem.dropout_masks] == [(*out_shape[:-1], K * 4)] * 2
+    for mask in problem.dropout_masks:
         assert set(np.unique(mask)) <= {0.0, 2.0}
-    theirs = run_torch(rnn, inputs)
+    theirs = torch_oracle.run(problem)
     for name in theirs:
         assert scaled_error(ours[name], theirs[name]) <= TOLERANCE["float64"], name
 
 
 def test_dropout_in_eval_matches_torch_eval(torch: ModuleType):
     case = Case("eval", {"input_size": 3, "hidden_size": 4, "num_layers": 2, "dropout": 0.5})
-    rnn, inputs = case.build()
-    rnn.eval()
-    ours = run_ours(rnn, inputs)
+    problem = case.problem()
+    rnn = case.rnn_for(problem).eval()
+    ours = run_rnn(rnn, problem)
     assert rnn.dropout_masks == []
     module = rnn.to_torch()
     assert not module.training
-    expected, _ = module(torch.tensor(inputs["x"]), torch.tensor(inputs["hx"]))
+    expected, _ = module(torch.tensor(problem.x), torch.tensor(problem.hx))
     assert scaled_error(ours["output"], expected.detach().numpy()) <= 1e-12
 
 

@@ -56,7 +56,9 @@ def run(problem: Problem) -> Results:
         for name, param in module.named_parameters():
             param.copy_(torch.from_numpy(np.asarray(problem.params[name])))
     LK, H = problem.num_layers * problem.num_directions, problem.hidden_size
-    hx_shape = (LK, H) if problem.unbatched else (LK, problem.x.shape[0 if problem.batch_first else 1], H)
+    hx_shape = (
+        (LK, H) if problem.unbatched else (LK, problem.x.shape[0 if problem.batch_first else 1], H)
+    )
     x = torch.tensor(problem.x, dtype=dtype, requires_grad=True)
     hx_np = np.zeros(hx_shape) if problem.hx is None else problem.hx
     hx = torch.tensor(hx_np, dtype=dtype, requires_grad=True)
@@ -68,7 +70,9 @@ def run(problem: Problem) -> Results:
         layer_in, finals = x, []
         for layer in range(problem.num_layers):
             single = _single_layer(torch, problem, module, layer)
-            out, h_n_layer = _run(torch, single, layer_in, hx[layer * K : (layer + 1) * K], problem.lengths)
+            out, h_n_layer = _run(
+                torch, single, layer_in, hx[layer * K : (layer + 1) * K], problem.lengths
+            )
             finals.append(h_n_layer)
             if layer < problem.num_layers - 1:
                 out = out * torch.tensor(problem.dropout_masks[layer], dtype=dtype)
@@ -114,10 +118,15 @@ def _run(torch: Any, module: Any, x: Any, hx: Any, lengths: Any) -> tuple[Any, A
     rnn_utils = torch.nn.utils.rnn
     T = x.shape[1 if module.batch_first else 0]
     packed = rnn_utils.pack_padded_sequence(
-        x, torch.as_tensor(np.asarray(lengths)), batch_first=module.batch_first, enforce_sorted=False
+        x,
+        torch.as_tensor(np.asarray(lengths)),
+        batch_first=module.batch_first,
+        enforce_sorted=False,
     )
     out_packed, h_n = module(packed, hx)
-    out, _ = rnn_utils.pad_packed_sequence(out_packed, batch_first=module.batch_first, total_length=T)
+    out, _ = rnn_utils.pad_packed_sequence(
+        out_packed, batch_first=module.batch_first, total_length=T
+    )
     return out, h_n
 
 
