@@ -16,6 +16,7 @@ import pytest
 import reference_rnn as rr
 from reference_rnn.cases import Case, run_rnn
 from reference_rnn.compare import TOLERANCE, scaled_error
+from reference_rnn.oracles import torch as torch_oracle
 
 FORWARD = ("output", "h_n")
 
@@ -72,8 +73,6 @@ PRODUCT = [
 
 
 def compare(case: Case, names):
-    from reference_rnn.oracles import torch as torch_oracle
-
     ours, problem = case.run()
     theirs = torch_oracle.run(problem)
     assert ours.keys() == theirs.keys()
@@ -94,17 +93,38 @@ def test_backward_matches_torch(torch: ModuleType, case):
     compare(case, lambda results: [name for name in results if name not in FORWARD])
 
 
-@pytest.mark.parametrize("bidirectional", [False, True])
-@pytest.mark.parametrize("batch_first", [False, True])
-@pytest.mark.parametrize("lengths", [None, (2, 6, 5)])
-def test_dropout_in_training_matches_torch_with_the_same_masks(
-    torch: ModuleType, bidirectional, batch_first, lengths
-):
-    options = {"input_size": 3, "hidden_size": 4, "num_layers": 3, "dropout": 0.5}
-    options |= {"bidirectional": bidirectional, "batch_first": batch_first}
-    from reference_rnn.oracles import torch as torch_oracle
+DROPOUT_PRODUCT = [
+    pytest.param(
+        {"bidirectional": bidirectional, "batch_first": batch_first, "nonlinearity": nl}
+        | {"bias": bias},
+        {"lengths": lengths, "unbatched": unbatched, "hx": hx, "dtype": dtype},
+        id=f"{'bi' if bidirectional else 'uni'}-{'bf' if batch_first else 'tm'}-{nl}"
+        f"-{'bias' if bias else 'nobias'}-{'lengths' if lengths else 'full'}"
+        f"-{'unbatched' if unbatched else 'batched'}-{'hx' if hx else 'nohx'}-{dtype}",
+    )
+    for bidirectional, batch_first, nl, bias, lengths, unbatched, hx, dtype in itertools.product(
+        (False, True),
+        (False, True),
+        ("tanh", "relu"),
+        (True, False),
+        (None, (2, 6, 5)),
+        (False, True),
+        (True, False),
+        ("float64", "float32"),
+    )
+    if not (unbatched and lengths)  # torch packs batched input only
+]
 
-    case = Case("dropout", options, T=6, lengths=lengths, training=True)
+
+@pytest.mark.parametrize(("options", "shape"), DROPOUT_PRODUCT)
+def test_dropout_in_training_matches_torch_with_the_same_masks(torch: ModuleType, options, shape):
+    """Every option with dropout in training: torch composes the layers with our masks.
+
+    The masks themselves (their keep rate and scale) are checked without torch below.
+    """
+    options = {"input_size": 3, "hidden_size": 4, "num_layers": 3, "dropout": 0.5} | options
+    bidirectional, dtype = options["bidirectional"], shape["dtype"]
+    case = Case("dropout", options, T=6, training=True, **shape)
     ours, problem = case.run()
     K = 2 if bidirectional else 1
     out_shape = ours["output"].shape
@@ -114,7 +134,49 @@ def test_dropout_in_training_matches_torch_with_the_same_masks(
         assert set(np.unique(mask)) <= {0.0, 2.0}
     theirs = torch_oracle.run(problem)
     for name in theirs:
-        assert scaled_error(ours[name], theirs[name]) <= TOLERANCE["float64"], name
+        assert ours[name].dtype == dtype, name
+        assert scaled_error(ours[name], theirs[name]) <= TOLERANCE[dtype], name
+
+
+def counting_network(p: float, H: int, seed: int) -> rr.RNN:
+    """Two relu layers whose output counts the units that dropout kept between them.
+
+    Layer 0 outputs the constant 0.5 in every unit (no weights, bias 0.5); layer 1 sums its H
+    inputs (weight_ih all ones, nothing else). With a mask that keeps k of the H units and scales
+    them by s, every unit of the output is 0.5 * s * k.
+    """
+    rnn = rr.RNN(1, H, num_layers=2, nonlinearity="relu", dropout=p, seed=seed)
+    params = {name: np.zeros_like(value) for name, value in rnn.state_dict().items()}
+    params["bias_ih_l0"][:] = 0.5
+    params["weight_ih_l1"][:] = 1.0
+    rnn.load_state_dict(params)
+    return rnn
+
+
+@pytest.mark.parametrize("p", [0.3, 0.5, 0.8])
+def test_dropout_scales_kept_units_by_one_over_one_minus_p(p):
+    # analytic: the output must be 0.5 / (1 - p) times a whole number of kept units in [0, H]
+    H = 20
+    output, _ = counting_network(p, H, seed=1)(np.zeros((40, 8, 1)))
+    kept = output * (1 - p) / 0.5
+    np.testing.assert_allclose(kept, np.round(kept), rtol=0, atol=1e-9)
+    assert kept.min() >= 0
+    assert kept.max() <= H
+    assert np.ptp(kept) > 0  # not all the same count: the masks really vary
+    # the same count in every unit of a position: the count is of layer 0's units
+    np.testing.assert_array_equal(output, np.broadcast_to(output[..., :1], output.shape))
+
+
+@pytest.mark.parametrize("p", [0.1, 0.3, 0.7])
+def test_dropout_keeps_each_unit_with_probability_one_minus_p(p):
+    # statistical: the kept fraction over n = 200,000 Bernoulli draws lies within 5 standard
+    # deviations of 1 - p (a false alarm about once in 1.7 million runs; the seed is fixed)
+    H, T, N = 50, 100, 40
+    output, _ = counting_network(p, H, seed=2)(np.zeros((T, N, 1)))
+    kept = np.round(output[..., 0] * (1 - p) / 0.5)
+    n = H * T * N
+    sigma = np.sqrt(p * (1 - p) / n)
+    assert abs(kept.sum() / n - (1 - p)) < 5 * sigma
 
 
 def test_dropout_in_eval_matches_torch_eval(torch: ModuleType):
