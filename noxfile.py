@@ -12,12 +12,30 @@ import nox
 nox.needs_version = ">=2025.2.9"
 nox.options.default_venv_backend = "virtualenv"
 nox.options.error_on_external_run = True
-nox.options.sessions = ["lint", "typecheck", "tests", "tests_without_torch", "coverage"]
+nox.options.sessions = ["lint", "typecheck", "tests", "oracles", "tests_without_torch", "coverage"]
 
 PYPROJECT = nox.project.load_toml("pyproject.toml")
 PYTHON = "3.11"
 NUMPY = ["1.23", "1.24", "1.25", "1.26", "2.0", "2.1", "2.2", "2.3", "2.4"]
 TORCH = "torch==2.13.0"
+
+#: Each oracle framework's session: the extra that pins it, and the tests that need it.
+ORACLE_FRAMEWORKS = {
+    "jax": ["tests/test_oracle_jax.py"],
+    "keras": ["tests/test_oracle_keras.py"],
+    "onnx": ["tests/test_onnx.py"],
+    "exact": ["tests/test_oracle_exact.py"],
+}
+#: What only an oracle session can run: the NumPy sessions hold 100% coverage of the rest.
+NEEDS_A_FRAMEWORK = [
+    "*/reference_rnn/oracles/jax.py",
+    "*/reference_rnn/oracles/keras.py",
+    "*/reference_rnn/oracles/onnxruntime.py",
+    "*/reference_rnn/oracles/onnx_reference.py",
+    "*/reference_rnn/oracles/_onnx.py",
+    "*/reference_rnn/oracles/exact.py",
+    "*/reference_rnn/adapters/onnx.py",
+]
 
 
 def _install(session: nox.Session, numpy: str | None, group: str) -> None:
@@ -34,15 +52,49 @@ def _install(session: nox.Session, numpy: str | None, group: str) -> None:
 @nox.session(python=PYTHON)
 @nox.parametrize("numpy", NUMPY)
 def tests(session: nox.Session, numpy: str) -> None:
-    """The whole suite, with live torch checks, on one NumPy minor; 100% coverage required."""
+    """The whole suite, with live torch checks, on one NumPy minor.
+
+    100% coverage is required of everything but the oracles of the other frameworks, which their
+    own sessions cover (the combined report requires 100% of everything).
+    """
     _install(session, numpy, "test")
+    data = {"COVERAGE_FILE": f".coverage.numpy-{numpy}"}
+    session.run(
+        "pytest", "--cov", "--cov-report=", "--cov-fail-under=0", *session.posargs, env=data
+    )
+    session.run(
+        "coverage",
+        "report",
+        "--skip-covered",
+        f"--omit={','.join(NEEDS_A_FRAMEWORK)}",
+        "--fail-under=100",
+        env=data,
+    )
+    session.notify("coverage")
+
+
+@nox.session(python=PYTHON)
+@nox.parametrize("framework", list(ORACLE_FRAMEWORKS))
+def oracles(session: nox.Session, framework: str) -> None:
+    """One oracle framework, pinned by its extra, on the newest NumPy: its tests and verify.
+
+    Also the planted-error test (tests/test_oracles.py), which must fail every oracle.
+    """
+    session.install(
+        "--no-compile",
+        *nox.project.dependency_groups(PYPROJECT, "test"),
+        "-e",
+        f".[oracle-{framework}]",
+    )
     session.run(
         "pytest",
         "--cov",
-        "--cov-report=term-missing:skip-covered",
-        "--cov-fail-under=100",
+        "--cov-report=",
+        "--cov-fail-under=0",
+        "tests/test_oracles.py",
+        *ORACLE_FRAMEWORKS[framework],
         *session.posargs,
-        env={"COVERAGE_FILE": f".coverage.numpy-{numpy}"},
+        env={"COVERAGE_FILE": f".coverage.oracle-{framework}"},
     )
     session.notify("coverage")
 
