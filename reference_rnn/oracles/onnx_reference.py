@@ -1,0 +1,67 @@
+"""The ONNX reference oracle: the problem's network exported to ONNX, run by ``onnx.reference``.
+
+``onnx.reference.ReferenceEvaluator`` is ONNX's own NumPy transcription of its operator
+specifications. The model is built from the problem's raw arrays (see
+:mod:`reference_rnn.oracles._onnx`); it runs here in float64, the one ONNX runtime on this machine
+that does, so the exported graph is checked at float64's tolerance (onnxruntime covers float32).
+Forward only: output and h_n.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from numpy.typing import NDArray
+
+from reference_rnn.adapters.onnx import import_onnx
+from reference_rnn.oracles import Problem, Results
+from reference_rnn.oracles._onnx import run_model
+
+__all__ = ["GRADIENTS", "NAME", "known_difference", "run", "unsupported", "version"]
+
+NAME = "onnx reference"
+GRADIENTS = False
+
+
+def version() -> str:
+    return str(import_onnx().__version__)
+
+
+def unsupported(problem: Problem) -> str | None:
+    if problem.dtype == "float32":
+        return (
+            "float32 is onnxruntime's to check; this NumPy evaluator runs the graph in float64, "
+            "where a layout mistake cannot hide below float32's tolerance"
+        )
+    if problem.nonlinearity == "relu":
+        return (
+            "the evaluator's RNN knows only the Tanh and Affine activations (onnx 1.23.2: "
+            "RuntimeError: Unknown activation function 'Relu'.)"
+        )
+    if problem.dropout_masks is not None:
+        return "dropout in training: the exported model is the layer in evaluation mode"
+    return None
+
+
+def known_difference(problem: Problem) -> str | None:
+    if problem.lengths is None:
+        return None
+    return (
+        "onnx 1.23.2's ReferenceEvaluator ignores RNN's sequence_lens (op_rnn.py never reads it): "
+        "every sequence runs all T steps, so output past a length is not zero and h_n is the state "
+        "at step T. Measured on 'RNN lengths (unsorted)' in float64: within the lengths output "
+        "agrees with torch to 2e-16, past them it is up to 0.71 where torch gives 0, and h_n "
+        "equals the output at step T; onnxruntime honours sequence_lens"
+    )
+
+
+def run(problem: Problem) -> Results:
+    """The reference evaluator's output and h_n."""
+    import_onnx()  # for its message when onnx is missing
+    reference = importlib.import_module("onnx.reference")
+
+    def evaluate(model: Any, feeds: dict[str, NDArray[Any]]) -> list[NDArray[Any]]:
+        return reference.ReferenceEvaluator(model).run(["output", "h_n"], feeds)  # type: ignore[no-any-return]
+
+    return run_model(problem, evaluate)

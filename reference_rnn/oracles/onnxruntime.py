@@ -1,0 +1,70 @@
+"""The onnxruntime oracle: the problem's network exported to ONNX, run by onnxruntime on the CPU.
+
+The model is built from the problem's raw arrays (see :mod:`reference_rnn.oracles._onnx`) and run
+by ``onnxruntime.InferenceSession`` with the ``CPUExecutionProvider``. Forward only: output and
+h_n. onnxruntime honours ``sequence_lens`` and agrees with torch's packed sequences.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+from typing import Any
+
+from numpy.typing import NDArray
+
+from reference_rnn.adapters.onnx import import_onnx
+from reference_rnn.oracles import Problem, Results
+from reference_rnn.oracles._onnx import run_model
+
+__all__ = ["GRADIENTS", "NAME", "known_difference", "run", "unsupported", "version"]
+
+NAME = "onnxruntime"
+GRADIENTS = False
+
+
+def _import_onnxruntime() -> ModuleType:
+    """onnxruntime, or an ImportError that says how to get it."""
+    try:
+        return importlib.import_module("onnxruntime")
+    except ImportError as exc:
+        msg = f"the onnxruntime checks need onnxruntime (pip install onnxruntime): {exc}"
+        raise ImportError(msg) from exc
+
+
+def version() -> str:
+    """onnxruntime's version, and onnx's, which builds the model."""
+    onnxruntime, onnx = _import_onnxruntime(), import_onnx()
+    return f"{onnxruntime.__version__} (onnx {onnx.__version__})"
+
+
+def unsupported(problem: Problem) -> str | None:
+    if problem.dtype == "float64":
+        return (
+            "onnxruntime's CPU RNN kernel is float32 only: onnxruntime 1.32 refuses a float64 "
+            "model with NOT_IMPLEMENTED 'Could not find an implementation for RNN(22)' (and RNN(7), "
+            "RNN(14) at older opsets)"
+        )
+    if problem.dropout_masks is not None:
+        return "dropout in training: the exported model is the layer in evaluation mode"
+    return None
+
+
+def known_difference(problem: Problem) -> str | None:  # noqa: ARG001
+    return None
+
+
+def run(problem: Problem) -> Results:
+    """onnxruntime's output and h_n."""
+    onnxruntime = _import_onnxruntime()
+    options = onnxruntime.SessionOptions()
+    # the networks are tiny: a second thread only spins, on a machine with two cores
+    options.intra_op_num_threads = 1
+
+    def evaluate(model: Any, feeds: dict[str, NDArray[Any]]) -> list[NDArray[Any]]:
+        session = onnxruntime.InferenceSession(
+            model.SerializeToString(), options, providers=["CPUExecutionProvider"]
+        )
+        return session.run(["output", "h_n"], feeds)  # type: ignore[no-any-return]
+
+    return run_model(problem, evaluate)
