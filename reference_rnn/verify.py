@@ -23,7 +23,7 @@ import argparse
 import json
 import math
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from types import ModuleType
@@ -43,6 +43,7 @@ __all__ = [
     "Report",
     "add_arguments",
     "command",
+    "exact_accuracy",
     "format_table",
     "per_source",
     "run",
@@ -52,6 +53,10 @@ __all__ = [
 DTYPES = ("float64", "float32")
 #: Half a unit in the last place that the exercise prints.
 SAMPLE_TOLERANCE = 5e-9
+#: float64's machine epsilon: the unit of the accuracy table.
+EPS = float(np.finfo(np.float64).eps)
+#: The float64 implementations the accuracy table sets beside ours, where installed.
+ACCURACY_PEERS = ("torch", "jax")
 
 
 @dataclass(frozen=True)
@@ -88,6 +93,7 @@ class Report:
     checks: list[Check] = field(default_factory=list)
     versions: dict[str, str] = field(default_factory=dict)  # oracle -> its framework's version
     skipped: dict[str, str] = field(default_factory=dict)  # oracle -> why it did not run
+    accuracy: list[dict[str, Any]] = field(default_factory=list)  # exact_accuracy's rows
 
     @property
     def passed(self) -> bool:
@@ -106,6 +112,7 @@ class Report:
             "skipped": [
                 {"against": name, "reason": reason} for name, reason in self.skipped.items()
             ],
+            "accuracy": self.accuracy,
         }
 
 
@@ -292,6 +299,37 @@ def _plan(available: dict[str, ModuleType]) -> Iterator[Planned]:
         )
 
 
+def exact_accuracy(
+    cases: Sequence[Case | CoreCase], implementations: Mapping[str, ModuleType]
+) -> list[dict[str, Any]]:
+    """Each float64 implementation's error against exact arithmetic, in float64 eps.
+
+    One row per case of ``cases`` that the exact oracle runs: ``{"case": name, "reference_rnn":
+    eps, <name>: eps for each of implementations}``, where eps is the worst over the outputs and
+    every gradient of ``max|a - e| / max|e|`` (``e`` exact, correctly rounded) divided by
+    :data:`EPS`. ``implementations`` maps names to oracle modules; one that raises gets None (its
+    failed checks say why).
+    """
+    exact = oracles.load("exact")
+    rows = []
+    for case in cases:
+        if exact.unsupported(case.problem()) is None:
+            ours, problem = case.run()  # with dropout, every implementation gets our masks
+            truth = case.expected(exact.run(problem))
+            row: dict[str, Any] = {"case": case.name, "reference_rnn": _in_eps(ours, truth)}
+            for name, oracle in implementations.items():
+                try:
+                    row[name] = _in_eps(case.expected(oracle.run(problem)), truth)
+                except Exception:  # noqa: BLE001
+                    row[name] = None
+            rows.append(row)
+    return rows
+
+
+def _in_eps(results: Mapping[str, Any], truth: Mapping[str, Any]) -> float:
+    return max(scaled_error(results[name], truth[name]) for name in truth) / EPS
+
+
 def run(
     progress: Callable[[int, int, str], None] | None = None,
     against: Sequence[str] | None = None,
@@ -333,6 +371,9 @@ def run(
                 planned.known_difference,
             )
         )
+    if "exact" in available:
+        peers = {name: available[name] for name in ACCURACY_PEERS if name in available}
+        report.accuracy = exact_accuracy(PARITY_CASES, peers)
     return report
 
 
@@ -377,7 +418,37 @@ def format_table(report: Report) -> str:
     lines = [render(row) for row in [header, *rows]]
     rule = "-" * len(lines[0])
     lines.insert(1, rule)
-    return "\n".join([*lines, rule, *(row[0] for row in summary_rows), "", summary(report)])
+    return "\n".join(
+        [
+            *lines,
+            rule,
+            *(row[0] for row in summary_rows),
+            *_accuracy_lines(report.accuracy),
+            "",
+            summary(report),
+        ]
+    )
+
+
+def _accuracy_lines(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The accuracy table after a blank line: a title, a header and a row per case."""
+    if not rows:
+        return []
+    names = [name for name in rows[0] if name != "case"]
+    table = [("case", *names)] + [
+        (row["case"], *("-" if row[name] is None else f"{row[name]:.1f}" for name in names))
+        for row in rows
+    ]
+    widths = [max(len(cells[i]) for cells in table) for i in range(len(names) + 1)]
+    title = (
+        "Error against exact arithmetic, in float64 eps of the values' scale "
+        "(max|a - e| / max|e| / eps, the worst of the outputs and every gradient):"
+    )
+    rendered = [
+        "  ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True)).rstrip()
+        for cells in table
+    ]
+    return ["", title, *rendered]
 
 
 def per_source(report: Report) -> dict[str, str]:
