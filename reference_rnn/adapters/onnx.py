@@ -84,8 +84,8 @@ def build_model(
     initializers: list[Any] = []
     inputs = [helper.make_tensor_value_info("input", elem, x_dims)]
 
-    def constant(name: str, value: ArrayLike, like: str | None = None) -> str:
-        array = np.asarray(value, dtype=None if like is None else np.dtype(like))
+    def constant(name: str, value: ArrayLike, element_type: str) -> str:
+        array = np.asarray(value, dtype=element_type)
         initializers.append(onnx.numpy_helper.from_array(array, name))
         return name
 
@@ -98,6 +98,7 @@ def build_model(
     sequence_lens = ""
     if lengths:
         inputs.append(helper.make_tensor_value_info("lengths", TensorProto.INT64, ["N"]))
+        # ONNX's sequence_lens is int32; the graph takes torch's int64 lengths
         nodes.append(helper.make_node("Cast", ["lengths"], ["sequence_lens"], to=TensorProto.INT32))
         sequence_lens = "sequence_lens"
     flatten_directions = constant("flatten_directions", [0, 0, K * H], "int64")
