@@ -1,0 +1,199 @@
+"""The Keras 3 oracle: ``keras.layers.SimpleRNN`` built from a problem's raw arrays.
+
+Each layer is a ``SimpleRNN`` (``return_sequences=True, return_state=True``), wrapped in
+``keras.layers.Bidirectional`` when bidirectional; layers are stacked by hand so that given dropout
+masks can be multiplied in between. Its weights are set with ``set_weights`` in Keras' layout:
+``kernel = weight_ih.T`` (D, H), ``recurrent_kernel = weight_hh.T`` (H, H) and one
+``bias = bias_ih + bias_hh`` (H,). Lengths become Keras' boolean mask (N, T), which expresses
+torch's packed semantics: a masked step keeps the state and outputs zero
+(``zero_output_for_mask``), so ``h_n`` is the last valid state, and the reverse direction
+(``go_backwards``) meets the padding first and so starts at each sequence's last valid step.
+Keras is batch-first: time-major arrays are transposed, unbatched ones are a batch of one.
+
+The backend is torch (:data:`BACKEND`), chosen through ``KERAS_BACKEND`` before keras is first
+imported. Autograd differentiates ``(output * grad_output).sum() + (h_n * grad_h_n).sum()``
+through Keras' own recurrence loop. Keras expresses all 40 parity cases of the verification
+report: the 20 in float32 agree with torch to its tolerance; the 20 in float64 run, but Keras
+rounds the cell's products to float32 there, a known difference (:data:`FLOAT64_DIFFERENCE`).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from reference_rnn.oracles import FloatArray, Problem, Results
+
+__all__ = [
+    "BACKEND",
+    "GRADIENTS",
+    "NAME",
+    "import_keras",
+    "known_difference",
+    "run",
+    "unsupported",
+    "version",
+]
+
+NAME = "keras"
+GRADIENTS = True
+#: Keras' backend here. On the JAX backend float64 does not run at all: the cell's float32 product
+#: (FLOAT64_DIFFERENCE) makes lax.scan's carry change dtype, which scan rejects (Keras 3.15.1,
+#: jax_enable_x64 on); the torch backend runs it, and torch is pinned for the torch oracle anyway.
+BACKEND = "torch"
+
+#: Why Keras' float64 is not float64 here, with the evidence.
+FLOAT64_DIFFERENCE = (
+    "Keras computes float64 matmuls in float32 on its torch and JAX backends: keras.ops.matmul "
+    "casts both operands to keras.backend.result_type('float64', 'float64'), which is 'float32' "
+    "(keras/src/backend/common/dtypes.py, BIT64_TO_BIT32_DTYPE; keras-team/keras#23704), so "
+    "SimpleRNNCell's two products are rounded to float32; measured with Keras 3.15.1 on the "
+    "parity set: 9e-8 to 3e-7 relative to the values' scale, and 1.3e-15 with those products "
+    "made float64"
+)
+
+
+def import_keras() -> ModuleType:
+    """keras on its torch backend, or an ImportError that says how to get it.
+
+    Keras reads ``KERAS_BACKEND`` once, when it is first imported: the variable is set for that
+    import only, whatever the environment or ``~/.keras/keras.json`` name.
+    """
+    if sys.modules.get("keras") is None:
+        previous = os.environ.get("KERAS_BACKEND")
+        os.environ["KERAS_BACKEND"] = BACKEND
+        try:
+            importlib.import_module("keras")
+        except ImportError as exc:
+            msg = f"the keras checks need keras on torch (pip install keras==3.15.* torch==2.13.0): {exc}"
+            raise ImportError(msg) from exc
+        finally:
+            if previous is None:
+                del os.environ["KERAS_BACKEND"]
+            else:
+                os.environ["KERAS_BACKEND"] = previous
+    keras = sys.modules["keras"]
+    backend = keras.backend.backend()
+    if backend != BACKEND:
+        msg = (
+            f"the keras checks need keras' {BACKEND} backend, but keras was imported first with "
+            f"its {backend} backend (import reference_rnn.oracles.keras first, or set "
+            f"KERAS_BACKEND={BACKEND})"
+        )
+        raise ImportError(msg)
+    return keras
+
+
+def version() -> str:
+    return f"{import_keras().__version__} ({BACKEND} backend)"
+
+
+def unsupported(problem: Problem) -> str | None:  # noqa: ARG001  (Keras expresses every problem)
+    return None
+
+
+def known_difference(problem: Problem) -> str | None:
+    return FLOAT64_DIFFERENCE if problem.dtype == "float64" else None
+
+
+def run(problem: Problem) -> Results:
+    """Keras' output, h_n, grad_input, grad_hx and ``grad.<name>`` for every parameter."""
+    keras = import_keras()
+    torch = importlib.import_module("torch")
+    L, K, H = problem.num_layers, problem.num_directions, problem.hidden_size
+    x = _to_keras(problem, problem.x)  # (N, T, D)
+    N, T, _ = x.shape
+    hx_np = np.zeros((L * K, N, H), problem.dtype) if problem.hx is None else problem.hx
+    x_t = torch.tensor(x, requires_grad=True)
+    hx = torch.tensor(hx_np.reshape(L * K, N, H), requires_grad=True)  # unbatched: N = 1
+    # (N, T): True where a step is within its sequence's length
+    mask = (
+        None
+        if problem.lengths is None
+        else torch.from_numpy(np.arange(T) < problem.lengths[:, None])
+    )
+
+    layer_in, finals = x_t, []
+    cells: dict[tuple[str, str, str, str], Any] = {}  # torch's names -> the Keras cell
+    for layer in range(L):
+        rnn, directions = _layer(keras, problem, layer, N, layer_in.shape[-1])
+        # Bidirectional takes the forward direction's initial states first, then the reverse's
+        out, *h_n_layer = rnn(
+            layer_in, initial_state=list(hx[layer * K : (layer + 1) * K]), mask=mask
+        )
+        finals += h_n_layer
+        cells |= {problem.param_names(layer, k): d.cell for k, d in enumerate(directions)}
+        if problem.dropout_masks is not None and layer < L - 1:
+            out = out * torch.tensor(_to_keras(problem, problem.dropout_masks[layer]))
+        layer_in = out
+    output, h_n = layer_in, torch.stack(finals)  # (N, T, K * H), (L * K, N, H)
+
+    G = torch.tensor(_to_keras(problem, problem.grad_output))
+    GH = torch.tensor(problem.grad_h_n.reshape(L * K, N, H))
+    ((output * G).sum() + (h_n * GH).sum()).backward()
+    result = {
+        "output": _from_keras(problem, output.detach().numpy()),
+        "h_n": h_n.detach().numpy().reshape(problem.grad_h_n.shape),
+        "grad_input": _from_keras(problem, x_t.grad.numpy()),
+        "grad_hx": hx.grad.numpy().reshape(problem.grad_h_n.shape),
+    }
+    for (w_ih, w_hh, b_ih, b_hh), cell in cells.items():
+        result[f"grad.{w_ih}"] = cell.kernel.value.grad.numpy().T
+        result[f"grad.{w_hh}"] = cell.recurrent_kernel.value.grad.numpy().T
+        if problem.bias:  # Keras' one bias is the sum of torch's two: both get its gradient
+            result[f"grad.{b_ih}"] = result[f"grad.{b_hh}"] = cell.bias.value.grad.numpy()
+    return result
+
+
+def _layer(keras: Any, problem: Problem, layer: int, N: int, D: int) -> tuple[Any, list[Any]]:
+    """Layer ``layer`` as a Keras layer holding the problem's weights, and its directions' layers.
+
+    Its input is (N, T, D); it returns the output (N, T, K * H), then each direction's final state.
+    """
+
+    def simple_rnn(**options: Any) -> Any:
+        return keras.layers.SimpleRNN(
+            problem.hidden_size,
+            activation=problem.nonlinearity,
+            use_bias=problem.bias,
+            return_sequences=True,
+            return_state=True,
+            dtype=problem.dtype,
+            **options,
+        )
+
+    if problem.bidirectional:
+        # Bidirectional sets zero_output_for_mask on both of its layers itself
+        rnn = keras.layers.Bidirectional(simple_rnn(), dtype=problem.dtype)
+        directions = [rnn.forward_layer, rnn.backward_layer]
+    else:
+        rnn = simple_rnn(zero_output_for_mask=True)  # outputs past a length are zero, as torch's
+        directions = [rnn]
+    rnn.build((N, None, D))
+    for direction, keras_layer in enumerate(directions):
+        w_ih, w_hh, b_ih, b_hh = problem.param_names(layer, direction)
+        p = problem.params
+        weights = [p[w_ih].T, p[w_hh].T]  # kernel (D, H), recurrent_kernel (H, H)
+        if problem.bias:
+            weights.append(p[b_ih] + p[b_hh])
+        keras_layer.set_weights(weights)
+    return rnn, directions
+
+
+def _to_keras(problem: Problem, a: FloatArray) -> FloatArray:
+    """An array laid out like the input or output, batch-first (N, T, .) as Keras takes it."""
+    if problem.unbatched:
+        return a[None]  # (T, .) -> (1, T, .)
+    return a if problem.batch_first else a.swapaxes(0, 1)  # (T, N, .) -> (N, T, .)
+
+
+def _from_keras(problem: Problem, a: FloatArray) -> FloatArray:
+    """The inverse of :func:`_to_keras`."""
+    if problem.unbatched:
+        return a.squeeze(0)  # (1, T, .) -> (T, .)
+    return a if problem.batch_first else a.swapaxes(0, 1)
