@@ -20,6 +20,7 @@ difference as a known difference, with the reason; it is neither a pass nor a fa
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import math
 import sys
@@ -511,6 +512,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="NAMES",
         help=f"comma-separated oracles to run (default: all of {', '.join(oracles.ORACLES)})",
     )
+    parser.add_argument(
+        "--html",
+        metavar="PATH",
+        default=None,
+        help="also write one self-contained HTML page with plots (needs the [report] extra)",
+    )
 
 
 def _oracle_names(text: str) -> list[str]:
@@ -524,6 +531,13 @@ def _oracle_names(text: str) -> list[str]:
 
 def command(args: argparse.Namespace) -> int:
     """Run the report and print it; 0 only when every check passes."""
+    html = None if args.html is None else importlib.import_module("reference_rnn.report_html")
+    if html is not None:
+        try:  # before the checks run, not minutes later
+            html.require_matplotlib()
+        except ImportError as exc:
+            print(f"verify --html: {exc}", file=sys.stderr)  # noqa: T201
+            return 2
     report = run(progress=progress_to(sys.stderr), against=args.against)
     if sys.stderr.isatty():
         sys.stderr.write("\r\033[K")
@@ -531,4 +545,6 @@ def command(args: argparse.Namespace) -> int:
         print(json.dumps(report.to_json(), indent=2))  # noqa: T201
     else:
         print(format_table(report))  # noqa: T201
+    if html is not None:
+        html.write(report, args.html, html.measure_drift())
     return 0 if report.passed else 1

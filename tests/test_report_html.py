@@ -1,0 +1,177 @@
+"""The HTML report: a row per check, every plot drawn, float32's drift, the CLI option."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import replace
+from html.parser import HTMLParser
+from types import ModuleType
+
+import numpy as np
+import pytest
+
+pytest.importorskip("matplotlib")
+
+from reference_rnn import report_html, verify
+from reference_rnn.cli import main
+from reference_rnn.report_html import Drift, measure_drift, render
+from reference_rnn.verify import Check, Report
+
+CHECKS = [
+    Check("rnn_forward/backward tanh", "torch", "float64", 2.1e-16, 1e-12),
+    Check("rnn_forward/backward tanh", "torch", "float32", 3.0e-7, 1e-5),
+    Check("RNN 1 layer <tanh> & more", "jax", "float32", 0.0, 1e-5),
+    Check("RNN lengths", "onnx reference", "float64", 0.4, 1e-12, known_difference="ignores it"),
+    Check("RNN crashed", "keras", "float64", None, 1e-12, error="ValueError: boom"),
+    Check("SimpleRNN final state", "finite differences", "float64", 2e-6, 1e-7),
+]
+ACCURACY = [
+    {"case": "rnn_step_forward/backward tanh", "reference_rnn": 0.5, "torch": 1.5, "jax": None},
+    {"case": "RNN bidirectional", "reference_rnn": 0.0, "torch": 2.0, "jax": 3.25},
+]
+SMALL_DRIFT = Drift(
+    baseline="a float64 baseline",
+    lengths=(1, 10),
+    by_length={1.0: [1e-7, 2e-7]},
+    scales=(0.5, 1.0),
+    scale_length=10,
+    radii=[0.3, 0.6],
+    by_scale=[1e-7, 2e-7],
+    tolerance=1e-5,
+)
+
+
+class _Page(HTMLParser):
+    """The page's check rows (cells' text), the ids of its elements, and its svg count."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.rows: list[list[str]] = []
+        self.ids: set[str] = set()
+        self.svgs = 0
+        self._in_row = False
+        self.feed(text)
+
+    def handle_starttag(self, tag, attrs):
+        attributes = dict(attrs)
+        if "id" in attributes and tag != "path":
+            self.ids.add(attributes["id"])
+        self.svgs += tag == "svg"
+        if tag == "tr" and attributes.get("class") == "check":
+            self._in_row = True
+            self.rows.append([])
+        elif tag == "td" and self._in_row:
+            self.rows[-1].append("")
+
+    def handle_endtag(self, tag):
+        if tag == "tr":
+            self._in_row = False
+
+    def handle_data(self, data):
+        if self._in_row and self.rows[-1]:
+            self.rows[-1][-1] += data
+
+
+def _report(accuracy=()) -> Report:
+    report = Report(checks=list(CHECKS), versions={"torch": "2.13.0"}, skipped={"exact": "no"})
+    report.accuracy = list(accuracy)
+    return report
+
+
+@pytest.fixture(scope="module")
+def text() -> str:
+    """The page of a report with every status, accuracy rows and a drift measurement."""
+    return render(_report(ACCURACY), SMALL_DRIFT)
+
+
+def test_every_check_is_a_row_with_its_status_and_numbers(text):
+    page = _Page(text)
+    assert len(page.rows) == len(CHECKS)
+    for i, (row, check) in enumerate(zip(page.rows, CHECKS, strict=True), 1):
+        number, name, against, dtype, error, tolerance, _, status, note = row
+        assert (int(number), name, against, dtype) == (i, check.name, check.against, check.dtype)
+        assert tolerance == f"{check.tolerance:.0e}"
+        assert error == ("\N{EN DASH}" if check.max_error is None else f"{check.max_error:.1e}")
+        assert status == {"torch": "pass", "jax": "pass", "onnx reference": "known difference"}.get(
+            against, "FAIL"
+        )
+        assert note == (check.error or check.known_difference or "")
+
+
+def test_the_page_has_each_plot_the_summary_and_the_sources(text):
+    page = _Page(text)
+    assert {
+        "summary",
+        "sources",
+        "skipped",
+        "plot-errors",
+        "plot-accuracy",
+        "plot-drift",
+    } <= page.ids
+    assert page.svgs == 3
+    assert "FAILED: 3 of 5 checks passed" in text
+    assert "accuracy-absent" not in page.ids
+    assert "<td>torch 2.13.0</td><td>2 of 2 passed" in text.replace("\n", "")
+    # the accuracy table: a missing value is a dash, not a number
+    assert '<td class="num">3.25</td>' in text
+    assert '<td class="num">&ndash;</td>' in text
+    # nothing to fetch (XML namespaces are names, not requests) and no script
+    for fetch in ('src="', 'href="http', "<link", "<script", "url(http", "@import"):
+        assert fetch not in text
+
+
+def test_without_accuracy_or_drift_the_page_says_so():
+    text = render(_report(), None)
+    page = _Page(text)
+    assert "accuracy-absent" in page.ids
+    assert {"plot-accuracy", "plot-drift"}.isdisjoint(page.ids)
+    assert page.svgs == 1
+    assert "Not measured for this page." in text
+
+
+def test_without_matplotlib_the_message_says_how_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    with pytest.raises(ImportError, match=r"pip install 'reference-rnn\[report\]'"):
+        report_html.require_matplotlib()
+
+
+def test_verify_html_writes_the_page(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(verify, "run", lambda **_: _report(ACCURACY))
+    monkeypatch.setattr(report_html, "measure_drift", lambda: SMALL_DRIFT)
+    path = tmp_path / "report.html"
+    assert main(["verify", "--html", str(path)]) == 1  # the report above has failures
+    page = _Page(path.read_text(encoding="utf-8"))
+    assert len(page.rows) == len(CHECKS)
+    assert page.svgs == 3
+    assert "FAILED" in capsys.readouterr().out
+
+
+def test_float32_drifts_from_torch_float64_only_in_the_chaotic_regime(torch: ModuleType):
+    threads = torch.get_num_threads()
+    drift = measure_drift(
+        lengths=(1, 200), length_scales=(1.0,), scales=(1.0, 4.0), scale_length=200
+    )
+    assert drift.baseline.startswith(f"torch {torch.__version__} float64")
+    eps32 = float(np.finfo(np.float32).eps)
+    # at torch's initialisation: rounding only, well under the float32 tolerance, but not zero
+    assert 0 < drift.by_length[1.0][0] < 10 * eps32
+    assert 0 < drift.by_length[1.0][1] < drift.tolerance
+    # spectral radius well past 1: the sequences decorrelate, the error is of the values' order
+    assert drift.radii[1] == pytest.approx(4 * drift.radii[0])
+    assert drift.radii[1] > 2
+    assert drift.by_scale[1] > 0.1
+    assert torch.get_num_threads() == threads  # given back
+
+
+def test_without_torch_the_drift_baseline_is_float64_reference(monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch", None)
+    drift = measure_drift(lengths=(1,), length_scales=(1.0,), scales=(1.0,), scale_length=5)
+    assert drift.baseline == "reference_rnn float64 (torch is not installed)"
+    assert 0 < drift.by_length[1.0][0] < 10 * float(np.finfo(np.float32).eps)
+
+
+def test_the_drift_plot_marks_where_the_tolerance_is_exceeded():
+    chaotic = replace(SMALL_DRIFT, by_scale=[1e-7, 0.5])
+    plt = report_html.require_matplotlib()
+    assert "from radius 0.60" in report_html.plot_drift(plt, chaotic)
+    assert "from radius" not in report_html.plot_drift(plt, SMALL_DRIFT)

@@ -1,0 +1,41 @@
+"""``verify --html``'s wiring, where matplotlib may be absent (the page itself: test_report_html)."""
+
+from __future__ import annotations
+
+import sys
+
+from reference_rnn import report_html, verify
+from reference_rnn.cli import main
+from reference_rnn.verify import Check, Report
+
+PASSING = Report(checks=[Check("rnn_forward/backward tanh", "torch", "float64", 1e-16, 1e-12)])
+
+
+def _never(*_, **__):
+    raise AssertionError
+
+
+def test_without_matplotlib_it_says_how_to_install_before_the_checks(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(verify, "run", _never)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    assert main(["verify", "--html", str(tmp_path / "report.html")]) == 2
+    assert "pip install 'reference-rnn[report]'" in capsys.readouterr().err
+    assert not (tmp_path / "report.html").exists()
+
+
+def test_the_page_gets_the_report_the_path_and_the_drift(monkeypatch, tmp_path, capsys):
+    written = []
+    monkeypatch.setattr(verify, "run", lambda **_: PASSING)
+    monkeypatch.setattr(report_html, "require_matplotlib", lambda: None)
+    monkeypatch.setattr(report_html, "measure_drift", lambda: "the drift")
+    monkeypatch.setattr(report_html, "write", lambda *args: written.append(args))
+    assert main(["verify", "--html", str(tmp_path / "r.html"), "--against", "torch"]) == 0
+    assert written == [(PASSING, str(tmp_path / "r.html"), "the drift")]
+    assert "PASSED: 1 of 1 checks passed" in capsys.readouterr().out
+
+
+def test_without_html_no_page_is_made(monkeypatch, capsys):
+    monkeypatch.setattr(verify, "run", lambda **_: PASSING)
+    monkeypatch.setattr(report_html, "write", _never)
+    assert main(["verify"]) == 0
+    assert "PASSED" in capsys.readouterr().out
