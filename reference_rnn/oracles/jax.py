@@ -1,0 +1,246 @@
+"""The JAX oracle: torch's documented recurrence in ``jax.numpy`` and ``lax.scan``, gradients by vjp.
+
+Written from the equation in ``torch.nn.RNN``'s documentation, for layer ``l`` and direction ``k``:
+
+    h_t = act(x_t @ weight_ih.T + bias_ih + h_{t-1} @ weight_hh.T + bias_hh)
+
+one ``lax.scan`` per layer and direction, directly on the problem's raw arrays (torch's names and
+layout). A layer's input is the previous layer's output, ``[forward, reverse]`` on the last axis,
+times the problem's dropout mask when it has one. Lengths follow packed-sequence semantics with
+this module's own masking: steps past a sequence's length leave its state alone and output zero,
+and the reverse direction reads each sequence's valid steps backwards from its last one.
+``jax.vjp`` of ``(x, hx, params) -> (output, h_n)``, applied to ``(grad_output, grad_h_n)``, gives
+every gradient, so any upstream gradient is checked.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Callable
+from functools import cache, partial
+from types import ModuleType
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from reference_rnn.oracles import Problem, Results
+
+__all__ = ["GRADIENTS", "NAME", "import_jax", "known_difference", "run", "unsupported", "version"]
+
+NAME = "jax"
+GRADIENTS = True
+
+
+def import_jax() -> ModuleType:
+    """jax, restricted to the CPU, or an ImportError that says how to get it."""
+    # Unless told the platform, jax probes every accelerator on first use: with an NVIDIA GPU or a
+    # TPU beside a CPU-only jaxlib it logs "Falling back to cpu", with a broken plugin it fails,
+    # and on a GPU float32 products default to reduced (TF32) precision, far beyond 1e-5. The
+    # oracle is a CPU computation; a platform the caller chose is left alone.
+    os.environ.setdefault("JAX_PLATFORMS", "cpu")
+    try:
+        return importlib.import_module("jax")
+    except ImportError as exc:
+        msg = f'the JAX checks need jax (pip install "jax==0.10.2" "jaxlib==0.10.2"): {exc}'
+        raise ImportError(msg) from exc
+
+
+def version() -> str:
+    return str(import_jax().__version__)
+
+
+def unsupported(problem: Problem) -> str | None:  # noqa: ARG001  (JAX expresses every problem)
+    return None
+
+
+def known_difference(problem: Problem) -> str | None:  # noqa: ARG001
+    return None
+
+
+def run(problem: Problem) -> Results:
+    """JAX's output, h_n, grad_input, grad_hx and ``grad.<name>`` for every parameter."""
+    jax = import_jax()
+    # jax makes float64 arrays float32 unless jax_enable_x64 is set. It is set for this call
+    # only, with jax's context manager, rather than process-wide by jax.config.update: other
+    # JAX users in the process (Keras on its JAX backend, the caller's code) keep their
+    # setting. Every array is made inside it from a NumPy array of the problem's dtype, so
+    # float32 problems stay float32.
+    with jax.enable_x64(True):
+        return _run(jax, problem)
+
+
+class _Network(NamedTuple):
+    """A problem's structure: the compiled function is cached per value (and per shape)."""
+
+    num_layers: int
+    bidirectional: bool
+    nonlinearity: str
+    bias: bool
+    batch_first: bool
+    unbatched: bool
+
+
+def _run(jax: Any, problem: Problem) -> Results:
+    jnp = jax.numpy
+    network = _Network(
+        problem.num_layers,
+        problem.bidirectional,
+        problem.nonlinearity,
+        problem.bias,
+        problem.batch_first,
+        problem.unbatched,
+    )
+    LK, H = problem.num_layers * problem.num_directions, problem.hidden_size
+    if problem.unbatched:
+        hx_shape: tuple[int, ...] = (LK, H)
+    else:
+        hx_shape = (LK, problem.x.shape[0 if problem.batch_first else 1], H)
+    hx = np.zeros(hx_shape, dtype=problem.dtype) if problem.hx is None else problem.hx
+    # one (weight_ih, weight_hh[, bias_ih, bias_hh]) per layer and direction, in h_n's order
+    names = [
+        [name for name in problem.param_names(layer, direction) if name in problem.params]
+        for layer in range(problem.num_layers)
+        for direction in range(problem.num_directions)
+    ]
+    weights = [[jnp.asarray(problem.params[name]) for name in group] for group in names]
+    lengths = None if problem.lengths is None else jnp.asarray(problem.lengths)
+    masks = (
+        None if problem.dropout_masks is None else [jnp.asarray(m) for m in problem.dropout_masks]
+    )
+    output, h_n, grad_input, grad_hx, grad_weights = _forward_backward()(
+        network,
+        jnp.asarray(problem.x),
+        jnp.asarray(hx),
+        weights,
+        lengths,
+        masks,
+        jnp.asarray(problem.grad_output),
+        jnp.asarray(problem.grad_h_n),
+    )
+    results = {
+        "output": np.asarray(output),
+        "h_n": np.asarray(h_n),
+        "grad_input": np.asarray(grad_input),
+        "grad_hx": np.asarray(grad_hx),
+    }
+    for group, grads in zip(names, grad_weights, strict=True):
+        results |= {
+            f"grad.{name}": np.asarray(grad) for name, grad in zip(group, grads, strict=True)
+        }
+    return results
+
+
+@cache
+def _forward_backward() -> Callable[..., Any]:
+    """``(network, x, hx, weights, lengths, masks, grad_output, grad_h_n)`` -> the results.
+
+    Compiled once per network, shapes and dtypes: the networks are tiny, so compiling is nearly
+    all of this oracle's cost, and without LLVM's optimisations it takes half as long.
+    """
+    jax = import_jax()
+
+    def forward_backward(
+        network: _Network,
+        x: Any,
+        hx: Any,
+        weights: Any,
+        lengths: Any,
+        masks: Any,
+        grad_output: Any,
+        grad_h_n: Any,
+    ) -> tuple[Any, ...]:
+        forward = partial(_network, jax, network, lengths, masks)
+        (output, h_n), pullback = jax.vjp(forward, x, hx, weights)
+        return output, h_n, *pullback((grad_output, grad_h_n))
+
+    compiled: Callable[..., Any] = jax.jit(
+        forward_backward,
+        static_argnums=0,
+        compiler_options={"xla_backend_optimization_level": 0},
+    )
+    return compiled
+
+
+def _network(
+    jax: Any, network: _Network, lengths: Any, masks: Any, x: Any, hx: Any, weights: Any
+) -> tuple[Any, Any]:
+    """``(output, h_n)`` in the problem's layouts, from x and hx in its layouts.
+
+    lengths (N,) or None; masks: the problem's
+    dropout masks or None; weights: (weight_ih, weight_hh[, bias_ih, bias_hh]) per layer and
+    direction, layer-major.
+    """
+    jnp = jax.numpy
+    L, K = network.num_layers, 2 if network.bidirectional else 1
+    layer_in = _time_major(network, x)  # (T, N, D)
+    hx = hx[:, None] if network.unbatched else hx  # (LK, H) -> (LK, 1, H)
+    T, N, _ = layer_in.shape
+    lengths = jnp.full(N, T) if lengths is None else lengths
+    steps = jnp.arange(T)[:, None]  # (T, 1)
+    valid = steps < lengths  # (T, N): step t of sequence n lies within its length
+    # Step t of the reverse direction reads step reverse[t, n]: a sequence's valid steps from its
+    # last one back, its padding in place (masked anyway). The index is its own inverse, so it
+    # also puts the reverse outputs back in time order.
+    reverse = jnp.where(valid, lengths - 1 - steps, steps)  # (T, N)
+    finals = []
+    for layer in range(L):
+        outputs = []
+        for direction in range(K):
+            i = layer * K + direction
+            inputs = layer_in if direction == 0 else _gather(jnp, layer_in, reverse)
+            out, final = _direction(jax, network, inputs, valid, hx[i], *weights[i])
+            outputs.append(out if direction == 0 else _gather(jnp, out, reverse))
+            finals.append(final)
+        layer_in = jnp.concatenate(outputs, axis=-1)  # (T, N, K * H)
+        if masks is not None and layer < L - 1:
+            layer_in = layer_in * _time_major(network, masks[layer])
+    h_n = jnp.stack(finals)  # (LK, N, H)
+    if network.unbatched:
+        return layer_in[:, 0], h_n[:, 0]  # (T, 1, K * H) -> (T, K * H), (LK, 1, H) -> (LK, H)
+    if network.batch_first:
+        return layer_in.swapaxes(0, 1), h_n  # (T, N, K * H) -> (N, T, K * H)
+    return layer_in, h_n
+
+
+def _direction(
+    jax: Any,
+    network: _Network,
+    inputs: Any,
+    valid: Any,
+    h0: Any,
+    weight_ih: Any,
+    weight_hh: Any,
+    bias_ih: Any = None,
+    bias_hh: Any = None,
+) -> tuple[Any, Any]:
+    """One layer in one direction: every step's output (T, N, H) and the final state (N, H).
+
+    inputs (T, N, D_l) in the order the direction reads them; valid (T, N) marks real steps.
+    """
+    jnp = jax.numpy
+    act = jnp.tanh if network.nonlinearity == "tanh" else jax.nn.relu  # relu'(0) = 0, as torch
+
+    def step(h: Any, inputs_t: tuple[Any, Any]) -> tuple[Any, Any]:
+        x_t, valid_t = inputs_t  # (N, D_l), (N,)
+        if network.bias:
+            h_new = act(x_t @ weight_ih.T + bias_ih + h @ weight_hh.T + bias_hh)
+        else:
+            h_new = act(x_t @ weight_ih.T + h @ weight_hh.T)
+        keep = valid_t[:, None]  # (N,) -> (N, 1)
+        return jnp.where(keep, h_new, h), jnp.where(keep, h_new, 0)
+
+    final, out = jax.lax.scan(step, h0, (inputs, valid))
+    return out, final
+
+
+def _time_major(network: _Network, a: Any) -> Any:
+    """An array laid out like the input or the output, as (T, N, F)."""
+    if network.unbatched:
+        return a[:, None]  # (T, F) -> (T, 1, F)
+    return a.swapaxes(0, 1) if network.batch_first else a  # (N, T, F) -> (T, N, F)
+
+
+def _gather(jnp: ModuleType, a: Any, index: Any) -> Any:
+    """``a[index[t, n], n]`` for every t and n: a (T, N, F), index (T, N)."""
+    return jnp.take_along_axis(a, index[:, :, None], axis=0)
