@@ -15,6 +15,8 @@ __all__ = ["COMMANDS", "main"]
 #: command -> (its module, one line of help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "verify": ("reference_rnn.verify", "the verification report: every check of this package"),
+    "check": ("reference_rnn.check", "check your RNN against the reference and name its mistake"),
+    "export": ("reference_rnn.export", "write the check cases as .npz files for any language"),
 }
 
 

@@ -1,0 +1,249 @@
+"""The cases ``python -m reference_rnn check`` runs, and their expected values from the reference.
+
+Shapes: N batch, T time steps, D input features, H hidden units; batch-first, as the functional
+core. A case holds the inputs ``x (N, T, D)``, ``h0 (N, H)``, ``Wx (D, H)``, ``Wh (H, H)``,
+``b (H,)`` and an arbitrary upstream gradient ``dh (N, T, H)`` (dL/dh_t at every step), so that
+every gradient is tested, not only the one of a convenient loss. Its expected values, ``h``,
+``dx``, ``dh0``, ``dWx``, ``dWh`` and ``db``, come from :func:`reference_rnn.rnn_forward` and
+:func:`reference_rnn.rnn_backward`, computed in float64 from the case's own (possibly float32)
+inputs, so that a float32 implementation is measured against the exact answer to its own inputs.
+
+The battery covers a batch of one and more, one step and long sequences, zero and nonzero
+initial states, weights from tiny to saturating, the exercise's documented sample, and (for
+layers that keep their state between calls) one sequence fed as two consecutive blocks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from functools import cached_property
+from typing import NamedTuple
+
+import numpy as np
+
+from reference_rnn._checks import FloatArray
+from reference_rnn.functional import rnn_backward, rnn_forward
+from reference_rnn.golden import documented_sample
+from reference_rnn.oracles import Results
+
+__all__ = [
+    "DTYPES",
+    "KEYS",
+    "Case",
+    "Implementation",
+    "Inputs",
+    "battery",
+    "evaluate",
+    "expected_value",
+    "make_case",
+    "reference",
+]
+
+DTYPES = ("float64", "float32")
+#: The expected values of every case: the states, then each gradient.
+KEYS = ("h", "dx", "dh0", "dWx", "dWh", "db")
+
+
+class Inputs(NamedTuple):
+    """One run's arrays, float64: x (N, T, D), h0 (N, H), Wx, Wh, b, dh (N, T, H)."""
+
+    x: FloatArray
+    h0: FloatArray
+    Wx: FloatArray
+    Wh: FloatArray
+    b: FloatArray
+    dh: FloatArray
+
+
+#: An RNN written as a function: the reference, or a wrong variant of it (reference_rnn.mistakes).
+Implementation = Callable[[Inputs], Results]
+
+
+def reference(a: Inputs) -> Results:
+    """The functional core's states and gradients: every value a check expects."""
+    h, cache = rnn_forward(a.x, a.h0, a.Wx, a.Wh, a.b)
+    dx, dh0, dWx, dWh, db = rnn_backward(a.dh, cache)
+    return {"h": h, "dx": dx, "dh0": dh0, "dWx": dWx, "dWh": dWh, "db": db}
+
+
+@dataclass(frozen=True, eq=False)
+class Case:
+    """One check case: its inputs in the checked dtype, and (``expected``) the reference's answer.
+
+    ``split``: None for one call; otherwise a layer that keeps its state runs ``x[:, :split]``
+    from ``h0`` and then ``x[:, split:]`` from the state the first block ended in, and the
+    expected values are the second block's (its ``dh0`` is the gradient at the carried state).
+    """
+
+    name: str
+    about: str
+    x: FloatArray
+    h0: FloatArray
+    Wx: FloatArray
+    Wh: FloatArray
+    b: FloatArray
+    dh: FloatArray
+    split: int | None = None
+
+    def __str__(self) -> str:  # for pytest.mark.parametrize(..., ids=str)
+        return self.name
+
+    @property
+    def dtype(self) -> str:
+        return str(self.x.dtype)
+
+    @property
+    def shape(self) -> tuple[int, int, int, int]:
+        """(N, T, D, H)."""
+        N, T, D = self.x.shape
+        return N, T, D, self.Wx.shape[1]
+
+    @property
+    def zero_h0(self) -> bool:
+        return not self.h0.any()
+
+    def inputs(self) -> Inputs:
+        """The case's arrays in float64 (exactly: float32 widens without rounding)."""
+        return Inputs(*(np.asarray(a, dtype=np.float64) for a in self._arrays()))
+
+    def _arrays(self) -> tuple[FloatArray, ...]:
+        return self.x, self.h0, self.Wx, self.Wh, self.b, self.dh
+
+    @cached_property
+    def expected(self) -> Results:
+        """The reference's states and gradients (float64), keyed by :data:`KEYS`."""
+        return evaluate(reference, self)
+
+    def first_step(self) -> Case:
+        """The same case cut to its first time step (for one-step APIs)."""
+        return replace(self, x=self.x[:, :1], dh=self.dh[:, :1], split=None)
+
+    def sequence(self, n: int) -> Case:
+        """The case for sequence ``n`` of the batch alone (a batch of one)."""
+        rows = slice(n, n + 1)
+        return replace(self, x=self.x[rows], h0=self.h0[rows], dh=self.dh[rows])
+
+    def with_upstream(self, dh: FloatArray) -> Case:
+        """The same case with another upstream gradient ``dh (N, T, H)``."""
+        return replace(self, dh=np.asarray(dh, dtype=self.x.dtype))
+
+
+def expected_value(results: Results, key: str) -> FloatArray:
+    """``results[key]``; ``"h_last"`` is the final state ``h[:, -1]`` (N, H)."""
+    return results["h"][:, -1] if key == "h_last" else results[key]
+
+
+def evaluate(implementation: Implementation, case: Case, *, carries_state: bool = True) -> Results:
+    """``implementation``'s results on ``case``; for a case in two blocks, the second block's.
+
+    ``carries_state=False`` starts the second block from zeros instead of the first block's
+    final state: what a layer that does not keep its state computes.
+    """
+    a = case.inputs()
+    if case.split is None:
+        return implementation(a)
+    s = case.split
+    first = implementation(a._replace(x=a.x[:, :s], dh=np.zeros_like(a.dh[:, :s])))
+    carried = first["h"][:, -1] if carries_state else np.zeros_like(a.h0)
+    return implementation(a._replace(x=a.x[:, s:], h0=carried, dh=a.dh[:, s:]))
+
+
+def make_case(
+    name: str,
+    N: int,
+    T: int,
+    D: int,
+    H: int,
+    *,
+    dtype: str = "float64",
+    seed: int = 0,
+    zero_h0: bool = False,
+    scale: float = 1.0,
+    split: int | None = None,
+    about: str = "",
+) -> Case:
+    """A random case: weights ``scale`` times torch's initialisation U(-1/sqrt(H), 1/sqrt(H)).
+
+    x and dh are standard normal; h0 is zero or U(-1, 1).
+    """
+    if dtype not in DTYPES:
+        msg = f"dtype must be one of {DTYPES}, got {dtype!r}"
+        raise ValueError(msg)
+    rng = np.random.default_rng(seed)
+    k = scale / np.sqrt(H)
+    arrays = (
+        rng.standard_normal((N, T, D)),
+        np.zeros((N, H)) if zero_h0 else rng.uniform(-1, 1, (N, H)),
+        rng.uniform(-k, k, (D, H)),
+        rng.uniform(-k, k, (H, H)),
+        rng.uniform(-k, k, H),
+        rng.standard_normal((N, T, H)),
+    )
+    if not about:
+        about = f"N={N}, T={T}, D={D}, H={H}, h0 {'zero' if zero_h0 else 'random'}"
+        about += f", weights {scale:g} x torch's init" * (scale != 1)
+    return _case(name, about, arrays, dtype, split)
+
+
+def _sample(name: str, about: str, dtype: str, seed: int, *, zero_h0: bool) -> Case:
+    """The exercise's problem 2 (x, w_x, w_h, b), with a random upstream gradient."""
+    s = documented_sample()
+    rng = np.random.default_rng(seed)
+    h0 = s["h"] if zero_h0 else rng.uniform(-1, 1, s["h"].shape)
+    dh = rng.standard_normal((*s["x"].shape[:2], s["w_x"].shape[1]))
+    arrays = (s["x"], h0, s["w_x"], s["w_h"], s["b"], dh)
+    return _case(name, about, arrays, dtype)
+
+
+def _case(
+    name: str, about: str, arrays: Sequence[object], dtype: str, split: int | None = None
+) -> Case:
+    """A case from x, h0, Wx, Wh, b and dh, in ``dtype``."""
+    x, h0, Wx, Wh, b, dh = (np.asarray(a, dtype=dtype) for a in arrays)
+    return Case(name, about, x, h0, Wx, Wh, b, dh, split)
+
+
+def battery(dtype: str = "float64", *, seed: int = 0, stateful: bool = False) -> list[Case]:
+    """Every case the checker runs, in ``dtype``; ``stateful`` adds the case in two blocks.
+
+    The random cases have D = 3 and H = 5, so that code which reads the exercise's (2, 4) arrays
+    instead of its own fails loudly rather than by chance.
+    """
+    cases = [
+        _sample(
+            "sample", "the exercise's problem 2: N=1, T=3, D=2, H=4", dtype, seed, zero_h0=True
+        ),
+        _sample("sample-h0", "problem 2 from a random h0", dtype, seed + 1, zero_h0=False),
+        *(
+            make_case(name, N, T, 3, 5, dtype=dtype, seed=seed + 2 + i, zero_h0=zero, scale=scale)
+            for i, (name, N, T, zero, scale) in enumerate(
+                [
+                    ("one-step", 1, 1, False, 1.0),
+                    ("one-step-batch", 4, 1, True, 1.0),
+                    ("batch-of-one", 1, 6, False, 1.0),
+                    ("batch", 4, 6, True, 1.0),
+                    ("batch-h0", 4, 6, False, 1.0),
+                    ("long", 2, 40, False, 1.0),
+                    ("small-weights", 3, 5, False, 0.01),
+                    ("saturating", 3, 8, False, 4.0),
+                ]
+            )
+        ),
+    ]
+    if stateful:
+        cases.append(
+            make_case(
+                "stateful",
+                2,
+                8,
+                3,
+                5,
+                dtype=dtype,
+                seed=seed + 20,
+                zero_h0=True,  # from reset_state(); set_state is checked by the other cases
+                split=4,
+                about="T=8 fed as two blocks of 4 to a stateful layer",
+            )
+        )
+    return cases

@@ -1,0 +1,177 @@
+"""Checking someone else's RNN: run the battery through its API, measure, and name the mistake.
+
+Every value the user's code returns (the states and each gradient, separately) is one check, with
+its error ``max|actual - expected| / max|expected|`` against the reference and the project's
+tolerance for the dtype (:data:`reference_rnn.compare.TOLERANCE`). A check that fails is then
+compared with the catalogued mistakes (:mod:`reference_rnn.diagnosis`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from types import ModuleType
+from typing import Any
+
+from reference_rnn.battery import DTYPES, Case, battery, expected_value
+from reference_rnn.compare import TOLERANCE, scaled_error
+from reference_rnn.diagnosis import Diagnosis, Record, diagnose
+from reference_rnn.mistakes import MISTAKES, applicable
+from reference_rnn.user_apis import plan
+
+__all__ = ["Check", "Report", "run"]
+
+
+@dataclass(frozen=True)
+class Check:
+    """One value of one case: ``max_error`` is None when there was nothing to measure."""
+
+    name: str
+    passed: bool
+    max_error: float | None
+    tolerance: float
+    detail: str | None = None  # the exception, the shapes or the NaN that made it fail
+
+
+@dataclass(frozen=True)
+class Report:
+    """Every check, the named mistakes, and what was not checked or not explained."""
+
+    api: str
+    target: str
+    dtype: str
+    checks: list[Check]
+    diagnoses: list[Diagnosis]
+    notes: list[str] = field(default_factory=list)  # what is not checked, and why
+    unexplained: list[str] = field(default_factory=list)  # failed checks no mistake explains
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.checks) and all(check.passed for check in self.checks)
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"passed", "api", "target", "dtype", "checks", "diagnoses"}``."""
+        return {
+            "passed": self.passed,
+            "api": self.api,
+            "target": self.target,
+            "dtype": self.dtype,
+            "checks": [asdict(check) for check in self.checks],
+            "diagnoses": [asdict(diagnosis) for diagnosis in self.diagnoses],
+        }
+
+    def format(self) -> str:
+        """The report as text: a row per case, a column per value, then what failed and why."""
+        lines = [
+            (
+                f"{self.target} as {self.api}, {self.dtype}: error = max|actual - expected| / "
+                f"max|expected| against the reference, tolerance {TOLERANCE[self.dtype]:.0e}"
+            ),
+            *self.notes,
+        ]
+        lines += _tables(self.checks)
+        failures = [f"  {c.name}: {c.detail}" for c in self.checks if not c.passed and c.detail]
+        if failures:
+            lines += ["", "Errors:", *failures]
+        if self.diagnoses:
+            lines += ["", "Mistakes found:"]
+            for diagnosis in self.diagnoses:
+                evidence = diagnosis.evidence
+                lines.append(f"  {diagnosis.mistake}: {MISTAKES[diagnosis.mistake]}")
+                explains = evidence["checks_explained"]
+                lines.append(
+                    f"    {evidence['check']}: {evidence['detail']}; "
+                    f"explains {explains} failed check{'s' * (explains > 1)}"
+                )
+        if self.unexplained:
+            lines += ["", "Failed checks that no catalogued mistake explains:"]
+            lines.append(f"  {', '.join(self.unexplained)}")
+        passed = sum(check.passed for check in self.checks)
+        found = ", ".join(d.mistake for d in self.diagnoses) or "none"
+        verdict = "PASSED" if self.passed else "FAILED"
+        lines += ["", f"{verdict}: {passed} of {len(self.checks)} checks passed; mistakes: {found}"]
+        return "\n".join(lines)
+
+
+def _tables(checks: list[Check]) -> list[str]:
+    """A table per run of rows with the same values: the error, and FAIL where it fails."""
+    rows: dict[str, dict[str, Check]] = {}
+    for check in checks:
+        row, _, column = check.name.rpartition("/")
+        rows.setdefault(row, {})[column] = check
+    lines: list[str] = []
+    groups: list[tuple[tuple[str, ...], list[tuple[str, ...]]]] = []
+    for row, cells in rows.items():
+        columns = tuple(cells)
+        if not groups or groups[-1][0] != columns:
+            groups.append((columns, []))
+        groups[-1][1].append((row, *(_cell(cells[column]) for column in columns)))
+    for columns, body in groups:
+        table = [("case", *columns), *body]
+        widths = [max(len(cells[i]) for cells in table) for i in range(len(columns) + 1)]
+        lines.append("")
+        lines += [
+            "  ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True)).rstrip()
+            for cells in table
+        ]
+    return lines
+
+
+def _cell(check: Check) -> str:
+    error = "-" if check.max_error is None else f"{check.max_error:.1e}"
+    return error if check.passed else f"{error} FAIL"
+
+
+def run(
+    obj: object,
+    *,
+    api: str,
+    dtype: str = "float64",
+    cases: Iterable[Case] | None = None,
+    target: str | None = None,
+) -> Report:
+    """Check ``obj`` as an ``api`` implementation on ``cases`` (default: the battery in ``dtype``)."""
+    if dtype not in DTYPES:
+        msg = f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}"
+        raise ValueError(msg)
+    how = plan(api, obj)
+    if cases is None:
+        cases = battery(dtype, stateful=any(runner.blocks for runner in how.runners))
+    cases = list(cases)
+    for case in cases:
+        if case.dtype != dtype:
+            msg = f"case {case.name!r} is {case.dtype}, but dtype is {dtype!r}"
+            raise ValueError(msg)
+    tolerance = TOLERANCE[dtype]
+    target = _name(obj) if target is None else target
+    checks = [
+        Check(f"{name}/exists", False, None, tolerance, f"{target} has no {name}")
+        for name in how.missing
+    ]
+    records = []
+    for runner in how.runners:
+        for case in cases:
+            if case.split is not None and not runner.blocks:
+                continue
+            observation = runner.run(case.first_step() if runner.one_step else case)
+            for output in observation.outputs:
+                error = None
+                if output.problem is None and output.value is not None:
+                    expected = expected_value(observation.case.expected, output.key)
+                    error = scaled_error(output.value, expected)
+                passed = error is not None and error <= tolerance
+                name = f"{runner.label}{case.name}/{output.name}"
+                checks.append(Check(name, passed, error, tolerance, output.problem))
+                records.append(
+                    Record(name, runner.label, observation.case, output, error, passed, runner.run)
+                )
+    diagnoses, unexplained = diagnose(records, applicable(api, dtype), dtype)
+    return Report(api, target, dtype, checks, diagnoses, how.notes, unexplained)
+
+
+def _name(obj: object) -> str:
+    if isinstance(obj, ModuleType):
+        return obj.__name__
+    module = getattr(obj, "__module__", None)
+    qualname = getattr(obj, "__qualname__", type(obj).__name__)
+    return f"{module}:{qualname}" if module else str(qualname)

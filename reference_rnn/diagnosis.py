@@ -1,0 +1,215 @@
+"""Naming the mistake: which catalogued wrong variants the user's failed results match.
+
+For every check, every applicable variant (reference_rnn.mistakes) is computed on the same case
+and compared with the user's value:
+
+- the variant *explains* a failed check when the user's value agrees with the variant's within
+  the tolerance, where the variant's differs from the reference's;
+- a *passed* check where the variant differs from the reference rules the variant out for the code
+  that made it (the step functions and the sequence functions of a module are separate code): it
+  does the right thing exactly where the mistake would not.
+
+``batch-of-one-only`` is found from the user's own code: it explains a failed check on a batch
+when the batch's result (or error) differs from its sequences run one at a time.
+
+A mistake often explains a few checks that another explains too (at one step, ignoring h0 and
+dropping the recurrence are the same thing). The diagnoses are the smallest set, chosen greedily,
+that explains every failed check any mistake explains; mistakes that explain exactly the same
+checks are named together, since nothing here tells them apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from reference_rnn.battery import Case, evaluate, expected_value
+from reference_rnn.compare import TOLERANCE, scaled_error
+from reference_rnn.mistakes import Mistake
+from reference_rnn.oracles import Results
+from reference_rnn.user_apis import Observation, Output
+
+__all__ = ["Diagnosis", "Record", "diagnose"]
+
+_PER_SEQUENCE = ("h", "h_last", "dx", "dh0")  # stacked along the batch; weight gradients add up
+
+
+@dataclass(frozen=True)
+class Record:
+    """One check: the user's output on a case, its error against the reference, and the verdict.
+
+    ``group`` names the user's code that made it (the step functions and the sequence functions
+    of a module are checked apart); ``rerun`` runs that code on another case (a sequence of the
+    batch alone).
+    """
+
+    name: str
+    group: str
+    case: Case
+    output: Output
+    error: float | None
+    passed: bool
+    rerun: Callable[[Case], Observation]
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """A named mistake and the evidence for it (see :func:`diagnose`)."""
+
+    mistake: str
+    evidence: dict[str, Any]
+
+
+def diagnose(
+    records: Sequence[Record], mistakes: Sequence[Mistake], dtype: str
+) -> tuple[list[Diagnosis], list[str]]:
+    """The mistakes that explain the failed ``records``, and the failed checks none explains.
+
+    The evidence of a diagnosis is its first explained check: ``check``, ``output`` (the API's
+    name for it), ``first_time_step`` (where the error first exceeds the tolerance, counted over
+    the whole sequence; None for values without a time axis), ``error_vs_reference``,
+    ``error_vs_mistake``, ``checks_explained`` and a sentence, ``detail``.
+    """
+    tolerance = TOLERANCE[dtype]
+    explained: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+    for mistake in mistakes:
+        if mistake.variant is None:
+            found = _batch_dependence(records, tolerance)
+        else:
+            found = _matches(records, mistake, tolerance)
+        if found:
+            explained[mistake.id] = found
+    chosen = _cover({mistake: {i for i, _ in found} for mistake, found in explained.items()})
+    diagnoses = [
+        Diagnosis(m, explained[m][0][1] | {"checks_explained": len(explained[m])}) for m in chosen
+    ]
+    covered = {i for m in chosen for i, _ in explained[m]}
+    unexplained = [r.name for i, r in enumerate(records) if not r.passed and i not in covered]
+    return diagnoses, unexplained
+
+
+def _matches(
+    records: Sequence[Record], mistake: Mistake, tolerance: float
+) -> list[tuple[int, dict[str, Any]]]:
+    """The failed records ``mistake``'s variant explains; none if a passed record rules it out."""
+    assert mistake.variant is not None
+    variant = mistake.variant
+    match_tolerance = TOLERANCE["float32"] if mistake.float32_values else tolerance
+    results: dict[int, Results] = {}  # by id(case): the variant once per case
+    found: dict[str, list[tuple[int, dict[str, Any]]]] = {}  # by group
+    ruled_out: set[str] = set()
+    for i, record in enumerate(records):
+        case = record.case
+        if id(case) not in results:
+            results[id(case)] = evaluate(variant, case, carries_state=mistake.carries_state)
+        wrong = expected_value(results[id(case)], record.output.key)
+        right = expected_value(case.expected, record.output.key)
+        if wrong.shape == right.shape and scaled_error(wrong, right) <= tolerance:
+            continue  # here the mistake makes no difference
+        if record.passed:
+            ruled_out.add(record.group)
+            continue
+        user = record.output.value
+        if user is None or user.shape != wrong.shape:
+            continue
+        if mistake.float32_values and not np.array_equal(user, user.astype(np.float32)):
+            continue
+        error = scaled_error(user, wrong)
+        if error <= match_tolerance:
+            evidence = _evidence(record, error, tolerance)
+            found.setdefault(record.group, []).append((i, evidence))
+    kept = [item for group, items in found.items() if group not in ruled_out for item in items]
+    return sorted(kept, key=lambda item: item[0])
+
+
+def _batch_dependence(
+    records: Sequence[Record], tolerance: float
+) -> list[tuple[int, dict[str, Any]]]:
+    """Failed batch records whose result differs from the batch's sequences one at a time."""
+    singles: dict[int, list[Observation]] = {}
+    found = []
+    for i, record in enumerate(records):
+        case = record.case
+        if record.passed or case.shape[0] == 1:
+            continue
+        if id(case) not in singles:
+            singles[id(case)] = [record.rerun(case.sequence(n)) for n in range(case.shape[0])]
+        # by name: a layer may return another kind of value for a batch of one (sprint's (T, H))
+        outputs = [_find(observation, record.output.name) for observation in singles[id(case)]]
+        checked = [o for o in outputs if o is not None and o.problem is None]
+        if len(checked) != len(outputs):
+            continue  # a sequence alone fails too: no evidence either way
+        key = checked[0].key
+        values = [o.value for o in checked if o.value is not None]
+        alone = np.concatenate(values) if key in _PER_SEQUENCE else np.sum(values, axis=0)
+        batched = record.output.value
+        if batched is not None and batched.shape == alone.shape:
+            if scaled_error(batched, alone) <= tolerance:
+                continue
+            difference: float | None = scaled_error(batched, alone)
+        else:
+            difference = None
+        alone_error = scaled_error(alone, expected_value(case.expected, key))
+        evidence = _evidence(record, difference, tolerance)
+        evidence["detail"] = (
+            f"a batch of {case.shape[0]}: "
+            f"{record.output.problem or f'error {record.error:.1e} against the reference'}; "
+            f"the same sequences one at a time: error {alone_error:.1e} against the reference"
+        )
+        found.append((i, evidence))
+    return found
+
+
+def _find(observation: Observation, name: str) -> Output | None:
+    return next((o for o in observation.outputs if o.name == name), None)
+
+
+def _evidence(record: Record, error: float | None, tolerance: float) -> dict[str, Any]:
+    """The evidence ``record`` gives for a mistake whose values differ from the user's by ``error``."""
+    output = record.output
+    step = _first_time_step(record, tolerance)
+    at = "" if step is None else f", first at time step {step}"
+    detail = f"error {_e(record.error)} against the reference{at}, {_e(error)} against this mistake"
+    return {
+        "check": record.name,
+        "output": output.name,
+        "first_time_step": step,
+        "error_vs_reference": record.error,
+        "error_vs_mistake": error,
+        "detail": detail,
+    }
+
+
+def _e(error: float | None) -> str:
+    return "-" if error is None else f"{error:.1e}"
+
+
+def _first_time_step(record: Record, tolerance: float) -> int | None:
+    """The first step whose error exceeds the tolerance, for values with a time axis."""
+    user, key = record.output.value, record.output.key
+    if key not in ("h", "dx") or user is None:
+        return None
+    right = expected_value(record.case.expected, key)
+    if user.shape != right.shape:
+        return None
+    scale = float(np.abs(right).max()) or 1.0
+    per_step = np.abs(user - right).max(axis=(0, 2)) / scale  # (N, T, .) -> (T,)
+    wrong_steps = np.flatnonzero(per_step > tolerance)
+    if wrong_steps.size == 0:
+        return None
+    return int(wrong_steps[0]) + (record.case.split or 0)
+
+
+def _cover(explains: dict[str, set[int]]) -> list[str]:
+    """Greedily, the mistakes that explain the most checks not yet explained, ties together."""
+    chosen: list[str] = []
+    uncovered = set().union(*explains.values())
+    while uncovered:
+        best = max(explains, key=lambda m: len(explains[m] & uncovered))
+        new = explains[best] & uncovered
+        chosen += [m for m in explains if m not in chosen and explains[m] & uncovered == new]
+        uncovered -= new
+    return chosen
