@@ -15,6 +15,9 @@ Each row is one comparison, with its measured error and its tolerance, against o
 An oracle whose framework is not installed is skipped, and the report says so and why. Where an
 oracle is known to disagree with torch's documented semantics, its row shows the measured
 difference as a known difference, with the reason; it is neither a pass nor a failure.
+
+When exact arithmetic runs, the report ends with each float64 implementation's error against it
+(ours, torch's, JAX's) in units of float64 eps, case by case (:func:`exact_accuracy`).
 """
 
 from __future__ import annotations

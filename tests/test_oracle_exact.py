@@ -109,6 +109,17 @@ def test_two_steps_are_the_closed_form(nonlinearity):
     _assert_correctly_rounded(exact.run(problem), expected)
 
 
+def test_the_callers_precision_neither_matters_nor_changes():
+    problem = SUPPORTED[1].problem()
+    expected = exact.run(problem)
+    with mpmath.workdps(5):  # a caller working at 5 digits
+        results = exact.run(problem)
+        assert mpmath.mp.dps == 5
+    assert mpmath.mp.dps == 15  # mpmath's default, untouched
+    for key, value in expected.items():
+        np.testing.assert_array_equal(results[key], value, err_msg=key)
+
+
 # Small, so that two 60-digit passes per input are quick; between them every option. Not relu
 # with hx=None and no bias: a unit whose inputs are all dropped or zero then sits exactly on
 # relu's kink, where central differences average the two sides and torch (and exact) take 0.
@@ -219,7 +230,7 @@ def test_problems_too_big_are_unsupported_with_the_reason():
 
 def test_the_oracle_interface():
     assert (exact.NAME, exact.GRADIENTS) == ("exact", True)
-    assert exact.version() == f"mpmath {mpmath.__version__}, 50 digits"
+    assert exact.version() == f"mpmath {mpmath.__version__} at 50 digits"
     assert exact.known_difference(SUPPORTED[0].problem()) is None
 
 
@@ -274,7 +285,7 @@ def test_verify_against_exact_fills_the_accuracy_table(monkeypatch):
     # the other checks are verify's own business (tests/test_verify.py)
     monkeypatch.setattr(verify, "_plan", lambda _: iter(()))
     report = verify.run(against=["exact"])
-    assert report.versions == {"exact": f"mpmath {mpmath.__version__}, 50 digits"}
+    assert report.versions == {"exact": f"mpmath {mpmath.__version__} at 50 digits"}
     assert [row["case"] for row in report.accuracy] == [case.name for case in SUPPORTED]
     assert {name for row in report.accuracy for name in row} == {"case", "reference_rnn"}
     assert "Error against exact arithmetic" in verify.format_table(report)

@@ -87,7 +87,7 @@ def import_mpmath() -> ModuleType:
 
 
 def version() -> str:
-    return f"mpmath {import_mpmath().__version__}, {DIGITS} digits"
+    return f"mpmath {import_mpmath().__version__} at {DIGITS} digits"
 
 
 def unsupported(problem: Problem) -> str | None:
@@ -116,12 +116,10 @@ def known_difference(problem: Problem) -> str | None:  # noqa: ARG001
 
 def run(problem: Problem) -> Results:
     """The correctly rounded float64 output, h_n, grad_input, grad_hx and ``grad.<name>``."""
-    mpmath = import_mpmath()
-    with mpmath.workdps(DIGITS):
-        evaluation = evaluate(problem, inputs(problem))
-        to_float = np.vectorize(float, otypes=[np.float64])  # rounds to nearest
-        results = {"output": to_float(evaluation.output), "h_n": to_float(evaluation.h_n)}
-        return results | {key: to_float(grad) for key, grad in evaluation.gradients.items()}
+    evaluation = evaluate(problem, inputs(problem))
+    to_float = np.vectorize(float, otypes=[np.float64])  # rounds to nearest
+    results = {"output": to_float(evaluation.output), "h_n": to_float(evaluation.h_n)}
+    return results | {key: to_float(grad) for key, grad in evaluation.gradients.items()}
 
 
 def inputs(problem: Problem) -> dict[str, ObjectArray]:
@@ -130,16 +128,18 @@ def inputs(problem: Problem) -> dict[str, ObjectArray]:
     Keyed by the name of their gradient in the results: ``grad_input``, ``grad_hx`` (zeros when
     ``hx`` is None) and ``grad.<torch parameter name>``.
     """
-    mpf = import_mpmath().mpf
+    mpmath = import_mpmath()
     LK, H = problem.num_layers * problem.num_directions, problem.hidden_size
     _, N = _time_and_batch(problem)
     hx_shape = (LK, H) if problem.unbatched else (LK, N, H)
     hx = np.zeros(hx_shape) if problem.hx is None else problem.hx
     arrays = {"grad_input": problem.x, "grad_hx": hx}
     arrays |= {f"grad.{name}": value for name, value in problem.params.items()}
-    # float() of a float32 or float64 value is exact, and so is mpf() of a float
-    exact = np.vectorize(lambda v: mpf(float(v)), otypes=[object])
-    return {key: exact(value) for key, value in arrays.items()}
+    # float() of a float32 or float64 value is exact, and so is mpf() of a float at 50 digits
+    # (at the caller's precision it need not be)
+    exact = np.vectorize(lambda v: mpmath.mpf(float(v)), otypes=[object])
+    with mpmath.workdps(DIGITS):
+        return {key: exact(value) for key, value in arrays.items()}
 
 
 @dataclass(frozen=True)
@@ -211,10 +211,9 @@ class _Tape:
         values = [per_node[i] for i in nodes.ravel().tolist()]
         return np.array(values, dtype=np.object_).reshape(nodes.shape)
 
-    def affine(self, products: Iterable[tuple[int, int]], terms: Iterable[int]) -> int:
-        """``sum(a * b for a, b in products) + sum(terms)``, of nodes."""
+    def affine(self, pairs: Sequence[tuple[int, int]], terms: Sequence[int]) -> int:
+        """``sum(a * b for a, b in pairs) + sum(terms)``, of nodes."""
         v, one = self.values, self.mpmath.mpf(1)
-        pairs = [(a, b) for a, b in products]
         value = self.mpmath.fdot([(v[a], v[b]) for a, b in pairs] + [(v[c], one) for c in terms])
         parents = [(a, v[b]) for a, b in pairs] + [(b, v[a]) for a, b in pairs]
         return self.node(value, parents + [(c, one) for c in terms])
