@@ -191,20 +191,15 @@ def _step(a: FloatArray) -> FloatArray:
     return a[:, None]  # one step (N, .) -> (N, 1, .)
 
 
-def _weight_grads(
-    values: Sequence[object], D: int, H: int, names: Sequence[str] = ("dWx", "dWh", "db")
-) -> list[Output]:
-    return [
-        _output(key, name, value, shape)
-        for key, name, value, shape in zip(
-            ("dWx", "dWh", "db"), names, values, ((D, H), (H, H), (H,)), strict=True
-        )
-    ]
+def _weight_grads(values: Sequence[object], D: int, H: int) -> list[Output]:
+    """dWx (D, H), dWh (H, H) and db (H,)."""
+    keys, shapes = ("dWx", "dWh", "db"), ((D, H), (H, H), (H,))
+    return [_output(k, k, v, shape) for k, v, shape in zip(keys, values, shapes, strict=True)]
 
 
 def _grads_attribute(layer: Any, D: int, H: int) -> list[Output]:
     grads = _unpack(".grads", call_user(".grads", lambda: layer.grads), 3)
-    return _weight_grads(grads, D, H, (".grads[0] (dWx)", ".grads[1] (dWh)", ".grads[2] (db)"))
+    return _weight_grads(grads, D, H)
 
 
 def _class_name(cls: Any) -> str:
@@ -284,8 +279,8 @@ def _run_time_rnn(cls: Any, with_backward: bool, case: Case) -> Observation:
     name = _class_name(cls)
     s = case.split or 0  # for a case in two blocks, the checked call is the second block's
     stateful = bool(s) or not case.zero_h0
-    grad_specs = [("dx", "dxs"), ("dh0", ".dh"), ("dWx", ".grads[0] (dWx)")]
-    grad_specs += [("dWh", ".grads[1] (dWh)"), ("db", ".grads[2] (db)")]
+    grad_specs = [("dx", "dxs"), ("dh0", "dh"), ("dWx", "dWx")]
+    grad_specs += [("dWh", "dWh"), ("db", "db")]
     try:
         layer = call_user(
             f"{name}(Wx, Wh, b, stateful={stateful})", lambda: cls(Wx, Wh, b, stateful=stateful)
@@ -311,7 +306,7 @@ def _run_time_rnn(cls: Any, with_backward: bool, case: Case) -> Observation:
     try:
         dxs = call_user("backward(dhs)", lambda: layer.backward(dh[:, s:]))
         outputs.append(_output("dx", "dxs", dxs, (N, T - s, D)))
-        outputs.append(_output("dh0", ".dh", call_user(".dh", lambda: layer.dh), (N, H)))
+        outputs.append(_output("dh0", "dh", call_user(".dh", lambda: layer.dh), (N, H)))
         outputs += _grads_attribute(layer, D, H)
     except UserCodeError as exc:
         done = {output.key for output in outputs}
@@ -326,8 +321,8 @@ def _run_cell(cls: Any, with_backward: bool, case: Case) -> Observation:
     N, _, D, H = case.shape
     x, h0, Wx, Wh, b, dh = _copies(case)
     name = _class_name(cls)
-    grad_specs = [("dx", "dx"), ("dh0", "dh_prev"), ("dWx", ".grads[0] (dWx)")]
-    grad_specs += [("dWh", ".grads[1] (dWh)"), ("db", ".grads[2] (db)")]
+    grad_specs = [("dx", "dx"), ("dh0", "dh_prev"), ("dWx", "dWx")]
+    grad_specs += [("dWh", "dWh"), ("db", "db")]
     try:
         layer = call_user(f"{name}(Wx, Wh, b)", lambda: cls(Wx, Wh, b))
         h_next = call_user("forward(x, h_prev)", lambda: layer.forward(x[:, 0], h0))
@@ -356,8 +351,8 @@ def _run_sprint(cls: Any, with_backward: bool, case: Case) -> Observation:
     N, T, D, H = case.shape
     x, h0, Wx, Wh, b, dh = _copies(case)
     name = _class_name(cls)
-    grad_specs = [("dx", "dx"), ("dWx", ".grads[0] (dWx)"), ("dWh", ".grads[1] (dWh)")]
-    grad_specs += [("db", ".grads[2] (db)")]
+    grad_specs = [("dx", "dx"), ("dWx", "dWx"), ("dWh", "dWh")]
+    grad_specs += [("db", "db")]
     try:
         layer = call_user(f"{name}(Wx, Wh, b)", lambda: cls(Wx, Wh, b))
         out = call_user("forward(x, h_prev)", lambda: layer.forward(x, h0))
@@ -397,9 +392,9 @@ def _run_sprint(cls: Any, with_backward: bool, case: Case) -> Observation:
         else:
             outputs.append(_output("dx", "dx", dx, (N, T, D)))
         outputs += _grads_attribute(layer, D, H)
-        dh_prev = call_user(".dh_prev", lambda: getattr(layer, "dh_prev", None))
+        dh_prev = call_user("dh_prev", lambda: getattr(layer, "dh_prev", None))
         if dh_prev is not None:  # optional in this API
-            outputs.append(_output("dh0", ".dh_prev", dh_prev, (N, H)))
+            outputs.append(_output("dh0", "dh_prev", dh_prev, (N, H)))
     except UserCodeError as exc:
         done = {output.key for output in outputs}
         outputs += _not_run([spec for spec in grad_specs if spec[0] not in done], str(exc))

@@ -1,0 +1,186 @@
+"""A plain RNN written here, independently of reference_rnn, for each API the checker knows.
+
+``make(api, mistake)`` gives the correct implementation (``mistake=None``) or the same code with
+one catalogued mistake planted, written as a person would make it. Shapes: x (N, T, D),
+h0 (N, H), Wx (D, H), Wh (H, H), b (H,), states and dh (N, T, H).
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+
+
+def forward(x, h0, Wx, Wh, b, mistake=None):
+    """Every state (N, T, H), and the cache for :func:`backward`."""
+    T = x.shape[1]
+    if mistake == "ignores-initial-state":
+        h0 = np.zeros_like(h0)
+    if mistake == "batch-of-one-only":
+        h0 = h0[0]  # fine for a batch of one; a batch starts from its first sequence's state
+    W = Wh.T if mistake == "recurrent-weight-transposed" else Wh
+    if mistake == "no-recurrence":
+        W = np.zeros_like(Wh)
+    bias = np.zeros_like(b) if mistake == "missing-bias" else b
+    states, pre = [], []
+    h_prev = h0
+    for t in range(T):
+        a = x[:, t] @ Wx + h_prev @ W + bias
+        h_prev = np.tanh(a)
+        pre.append(a)
+        states.append(h_prev)
+    h = np.stack(states, axis=1)
+    h0 = np.broadcast_to(h0, h[:, 0].shape)
+    return h, (x, h0, Wx, W, h, np.stack(pre, axis=1))
+
+
+def backward(dh, cache, mistake=None):
+    """dx, dh0, dWx, dWh, db for the upstream gradient dh (N, T, H)."""
+    x, h0, Wx, W, h, a = cache
+    N, T, H = h.shape
+    previous = np.concatenate([h0[:, None], h[:, :-1]], axis=1)
+    dx = np.zeros_like(x, dtype=h.dtype)
+    dWx, dW = np.zeros_like(Wx, dtype=h.dtype), np.zeros_like(W, dtype=h.dtype)
+    db = np.zeros((N, H) if mistake == "bias-gradient-not-summed" else H, dtype=h.dtype)
+    g = np.zeros_like(h[:, 0])  # dL/dh_t from step t + 1
+    for t in reversed(range(T)):
+        upstream = dh[:, t]
+        if mistake == "gradient-from-last-step-only" and t < T - 1:
+            upstream = 0
+        if mistake == "no-gradient-through-time":
+            g = 0
+        if mistake == "derivative-of-preactivation":
+            da = (upstream + g) * (1 - a[:, t] ** 2)
+        else:
+            da = (upstream + g) * (1 - h[:, t] ** 2)
+        dx[:, t] = da @ Wx.T
+        state = h[:, t] if mistake == "dWh-uses-current-state" else previous[:, t]
+        if mistake == "weight-gradients-overwritten":
+            dWx, dW, db = x[:, t].T @ da, state.T @ da, da.sum(axis=0)
+        else:
+            dWx += x[:, t].T @ da
+            dW += state.T @ da
+            db += da if mistake == "bias-gradient-not-summed" else da.sum(axis=0)
+        g = da @ W.T
+    dWh = dW.T if mistake == "recurrent-weight-transposed" else dW
+    dh0 = np.zeros_like(g) if mistake == "initial-state-gradient-missing" else g
+    return dx, dh0, dWx, dWh, db
+
+
+def _stored(mistake):
+    """How results are stored: float32 buffers, as deep-learning-from-scratch-2 does."""
+    if mistake == "float32-buffers":
+        return lambda a: a.astype(np.float32)
+    return lambda a: a
+
+
+def cs231n(mistake=None) -> SimpleNamespace:
+    store = _stored(mistake)
+
+    def rnn_step_forward(x, prev_h, Wx, Wh, b):
+        h, cache = forward(x[:, None], prev_h, Wx, Wh, b, mistake)
+        return store(h[:, 0]), cache
+
+    def rnn_step_backward(dnext_h, cache):
+        dx, dprev_h, dWx, dWh, db = backward(dnext_h[:, None], cache, mistake)
+        return store(dx[:, 0]), dprev_h, dWx, dWh, db
+
+    def rnn_forward(x, h0, Wx, Wh, b):
+        h, cache = forward(x, h0, Wx, Wh, b, mistake)
+        return store(h), cache
+
+    def rnn_backward(dh, cache):
+        dx, dh0, dWx, dWh, db = backward(dh, cache, mistake)
+        return store(dx), dh0, dWx, dWh, db
+
+    return SimpleNamespace(
+        rnn_step_forward=rnn_step_forward,
+        rnn_step_backward=rnn_step_backward,
+        rnn_forward=rnn_forward,
+        rnn_backward=rnn_backward,
+    )
+
+
+def time_rnn(mistake=None) -> type:
+    store = _stored(mistake)
+
+    class TimeRNN:
+        def __init__(self, Wx, Wh, b, stateful=False):
+            self.params = [Wx, Wh, b]
+            self.grads = [np.zeros_like(Wx), np.zeros_like(Wh), np.zeros_like(b)]
+            self.h, self.dh, self.stateful = None, None, stateful
+
+        def set_state(self, h):
+            self.h = h
+
+        def reset_state(self):
+            self.h = None
+
+        def forward(self, xs):
+            Wx, Wh, b = self.params
+            h0 = self.h
+            if not self.stateful or h0 is None:
+                h0 = np.zeros((xs.shape[0], Wx.shape[1]), dtype=xs.dtype)
+            hs, self.cache = forward(xs, h0, Wx, Wh, b, mistake)
+            self.h = None if mistake == "state-not-carried" else hs[:, -1]
+            return store(hs)
+
+        def backward(self, dhs):
+            dxs, self.dh, *grads = backward(dhs, self.cache, mistake)
+            self.grads = grads
+            return store(dxs)
+
+    return TimeRNN
+
+
+def cell(mistake=None) -> type:
+    store = _stored(mistake)
+
+    class RNN:
+        def __init__(self, Wx, Wh, b):
+            self.params = [Wx, Wh, b]
+            self.grads = [np.zeros_like(Wx), np.zeros_like(Wh), np.zeros_like(b)]
+
+        def forward(self, x, h_prev):
+            h, self.cache = forward(x[:, None], h_prev, *self.params, mistake)
+            return store(h[:, 0])
+
+        def backward(self, dh_next):
+            dx, dh_prev, *self.grads = backward(dh_next[:, None], self.cache, mistake)
+            return store(dx[:, 0]), dh_prev
+
+    return RNN
+
+
+def sprint(mistake=None, *, sequences=True) -> type:
+    """The exercise's SimpleRNN: every state (N, T, H), or the final one (N, H)."""
+    store = _stored(mistake)
+
+    class SimpleRNN:
+        def __init__(self, Wx, Wh, b):
+            self.params = [Wx, Wh, b]
+            self.grads = [np.zeros_like(Wx), np.zeros_like(Wh), np.zeros_like(b)]
+            self.dh_prev = None
+
+        def forward(self, x, h_prev):
+            h, self.cache = forward(x, h_prev, *self.params, mistake)
+            return store(h if sequences else h[:, -1])
+
+        def backward(self, dout):
+            if sequences:
+                dh = dout
+            else:
+                dh = np.zeros_like(self.cache[4])
+                dh[:, -1] = dout
+            dx, self.dh_prev, *self.grads = backward(dh, self.cache, mistake)
+            return store(dx)
+
+    return SimpleRNN
+
+
+def make(api: str, mistake: str | None = None) -> Any:
+    """The implementation for ``api`` with ``mistake`` planted (None: correct)."""
+    makers = {"cs231n": cs231n, "dlfs2": time_rnn, "dlfs2-cell": cell, "sprint": sprint}
+    return makers[api](mistake)

@@ -1,0 +1,185 @@
+"""``reference_rnn.testing.check``: planted mistakes are named, correct code never is.
+
+The implementations checked here are written in tests/planted.py and examples/, independently
+of reference_rnn; each catalogued mistake is planted in them as a person would make it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import planted
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from reference_rnn import testing
+from reference_rnn.battery import DTYPES, make_case
+from reference_rnn.check import load_target
+from reference_rnn.mistakes import CATALOGUE
+
+EXAMPLES = Path(__file__).parents[1] / "examples"
+
+PLANTED = [
+    pytest.param(mistake.id, api, dtype, id=f"{mistake.id}-{api}-{dtype}")
+    for mistake in CATALOGUE
+    for api in sorted(mistake.apis)
+    for dtype in (("float64",) if mistake.float32_values else DTYPES)
+]
+
+
+def names(report: testing.Report) -> list[str]:
+    return [diagnosis.mistake for diagnosis in report.diagnoses]
+
+
+@pytest.mark.parametrize(("mistake", "api", "dtype"), PLANTED)
+def test_a_planted_mistake_fails_the_check_and_is_named(mistake, api, dtype):
+    report = testing.check(planted.make(api, mistake), api=api, dtype=dtype)
+    assert not report.passed
+    assert mistake in names(report), report.format()
+
+
+def test_every_mistake_is_planted_in_every_api_it_applies_to_and_each_api_in_some():
+    planted_ids = {param.values[0] for param in PLANTED}
+    assert planted_ids == set(testing.MISTAKES)
+    assert {param.values[1] for param in PLANTED} == set(testing.APIS)
+
+
+@pytest.mark.parametrize("api", ["cs231n", "dlfs2", "dlfs2-cell", "sprint"])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_the_correct_implementation_passes_the_battery(api, dtype):
+    report = testing.check(planted.make(api), api=api, dtype=dtype)
+    assert report.passed, report.format()
+    assert report.diagnoses == []
+    assert report.unexplained == []
+
+
+@pytest.mark.parametrize(
+    ("target", "api", "checks"),
+    [
+        ("corrected_simple_rnn.py:SimpleRNN", "sprint", 60),
+        ("cs231n_rnn_layers.py", "cs231n", 120),
+        ("dlfs2_time_rnn.py:TimeRNN", "dlfs2", 66),
+        ("dlfs2_time_rnn.py:RNN", "dlfs2-cell", 60),
+    ],
+)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_the_examples_pass(target, api, checks, dtype):
+    report = testing.check(load_target(str(EXAMPLES / target)), api=api, dtype=dtype)
+    assert report.passed, report.format()
+    assert len(report.checks) == checks  # 10 cases (11 for dlfs2) x every value, steps apart
+    assert report.diagnoses == []
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    api=st.sampled_from(testing.APIS),
+    dtype=st.sampled_from(DTYPES),
+    N=st.integers(1, 3),
+    T=st.integers(1, 6),
+    D=st.integers(1, 4),
+    H=st.integers(1, 5),
+    seed=st.integers(0, 2**32 - 1),
+    zero_h0=st.booleans(),
+    scale=st.sampled_from([0.01, 1.0, 4.0]),
+)
+def test_a_correct_implementation_is_never_diagnosed(api, dtype, N, T, D, H, seed, zero_h0, scale):
+    cases = [make_case("random", N, T, D, H, dtype=dtype, seed=seed, zero_h0=zero_h0, scale=scale)]
+    if T > 1:
+        cases.append(make_case("blocks", N, T, D, H, dtype=dtype, seed=seed, split=T // 2))
+    report = testing.check(planted.make(api), api=api, dtype=dtype, cases=cases)
+    assert report.passed, report.format()
+    assert report.diagnoses == []
+
+
+def test_the_exercise_code_is_named_for_exactly_its_two_mistakes():
+    seed = load_target(str(EXAMPLES / "seed_simple_rnn.py:SimpleRNN"))
+    report = testing.check(seed, api="sprint")
+    assert not report.passed
+    assert sorted(names(report)) == ["batch-of-one-only", "ignores-initial-state"]
+    assert report.notes == ["forward only: SimpleRNN has no backward"]
+    checks = {check.name: check for check in report.checks}
+    assert checks["sample/h"].passed  # the documented sample, which reads the same global w_x
+    # its third mistake, the global w_x, shows where it fails: at the line that reads w_x
+    assert "xx = np.dot(x[:, i, :], w_x)" in checks["batch-of-one/h"].detail
+    ignores = next(d for d in report.diagnoses if d.mistake == "ignores-initial-state")
+    assert ignores.evidence["check"] == "sample-h0/h"
+    assert ignores.evidence["first_time_step"] == 0
+    assert ignores.evidence["error_vs_mistake"] < 1e-12 < ignores.evidence["error_vs_reference"]
+    batch = next(d for d in report.diagnoses if d.mistake == "batch-of-one-only")
+    assert batch.evidence["check"] == "one-step-batch/h"
+    assert "could not broadcast" in batch.evidence["detail"]
+
+
+def test_the_evidence_names_the_output_and_the_first_wrong_step():
+    report = testing.check(planted.make("cs231n", "no-gradient-through-time"), api="cs231n")
+    (diagnosis,) = report.diagnoses
+    evidence = diagnosis.evidence
+    assert evidence["check"] == "sample/dx"  # the first failed check: T = 3
+    assert evidence["output"] == "dx"
+    assert evidence["first_time_step"] == 0  # the last step's dx is right; the earlier are not
+    assert evidence["error_vs_mistake"] < 1e-12 < evidence["error_vs_reference"]
+    assert evidence["checks_explained"] == 8 * 5  # 8 cases with T > 1 x dx, dh0, dWx, dWh, db
+
+
+def test_a_mistake_in_the_step_functions_only_is_still_named():
+    # the sequence functions pass where the mistake differs: that must not rule it out for the
+    # step functions, which are separate code
+    module = planted.cs231n()
+    module.rnn_step_forward = planted.cs231n("missing-bias").rnn_step_forward
+    report = testing.check(module, api="cs231n")
+    assert names(report) == ["missing-bias"]
+    assert {c.name.split("/")[0].startswith("step:") for c in report.checks if not c.passed} == {
+        True
+    }
+
+
+def test_the_book_timernn_with_float32_buffers_is_named_in_float64_and_passes_in_float32():
+    book = planted.make("dlfs2", "float32-buffers")
+    assert names(testing.check(book, api="dlfs2")) == ["float32-buffers"]
+    assert testing.check(book, api="dlfs2", dtype="float32").passed
+
+
+def test_stateful_blocks_are_checked_for_dlfs2_only():
+    dlfs2 = testing.check(planted.make("dlfs2"), api="dlfs2")
+    sprint = testing.check(planted.make("sprint"), api="sprint")
+    assert [c.name for c in dlfs2.checks if c.name.startswith("stateful/")] == [
+        "stateful/hs",
+        "stateful/dxs",
+        "stateful/dh",
+        "stateful/dWx",
+        "stateful/dWh",
+        "stateful/db",
+    ]
+    assert not any(c.name.startswith("stateful/") for c in sprint.checks)
+
+
+def test_a_sprint_layer_returning_the_final_state_is_checked_on_it():
+    report = testing.check(planted.sprint(sequences=False), api="sprint")
+    assert report.passed, report.format()
+    # its loss sees the final state only: dropping the other steps' gradient changes nothing
+    wrong = planted.sprint("gradient-from-last-step-only", sequences=False)
+    assert testing.check(wrong, api="sprint").passed
+
+
+def test_cases_of_another_dtype_are_refused():
+    with pytest.raises(ValueError, match="case 'random' is float32, but dtype is 'float64'"):
+        testing.check(
+            planted.make("sprint"),
+            api="sprint",
+            cases=[make_case("random", 1, 2, 3, 4, dtype="float32")],
+        )
+    with pytest.raises(ValueError, match="dtype must be one of float64, float32, got 'float16'"):
+        testing.check(planted.make("sprint"), api="sprint", dtype="float16")
+    with pytest.raises(ValueError, match="api must be one of cs231n, dlfs2, dlfs2-cell, sprint"):
+        testing.check(planted.make("sprint"), api="keras")
+
+
+def test_the_report_names_its_target():
+    assert testing.check(planted.make("sprint"), api="sprint").target.endswith(
+        "planted:sprint.<locals>.SimpleRNN"
+    )
+    module = load_target(str(EXAMPLES / "cs231n_rnn_layers.py"))
+    assert testing.check(module, api="cs231n").target == "_checked_cs231n_rnn_layers"
+    assert np.isfinite([c.max_error for c in testing.check(module, api="cs231n").checks]).all()
