@@ -1,4 +1,10 @@
-"""``SimpleRNN``: the exercise's layer, a thin stateful wrapper around the functional core."""
+"""``SimpleRNN``: the exercise's layer, a thin stateful wrapper around the functional core.
+
+It is also the course's trainable layer: ``SimpleRNN.create`` builds its weights with an
+initializer (:mod:`reference_rnn.initializers`), ``update`` applies its optimizer
+(:mod:`reference_rnn.optim`), and ``stateful=True`` carries the state from one forward to the
+next as deep-learning-from-scratch-2's ``TimeRNN(stateful=True)`` does, for truncated BPTT.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +14,15 @@ from reference_rnn._checks import (
     FloatArray,
     as_real_array,
     check_flag,
+    check_ndim,
     check_shape,
+    check_size,
     check_weights,
     require_finite,
 )
 from reference_rnn.functional import RNNCache, backward_sequence, forward_sequence
+from reference_rnn.initializers import Initializer
+from reference_rnn.optim import Optimizer
 
 
 class SimpleRNN:
@@ -29,6 +39,13 @@ class SimpleRNN:
     return_sequences : bool
         False (the default, as in the exercise and Keras): ``forward`` returns the final state
         ``(N, H)``. True: every state ``(N, T, H)``.
+    stateful : bool
+        False (the default): a forward without ``h_prev`` starts from zeros. True: it starts from
+        ``h``, the state the previous forward ended in (zeros at first), as
+        deep-learning-from-scratch-2's ``TimeRNN(stateful=True)``. The gradient stops at the
+        block's start (truncated BPTT): ``dh_prev`` is what ``TimeRNN`` calls ``dh``.
+    optimizer : an optimizer (:mod:`reference_rnn.optim`) or None
+        What ``update`` applies to ``params`` with ``grads``.
 
     Attributes
     ----------
@@ -38,26 +55,94 @@ class SimpleRNN:
         Filled by ``backward``, in the dtype of the computation.
     dh_prev : (N, H) ndarray or None
         ``dL/dh_prev`` from the last ``backward``.
+    h : (N, H) ndarray or None
+        ``stateful=True`` only: the state the next forward without ``h_prev`` starts from (None:
+        zeros). Set by each forward, ``set_state`` and ``reset_state``.
     """
 
-    def __init__(self, Wx: object, Wh: object, b: object, return_sequences: bool = False) -> None:
+    def __init__(
+        self,
+        Wx: object,
+        Wh: object,
+        b: object,
+        return_sequences: bool = False,
+        *,
+        stateful: bool = False,
+        optimizer: Optimizer | None = None,
+    ) -> None:
         self.params: list[FloatArray] = [np.array(a) for a in check_weights(Wx, Wh, b)]
         for name, param in zip(("Wx", "Wh", "b"), self.params, strict=True):
             require_finite(name, param)
         self.grads: list[FloatArray] = [np.zeros_like(p) for p in self.params]
         self.return_sequences = check_flag("return_sequences", return_sequences)
+        self.stateful = check_flag("stateful", stateful)
+        if optimizer is not None and (
+            isinstance(optimizer, type) or not hasattr(optimizer, "update")
+        ):
+            msg = (
+                "optimizer must be an optimizer instance with an update(params, grads) method, "
+                f"such as reference_rnn.optim.SGD(lr=0.1), got {optimizer!r}"
+            )
+            raise TypeError(msg)
+        self.optimizer = optimizer
         self.dh_prev: FloatArray | None = None
+        self.h: FloatArray | None = None
         self._cache: RNNCache | None = None
 
-    def forward(self, x: object, h_prev: object | None = None) -> FloatArray:
-        """Run the layer over ``x (N, T, D)`` from ``h_prev (N, H)`` (zeros if None).
+    @classmethod
+    def create(
+        cls,
+        n_nodes1: int,
+        n_nodes2: int,
+        initializer: Initializer,
+        optimizer: Optimizer | None = None,
+        *,
+        return_sequences: bool = False,
+        stateful: bool = False,
+    ) -> SimpleRNN:
+        """The course's constructor: a layer from ``n_nodes1 = D`` inputs to ``n_nodes2 = H`` nodes.
 
-        Returns the final state ``(N, H)``, or every state ``(N, T, H)`` with
-        ``return_sequences=True``; read-only views of the cache. A new call replaces the cache.
+        ``Wx = initializer.W(D, H)``, ``Wh = initializer.W(H, H)``, ``b = initializer.B(H)``, in
+        that order (so a seeded initializer gives the same layer every time).
+        """
+        D, H = check_size("n_nodes1", n_nodes1), check_size("n_nodes2", n_nodes2)
+        if isinstance(initializer, type) or not isinstance(initializer, Initializer):
+            msg = (
+                "initializer must be an initializer instance with methods W(n_nodes1, n_nodes2) "
+                f"and B(n_nodes2), such as XavierInitializer(), got {initializer!r}"
+            )
+            raise TypeError(msg)
+        weights: list[FloatArray] = []
+        for call, value, shape in (
+            ("initializer.W(n_nodes1, n_nodes2)", initializer.W(D, H), (D, H)),
+            ("initializer.W(n_nodes2, n_nodes2)", initializer.W(H, H), (H, H)),
+            ("initializer.B(n_nodes2)", initializer.B(H), (H,)),
+        ):
+            arr = as_real_array(call, value)
+            check_shape(call, arr, shape, f"n_nodes1 = {D}, n_nodes2 = {H}")
+            weights.append(arr)
+        Wx, Wh, b = weights
+        return cls(Wx, Wh, b, return_sequences, stateful=stateful, optimizer=optimizer)
+
+    def forward(self, x: object, h_prev: object | None = None) -> FloatArray:
+        """Run the layer over ``x (N, T, D)`` from ``h_prev (N, H)``.
+
+        Without ``h_prev``: zeros, or with ``stateful=True`` the carried state ``h`` (zeros at
+        first). Returns the final state ``(N, H)``, or every state ``(N, T, H)`` with
+        ``return_sequences=True``; read-only views of the cache. A new call replaces the cache
+        and, when stateful, the carried state.
         """
         self._cache = None  # a failed call must not leave the previous cache behind
+        h0_name = "h_prev"
+        if h_prev is None and self.stateful and self.h is not None:
+            h_prev = self.h
+            h0_name = (
+                "the carried state h (from the last forward or set_state; reset_state() clears it)"
+            )
         Wx, Wh, b = self.params
-        h, self._cache = forward_sequence(x, h_prev, Wx, Wh, b, "h_prev", "tanh", check_finite=True)
+        h, self._cache = forward_sequence(x, h_prev, Wx, Wh, b, h0_name, "tanh", check_finite=True)
+        if self.stateful:
+            self.h = h[:, -1]
         return h if self.return_sequences else h[:, -1]
 
     def backward(self, dout: object) -> FloatArray:
@@ -81,3 +166,26 @@ class SimpleRNN:
         self.grads[:] = [dWx, dWh, db]
         self.dh_prev = dh_prev
         return dx
+
+    def set_state(self, h: object) -> None:
+        """The state ``(N, H)`` that the next forward without ``h_prev`` starts from (a copy)."""
+        state = as_real_array("h", h)
+        check_ndim("h", state, 2, "(N, H)")
+        H = self.params[1].shape[0]
+        check_shape("h", state, (state.shape[0], H), f"H = {H} from Wx")
+        require_finite("h", state)
+        self.h = np.array(state)
+
+    def reset_state(self) -> None:
+        """Forget the carried state: the next forward starts from zeros."""
+        self.h = None
+
+    def update(self) -> None:
+        """One step of the layer's optimizer on ``params`` with ``grads``, in place."""
+        if self.optimizer is None:
+            msg = (
+                "SimpleRNN.update needs an optimizer: "
+                "SimpleRNN.create(n_nodes1, n_nodes2, initializer, optimizer=SGD(lr=0.1))"
+            )
+            raise RuntimeError(msg)
+        self.optimizer.update(self.params, self.grads)
