@@ -13,7 +13,7 @@ Keras is batch-first: time-major arrays are transposed, unbatched ones are a bat
 The backend is torch (:data:`BACKEND`), chosen through ``KERAS_BACKEND`` before keras is first
 imported. Autograd differentiates ``(output * grad_output).sum() + (h_n * grad_h_n).sum()``
 through Keras' own recurrence loop. Keras expresses all 40 parity cases of the verification
-report: the 20 in float32 agree with torch to its tolerance; the 20 in float64 run, but Keras
+report: the 20 in float32 agree with torch to float32's tolerance; the 20 in float64 run, but Keras
 rounds the cell's products to float32 there, a known difference (:data:`FLOAT64_DIFFERENCE`).
 """
 
@@ -31,6 +31,7 @@ from reference_rnn.oracles import FloatArray, Problem, Results
 
 __all__ = [
     "BACKEND",
+    "FLOAT64_DIFFERENCE",
     "GRADIENTS",
     "NAME",
     "import_keras",
@@ -45,6 +46,7 @@ GRADIENTS = True
 #: Keras' backend here. On the JAX backend float64 does not run at all: the cell's float32 product
 #: (FLOAT64_DIFFERENCE) makes lax.scan's carry change dtype, which scan rejects (Keras 3.15.1,
 #: jax_enable_x64 on); the torch backend runs it, and torch is pinned for the torch oracle anyway.
+#: Keras' type promotion keeps float64 only on its TensorFlow backend (read in dtypes.py, not run).
 BACKEND = "torch"
 
 #: Why Keras' float64 is not float64 here, with the evidence.
@@ -64,7 +66,7 @@ def import_keras() -> ModuleType:
     Keras reads ``KERAS_BACKEND`` once, when it is first imported: the variable is set for that
     import only, whatever the environment or ``~/.keras/keras.json`` name.
     """
-    if sys.modules.get("keras") is None:
+    if sys.modules.get("keras") is None:  # never imported (None: an import that was blocked)
         previous = os.environ.get("KERAS_BACKEND")
         os.environ["KERAS_BACKEND"] = BACKEND
         try:
