@@ -12,7 +12,15 @@ import nox
 nox.needs_version = ">=2025.2.9"
 nox.options.default_venv_backend = "virtualenv"
 nox.options.error_on_external_run = True
-nox.options.sessions = ["lint", "typecheck", "tests", "oracles", "tests_without_torch", "coverage"]
+nox.options.sessions = [
+    "lint",
+    "typecheck",
+    "tests",
+    "oracles",
+    "report",
+    "tests_without_torch",
+    "coverage",
+]
 
 PYPROJECT = nox.project.load_toml("pyproject.toml")
 PYTHON = "3.11"
@@ -35,6 +43,7 @@ NEEDS_A_FRAMEWORK = [
     "*/reference_rnn/oracles/_onnx.py",
     "*/reference_rnn/oracles/exact.py",
     "*/reference_rnn/adapters/onnx.py",
+    "*/reference_rnn/report_html.py",  # matplotlib: the report session
 ]
 
 
@@ -94,6 +103,24 @@ def oracles(session: nox.Session, framework: str) -> None:
         *ORACLE_FRAMEWORKS[framework],
         *session.posargs,
         env={"COVERAGE_FILE": f".coverage.oracle-{framework}"},
+    )
+
+
+@nox.session(python=PYTHON)
+def report(session: nox.Session) -> None:
+    """The HTML report's tests with matplotlib (the [report] extra), for the combined coverage."""
+    session.install(
+        "--no-compile", *nox.project.dependency_groups(PYPROJECT, "test"), "-e", ".[report]"
+    )
+    session.run(
+        "pytest",
+        "--cov",
+        "--cov-report=",
+        "--cov-fail-under=0",
+        "tests/test_report_html.py",
+        "tests/test_verify_html.py",
+        *session.posargs,
+        env={"COVERAGE_FILE": ".coverage.report"},
     )
 
 
@@ -167,3 +194,48 @@ def bench(session: nox.Session) -> None:
     """The benchmark against torch.nn.RNN (not a test): Markdown to stdout, JSON to bench.json."""
     session.install("--no-compile", *nox.project.dependency_groups(PYPROJECT, "bench"), "-e", ".")
     session.run("python", "benchmarks/bench.py", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def docs(session: nox.Session) -> None:
+    """The documentation site in site/ (mkdocs --strict), with this build's verification page.
+
+    The page shows every installed oracle, so all of them are installed. A failing check is shown
+    on the page rather than failing the build: the test sessions fail on it.
+    """
+    session.install(
+        "--no-compile",
+        *nox.project.dependency_groups(PYPROJECT, "docs"),
+        "-e",
+        ".[oracles,report]",
+    )
+    session.run(
+        "python",
+        "-m",
+        "reference_rnn",
+        "verify",
+        "--html",
+        "docs/report.html",
+        success_codes=[0, 1],
+        silent=True,
+    )
+    session.run(
+        "mkdocs", "build", "--strict", "--site-dir", "site", env={"NO_MKDOCS_2_WARNING": "1"}
+    )
+
+
+@nox.session(python=PYTHON)
+def browser(session: nox.Session) -> None:
+    """The report page and the site of `nox -s docs` in headless Chromium; PNGs in screenshots/.
+
+    Needs Debian's chromium (apt-get install chromium): without it, or without site/, it fails.
+    """
+    session.install(
+        "--no-compile", *nox.project.dependency_groups(PYPROJECT, "browser"), "-e", ".[report]"
+    )
+    session.run(
+        "pytest",
+        "tests/test_browser.py",
+        *session.posargs,
+        env={"REQUIRE_BROWSER": "1", "SCREENSHOTS": "screenshots"},
+    )

@@ -105,10 +105,11 @@ class RNN:
         self.bias = check_flag("bias", bias)
         self.batch_first = check_flag("batch_first", batch_first)
         self.bidirectional = check_flag("bidirectional", bidirectional)
+        given: object = dropout  # any object: not every caller runs a type checker
         if (
-            isinstance(dropout, bool)
-            or not isinstance(dropout, numbers.Real)
-            or not 0 <= dropout <= 1
+            isinstance(given, bool)
+            or not isinstance(given, numbers.Real)
+            or not 0 <= float(given) <= 1
         ):
             msg = (
                 "dropout should be a number in range [0, 1] representing the probability of an "
@@ -186,7 +187,8 @@ class RNN:
         Missing, unexpected and misshapen keys are a ValueError that lists them; nothing is
         changed unless every value is right.
         """
-        if not isinstance(state_dict, Mapping):
+        given: object = state_dict  # any object: not every caller runs a type checker
+        if not isinstance(given, Mapping):
             msg = f"state_dict must be a mapping of parameter names to arrays, got {type(state_dict).__name__}"
             raise TypeError(msg)
         shapes = self._param_shapes()

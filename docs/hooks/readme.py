@@ -1,0 +1,30 @@
+"""mkdocs hook: ``{{ readme("Heading") }}`` in a page becomes that section of README.md.
+
+The README stays the one place for the text the site shares with it; a missing section stops
+the build.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+PLACEHOLDER = re.compile(r'\{\{ readme\("([^"]+)"\) \}\}')
+
+
+def section(text: str, heading: str) -> str:
+    """The body of the ``## heading`` section of ``text``, up to the next ``## `` heading."""
+    match = re.search(
+        rf"^## {re.escape(heading)}\n(.*?)(?=^## |\Z)", text, re.MULTILINE | re.DOTALL
+    )
+    if match is None:
+        msg = f"README.md has no section '## {heading}'"
+        raise ValueError(msg)
+    return match.group(1).strip() + "\n"
+
+
+def on_page_markdown(markdown: str, **_: Any) -> str:
+    text = README.read_text(encoding="utf-8")
+    return PLACEHOLDER.sub(lambda m: section(text, m.group(1)), markdown)
