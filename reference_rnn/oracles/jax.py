@@ -10,7 +10,8 @@ times the problem's dropout mask when it has one. Lengths follow packed-sequence
 this module's own masking: steps past a sequence's length leave its state alone and output zero,
 and the reverse direction reads each sequence's valid steps backwards from its last one.
 ``jax.vjp`` of ``(x, hx, params) -> (output, h_n)``, applied to ``(grad_output, grad_h_n)``, gives
-every gradient, so any upstream gradient is checked.
+every gradient, so any upstream gradient is checked. Forward and backward are one ``jax.jit``
+function, compiled once per network structure, shapes and dtypes.
 """
 
 from __future__ import annotations
@@ -36,8 +37,8 @@ def import_jax() -> ModuleType:
     """jax, restricted to the CPU, or an ImportError that says how to get it."""
     # Unless told the platform, jax probes every accelerator on first use: with an NVIDIA GPU or a
     # TPU beside a CPU-only jaxlib it logs "Falling back to cpu", with a broken plugin it fails,
-    # and on a GPU float32 products default to reduced (TF32) precision, far beyond 1e-5. The
-    # oracle is a CPU computation; a platform the caller chose is left alone.
+    # and on recent NVIDIA GPUs float32 products default to TF32, far less precise than 1e-5.
+    # The oracle is a CPU computation; a platform the caller chose is left alone.
     os.environ.setdefault("JAX_PLATFORMS", "cpu")
     try:
         return importlib.import_module("jax")
@@ -71,7 +72,7 @@ def run(problem: Problem) -> Results:
 
 
 class _Network(NamedTuple):
-    """A problem's structure: the compiled function is cached per value (and per shape)."""
+    """A problem's structure, which the compiled function is specialised to (jit's static arg)."""
 
     num_layers: int
     bidirectional: bool
@@ -167,9 +168,8 @@ def _network(
 ) -> tuple[Any, Any]:
     """``(output, h_n)`` in the problem's layouts, from x and hx in its layouts.
 
-    lengths (N,) or None; masks: the problem's
-    dropout masks or None; weights: (weight_ih, weight_hh[, bias_ih, bias_hh]) per layer and
-    direction, layer-major.
+    lengths (N,) or None; masks: the problem's dropout masks or None; weights: (weight_ih,
+    weight_hh[, bias_ih, bias_hh]) per layer and direction, in h_n's order.
     """
     jnp = jax.numpy
     L, K = network.num_layers, 2 if network.bidirectional else 1
