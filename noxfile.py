@@ -1,3 +1,8 @@
+#!/usr/bin/env python3
+# /// script
+# requires-python = ">=3.11"
+# dependencies = ["nox>=2025.2.9"]
+# ///
 """Sessions: `nox` runs them all; `nox -s tests` the NumPy matrix; `nox -l` lists them.
 
 Every test environment pins torch==2.13.0: it is the CPU build on these machines' disk, and any
@@ -84,9 +89,9 @@ def tests(session: nox.Session, numpy: str) -> None:
 @nox.session(python=PYTHON)
 @nox.parametrize("framework", list(ORACLE_FRAMEWORKS))
 def oracles(session: nox.Session, framework: str) -> None:
-    """One oracle framework, pinned by its extra, on the newest NumPy: its tests and verify.
+    """One oracle framework, pinned by its extra, on the newest NumPy that it supports.
 
-    Also the planted-error test (tests/test_oracles.py), which must fail every oracle.
+    Its own tests, and the planted-error test (tests/test_oracles.py) that must fail every oracle.
     """
     session.install(
         "--no-compile",
@@ -239,3 +244,7 @@ def browser(session: nox.Session) -> None:
         *session.posargs,
         env={"REQUIRE_BROWSER": "1", "SCREENSHOTS": "screenshots"},
     )
+
+
+if __name__ == "__main__":
+    nox.main()
