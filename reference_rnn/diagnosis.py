@@ -198,10 +198,8 @@ def _first_time_step(record: Record, tolerance: float) -> int | None:
         return None
     scale = float(np.abs(right).max()) or 1.0
     per_step = np.abs(user - right).max(axis=(0, 2)) / scale  # (N, T, .) -> (T,)
-    wrong_steps = np.flatnonzero(per_step > tolerance)
-    if wrong_steps.size == 0:
-        return None
-    return int(wrong_steps[0]) + (record.case.split or 0)
+    # the check failed, so some step is wrong
+    return int(np.argmax(per_step > tolerance)) + (record.case.split or 0)
 
 
 def _cover(explains: dict[str, set[int]]) -> list[str]:

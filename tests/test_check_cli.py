@@ -1,0 +1,163 @@
+"""``python -m reference_rnn check``: exit codes, the text report and the JSON document."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from reference_rnn.cli import main
+
+ROOT = Path(__file__).parents[1]
+SEED = str(ROOT / "examples" / "seed_simple_rnn.py") + ":SimpleRNN"
+CORRECTED = str(ROOT / "examples" / "corrected_simple_rnn.py") + ":SimpleRNN"
+MISTAKE_IDS = {
+    "ignores-initial-state",
+    "no-recurrence",
+    "recurrent-weight-transposed",
+    "missing-bias",
+    "derivative-of-preactivation",
+    "dWh-uses-current-state",
+    "no-gradient-through-time",
+    "gradient-from-last-step-only",
+    "bias-gradient-not-summed",
+    "initial-state-gradient-missing",
+    "batch-of-one-only",
+    "state-not-carried",
+    "weight-gradients-overwritten",
+    "float32-buffers",
+}
+
+
+def run_json(capsys, *argv: str) -> tuple[int, dict]:
+    code = main(["check", *argv, "--json"])
+    return code, json.loads(capsys.readouterr().out)  # exactly one document, or this fails
+
+
+def test_a_correct_layer_exits_0_and_its_json_has_the_documented_schema(capsys):
+    code, document = run_json(capsys, CORRECTED, "--api", "sprint")
+    assert code == 0
+    assert set(document) == {"passed", "api", "target", "dtype", "checks", "diagnoses"}
+    assert document["passed"] is True
+    assert document["api"] == "sprint"
+    assert document["target"] == CORRECTED
+    assert document["dtype"] == "float64"
+    assert document["diagnoses"] == []
+    assert len(document["checks"]) == 60
+    for check in document["checks"]:
+        assert set(check) == {"name", "passed", "max_error", "tolerance", "detail"}
+        assert check["passed"] is True
+        assert check["detail"] is None
+        assert 0 <= check["max_error"] <= check["tolerance"] == 1e-12
+
+
+def test_the_exercise_code_exits_1_and_its_json_names_the_two_mistakes(capsys):
+    code, document = run_json(capsys, SEED, "--api", "sprint")
+    assert code == 1
+    assert document["passed"] is False
+    assert [d["mistake"] for d in document["diagnoses"]] == [
+        "ignores-initial-state",
+        "batch-of-one-only",
+    ]
+    for diagnosis in document["diagnoses"]:
+        assert set(diagnosis) == {"mistake", "evidence"}
+        assert set(diagnosis["evidence"]) == {
+            "check",
+            "output",
+            "first_time_step",
+            "error_vs_reference",
+            "error_vs_mistake",
+            "checks_explained",
+            "detail",
+        }
+    crashed = [c for c in document["checks"] if c["max_error"] is None]
+    assert crashed
+    assert all(not c["passed"] and "raised ValueError" in c["detail"] for c in crashed)
+
+
+def test_float32_and_the_text_report(capsys):
+    assert main(["check", CORRECTED, "--api", "sprint", "--dtype", "float32"]) == 0
+    text = capsys.readouterr().out
+    lines = text.splitlines()
+    assert lines[0] == (
+        f"{CORRECTED} as sprint, float32: error = max|actual - expected| / max|expected| "
+        "against the reference, tolerance 1e-05"
+    )
+    assert lines[2].split() == ["case", "h", "dx", "dWx", "dWh", "db", "dh_prev"]
+    assert len(lines) == 3 + 10 + 2  # title, blank, header, a row per case, blank, summary
+    assert lines[-1] == "PASSED: 60 of 60 checks passed; mistakes: none"
+
+
+def test_the_text_report_of_the_exercise_code(capsys):
+    assert main(["check", SEED, "--api", "sprint"]) == 1
+    text = capsys.readouterr().out
+    assert "forward only: SimpleRNN has no backward" in text
+    assert "\nMistakes found:\n  ignores-initial-state: the initial state" in text
+    assert "\nFailed checks that no catalogued mistake explains:\n  batch-of-one/h," in text
+    assert text.splitlines()[-1] == (
+        "FAILED: 1 of 10 checks passed; mistakes: ignores-initial-state, batch-of-one-only"
+    )
+
+
+def test_a_module_by_its_name_and_a_module_of_functions():
+    # the package's own functional core has the cs231n signatures
+    assert main(["check", "reference_rnn", "--api", "cs231n"]) == 0
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        ("no/such/file.py:SimpleRNN", "no file no/such/file.py"),
+        ("no_such_module_here:RNN", "no module 'no_such_module_here'"),
+        ("no_such_package.module", "no module 'no_such_package.module'"),
+        (
+            f"{ROOT / 'examples' / 'corrected_simple_rnn.py'}:Missing",
+            "corrected_simple_rnn.py has no Missing",
+        ),
+        ("reference_rnn:NotThere", "reference_rnn has no NotThere"),
+        (":SimpleRNN", "no module ''"),
+    ],
+)
+def test_a_target_that_does_not_exist_exits_2(capsys, target, message):
+    assert main(["check", target, "--api", "sprint"]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_code_that_raises_while_loading_is_a_failed_check_exit_1(tmp_path, capsys):
+    broken = tmp_path / "broken.py"
+    broken.write_text("import numpy as np\n\nraise ImportError('needs common.np')\n")
+    code, document = run_json(capsys, f"{broken}:TimeRNN", "--api", "dlfs2")
+    assert code == 1
+    (check,) = document["checks"]
+    assert check["name"] == "load/TARGET"
+    assert check["detail"].startswith(f"loading {broken} raised ImportError: needs common.np")
+    assert document["diagnoses"] == []
+
+
+def test_a_file_can_import_its_neighbours(tmp_path):
+    (tmp_path / "helpers.py").write_text((ROOT / "examples" / "cs231n_rnn_layers.py").read_text())
+    (tmp_path / "layers.py").write_text("from helpers import *  # noqa: F403\n")
+    assert main(["check", str(tmp_path / "layers.py"), "--api", "cs231n"]) == 0
+    assert str(tmp_path) not in sys.path
+
+
+def test_the_command_line_entry_point_exits_with_the_status():
+    for target, status in ((CORRECTED, 0), (SEED, 1)):
+        result = subprocess.run(
+            [sys.executable, "-m", "reference_rnn", "check", target, "--api", "sprint", "--json"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert result.returncode == status
+        assert json.loads(result.stdout)["passed"] is (status == 0)
+
+
+def test_the_mistake_ids_are_the_fixed_ones():
+    from reference_rnn.testing import MISTAKES
+
+    assert set(MISTAKES) == MISTAKE_IDS
+    assert all(description and "\n" not in description for description in MISTAKES.values())
