@@ -230,7 +230,7 @@ def plot_accuracy(plt: ModuleType, rows: Sequence[dict[str, Any]]) -> str:
     ax.set_yticklabels([row["case"] for row in rows], fontsize="small")
     ax.set_ylim(len(rows) - 0.5, -0.5)
     ax.set_xlabel("float64 error against exact arithmetic, in eps of the values' scale")
-    ax.legend(loc="lower right", fontsize="small")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small")
     ax.grid(axis="x", alpha=0.3)
     return _svg(plt, figure)
 
@@ -238,8 +238,10 @@ def plot_accuracy(plt: ModuleType, rows: Sequence[dict[str, Any]]) -> str:
 def plot_drift(plt: ModuleType, drift: Drift) -> str:
     """float32 against float64: by sequence length (left), by recurrent weight scale (right)."""
     figure, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
+    radius_per_scale = drift.radii[0] / drift.scales[0]  # the radius is linear in the scale
     for scale, errors in drift.by_length.items():
-        left.plot(drift.lengths, errors, "o-", markersize=3, label=f"Wh x {scale:g}")
+        label = f"Wh x {scale:g} (radius {scale * radius_per_scale:.2f})"
+        left.plot(drift.lengths, errors, "o-", markersize=3, label=label)
     left.set_xscale("log")
     left.set_xlabel("sequence length T")
     left.set_title("as T grows")
@@ -252,14 +254,17 @@ def plot_drift(plt: ModuleType, drift: Drift) -> str:
         right.annotate(
             f"over the tolerance\nfrom radius {min(over):.2f}",
             (min(over), drift.tolerance),
-            xytext=(6, -30),
+            xytext=(6, 12),
             textcoords="offset points",
             fontsize="small",
         )
     right.set_xscale("log")
+    ticks = [t for t in (0.1, 0.2, 0.5, 1, 2, 5, 10) if min(drift.radii) <= t <= max(drift.radii)]
+    right.set_xticks(ticks, labels=[f"{t:g}" for t in ticks])
+    right.xaxis.set_minor_formatter(plt.NullFormatter())  # log minor labels collide here
     right.set_xlabel(f"spectral radius of Wh (T = {drift.scale_length})")
     right.set_title("as the recurrent weights grow")
-    right.legend(fontsize="small", loc="lower right")
+    right.legend(fontsize="small", loc="upper left")
     for ax in (left, right):
         ax.set_yscale("log")
         ax.axhline(drift.tolerance, color="black", linestyle="--", linewidth=1)
