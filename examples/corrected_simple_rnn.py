@@ -57,4 +57,4 @@ if __name__ == "__main__":
     h = np.zeros((1, 4))
     b = np.array([1, 1, 1, 1])
     rnn = SimpleRNN(w_x, w_h, b)
-    print(rnn.forward(x, h)[-1])  # noqa: T201  [0.79494228 0.81839002 0.83939649 0.85584174]
+    print(rnn.forward(x, h)[-1])  # [0.79494228 0.81839002 0.83939649 0.85584174]

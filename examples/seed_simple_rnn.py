@@ -5,7 +5,7 @@ the second step on, and works for a batch of one only. Check it:
 
     python -m reference_rnn check examples/seed_simple_rnn.py:SimpleRNN --api sprint
 """
-# ruff: noqa: F841, RUF002, ARG002, T201
+# ruff: noqa: F841, RUF002, ARG002
 # fmt: off
 
 import numpy as np

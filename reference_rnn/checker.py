@@ -70,9 +70,13 @@ class Report:
             *self.notes,
         ]
         lines += _tables(self.checks)
-        failures = [f"  {c.name}: {c.detail}" for c in self.checks if not c.passed and c.detail]
+        failures: dict[str, list[str]] = {}  # one line per message: a crash fails many checks
+        for check in self.checks:
+            if not check.passed and check.detail:
+                failures.setdefault(check.detail, []).append(check.name)
         if failures:
-            lines += ["", "Errors:", *failures]
+            lines += ["", "Errors:"]
+            lines += [f"  {', '.join(names)}: {detail}" for detail, names in failures.items()]
         if self.diagnoses:
             lines += ["", "Mistakes found:"]
             for diagnosis in self.diagnoses:

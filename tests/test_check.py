@@ -72,19 +72,28 @@ def test_the_examples_pass(target, api, checks, dtype):
     assert report.diagnoses == []
 
 
+# Saturating weights (4x torch's scale) in float64 only: in float32, when every unit saturates,
+# 1 - h**2 keeps few correct digits, and correct code can miss 1e-5 (H = 1: 5e-5). The battery's
+# saturating case (H = 5) is checked in float32 by the tests above: 2.8e-6 at worst over 30 seeds.
+DTYPE_AND_SCALE = [(dtype, scale) for dtype in DTYPES for scale in (0.01, 1.0, 4.0)]
+DTYPE_AND_SCALE.remove(("float32", 4.0))
+
+
 @settings(max_examples=30, deadline=None)
 @given(
     api=st.sampled_from(testing.APIS),
-    dtype=st.sampled_from(DTYPES),
+    dtype_and_scale=st.sampled_from(DTYPE_AND_SCALE),
     N=st.integers(1, 3),
     T=st.integers(1, 6),
     D=st.integers(1, 4),
     H=st.integers(1, 5),
     seed=st.integers(0, 2**32 - 1),
     zero_h0=st.booleans(),
-    scale=st.sampled_from([0.01, 1.0, 4.0]),
 )
-def test_a_correct_implementation_is_never_diagnosed(api, dtype, N, T, D, H, seed, zero_h0, scale):
+def test_a_correct_implementation_is_never_diagnosed(
+    api, dtype_and_scale, N, T, D, H, seed, zero_h0
+):
+    dtype, scale = dtype_and_scale
     cases = [make_case("random", N, T, D, H, dtype=dtype, seed=seed, zero_h0=zero_h0, scale=scale)]
     if T > 1:
         cases.append(make_case("blocks", N, T, D, H, dtype=dtype, seed=seed, split=T // 2))
