@@ -68,7 +68,8 @@ def diagnose(
 ) -> tuple[list[Diagnosis], list[str]]:
     """The mistakes that explain the failed ``records``, and the failed checks none explains.
 
-    The evidence of a diagnosis is its first explained check: ``check``, ``output`` (the API's
+    The evidence of a diagnosis is its first explained check on the forward pass's values, or
+    its first explained check if it explains none there: ``check``, ``output`` (the API's
     name for it), ``first_time_step`` (where the error first exceeds the tolerance, counted over
     the whole sequence; None for values without a time axis), ``error_vs_reference``,
     ``error_vs_mistake``, ``checks_explained`` and a sentence, ``detail``.
@@ -84,11 +85,20 @@ def diagnose(
             explained[mistake.id] = found
     chosen = _cover({mistake: {i for i, _ in found} for mistake, found in explained.items()})
     diagnoses = [
-        Diagnosis(m, explained[m][0][1] | {"checks_explained": len(explained[m])}) for m in chosen
+        Diagnosis(m, _strongest(records, explained[m]) | {"checks_explained": len(explained[m])})
+        for m in chosen
     ]
     covered = {i for m in chosen for i, _ in explained[m]}
     unexplained = [r.name for i, r in enumerate(records) if not r.passed and i not in covered]
     return diagnoses, unexplained
+
+
+def _strongest(
+    records: Sequence[Record], found: list[tuple[int, dict[str, Any]]]
+) -> dict[str, Any]:
+    """The evidence to show: the first on the forward pass's values if any, else the first."""
+    forward = [evidence for i, evidence in found if records[i].output.key in ("h", "h_last")]
+    return forward[0] if forward else found[0][1]
 
 
 def _matches(
@@ -173,7 +183,11 @@ def _evidence(record: Record, error: float | None, tolerance: float) -> dict[str
     output = record.output
     step = _first_time_step(record, tolerance)
     at = "" if step is None else f", first at time step {step}"
-    detail = f"error {_e(record.error)} against the reference{at}, {_e(error)} against this mistake"
+    if record.error is None:  # it could not be compared with the reference: say why
+        against = str(record.output.problem)
+    else:
+        against = f"error {record.error:.1e} against the reference{at}"
+    detail = f"{against}, {_e(error)} against this mistake"
     return {
         "check": record.name,
         "output": output.name,
