@@ -68,7 +68,7 @@ def run(problem: Problem) -> Results:
     # setting. Every array is made inside it from a NumPy array of the problem's dtype, so
     # float32 problems stay float32.
     with jax.enable_x64(True):
-        return _run(jax, problem)
+        return _run(problem)
 
 
 class _Network(NamedTuple):
@@ -82,8 +82,7 @@ class _Network(NamedTuple):
     unbatched: bool
 
 
-def _run(jax: Any, problem: Problem) -> Results:
-    jnp = jax.numpy
+def _run(problem: Problem) -> Results:
     network = _Network(
         problem.num_layers,
         problem.bidirectional,
@@ -104,20 +103,18 @@ def _run(jax: Any, problem: Problem) -> Results:
         for layer in range(problem.num_layers)
         for direction in range(problem.num_directions)
     ]
-    weights = [[jnp.asarray(problem.params[name]) for name in group] for group in names]
-    lengths = None if problem.lengths is None else jnp.asarray(problem.lengths)
-    masks = (
-        None if problem.dropout_masks is None else [jnp.asarray(m) for m in problem.dropout_masks]
-    )
+    weights = [[problem.params[name] for name in group] for group in names]
+    # NumPy arrays go in as they are: jit keeps their dtypes (x64 is on here), and converting
+    # them first would compile a copy for each shape
     output, h_n, grad_input, grad_hx, grad_weights = _forward_backward()(
         network,
-        jnp.asarray(problem.x),
-        jnp.asarray(hx),
+        problem.x,
+        hx,
         weights,
-        lengths,
-        masks,
-        jnp.asarray(problem.grad_output),
-        jnp.asarray(problem.grad_h_n),
+        problem.lengths,
+        problem.dropout_masks,
+        problem.grad_output,
+        problem.grad_h_n,
     )
     results = {
         "output": np.asarray(output),
