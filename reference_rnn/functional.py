@@ -20,6 +20,7 @@ hidden states are read-only views of the cache: copy them (``h.copy()``) to modi
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Literal
 
 import numpy as np
@@ -53,7 +54,9 @@ class RNNCache:
     Attributes (all read-only)
     --------------------------
     x : (T, N, D) array
-        The inputs, time-major.
+        The inputs, time-major: a view of ``x1``.
+    x1 : (T, N, D + 1) array
+        ``x`` with a column of ones after its ``D`` features (the bias trick, see ``_forward``).
     h : (T + 1, N, H) array
         ``h[0]`` is the initial state, ``h[t + 1]`` the state after step ``t``.
     Wx, Wh : (D, H), (H, H) arrays
@@ -64,6 +67,7 @@ class RNNCache:
     """
 
     x: FloatArray
+    x1: FloatArray
     h: FloatArray
     Wx: FloatArray
     Wh: FloatArray
@@ -274,24 +278,32 @@ def _forward(
             require_finite(name, arr)
     dtype = np.result_type(x, Wx_arr, Wh_arr, b_arr, h0_arr)
 
+    # The bias trick: a column of ones after x's D features makes b one more row of Wx. The input
+    # projection then adds b inside its product instead of in a pass of its own over the states,
+    # and backward's x1.T @ da gives db as its last row. x1 is also the cache's private copy of x.
+    x1 = np.empty((T, N, D + 1), dtype=dtype)
+    x1[..., :D] = x
+    x1[..., D] = 1
+    Wx1 = np.empty((D + 1, H), dtype=dtype)
+    Wx1[:D] = Wx_arr
+    Wx1[D] = b_arr
+    Wh_arr = np.array(Wh_arr, dtype=dtype)
+
     h = np.empty((T + 1, N, H), dtype=dtype)
     h[0] = h0_arr
-    # The input projection of every step at once: (T * N, D) @ (D, H), written into h[1:].
-    x_tm = np.array(x, dtype=dtype, order="C")
-    Wx_arr = np.array(Wx_arr, dtype=dtype)
-    Wh_arr = np.array(Wh_arr, dtype=dtype)
-    np.matmul(x_tm.reshape(T * N, D), Wx_arr, out=h[1:].reshape(T * N, H))
-    h[1:] += b_arr
+    # The input projection of every step at once: (T * N, D + 1) @ (D + 1, H), into h[1:].
+    np.matmul(x1.reshape(T * N, D + 1), Wx1, out=h[1:].reshape(T * N, H))
     activation = np.tanh if nonlinearity == "tanh" else _relu
     recurrent = np.empty((N, H), dtype=dtype)  # h_{t-1} @ Wh, one buffer for every step
-    for t in range(T):
-        np.matmul(h[t], Wh_arr, out=recurrent)
-        h[t + 1] += recurrent
-        activation(h[t + 1], out=h[t + 1])
+    for h_prev, h_t in pairwise(h):
+        np.matmul(h_prev, Wh_arr, out=recurrent)
+        np.add(h_t, recurrent, out=h_t)
+        activation(h_t, out=h_t)
     return RNNCache(
-        x=_read_only(x_tm),
+        x=_read_only(x1[..., :D]),
+        x1=_read_only(x1),
         h=_read_only(h),
-        Wx=_read_only(Wx_arr),
+        Wx=_read_only(Wx1[:D]),
         Wh=_read_only(Wh_arr),
         nonlinearity=nonlinearity,
         step=step,
@@ -312,23 +324,23 @@ def _backward(
     da = np.empty((T, N, H), dtype=dtype)  # dL/da_t, the gradient at each pre-activation
     g = np.zeros((N, H), dtype=dtype)  # dL/dh_t through step t + 1, zero after the last
     slope = np.empty((N, H), dtype=dtype)  # dh_t/da_t, one buffer for every step
-    for t in reversed(range(T)):
+    # t = T - 1 down to 0: h[t + 1] is the state step t produced.
+    for h_t, dh_t, da_t in zip(h[:0:-1], dh[::-1], da[::-1], strict=True):
         if cache.nonlinearity == "tanh":
-            np.multiply(h[t + 1], h[t + 1], out=slope)
+            np.multiply(h_t, h_t, out=slope)
             np.subtract(1, slope, out=slope)
         else:
-            np.greater(h[t + 1], 0, out=slope)
-        g += dh[t]
-        np.multiply(g, slope, out=da[t])
-        np.matmul(da[t], cache.Wh.T, out=g)
+            np.greater(h_t, 0, out=slope)
+        g += dh_t
+        np.multiply(g, slope, out=da_t)
+        np.matmul(da_t, cache.Wh.T, out=g)
 
     # Every weight gradient is one product over all T * N rows: (T, N, .) -> (T * N, .).
     da_rows = da.reshape(T * N, H)
-    dWx = cache.x.reshape(T * N, D).T @ da_rows
+    dWx1 = cache.x1.reshape(T * N, D + 1).T @ da_rows  # (D + 1, H): dWx, then db as its last row
     dWh = h[:-1].reshape(T * N, H).T @ da_rows
-    db = da_rows.sum(axis=0)
     dx = (da_rows @ cache.Wx.T).reshape(T, N, D)
-    return dx, g, dWx, dWh, db
+    return dx, g, dWx1[:D], dWh, dWx1[D]
 
 
 def _relu(a: FloatArray, out: FloatArray) -> FloatArray:
