@@ -46,9 +46,9 @@ def test_jax_agrees_with_torch(torch: ModuleType, case: Case | CoreCase) -> None
     problem = given(case)
     assert jax_oracle.unsupported(problem) is None
     assert jax_oracle.known_difference(problem) is None
-    ours, theirs = jax_oracle.run(problem), torch_oracle.run(problem)
-    assert ours.keys() == theirs.keys()
-    errors = {name: scaled_error(ours[name], theirs[name]) for name in theirs}
+    jax_results, torch_results = jax_oracle.run(problem), torch_oracle.run(problem)
+    assert jax_results.keys() == torch_results.keys()
+    errors = {name: scaled_error(jax_results[name], torch_results[name]) for name in torch_results}
     assert max(errors.values()) <= TOLERANCE[case.dtype], errors
 
 
