@@ -22,7 +22,8 @@ def section(text: str, heading: str) -> str:
     if match is None:
         msg = f"README.md has no section '## {heading}'"
         raise ValueError(msg)
-    return match.group(1).strip() + "\n"
+    # the README's links into docs/ are relative to the repository; a page's, to docs/
+    return match.group(1).strip().replace("](docs/", "](") + "\n"
 
 
 def on_page_markdown(markdown: str, **_: Any) -> str:
