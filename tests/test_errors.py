@@ -342,6 +342,21 @@ def test_simple_rnn_rejects_non_finite_weights(name):
         lay.forward(a["x"], a["h0"])
 
 
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf], ids=["nan", "inf", "-inf"])
+@pytest.mark.parametrize("name", ["weight_ih_l0", "weight_hh_l1_reverse", "bias_hh_l1"])
+def test_rnn_rejects_a_parameter_made_non_finite_in_place(name, value):
+    # the parameters stay writable (optimizers update them in place), so forward checks them
+    rnn = rr.RNN(3, 4, num_layers=2, bidirectional=True, seed=0)
+    x = np.ones((5, 2, 3))
+    output, _ = rnn(x)
+    rnn.params[name].flat[0] = value
+    assert not np.isfinite(getattr(rnn, name).flat[0])  # params is live: the attribute sees it
+    with pytest.raises(ValueError, match=f"^{name} must be finite"):
+        rnn(x)
+    with pytest.raises(RuntimeError, match="needs a successful forward"):
+        rnn.backward(np.ones_like(output))
+
+
 @pytest.mark.parametrize(
     ("entry", "name"),
     [

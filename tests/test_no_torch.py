@@ -20,6 +20,18 @@ def test_importing_the_package_does_not_import_torch():
     assert result.stdout.strip() == "False"
 
 
+def test_the_core_imports_no_oracle_adapter_or_test_harness():
+    code = "import sys, reference_rnn; print(' '.join(sorted(sys.modules)))"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    imported = result.stdout.split()
+    assert "reference_rnn.functional" in imported
+    harness = ("oracles", "adapters", "cases", "golden", "verify", "testing", "checker")
+    assert [m for m in imported if m.split(".")[:2][-1] in harness] == []
+    assert [m for m in imported if m.split(".")[0] in ("torch", "jax", "keras", "onnx")] == []
+
+
 def test_without_torch_the_torch_parts_say_how_to_get_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "torch", None)
     with pytest.raises(ImportError, match=r"pip install torch==2\.13\.0"):
