@@ -10,7 +10,10 @@ Each row is one comparison, with its measured error and its tolerance, against o
   the functional core, SimpleRNN and RNN's options, float64 and float32, outputs and every
   gradient the framework gives, with an arbitrary upstream gradient;
 - finite differences: central differences in float64, independent of every framework;
-- golden fixture: torch's results recorded on disk, so this part runs without torch.
+- golden fixture: torch's results recorded on disk, so this part runs without torch;
+- the training parts (:mod:`reference_rnn.training_checks`): the optimizers, clipping, truncated
+  BPTT and a classifier's training steps against torch; the initializers against their laws
+  (statistics) and against what holds exactly (definition).
 
 An oracle whose framework is not installed is skipped, and the report says so and why. Where an
 oracle is known to disagree with torch's documented semantics, its row shows the measured
@@ -68,7 +71,8 @@ class Check:
     """One row of the report."""
 
     name: str
-    #: "documented sample", "finite differences", "golden fixture" or an oracle's name
+    #: "documented sample", "finite differences", "golden fixture", "statistics", "definition"
+    #: or an oracle's name
     against: str
     dtype: str
     max_error: float | None  # None when the check could not run to the end (see error)
@@ -301,6 +305,10 @@ def _plan(available: dict[str, ModuleType]) -> Iterator[Planned]:
             TOLERANCE[golden.dtype],
             partial(_golden, path),
         )
+    # imported here, not above: training_checks builds its rows with Planned from this module
+    from reference_rnn import training_checks  # noqa: PLC0415
+
+    yield from training_checks.planned(available)
 
 
 def exact_accuracy(

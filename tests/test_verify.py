@@ -16,9 +16,11 @@ from reference_rnn.cli import main
 from reference_rnn.verify import Check, Report, format_table, run
 
 # The counts the README states for `verify` with torch installed.
-TORCH_CHECKS = 40
+TORCH_CHECKS = 40 + 16  # parity, then training: 9 optimizers, 4 clippings, 2 TBPTT, 1 classifier
 FD_CHECKS = 6
 GOLDEN_CHECKS = 11  # ten fixtures and the sample's recorded states
+STATISTICS_CHECKS = 4  # the random initializers' laws
+DEFINITION_CHECKS = 2  # orthogonality, seeds
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +35,10 @@ def test_every_kind_of_check_runs_and_passes(torch: ModuleType, report):
     assert kinds.count("torch") == TORCH_CHECKS
     assert kinds.count("finite differences") == FD_CHECKS
     assert kinds.count("golden fixture") == GOLDEN_CHECKS
-    assert len(kinds) == 1 + TORCH_CHECKS + FD_CHECKS + GOLDEN_CHECKS
+    assert kinds.count("statistics") == STATISTICS_CHECKS
+    assert kinds.count("definition") == DEFINITION_CHECKS
+    total = 1 + TORCH_CHECKS + FD_CHECKS + GOLDEN_CHECKS + STATISTICS_CHECKS + DEFINITION_CHECKS
+    assert len(kinds) == total
     assert {check.dtype for check in report.checks if check.against == "torch"} == {
         "float64",
         "float32",
@@ -46,7 +51,14 @@ def test_the_table_has_a_row_per_check_a_row_per_source_and_a_summary(torch: Mod
     text = format_table(report)
     lines = text.splitlines()
     assert lines[0].split() == ["check", "against", "dtype", "max", "error", "tolerance", "result"]
-    sources = ["documented sample", "golden fixture", "torch", "finite differences"]
+    sources = [
+        "documented sample",
+        "golden fixture",
+        "torch",
+        "finite differences",
+        "statistics",
+        "definition",
+    ]
     # header, rule, a row per check, rule, a row per source, blank, summary
     assert len(lines) == 2 + len(report.checks) + 1 + len(sources) + 2
     per_source = lines[3 + len(report.checks) : 3 + len(report.checks) + len(sources)]
