@@ -13,9 +13,9 @@ from dataclasses import asdict, dataclass, field
 from types import ModuleType
 from typing import Any
 
-from reference_rnn.battery import DTYPES, Case, battery, expected_value
-from reference_rnn.compare import TOLERANCE, scaled_error
-from reference_rnn.diagnosis import Diagnosis, Record, diagnose
+from reference_rnn.battery import DTYPES, Case, battery
+from reference_rnn.compare import TOLERANCE
+from reference_rnn.diagnosis import Diagnosis, Record, diagnose, measured_error
 from reference_rnn.mistakes import MISTAKES, applicable
 from reference_rnn.user_apis import plan
 
@@ -159,10 +159,7 @@ def run(
                 continue
             observation = runner.run(case.first_step() if runner.one_step else case)
             for output in observation.outputs:
-                error = None
-                if output.problem is None and output.value is not None:
-                    expected = expected_value(observation.case.expected, output.key)
-                    error = scaled_error(output.value, expected)
+                error = measured_error(output, observation.case)
                 passed = error is not None and error <= tolerance
                 name = f"{runner.label}{case.name}/{output.name}"
                 checks.append(Check(name, passed, error, tolerance, output.problem))

@@ -9,8 +9,15 @@ and compared with the user's value:
   that made it (the step functions and the sequence functions of a module are separate code): it
   does the right thing exactly where the mistake would not.
 
-``batch-of-one-only`` is found from the user's own code: it explains a failed check on a batch
-when the batch's result (or error) differs from its sequences run one at a time.
+Two mistakes are found from the user's own code, run again on other cases:
+
+- ``batch-of-one-only`` explains a failed check on a batch when the batch's result (or error)
+  differs from its sequences run one at a time;
+- ``reads-global-weights``: a weight is not taken from the arguments when a case that passes
+  fails once that weight alone is given other values of its shape (where the reference's value
+  changes). Such code crashes, or returns the wrong shape, where the weights have other sizes
+  than the array it reads: it explains the checks that failed so and that run when their case is
+  given the passing case's sizes and weights.
 
 A mistake often explains a few checks that another explains too (at one step, ignoring h0 and
 dropping the recurrence are the same thing). The diagnoses are the smallest set, chosen greedily,
@@ -21,20 +28,21 @@ checks are named together, since nothing here tells them apart.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
-from reference_rnn.battery import Case, evaluate, expected_value
+from reference_rnn.battery import Case, evaluate, expected_value, make_case
 from reference_rnn.compare import TOLERANCE, scaled_error
 from reference_rnn.mistakes import Mistake
 from reference_rnn.oracles import Results
 from reference_rnn.user_apis import Observation, Output
 
-__all__ = ["Diagnosis", "Record", "diagnose"]
+__all__ = ["Diagnosis", "Record", "diagnose", "measured_error"]
 
 _PER_SEQUENCE = ("h", "h_last", "dx", "dh0")  # stacked along the batch; weight gradients add up
+_WEIGHTS = ("Wx", "Wh", "b")
 
 
 @dataclass(frozen=True)
@@ -78,7 +86,7 @@ def diagnose(
     explained: dict[str, list[tuple[int, dict[str, Any]]]] = {}
     for mistake in mistakes:
         if mistake.variant is None:
-            found = _batch_dependence(records, tolerance)
+            found = _BEHAVIOURS[mistake.id](records, tolerance)
         else:
             found = _matches(records, mistake, tolerance)
         if found:
@@ -91,6 +99,13 @@ def diagnose(
     covered = {i for m in chosen for i, _ in explained[m]}
     unexplained = [r.name for i, r in enumerate(records) if not r.passed and i not in covered]
     return diagnoses, unexplained
+
+
+def measured_error(output: Output, case: Case) -> float | None:
+    """``output``'s error against the reference on ``case``; None when it has a problem."""
+    if output.problem is not None or output.value is None:
+        return None
+    return scaled_error(output.value, expected_value(case.expected, output.key))
 
 
 def _strongest(
@@ -174,28 +189,113 @@ def _batch_dependence(
     return found
 
 
+def _fixed_weights(records: Sequence[Record], tolerance: float) -> list[tuple[int, dict[str, Any]]]:
+    """Checks failed by a problem where the code reads a fixed array instead of a weight.
+
+    Looked for in the groups with such a failure only: elsewhere the values say more.
+    """
+    found = []
+    groups = dict.fromkeys(r.group for r in records if not (r.passed or r.output.problem is None))
+    for group in groups:
+        members = [(i, r) for i, r in enumerate(records) if r.group == group]
+        witnesses = _not_followed([r for _, r in members], tolerance)
+        if not witnesses:
+            continue
+        weights = [weight for weight, _ in witnesses]
+        weight, witness = witnesses[0]
+        _, _, D, H = witness.case.shape
+        resized: dict[int, Observation] = {}  # by id(case): each case once
+        for i, record in members:
+            case = record.case
+            if record.passed or record.output.problem is None:
+                continue  # the values tell more: a variant's, or none
+            if id(case) not in resized:
+                resized[id(case)] = record.rerun(_resized(case, witness.case))
+            output = _find(resized[id(case)], record.output.name)
+            if output is None or output.problem is not None:
+                continue  # it fails with those sizes too: something else is wrong
+            evidence = _evidence(record, None, tolerance)
+            evidence["weights"] = weights
+            evidence["detail"] = (
+                f"{_against(record, tolerance)}; it runs with the sizes and weights of "
+                f"{witness.case.name} (D={D}, H={H}), where it does not use the "
+                f"{', '.join(weights)} passed in: "
+                f"{witness.name} passes, but with another {weight} of that shape, "
+                f"{_against(witness, tolerance)}"
+            )
+            found.append((i, evidence))
+    return found
+
+
+def _not_followed(members: Sequence[Record], tolerance: float) -> list[tuple[str, Record]]:
+    """The weights the code does not follow, each with a passed check that fails once it changes.
+
+    The check is returned on the case with that weight changed. Correct code follows every
+    weight: changing one is only another case, and it passes.
+    """
+    passed = [r for r in members if r.passed]
+    witnesses: dict[str, Record] = {}
+    for case in {id(r.case): r.case for r in passed}.values():
+        for weight in _WEIGHTS:
+            if weight in witnesses:
+                continue
+            changed = _another(case, weight)
+            rerun = passed[0].rerun  # the group's code: every member's is the same
+            outputs = {o.name: o for o in rerun(changed).outputs}
+            for record in (r for r in passed if r.case is case):
+                key, name = record.output.key, record.output.name
+                right = expected_value(changed.expected, key)
+                if scaled_error(right, expected_value(case.expected, key)) <= tolerance:
+                    continue  # the reference's value does not change: nothing to see
+                output = outputs.get(name) or Output(key, name, None, f"{name} not returned")
+                error = measured_error(output, changed)
+                if error is None or error > tolerance:
+                    witnesses[weight] = replace(
+                        record, case=changed, output=output, error=error, passed=False
+                    )
+                    break
+    return [(weight, witnesses[weight]) for weight in _WEIGHTS if weight in witnesses]
+
+
+def _another(case: Case, weight: str) -> Case:
+    """``case`` with ``weight`` (Wx, Wh or b) drawn again, uniform over its own range."""
+    value = getattr(case, weight)
+    bound = float(np.abs(value).max())
+    other = np.random.default_rng(0).uniform(-bound, bound, value.shape)
+    return replace(case, **{weight: other.astype(value.dtype)})
+
+
+def _resized(case: Case, like: Case) -> Case:
+    """``case``'s batch, steps and blocks with ``like``'s sizes and weights; new x, h0 and dh."""
+    N, T, _, _ = case.shape
+    _, _, D, H = like.shape
+    new = make_case(case.name, N, T, D, H, dtype=case.dtype, zero_h0=case.zero_h0, split=case.split)
+    return replace(new, Wx=like.Wx, Wh=like.Wh, b=like.b)
+
+
 def _find(observation: Observation, name: str) -> Output | None:
     return next((o for o in observation.outputs if o.name == name), None)
 
 
 def _evidence(record: Record, error: float | None, tolerance: float) -> dict[str, Any]:
     """The evidence ``record`` gives for a mistake whose values differ from the user's by ``error``."""
-    output = record.output
-    step = _first_time_step(record, tolerance)
-    at = "" if step is None else f", first at time step {step}"
-    if record.error is None:  # it could not be compared with the reference: say why
-        against = str(record.output.problem)
-    else:
-        against = f"error {record.error:.1e} against the reference{at}"
-    detail = f"{against}, {_e(error)} against this mistake"
     return {
         "check": record.name,
-        "output": output.name,
-        "first_time_step": step,
+        "output": record.output.name,
+        "first_time_step": _first_time_step(record, tolerance),
         "error_vs_reference": record.error,
         "error_vs_mistake": error,
-        "detail": detail,
+        "detail": f"{_against(record, tolerance)}, {_e(error)} against this mistake",
     }
+
+
+def _against(record: Record, tolerance: float) -> str:
+    """How ``record``'s value compares with the reference's, or why it could not be compared."""
+    if record.error is None:
+        return str(record.output.problem)
+    step = _first_time_step(record, tolerance)
+    at = "" if step is None else f", first at time step {step}"
+    return f"error {record.error:.1e} against the reference{at}"
 
 
 def _e(error: float | None) -> str:
@@ -226,3 +326,10 @@ def _cover(explains: dict[str, set[int]]) -> list[str]:
         chosen += [m for m in explains if m not in chosen and explains[m] & uncovered == new]
         uncovered -= new
     return chosen
+
+
+#: How the mistakes without a variant are found, by id.
+_BEHAVIOURS: dict[str, Callable[[Sequence[Record], float], list[tuple[int, dict[str, Any]]]]] = {
+    "batch-of-one-only": _batch_dependence,
+    "reads-global-weights": _fixed_weights,
+}

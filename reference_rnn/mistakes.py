@@ -32,7 +32,8 @@ class Mistake:
     """One catalogued mistake.
 
     variant : the wrong implementation, or None when the mistake is found by the user's code's
-        own behaviour (``batch-of-one-only``: the batch against its sequences one at a time).
+        own behaviour (``batch-of-one-only``: the batch against its sequences one at a time;
+        ``reads-global-weights``: the code run again with one weight changed).
     apis : where it can happen; a one-step API cannot get the time loop wrong, and at one step
         ignoring ``h_prev`` is ``ignores-initial-state``.
     carries_state : False when the variant's mistake is to start each block from zeros.
@@ -187,6 +188,11 @@ CATALOGUE = [
         "batch-of-one-only",
         "works for a batch of one only: a batch gives an error or other results than its "
         "sequences one at a time",
+        None,
+    ),
+    Mistake(
+        "reads-global-weights",
+        "a weight passed in is not used: the code reads a global or another fixed array instead",
         None,
     ),
     Mistake(

@@ -6,7 +6,9 @@ of reference_rnn; each catalogued mistake is planted in them as a person would m
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import planted
@@ -38,6 +40,8 @@ def test_a_planted_mistake_fails_the_check_and_is_named(mistake, api, dtype):
     report = testing.check(planted.make(api, mistake), api=api, dtype=dtype)
     assert not report.passed
     assert mistake in names(report), report.format()
+    # found by running the code again, it is named for its own mistake only
+    assert ("reads-global-weights" in names(report)) is (mistake == "reads-global-weights")
 
 
 def test_every_mistake_is_planted_in_every_api_it_applies_to_and_each_api_in_some():
@@ -102,16 +106,86 @@ def test_a_correct_implementation_is_never_diagnosed(
     assert report.diagnoses == []
 
 
-def test_the_exercise_code_is_named_for_exactly_its_two_mistakes():
+# the exercise's module-level arrays (problem 2), for code that reads them instead of its arguments
+GLOBALS = {
+    "Wx": planted.W_X,
+    "Wh": np.array([[1, 3, 5, 7], [2, 4, 6, 8], [3, 5, 7, 8], [4, 6, 8, 10]]) / 100,
+    "b": np.ones(4),
+}
+
+
+@pytest.mark.parametrize("fixed", [["Wh"], ["b"], ["Wx", "b"]])
+def test_the_evidence_names_every_weight_read_from_a_global(fixed):
+    class SimpleRNN(planted.make("sprint")):
+        def __init__(self, Wx, Wh, b):
+            given = {"Wx": Wx, "Wh": Wh, "b": b}
+            super().__init__(*(GLOBALS[w] if w in fixed else given[w] for w in ("Wx", "Wh", "b")))
+
+    report = testing.check(SimpleRNN, api="sprint")
+    assert names(report) == ["reads-global-weights"], report.format()
+    (diagnosis,) = report.diagnoses
+    assert diagnosis.evidence["weights"] == fixed
+    assert f"where it does not use the {', '.join(fixed)} passed in" in diagnosis.evidence["detail"]
+    # the two sample cases pass; the others (D=3, H=5) crash, and every such check is explained
+    assert {c.name.split("/")[0] for c in report.checks if c.passed} == {"sample", "sample-h0"}
+    assert report.unexplained == []
+
+
+def raising_on(api: str, features: int) -> object:
+    """The correct implementation for ``api``, made to raise on inputs of ``features`` features."""
+
+    def guarded(forward, position):
+        def call(*args):
+            if args[position].shape[-1] == features:
+                msg = f"not {features} features"
+                raise ValueError(msg)
+            return forward(*args)
+
+        return call
+
+    correct = planted.make(api)
+    if api == "cs231n":
+        functions = vars(correct).items()
+        return SimpleNamespace(**{n: guarded(f, 0) if "forward" in n else f for n, f in functions})
+    return type(correct.__name__, (correct,), {"forward": guarded(correct.forward, 1)})
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    api=st.sampled_from(testing.APIS),
+    dtype_and_scale=st.sampled_from(DTYPE_AND_SCALE),
+    N=st.integers(1, 3),
+    T=st.integers(1, 6),
+    D=st.integers(1, 4),
+    H=st.integers(1, 5),
+    seed=st.integers(0, 2**32 - 1),
+    zero_h0=st.booleans(),
+)
+def test_correct_code_is_never_said_to_read_a_fixed_weight(
+    api, dtype_and_scale, N, T, D, H, seed, zero_h0
+):
+    # It crashes on inputs of other sizes, as code that reads a fixed array does, so the checker
+    # runs it again with each weight changed: it must find every weight followed. (Had it found
+    # one, the crash, which goes away with the sizes of the case that passes, would be named.)
+    dtype, scale = dtype_and_scale
+    cases = [
+        make_case("random", N, T, D, H, dtype=dtype, seed=seed, zero_h0=zero_h0, scale=scale),
+        make_case("wider", N, T, D + 1, H, dtype=dtype, seed=seed, zero_h0=zero_h0, scale=scale),
+    ]
+    report = testing.check(raising_on(api, D + 1), api=api, dtype=dtype, cases=cases)
+    failed = {c.name.removeprefix("step:").split("/")[0] for c in report.checks if not c.passed}
+    assert failed == {"wider"}
+    assert report.diagnoses == []
+
+
+def test_the_exercise_code_is_named_for_exactly_its_three_mistakes():
     seed = load_target(str(EXAMPLES / "seed_simple_rnn.py:SimpleRNN"))
     report = testing.check(seed, api="sprint")
     assert not report.passed
-    assert sorted(names(report)) == ["batch-of-one-only", "ignores-initial-state"]
+    assert names(report) == ["ignores-initial-state", "batch-of-one-only", "reads-global-weights"]
     assert report.notes == ["forward only: SimpleRNN has no backward"]
     checks = {check.name: check for check in report.checks}
-    assert checks["sample/h"].passed  # the documented sample, which reads the same global w_x
-    # its third mistake, the global w_x, shows where it fails: at the line that reads w_x
-    assert "xx = np.dot(x[:, i, :], w_x)" in checks["batch-of-one/h"].detail
+    assert checks["sample/h"].passed  # the documented sample, whose Wx is the global w_x
     ignores = next(d for d in report.diagnoses if d.mistake == "ignores-initial-state")
     assert ignores.evidence["check"] == "sample-h0/h"
     assert ignores.evidence["first_time_step"] == 0
@@ -119,6 +193,28 @@ def test_the_exercise_code_is_named_for_exactly_its_two_mistakes():
     batch = next(d for d in report.diagnoses if d.mistake == "batch-of-one-only")
     assert batch.evidence["check"] == "one-step-batch/h"
     assert "could not broadcast" in batch.evidence["detail"]
+    # the global w_x: it crashes where Wx is not (2, 4), at the line that reads w_x; with the
+    # sample's sizes and weights it runs, and the sample, right with its own Wx, is wrong with
+    # another from step 1 on (step 0 uses the Wx passed in)
+    fixed = next(d for d in report.diagnoses if d.mistake == "reads-global-weights")
+    assert fixed.evidence["check"] == "batch-of-one/h"
+    assert fixed.evidence["weights"] == ["Wx"]
+    assert fixed.evidence["checks_explained"] == 1
+    assert "xx = np.dot(x[:, i, :], w_x)" in fixed.evidence["detail"]
+    assert re.search(
+        r"; it runs with the sizes and weights of sample \(D=2, H=4\), where it does not use the "
+        r"Wx passed in: sample/h passes, but with another Wx of that shape, error \S+ against "
+        r"the reference, first at time step 1$",
+        fixed.evidence["detail"],
+    )
+    # the batches crash before they read w_x, and one at a time at w_x: no single mistake
+    assert report.unexplained == [
+        "batch/h",
+        "batch-h0/h",
+        "long/h",
+        "small-weights/h",
+        "saturating/h",
+    ]
 
 
 def test_the_evidence_names_the_output_and_the_first_wrong_step():

@@ -26,6 +26,7 @@ MISTAKE_IDS = {
     "bias-gradient-not-summed",
     "initial-state-gradient-missing",
     "batch-of-one-only",
+    "reads-global-weights",
     "state-not-carried",
     "weight-gradients-overwritten",
     "float32-buffers",
@@ -54,25 +55,29 @@ def test_a_correct_layer_exits_0_and_its_json_has_the_documented_schema(capsys):
         assert 0 <= check["max_error"] <= check["tolerance"] == 1e-12
 
 
-def test_the_exercise_code_exits_1_and_its_json_names_the_two_mistakes(capsys):
+def test_the_exercise_code_exits_1_and_its_json_names_the_three_mistakes(capsys):
     code, document = run_json(capsys, SEED, "--api", "sprint")
     assert code == 1
     assert document["passed"] is False
     assert [d["mistake"] for d in document["diagnoses"]] == [
         "ignores-initial-state",
         "batch-of-one-only",
+        "reads-global-weights",
     ]
+    evidence = {
+        "check",
+        "output",
+        "first_time_step",
+        "error_vs_reference",
+        "error_vs_mistake",
+        "checks_explained",
+        "detail",
+    }
     for diagnosis in document["diagnoses"]:
         assert set(diagnosis) == {"mistake", "evidence"}
-        assert set(diagnosis["evidence"]) == {
-            "check",
-            "output",
-            "first_time_step",
-            "error_vs_reference",
-            "error_vs_mistake",
-            "checks_explained",
-            "detail",
-        }
+        fixed = diagnosis["mistake"] == "reads-global-weights"
+        assert set(diagnosis["evidence"]) == evidence | ({"weights"} if fixed else set())
+    assert document["diagnoses"][2]["evidence"]["weights"] == ["Wx"]
     crashed = [c for c in document["checks"] if c["max_error"] is None]
     assert crashed
     assert all(not c["passed"] and "raised ValueError" in c["detail"] for c in crashed)
@@ -96,9 +101,11 @@ def test_the_text_report_of_the_exercise_code(capsys):
     text = capsys.readouterr().out
     assert "forward only: SimpleRNN has no backward" in text
     assert "\nMistakes found:\n  ignores-initial-state: the initial state" in text
-    assert "\nFailed checks that no catalogued mistake explains:\n  batch-of-one/h," in text
+    assert "\n  reads-global-weights: a weight passed in is not used" in text
+    assert "\nFailed checks that no catalogued mistake explains:\n  batch/h," in text
     assert text.splitlines()[-1] == (
-        "FAILED: 1 of 10 checks passed; mistakes: ignores-initial-state, batch-of-one-only"
+        "FAILED: 1 of 10 checks passed; "
+        "mistakes: ignores-initial-state, batch-of-one-only, reads-global-weights"
     )
 
 
