@@ -246,5 +246,27 @@ def browser(session: nox.Session) -> None:
     )
 
 
+@nox.session(python=PYTHON)
+def mutation(session: nox.Session) -> None:
+    """Mutation testing of the functional core with mutmut (not CI): the score, then survivors.
+
+    [tool.mutmut] in pyproject.toml says what is mutated and which tests run; the README lists
+    the survivors that are equivalent, and why.
+    """
+    session.install(
+        "--no-compile", *nox.project.dependency_groups(PYPROJECT, "mutation"), "-e", "."
+    )
+    session.run("mutmut", "run", "--max-children", "2")
+    session.run("mutmut", "export-cicd-stats")
+    session.run(
+        "python",
+        "-c",
+        "import json; s = json.load(open('mutants/mutmut-cicd-stats.json')); "
+        "print(f\"mutation score: {s['killed']} of {s['total']} mutants killed "
+        "({100 * s['killed'] / s['total']:.1f}%)\")",
+    )
+    session.run("mutmut", "results")
+
+
 if __name__ == "__main__":
     nox.main()
