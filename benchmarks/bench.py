@@ -1,24 +1,32 @@
-"""Forward+backward speed and memory of ``reference_rnn`` against ``torch.nn.RNN`` on the CPU.
+"""Forward+backward speed and memory of ``reference_rnn`` against its own floor and its peers, CPU.
 
-Three contenders run the same work, one layer, tanh, batch-first, identical weights:
+Every contender runs the same work: one layer, tanh, batch-first, identical weights.
 
-- ``core``:  ``rnn_forward`` then ``rnn_backward`` (the functional core);
-- ``RNN``:   ``reference_rnn.RNN.from_torch(module)``, ``rnn(x, hx)`` then ``rnn.backward(G)``;
-- ``torch``: ``module(x, hx)`` then ``output.backward(G)``, gradients for inputs and weights.
+- ``floor``: the matrix products the algorithm must do, alone, at their shapes, into preallocated
+  outputs: ``x @ Wx`` over all ``T * N`` rows, ``T`` times ``h @ Wh``, ``x.T @ da``, ``da @ Wx.T``,
+  ``h.T @ da`` and ``T`` times ``da @ Wh.T``. No design built on these products can be faster on
+  this machine; ``core / floor`` is what ours adds to them.
+- ``core``: ``rnn_forward`` then ``rnn_backward`` (the functional core); ``core fwd`` is
+  ``rnn_forward`` alone, for the forward-only peer.
+- ``SimpleRNN``: the exercise's layer, ``forward(x, h0)`` then ``backward(G)``, all states returned.
+- ``RNN``: ``reference_rnn.RNN.from_torch(module)``, ``rnn(x, hx)`` then ``rnn.backward(G)``.
+- peers: ``torch`` (``module(x, hx)`` then ``output.backward(G)``); ``JAX`` (the recurrence through
+  ``jax.lax.scan``, forward and ``jax.vjp`` compiled together by ``jax.jit``, built here from the
+  raw arrays); ``onnxruntime`` (forward only, float32: its RNN kernel has no float64; the model is
+  ``RNN.to_onnx()``). A peer whose package is absent is skipped and the report says so.
 
-They take turns (core, RNN, torch, core, RNN, torch, ...) in one process with the same thread
-count, so that drift in clock speed or machine load hits all three alike; each reports the median
-of its runs. A short pause before every turn lets the previous contender's idle threads stop
-spinning (see ``GAP_SECONDS``), so each is timed as it runs on its own.
+They take turns (floor, core, ..., torch, JAX, ..., floor, core, ...) in one process with the same
+thread count, so that drift in clock speed or machine load hits all alike; each reports the median
+of its runs, and every ratio is of two medians from the same rounds. A short pause before every
+turn lets the previous contender's idle threads stop spinning (see ``GAP_SECONDS``), so each is
+timed as it runs on its own.
 
-Per row it also reports the achieved GFLOP/s (forward+backward is ``6 * N * T * (D * H + H * H)``
-flops) as a fraction of numpy's large-GEMM GFLOP/s, measured just before the row; and the peak
-extra memory of one forward+backward of ours (tracemalloc) as a multiple of the
-``N * T * H * itemsize`` floor that storing the hidden states alone costs.
+Per row it also reports the peak extra memory of one forward+backward of ours (tracemalloc) as a
+multiple of the ``N * T * H * itemsize`` floor that storing the hidden states alone costs.
 
 Usage, from the repository root::
 
-    python benchmarks/bench.py                # full run, a few minutes
+    python benchmarks/bench.py                # full run, several minutes
     python benchmarks/bench.py --quick        # the two small sizes, seconds: a smoke test
     python benchmarks/bench.py --json out.json --threads 1
 
@@ -30,6 +38,8 @@ from __future__ import annotations
 
 import argparse
 import gc
+import importlib
+import importlib.util
 import json
 import os
 import platform
@@ -40,6 +50,7 @@ import tracemalloc
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -62,24 +73,24 @@ SIZES: tuple[Size, ...] = (
 )
 DTYPES = (np.float32, np.float64)
 TORCH_DTYPES = {"float32": torch.float32, "float64": torch.float64}
-# (rounds, timed runs per turn) per size, so the full run stays near three minutes on a 2-core
-# machine: the two large sizes cost 25 and 38 GFLOP per forward+backward, 0.3-1.3 s per contender
-# there, while the small ones need many runs per turn to outweigh the pause before each turn.
-SCHEDULE = {SIZES[0]: (10, 50), SIZES[1]: (10, 10), SIZES[2]: (15, 1), SIZES[3]: (15, 1)}
+# (rounds, timed runs per turn) per size. The two large sizes cost 25 and 38 GFLOP per
+# forward+backward, 0.2-1.3 s per contender there, while the small ones need many runs per turn
+# to outweigh the pause before each turn.
+SCHEDULE = {SIZES[0]: (10, 50), SIZES[1]: (10, 10), SIZES[2]: (9, 1), SIZES[3]: (9, 1)}
 QUICK_SCHEDULE = {SIZES[0]: (3, 20), SIZES[1]: (3, 5)}
 # After a call, OpenBLAS's threads busy-wait about 2**28 cycles (~0.1 s) and libgomp's (torch's)
 # a few ms before they sleep. On a 2-core machine those spinning threads take the cores from
 # whoever runs next: measured here, torch ran 2x slower right after numpy, so every turn waits.
 GAP_SECONDS = 0.2
-GEMM_N = 2048
-GEMM_REPEATS, QUICK_GEMM_REPEATS = 7, 3
 SEED = 0
 
-TARGET_RATIO = 0.8  # our median time / torch's
-TARGET_GEMM_FRACTION = 0.70  # at the two largest sizes
+TARGET_FLOOR = {SIZES[1]: 1.4, SIZES[2]: 1.2, SIZES[3]: 1.2}  # core / floor at most
+TARGET_TORCH = 1.0  # core / torch at most, at every size
+TARGET_WRAPPERS = 1.05  # SimpleRNN / core and RNN / core at most
 TARGET_MEMORY_MULTIPLE = 3.0  # peak extra bytes / (N * T * H * itemsize)
-CONTENDERS = ("core", "RNN", "torch")
-OURS = ("core", "RNN")
+OURS = ("core", "SimpleRNN", "RNN")
+FWD_BWD_PEERS = ("torch", "JAX")
+MEMORY = ("core", "RNN")
 
 
 @dataclass(frozen=True)
@@ -99,7 +110,7 @@ def _nothing() -> None:
 @dataclass(frozen=True)
 class Contender:
     name: str
-    run: Callable[[], object]  # one forward+backward; returns the hidden states
+    run: Callable[[], Array | None]  # one run; returns the hidden states (N, T, H), or None
     reset: Callable[[], None] = _nothing  # untimed, before each run
 
 
@@ -115,14 +126,14 @@ class Row:
     runs_per_turn: int
     median_seconds: dict[str, float]
     quartile_seconds: dict[str, tuple[float, float]]  # first and third: the spread of the runs
-    ratio_to_torch: dict[str, float]
-    gflops: dict[str, float]
-    gemm_gflops: float  # numpy's 2048x2048 matmul, measured just before this row
-    gemm_fraction: dict[str, float]
+    core_to_floor: float
+    to_core: dict[str, float]  # SimpleRNN and RNN over core
+    core_to_peer: dict[str, float]  # core over torch, JAX and the fastest of them
+    fwd_to_onnxruntime: float | None
     peak_bytes: dict[str, int]
     floor_bytes: int
     memory_multiple: dict[str, float]
-    max_abs_diff_h: float  # ours against torch, to show that both did the same work
+    max_abs_diff_h: dict[str, float]  # each against torch, to show that all did the same work
 
 
 def log(message: str) -> None:
@@ -155,23 +166,21 @@ def torch_info() -> dict[str, Any]:
     }
 
 
-def median_seconds(run: Callable[[], object], repeats: int) -> float:
-    run()  # warm-up: first-touch page faults, lazy initialisation, waking the BLAS threads
-    times: list[float] = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+def optional(name: str) -> ModuleType | None:
+    """A peer's package, or None where it is not installed."""
+    return importlib.import_module(name) if importlib.util.find_spec(name) else None
 
 
-def gemm_gflops(dtype: type[np.floating[Any]], repeats: int) -> float:
-    """numpy's large square matmul, the machine's practical ceiling for dense products."""
-    rng = np.random.default_rng(SEED)
-    a, b = (rng.standard_normal((GEMM_N, GEMM_N)).astype(dtype) for _ in range(2))
-    out = np.empty_like(a)
-    seconds = median_seconds(lambda: np.matmul(a, b, out=out), repeats)
-    return 2 * GEMM_N**3 / seconds / 1e9
+def import_jax(threads: int) -> ModuleType | None:
+    if importlib.util.find_spec("jax") is None:
+        return None
+    if threads == 1:
+        # XLA's CPU client sizes its own thread pool; this is the documented way to one thread.
+        flags = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+        os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {flags}".strip()
+    jax = importlib.import_module("jax")
+    jax.config.update("jax_enable_x64", True)  # float64 stays float64; float32 stays float32
+    return jax
 
 
 def make_problem(size: Size, dtype: type[np.floating[Any]]) -> Problem:
@@ -194,6 +203,37 @@ def core_weights(module: torch.nn.RNN) -> tuple[Array, Array, Array]:
     return Wx, Wh, p["bias_ih_l0"] + p["bias_hh_l0"]
 
 
+def floor_contender(problem: Problem) -> Contender:
+    """The products of one forward+backward, time-major as the core lays them out.
+
+    Their inputs are random (a product's time does not depend on its values) and their outputs
+    preallocated: page faults are the core's cost, not the products'.
+    """
+    N, T, D = problem.x.shape
+    Wx, Wh, _ = core_weights(problem.module)
+    H = Wh.shape[0]
+    dtype = problem.x.dtype
+    rng = np.random.default_rng(SEED)
+    x_rows = rng.standard_normal((T * N, D)).astype(dtype)  # (T, N, D) -> (T * N, D)
+    h = rng.uniform(-1, 1, (T + 1, N, H)).astype(dtype)
+    da = rng.standard_normal((T, N, H)).astype(dtype)
+    h_rows, da_rows = h[:-1].reshape(T * N, H), da.reshape(T * N, H)
+    projection, step = np.empty((T * N, H), dtype), np.empty((N, H), dtype)
+    dWx, dWh, dx = np.empty((D, H), dtype), np.empty((H, H), dtype), np.empty((T * N, D), dtype)
+
+    def run() -> None:
+        np.matmul(x_rows, Wx, out=projection)
+        for t in range(T):
+            np.matmul(h[t], Wh, out=step)
+        np.matmul(x_rows.T, da_rows, out=dWx)
+        np.matmul(da_rows, Wx.T, out=dx)
+        np.matmul(h_rows.T, da_rows, out=dWh)
+        for t in range(T):
+            np.matmul(da[t], Wh.T, out=step)
+
+    return Contender("floor", run)
+
+
 def core_contender(problem: Problem) -> Contender:
     Wx, Wh, b = core_weights(problem.module)
     h0 = problem.h0[0]
@@ -204,6 +244,28 @@ def core_contender(problem: Problem) -> Contender:
         return h
 
     return Contender("core", run)
+
+
+def core_forward_contender(problem: Problem) -> Contender:
+    Wx, Wh, b = core_weights(problem.module)
+    h0 = problem.h0[0]
+
+    def run() -> Array:
+        return rr.rnn_forward(problem.x, h0, Wx, Wh, b)[0]
+
+    return Contender("core fwd", run)
+
+
+def simple_rnn_contender(problem: Problem) -> Contender:
+    layer = rr.SimpleRNN(*core_weights(problem.module), return_sequences=True)
+    h0 = problem.h0[0]
+
+    def run() -> Array:
+        h = layer.forward(problem.x, h0)
+        layer.backward(problem.G)
+        return h
+
+    return Contender("SimpleRNN", run)
 
 
 def rnn_contender(problem: Problem) -> Contender:
@@ -236,16 +298,67 @@ def torch_contender(problem: Problem) -> Contender:
     return Contender("torch", run, reset)
 
 
+def jax_contender(problem: Problem, jax: ModuleType) -> Contender:
+    """The recurrence in jax.numpy from torch's equations; gradients of x, h0, Wx, Wh and b.
+
+    The input projection is hoisted out of the scan, as ours is, so JAX gets the same algorithm.
+    """
+    jnp = jax.numpy
+
+    def forward(x: Any, h0: Any, Wx: Any, Wh: Any, b: Any) -> Any:
+        projected = jnp.swapaxes(x @ Wx + b, 0, 1)  # (N, T, H) -> (T, N, H) for the scan
+
+        def step(h: Any, p_t: Any) -> tuple[Any, Any]:
+            h = jnp.tanh(p_t + h @ Wh)
+            return h, h
+
+        _, h = jax.lax.scan(step, h0, projected)
+        return jnp.swapaxes(h, 0, 1)  # (T, N, H) -> (N, T, H)
+
+    @jax.jit
+    def forward_backward(x: Any, h0: Any, Wx: Any, Wh: Any, b: Any, G: Any) -> Any:
+        h, pullback = jax.vjp(forward, x, h0, Wx, Wh, b)
+        return h, pullback(G)
+
+    args = [jnp.asarray(a) for a in (problem.x, problem.h0[0], *core_weights(problem.module))]
+    G = jnp.asarray(problem.G)
+
+    def run() -> Array:
+        h, grads = forward_backward(*args, G)
+        jax.block_until_ready(grads)
+        return np.asarray(h)
+
+    return Contender("JAX", run)
+
+
+def onnxruntime_contender(problem: Problem, ort: ModuleType, threads: int) -> Contender:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    model = rr.RNN.from_torch(problem.module).to_onnx()
+    session = ort.InferenceSession(
+        model.SerializeToString(), options, providers=["CPUExecutionProvider"]
+    )
+    feeds = {"input": problem.x, "hx": problem.h0}
+
+    def run() -> Array:
+        return np.asarray(session.run(["output"], feeds)[0])
+
+    return Contender("onnxruntime", run)
+
+
 def warm_up(contenders: Sequence[Contender]) -> dict[str, Array]:
     """One untimed run each, returning the hidden states each computed.
 
-    It pays for first-touch page faults, lazy initialisation and waking the BLAS threads before
-    the clock runs; the outputs show whether all did the same work.
+    It pays for first-touch page faults, lazy initialisation, JAX's compilation and waking the
+    BLAS threads before the clock runs; the outputs show whether all did the same work.
     """
     outputs: dict[str, Array] = {}
     for contender in contenders:
         contender.reset()
-        outputs[contender.name] = np.asarray(contender.run())
+        h = contender.run()
+        if h is not None:
+            outputs[contender.name] = np.asarray(h)
     return outputs
 
 
@@ -299,31 +412,45 @@ def bench_row(
     size: Size,
     dtype: type[np.floating[Any]],
     schedule: tuple[int, int],
-    gemm_repeats: int,
+    peers: dict[str, ModuleType],
+    threads: int,
     index: str,
 ) -> Row:
     N, T, D, H = size
     name = np.dtype(dtype).name
-    # The ceiling is measured next to every row: a neighbour's burst of load on a shared machine
-    # then skews one row, visibly, not every fraction of a dtype.
-    gemm = gemm_gflops(dtype, gemm_repeats)
     problem = make_problem(size, dtype)
     # Built fresh for the memory measurement, so no cache of an earlier run is replaced inside it.
     peak = {
         "core": peak_traced_bytes(core_contender(problem).run),
         "RNN": peak_traced_bytes(rnn_contender(problem).run),
     }
-    contenders = (core_contender(problem), rnn_contender(problem), torch_contender(problem))
+    contenders = [
+        floor_contender(problem),
+        core_contender(problem),
+        simple_rnn_contender(problem),
+        rnn_contender(problem),
+        torch_contender(problem),
+    ]
+    if "jax" in peers:
+        contenders.append(jax_contender(problem, peers["jax"]))
+    if "onnxruntime" in peers and name == "float32":
+        contenders.append(core_forward_contender(problem))
+        contenders.append(onnxruntime_contender(problem, peers["onnxruntime"], threads))
     rounds, runs_per_turn = schedule
     log(f"{index} {name} (N, T, D, H) = {size}: {rounds} rounds of {runs_per_turn} runs each")
     outputs = warm_up(contenders)
-    diff = max(float(np.abs(outputs[who] - outputs["torch"]).max()) for who in OURS)
+    diff = {
+        who: float(np.abs(h - outputs["torch"]).max())
+        for who, h in outputs.items()
+        if who != "torch"
+    }
     samples = time_interleaved(contenders, rounds, runs_per_turn)
-    seconds = {who: statistics.median(samples[who]) for who in CONTENDERS}
-    quartiles = {who: quartile_pair(samples[who]) for who in CONTENDERS}
+    seconds = {who: statistics.median(times) for who, times in samples.items()}
+    quartiles = {who: quartile_pair(times) for who, times in samples.items()}
 
-    flops = fwd_bwd_flops(N, T, D, H)
-    gflops = {who: flops / seconds[who] / 1e9 for who in CONTENDERS}
+    peer_seconds = {who: seconds[who] for who in FWD_BWD_PEERS if who in seconds}
+    core_to_peer = {who: seconds["core"] / s for who, s in peer_seconds.items()}
+    core_to_peer["fastest"] = seconds["core"] / min(peer_seconds.values())
     floor = N * T * H * np.dtype(dtype).itemsize
     row = Row(
         dtype=name,
@@ -331,65 +458,84 @@ def bench_row(
         T=T,
         D=D,
         H=H,
-        gflop=flops / 1e9,
+        gflop=fwd_bwd_flops(N, T, D, H) / 1e9,
         rounds=rounds,
         runs_per_turn=runs_per_turn,
         median_seconds=seconds,
         quartile_seconds=quartiles,
-        ratio_to_torch={who: seconds[who] / seconds["torch"] for who in OURS},
-        gflops=gflops,
-        gemm_gflops=gemm,
-        gemm_fraction={who: gflops[who] / gemm for who in CONTENDERS},
+        core_to_floor=seconds["core"] / seconds["floor"],
+        to_core={who: seconds[who] / seconds["core"] for who in OURS[1:]},
+        core_to_peer=core_to_peer,
+        fwd_to_onnxruntime=(
+            seconds["core fwd"] / seconds["onnxruntime"] if "onnxruntime" in seconds else None
+        ),
         peak_bytes=peak,
         floor_bytes=floor,
-        memory_multiple={who: peak[who] / floor for who in OURS},
+        memory_multiple={who: peak[who] / floor for who in MEMORY},
         max_abs_diff_h=diff,
     )
-    ms = ", ".join(f"{who} {1e3 * seconds[who]:.3f} ms" for who in CONTENDERS)
-    log(f"{index}   {ms}; numpy GEMM {gemm:.1f} GFLOP/s")
+    log(f"{index}   " + ", ".join(f"{who} {1e3 * s:.3f} ms" for who, s in seconds.items()))
     return row
+
+
+def _ms(row: Row, who: str) -> str:
+    return f"{1e3 * row.median_seconds[who]:.3f}" if who in row.median_seconds else "-"
+
+
+def _ratio(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
 
 
 def markdown(report: dict[str, Any], rows: Sequence[Row]) -> str:
     blas, tinfo, load = report["blas"], report["torch"], report["load_average_1min"]
     backends = ", ".join(name for name in ("mkl", "mkldnn") if tinfo[name]) or "no MKL, no oneDNN"
+    peers = report["peers"]
+    peer_text = "; ".join(
+        f"{who} {version}" if version else f"{who} not installed (skipped)"
+        for who, version in peers.items()
+    )
+    env = ", ".join(f"{key}={value}" for key, value in report["blas_environment"].items())
+    floor_targets = ", ".join(
+        f"{target:g} at {', '.join(map(str, size))}" for size, target in TARGET_FLOOR.items()
+    )
     lines = [
         (
             f"numpy {report['numpy']}, BLAS: {blas.get('internal_api')} {blas.get('version')} "
-            f"({blas.get('architecture')}), {blas.get('num_threads')} threads; "
+            f"({blas.get('architecture')} kernel), {blas.get('num_threads')} threads ({env}); "
             f"torch {tinfo['version']} ({backends}), {tinfo['num_threads']} threads; "
-            f"{report['machine']} with {report['cpus']} CPUs, Python {report['python']}."
+            f"{peer_text}; {report['machine']} with {report['cpus']} CPUs, "
+            f"Python {report['python']}."
         ),
         "",
         (
-            f"% GEMM: achieved GFLOP/s over numpy's {GEMM_N}x{GEMM_N} matmul GFLOP/s (GEMM column, "
-            f"median of {report['gemm_repeats']}). Load average (1 min) before and after: "
-            f"{load['before']:.2f}, {load['after']:.2f}; other busy processes skew the numbers."
+            f"Medians of interleaved runs, ms; every ratio is of two medians from the same rounds. "
+            f"Load average (1 min) before and after: {load['before']:.2f}, {load['after']:.2f}; "
+            f"other busy processes skew the numbers."
         ),
         "",
         (
-            f"Targets, reported and not enforced: ours/torch <= {TARGET_RATIO}; "
-            f"% of GEMM >= {TARGET_GEMM_FRACTION:.0%} at the two largest sizes; "
-            f"memory <= {TARGET_MEMORY_MULTIPLE:g}x the N·T·H·itemsize floor."
+            f"Targets, reported and not enforced: core/floor <= {floor_targets}; "
+            f"core/torch <= {TARGET_TORCH:g}; SimpleRNN and RNN <= {TARGET_WRAPPERS:g}x core; "
+            f"memory <= {TARGET_MEMORY_MULTIPLE:g}x the N·T·H·itemsize floor. "
+            "onnxruntime runs forward only, float32: it is compared with `rnn_forward` (core fwd)."
         ),
         "",
         (
-            "| dtype | N, T, D, H | GFLOP | GEMM GFLOP/s | torch ms | core ms "
-            "| core/torch (<= 0.8) | RNN ms | RNN/torch (<= 0.8) "
-            "| core % GEMM (>= 70) | RNN % GEMM | torch % GEMM "
-            "| core mem (<= 3x) | RNN mem (<= 3x) |"
+            "| dtype | N, T, D, H | floor ms | core ms | core/floor | SimpleRNN/core | RNN/core "
+            "| torch ms | JAX ms | core/torch | core/fastest peer "
+            "| core fwd ms | onnxruntime ms | fwd/onnxruntime | core mem | RNN mem |"
         ),
-        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for row in rows:
-        ms = {who: f"{1e3 * row.median_seconds[who]:.3f}" for who in CONTENDERS}
-        pct = {who: f"{100 * row.gemm_fraction[who]:.1f}" for who in CONTENDERS}
         lines.append(
-            f"| {row.dtype} | {row.N}, {row.T}, {row.D}, {row.H} | {row.gflop:.3g} "
-            f"| {row.gemm_gflops:.1f} "
-            f"| {ms['torch']} | {ms['core']} | {row.ratio_to_torch['core']:.2f} "
-            f"| {ms['RNN']} | {row.ratio_to_torch['RNN']:.2f} "
-            f"| {pct['core']} | {pct['RNN']} | {pct['torch']} "
+            f"| {row.dtype} | {row.N}, {row.T}, {row.D}, {row.H} "
+            f"| {_ms(row, 'floor')} | {_ms(row, 'core')} | {row.core_to_floor:.2f} "
+            f"| {row.to_core['SimpleRNN']:.2f} | {row.to_core['RNN']:.2f} "
+            f"| {_ms(row, 'torch')} | {_ms(row, 'JAX')} "
+            f"| {row.core_to_peer['torch']:.2f} | {row.core_to_peer['fastest']:.2f} "
+            f"| {_ms(row, 'core fwd')} | {_ms(row, 'onnxruntime')} "
+            f"| {_ratio(row.fwd_to_onnxruntime)} "
             f"| {row.memory_multiple['core']:.2f}x | {row.memory_multiple['RNN']:.2f}x |"
         )
     return "\n".join(lines)
@@ -400,7 +546,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="the two small sizes, few runs")
     parser.add_argument("--json", type=Path, default=Path("bench.json"), help="JSON output path")
     parser.add_argument(
-        "--threads", type=int, default=None, help="BLAS and torch threads (default: numpy's)"
+        "--threads",
+        type=int,
+        default=None,
+        help="BLAS, torch and peers' threads (default: numpy's)",
     )
     return parser.parse_args(argv)
 
@@ -411,16 +560,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     schedule = QUICK_SCHEDULE if args.quick else SCHEDULE
     threads = args.threads or numpy_blas().get("num_threads") or 1
     load_before = os.getloadavg()[0]
+    modules = {"jax": import_jax(threads), "onnxruntime": optional("onnxruntime")}
+    peers = {who: module for who, module in modules.items() if module is not None}
     with threadpool_limits(limits=threads, user_api="blas"):
-        # Same thread count on both sides, or the comparison measures the thread pools.
+        # Same thread count on every side, or the comparison measures the thread pools.
         torch.set_num_threads(threads)
         blas, tinfo = numpy_blas(), torch_info()
         log(f"BLAS {blas.get('internal_api')} {blas.get('version')}, {threads} threads")
-        gemm_repeats = QUICK_GEMM_REPEATS if args.quick else GEMM_REPEATS
         rows: list[Row] = []
         jobs = [(dtype, size) for dtype in DTYPES for size in sizes]
         for i, (dtype, size) in enumerate(jobs, start=1):
-            rows.append(bench_row(size, dtype, schedule[size], gemm_repeats, f"[{i}/{len(jobs)}]"))
+            index = f"[{i}/{len(jobs)}]"
+            rows.append(bench_row(size, dtype, schedule[size], peers, threads, index))
 
     report: dict[str, Any] = {
         "quick": args.quick,
@@ -430,14 +581,18 @@ def main(argv: Sequence[str] | None = None) -> None:
         "python": platform.python_version(),
         "numpy": np.__version__,
         "blas": blas,
+        # set on some machines to work around old OpenBLAS bugs; they change the kernel that runs
+        "blas_environment": {
+            key: os.environ.get(key, "unset") for key in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+        },
         "torch": tinfo,
+        "peers": {who: getattr(module, "__version__", None) for who, module in modules.items()},
         "threads": threads,
         "load_average_1min": {"before": load_before, "after": os.getloadavg()[0]},
-        "gemm_size": GEMM_N,
-        "gemm_repeats": gemm_repeats,
         "targets": {
-            "ratio_to_torch_max": TARGET_RATIO,
-            "gemm_fraction_min_at_largest_sizes": TARGET_GEMM_FRACTION,
+            "core_to_floor_max": {str(size): target for size, target in TARGET_FLOOR.items()},
+            "core_to_torch_max": TARGET_TORCH,
+            "wrappers_to_core_max": TARGET_WRAPPERS,
             "memory_multiple_max": TARGET_MEMORY_MULTIPLE,
         },
     }
