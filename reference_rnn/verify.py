@@ -272,9 +272,10 @@ def _plan(available: dict[str, ModuleType]) -> Iterator[Planned]:
         TOLERANCE["float64"],
         _sample_states,
     )
+    # the problem each oracle is given: with the dropout masks that our run draws
+    given = [case.run()[1] for case in PARITY_CASES] if available else []
     for name, oracle in available.items():
-        for case in PARITY_CASES:
-            _, problem = case.run()  # the problem the oracle is given: with our dropout masks
+        for case, problem in zip(PARITY_CASES, given, strict=True):
             if oracle.unsupported(problem) is None:
                 yield Planned(
                     case.name,
