@@ -1,11 +1,11 @@
-"""``python -m reference_rnn check TARGET --api API [--dtype float64|float32] [--json]``.
+"""``python -m reference_rnn check TARGET --api API [--dtype D] [--json] [--html PATH]``.
 
 TARGET is ``path/to/file.py:NAME`` or ``package.module:NAME`` for a class (``dlfs2``,
 ``dlfs2-cell``, ``sprint``), or ``path/to/file.py`` or ``package.module`` for a module of functions
 (``cs231n``). A file is run as a script would be, with its directory first on ``sys.path``.
 
 Exit status: 0 when every check passes, 1 when one fails (code that raises while loading is a
-failed check too), 2 when TARGET does not exist.
+failed check too), 2 when TARGET does not exist (or ``--html`` is given without matplotlib).
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-from reference_rnn.battery import DTYPES
+from reference_rnn.battery import DTYPES, Case
 from reference_rnn.checker import Check, Report, run
 from reference_rnn.compare import TOLERANCE
 from reference_rnn.mistakes import APIS
-from reference_rnn.user_apis import UserCodeError, call_user
+from reference_rnn.user_apis import Output, UserCodeError, call_user
 
 __all__ = ["TargetNotFoundError", "add_arguments", "command", "load_target"]
 
@@ -90,10 +90,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--api", required=True, choices=APIS, help="the interface TARGET has")
     parser.add_argument("--dtype", choices=DTYPES, default="float64", help="default: float64")
     parser.add_argument("--json", action="store_true", help="print one JSON document instead")
+    parser.add_argument(
+        "--html",
+        metavar="PATH",
+        default=None,
+        help="also write a page with the error per time step (needs the [report] extra)",
+    )
 
 
 def command(args: argparse.Namespace) -> int:
     """Check TARGET; 0 when every check passes, 1 when one fails, 2 when TARGET is not found."""
+    html = None if args.html is None else importlib.import_module("reference_rnn.report_html")
+    steps: dict[str, list[float]] = {}  # check name -> its error per time step, for the page
+    if html is not None:
+        try:
+            html.require_matplotlib()
+        except ImportError as exc:
+            sys.stderr.write(f"reference-rnn check: error: {exc}\n")
+            return 2
+
+    def observe(name: str, output: Output, case: Case) -> None:
+        errors = None if html is None else html.step_errors(output, case)
+        if errors is not None:
+            steps[name] = errors
+
     try:
         obj = load_target(args.target)
     except TargetNotFoundError as exc:
@@ -103,9 +123,11 @@ def command(args: argparse.Namespace) -> int:
         load = Check("load/TARGET", False, None, TOLERANCE[args.dtype], str(exc))
         report = Report(args.api, args.target, args.dtype, [load], [])
     else:
-        report = run(obj, api=args.api, dtype=args.dtype, target=args.target)
+        report = run(obj, api=args.api, dtype=args.dtype, target=args.target, observe=observe)
     if args.json:
         sys.stdout.write(json.dumps(report.to_json(), indent=2) + "\n")
     else:
         sys.stdout.write(report.format() + "\n")
+    if html is not None:
+        html.write_check(report, args.html, steps)
     return 0 if report.passed else 1

@@ -8,7 +8,7 @@ compared with the catalogued mistakes (:mod:`reference_rnn.diagnosis`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from types import ModuleType
 from typing import Any
@@ -17,7 +17,7 @@ from reference_rnn.battery import DTYPES, Case, battery
 from reference_rnn.compare import TOLERANCE
 from reference_rnn.diagnosis import Diagnosis, Record, diagnose, measured_error
 from reference_rnn.mistakes import MISTAKES, applicable
-from reference_rnn.user_apis import plan
+from reference_rnn.user_apis import Output, plan
 
 __all__ = ["Check", "Report", "run"]
 
@@ -133,8 +133,13 @@ def run(
     dtype: str = "float64",
     cases: Iterable[Case] | None = None,
     target: str | None = None,
+    observe: Callable[[str, Output, Case], None] | None = None,
 ) -> Report:
-    """Check ``obj`` as an ``api`` implementation on ``cases`` (default: the battery in ``dtype``)."""
+    """Check ``obj`` as an ``api`` implementation on ``cases`` (default: the battery in ``dtype``).
+
+    ``observe(check name, output, case)``, if given, sees every value the user's code returned,
+    with the case that has its expected value (``check --html`` draws the error per time step).
+    """
     if dtype not in DTYPES:
         msg = f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}"
         raise ValueError(msg)
@@ -163,6 +168,8 @@ def run(
                 passed = error is not None and error <= tolerance
                 name = f"{runner.label}{case.name}/{output.name}"
                 checks.append(Check(name, passed, error, tolerance, output.problem))
+                if observe is not None:
+                    observe(name, output, observation.case)
                 records.append(
                     Record(name, runner.label, observation.case, output, error, passed, runner.run)
                 )

@@ -9,6 +9,10 @@ and three plots drawn by matplotlib (the ``[report]`` extra):
 - accuracy against exact arithmetic in units of the dtype's eps, when the report has it;
 - float32's error against float64 as the sequence grows and as the recurrent weights grow: why
   the float32 tolerance holds at torch's initialisation, and where the chaotic regime begins.
+
+``python -m reference_rnn check TARGET --api API --html PATH`` writes the same kind of page for
+someone else's implementation, with the error of its states and input gradient per time step, so
+that the first step that goes wrong is visible.
 """
 
 from __future__ import annotations
@@ -24,13 +28,26 @@ from typing import Any
 
 import numpy as np
 
+from reference_rnn.battery import Case, expected_value
 from reference_rnn.cases import CoreCase, run_rnn
+from reference_rnn.checker import Report as CheckReport
 from reference_rnn.compare import TOLERANCE, scaled_error
+from reference_rnn.mistakes import MISTAKES
 from reference_rnn.oracles import Problem, Results
 from reference_rnn.rnn import RNN
+from reference_rnn.user_apis import Output
 from reference_rnn.verify import Check, Report, per_source, summary
 
-__all__ = ["Drift", "measure_drift", "render", "require_matplotlib", "write"]
+__all__ = [
+    "Drift",
+    "measure_drift",
+    "render",
+    "render_check",
+    "require_matplotlib",
+    "step_errors",
+    "write",
+    "write_check",
+]
 
 #: Errors below this (an exact 0 among them) are drawn at it: a log axis has no 0.
 ERROR_FLOOR = 1e-17
@@ -276,7 +293,8 @@ def plot_drift(plt: ModuleType, drift: Drift) -> str:
 # -- the page -----------------------------------------------------------------------------------
 
 _CSS = """
-body { font: 15px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 70em; color: #1a202c; }
+body { font: 15px/1.45 system-ui, sans-serif; margin: 2em auto; padding: 0 1em; max-width: 70em;
+  color: #1a202c; }
 h1 { font-size: 1.6em; } h2 { font-size: 1.25em; margin-top: 1.8em; }
 table { border-collapse: collapse; font-size: 0.9em; }
 th, td { border-bottom: 1px solid #e2e8f0; padding: 0.2em 0.6em; text-align: left; }
@@ -378,7 +396,8 @@ largest magnitude. Errors below {ERROR_FLOOR:.0e} (an exact 0 among them) are dr
 <h2>float32 against float64</h2>
 {drift_html}
 <h2>Every check</h2>
-<table id="checks" data-count="{len(report.checks)}"><tr><th>#</th><th>check</th><th>against</th><th>dtype</th><th>max error</th>
+<table id="checks" data-count="{len(report.checks)}"><tr><th>#</th><th>check</th><th>against</th>
+<th>dtype</th><th>max error</th>
 <th>tolerance</th><th>error / tolerance</th><th>status</th><th>note</th></tr>{rows}</table>
 </body></html>
 """
@@ -387,3 +406,106 @@ largest magnitude. Errors below {ERROR_FLOOR:.0e} (an exact 0 among them) are dr
 def write(report: Report, path: str | Path, drift: Drift | None = None) -> None:
     """Write the page for ``report`` to ``path`` (UTF-8)."""
     Path(path).write_text(render(report, drift), encoding="utf-8")
+
+
+# -- a user's implementation: python -m reference_rnn check ... --html PATH ---------------------
+
+#: The values with a time axis, (N, T, .): their error is also measured step by step.
+STEP_KEYS = ("h", "dx")
+
+
+def step_errors(output: Output, case: Case) -> list[float] | None:
+    """``max|actual_t - expected_t| / max|expected|`` for each step t of ``h`` or ``dx``.
+
+    The scale is the whole value's, so the worst step's error is the check's error. None for a
+    value without a time axis, and for one with a problem (no value, a wrong shape, NaN).
+    """
+    if output.key not in STEP_KEYS or output.value is None or output.problem is not None:
+        return None
+    expected = expected_value(case.expected, output.key)
+    scale = float(np.abs(expected).max()) or 1.0  # as scaled_error: absolute where all zero
+    per_step = np.abs(output.value - expected).max(axis=(0, 2))  # (N, T, .) -> (T,)
+    return [float(error) / scale for error in per_step]
+
+
+def first_step_over(errors: Sequence[float], tolerance: float) -> int | None:
+    """The first time step whose error exceeds ``tolerance``, or None."""
+    return next((t for t, error in enumerate(errors) if error > tolerance), None)
+
+
+def plot_steps(plt: ModuleType, steps: dict[str, list[float]], tolerance: float) -> str:
+    """The error per time step: a panel per value (h, dx, ...), a line per case."""
+    panels: dict[str, list[list[float]]] = {}  # the value's name (after the case's) -> lines
+    for name, errors in steps.items():
+        panels.setdefault(name.rpartition("/")[2], []).append(errors)
+    figure, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.6), squeeze=False)
+    for ax, (value, lines) in zip(axes[0], sorted(panels.items()), strict=True):
+        for errors in lines:
+            first = first_step_over(errors, tolerance)
+            color = "#c53030" if first is not None else "#a0aec0"
+            ax.plot([max(e, ERROR_FLOOR) for e in errors], "-", color=color, linewidth=1)
+            if first is not None:
+                ax.plot(first, max(errors[first], ERROR_FLOOR), "x", color=color, markersize=7)
+        ax.axhline(tolerance, color="black", linestyle="--", linewidth=1)
+        ax.set_yscale("log")
+        ax.set_title(value)
+        ax.set_xlabel("time step t")
+        ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
+        ax.set_ylabel("max|yours_t - reference_t| / max|reference|")
+        ax.grid(alpha=0.3)
+    return _svg(plt, figure)
+
+
+def render_check(report: CheckReport, steps: dict[str, list[float]]) -> str:
+    """The page for a ``check`` report; ``steps`` maps check names to their errors per step."""
+    plt = require_matplotlib()
+    tolerance = TOLERANCE[report.dtype]
+    rows = []
+    for i, check in enumerate(report.checks, 1):
+        status = "pass" if check.passed else "FAIL"
+        first = first_step_over(steps[check.name], tolerance) if check.name in steps else None
+        rows.append(
+            f'<tr class="check" data-status="{status}"><td class="num">{i}</td>'
+            f"<td>{_e(check.name)}</td>"
+            f'<td class="num">{_number(check.max_error, ".1e")}</td>'
+            f'<td class="num">{check.tolerance:.0e}</td><td class="{status}">{status}</td>'
+            f'<td class="num">{"&ndash;" if first is None else first}</td>'
+            f"<td>{_e(check.detail or '')}</td></tr>"
+        )
+    diagnoses = "".join(
+        f"<li><b>{_e(d.mistake)}</b>: {_e(MISTAKES[d.mistake])}<br>"
+        f"{_e(d.evidence['check'])}: {_e(d.evidence['detail'])}</li>"
+        for d in report.diagnoses
+    )
+    steps_html = (
+        f'<figure id="plot-steps">{plot_steps(plt, steps, tolerance)}</figure>'
+        if steps
+        else '<p class="note">No value with a time axis could be compared.</p>'
+    )
+    passed = sum(check.passed for check in report.checks)
+    verdict = "PASSED" if report.passed else "FAILED"
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>reference_rnn check: {_e(report.target)}</title><style>{_CSS}</style></head>
+<body>
+<h1>{_e(report.target)} as {_e(report.api)}, {_e(report.dtype)}</h1>
+<p class="verdict {"pass" if report.passed else "FAIL"}" id="summary">{verdict}: {passed} of
+{len(report.checks)} checks passed against reference_rnn (tolerance {tolerance:.0e})</p>
+{f'<h2>Mistakes found</h2><ul id="diagnoses">{diagnoses}</ul>' if diagnoses else ""}
+<h2>Error per time step</h2>
+<p>Each line is one case's states <code>h</code> or input gradient <code>dx</code>, step by step,
+scaled by the reference's largest magnitude; red lines cross the tolerance (dashed), and the
+cross marks the first step that does.</p>
+{steps_html}
+<h2>Every check</h2>
+<table id="checks" data-count="{len(report.checks)}"><tr><th>#</th><th>check</th>
+<th>max error</th><th>tolerance</th><th>status</th><th>first bad step</th><th>detail</th></tr>
+{"".join(rows)}</table>
+</body></html>
+"""
+
+
+def write_check(report: CheckReport, path: str | Path, steps: dict[str, list[float]]) -> None:
+    """Write the page for a ``check`` report to ``path`` (UTF-8)."""
+    Path(path).write_text(render_check(report, steps), encoding="utf-8")

@@ -226,3 +226,18 @@ def test_the_site_carries_this_build_s_report(browser, screenshots, site):
     assert facts["rows"] == facts["count"] > 50
     assert len(facts["svgs"]) >= 2  # the accuracy plot only where the exact oracle ran
     assert all(svg["marks"] > 10 for svg in facts["svgs"])
+
+
+def test_the_check_page_renders_its_steps_and_rows(browser, screenshots, tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    from reference_rnn.cli import main
+
+    path = tmp_path / "check.html"
+    seed = str(ROOT / "examples" / "seed_simple_rnn.py") + ":SimpleRNN"
+    assert main(["check", seed, "--api", "sprint", "--html", str(path)]) == 1  # its mistakes
+    capsys.readouterr()
+    facts = browser.open(path.as_uri())
+    _assert_rendered(facts, "check", screenshots)
+    assert facts["rows"] == facts["count"] > 5
+    assert len(facts["svgs"]) == 1
+    assert facts["svgs"][0]["marks"] > 5

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import replace
 from html.parser import HTMLParser
+from pathlib import Path
 from types import ModuleType
 
 import numpy as np
@@ -13,8 +15,10 @@ import pytest
 pytest.importorskip("matplotlib")
 
 from reference_rnn import report_html, verify
+from reference_rnn.battery import battery
 from reference_rnn.cli import main
-from reference_rnn.report_html import Drift, measure_drift, render
+from reference_rnn.report_html import Drift, measure_drift, render, step_errors
+from reference_rnn.user_apis import Output
 from reference_rnn.verify import Check, Report
 
 CHECKS = [
@@ -175,3 +179,79 @@ def test_the_drift_plot_marks_where_the_tolerance_is_exceeded():
     plt = report_html.require_matplotlib()
     assert "from radius 0.60" in report_html.plot_drift(plt, chaotic)
     assert "from radius" not in report_html.plot_drift(plt, SMALL_DRIFT)
+
+
+# -- check --html ---------------------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_step_errors_are_zero_but_where_the_values_differ():
+    case = battery("float64")[0]
+    expected = case.expected["h"]  # (N, T, H)
+    N, T, H = expected.shape
+    assert T >= 2
+    wrong = expected.copy()
+    wrong[N - 1, 1, H - 1] += 0.5  # one entry at step 1
+    errors = step_errors(Output("h", "hs", wrong), case)
+    scale = float(np.abs(expected).max())
+    assert errors == [0.0, 0.5 / scale] + [0.0] * (T - 2)
+    assert report_html.first_step_over(errors, 1e-12) == 1
+    assert report_html.first_step_over([0.0] * T, 1e-12) is None
+    # no time axis, or nothing to measure
+    assert step_errors(Output("dWx", "dWx", case.expected["dWx"]), case) is None
+    assert step_errors(Output("h", "hs", None, problem="raised ValueError"), case) is None
+
+
+def _check_page(tmp_path, capsys, target: str) -> tuple[int, _Page, str, str]:
+    path = tmp_path / "check.html"
+    code = main(["check", target, "--api", "sprint", "--html", str(path)])
+    text = path.read_text(encoding="utf-8")
+    return code, _Page(text), text, capsys.readouterr().out
+
+
+def test_check_html_shows_where_the_exercise_s_code_goes_wrong(tmp_path, capsys):
+    seed = str(ROOT / "examples" / "seed_simple_rnn.py") + ":SimpleRNN"
+    code, page, text, out = _check_page(tmp_path, capsys, seed)
+    assert code == 1
+    total = int(re.search(r"FAILED: \d+ of (\d+) checks passed", out).group(1))
+    assert len(page.rows) == total
+    rows = {row[1]: row for row in page.rows}
+    # the exercise's sample passes; with a nonzero initial state it is wrong from step 0, which
+    # the checker's own diagnosis says too
+    assert rows["sample/h"][4:6] == ["pass", "\N{EN DASH}"]
+    assert rows["sample-h0/h"][4:6] == ["FAIL", "0"]
+    assert "sample-h0/h: error 4.8e-02 against the reference, first at time step 0" in out
+    assert {"plot-steps", "diagnoses"} <= page.ids
+    assert page.svgs == 1
+    assert "ignores-initial-state" in text
+
+
+def test_check_html_of_a_correct_layer_has_no_bad_step(tmp_path, capsys):
+    corrected = str(ROOT / "examples" / "corrected_simple_rnn.py") + ":SimpleRNN"
+    code, page, _, out = _check_page(tmp_path, capsys, corrected)
+    assert code == 0
+    total = int(re.search(r"PASSED: (\d+) of \1 checks passed", out).group(1))
+    assert len(page.rows) == total
+    assert all(row[4:6] == ["pass", "\N{EN DASH}"] for row in page.rows)
+    assert "diagnoses" not in page.ids
+    assert page.svgs == 1
+
+
+def test_check_html_of_code_that_does_not_load(tmp_path, capsys):
+    broken = tmp_path / "broken.py"
+    broken.write_text("raise RuntimeError('no')\n", encoding="utf-8")
+    code, page, text, _ = _check_page(tmp_path, capsys, f"{broken}:SimpleRNN")
+    assert code == 1
+    assert [row[1] for row in page.rows] == ["load/TARGET"]
+    assert "No value with a time axis could be compared." in text
+    assert page.svgs == 0
+
+
+def test_check_html_draws_a_panel_per_value_with_a_time_axis(tmp_path, capsys):
+    path = tmp_path / "check.html"
+    functions = str(ROOT / "examples" / "cs231n_rnn_layers.py")
+    assert main(["check", functions, "--api", "cs231n", "--html", str(path)]) == 0
+    capsys.readouterr()
+    titles = re.findall(r">(\w+)</text>", path.read_text(encoding="utf-8"))
+    assert {"h", "dx"} <= set(titles)  # the states and the input gradient, step by step

@@ -1,4 +1,4 @@
-"""``verify --html``'s wiring, where matplotlib may be absent (the page itself: test_report_html)."""
+"""``verify --html`` and ``check --html`` without matplotlib (the pages: test_report_html)."""
 
 from __future__ import annotations
 
@@ -39,3 +39,13 @@ def test_without_html_no_page_is_made(monkeypatch, capsys):
     monkeypatch.setattr(report_html, "write", _never)
     assert main(["verify"]) == 0
     assert "PASSED" in capsys.readouterr().out
+
+
+def test_check_html_without_matplotlib_says_how_to_install_before_running_anything(
+    monkeypatch, tmp_path, capsys
+):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    target = str(tmp_path / "does_not_matter.py")
+    assert main(["check", target, "--api", "sprint", "--html", str(tmp_path / "c.html")]) == 2
+    assert "pip install 'reference-rnn[report]'" in capsys.readouterr().err
+    assert not (tmp_path / "c.html").exists()
