@@ -1,7 +1,8 @@
 """mkdocs hook: ``{{ readme("Heading") }}`` in a page becomes that section of README.md.
 
 The README stays the one place for the text the site shares with it; a missing section stops
-the build.
+the build. The files of ``examples/`` that the README links to are published beside the pages,
+so that the same links work on the site.
 """
 
 from __future__ import annotations
@@ -10,7 +11,11 @@ import re
 from pathlib import Path
 from typing import Any
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+from mkdocs.config.defaults import MkDocsConfig
+from mkdocs.structure.files import File, Files
+
+ROOT = Path(__file__).resolve().parents[2]
+README = ROOT / "README.md"
 PLACEHOLDER = re.compile(r'\{\{ readme\("([^"]+)"\) \}\}')
 
 
@@ -29,3 +34,17 @@ def section(text: str, heading: str) -> str:
 def on_page_markdown(markdown: str, **_: Any) -> str:
     text = README.read_text(encoding="utf-8")
     return PLACEHOLDER.sub(lambda m: section(text, m.group(1)), markdown)
+
+
+def on_files(files: Files, config: MkDocsConfig) -> Files:
+    for path in sorted((ROOT / "examples").iterdir()):
+        if path.is_file():
+            files.append(
+                File(
+                    f"examples/{path.name}",
+                    src_dir=str(ROOT),
+                    dest_dir=config.site_dir,
+                    use_directory_urls=config.use_directory_urls,
+                )
+            )
+    return files
