@@ -15,15 +15,14 @@ clipping), so that ``bias_ih`` is ``b``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from reference_rnn.oracles import FloatArray
-from reference_rnn.oracles.torch import import_torch
+from reference_rnn.oracles.torch import import_torch, one_thread
 
 __all__ = [
     "classifier_steps",
@@ -110,7 +109,7 @@ def classifier_steps(
     opt = getattr(torch.optim, optimizer)(trainable, **options)
     criterion = torch.nn.CrossEntropyLoss()
     losses, history = [], []
-    with _one_thread(torch):
+    with one_thread(torch):
         for x, y in batches:
             opt.zero_grad()
             output, _ = rnn(torch.tensor(x))  # (N, T, H)
@@ -168,21 +167,6 @@ def truncated_bptt(
             }
         )
     return results
-
-
-@contextmanager
-def _one_thread(torch: Any) -> Iterator[None]:
-    """torch on one thread, then as it was: the networks are tiny and a second thread only spins.
-
-    On this project's busy 2-core machine, the classifier's 20 steps took 1.2 s on two threads
-    and 0.03 s on one.
-    """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _rnn(torch: Any, D: int, H: int, Wx: FloatArray, Wh: FloatArray, b: FloatArray) -> Any:
