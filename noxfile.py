@@ -196,7 +196,10 @@ def fixtures(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
-    """The benchmark against torch.nn.RNN (not a test): Markdown to stdout, JSON to bench.json."""
+    """The benchmark (not a test): ours against its own-GEMM floor, torch, JAX and onnxruntime.
+
+    Markdown to stdout, JSON to bench.json.
+    """
     session.install("--no-compile", *nox.project.dependency_groups(PYPROJECT, "bench"), "-e", ".")
     session.run("python", "benchmarks/bench.py", *session.posargs)
 
