@@ -1,0 +1,153 @@
+"""What the core spends above its own-GEMM floor: each part of that overhead, timed alone.
+
+At one size and dtype, with the same threads as ``bench.py``, the contenders take turns as there
+(a pause before each turn, medians): the core's forward+backward, the floor of its products, and
+every piece of work the core does besides those products, each run alone at the core's shapes:
+
+- ``input checks``: the finiteness checks of ``x`` and ``dh`` (the weights' are negligible);
+- ``copy of x``: the cache's private, time-major copy of ``x`` with its column of ones, into a
+  buffer already touched;
+- ``first touch``: allocating and writing the four large buffers (``h``, the copy of ``x``, ``da``
+  and ``dx``) minus rewriting the same buffers once touched: the page faults and the zeroing of
+  fresh memory by the kernel;
+- ``forward steps``: per step, ``h_t += h_{t-1} @ Wh`` and ``tanh``, without the product;
+- ``backward steps``: per step, ``1 - h_t**2``, ``g += dh_t`` (``dh`` in the caller's batch-first
+  layout) and ``da_t = g * (1 - h_t**2)``, without the product;
+- ``Python per step``: the same elementwise calls on ``(1, 1)`` arrays, the interpreter's and
+  NumPy's dispatch alone; it is part of the two ``steps`` rows, so the sum leaves it out.
+
+Usage, from the repository root::
+
+    python benchmarks/breakdown.py 64 1000 128 256 float64 [--rounds 9] [--threads 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from bench import (
+    Array,
+    Contender,
+    core_contender,
+    floor_contender,
+    make_problem,
+    numpy_blas,
+    time_interleaved,
+)
+from threadpoolctl import threadpool_limits
+
+NOT_SUMMED = ("core", "floor", "Python per step")
+
+
+def parts(x: Array, G: Array, H: int) -> dict[str, Callable[[], None]]:
+    """Each piece of the core's work besides its products, at the core's shapes."""
+    N, T, D = x.shape
+    dtype = x.dtype
+    rng = np.random.default_rng(0)
+    h = rng.uniform(-1, 1, (T + 1, N, H)).astype(dtype)
+    x1 = np.ones((T, N, D + 1), dtype=dtype)
+    da = np.empty((T, N, H), dtype=dtype)
+    recurrent, g, slope = (np.zeros((N, H), dtype=dtype) for _ in range(3))
+    dh = G.transpose(1, 0, 2)  # (N, T, H) -> (T, N, H), a view as the core reads it
+    shapes = ((T + 1, N, H), (T, N, D + 1), (T, N, H), (T, N, D))
+    touched = [np.ones(shape, dtype=dtype) for shape in shapes]
+    tiny, scratch = np.full((1, 1), 0.5, dtype=dtype), np.empty((1, 1), dtype=dtype)
+
+    def checks() -> None:
+        np.isfinite(x).all()
+        np.isfinite(G).all()
+
+    def copy_x() -> None:
+        x1[..., :D] = x.transpose(1, 0, 2)
+        x1[..., D] = 1
+
+    def fresh() -> None:
+        for shape in shapes:
+            np.empty(shape, dtype=dtype).fill(0)
+
+    def refill() -> None:
+        for buffer in touched:
+            buffer.fill(0)
+
+    def forward_steps() -> None:
+        for h_t in h[1:]:
+            np.add(h_t, recurrent, out=h_t)
+            np.tanh(h_t, out=h_t)
+
+    def backward_steps() -> None:
+        for h_t, dh_t, da_t in zip(h[:0:-1], dh[::-1], da[::-1], strict=True):
+            np.multiply(h_t, h_t, out=slope)
+            np.subtract(1, slope, out=slope)
+            np.add(g, dh_t, out=g)
+            np.multiply(g, slope, out=da_t)
+
+    def python_per_step() -> None:
+        # the six elementwise calls of a forward and a backward step, on one number each
+        for _ in range(T):
+            np.add(tiny, tiny, out=scratch)
+            np.tanh(tiny, out=scratch)
+            np.multiply(tiny, tiny, out=scratch)
+            np.subtract(1, tiny, out=scratch)
+            np.add(tiny, tiny, out=scratch)
+            np.multiply(tiny, tiny, out=scratch)
+
+    return {
+        "input checks": checks,
+        "copy of x": copy_x,
+        "fresh buffers": fresh,
+        "refilled buffers": refill,
+        "forward steps": forward_steps,
+        "backward steps": backward_steps,
+        "Python per step": python_per_step,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("size", type=int, nargs=4, metavar=("N", "T", "D", "H"))
+    parser.add_argument("dtype", choices=("float32", "float64"))
+    parser.add_argument("--rounds", type=int, default=9)
+    parser.add_argument("--threads", type=int, default=None)
+    args = parser.parse_args()
+    N, T, D, H = args.size
+    threads = args.threads or numpy_blas().get("num_threads") or 1
+    problem = make_problem((N, T, D, H), np.dtype(args.dtype).type)
+    contenders = [core_contender(problem), floor_contender(problem)]
+    contenders += [Contender(name, run) for name, run in parts(problem.x, problem.G, H).items()]
+    with threadpool_limits(limits=threads, user_api="blas"):
+        torch.set_num_threads(threads)
+        for contender in contenders:
+            contender.run()
+        samples = time_interleaved(contenders, args.rounds, 1)
+    ms = {name: 1e3 * statistics.median(times) for name, times in samples.items()}
+    ms["first touch"] = ms.pop("fresh buffers") - ms.pop("refilled buffers")
+    above = ms["core"] - ms["floor"]
+    accounted = sum(value for name, value in ms.items() if name not in NOT_SUMMED)
+    lines = [
+        (
+            f"{args.dtype} (N, T, D, H) = {(N, T, D, H)}, {threads} threads, "
+            f"medians of {args.rounds} interleaved rounds"
+        ),
+        "",
+        "| part | ms | share of core - floor |",
+        "|---|--:|--:|",
+        f"| core | {ms['core']:.1f} | |",
+        f"| floor | {ms['floor']:.1f} | |",
+        f"| core - floor | {above:.1f} | 100% |",
+    ]
+    lines += [
+        f"| {name} | {value:.1f} | {value / above:.0%} |"
+        for name, value in ms.items()
+        if name not in ("core", "floor")
+    ]
+    lines.append(f"| sum of the parts | {accounted:.1f} | {accounted / above:.0%} |")
+    sys.stdout.write("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()
