@@ -114,11 +114,16 @@ def call_user(what: str, thunk: Callable[[], Any]) -> Any:
 
 
 def _where(exc: BaseException) -> str:
-    """`` (at file.py:12: the line)`` for the innermost frame outside NumPy and this package."""
+    """`` (at file.py:12: the line)`` for the innermost frame outside NumPy and this package.
+
+    Frames of code with no file (``<__array_function__ internals>`` on NumPy < 1.25) are not the
+    user's either.
+    """
     frames = [
         frame
         for frame in traceback.extract_tb(exc.__traceback__)
-        if not any(Path(frame.filename).is_relative_to(lib) for lib in _LIBRARIES)
+        if not frame.filename.startswith("<")
+        and not any(Path(frame.filename).is_relative_to(lib) for lib in _LIBRARIES)
     ]
     if not frames:
         return ""
