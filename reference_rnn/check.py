@@ -112,7 +112,7 @@ def command(args: argparse.Namespace) -> int:
     def observe(name: str, output: Output, case: Case) -> None:
         errors = None if html is None else html.step_errors(output, case)
         if errors is not None:
-            steps[name] = errors
+            steps[name] = errors  # needs: matplotlib
 
     try:
         obj = load_target(args.target)
@@ -129,5 +129,5 @@ def command(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(report.format() + "\n")
     if html is not None:
-        html.write_check(report, args.html, steps)
+        html.write_check(report, args.html, steps)  # needs: matplotlib
     return 0 if report.passed else 1

@@ -41,3 +41,9 @@ def test_without_torch_the_torch_parts_say_how_to_get_it(monkeypatch):
         rnn.to_torch()
     output, _ = rnn(np.ones((2, 1, 3)))  # the reference itself needs no torch
     assert output.shape == (2, 1, 4)
+
+
+def test_without_onnx_to_onnx_says_how_to_get_it(monkeypatch):
+    monkeypatch.setitem(sys.modules, "onnx", None)  # import onnx now raises ImportError
+    with pytest.raises(ImportError, match=r"pip install onnx"):
+        rr.RNN(3, 4).to_onnx()

@@ -192,3 +192,18 @@ def test_python_dash_m_prints_exactly_one_json_document():
     assert document["passed"] is True
     assert result.returncode == 0
     assert result.stderr == ""  # piped: no progress display
+
+
+def test_an_oracle_is_planned_only_for_the_cases_it_supports_and_its_reasons_are_kept():
+    stub = ModuleType("stub")
+    stub.unsupported = lambda problem: "no float32" if problem.dtype == "float32" else None
+    stub.known_difference = lambda problem: "a reason" if problem.lengths is not None else None
+    planned = [p for p in verify._plan({"stub": stub}) if p.against == "stub"]
+    float64 = [case for case in verify.PARITY_CASES if case.dtype == "float64"]
+    assert [p.name for p in planned] == [case.name for case in float64]
+    assert {p.dtype for p in planned} == {"float64"}
+    with_lengths = {p.name for p in planned if p.known_difference == "a reason"}
+    assert with_lengths == {
+        "RNN lengths (unsorted)",
+        "RNN lengths, 2 layers bidirectional relu",
+    }
