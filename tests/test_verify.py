@@ -183,7 +183,8 @@ def test_python_dash_m_runs_main(monkeypatch):
 
 def test_python_dash_m_prints_exactly_one_json_document():
     result = subprocess.run(
-        [sys.executable, "-m", "reference_rnn", "verify", "--json", "--against", "torch"],
+        # exact arithmetic only: what this tests is the process's output, not torch's checks
+        [sys.executable, "-m", "reference_rnn", "verify", "--json", "--against", "exact"],
         capture_output=True,
         text=True,
         check=False,
