@@ -13,6 +13,10 @@ every piece of work the core does besides those products, each run alone at the 
 - ``forward steps``: per step, ``h_t += h_{t-1} @ Wh`` and ``tanh``, without the product;
 - ``backward steps``: per step, ``1 - h_t**2``, ``g += dh_t`` (``dh`` in the caller's batch-first
   layout) and ``da_t = g * (1 - h_t**2)``, without the product;
+- ``handoff``: both loops as the core runs them (each step's product, then its elementwise work)
+  minus the same products back to back minus the two ``steps`` rows: with several BLAS threads,
+  what it costs that the helper threads wait, spin or sleep while the main thread does the
+  elementwise work of a step, and on a busy machine lose their cores meanwhile;
 - ``Python per step``: the same elementwise calls on ``(1, 1)`` arrays, the interpreter's and
   NumPy's dispatch alone; it is part of the two ``steps`` rows, so the sum leaves it out.
 
@@ -27,6 +31,7 @@ import argparse
 import statistics
 import sys
 from collections.abc import Callable
+from itertools import pairwise
 
 import numpy as np
 import torch
@@ -34,6 +39,7 @@ from bench import (
     Array,
     Contender,
     core_contender,
+    core_weights,
     floor_contender,
     make_problem,
     numpy_blas,
@@ -44,9 +50,10 @@ from threadpoolctl import threadpool_limits
 NOT_SUMMED = ("core", "floor", "Python per step")
 
 
-def parts(x: Array, G: Array, H: int) -> dict[str, Callable[[], None]]:
+def parts(x: Array, G: Array, Wh: Array) -> dict[str, Callable[[], None]]:
     """Each piece of the core's work besides its products, at the core's shapes."""
     N, T, D = x.shape
+    H = Wh.shape[0]
     dtype = x.dtype
     rng = np.random.default_rng(0)
     h = rng.uniform(-1, 1, (T + 1, N, H)).astype(dtype)
@@ -86,6 +93,25 @@ def parts(x: Array, G: Array, H: int) -> dict[str, Callable[[], None]]:
             np.add(g, dh_t, out=g)
             np.multiply(g, slope, out=da_t)
 
+    def recurrent_products() -> None:
+        for h_prev in h[:-1]:
+            np.matmul(h_prev, Wh, out=recurrent)
+        for da_t in da[::-1]:
+            np.matmul(da_t, Wh.T, out=g)
+
+    def loops() -> None:
+        # both loops as the core runs them: each step's product, then its elementwise work
+        for h_prev, h_t in pairwise(h):
+            np.matmul(h_prev, Wh, out=recurrent)
+            np.add(h_t, recurrent, out=h_t)
+            np.tanh(h_t, out=h_t)
+        for h_t, dh_t, da_t in zip(h[:0:-1], dh[::-1], da[::-1], strict=True):
+            np.multiply(h_t, h_t, out=slope)
+            np.subtract(1, slope, out=slope)
+            np.add(g, dh_t, out=g)
+            np.multiply(g, slope, out=da_t)
+            np.matmul(da_t, Wh.T, out=g)
+
     def python_per_step() -> None:
         # the six elementwise calls of a forward and a backward step, on one number each
         for _ in range(T):
@@ -104,6 +130,8 @@ def parts(x: Array, G: Array, H: int) -> dict[str, Callable[[], None]]:
         "forward steps": forward_steps,
         "backward steps": backward_steps,
         "Python per step": python_per_step,
+        "recurrent products": recurrent_products,
+        "loops": loops,
     }
 
 
@@ -117,8 +145,9 @@ def main() -> None:
     N, T, D, H = args.size
     threads = args.threads or numpy_blas().get("num_threads") or 1
     problem = make_problem((N, T, D, H), np.dtype(args.dtype).type)
+    _, Wh, _ = core_weights(problem.module)
     contenders = [core_contender(problem), floor_contender(problem)]
-    contenders += [Contender(name, run) for name, run in parts(problem.x, problem.G, H).items()]
+    contenders += [Contender(name, run) for name, run in parts(problem.x, problem.G, Wh).items()]
     with threadpool_limits(limits=threads, user_api="blas"):
         torch.set_num_threads(threads)
         for contender in contenders:
@@ -126,6 +155,8 @@ def main() -> None:
         samples = time_interleaved(contenders, args.rounds, 1)
     ms = {name: 1e3 * statistics.median(times) for name, times in samples.items()}
     ms["first touch"] = ms.pop("fresh buffers") - ms.pop("refilled buffers")
+    steps = ms["forward steps"] + ms["backward steps"]
+    ms["handoff"] = ms.pop("loops") - ms.pop("recurrent products") - steps
     above = ms["core"] - ms["floor"]
     accounted = sum(value for name, value in ms.items() if name not in NOT_SUMMED)
     lines = [
