@@ -13,7 +13,7 @@ from types import SimpleNamespace
 import numpy as np
 import planted
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from reference_rnn import testing
@@ -81,23 +81,30 @@ def test_the_examples_pass(target, api, checks, dtype):
 # saturating case (H = 5) is checked in float32 by the tests above: 2.8e-6 at worst over 30 seeds.
 DTYPE_AND_SCALE = [(dtype, scale) for dtype in DTYPES for scale in (0.01, 1.0, 4.0)]
 DTYPE_AND_SCALE.remove(("float32", 4.0))
+# And H = 1 in float64 only: db is then one number, the sum of N * T terms, and where they cancel
+# to near zero its float32 rounding is large beside it. Correct code that adds b in another order
+# than the reference measured 2.4e-5 (N = 2, T = 1, seed 2). The battery's cases have H = 4 or 5,
+# so every entry of db would have to cancel at once.
+#: a correct implementation of some API on a random case: the property tests' arguments
+CORRECT_CASES = {
+    "api": st.sampled_from(testing.APIS),
+    "dtype_and_scale": st.sampled_from(DTYPE_AND_SCALE),
+    "N": st.integers(1, 3),
+    "T": st.integers(1, 6),
+    "D": st.integers(1, 4),
+    "H": st.integers(1, 5),
+    "seed": st.integers(0, 2**32 - 1),
+    "zero_h0": st.booleans(),
+}
 
 
 @settings(max_examples=30, deadline=None)
-@given(
-    api=st.sampled_from(testing.APIS),
-    dtype_and_scale=st.sampled_from(DTYPE_AND_SCALE),
-    N=st.integers(1, 3),
-    T=st.integers(1, 6),
-    D=st.integers(1, 4),
-    H=st.integers(1, 5),
-    seed=st.integers(0, 2**32 - 1),
-    zero_h0=st.booleans(),
-)
+@given(**CORRECT_CASES)
 def test_a_correct_implementation_is_never_diagnosed(
     api, dtype_and_scale, N, T, D, H, seed, zero_h0
 ):
     dtype, scale = dtype_and_scale
+    assume(dtype == "float64" or H > 1)
     cases = [make_case("random", N, T, D, H, dtype=dtype, seed=seed, zero_h0=zero_h0, scale=scale)]
     if T > 1:
         cases.append(make_case("blocks", N, T, D, H, dtype=dtype, seed=seed, split=T // 2))
@@ -151,16 +158,7 @@ def raising_on(api: str, features: int) -> object:
 
 
 @settings(max_examples=30, deadline=None)
-@given(
-    api=st.sampled_from(testing.APIS),
-    dtype_and_scale=st.sampled_from(DTYPE_AND_SCALE),
-    N=st.integers(1, 3),
-    T=st.integers(1, 6),
-    D=st.integers(1, 4),
-    H=st.integers(1, 5),
-    seed=st.integers(0, 2**32 - 1),
-    zero_h0=st.booleans(),
-)
+@given(**CORRECT_CASES)
 def test_correct_code_is_never_said_to_read_a_fixed_weight(
     api, dtype_and_scale, N, T, D, H, seed, zero_h0
 ):
@@ -168,6 +166,7 @@ def test_correct_code_is_never_said_to_read_a_fixed_weight(
     # runs it again with each weight changed: it must find every weight followed. (Had it found
     # one, the crash, which goes away with the sizes of the case that passes, would be named.)
     dtype, scale = dtype_and_scale
+    assume(dtype == "float64" or H > 1)
     cases = [
         make_case("random", N, T, D, H, dtype=dtype, seed=seed, zero_h0=zero_h0, scale=scale),
         make_case("wider", N, T, D + 1, H, dtype=dtype, seed=seed, zero_h0=zero_h0, scale=scale),
