@@ -48,6 +48,13 @@ def test_an_exception_from_compiled_code_has_no_line_of_the_user_to_show():
     assert "(at " not in detail
 
 
+class Unreadable:
+    """A value that NumPy cannot turn into an array, on every NumPy version."""
+
+    def __array__(self, dtype=None, copy=None):
+        raise ValueError("not an array")
+
+
 @pytest.mark.parametrize(
     ("returned", "message"),
     [
@@ -64,6 +71,7 @@ def test_an_exception_from_compiled_code_has_no_line_of_the_user_to_show():
             np.zeros((1, 3)),
             "h has shape (1, 3); forward must return every state (N, T, H) = (1, 3, 4)",
         ),
+        (Unreadable(), "h is a Unreadable that NumPy cannot read: not an array"),
         (np.full((1, 3, 4), np.nan), "h has NaN or inf"),
         (np.ones((1, 3, 4), dtype=complex), "of dtype complex128, not real numbers"),
     ],
