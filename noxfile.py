@@ -226,7 +226,6 @@ def docs(session: nox.Session) -> None:
         "--html",
         "docs/report.html",
         success_codes=[0, 1],
-        silent=True,
     )
     session.run(
         "mkdocs", "build", "--strict", "--site-dir", "site", env={"NO_MKDOCS_2_WARNING": "1"}

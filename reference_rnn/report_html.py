@@ -220,7 +220,7 @@ def plot_errors(plt: ModuleType, report: Report) -> str:
             else:
                 x = max(check.max_error, ERROR_FLOOR)
                 ax.plot(x, y, "o", color=STATUS_COLORS[check.status], markersize=4, alpha=0.8)
-        for tolerance in {check.tolerance for check in checks}:
+        for tolerance in {check.tolerance for check in checks} - {0.0}:  # 0: not on a log axis
             ax.plot([tolerance] * 2, [row - 0.42, row + 0.42], color="black", linewidth=2)
     ax.set_xscale("log")
     ax.set_yticks(range(len(groups)))
@@ -315,7 +315,9 @@ def _number(value: float | None, spec: str) -> str:
 
 def _check_row(i: int, check: Check) -> str:
     css = {"pass": "pass", "FAIL": "FAIL", "known difference": "known"}[check.status]
-    ratio = None if check.max_error is None else check.max_error / check.tolerance
+    # a tolerance of 0 (an exact check: the same seed, the same arrays) has no ratio to show
+    exact = check.tolerance == 0
+    ratio = None if check.max_error is None or exact else check.max_error / check.tolerance
     note = check.error or check.known_difference or ""
     return (
         f'<tr class="check" data-status="{_e(check.status)}"><td class="num">{i}</td>'
