@@ -12,6 +12,11 @@ backend with pip is used on purpose: uv would not look on the disk.
 
 from __future__ import annotations
 
+import functools
+import shutil
+from collections.abc import Callable
+from typing import Any
+
 import nox
 
 nox.needs_version = ">=2025.2.9"
@@ -52,6 +57,26 @@ NEEDS_A_FRAMEWORK = [
 ]
 
 
+def _discarded(func: Callable[..., None]) -> Callable[..., None]:
+    """Delete the session's environment when it ends, passed or failed, unless it is reused (-r).
+
+    Each test environment holds torch (about 1 GB); bare `nox` and CI's docs session make 16 of
+    them, which filled a CI machine's disk. nox recreates an environment on every run unless told
+    to reuse it, so nothing is lost: the disk holds one environment at a time.
+    """
+
+    @functools.wraps(func)
+    def run(session: nox.Session, **parameters: Any) -> None:
+        try:
+            func(session, **parameters)
+        finally:
+            venv = session.virtualenv
+            if not getattr(venv, "reuse_existing", True):
+                shutil.rmtree(venv.location, ignore_errors=True)
+
+    return run
+
+
 def _install(session: nox.Session, numpy: str | None, group: str) -> None:
     """NumPy (one minor release, or the newest), the group's tools, then the project alone.
 
@@ -65,6 +90,7 @@ def _install(session: nox.Session, numpy: str | None, group: str) -> None:
 
 @nox.session(python=PYTHON)
 @nox.parametrize("numpy", NUMPY)
+@_discarded
 def tests(session: nox.Session, numpy: str) -> None:
     """The whole suite, with live torch checks, on one NumPy minor.
 
@@ -89,6 +115,7 @@ def tests(session: nox.Session, numpy: str) -> None:
 
 @nox.session(python=PYTHON)
 @nox.parametrize("framework", list(ORACLE_FRAMEWORKS))
+@_discarded
 def oracles(session: nox.Session, framework: str) -> None:
     """One oracle framework, pinned by its extra, on the newest NumPy that it supports.
 
@@ -113,6 +140,7 @@ def oracles(session: nox.Session, framework: str) -> None:
 
 
 @nox.session(python=PYTHON)
+@_discarded
 def report(session: nox.Session) -> None:
     """The HTML report's tests with matplotlib (the [report] extra), for the combined coverage."""
     session.install(
@@ -131,6 +159,7 @@ def report(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+@_discarded
 def tests_without_torch(session: nox.Session) -> None:
     """The suite where torch is absent: live torch tests skip, the golden fixtures are checked."""
     _install(session, None, "test-no-torch")
@@ -206,6 +235,7 @@ def bench(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+@_discarded
 def docs(session: nox.Session) -> None:
     """The documentation site in site/ (mkdocs --strict), with this build's verification page.
 
@@ -233,6 +263,7 @@ def docs(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+@_discarded
 def browser(session: nox.Session) -> None:
     """The report page and the site of `nox -s docs` in headless Chromium; PNGs in screenshots/.
 
