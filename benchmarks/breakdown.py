@@ -7,12 +7,14 @@ every piece of work the core does besides those products, each run alone at the 
 - ``input checks``: the finiteness checks of ``x`` and ``dh`` (the weights' are negligible);
 - ``copy of x``: the cache's private, time-major copy of ``x`` with its column of ones, into a
   buffer already touched;
-- ``first touch``: allocating and writing the four large buffers (``h``, the copy of ``x``, ``da``
-  and ``dx``) minus rewriting the same buffers once touched: the page faults and the zeroing of
-  fresh memory by the kernel;
+- ``first touch``: allocating and writing the three large buffers (``h``, the copy of ``x`` and
+  ``dx``) minus rewriting the same buffers once touched: the page faults and the zeroing of fresh
+  memory by the kernel;
 - ``forward steps``: per step, ``h_t += h_{t-1} @ Wh`` and ``tanh``, without the product;
 - ``backward steps``: per step, ``1 - h_t**2``, ``g += dh_t`` (``dh`` in the caller's batch-first
-  layout) and ``da_t = g * (1 - h_t**2)``, without the product;
+  layout) and ``da_t = g * (1 - h_t**2)`` into the block's buffer, without the product;
+- ``blocks``: ``dWx``, ``dWh`` and ``dx`` one product per block of steps, as the core forms them,
+  minus the same three products over all ``T * N`` rows at once, as the floor forms them;
 - ``handoff``: both loops as the core runs them (each step's product, then its elementwise work)
   minus the same products back to back minus the two ``steps`` rows: with several BLAS threads,
   what it costs that the helper threads wait, spin or sleep while the main thread does the
@@ -47,10 +49,12 @@ from bench import (
 )
 from threadpoolctl import threadpool_limits
 
+from reference_rnn.functional import _BLOCK_BYTES
+
 NOT_SUMMED = ("core", "floor", "Python per step")
 
 
-def parts(x: Array, G: Array, Wh: Array) -> dict[str, Callable[[], None]]:
+def parts(x: Array, G: Array, Wx: Array, Wh: Array) -> dict[str, Callable[[], None]]:
     """Each piece of the core's work besides its products, at the core's shapes."""
     N, T, D = x.shape
     H = Wh.shape[0]
@@ -58,10 +62,15 @@ def parts(x: Array, G: Array, Wh: Array) -> dict[str, Callable[[], None]]:
     rng = np.random.default_rng(0)
     h = rng.uniform(-1, 1, (T + 1, N, H)).astype(dtype)
     x1 = np.ones((T, N, D + 1), dtype=dtype)
-    da = np.empty((T, N, H), dtype=dtype)
+    B = max(1, _BLOCK_BYTES // (N * H * dtype.itemsize))  # steps per block, as the core has it
+    da_block = rng.standard_normal((B, N, H)).astype(dtype)
+    da = [da_block[t % B] for t in range(T)]  # step t's dL/da_t buffer, as in the core
+    da_rows = rng.standard_normal((T * N, H)).astype(dtype)  # all steps' dL/da, as the floor has it
+    dx = np.empty((T * N, D), dtype=dtype)
+    Wh_T = np.ascontiguousarray(Wh.T)  # as the core has it
     recurrent, g, slope = (np.zeros((N, H), dtype=dtype) for _ in range(3))
     dh = G.transpose(1, 0, 2)  # (N, T, H) -> (T, N, H), a view as the core reads it
-    shapes = ((T + 1, N, H), (T, N, D + 1), (T, N, H), (T, N, D))
+    shapes = ((T + 1, N, H), (T, N, D + 1), (T, N, D))
     touched = [np.ones(shape, dtype=dtype) for shape in shapes]
     tiny, scratch = np.full((1, 1), 0.5, dtype=dtype), np.empty((1, 1), dtype=dtype)
 
@@ -93,11 +102,25 @@ def parts(x: Array, G: Array, Wh: Array) -> dict[str, Callable[[], None]]:
             np.add(g, dh_t, out=g)
             np.multiply(g, slope, out=da_t)
 
+    def block_products() -> None:
+        for end in range(T, 0, -B):
+            start = max(0, end - B)
+            rows = (end - start) * N
+            da_rows = da_block[: end - start].reshape(rows, H)
+            x1[start:end].reshape(rows, D + 1).T @ da_rows
+            h[start:end].reshape(rows, H).T @ da_rows
+            np.matmul(da_rows, Wx.T, out=dx[start * N : end * N])
+
+    def whole_products() -> None:
+        x1.reshape(T * N, D + 1).T @ da_rows
+        h[:-1].reshape(T * N, H).T @ da_rows
+        np.matmul(da_rows, Wx.T, out=dx)
+
     def recurrent_products() -> None:
         for h_prev in h[:-1]:
             np.matmul(h_prev, Wh, out=recurrent)
         for da_t in da[::-1]:
-            np.matmul(da_t, Wh.T, out=g)
+            np.matmul(da_t, Wh_T, out=g)
 
     def loops() -> None:
         # both loops as the core runs them: each step's product, then its elementwise work
@@ -110,7 +133,7 @@ def parts(x: Array, G: Array, Wh: Array) -> dict[str, Callable[[], None]]:
             np.subtract(1, slope, out=slope)
             np.add(g, dh_t, out=g)
             np.multiply(g, slope, out=da_t)
-            np.matmul(da_t, Wh.T, out=g)
+            np.matmul(da_t, Wh_T, out=g)
 
     def python_per_step() -> None:
         # the six elementwise calls of a forward and a backward step, on one number each
@@ -131,6 +154,8 @@ def parts(x: Array, G: Array, Wh: Array) -> dict[str, Callable[[], None]]:
         "backward steps": backward_steps,
         "Python per step": python_per_step,
         "recurrent products": recurrent_products,
+        "block products": block_products,
+        "whole products": whole_products,
         "loops": loops,
     }
 
@@ -145,9 +170,11 @@ def main() -> None:
     N, T, D, H = args.size
     threads = args.threads or numpy_blas().get("num_threads") or 1
     problem = make_problem((N, T, D, H), np.dtype(args.dtype).type)
-    _, Wh, _ = core_weights(problem.module)
+    Wx, Wh, _ = core_weights(problem.module)
     contenders = [core_contender(problem), floor_contender(problem)]
-    contenders += [Contender(name, run) for name, run in parts(problem.x, problem.G, Wh).items()]
+    contenders += [
+        Contender(name, run) for name, run in parts(problem.x, problem.G, Wx, Wh).items()
+    ]
     with threadpool_limits(limits=threads, user_api="blas"):
         torch.set_num_threads(threads)
         for contender in contenders:
@@ -157,6 +184,7 @@ def main() -> None:
     ms["first touch"] = ms.pop("fresh buffers") - ms.pop("refilled buffers")
     steps = ms["forward steps"] + ms["backward steps"]
     ms["handoff"] = ms.pop("loops") - ms.pop("recurrent products") - steps
+    ms["blocks"] = ms.pop("block products") - ms.pop("whole products")
     above = ms["core"] - ms["floor"]
     accounted = sum(value for name, value in ms.items() if name not in NOT_SUMMED)
     lines = [

@@ -15,8 +15,18 @@ import pytest
 import reference_rnn as rr
 from reference_rnn.compare import TOLERANCE, scaled_error
 
-# (N, T, D, H): ones, primes, a single step, a single unit, a batch of one.
-SHAPES = [(1, 1, 1, 1), (2, 3, 5, 4), (3, 7, 1, 9), (5, 2, 3, 1), (1, 13, 4, 6), (4, 11, 6, 7)]
+# (N, T, D, H): ones, primes, a single step, a single unit, a batch of one; and a sequence the
+# backward pass splits into blocks of steps, the last one short (64 and 6 steps in float32;
+# 32, 32 and 6 in float64).
+SHAPES = [
+    (1, 1, 1, 1),
+    (2, 3, 5, 4),
+    (3, 7, 1, 9),
+    (5, 2, 3, 1),
+    (1, 13, 4, 6),
+    (4, 11, 6, 7),
+    (64, 70, 8, 64),
+]
 DTYPES = ["float64", "float32"]
 NONLINEARITIES = ["tanh", "relu"]
 
@@ -129,6 +139,21 @@ def test_step_functions_match_torch(torch: ModuleType, dtype, nonlinearity):
     assert_close(next_h, expected["h"][:, 0], dtype)
     for actual, name in [(dx, "dx"), (dprev_h, "dh0"), (dWx, "dWx"), (dWh, "dWh"), (db, "db")]:
         assert_close(actual if name != "dx" else actual[:, None], expected[name], dtype)
+
+
+@pytest.mark.parametrize("block_steps", [1, 2, 4, 11])
+def test_backward_blocks_of_any_length_match_torch(
+    torch: ModuleType, monkeypatch: pytest.MonkeyPatch, block_steps: int
+) -> None:
+    """Blocks of one step, blocks that divide T = 12 or not, and one block for all steps."""
+    N, T, D, H = 4, 12, 6, 7
+    a = make_args(N, T, D, H, seed=2)
+    monkeypatch.setattr(rr.functional, "_BLOCK_BYTES", block_steps * N * H * 8)
+    _, cache = rr.rnn_forward(a["x"], a["h0"], a["Wx"], a["Wh"], a["b"])
+    grads = zip(["dx", "dh0", "dWx", "dWh", "db"], rr.rnn_backward(a["dh"], cache), strict=True)
+    expected = torch_rnn(torch, **a, nonlinearity="tanh")
+    for name, grad in grads:
+        assert_close(grad, expected[name], "float64")
 
 
 def test_empty_batch_is_allowed():
