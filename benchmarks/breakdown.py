@@ -11,8 +11,8 @@ every piece of work the core does besides those products, each run alone at the 
   ``dx``) minus rewriting the same buffers once touched: the page faults and the zeroing of fresh
   memory by the kernel;
 - ``forward steps``: per step, ``h_t += h_{t-1} @ Wh`` and ``tanh``, without the product;
-- ``backward steps``: per step, ``1 - h_t**2``, ``g += dh_t`` (``dh`` in the caller's batch-first
-  layout) and ``da_t = g * (1 - h_t**2)`` into the block's buffer, without the product;
+- ``backward steps``: per block, ``1 - h_t**2`` into the block's buffer; per step, ``g += dh_t``
+  (``dh`` in the caller's batch-first layout) and ``da_t *= g``, without the product;
 - ``blocks``: ``dWx``, ``dWh`` and ``dx`` one product per block of steps, as the core forms them,
   minus the same three products over all ``T * N`` rows at once, as the floor forms them;
 - ``handoff``: both loops as the core runs them (each step's product, then its elementwise work)
@@ -64,11 +64,10 @@ def parts(x: Array, G: Array, Wx: Array, Wh: Array) -> dict[str, Callable[[], No
     x1 = np.ones((T, N, D + 1), dtype=dtype)
     B = max(1, _BLOCK_BYTES // (N * H * dtype.itemsize))  # steps per block, as the core has it
     da_block = rng.standard_normal((B, N, H)).astype(dtype)
-    da = [da_block[t % B] for t in range(T)]  # step t's dL/da_t buffer, as in the core
     da_rows = rng.standard_normal((T * N, H)).astype(dtype)  # all steps' dL/da, as the floor has it
     dx = np.empty((T * N, D), dtype=dtype)
     Wh_T = np.ascontiguousarray(Wh.T)  # as the core has it
-    recurrent, g, slope = (np.zeros((N, H), dtype=dtype) for _ in range(3))
+    recurrent, g = np.zeros((N, H), dtype=dtype), np.zeros((N, H), dtype=dtype)
     dh = G.transpose(1, 0, 2)  # (N, T, H) -> (T, N, H), a view as the core reads it
     shapes = ((T + 1, N, H), (T, N, D + 1), (T, N, D))
     touched = [np.ones(shape, dtype=dtype) for shape in shapes]
@@ -95,12 +94,21 @@ def parts(x: Array, G: Array, Wx: Array, Wh: Array) -> dict[str, Callable[[], No
             np.add(h_t, recurrent, out=h_t)
             np.tanh(h_t, out=h_t)
 
+    def backward_elementwise(with_products: bool) -> None:
+        # as the core runs them: 1 - h**2 per block, then per step g += dh_t, da_t *= g
+        for end in range(T, 0, -B):
+            start = max(0, end - B)
+            block, h_block = da_block[: end - start], h[start + 1 : end + 1]
+            np.multiply(h_block, h_block, out=block)
+            np.subtract(1, block, out=block)
+            for dh_t, da_t in reversed(list(zip(dh[start:end], block, strict=True))):
+                np.add(g, dh_t, out=g)
+                np.multiply(da_t, g, out=da_t)
+                if with_products:
+                    np.matmul(da_t, Wh_T, out=g)
+
     def backward_steps() -> None:
-        for h_t, dh_t, da_t in zip(h[:0:-1], dh[::-1], da[::-1], strict=True):
-            np.multiply(h_t, h_t, out=slope)
-            np.subtract(1, slope, out=slope)
-            np.add(g, dh_t, out=g)
-            np.multiply(g, slope, out=da_t)
+        backward_elementwise(with_products=False)
 
     def block_products() -> None:
         for end in range(T, 0, -B):
@@ -119,8 +127,8 @@ def parts(x: Array, G: Array, Wx: Array, Wh: Array) -> dict[str, Callable[[], No
     def recurrent_products() -> None:
         for h_prev in h[:-1]:
             np.matmul(h_prev, Wh, out=recurrent)
-        for da_t in da[::-1]:
-            np.matmul(da_t, Wh_T, out=g)
+        for t in reversed(range(T)):
+            np.matmul(da_block[t % B], Wh_T, out=g)
 
     def loops() -> None:
         # both loops as the core runs them: each step's product, then its elementwise work
@@ -128,20 +136,13 @@ def parts(x: Array, G: Array, Wx: Array, Wh: Array) -> dict[str, Callable[[], No
             np.matmul(h_prev, Wh, out=recurrent)
             np.add(h_t, recurrent, out=h_t)
             np.tanh(h_t, out=h_t)
-        for h_t, dh_t, da_t in zip(h[:0:-1], dh[::-1], da[::-1], strict=True):
-            np.multiply(h_t, h_t, out=slope)
-            np.subtract(1, slope, out=slope)
-            np.add(g, dh_t, out=g)
-            np.multiply(g, slope, out=da_t)
-            np.matmul(da_t, Wh_T, out=g)
+        backward_elementwise(with_products=True)
 
     def python_per_step() -> None:
-        # the six elementwise calls of a forward and a backward step, on one number each
+        # the four elementwise calls of a forward and a backward step, on one number each
         for _ in range(T):
             np.add(tiny, tiny, out=scratch)
             np.tanh(tiny, out=scratch)
-            np.multiply(tiny, tiny, out=scratch)
-            np.subtract(1, tiny, out=scratch)
             np.add(tiny, tiny, out=scratch)
             np.multiply(tiny, tiny, out=scratch)
 

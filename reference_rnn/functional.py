@@ -335,7 +335,6 @@ def _backward(
     B = max(1, _BLOCK_BYTES // max(1, N * H * dtype.itemsize))
     da = np.empty((min(B, T), N, H), dtype=dtype)  # the current block's dL/da_t
     g = np.zeros((N, H), dtype=dtype)  # dL/dh_t through step t + 1, zero after the last
-    slope = np.empty((N, H), dtype=dtype)  # dh_t/da_t, one buffer for every step
     # Wh.T, C-contiguous: OpenBLAS's small products run up to 2x slower with a transposed
     # operand (float32, (32, 128) @ (128, 128): 20 us against 10 us, measured here).
     Wh_T = np.ascontiguousarray(cache.Wh.T, dtype=dtype)
@@ -345,16 +344,18 @@ def _backward(
     for end in range(T, 0, -B):
         start = max(0, end - B)
         da_block = da[: end - start]
-        # t = end - 1 down to start: h[t + 1] is the state step t produced.
-        steps = zip(h[start + 1 : end + 1], dh[start:end], da_block, strict=True)
-        for h_t, dh_t, da_t in reversed(list(steps)):
-            if cache.nonlinearity == "tanh":
-                np.multiply(h_t, h_t, out=slope)
-                np.subtract(1, slope, out=slope)
-            else:
-                np.greater(h_t, 0, out=slope)
+        # First dh_t/da_t for all the block's steps at once (h[t + 1] is the state step t
+        # produced), then, step by step, times dL/dh_t.
+        h_block = h[start + 1 : end + 1]
+        if cache.nonlinearity == "tanh":
+            np.multiply(h_block, h_block, out=da_block)
+            np.subtract(1, da_block, out=da_block)
+        else:
+            np.greater(h_block, 0, out=da_block)
+        # t = end - 1 down to start
+        for dh_t, da_t in reversed(list(zip(dh[start:end], da_block, strict=True))):
             g += dh_t
-            np.multiply(g, slope, out=da_t)
+            np.multiply(da_t, g, out=da_t)
             np.matmul(da_t, Wh_T, out=g)
         # The block's steps as rows: (n, N, .) -> (n * N, .).
         rows = (end - start) * N
