@@ -60,7 +60,7 @@ NEEDS_A_FRAMEWORK = [
 def _discarded(func: Callable[..., None]) -> Callable[..., None]:
     """Delete the session's environment when it ends, passed or failed, unless it is reused (-r).
 
-    Each test environment holds torch (about 1 GB); bare `nox` and CI's docs session make 16 of
+    Each test environment holds torch (about 1 GB); bare `nox` and CI's docs session make 15 of
     them, which filled a CI machine's disk. nox recreates an environment on every run unless told
     to reuse it, so nothing is lost: the disk holds one environment at a time.
     """
