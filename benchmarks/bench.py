@@ -15,9 +15,12 @@ Every contender runs the same work: one layer, tanh, batch-first, identical weig
   raw arrays); ``onnxruntime`` (forward only, float32: its RNN kernel has no float64; the model is
   ``RNN.to_onnx()``). A peer whose package is absent is skipped and the report says so.
 
-They take turns (floor, core, ..., torch, JAX, ..., floor, core, ...) in one process with the same
-thread count, so that drift in clock speed or machine load hits all alike; each reports the median
-of its runs, and every ratio is of two medians from the same rounds. A short pause before every
+They take turns (floor, core, ..., torch, JAX, then core, ..., JAX, floor, ...: each round starts
+one place later) in one process with the same thread count, so that drift in clock speed or
+machine load, and what the previous contender leaves behind, hit all alike; each reports the median
+of its runs, and every ratio is of two medians from the same rounds. What a run made is freed off
+the clock just before that contender's next run, as a caller that keeps its results until the next
+call would (see ``time_interleaved``). A short pause before every
 turn lets the previous contender's idle threads stop spinning (see ``GAP_SECONDS``), so each is
 timed as it runs on its own.
 
@@ -110,8 +113,8 @@ def _nothing() -> None:
 @dataclass(frozen=True)
 class Contender:
     name: str
-    # One run. It returns what it made, the hidden states (N, T, H) first, or None; time_once
-    # frees that after the clock stops, so no contender is timed freeing its results.
+    # One run. It returns what it made, the hidden states (N, T, H) first, or None; that is
+    # freed off the clock, just before the contender's next run (time_interleaved).
     run: Callable[[], tuple[Array, ...] | None]
     reset: Callable[[], None] = _nothing  # untimed, before each run
 
@@ -375,29 +378,37 @@ def warm_up(contenders: Sequence[Contender]) -> dict[str, Array]:
 def time_interleaved(
     contenders: Sequence[Contender], rounds: int, runs_per_turn: int
 ) -> dict[str, list[float]]:
-    """Seconds of every run of each contender, the contenders taking turns in every round."""
+    """Seconds of every run of each contender, the contenders taking turns in every round.
+
+    Each round starts one contender later than the last, so that every contender runs after each
+    of the others about equally often. What a contender made stays alive until just before its
+    next run, off the clock, as `SimpleRNN` and `RNN` keep their cache until the next forward:
+    how fast the fresh memory for a run's results comes depends on what was freed just before.
+    At T = 1000, two identical copies of the core, one whose results were freed right after its
+    run and one whose were freed right before its next run, measured 1.60 and 1.17 of the floor.
+    """
     times: dict[str, list[float]] = {contender.name: [] for contender in contenders}
-    for _ in range(rounds):
-        for contender in contenders:
+    kept: dict[str, object] = {}
+    for round_ in range(rounds):
+        shift = round_ % len(contenders)
+        for contender in [*contenders[shift:], *contenders[:shift]]:
             time.sleep(GAP_SECONDS)
             for _ in range(runs_per_turn):
-                times[contender.name].append(time_once(contender))
+                kept.pop(contender.name, None)
+                seconds, kept[contender.name] = time_once(contender)
+                times[contender.name].append(seconds)
     return times
 
 
-def time_once(contender: Contender) -> float:
+def time_once(contender: Contender) -> tuple[float, object]:
+    """The seconds of one run (after its untimed reset), and what it made."""
     contender.reset()
     # As timeit does: a collection of someone else's garbage is not this run's cost.
     gc.disable()
     try:
         start = time.perf_counter()
         made = contender.run()
-        seconds = time.perf_counter() - start
-        # Freeing large arrays is not free: right after a product, while OpenBLAS's threads still
-        # spin, unmapping a few hundred MB took up to 0.3 s here. Results are freed off the clock, as
-        # a caller who keeps them would.
-        del made
-        return seconds
+        return time.perf_counter() - start, made
     finally:
         gc.enable()
 

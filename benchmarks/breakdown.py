@@ -54,7 +54,9 @@ from reference_rnn.functional import _BLOCK_BYTES
 NOT_SUMMED = ("core", "floor", "Python per step")
 
 
-def parts(x: Array, G: Array, Wx: Array, Wh: Array) -> dict[str, Callable[[], None]]:
+def parts(
+    x: Array, G: Array, Wx: Array, Wh: Array
+) -> dict[str, Callable[[], tuple[Array, ...] | None]]:
     """Each piece of the core's work besides its products, at the core's shapes."""
     N, T, D = x.shape
     H = Wh.shape[0]
@@ -81,9 +83,12 @@ def parts(x: Array, G: Array, Wx: Array, Wh: Array) -> dict[str, Callable[[], No
         x1[..., :D] = x.transpose(1, 0, 2)
         x1[..., D] = 1
 
-    def fresh() -> None:
-        for shape in shapes:
-            np.empty(shape, dtype=dtype).fill(0)
+    def fresh() -> tuple[Array, ...]:
+        # kept until just before the next run, as the core's results are (time_interleaved)
+        buffers = tuple(np.empty(shape, dtype=dtype) for shape in shapes)
+        for buffer in buffers:
+            buffer.fill(0)
+        return buffers
 
     def refill() -> None:
         for buffer in touched:
