@@ -20,9 +20,9 @@ one place later) in one process with the same thread count, so that drift in clo
 machine load, and what the previous contender leaves behind, hit all alike; each reports the median
 of its runs, and every ratio is of two medians from the same rounds. What a run made is freed off
 the clock just before that contender's next run, as a caller that keeps its results until the next
-call would (see ``time_interleaved``). A short pause before every
-turn lets the previous contender's idle threads stop spinning (see ``GAP_SECONDS``), so each is
-timed as it runs on its own.
+call would (see ``time_interleaved``). A short pause before every turn lets the previous
+contender's idle threads stop spinning (see ``GAP_SECONDS``), so each is timed as it runs on its
+own.
 
 Per row it also reports the peak extra memory of one forward+backward of ours (tracemalloc) as a
 multiple of the ``N * T * H * itemsize`` floor that storing the hidden states alone costs.

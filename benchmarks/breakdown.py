@@ -49,7 +49,7 @@ from bench import (
 )
 from threadpoolctl import threadpool_limits
 
-from reference_rnn.functional import _BLOCK_BYTES
+from reference_rnn.functional import _steps_per_block
 
 NOT_SUMMED = ("core", "floor", "Python per step")
 
@@ -64,7 +64,7 @@ def parts(
     rng = np.random.default_rng(0)
     h = rng.uniform(-1, 1, (T + 1, N, H)).astype(dtype)
     x1 = np.ones((T, N, D + 1), dtype=dtype)
-    B = max(1, _BLOCK_BYTES // (N * H * dtype.itemsize))  # steps per block, as the core has it
+    B = _steps_per_block(N, H, dtype)  # as the core has it
     da_block = rng.standard_normal((B, N, H)).astype(dtype)
     da_rows = rng.standard_normal((T * N, H)).astype(dtype)  # all steps' dL/da, as the floor has it
     dx = np.empty((T * N, D), dtype=dtype)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import pairwise
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -332,7 +332,7 @@ def _backward(
     # the block's share of every weight gradient and its rows of dx are then one product each,
     # while da is still in cache. So da is never stored for all T steps, which would write N*T*H
     # numbers to memory and read them back three times.
-    B = max(1, _BLOCK_BYTES // max(1, N * H * dtype.itemsize))
+    B = _steps_per_block(N, H, dtype)
     da = np.empty((min(B, T), N, H), dtype=dtype)  # the current block's dL/da_t
     g = np.zeros((N, H), dtype=dtype)  # dL/dh_t through step t + 1, zero after the last
     # Wh.T, C-contiguous: OpenBLAS's small products run up to 2x slower with a transposed
@@ -364,6 +364,11 @@ def _backward(
         dWh += h[start:end].reshape(rows, H).T @ da_rows
         np.matmul(da_rows, cache.Wx.T, out=dx[start:end].reshape(rows, D))
     return dx, g, dWx1[:D], dWh, dWx1[D]
+
+
+def _steps_per_block(N: int, H: int, dtype: np.dtype[Any]) -> int:
+    """How many steps' ``(N, H)`` blocks of ``dtype`` fill ``_BLOCK_BYTES``; at least one."""
+    return max(1, _BLOCK_BYTES // max(1, N * H * dtype.itemsize))
 
 
 def _relu(a: FloatArray, out: FloatArray) -> FloatArray:
