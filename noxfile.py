@@ -38,8 +38,8 @@ NUMPY = ["1.23", "1.24", "1.25", "1.26", "2.0", "2.1", "2.2", "2.3", "2.4"]
 TORCH = "torch==2.13.0"
 #: pytest-xdist, one worker per core, for the whole suite: it is mostly Python, one core's work at a
 #: time, and on CI's two cores a NumPy session's tests take 40 s instead of 63 s. The oracle
-#: sessions run without it: JAX's and Keras's compilers already use both cores (-n 2 made the JAX
-#: session slower, 33 s against 28 s).
+#: sessions run without it: with two workers the JAX session's tests took 33 s against 28 s (its
+#: compiler already uses both cores).
 WORKERS = ["--numprocesses", "auto"]
 
 #: Each oracle framework's session: the extra that pins it, and the tests that need it.

@@ -80,7 +80,7 @@ TORCH_DTYPES = {"float32": torch.float32, "float64": torch.float64}
 # forward+backward, 0.2-1.3 s per contender there, while the small ones need many runs per turn
 # to outweigh the pause before each turn. On a shared 2-core machine single runs at the large
 # sizes spread from 0.8 to 2.1 of the floor: with 9 rounds, eight medians of the same code at
-# (64, 1000, 128, 256) float64 ranged over 1.10-1.42 of it, hence 25 rounds there.
+# (64, 1000, 128, 256) float64 ranged over 1.11-1.43 of it, hence 25 rounds there.
 SCHEDULE = {SIZES[0]: (10, 50), SIZES[1]: (10, 10), SIZES[2]: (25, 1), SIZES[3]: (25, 1)}
 QUICK_SCHEDULE = {SIZES[0]: (3, 20), SIZES[1]: (3, 5)}
 # After a call, OpenBLAS's threads busy-wait about 2**28 cycles (~0.1 s) and libgomp's (torch's)
