@@ -37,9 +37,9 @@ PYTHON = "3.11"
 NUMPY = ["1.23", "1.24", "1.25", "1.26", "2.0", "2.1", "2.2", "2.3", "2.4"]
 TORCH = "torch==2.13.0"
 #: pytest-xdist, one worker per core, for the whole suite: it is mostly Python, one core's work at a
-#: time, and on CI's two cores a NumPy session's tests take 40 s instead of 63 s. The oracle
-#: sessions run without it: with two workers the JAX session's tests took 33 s against 28 s (its
-#: compiler already uses both cores).
+#: time. On two cores a NumPy session's tests took 40 s instead of 63 s in the same environment,
+#: 44-55 s instead of 55-70 s in CI's fresh ones. The oracle sessions run without it: with two
+#: workers the JAX session's tests took 33 s against 28 s (its compiler already uses both cores).
 #: worksteal: an idle worker takes tests queued for the other, so the session does not end on one
 #: worker running the last file's tests alone (8 s of a NumPy session on CI with the default).
 WORKERS = ["--numprocesses", "auto", "--dist", "worksteal"]
