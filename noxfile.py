@@ -57,9 +57,9 @@ NEEDS_A_FRAMEWORK = [
     "*/reference_rnn/oracles/keras.py",
     "*/reference_rnn/oracles/onnxruntime.py",
     "*/reference_rnn/oracles/onnx_reference.py",
-    "*/reference_rnn/oracles/_onnx.py",
-    "*/reference_rnn/adapters/onnx.py",
-    "*/reference_rnn/report_html.py",  # matplotlib: the report session
+    "*/reference_rnn/oracles/onnx_graph.py",
+    "*/reference_rnn/layers/onnx_export.py",
+    "*/reference_rnn/verify/html.py",  # matplotlib: the report session
 ]
 
 
@@ -235,7 +235,7 @@ def verify(session: nox.Session) -> None:
 def fixtures(session: nox.Session) -> None:
     """Regenerate fixtures/ with torch (then review the diff and commit it)."""
     session.install("--no-compile", TORCH, "-e", ".")
-    session.run("python", "-m", "reference_rnn.golden", "fixtures")
+    session.run("python", "-m", "reference_rnn.verify.golden", "fixtures")
 
 
 @nox.session(python=PYTHON)

@@ -241,7 +241,7 @@ def floor_contender(problem: Problem) -> Contender:
     return Contender("floor", run)
 
 
-def cache_arrays(cache: rr.functional.RNNCache) -> tuple[Array, ...]:
+def cache_arrays(cache: rr.RNNCache) -> tuple[Array, ...]:
     return cache.x1, cache.h, cache.Wx, cache.Wh
 
 

@@ -22,8 +22,8 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import numpy as np
 
-from reference_rnn.models import RNNClassifier
-from reference_rnn.optim import Adam
+from reference_rnn.training.models import RNNClassifier
+from reference_rnn.training.optim import Adam
 
 FREQUENCIES = (1.0, 2.0, 3.0, 4.0)  # cycles per sequence: one class each
 T = 50

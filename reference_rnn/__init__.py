@@ -13,15 +13,15 @@ Shapes: N batch, T time steps, D input features, H hidden units.
 exercise's documented sample.
 """
 
-from reference_rnn.functional import (
+from reference_rnn.core.functional import (
     RNNCache,
     rnn_backward,
     rnn_forward,
     rnn_step_backward,
     rnn_step_forward,
 )
-from reference_rnn.rnn import RNN
-from reference_rnn.simple_rnn import SimpleRNN
+from reference_rnn.layers.rnn import RNN
+from reference_rnn.layers.simple_rnn import SimpleRNN
 
 __version__ = "0.1.0"
 

@@ -15,8 +15,14 @@ __all__ = ["COMMANDS", "main"]
 #: command -> (its module, one line of help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "verify": ("reference_rnn.verify", "the verification report: every check of this package"),
-    "check": ("reference_rnn.check", "check your RNN against the reference and name its mistake"),
-    "export": ("reference_rnn.export", "write the check cases as .npz files for any language"),
+    "check": (
+        "reference_rnn.checker.command",
+        "check your RNN against the reference and name its mistake",
+    ),
+    "export": (
+        "reference_rnn.checker.export",
+        "write the check cases as .npz files for any language",
+    ),
 }
 
 

@@ -25,12 +25,12 @@ from collections.abc import Iterable, Iterator
 
 import numpy as np
 
-from reference_rnn._checks import FloatArray
-from reference_rnn.battery import DTYPES, Case, battery, make_case
-from reference_rnn.checker import Check, Report, run
-from reference_rnn.compare import TOLERANCE, scaled_error
-from reference_rnn.diagnosis import Diagnosis
-from reference_rnn.mistakes import APIS, MISTAKES
+from reference_rnn.checker.battery import DTYPES, Case, battery, make_case
+from reference_rnn.checker.catalogue import APIS, MISTAKES
+from reference_rnn.checker.diagnosis import Diagnosis
+from reference_rnn.checker.runner import Check, Report, run
+from reference_rnn.core.measure import TOLERANCE, scaled_error
+from reference_rnn.core.validation import FloatArray
 
 __all__ = [
     "APIS",

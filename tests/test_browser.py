@@ -181,7 +181,7 @@ def _assert_rendered(facts: dict[str, Any], name: str, screenshots: Path) -> Non
 
 def test_the_report_page_renders_every_plot_and_row(browser, screenshots, tmp_path):
     pytest.importorskip("matplotlib")
-    from reference_rnn import report_html
+    from reference_rnn.verify import html as report_html
 
     checks = [
         Check(f"check {i}", source, dtype, 10.0**-i, 1e-5 if dtype == "float32" else 1e-12)

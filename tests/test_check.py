@@ -17,9 +17,9 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from reference_rnn import testing
-from reference_rnn.battery import DTYPES, make_case
-from reference_rnn.check import load_target
-from reference_rnn.mistakes import CATALOGUE
+from reference_rnn.checker.battery import DTYPES, make_case
+from reference_rnn.checker.catalogue import CATALOGUE
+from reference_rnn.checker.command import load_target
 
 EXAMPLES = Path(__file__).parents[1] / "examples"
 

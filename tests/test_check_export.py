@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 from reference_rnn import testing
-from reference_rnn.battery import KEYS
+from reference_rnn.checker.battery import KEYS
 from reference_rnn.cli import main
-from reference_rnn.compare import TOLERANCE, scaled_error
+from reference_rnn.core.measure import TOLERANCE, scaled_error
 from reference_rnn.oracles import Problem
 
 

@@ -7,7 +7,7 @@ import planted
 import pytest
 
 from reference_rnn import testing
-from reference_rnn.battery import make_case
+from reference_rnn.checker.battery import make_case
 
 
 def failed(report: testing.Report) -> dict[str, str | None]:

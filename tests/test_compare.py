@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from reference_rnn.compare import central_differences, scaled_error
+from reference_rnn.core.measure import central_differences, scaled_error
 
 
 def test_scaled_error_is_relative_to_the_largest_expected_value():

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 import reference_rnn as rr
-from reference_rnn.rnn import RNN
+from reference_rnn.layers.rnn import RNN
 
 N, T, D, H = 2, 3, 5, 4
 L, K = 2, 2  # the RNN under test: two layers, bidirectional

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from reference_rnn import functional
-from reference_rnn.cases import Case, CoreCase, finite_difference_error
-from reference_rnn.compare import FD_TOLERANCE
+from reference_rnn.core import functional
+from reference_rnn.core.measure import FD_TOLERANCE
+from reference_rnn.verify.cases import Case, CoreCase, finite_difference_error
 
 
 @pytest.mark.parametrize(

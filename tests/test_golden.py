@@ -10,11 +10,11 @@ from types import ModuleType
 import numpy as np
 import pytest
 
-from reference_rnn.compare import TOLERANCE, scaled_error
-from reference_rnn.golden import (
+from reference_rnn.core.measure import TOLERANCE, scaled_error
+from reference_rnn.core.sample import fixtures_dir
+from reference_rnn.verify.golden import (
     GOLDEN_CASES,
     check_golden,
-    fixtures_dir,
     golden_paths,
     load_case,
     main,
@@ -68,7 +68,7 @@ def test_a_fixture_whose_results_do_not_match_the_api_is_an_error(tmp_path):
 
 def test_recording_again_reproduces_the_committed_fixtures(torch: ModuleType, tmp_path, capsys):
     shutil.copy(fixtures_dir() / "documented_sample.json", tmp_path)
-    assert main([str(tmp_path)]) == 0  # python -m reference_rnn.golden DIRECTORY
+    assert main([str(tmp_path)]) == 0  # python -m reference_rnn.verify.golden DIRECTORY
     assert capsys.readouterr().out.count("wrote ") == 1 + len(GOLDEN_CASES)
     for path in golden_paths(tmp_path):
         committed = fixtures_dir() / "golden" / path.name

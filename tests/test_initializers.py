@@ -12,7 +12,7 @@ import math
 import numpy as np
 import pytest
 
-from reference_rnn import initializers as init
+from reference_rnn.training import initializers as init
 
 N1, N2 = 500, 2000  # 10^6 draws; unequal, so that a scale taken from the wrong size shows
 n = N1 * N2

@@ -11,9 +11,9 @@ from types import ModuleType
 import numpy as np
 import pytest
 
-from reference_rnn import initializers, optim
-from reference_rnn.compare import scaled_error
-from reference_rnn.models import RNNClassifier
+from reference_rnn.core.measure import scaled_error
+from reference_rnn.training import initializers, optim
+from reference_rnn.training.models import RNNClassifier
 
 N, T, D, H, K = 8, 5, 3, 6, 4
 TOL = 1e-12

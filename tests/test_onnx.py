@@ -15,14 +15,14 @@ import numpy as np
 import pytest
 
 import reference_rnn as rr
-from reference_rnn.adapters.onnx import MIN_OPSET, import_onnx
-from reference_rnn.cases import Case, oracle_error
-from reference_rnn.compare import TOLERANCE, scaled_error
+from reference_rnn.core.measure import TOLERANCE, scaled_error
+from reference_rnn.layers.onnx_export import MIN_OPSET, import_onnx
 from reference_rnn.oracles import Problem
 from reference_rnn.oracles import onnx_reference as reference_oracle
 from reference_rnn.oracles import onnxruntime as ort_oracle
 from reference_rnn.oracles import torch as torch_oracle
 from reference_rnn.verify import PARITY_CASES
+from reference_rnn.verify.cases import Case, oracle_error
 
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")

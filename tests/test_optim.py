@@ -10,8 +10,8 @@ from types import ModuleType
 import numpy as np
 import pytest
 
-from reference_rnn import optim
-from reference_rnn.compare import scaled_error
+from reference_rnn.core.measure import scaled_error
+from reference_rnn.training import optim
 
 SHAPES = {"Wx": (3, 4), "Wh": (4, 4), "b": (4,)}
 STEPS = 50

@@ -16,9 +16,9 @@ import pytest
 mpmath = pytest.importorskip("mpmath")
 
 from reference_rnn import verify
-from reference_rnn.cases import Case, oracle_error
-from reference_rnn.compare import TOLERANCE, scaled_error
+from reference_rnn.core.measure import TOLERANCE, scaled_error
 from reference_rnn.oracles import Problem, exact
+from reference_rnn.verify.cases import Case, oracle_error
 
 SUPPORTED = [case for case in verify.PARITY_CASES if exact.unsupported(case.problem()) is None]
 # Every float64 RNN case (N, T, D, H = 3 or 4, 5 or 6, 4, 5), and the functional core's smallest

@@ -18,12 +18,12 @@ from typing import NamedTuple
 import numpy as np
 import pytest
 
-from reference_rnn.cases import Case, CoreCase, oracle_error
-from reference_rnn.compare import TOLERANCE, scaled_error
+from reference_rnn.core.measure import TOLERANCE, scaled_error
 from reference_rnn.oracles import Problem
 from reference_rnn.oracles import jax as jax_oracle
 from reference_rnn.oracles import torch as torch_oracle
 from reference_rnn.verify import PARITY_CASES
+from reference_rnn.verify.cases import Case, CoreCase, oracle_error
 
 if importlib.util.find_spec("jax") is None:
     pytest.skip("jax is not installed", allow_module_level=True)

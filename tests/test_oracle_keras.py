@@ -15,12 +15,12 @@ from types import ModuleType, SimpleNamespace
 
 import pytest
 
-from reference_rnn.cases import Case, CoreCase, oracle_error
-from reference_rnn.compare import TOLERANCE, scaled_error
+from reference_rnn.core.measure import TOLERANCE, scaled_error
 from reference_rnn.oracles import Problem
 from reference_rnn.oracles import keras as keras_oracle
 from reference_rnn.oracles import torch as torch_oracle
 from reference_rnn.verify import PARITY_CASES
+from reference_rnn.verify.cases import Case, CoreCase, oracle_error
 
 pytest.importorskip("torch", reason="the keras oracle runs on keras' torch backend")
 if importlib.util.find_spec("keras") is None:

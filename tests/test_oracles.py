@@ -15,10 +15,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from reference_rnn import functional, oracles
-from reference_rnn.cases import oracle_error
-from reference_rnn.compare import TOLERANCE
+from reference_rnn import oracles
+from reference_rnn.core import functional
+from reference_rnn.core.measure import TOLERANCE
 from reference_rnn.verify import PARITY_CASES
+from reference_rnn.verify.cases import oracle_error
 
 
 def installed(name: str) -> types.ModuleType:

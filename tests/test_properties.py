@@ -216,8 +216,8 @@ GRADIENT_NAMES = ("dx", "dh0", "dWx", "dWh", "db")
 def torch_rnn() -> Any:
     """torch's side of the parity checks; the test skips where torch is not installed."""
     pytest.importorskip("torch")
-    from reference_rnn.cases import problem_for
     from reference_rnn.oracles import torch as torch_oracle
+    from reference_rnn.verify.cases import problem_for
 
     def run(rnn: RNN, *inputs: Any) -> dict[str, np.ndarray]:
         return torch_oracle.run(problem_for(rnn, *inputs))

@@ -14,12 +14,13 @@ import pytest
 
 pytest.importorskip("matplotlib")
 
-from reference_rnn import report_html, verify
-from reference_rnn.battery import battery
+from reference_rnn import verify
+from reference_rnn.checker.apis import Output
+from reference_rnn.checker.battery import battery
 from reference_rnn.cli import main
-from reference_rnn.report_html import Drift, measure_drift, render, step_errors
-from reference_rnn.user_apis import Output
 from reference_rnn.verify import Check, Report
+from reference_rnn.verify import html as report_html
+from reference_rnn.verify.html import Drift, measure_drift, render, step_errors
 
 CHECKS = [
     Check("rnn_forward/backward tanh", "torch", "float64", 2.1e-16, 1e-12),

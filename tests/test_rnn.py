@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 
 import reference_rnn as rr
-from reference_rnn.cases import Case, run_rnn
-from reference_rnn.compare import TOLERANCE, scaled_error
+from reference_rnn.core.measure import TOLERANCE, scaled_error
 from reference_rnn.oracles import torch as torch_oracle
+from reference_rnn.verify.cases import Case, run_rnn
 
 FORWARD = ("output", "h_n")
 

@@ -7,8 +7,8 @@ from types import ModuleType
 import numpy as np
 
 import reference_rnn as rr
-from reference_rnn.compare import scaled_error
-from reference_rnn.golden import documented_sample
+from reference_rnn.core.measure import scaled_error
+from reference_rnn.core.sample import documented_sample
 
 
 def test_the_exercise_lines_print_the_documented_line(capsys):

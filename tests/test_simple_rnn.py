@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import reference_rnn as rr
-from reference_rnn.cases import CoreCase
-from reference_rnn.compare import TOLERANCE, scaled_error
+from reference_rnn.core.measure import TOLERANCE, scaled_error
+from reference_rnn.verify.cases import CoreCase
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 import reference_rnn as rr
-from reference_rnn import initializers, optim
-from reference_rnn.compare import scaled_error
+from reference_rnn.core.measure import scaled_error
+from reference_rnn.training import initializers, optim
 
 N, T, D, H = 3, 4, 2, 5
 TOL = 1e-12

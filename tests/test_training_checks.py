@@ -12,8 +12,10 @@ from types import ModuleType
 import numpy as np
 import pytest
 
-from reference_rnn import initializers, models, optim, oracles, training_checks
-from reference_rnn.simple_rnn import SimpleRNN
+from reference_rnn import oracles
+from reference_rnn.layers.simple_rnn import SimpleRNN
+from reference_rnn.training import initializers, models, optim
+from reference_rnn.verify import training_rows as training_checks
 
 ROWS = {"torch": 16, "statistics": 4, "definition": 2}
 

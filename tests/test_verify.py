@@ -11,8 +11,9 @@ from types import ModuleType
 
 import pytest
 
-from reference_rnn import cli, functional, verify
+from reference_rnn import cli, verify
 from reference_rnn.cli import main
+from reference_rnn.core import functional
 from reference_rnn.verify import Check, Report, format_table, run
 
 # The counts the README states for `verify` with torch installed.

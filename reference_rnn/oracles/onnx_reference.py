@@ -2,7 +2,7 @@
 
 ``onnx.reference.ReferenceEvaluator`` is ONNX's own NumPy transcription of its operator
 specifications. The model is built from the problem's raw arrays (see
-:mod:`reference_rnn.oracles._onnx`); it runs here in float64, the one ONNX runtime on this machine
+:mod:`reference_rnn.oracles.onnx_graph`); it runs here in float64, the one ONNX runtime on this machine
 that does, so the exported graph is checked at float64's tolerance (onnxruntime covers float32).
 Forward only: output and h_n.
 """
@@ -14,9 +14,9 @@ from typing import Any
 
 from numpy.typing import NDArray
 
-from reference_rnn.adapters.onnx import import_onnx
+from reference_rnn.layers.onnx_export import import_onnx
 from reference_rnn.oracles import Problem, Results
-from reference_rnn.oracles._onnx import run_model
+from reference_rnn.oracles.onnx_graph import run_model
 
 __all__ = ["GRADIENTS", "NAME", "known_difference", "run", "unsupported", "version"]
 

@@ -1,6 +1,6 @@
 """The onnxruntime oracle: the problem's network exported to ONNX, run by onnxruntime on the CPU.
 
-The model is built from the problem's raw arrays (see :mod:`reference_rnn.oracles._onnx`) and run
+The model is built from the problem's raw arrays (see :mod:`reference_rnn.oracles.onnx_graph`) and run
 by ``onnxruntime.InferenceSession`` with the ``CPUExecutionProvider``. Forward only: output and
 h_n. onnxruntime honours ``sequence_lens`` and agrees with torch's packed sequences.
 """
@@ -13,9 +13,9 @@ from typing import Any
 
 from numpy.typing import NDArray
 
-from reference_rnn.adapters.onnx import import_onnx
+from reference_rnn.layers.onnx_export import import_onnx
 from reference_rnn.oracles import Problem, Results
-from reference_rnn.oracles._onnx import run_model
+from reference_rnn.oracles.onnx_graph import run_model
 
 __all__ = ["GRADIENTS", "NAME", "known_difference", "run", "unsupported", "version"]
 

@@ -1,6 +1,6 @@
 """torch's training parts, from raw arrays: ``torch.optim``, clipping, a classifier, truncated BPTT.
 
-The torch side of the verification report's training checks (:mod:`reference_rnn.training_checks`).
+The torch side of the verification report's training checks (:mod:`reference_rnn.verify.training_rows`).
 Like every oracle, it takes NumPy arrays and options, builds torch's own objects from them with
 torch's public API (``torch.optim``, ``torch.nn.utils.clip_grad_norm_`` and ``clip_grad_value_``,
 ``nn.RNN``, ``nn.Linear``, ``nn.CrossEntropyLoss``) and returns NumPy arrays; it never calls this

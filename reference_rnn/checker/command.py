@@ -18,11 +18,11 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-from reference_rnn.battery import DTYPES, Case
-from reference_rnn.checker import Check, Report, run
-from reference_rnn.compare import TOLERANCE
-from reference_rnn.mistakes import APIS
-from reference_rnn.user_apis import Output, UserCodeError, call_user
+from reference_rnn.checker.apis import Output, UserCodeError, call_user
+from reference_rnn.checker.battery import DTYPES, Case
+from reference_rnn.checker.catalogue import APIS
+from reference_rnn.checker.runner import Check, Report, run
+from reference_rnn.core.measure import TOLERANCE
 
 __all__ = ["TargetNotFoundError", "add_arguments", "command", "load_target"]
 
@@ -100,7 +100,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def command(args: argparse.Namespace) -> int:
     """Check TARGET; 0 when every check passes, 1 when one fails, 2 when TARGET is not found."""
-    html = None if args.html is None else importlib.import_module("reference_rnn.report_html")
+    html = None if args.html is None else importlib.import_module("reference_rnn.verify.html")
     steps: dict[str, list[float]] = {}  # check name -> its error per time step, for the page
     if html is not None:
         try:

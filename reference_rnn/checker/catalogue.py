@@ -1,9 +1,9 @@
 """The catalogue of well-known RNN mistakes: each a wrong variant of the reference.
 
 The checker runs every variant on the same case as the user's code; where a check fails and the
-user's result matches a variant's (see :mod:`reference_rnn.diagnosis`), that mistake is named.
+user's result matches a variant's (see :mod:`reference_rnn.checker.diagnosis`), that mistake is named.
 A variant is a whole wrong implementation, forward and backward, written the way the mistake is
-usually made: it returns the same keys as :func:`reference_rnn.battery.reference`. The ids are
+usually made: it returns the same keys as :func:`reference_rnn.checker.battery.reference`. The ids are
 fixed: tools read them.
 
 Shapes: x (N, T, D), h0 (N, H), Wx (D, H), Wh (H, H), b (H,), dh and every state (N, T, H).
@@ -15,13 +15,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from reference_rnn._checks import FloatArray
-from reference_rnn.battery import Implementation, Inputs, reference
+from reference_rnn.checker.battery import Implementation, Inputs, reference
+from reference_rnn.core.validation import FloatArray
 from reference_rnn.oracles import Results
 
 __all__ = ["APIS", "CATALOGUE", "MISTAKES", "Mistake", "applicable"]
 
-#: The APIs the checker knows (reference_rnn.user_apis), by the names ``--api`` takes.
+#: The APIs the checker knows (reference_rnn.checker.apis), by the names ``--api`` takes.
 APIS = ("cs231n", "dlfs2", "dlfs2-cell", "sprint")
 _SEQUENCE_APIS = frozenset({"cs231n", "dlfs2", "sprint"})  # those that run T > 1 steps themselves
 _ALL_APIS = frozenset(APIS)

@@ -1,6 +1,6 @@
 """Naming the mistake: which catalogued wrong variants the user's failed results match.
 
-For every check, every applicable variant (reference_rnn.mistakes) is computed on the same case
+For every check, every applicable variant (reference_rnn.checker.catalogue) is computed on the same case
 and compared with the user's value:
 
 - the variant *explains* a failed check when the user's value agrees with the variant's within
@@ -33,11 +33,11 @@ from typing import Any
 
 import numpy as np
 
-from reference_rnn.battery import Case, evaluate, expected_value, make_case
-from reference_rnn.compare import TOLERANCE, scaled_error
-from reference_rnn.mistakes import Mistake
+from reference_rnn.checker.apis import Observation, Output
+from reference_rnn.checker.battery import Case, evaluate, expected_value, make_case
+from reference_rnn.checker.catalogue import Mistake
+from reference_rnn.core.measure import TOLERANCE, scaled_error
 from reference_rnn.oracles import Results
-from reference_rnn.user_apis import Observation, Output
 
 __all__ = ["Diagnosis", "Record", "diagnose", "measured_error"]
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from reference_rnn.oracles.torch import import_torch
 
 if TYPE_CHECKING:
-    from reference_rnn.rnn import RNN
+    from reference_rnn.layers.rnn import RNN
 
 __all__ = ["to_torch"]
 

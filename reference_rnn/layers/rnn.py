@@ -23,7 +23,13 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import DTypeLike, NDArray
 
-from reference_rnn._checks import (
+from reference_rnn.core.functional import (
+    Nonlinearity,
+    RNNCache,
+    backward_sequence,
+    forward_sequence,
+)
+from reference_rnn.core.validation import (
     FloatArray,
     as_array,
     as_real_array,
@@ -33,7 +39,6 @@ from reference_rnn._checks import (
     check_size,
     require_finite,
 )
-from reference_rnn.functional import Nonlinearity, RNNCache, backward_sequence, forward_sequence
 
 __all__ = ["RNN"]
 
@@ -245,7 +250,7 @@ class RNN:
 
     def to_torch(self) -> Any:
         """A ``torch.nn.RNN`` with this configuration, weights, dtype and mode (needs torch)."""
-        from reference_rnn.adapters.torch import to_torch  # noqa: PLC0415  (torch on demand)
+        from reference_rnn.layers.torch_interop import to_torch  # noqa: PLC0415  (torch on demand)
 
         return to_torch(self)
 
@@ -257,7 +262,7 @@ class RNN:
         ``lengths`` (N,) int64 when ``lengths`` (packed-sequence semantics); outputs ``output``
         and ``h_n``: the layouts of ``forward`` for batched input, in this layer's dtype.
         """
-        from reference_rnn.adapters.onnx import build_model  # noqa: PLC0415  (onnx on demand)
+        from reference_rnn.layers.onnx_export import build_model  # noqa: PLC0415  (onnx on demand)
 
         return build_model(
             self.state_dict(),

@@ -22,9 +22,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from reference_rnn._checks import FloatArray
-from reference_rnn.functional import rnn_backward, rnn_forward
-from reference_rnn.golden import documented_sample
+from reference_rnn.core.functional import rnn_backward, rnn_forward
+from reference_rnn.core.sample import documented_sample
+from reference_rnn.core.validation import FloatArray
 from reference_rnn.oracles import Results
 
 __all__ = [
@@ -56,7 +56,7 @@ class Inputs(NamedTuple):
     dh: FloatArray
 
 
-#: An RNN written as a function: the reference, or a wrong variant of it (reference_rnn.mistakes).
+#: An RNN written as a function: the reference, or a wrong variant of it (reference_rnn.checker.catalogue).
 Implementation = Callable[[Inputs], Results]
 
 

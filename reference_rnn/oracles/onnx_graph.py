@@ -1,6 +1,6 @@
 """What the two ONNX oracles share: the problem's raw arrays as a model, its inputs and outputs.
 
-The model is built by :func:`reference_rnn.adapters.onnx.build_model` from the problem's arrays
+The model is built by :func:`reference_rnn.layers.onnx_export.build_model` from the problem's arrays
 (plumbing of torch-named arrays into ONNX initializers, no computation of this package). Its
 layouts are batched; unbatched input runs as a batch of one, which is how ``torch.nn.RNN`` itself
 defines it (its forward unsqueezes the batch axis of the input and of hx).
@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from reference_rnn.adapters.onnx import build_model
+from reference_rnn.layers.onnx_export import build_model
 from reference_rnn.oracles import Problem, Results
 
 __all__ = ["run_model"]

@@ -2,8 +2,8 @@
 
 Every value the user's code returns (the states and each gradient, separately) is one check, with
 its error ``max|actual - expected| / max|expected|`` against the reference and the project's
-tolerance for the dtype (:data:`reference_rnn.compare.TOLERANCE`). A check that fails is then
-compared with the catalogued mistakes (:mod:`reference_rnn.diagnosis`).
+tolerance for the dtype (:data:`reference_rnn.core.measure.TOLERANCE`). A check that fails is then
+compared with the catalogued mistakes (:mod:`reference_rnn.checker.diagnosis`).
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from dataclasses import asdict, dataclass, field
 from types import ModuleType
 from typing import Any
 
-from reference_rnn.battery import DTYPES, Case, battery
-from reference_rnn.compare import TOLERANCE
-from reference_rnn.diagnosis import Diagnosis, Record, diagnose, measured_error
-from reference_rnn.mistakes import MISTAKES, applicable
-from reference_rnn.user_apis import Output, plan
+from reference_rnn.checker.apis import Output, plan
+from reference_rnn.checker.battery import DTYPES, Case, battery
+from reference_rnn.checker.catalogue import MISTAKES, applicable
+from reference_rnn.checker.diagnosis import Diagnosis, Record, diagnose, measured_error
+from reference_rnn.core.measure import TOLERANCE
 
 __all__ = ["Check", "Report", "run"]
 

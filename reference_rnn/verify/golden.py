@@ -2,10 +2,10 @@
 
 ``documented_sample.json`` holds problem 2 of the exercise as the exercise writes it (integer arrays
 and their divisor), the line it documents, and the state sequence torch computes for it.
-``golden/*.npz`` each hold one :class:`~reference_rnn.cases.Case`: its configuration, parameters,
+``golden/*.npz`` each hold one :class:`~reference_rnn.verify.cases.Case`: its configuration, parameters,
 inputs and upstream gradients, torch's outputs and gradients, and the torch and NumPy versions that
 recorded them. They let the reference be checked where torch is absent. Regenerate them with
-``nox -s fixtures`` (``python -m reference_rnn.golden``, which needs torch).
+``nox -s fixtures`` (``python -m reference_rnn.verify.golden``, which needs torch).
 """
 
 from __future__ import annotations
@@ -18,17 +18,16 @@ from typing import Any
 
 import numpy as np
 
-from reference_rnn._checks import FloatArray
-from reference_rnn.cases import Case, run_rnn
-from reference_rnn.compare import scaled_error
+from reference_rnn.core.measure import scaled_error
+from reference_rnn.core.sample import documented_sample, fixtures_dir
+from reference_rnn.core.validation import FloatArray
 from reference_rnn.oracles import Problem
 from reference_rnn.oracles import torch as torch_oracle
+from reference_rnn.verify.cases import Case, run_rnn
 
 __all__ = [
     "GOLDEN_CASES",
     "check_golden",
-    "documented_sample",
-    "fixtures_dir",
     "golden_paths",
     "load_case",
     "record",
@@ -89,35 +88,6 @@ GOLDEN_CASES = [
     ),
     Case("l1_large_hidden", {"input_size": 16, "hidden_size": 64}, N=8, T=20, seed=7),
 ]
-
-
-def fixtures_dir(package_dir: Path = Path(__file__).parent) -> Path:
-    """The fixtures folder: inside an installed package, or at the root of a source checkout."""
-    for candidate in (package_dir / "fixtures", package_dir.parent / "fixtures"):
-        if (candidate / "documented_sample.json").is_file():
-            return candidate
-    msg = f"no fixtures next to {package_dir}: reinstall reference_rnn or use a full checkout"
-    raise FileNotFoundError(msg)
-
-
-def documented_sample(directory: Path | None = None) -> dict[str, Any]:
-    """The exercise's problem 2, built exactly as the exercise builds it.
-
-    Returns x (1, 3, 2), w_x (2, 4), w_h (4, 4), h (1, 4) zeros and b (4,) as an integer array,
-    plus ``printed`` (the documented output line) and ``torch_states`` (1, 3, 4).
-    """
-    path = (directory or fixtures_dir()) / "documented_sample.json"
-    data = json.loads(path.read_text(encoding="utf-8"))
-    divisor = data["divisor"]
-    return {
-        "x": np.array(data["x"]) / divisor,
-        "w_x": np.array(data["w_x"]) / divisor,
-        "w_h": np.array(data["w_h"]) / divisor,
-        "h": np.zeros(np.shape(data["h"])),
-        "b": np.array(data["b"]),
-        "printed": data["printed"],
-        "torch_states": np.array(data["torch_states"]),
-    }
 
 
 def golden_paths(directory: Path | None = None) -> list[Path]:
@@ -218,7 +188,7 @@ def _prefixed(data: Any, prefix: str) -> dict[str, FloatArray]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m reference_rnn.golden [DIRECTORY]``: record the fixtures (default: fixtures/)."""
+    """``python -m reference_rnn.verify.golden [DIRECTORY]``: record the fixtures (default: fixtures/)."""
     args = sys.argv[1:] if argv is None else argv
     directory = Path(args[0]) if args else fixtures_dir()
     for path in record(directory):

@@ -16,12 +16,17 @@ from typing import Any, Literal
 
 import numpy as np
 
-from reference_rnn._checks import FloatArray
-from reference_rnn.compare import central_differences, scaled_error
-from reference_rnn.functional import rnn_backward, rnn_forward, rnn_step_backward, rnn_step_forward
+from reference_rnn.core.functional import (
+    rnn_backward,
+    rnn_forward,
+    rnn_step_backward,
+    rnn_step_forward,
+)
+from reference_rnn.core.measure import central_differences, scaled_error
+from reference_rnn.core.validation import FloatArray
+from reference_rnn.layers.rnn import RNN
+from reference_rnn.layers.simple_rnn import SimpleRNN
 from reference_rnn.oracles import Problem, Results
-from reference_rnn.rnn import RNN
-from reference_rnn.simple_rnn import SimpleRNN
 
 __all__ = [
     "Case",

@@ -36,8 +36,8 @@ from typing import Any
 
 import numpy as np
 
-from reference_rnn._checks import FloatArray
-from reference_rnn.battery import Case
+from reference_rnn.checker.battery import Case
+from reference_rnn.core.validation import FloatArray
 
 __all__ = ["Observation", "Output", "Plan", "Runner", "UserCodeError", "call_user", "plan"]
 
@@ -436,7 +436,7 @@ _PLANS: dict[str, Callable[[object], Plan]] = {
 
 
 def plan(api: str, obj: object) -> Plan:
-    """How to check ``obj`` as an ``api`` implementation (one of reference_rnn.mistakes.APIS)."""
+    """How to check ``obj`` as an ``api`` implementation (one of reference_rnn.checker.catalogue.APIS)."""
     if api not in _PLANS:
         msg = f"api must be one of {', '.join(_PLANS)}, got {api!r}"
         raise ValueError(msg)

@@ -1,8 +1,8 @@
 """The verification report's training rows: optimizers, clipping, training steps, initializers.
 
 :func:`planned` gives the rows that ``python -m reference_rnn verify`` adds for the training parts
-(:mod:`reference_rnn.optim`, :mod:`reference_rnn.initializers`, ``SimpleRNN(stateful=True)``,
-:class:`reference_rnn.models.RNNClassifier`), each against an independent answer:
+(:mod:`reference_rnn.training.optim`, :mod:`reference_rnn.training.initializers`, ``SimpleRNN(stateful=True)``,
+:class:`reference_rnn.training.models.RNNClassifier`), each against an independent answer:
 
 - torch (:mod:`reference_rnn.oracles.torch_training`, float64), where torch is installed: each
   optimizer with its documented options, 50 steps from the same parameters with the same
@@ -27,12 +27,12 @@ from typing import Any
 
 import numpy as np
 
-from reference_rnn import initializers, optim
-from reference_rnn._checks import FloatArray
-from reference_rnn.compare import TOLERANCE, scaled_error
-from reference_rnn.models import RNNClassifier
+from reference_rnn.core.measure import TOLERANCE, scaled_error
+from reference_rnn.core.validation import FloatArray
+from reference_rnn.layers.simple_rnn import SimpleRNN
 from reference_rnn.oracles import torch_training
-from reference_rnn.simple_rnn import SimpleRNN
+from reference_rnn.training import initializers, optim
+from reference_rnn.training.models import RNNClassifier
 from reference_rnn.verify import Planned
 
 __all__ = ["planned"]

@@ -28,15 +28,15 @@ from typing import Any
 
 import numpy as np
 
-from reference_rnn.battery import Case, expected_value
-from reference_rnn.cases import CoreCase, run_rnn
-from reference_rnn.checker import Report as CheckReport
-from reference_rnn.compare import TOLERANCE, scaled_error
-from reference_rnn.mistakes import MISTAKES
+from reference_rnn.checker.apis import Output
+from reference_rnn.checker.battery import Case, expected_value
+from reference_rnn.checker.catalogue import MISTAKES
+from reference_rnn.checker.runner import Report as CheckReport
+from reference_rnn.core.measure import TOLERANCE, scaled_error
+from reference_rnn.layers.rnn import RNN
 from reference_rnn.oracles import Problem, Results
-from reference_rnn.rnn import RNN
-from reference_rnn.user_apis import Output
 from reference_rnn.verify import Check, Report, per_source, summary
+from reference_rnn.verify.cases import CoreCase, run_rnn
 
 __all__ = [
     "Drift",

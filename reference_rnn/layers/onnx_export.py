@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from reference_rnn._checks import check_flag, check_size
+from reference_rnn.core.validation import check_flag, check_size
 
 __all__ = ["MIN_OPSET", "build_model", "import_onnx"]
 

@@ -11,7 +11,7 @@ Each row is one comparison, with its measured error and its tolerance, against o
   gradient the framework gives, with an arbitrary upstream gradient;
 - finite differences: central differences in float64, independent of every framework;
 - golden fixture: torch's results recorded on disk, so this part runs without torch;
-- the training parts (:mod:`reference_rnn.training_checks`): the optimizers, clipping, truncated
+- the training parts (:mod:`reference_rnn.verify.training_rows`): the optimizers, clipping, truncated
   BPTT and a classifier's training steps against torch; the initializers against their laws
   (statistics) and against what holds exactly (definition).
 
@@ -39,11 +39,12 @@ from typing import Any, TextIO
 import numpy as np
 
 from reference_rnn import oracles
-from reference_rnn.cases import Case, CoreCase, finite_difference_error, oracle_error
-from reference_rnn.compare import FD_TOLERANCE, TOLERANCE, scaled_error
-from reference_rnn.functional import Nonlinearity
-from reference_rnn.golden import check_golden, documented_sample, golden_paths, load_case
-from reference_rnn.simple_rnn import SimpleRNN
+from reference_rnn.core.functional import Nonlinearity
+from reference_rnn.core.measure import FD_TOLERANCE, TOLERANCE, scaled_error
+from reference_rnn.core.sample import documented_sample
+from reference_rnn.layers.simple_rnn import SimpleRNN
+from reference_rnn.verify.cases import Case, CoreCase, finite_difference_error, oracle_error
+from reference_rnn.verify.golden import check_golden, golden_paths, load_case
 
 __all__ = [
     "Check",
@@ -307,7 +308,7 @@ def _plan(available: dict[str, ModuleType]) -> Iterator[Planned]:
             partial(_golden, path),
         )
     # imported here, not above: training_checks builds its rows with Planned from this module
-    from reference_rnn import training_checks  # noqa: PLC0415
+    from reference_rnn.verify import training_rows as training_checks  # noqa: PLC0415
 
     yield from training_checks.planned(available)
 
@@ -543,7 +544,7 @@ def _oracle_names(text: str) -> list[str]:
 
 def command(args: argparse.Namespace) -> int:
     """Run the report and print it; 0 only when every check passes."""
-    html = None if args.html is None else importlib.import_module("reference_rnn.report_html")
+    html = None if args.html is None else importlib.import_module("reference_rnn.verify.html")
     if html is not None:
         try:  # before the checks run, not minutes later
             html.require_matplotlib()

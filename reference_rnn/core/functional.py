@@ -26,7 +26,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from reference_rnn._checks import (
+from reference_rnn.core.validation import (
     FloatArray,
     as_real_array,
     check_ndim,

@@ -1,8 +1,8 @@
 """``SimpleRNN``: the exercise's layer, a thin stateful wrapper around the functional core.
 
 It is also the course's trainable layer: ``SimpleRNN.create`` builds its weights with an
-initializer (:mod:`reference_rnn.initializers`), ``update`` applies its optimizer
-(:mod:`reference_rnn.optim`), and ``stateful=True`` carries the state from one forward to the
+initializer (:mod:`reference_rnn.training.initializers`), ``update`` applies its optimizer
+(:mod:`reference_rnn.training.optim`), and ``stateful=True`` carries the state from one forward to the
 next as deep-learning-from-scratch-2's ``TimeRNN(stateful=True)`` does, for truncated BPTT.
 """
 
@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from reference_rnn._checks import (
+from reference_rnn.core.functional import RNNCache, backward_sequence, forward_sequence
+from reference_rnn.core.validation import (
     FloatArray,
     as_real_array,
     check_flag,
@@ -20,9 +21,8 @@ from reference_rnn._checks import (
     check_weights,
     require_finite,
 )
-from reference_rnn.functional import RNNCache, backward_sequence, forward_sequence
-from reference_rnn.initializers import Initializer
-from reference_rnn.optim import Optimizer
+from reference_rnn.training.initializers import Initializer
+from reference_rnn.training.optim import Optimizer
 
 
 class SimpleRNN:
@@ -44,7 +44,7 @@ class SimpleRNN:
         ``h``, the state the previous forward ended in (zeros at first), as
         deep-learning-from-scratch-2's ``TimeRNN(stateful=True)``. The gradient stops at the
         block's start (truncated BPTT): ``dh_prev`` is what ``TimeRNN`` calls ``dh``.
-    optimizer : an optimizer (:mod:`reference_rnn.optim`) or None
+    optimizer : an optimizer (:mod:`reference_rnn.training.optim`) or None
         What ``update`` applies to ``params`` with ``grads``.
 
     Attributes
@@ -81,7 +81,7 @@ class SimpleRNN:
         ):
             msg = (
                 "optimizer must be an optimizer instance with an update(params, grads) method, "
-                f"such as reference_rnn.optim.SGD(lr=0.1), got {optimizer!r}"
+                f"such as reference_rnn.training.optim.SGD(lr=0.1), got {optimizer!r}"
             )
             raise TypeError(msg)
         self.optimizer = optimizer

@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from reference_rnn.battery import DTYPES, KEYS, battery
-from reference_rnn.compare import TOLERANCE
+from reference_rnn.checker.battery import DTYPES, KEYS, battery
+from reference_rnn.core.measure import TOLERANCE
 
 __all__ = ["ARRAYS", "add_arguments", "command", "write"]
 

@@ -1,0 +1,433 @@
+"""Optimizers and gradient clipping with ``torch.optim``'s names, defaults and update rules.
+
+    SGD(lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False)
+    AdaGrad(lr=0.01, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0, eps=1e-10)
+    RMSprop(lr=0.01, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False)
+    Adam(lr=0.001, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False)
+
+Each applies the update of its torch namesake (``torch.optim.SGD``, ``Adagrad``, ``RMSprop``,
+``Adam``), operation for operation, so that the same parameters and gradients give torch's
+parameters to rounding. One method, deep-learning-from-scratch-2's interface:
+
+    optimizer.update(params, grads)   # two lists of arrays, or two dicts with the same keys
+    optimizer.update(layer)           # anything with .params and .grads (SimpleRNN, RNN, ...)
+
+The parameters are updated in place. The state (momentum buffers, running averages, the step
+count) is kept per position or key, so one optimizer serves one set of parameters. An update is
+checked whole before anything changes: a refused update changes nothing.
+
+``clip_grad_norm(grads, max_norm, norm_type=2.0)`` and ``clip_grad_value(grads, clip_value)`` are
+``torch.nn.utils.clip_grad_norm_`` and ``clip_grad_value_`` on the gradients themselves.
+
+Unlike torch, a learning rate of 0 is refused (it would silently train nothing), and so are
+non-finite gradients (torch would write NaN into the parameters).
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from reference_rnn.core.validation import (
+    FloatArray,
+    as_real_array,
+    check_flag,
+    check_real,
+    check_shape,
+)
+
+__all__ = ["SGD", "AdaGrad", "Adam", "Optimizer", "RMSprop", "clip_grad_norm", "clip_grad_value"]
+
+Key = int | str
+State = dict[str, Any]
+
+
+@runtime_checkable
+class Trainable(Protocol):
+    """A layer or model that ``update(layer)`` trains: lists or dicts of arrays."""
+
+    params: Any
+    grads: Any
+
+
+class Optimizer(ABC):
+    """The shared part: argument checks, the state per parameter, ``update``."""
+
+    def __init__(self, lr: float, weight_decay: float) -> None:
+        self.lr = _at_least("learning rate", "lr", lr, 0.0, strict=True)
+        self.weight_decay = _at_least("weight_decay value", "weight_decay", weight_decay, 0.0)
+        #: per position (list parameters) or key (dict parameters): step count and buffers
+        self.state: dict[Key, State] = {}
+
+    def update(self, params: object, grads: object = None) -> None:
+        """One step: ``update(params, grads)`` (two lists, or two dicts), or ``update(layer)``.
+
+        The arrays in ``params`` are updated in place; ``grads`` are not modified.
+        """
+        pairs = _pairs(params, grads)
+        for key, param, _ in pairs:
+            state = self.state.get(key)
+            if state is not None and state["shape"] != param.shape:
+                msg = (
+                    f"params[{key!r}] has shape {param.shape}, but this optimizer's state for it "
+                    f"was made for {state['shape']}: use one optimizer per set of parameters"
+                )
+                raise ValueError(msg)
+        for key, param, grad in pairs:
+            state = self.state.setdefault(key, {"shape": param.shape, "step": 0})
+            state["step"] += 1
+            self._step(param, grad, state)
+
+    @abstractmethod
+    def _step(self, param: FloatArray, grad: FloatArray, state: State) -> None:
+        """Update ``param`` in place; ``state["step"]`` already counts this step."""
+
+    def _decayed(self, param: FloatArray, grad: FloatArray) -> FloatArray:
+        """The gradient with L2 weight decay, as torch adds it (a new array)."""
+        return grad + self.weight_decay * param if self.weight_decay != 0 else grad.copy()
+
+
+class SGD(Optimizer):
+    """``torch.optim.SGD``: momentum with dampening, Nesterov momentum, weight decay.
+
+    ``buf = g`` at the first step, then ``buf = momentum * buf + (1 - dampening) * g``;
+    ``p -= lr * (g + momentum * buf if nesterov else buf)`` (``g`` when momentum is 0).
+    """
+
+    def __init__(
+        self,
+        lr: float = 1e-3,
+        momentum: float = 0.0,
+        dampening: float = 0.0,
+        weight_decay: float = 0.0,
+        nesterov: bool = False,
+    ) -> None:
+        super().__init__(lr, weight_decay)
+        self.momentum = _at_least("momentum value", "momentum", momentum, 0.0)
+        self.dampening = check_real("dampening", dampening)
+        self.nesterov = check_flag("nesterov", nesterov)
+        if self.nesterov and (self.momentum <= 0 or self.dampening != 0):
+            msg = "Nesterov momentum requires a momentum and zero dampening"
+            raise ValueError(msg)
+
+    def _step(self, param: FloatArray, grad: FloatArray, state: State) -> None:
+        g = self._decayed(param, grad)
+        if self.momentum != 0:
+            buf = state.get("momentum_buffer")
+            if buf is None:
+                buf = state["momentum_buffer"] = g.copy()
+            else:
+                buf *= self.momentum
+                buf += (1 - self.dampening) * g
+            if self.nesterov:
+                g += self.momentum * buf
+            else:
+                g = buf
+        param -= self.lr * g
+
+
+class AdaGrad(Optimizer):
+    """``torch.optim.Adagrad``: ``sum += g**2``; ``p -= lr_t * g / (sqrt(sum) + eps)``.
+
+    ``lr_t = lr / (1 + (step - 1) * lr_decay)``, ``sum`` starts at ``initial_accumulator_value``.
+    """
+
+    def __init__(
+        self,
+        lr: float = 0.01,
+        lr_decay: float = 0.0,
+        weight_decay: float = 0.0,
+        initial_accumulator_value: float = 0.0,
+        eps: float = 1e-10,
+    ) -> None:
+        super().__init__(lr, weight_decay)
+        self.lr_decay = _at_least("lr_decay value", "lr_decay", lr_decay, 0.0)
+        self.initial_accumulator_value = _at_least(
+            "initial_accumulator_value value",
+            "initial_accumulator_value",
+            initial_accumulator_value,
+            0.0,
+        )
+        self.eps = _at_least("epsilon value", "eps", eps, 0.0)
+
+    def _step(self, param: FloatArray, grad: FloatArray, state: State) -> None:
+        if "sum" not in state:
+            state["sum"] = np.full_like(param, self.initial_accumulator_value)
+        g = self._decayed(param, grad)
+        clr = self.lr / (1 + (state["step"] - 1) * self.lr_decay)
+        state["sum"] += g * g
+        std = np.sqrt(state["sum"]) + self.eps
+        param -= clr * (g / std)
+
+
+class RMSprop(Optimizer):
+    """``torch.optim.RMSprop``: ``v = alpha * v + (1 - alpha) * g**2``; ``p -= lr * g / (sqrt(v) + eps)``.
+
+    ``centered`` subtracts the square of the running mean of ``g`` from ``v`` under the root;
+    ``momentum > 0`` keeps ``buf = momentum * buf + g / (sqrt(v) + eps)`` and steps by ``lr * buf``.
+    """
+
+    def __init__(
+        self,
+        lr: float = 0.01,
+        alpha: float = 0.99,
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        momentum: float = 0.0,
+        centered: bool = False,
+    ) -> None:
+        super().__init__(lr, weight_decay)
+        self.alpha = _at_least("alpha value", "alpha", alpha, 0.0)
+        self.eps = _at_least("epsilon value", "eps", eps, 0.0)
+        self.momentum = _at_least("momentum value", "momentum", momentum, 0.0)
+        self.centered = check_flag("centered", centered)
+
+    def _step(self, param: FloatArray, grad: FloatArray, state: State) -> None:
+        if "square_avg" not in state:
+            state["square_avg"] = np.zeros_like(param)
+            if self.momentum > 0:
+                state["momentum_buffer"] = np.zeros_like(param)
+            if self.centered:
+                state["grad_avg"] = np.zeros_like(param)
+        g = self._decayed(param, grad)
+        square_avg = state["square_avg"]
+        square_avg *= self.alpha
+        square_avg += (1 - self.alpha) * g * g
+        if self.centered:
+            grad_avg = state["grad_avg"]
+            _lerp(grad_avg, g, 1 - self.alpha)
+            avg = np.sqrt(square_avg - grad_avg * grad_avg)
+        else:
+            avg = np.sqrt(square_avg)
+        avg += self.eps
+        if self.momentum > 0:
+            buf = state["momentum_buffer"]
+            buf *= self.momentum
+            buf += g / avg
+            param -= self.lr * buf
+        else:
+            param -= self.lr * (g / avg)
+
+
+class Adam(Optimizer):
+    """``torch.optim.Adam`` (L2 weight decay added to the gradient, as torch's ``Adam`` does).
+
+    ``m = beta1 * m + (1 - beta1) * g``, ``v = beta2 * v + (1 - beta2) * g**2``;
+    ``p -= lr / (1 - beta1**step) * m / (sqrt(v) / sqrt(1 - beta2**step) + eps)``, with
+    ``v`` replaced by its running maximum under ``amsgrad``.
+    """
+
+    def __init__(
+        self,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        amsgrad: bool = False,
+    ) -> None:
+        super().__init__(lr, weight_decay)
+        try:
+            beta1, beta2 = betas
+        except (TypeError, ValueError):
+            msg = f"betas must be a pair (beta1, beta2), got {betas!r}"
+            raise TypeError(msg) from None
+        self.betas = (_beta(0, beta1), _beta(1, beta2))
+        self.eps = _at_least("epsilon value", "eps", eps, 0.0)
+        self.amsgrad = check_flag("amsgrad", amsgrad)
+
+    def _step(self, param: FloatArray, grad: FloatArray, state: State) -> None:
+        if "exp_avg" not in state:
+            state["exp_avg"] = np.zeros_like(param)
+            state["exp_avg_sq"] = np.zeros_like(param)
+            if self.amsgrad:
+                state["max_exp_avg_sq"] = np.zeros_like(param)
+        beta1, beta2 = self.betas
+        step = state["step"]
+        g = self._decayed(param, grad)
+        exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+        _lerp(exp_avg, g, 1 - beta1)
+        exp_avg_sq *= beta2
+        exp_avg_sq += (1 - beta2) * g * g
+        step_size = self.lr / (1 - beta1**step)
+        bias_correction2_sqrt = (1 - beta2**step) ** 0.5
+        if self.amsgrad:
+            np.maximum(state["max_exp_avg_sq"], exp_avg_sq, out=state["max_exp_avg_sq"])
+            second = state["max_exp_avg_sq"]
+        else:
+            second = exp_avg_sq
+        denom = np.sqrt(second) / bias_correction2_sqrt + self.eps
+        param -= step_size * (exp_avg / denom)
+
+
+def clip_grad_norm(grads: object, max_norm: float, norm_type: float | str = 2.0) -> float:
+    """Scale ``grads`` in place so that their total norm is at most about ``max_norm``.
+
+    ``torch.nn.utils.clip_grad_norm_``: the total norm is the ``norm_type``-norm of every
+    gradient's norm (the norm of all of them as one vector); each gradient is multiplied by
+    ``min(max_norm / (total_norm + 1e-6), 1)``.
+
+    Parameters
+    ----------
+    grads : list or dict of arrays
+        Modified in place.
+    max_norm : float >= 0
+    norm_type : float > 0, ``inf`` or ``"inf"``
+
+    Returns
+    -------
+    total_norm : float
+        The total norm before clipping.
+    """
+    arrays = _grad_arrays(grads)
+    max_norm = _at_least("max_norm value", "max_norm", max_norm, 0.0)
+    p = _norm_type(norm_type)
+    if not arrays:
+        return 0.0
+    norms = [np.linalg.norm(g.ravel(), ord=p) for g in arrays]
+    total_norm = float(np.linalg.norm(np.array(norms), ord=p))
+    clip_coef = min(max_norm / (total_norm + 1e-6), 1.0)
+    for g in arrays:
+        np.multiply(g, clip_coef, out=g)
+    return total_norm
+
+
+def clip_grad_value(grads: object, clip_value: float) -> None:
+    """Clip every gradient in place to ``[-clip_value, clip_value]``: ``clip_grad_value_``.
+
+    Parameters
+    ----------
+    grads : list or dict of arrays
+        Modified in place.
+    clip_value : float >= 0
+    """
+    arrays = _grad_arrays(grads)
+    clip_value = _at_least("clip_value value", "clip_value", clip_value, 0.0)
+    for g in arrays:
+        np.clip(g, -clip_value, clip_value, out=g)
+
+
+# -- checks -------------------------------------------------------------------------------------
+
+
+def _at_least(what: str, name: str, value: object, low: float, *, strict: bool = False) -> float:
+    """A finite real ``>= low`` (``> low`` if strict), in torch's words: ``Invalid {what}: {value}``."""
+    number = check_real(name, value)
+    if number < low or (strict and number == low):
+        bound = f"> {low}" if strict else f">= {low}"
+        msg = f"Invalid {what}: {value!r} ({name} must be {bound})"
+        raise ValueError(msg)
+    return number
+
+
+def _beta(index: int, value: object) -> float:
+    beta = check_real(f"betas[{index}]", value)
+    if not 0.0 <= beta < 1.0:
+        msg = (
+            f"Invalid beta parameter at index {index}: {value!r} (betas[{index}] must be in [0, 1))"
+        )
+        raise ValueError(msg)
+    return beta
+
+
+def _norm_type(norm_type: object) -> float:
+    if isinstance(norm_type, str) and norm_type == "inf":
+        return math.inf
+    if isinstance(norm_type, float) and norm_type == math.inf:
+        return math.inf
+    return _at_least("norm_type", "norm_type", norm_type, 0.0, strict=True)
+
+
+def _pairs(params: object, grads: object) -> list[tuple[Key, FloatArray, FloatArray]]:
+    """``(key, param, grad)`` for every parameter, every one checked; the grads as param's dtype."""
+    p_name, g_name = "params", "grads"
+    if grads is None:
+        if not isinstance(params, Trainable):
+            msg = (
+                "update takes (params, grads) or an object with .params and .grads, "
+                f"got a {type(params).__name__} without them"
+            )
+            raise TypeError(msg)
+        layer: Trainable = params
+        params, grads = layer.params, layer.grads
+        p_name, g_name = "layer.params", "layer.grads"
+    p_items = _items(p_name, params)
+    g_items = _items(g_name, grads)
+    if isinstance(params, Mapping) != isinstance(grads, Mapping):
+        msg = f"{p_name} and {g_name} must both be lists or both be dicts"
+        raise TypeError(msg)
+    if p_items.keys() != g_items.keys():
+        if isinstance(params, Mapping):
+            missing = [k for k in p_items if k not in g_items]
+            unexpected = [k for k in g_items if k not in p_items]
+            msg = (
+                f"{g_name} must have the keys of {p_name}: missing {missing}, "
+                f"unexpected {unexpected}"
+            )
+        else:
+            msg = (
+                f"{p_name} and {g_name} must have the same length, "
+                f"got {len(p_items)} and {len(g_items)}"
+            )
+        raise ValueError(msg)
+    pairs = []
+    for key, param in p_items.items():
+        p_label, g_label = f"{p_name}[{key!r}]", f"{g_name}[{key!r}]"
+        if not isinstance(param, np.ndarray) or param.dtype.kind != "f":
+            msg = f"{p_label} must be a floating NumPy array (updated in place), got {_kind(param)}"
+            raise TypeError(msg)
+        if not param.flags.writeable:
+            msg = f"{p_label} must be writeable: it is updated in place"
+            raise ValueError(msg)
+        grad = as_real_array(g_label, g_items[key])
+        check_shape(g_label, grad, param.shape, f"the shape of {p_label}")
+        if not np.isfinite(grad).all():
+            msg = f"{g_label} must be finite, got an array with NaN or inf; nothing was updated"
+            raise ValueError(msg)
+        pairs.append((key, param, grad.astype(param.dtype, copy=False)))
+    return pairs
+
+
+def _grad_arrays(grads: object) -> list[FloatArray]:
+    """The gradient arrays of a list or dict, checked: floating, writeable, finite."""
+    arrays = []
+    for key, grad in _items("grads", grads).items():
+        label = f"grads[{key!r}]"
+        if not isinstance(grad, np.ndarray) or grad.dtype.kind != "f":
+            msg = f"{label} must be a floating NumPy array (clipped in place), got {_kind(grad)}"
+            raise TypeError(msg)
+        if not grad.flags.writeable:
+            msg = f"{label} must be writeable: it is clipped in place"
+            raise ValueError(msg)
+        if not np.isfinite(grad).all():
+            msg = f"{label} must be finite, got an array with NaN or inf; nothing was clipped"
+            raise ValueError(msg)
+        arrays.append(grad)
+    return arrays
+
+
+def _items(name: str, values: object) -> dict[Key, object]:
+    """A list or tuple by position, a dict by key."""
+    if isinstance(values, Mapping):
+        return dict(values)
+    if isinstance(values, list | tuple):
+        return dict(enumerate(values))
+    msg = f"{name} must be a list or a dict of arrays, got {type(values).__name__}"
+    raise TypeError(msg)
+
+
+def _kind(value: object) -> str:
+    if isinstance(value, np.ndarray):
+        return f"an array of dtype {value.dtype}"
+    return f"a {type(value).__name__}"
+
+
+def _lerp(start: FloatArray, end: FloatArray, weight: float) -> None:
+    """``start += weight * (end - start)`` in place, rounded as ``torch.lerp_`` rounds it."""
+    if weight < 0.5:
+        start += weight * (end - start)
+    else:
+        start[...] = end - (end - start) * (1 - weight)
