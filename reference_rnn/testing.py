@@ -25,8 +25,9 @@ from collections.abc import Iterable, Iterator
 
 import numpy as np
 
+from reference_rnn.checker.apis import APIS
 from reference_rnn.checker.battery import DTYPES, Case, battery, make_case
-from reference_rnn.checker.catalogue import APIS, MISTAKES
+from reference_rnn.checker.catalogue import MISTAKES
 from reference_rnn.checker.diagnosis import Diagnosis
 from reference_rnn.checker.runner import Check, Report, run
 from reference_rnn.core.measure import TOLERANCE, scaled_error

@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from reference_rnn.verify import Check, Report
+from reference_rnn.verify import Row, Verification
 
 REQUIRED = os.environ.get("REQUIRE_BROWSER") == "1"
 ROOT = Path(__file__).resolve().parents[1]
@@ -184,13 +184,13 @@ def test_the_report_page_renders_every_plot_and_row(browser, screenshots, tmp_pa
     from reference_rnn.verify import html as report_html
 
     checks = [
-        Check(f"check {i}", source, dtype, 10.0**-i, 1e-5 if dtype == "float32" else 1e-12)
+        Row(f"check {i}", source, dtype, 10.0**-i, 1e-5 if dtype == "float32" else 1e-12)
         for i, (source, dtype) in enumerate(
             list(itertools.product(["torch", "jax", "golden fixture"], ["float64", "float32"])) * 3,
             3,
         )
     ]
-    report = Report(checks=checks, versions={"torch": "2.13.0"})
+    report = Verification(checks=checks, versions={"torch": "2.13.0"})
     report.accuracy = [{"case": "a case", "reference_rnn": 0.5, "torch": 1.0}]
     drift = report_html.measure_drift(lengths=(1, 10), length_scales=(1.0,), scales=(1.0, 4.0))
     path = tmp_path / "report.html"

@@ -6,7 +6,7 @@ import pytest
 
 from reference_rnn.core import functional
 from reference_rnn.core.measure import FD_TOLERANCE
-from reference_rnn.verify.cases import Case, CoreCase, finite_difference_error
+from reference_rnn.verify.cases import CoreCase, RNNCase, finite_difference_error
 
 
 @pytest.mark.parametrize(
@@ -29,12 +29,12 @@ def test_functional_core_and_simple_rnn(case):
 @pytest.mark.parametrize(
     "case",
     [
-        Case(
+        RNNCase(
             "2 layers bidirectional, lengths",
             {"input_size": 3, "hidden_size": 4, "num_layers": 2, "bidirectional": True},
             lengths=(5, 2, 4),
         ),
-        Case(
+        RNNCase(
             "unbatched relu, no bias",
             {
                 "input_size": 3,
@@ -45,12 +45,12 @@ def test_functional_core_and_simple_rnn(case):
             },
             unbatched=True,
         ),
-        Case(
+        RNNCase(
             "batch_first, hx=None",
             {"input_size": 2, "hidden_size": 3, "batch_first": True},
             hx=False,
         ),
-        Case(
+        RNNCase(
             "3 layers, dropout in eval",
             {"input_size": 2, "hidden_size": 3, "num_layers": 3, "dropout": 0.5},
             N=2,

@@ -22,7 +22,7 @@ from reference_rnn.oracles import onnx_reference as reference_oracle
 from reference_rnn.oracles import onnxruntime as ort_oracle
 from reference_rnn.oracles import torch as torch_oracle
 from reference_rnn.verify import PARITY_CASES
-from reference_rnn.verify.cases import Case, oracle_error
+from reference_rnn.verify.cases import RNNCase, oracle_error
 
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
@@ -48,7 +48,7 @@ def feeds(problem: Problem) -> dict[str, np.ndarray]:
 
 SHARED = [
     pytest.param(
-        Case(
+        RNNCase(
             "to_onnx",
             {
                 "input_size": 3,
@@ -85,7 +85,7 @@ SHARED = [
 
 
 @pytest.mark.parametrize("case", SHARED)
-def test_to_onnx_runs_in_onnxruntime_as_torch_and_rnn_do(torch: ModuleType, case: Case):
+def test_to_onnx_runs_in_onnxruntime_as_torch_and_rnn_do(torch: ModuleType, case: RNNCase):
     problem = case.problem()
     rnn = case.rnn_for(problem)
     model = rnn.to_onnx(hx=case.hx, lengths=case.lengths is not None)
@@ -100,7 +100,7 @@ def test_to_onnx_runs_in_onnxruntime_as_torch_and_rnn_do(torch: ModuleType, case
 
 
 def test_to_onnx_exports_evaluation_mode(torch: ModuleType):
-    case = Case("dropout", {"input_size": 3, "hidden_size": 4, "num_layers": 3, "dropout": 0.5})
+    case = RNNCase("dropout", {"input_size": 3, "hidden_size": 4, "num_layers": 3, "dropout": 0.5})
     problem = case.problem()
     rnn = case.rnn_for(problem).train()
     model = rnn.to_onnx()
@@ -115,7 +115,7 @@ def test_to_onnx_exports_evaluation_mode(torch: ModuleType):
 
 @pytest.mark.parametrize("opset", [MIN_OPSET, 14, 22])
 def test_every_supported_opset_runs_in_onnxruntime(torch: ModuleType, opset: int):
-    case = Case(
+    case = RNNCase(
         "opset",
         {"input_size": 3, "hidden_size": 4, "num_layers": 2, "bidirectional": True},
         N=4,
@@ -204,7 +204,7 @@ def test_bad_export_arguments_are_named():
 # -- the oracles ----------------------------------------------------------------------------
 
 
-def _planned(oracle: ModuleType) -> list[tuple[Case, str | None]]:
+def _planned(oracle: ModuleType) -> list[tuple[RNNCase, str | None]]:
     """The parity cases the oracle can express, each with its known difference, as verify plans."""
     planned = []
     for case in PARITY_CASES:
@@ -244,7 +244,7 @@ def test_parity_cases_agree_with_rnn(torch: ModuleType, oracle: ModuleType, case
 
 
 def test_onnxruntime_has_no_float64_rnn_kernel():
-    case = Case("float64", {"input_size": 3, "hidden_size": 4})
+    case = RNNCase("float64", {"input_size": 3, "hidden_size": 4})
     problem = case.problem()
     assert "float32 only" in ort_oracle.unsupported(problem)
     not_implemented = ort.capi.onnxruntime_pybind11_state.NotImplemented
@@ -253,7 +253,7 @@ def test_onnxruntime_has_no_float64_rnn_kernel():
 
 
 def test_the_reference_evaluator_has_no_relu():
-    problem = Case("relu", {"input_size": 3, "hidden_size": 4, "nonlinearity": "relu"}).problem()
+    problem = RNNCase("relu", {"input_size": 3, "hidden_size": 4, "nonlinearity": "relu"}).problem()
     assert "Relu" in reference_oracle.unsupported(problem)
     with pytest.raises(RuntimeError, match="Unknown activation function 'Relu'"):
         reference_oracle.run(problem)
@@ -265,13 +265,13 @@ BIDIRECTIONAL = {"input_size": 4, "hidden_size": 5, "bidirectional": True}
 @pytest.mark.parametrize(
     "case",
     [
-        Case("1 layer", {"input_size": 4, "hidden_size": 5}),
-        Case(
+        RNNCase("1 layer", {"input_size": 4, "hidden_size": 5}),
+        RNNCase(
             "2 layers bidirectional, batch_first",
             BIDIRECTIONAL | {"num_layers": 2, "batch_first": True},
         ),
-        Case("bidirectional, no bias, hx=None", BIDIRECTIONAL | {"bias": False}, hx=False),
-        Case(
+        RNNCase("bidirectional, no bias, hx=None", BIDIRECTIONAL | {"bias": False}, hx=False),
+        RNNCase(
             "unbatched, 2 layers bidirectional", BIDIRECTIONAL | {"num_layers": 2}, unbatched=True
         ),
     ],
@@ -310,12 +310,12 @@ def test_the_reference_evaluator_is_off_by_order_one_with_lengths_bidirectional(
     torch: ModuleType,
 ):
     # the issue's example: bidirectional, lengths [5, 2, 3, 1]; onnxruntime agrees with torch there
-    case = Case("lengths", BIDIRECTIONAL, N=4, T=5, lengths=(5, 2, 3, 1))
+    case = RNNCase("lengths", BIDIRECTIONAL, N=4, T=5, lengths=(5, 2, 3, 1))
     problem = case.problem()
     evaluated, theirs = reference_oracle.run(problem), torch_oracle.run(problem)
     for name in FORWARD:
         assert scaled_error(evaluated[name], theirs[name]) > 0.5, name
-    problem32 = Case(
+    problem32 = RNNCase(
         "lengths", BIDIRECTIONAL, N=4, T=5, dtype="float32", lengths=(5, 2, 3, 1)
     ).problem()
     runtime, theirs32 = ort_oracle.run(problem32), torch_oracle.run(problem32)

@@ -18,7 +18,7 @@ mpmath = pytest.importorskip("mpmath")
 from reference_rnn import verify
 from reference_rnn.core.measure import TOLERANCE, scaled_error
 from reference_rnn.oracles import Problem, exact
-from reference_rnn.verify.cases import Case, oracle_error
+from reference_rnn.verify.cases import RNNCase, oracle_error
 
 SUPPORTED = [case for case in verify.PARITY_CASES if exact.unsupported(case.problem()) is None]
 # Every float64 RNN case (N, T, D, H = 3 or 4, 5 or 6, 4, 5), and the functional core's smallest
@@ -124,7 +124,7 @@ def test_the_callers_precision_neither_matters_nor_changes():
 # with hx=None and no bias: a unit whose inputs are all dropped or zero then sits exactly on
 # relu's kink, where central differences average the two sides and torch (and exact) take 0.
 FD_CASES = [
-    Case(
+    RNNCase(
         "2 layers bidirectional, batch_first, lengths, hx=None",
         {"input_size": 2, "hidden_size": 2, "num_layers": 2, "bidirectional": True}
         | {"batch_first": True},
@@ -133,7 +133,7 @@ FD_CASES = [
         hx=False,
         lengths=(3, 2),
     ),
-    Case(
+    RNNCase(
         "unbatched relu, no bias, dropout masks",
         {"input_size": 2, "hidden_size": 3, "num_layers": 2, "nonlinearity": "relu"}
         | {"bias": False, "dropout": 0.5},
@@ -182,7 +182,7 @@ def test_the_supported_parity_cases():
     for option in ("relu", "batch_first", "bidirectional", "no bias", "unbatched", "hx=None"):
         assert option in options
     assert "lengths" in options
-    assert any(case.training for case in SUPPORTED if isinstance(case, Case))
+    assert any(case.training for case in SUPPORTED if isinstance(case, RNNCase))
 
 
 @pytest.mark.parametrize("case", SUPPORTED, ids=lambda case: case.name)
@@ -211,12 +211,12 @@ def test_float32_problems_are_unsupported_with_the_reason():
 
 
 def test_problems_too_big_are_unsupported_with_the_reason():
-    too_long = Case("T = 7", {"input_size": 4, "hidden_size": 5}, T=7)
+    too_long = RNNCase("T = 7", {"input_size": 4, "hidden_size": 5}, T=7)
     assert exact.unsupported(too_long.problem()) == (
         "too big for exact arithmetic: (N, T, D, H) = (3, 7, 4, 5), at most (4, 6, 5, 5)"
     )
     # every size at its bound, 4 layers bidirectional: 2 * 4 * 6 * 5 * (5 + 5 + 3 * (10 + 5))
-    deep = Case(
+    deep = RNNCase(
         "4 layers",
         {"input_size": 5, "hidden_size": 5, "num_layers": 4, "bidirectional": True}
         | {"batch_first": True},
@@ -271,7 +271,7 @@ def test_an_implementation_that_raises_gets_no_number_and_the_table_says_so():
     assert rows[0]["case"] == SUPPORTED[0].name
     assert math.isfinite(rows[0]["reference_rnn"])
     assert rows[0]["broken"] is None
-    report = verify.Report(accuracy=rows)
+    report = verify.Verification(accuracy=rows)
     text = verify.format_table(report)
     lines = text.splitlines()
     title = lines.index(next(line for line in lines if line.startswith("Error against exact")))

@@ -23,7 +23,7 @@ from reference_rnn.oracles import Problem
 from reference_rnn.oracles import jax as jax_oracle
 from reference_rnn.oracles import torch as torch_oracle
 from reference_rnn.verify import PARITY_CASES
-from reference_rnn.verify.cases import Case, CoreCase, oracle_error
+from reference_rnn.verify.cases import CoreCase, RNNCase, oracle_error
 
 if importlib.util.find_spec("jax") is None:
     pytest.skip("jax is not installed", allow_module_level=True)
@@ -32,7 +32,7 @@ jax = jax_oracle.import_jax()
 IDS = [f"{case.name} {case.dtype}" for case in PARITY_CASES]
 
 
-def given(case: Case | CoreCase) -> Problem:
+def given(case: RNNCase | CoreCase) -> Problem:
     """The problem an oracle is given for ``case``: with the dropout masks the reference drew.
 
     The masks are data that both oracles multiply in; nothing else of the reference's is used.
@@ -41,7 +41,7 @@ def given(case: Case | CoreCase) -> Problem:
 
 
 @pytest.mark.parametrize("case", PARITY_CASES, ids=IDS)
-def test_jax_agrees_with_torch(torch: ModuleType, case: Case | CoreCase) -> None:
+def test_jax_agrees_with_torch(torch: ModuleType, case: RNNCase | CoreCase) -> None:
     """Oracle against oracle: the reference is on neither side."""
     problem = given(case)
     assert jax_oracle.unsupported(problem) is None
@@ -53,13 +53,13 @@ def test_jax_agrees_with_torch(torch: ModuleType, case: Case | CoreCase) -> None
 
 
 @pytest.mark.parametrize("case", PARITY_CASES, ids=IDS)
-def test_reference_agrees_with_jax(case: Case | CoreCase) -> None:
+def test_reference_agrees_with_jax(case: RNNCase | CoreCase) -> None:
     error = oracle_error(case, jax_oracle)
     assert error <= TOLERANCE[case.dtype], f"{error:.2e}"
 
 
 @pytest.mark.parametrize("case", PARITY_CASES, ids=IDS)
-def test_results_keep_the_problems_dtype(case: Case | CoreCase) -> None:
+def test_results_keep_the_problems_dtype(case: RNNCase | CoreCase) -> None:
     problem = given(case)
     results = jax_oracle.run(problem)
     expected = {"output", "h_n", "grad_input", "grad_hx"} | {f"grad.{n}" for n in problem.params}

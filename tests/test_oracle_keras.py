@@ -20,7 +20,7 @@ from reference_rnn.oracles import Problem
 from reference_rnn.oracles import keras as keras_oracle
 from reference_rnn.oracles import torch as torch_oracle
 from reference_rnn.verify import PARITY_CASES
-from reference_rnn.verify.cases import Case, CoreCase, oracle_error
+from reference_rnn.verify.cases import CoreCase, RNNCase, oracle_error
 
 pytest.importorskip("torch", reason="the keras oracle runs on keras' torch backend")
 if importlib.util.find_spec("keras") is None:
@@ -37,15 +37,15 @@ EXACT = [case for case in SUPPORTED if case not in KNOWN]
 LENGTHS = [
     case
     for case in EXACT
-    if isinstance(case, Case) and case.lengths is not None and case.hx and not case.training
+    if isinstance(case, RNNCase) and case.lengths is not None and case.hx and not case.training
 ]
 
 
-def ids(case: Case | CoreCase) -> str:
+def ids(case: RNNCase | CoreCase) -> str:
     return f"{case.name} {case.dtype}"
 
 
-def given(case: Case | CoreCase) -> Problem:
+def given(case: RNNCase | CoreCase) -> Problem:
     """The problem an oracle is given for ``case``: with our dropout masks, if any."""
     return case.run()[1]
 
@@ -68,17 +68,17 @@ def test_every_parity_case_is_supported_and_float64_is_the_known_difference() ->
 
 
 @pytest.mark.parametrize("case", EXACT, ids=ids)
-def test_keras_agrees_with_torch(case: Case | CoreCase) -> None:
+def test_keras_agrees_with_torch(case: RNNCase | CoreCase) -> None:
     assert error_against_torch(given(case)) <= TOLERANCE[case.dtype]
 
 
 @pytest.mark.parametrize("case", EXACT, ids=ids)
-def test_the_reference_agrees_with_keras(case: Case | CoreCase) -> None:
+def test_the_reference_agrees_with_keras(case: RNNCase | CoreCase) -> None:
     assert oracle_error(case, keras_oracle) <= TOLERANCE[case.dtype]
 
 
 @pytest.mark.parametrize("case", KNOWN, ids=ids)
-def test_the_known_difference_is_measured(case: Case | CoreCase) -> None:
+def test_the_known_difference_is_measured(case: RNNCase | CoreCase) -> None:
     """Above float64's tolerance (else the note is stale), and of float32's size, as it says."""
     error = oracle_error(case, keras_oracle)
     assert TOLERANCE["float64"] < error <= TOLERANCE["float32"]
@@ -90,7 +90,7 @@ def test_keras_promotes_two_float64_operands_to_float32() -> None:
 
 @pytest.mark.parametrize("case", KNOWN, ids=ids)
 def test_with_float64_products_keras_agrees_with_torch_in_float64(
-    case: Case | CoreCase, monkeypatch: pytest.MonkeyPatch, torch: ModuleType
+    case: RNNCase | CoreCase, monkeypatch: pytest.MonkeyPatch, torch: ModuleType
 ) -> None:
     """The note's reason is the whole difference: replace the product and it is gone.
 
@@ -117,7 +117,7 @@ def one_sequence(problem: Problem, i: int) -> Problem:
 
 
 @pytest.mark.parametrize("case", LENGTHS, ids=ids)
-def test_masking_is_torch_packed_semantics(case: Case) -> None:
+def test_masking_is_torch_packed_semantics(case: RNNCase) -> None:
     """Padded, masked sequences give what each sequence alone, cut to its length, gives.
 
     So the output past a length is zero, h_n is the last valid state, the reverse direction

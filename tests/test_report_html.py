@@ -15,21 +15,21 @@ import pytest
 pytest.importorskip("matplotlib")
 
 from reference_rnn import verify
-from reference_rnn.checker.apis import Output
+from reference_rnn.checker.apis.calling import Output
 from reference_rnn.checker.battery import battery
 from reference_rnn.cli import main
-from reference_rnn.verify import Check, Report
+from reference_rnn.verify import Row, Verification
 from reference_rnn.verify import html as report_html
 from reference_rnn.verify.html import Drift, measure_drift, render, step_errors
 
 CHECKS = [
-    Check("rnn_forward/backward tanh", "torch", "float64", 2.1e-16, 1e-12),
-    Check("rnn_forward/backward tanh", "torch", "float32", 3.0e-7, 1e-5),
-    Check("RNN 1 layer <tanh> & more", "jax", "float32", 0.0, 1e-5),
-    Check("RNN lengths", "onnx reference", "float64", 0.4, 1e-12, known_difference="ignores it"),
-    Check("RNN crashed", "keras", "float64", None, 1e-12, error="ValueError: boom"),
-    Check("SimpleRNN final state", "finite differences", "float64", 2e-6, 1e-7),
-    Check("the same seed, the same arrays", "definition", "float64", 0.0, 0.0),  # exact
+    Row("rnn_forward/backward tanh", "torch", "float64", 2.1e-16, 1e-12),
+    Row("rnn_forward/backward tanh", "torch", "float32", 3.0e-7, 1e-5),
+    Row("RNN 1 layer <tanh> & more", "jax", "float32", 0.0, 1e-5),
+    Row("RNN lengths", "onnx reference", "float64", 0.4, 1e-12, known_difference="ignores it"),
+    Row("RNN crashed", "keras", "float64", None, 1e-12, error="ValueError: boom"),
+    Row("SimpleRNN final state", "finite differences", "float64", 2e-6, 1e-7),
+    Row("the same seed, the same arrays", "definition", "float64", 0.0, 0.0),  # exact
 ]
 ACCURACY = [
     {"case": "rnn_step_forward/backward tanh", "reference_rnn": 0.5, "torch": 1.5, "jax": None},
@@ -78,8 +78,10 @@ class _Page(HTMLParser):
             self.rows[-1][-1] += data
 
 
-def _report(accuracy=()) -> Report:
-    report = Report(checks=list(CHECKS), versions={"torch": "2.13.0"}, skipped={"exact": "no"})
+def _report(accuracy=()) -> Verification:
+    report = Verification(
+        checks=list(CHECKS), versions={"torch": "2.13.0"}, skipped={"exact": "no"}
+    )
     report.accuracy = list(accuracy)
     return report
 

@@ -16,13 +16,13 @@ import pytest
 import reference_rnn as rr
 from reference_rnn.core.measure import TOLERANCE, scaled_error
 from reference_rnn.oracles import torch as torch_oracle
-from reference_rnn.verify.cases import Case, run_rnn
+from reference_rnn.verify.cases import RNNCase, run_rnn
 
 FORWARD = ("output", "h_n")
 
 PRODUCT = [
     pytest.param(
-        Case(
+        RNNCase(
             "product",
             {
                 "input_size": 3,
@@ -72,7 +72,7 @@ PRODUCT = [
 ]
 
 
-def compare(case: Case, names):
+def compare(case: RNNCase, names):
     ours, problem = case.run()
     theirs = torch_oracle.run(problem)
     assert ours.keys() == theirs.keys()
@@ -124,7 +124,7 @@ def test_dropout_in_training_matches_torch_with_the_same_masks(torch: ModuleType
     """
     options = {"input_size": 3, "hidden_size": 4, "num_layers": 3, "dropout": 0.5} | options
     bidirectional, dtype = options["bidirectional"], shape["dtype"]
-    case = Case("dropout", options, T=6, training=True, **shape)
+    case = RNNCase("dropout", options, T=6, training=True, **shape)
     ours, problem = case.run()
     K = 2 if bidirectional else 1
     out_shape = ours["output"].shape
@@ -181,7 +181,7 @@ def test_dropout_keeps_each_unit_with_probability_one_minus_p(p):
 
 
 def test_dropout_in_eval_matches_torch_eval(torch: ModuleType):
-    case = Case("eval", {"input_size": 3, "hidden_size": 4, "num_layers": 2, "dropout": 0.5})
+    case = RNNCase("eval", {"input_size": 3, "hidden_size": 4, "num_layers": 2, "dropout": 0.5})
     problem = case.problem()
     rnn = case.rnn_for(problem).eval()
     ours = run_rnn(rnn, problem)

@@ -14,7 +14,7 @@ import pytest
 from reference_rnn import cli, verify
 from reference_rnn.cli import main
 from reference_rnn.core import functional
-from reference_rnn.verify import Check, Report, format_table, run
+from reference_rnn.verify import Row, Verification, format_table, run
 
 # The counts the README states for `verify` with torch installed.
 TORCH_CHECKS = 40 + 16  # parity, then training: 9 optimizers, 4 clippings, 2 TBPTT, 1 classifier
@@ -25,7 +25,7 @@ DEFINITION_CHECKS = 2  # orthogonality, seeds
 
 
 @pytest.fixture(scope="module")
-def report() -> Report:
+def report() -> Verification:
     return run(against=["torch"])
 
 
@@ -123,16 +123,16 @@ def test_without_torch_the_rest_runs_and_the_skip_is_said(monkeypatch, capsys):
 
 
 def test_a_known_difference_is_shown_and_neither_passes_nor_fails():
-    known = Check("onnx case", "onnx reference", "float64", 0.5, 1e-12, known_difference="why")
-    failing = Check("other", "torch", "float64", 0.5, 1e-12)
-    passing = Check("fine", "torch", "float64", 1e-15, 1e-12)
+    known = Row("onnx case", "onnx reference", "float64", 0.5, 1e-12, known_difference="why")
+    failing = Row("other", "torch", "float64", 0.5, 1e-12)
+    passing = Row("fine", "torch", "float64", 1e-15, 1e-12)
     assert known.status == "known difference"
     assert failing.status == "FAIL"
     assert passing.status == "pass"
-    assert Report([known, passing]).passed
-    assert not Report([known, failing]).passed
-    assert not Report([known]).passed  # nothing that counts ran
-    text = format_table(Report([known, passing]))
+    assert Verification([known, passing]).passed
+    assert not Verification([known, failing]).passed
+    assert not Verification([known]).passed  # nothing that counts ran
+    text = format_table(Verification([known, passing]))
     assert "known difference: why" in text
     assert "1 known differences" in text.splitlines()[-1]
     assert "onnx reference: 0 of 0 passed, 1 known difference" in text

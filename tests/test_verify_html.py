@@ -6,10 +6,10 @@ import sys
 
 from reference_rnn import verify
 from reference_rnn.cli import main
-from reference_rnn.verify import Check, Report
+from reference_rnn.verify import Row, Verification
 from reference_rnn.verify import html as report_html
 
-PASSING = Report(checks=[Check("rnn_forward/backward tanh", "torch", "float64", 1e-16, 1e-12)])
+PASSING = Verification(checks=[Row("rnn_forward/backward tanh", "torch", "float64", 1e-16, 1e-12)])
 
 
 def _never(*_, **__):

@@ -25,7 +25,6 @@ import numpy as np
 from reference_rnn.core.functional import rnn_backward, rnn_forward
 from reference_rnn.core.sample import documented_sample
 from reference_rnn.core.validation import FloatArray
-from reference_rnn.oracles import Results
 
 __all__ = [
     "DTYPES",
@@ -33,6 +32,7 @@ __all__ = [
     "Case",
     "Implementation",
     "Inputs",
+    "Values",
     "battery",
     "evaluate",
     "expected_value",
@@ -43,6 +43,11 @@ __all__ = [
 DTYPES = ("float64", "float32")
 #: The expected values of every case: the states, then each gradient.
 KEYS = ("h", "dx", "dh0", "dWx", "dWh", "db")
+
+
+#: One run's values by key (:data:`KEYS`, and ``h_last``), float64: the checker's own, not the
+#: oracles' ``Results``, whose keys are ``RNN``'s.
+Values = dict[str, FloatArray]
 
 
 class Inputs(NamedTuple):
@@ -57,10 +62,10 @@ class Inputs(NamedTuple):
 
 
 #: An RNN written as a function: the reference, or a wrong variant of it (reference_rnn.checker.catalogue).
-Implementation = Callable[[Inputs], Results]
+Implementation = Callable[[Inputs], Values]
 
 
-def reference(a: Inputs) -> Results:
+def reference(a: Inputs) -> Values:
     """The functional core's states and gradients: every value a check expects."""
     h, cache = rnn_forward(a.x, a.h0, a.Wx, a.Wh, a.b)
     dx, dh0, dWx, dWh, db = rnn_backward(a.dh, cache)
@@ -111,7 +116,7 @@ class Case:
         return self.x, self.h0, self.Wx, self.Wh, self.b, self.dh
 
     @cached_property
-    def expected(self) -> Results:
+    def expected(self) -> Values:
         """The reference's states and gradients (float64), keyed by :data:`KEYS`."""
         return evaluate(reference, self)
 
@@ -129,12 +134,12 @@ class Case:
         return replace(self, dh=np.asarray(dh, dtype=self.x.dtype))
 
 
-def expected_value(results: Results, key: str) -> FloatArray:
+def expected_value(results: Values, key: str) -> FloatArray:
     """``results[key]``; ``"h_last"`` is the final state ``h[:, -1]`` (N, H)."""
     return results["h"][:, -1] if key == "h_last" else results[key]
 
 
-def evaluate(implementation: Implementation, case: Case, *, carries_state: bool = True) -> Results:
+def evaluate(implementation: Implementation, case: Case, *, carries_state: bool = True) -> Values:
     """``implementation``'s results on ``case``; for a case in two blocks, the second block's.
 
     ``carries_state=False`` starts the second block from zeros instead of the first block's

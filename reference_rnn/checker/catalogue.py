@@ -15,16 +15,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from reference_rnn.checker.battery import Implementation, Inputs, reference
+from reference_rnn.checker.apis import APIS
+from reference_rnn.checker.battery import Implementation, Inputs, Values, reference
 from reference_rnn.core.validation import FloatArray
-from reference_rnn.oracles import Results
 
-__all__ = ["APIS", "CATALOGUE", "MISTAKES", "Mistake", "applicable"]
+__all__ = ["CATALOGUE", "MISTAKES", "Mistake", "applicable"]
 
-#: The APIs the checker knows (reference_rnn.checker.apis), by the names ``--api`` takes.
-APIS = ("cs231n", "dlfs2", "dlfs2-cell", "sprint")
 _SEQUENCE_APIS = frozenset({"cs231n", "dlfs2", "sprint"})  # those that run T > 1 steps themselves
-_ALL_APIS = frozenset(APIS)
+_ALL_APIS = frozenset(APIS)  # the names --api takes
 
 
 @dataclass(frozen=True)
@@ -49,62 +47,62 @@ class Mistake:
     float32_values: bool = False
 
 
-def _ignores_initial_state(a: Inputs) -> Results:
+def _ignores_initial_state(a: Inputs) -> Values:
     return reference(a._replace(h0=np.zeros_like(a.h0)))
 
 
-def _no_recurrence(a: Inputs) -> Results:
+def _no_recurrence(a: Inputs) -> Values:
     return reference(a._replace(Wh=np.zeros_like(a.Wh)))  # h_t = tanh(x_t @ Wx + b)
 
 
-def _recurrent_weight_transposed(a: Inputs) -> Results:
+def _recurrent_weight_transposed(a: Inputs) -> Values:
     r = reference(a._replace(Wh=a.Wh.T))  # h_{t-1} @ Wh.T
     return r | {"dWh": r["dWh"].T}  # the gradient of that with respect to Wh
 
 
-def _missing_bias(a: Inputs) -> Results:
+def _missing_bias(a: Inputs) -> Values:
     return reference(a._replace(b=np.zeros_like(a.b)))
 
 
-def _derivative_of_preactivation(a: Inputs) -> Results:
+def _derivative_of_preactivation(a: Inputs) -> Values:
     h = reference(a)["h"]
     preactivation = a.x @ a.Wx + _previous(a, h) @ a.Wh + a.b
     return {"h": h} | _gradients(a, h, _bptt(a, 1 - preactivation**2))
 
 
-def _dwh_uses_current_state(a: Inputs) -> Results:
+def _dwh_uses_current_state(a: Inputs) -> Values:
     r = reference(a)
     da = _bptt(a, 1 - r["h"] ** 2)
     return r | {"dWh": np.einsum("nti,ntj->ij", r["h"], da)}  # h_t, not h_{t-1}
 
 
-def _no_gradient_through_time(a: Inputs) -> Results:
+def _no_gradient_through_time(a: Inputs) -> Values:
     h = reference(a)["h"]
     return {"h": h} | _gradients(a, h, a.dh * (1 - h**2))  # no dL/dh_t from step t + 1
 
 
-def _gradient_from_last_step_only(a: Inputs) -> Results:
+def _gradient_from_last_step_only(a: Inputs) -> Values:
     dh = np.zeros_like(a.dh)
     dh[:, -1] = a.dh[:, -1]
     return reference(a._replace(dh=dh))
 
 
-def _bias_gradient_not_summed(a: Inputs) -> Results:
+def _bias_gradient_not_summed(a: Inputs) -> Values:
     r = reference(a)
     return r | {"db": _bptt(a, 1 - r["h"] ** 2).sum(axis=1)}  # (N, H): summed over time only
 
 
-def _initial_state_gradient_missing(a: Inputs) -> Results:
+def _initial_state_gradient_missing(a: Inputs) -> Values:
     return reference(a) | {"dh0": np.zeros_like(a.h0)}
 
 
-def _weight_gradients_overwritten(a: Inputs) -> Results:
+def _weight_gradients_overwritten(a: Inputs) -> Values:
     r = reference(a)
     da = _bptt(a, 1 - r["h"] ** 2)[:, 0]  # the last step a reversed loop visits, t = 0
     return r | {"dWx": a.x[:, 0].T @ da, "dWh": a.h0.T @ da, "db": da.sum(axis=0)}
 
 
-def _float32_buffers(a: Inputs) -> Results:
+def _float32_buffers(a: Inputs) -> Values:
     return {key: value.astype(np.float32).astype(np.float64) for key, value in reference(a).items()}
 
 
@@ -123,7 +121,7 @@ def _bptt(a: Inputs, slope: FloatArray) -> FloatArray:
     return da
 
 
-def _gradients(a: Inputs, h: FloatArray, da: FloatArray) -> Results:
+def _gradients(a: Inputs, h: FloatArray, da: FloatArray) -> Values:
     """dx, dh0, dWx, dWh and db, correct given the states ``h`` and ``da = dL/da_t``."""
     return {
         "dx": da @ a.Wx.T,

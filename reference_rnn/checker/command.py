@@ -18,9 +18,9 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-from reference_rnn.checker.apis import Output, UserCodeError, call_user
+from reference_rnn.checker.apis import APIS
+from reference_rnn.checker.apis.calling import Output, UserCodeError, call_user
 from reference_rnn.checker.battery import DTYPES, Case
-from reference_rnn.checker.catalogue import APIS
 from reference_rnn.checker.runner import Check, Report, run
 from reference_rnn.core.measure import TOLERANCE
 

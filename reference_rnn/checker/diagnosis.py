@@ -33,11 +33,10 @@ from typing import Any
 
 import numpy as np
 
-from reference_rnn.checker.apis import Observation, Output
-from reference_rnn.checker.battery import Case, evaluate, expected_value, make_case
+from reference_rnn.checker.apis.calling import Observation, Output
+from reference_rnn.checker.battery import Case, Values, evaluate, expected_value, make_case
 from reference_rnn.checker.catalogue import Mistake
 from reference_rnn.core.measure import TOLERANCE, scaled_error
-from reference_rnn.oracles import Results
 
 __all__ = ["Diagnosis", "Record", "diagnose", "measured_error"]
 
@@ -123,7 +122,7 @@ def _matches(
     assert mistake.variant is not None
     variant = mistake.variant
     match_tolerance = TOLERANCE["float32"] if mistake.float32_values else tolerance
-    results: dict[int, Results] = {}  # by id(case): the variant once per case
+    results: dict[int, Values] = {}  # by id(case): the variant once per case
     found: dict[str, list[tuple[int, dict[str, Any]]]] = {}  # by group
     ruled_out: set[str] = set()
     for i, record in enumerate(records):

@@ -13,7 +13,8 @@ from dataclasses import asdict, dataclass, field
 from types import ModuleType
 from typing import Any
 
-from reference_rnn.checker.apis import Output, plan
+from reference_rnn.checker.apis import plan
+from reference_rnn.checker.apis.calling import Output
 from reference_rnn.checker.battery import DTYPES, Case, battery
 from reference_rnn.checker.catalogue import MISTAKES, applicable
 from reference_rnn.checker.diagnosis import Diagnosis, Record, diagnose, measured_error

@@ -43,12 +43,12 @@ from reference_rnn.core.functional import Nonlinearity
 from reference_rnn.core.measure import FD_TOLERANCE, TOLERANCE, scaled_error
 from reference_rnn.core.sample import documented_sample
 from reference_rnn.layers.simple_rnn import SimpleRNN
-from reference_rnn.verify.cases import Case, CoreCase, finite_difference_error, oracle_error
+from reference_rnn.verify.cases import CoreCase, RNNCase, finite_difference_error, oracle_error
 from reference_rnn.verify.golden import check_golden, golden_paths, load_case
 
 __all__ = [
-    "Check",
-    "Report",
+    "Row",
+    "Verification",
     "add_arguments",
     "command",
     "exact_accuracy",
@@ -68,7 +68,7 @@ ACCURACY_PEERS = ("torch", "jax")
 
 
 @dataclass(frozen=True)
-class Check:
+class Row:
     """One row of the report."""
 
     name: str
@@ -96,10 +96,10 @@ class Check:
 
 
 @dataclass
-class Report:
+class Verification:
     """Every check that ran, the versions of the oracles, and why any oracle did not run."""
 
-    checks: list[Check] = field(default_factory=list)
+    checks: list[Row] = field(default_factory=list)
     versions: dict[str, str] = field(default_factory=dict)  # oracle -> its framework's version
     skipped: dict[str, str] = field(default_factory=dict)  # oracle -> why it did not run
     accuracy: list[dict[str, Any]] = field(default_factory=list)  # exact_accuracy's rows
@@ -196,7 +196,7 @@ _RNN_CONFIGS: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
 ]
 
 RNN_CASES = [
-    Case(
+    RNNCase(
         f"RNN {label}", {"input_size": 4, "hidden_size": 5} | options, dtype=dtype, seed=i, **shape
     )
     for i, (label, options, shape) in enumerate(_RNN_CONFIGS)
@@ -210,12 +210,12 @@ FD_CORE_CASES = [
     CoreCase("SimpleRNN final state", "simple"),
 ]
 FD_RNN_CASES = [
-    Case(
+    RNNCase(
         "RNN 2 layers bidirectional, lengths",
         {"input_size": 3, "hidden_size": 4, "num_layers": 2, "bidirectional": True},
         lengths=(5, 2, 4),
     ),
-    Case(
+    RNNCase(
         "RNN unbatched relu, no bias, 2 layers",
         {"input_size": 3, "hidden_size": 4, "num_layers": 2, "nonlinearity": "relu", "bias": False},
         unbatched=True,
@@ -242,7 +242,7 @@ def _golden(path: Any) -> float:
     return check_golden(path)[1]
 
 
-PARITY_CASES: list[Case | CoreCase] = [*CORE_CASES, *RNN_CASES]
+PARITY_CASES: list[RNNCase | CoreCase] = [*CORE_CASES, *RNN_CASES]
 
 
 @dataclass(frozen=True)
@@ -314,7 +314,7 @@ def _plan(available: dict[str, ModuleType]) -> Iterator[Planned]:
 
 
 def exact_accuracy(
-    cases: Sequence[Case | CoreCase], implementations: Mapping[str, ModuleType]
+    cases: Sequence[RNNCase | CoreCase], implementations: Mapping[str, ModuleType]
 ) -> list[dict[str, Any]]:
     """Each float64 implementation's error against exact arithmetic, in float64 eps.
 
@@ -347,13 +347,13 @@ def _in_eps(results: Mapping[str, Any], truth: Mapping[str, Any]) -> float:
 def run(
     progress: Callable[[int, int, str], None] | None = None,
     against: Sequence[str] | None = None,
-) -> Report:
+) -> Verification:
     """Run every check; ``progress(i, n, name)`` is called before each.
 
     ``against`` names the oracles to run (default: all of :data:`reference_rnn.oracles.ORACLES`);
     those whose framework is not installed are skipped, with the reason.
     """
-    report = Report()
+    report = Verification()
     available: dict[str, ModuleType] = {}
     for name in oracles.ORACLES if against is None else against:
         try:
@@ -375,7 +375,7 @@ def run(
         if error is not None and math.isnan(error):
             error, message = None, "the error is NaN"
         report.checks.append(
-            Check(
+            Row(
                 planned.name,
                 planned.against,
                 planned.dtype,
@@ -394,7 +394,7 @@ def run(
 # -- how it is shown --------------------------------------------------------------------------
 
 
-def _result(check: Check) -> str:
+def _result(check: Row) -> str:
     if check.status == "known difference":
         return f"known difference: {check.known_difference}"
     if check.passed:
@@ -402,7 +402,7 @@ def _result(check: Check) -> str:
     return f"FAIL{': ' + check.error if check.error else ''}"
 
 
-def format_table(report: Report) -> str:
+def format_table(report: Verification) -> str:
     """The report as an aligned text table, a summary row per source, and a one-line summary."""
     header = ("check", "against", "dtype", "max error", "tolerance", "result")
     rows = [
@@ -465,7 +465,7 @@ def _accuracy_lines(rows: Sequence[Mapping[str, Any]]) -> list[str]:
     return ["", title, *rendered]
 
 
-def per_source(report: Report) -> dict[str, str]:
+def per_source(report: Verification) -> dict[str, str]:
     """For each source of evidence: its version, how many checks passed, the worst error."""
     lines: dict[str, str] = {}
     for source in dict.fromkeys(check.against for check in report.checks):
@@ -483,7 +483,7 @@ def per_source(report: Report) -> dict[str, str]:
     return lines
 
 
-def summary(report: Report) -> str:
+def summary(report: Verification) -> str:
     """One line: passed or failed, the counts, the versions and anything skipped."""
     counted = [check for check in report.checks if check.status != "known difference"]
     passed = sum(check.passed for check in counted)

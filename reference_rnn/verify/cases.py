@@ -29,8 +29,8 @@ from reference_rnn.layers.simple_rnn import SimpleRNN
 from reference_rnn.oracles import Problem, Results
 
 __all__ = [
-    "Case",
     "CoreCase",
+    "RNNCase",
     "finite_difference_error",
     "oracle_error",
     "problem_for",
@@ -39,7 +39,7 @@ __all__ = [
 
 
 @dataclass(frozen=True)
-class Case:
+class RNNCase:
     """An ``RNN`` configuration and the shape of its inputs.
 
     ``rnn`` holds ``RNN``'s keyword arguments (input_size, hidden_size, num_layers, ...).
@@ -152,7 +152,7 @@ def run_rnn(rnn: RNN, problem: Problem) -> Results:
     return results | {f"grad.{name}": grad for name, grad in rnn.grads.items()}
 
 
-def finite_difference_error(case: Case) -> float:
+def finite_difference_error(case: RNNCase) -> float:
     """The worst scaled error of ``RNN.backward``'s gradients against central differences.
 
     Differentiates ``(output * grad_output).sum() + (h_n * grad_h_n).sum()`` with respect to the
@@ -174,7 +174,7 @@ def finite_difference_error(case: Case) -> float:
     return max(scaled_error(analytic[name], numeric[name]) for name in numeric)
 
 
-def oracle_error(case: Case | CoreCase, oracle: ModuleType) -> float:
+def oracle_error(case: RNNCase | CoreCase, oracle: ModuleType) -> float:
     """The worst scaled error of this package's results against ``oracle``'s, on ``case``.
 
     ``oracle`` is a module of :mod:`reference_rnn.oracles`; only the results it returns are

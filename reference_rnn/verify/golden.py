@@ -2,7 +2,7 @@
 
 ``documented_sample.json`` holds problem 2 of the exercise as the exercise writes it (integer arrays
 and their divisor), the line it documents, and the state sequence torch computes for it.
-``golden/*.npz`` each hold one :class:`~reference_rnn.verify.cases.Case`: its configuration, parameters,
+``golden/*.npz`` each hold one :class:`~reference_rnn.verify.cases.RNNCase`: its configuration, parameters,
 inputs and upstream gradients, torch's outputs and gradients, and the torch and NumPy versions that
 recorded them. They let the reference be checked where torch is absent. Regenerate them with
 ``nox -s fixtures`` (``python -m reference_rnn.verify.golden``, which needs torch).
@@ -23,7 +23,7 @@ from reference_rnn.core.sample import documented_sample, fixtures_dir
 from reference_rnn.core.validation import FloatArray
 from reference_rnn.oracles import Problem
 from reference_rnn.oracles import torch as torch_oracle
-from reference_rnn.verify.cases import Case, run_rnn
+from reference_rnn.verify.cases import RNNCase, run_rnn
 
 __all__ = [
     "GOLDEN_CASES",
@@ -37,17 +37,17 @@ _INPUTS = ("x", "hx", "lengths", "grad_output", "grad_h_n")  # the arrays of a P
 
 #: Evaluation mode only: a recorded dropout mask would tie the fixture to NumPy's random stream.
 GOLDEN_CASES = [
-    Case("l1_tanh", {"input_size": 4, "hidden_size": 5}),
-    Case(
+    RNNCase("l1_tanh", {"input_size": 4, "hidden_size": 5}),
+    RNNCase(
         "l1_relu_batch_first",
         {"input_size": 4, "hidden_size": 5, "nonlinearity": "relu", "batch_first": True},
         hx=False,
     ),
-    Case(
+    RNNCase(
         "l2_bidirectional",
         {"input_size": 3, "hidden_size": 4, "num_layers": 2, "bidirectional": True},
     ),
-    Case(
+    RNNCase(
         "l3_bidirectional_relu_lengths",
         {
             "input_size": 3,
@@ -61,32 +61,32 @@ GOLDEN_CASES = [
         T=6,
         lengths=(6, 2, 1, 4),
     ),
-    Case(
+    RNNCase(
         "l2_no_bias_lengths",
         {"input_size": 5, "hidden_size": 3, "num_layers": 2, "bias": False},
         lengths=(3, 5, 1),
     ),
-    Case(
+    RNNCase(
         "l2_bidirectional_unbatched",
         {"input_size": 3, "hidden_size": 4, "num_layers": 2, "bidirectional": True},
         unbatched=True,
     ),
-    Case(
+    RNNCase(
         "l2_bidirectional_dropout_eval",
         {"input_size": 3, "hidden_size": 4, "num_layers": 2, "dropout": 0.5, "bidirectional": True},
     ),
-    Case(
+    RNNCase(
         "l1_bidirectional_lengths_float32",
         {"input_size": 4, "hidden_size": 5, "bidirectional": True},
         dtype="float32",
         lengths=(2, 5, 3),
     ),
-    Case(
+    RNNCase(
         "l2_batch_first_float32",
         {"input_size": 4, "hidden_size": 5, "num_layers": 2, "batch_first": True},
         dtype="float32",
     ),
-    Case("l1_large_hidden", {"input_size": 16, "hidden_size": 64}, N=8, T=20, seed=7),
+    RNNCase("l1_large_hidden", {"input_size": 16, "hidden_size": 64}, N=8, T=20, seed=7),
 ]
 
 
@@ -95,14 +95,14 @@ def golden_paths(directory: Path | None = None) -> list[Path]:
     return sorted(((directory or fixtures_dir()) / "golden").glob("*.npz"))
 
 
-def load_case(path: Path) -> Case:
+def load_case(path: Path) -> RNNCase:
     """The case a golden fixture was recorded for."""
     with np.load(path, allow_pickle=False) as data:
         config = json.loads(str(data["config"]))
-    return Case(**config | {"lengths": config["lengths"] and tuple(config["lengths"])})
+    return RNNCase(**config | {"lengths": config["lengths"] and tuple(config["lengths"])})
 
 
-def check_golden(path: Path) -> tuple[Case, float, str]:
+def check_golden(path: Path) -> tuple[RNNCase, float, str]:
     """Run reference_rnn on a golden fixture: its case, the worst scaled error and where it was."""
     case = load_case(path)
     with np.load(path, allow_pickle=False) as data:

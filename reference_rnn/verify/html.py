@@ -28,14 +28,14 @@ from typing import Any
 
 import numpy as np
 
-from reference_rnn.checker.apis import Output
+from reference_rnn.checker.apis.calling import Output
 from reference_rnn.checker.battery import Case, expected_value
 from reference_rnn.checker.catalogue import MISTAKES
-from reference_rnn.checker.runner import Report as CheckReport
+from reference_rnn.checker.runner import Report
 from reference_rnn.core.measure import TOLERANCE, scaled_error
 from reference_rnn.layers.rnn import RNN
 from reference_rnn.oracles import Problem, Results
-from reference_rnn.verify import Check, Report, per_source, summary
+from reference_rnn.verify import Row, Verification, per_source, summary
 from reference_rnn.verify.cases import CoreCase, run_rnn
 
 __all__ = [
@@ -200,14 +200,14 @@ def _svg(plt: ModuleType, figure: Any) -> str:
     return text[text.index("<svg") :]
 
 
-def _groups(checks: Iterable[Check]) -> dict[tuple[str, str], list[Check]]:
-    groups: dict[tuple[str, str], list[Check]] = {}
+def _groups(checks: Iterable[Row]) -> dict[tuple[str, str], list[Row]]:
+    groups: dict[tuple[str, str], list[Row]] = {}
     for check in checks:
         groups.setdefault((check.against, check.dtype), []).append(check)
     return groups
 
 
-def plot_errors(plt: ModuleType, report: Report) -> str:
+def plot_errors(plt: ModuleType, report: Verification) -> str:
     """Every check's error (a dot) against its tolerance (a bar), one row per source and dtype."""
     groups = _groups(report.checks)
     figure, ax = plt.subplots(figsize=(9, 0.45 * len(groups) + 1.2))
@@ -313,7 +313,7 @@ def _number(value: float | None, spec: str) -> str:
     return "&ndash;" if value is None else format(value, spec)
 
 
-def _check_row(i: int, check: Check) -> str:
+def _check_row(i: int, check: Row) -> str:
     css = {"pass": "pass", "FAIL": "FAIL", "known difference": "known"}[check.status]
     # a tolerance of 0 (an exact check: the same seed, the same arrays) has no ratio to show
     exact = check.tolerance == 0
@@ -353,7 +353,7 @@ def _accuracy(plt: ModuleType, rows: Sequence[dict[str, Any]]) -> str:
     )
 
 
-def render(report: Report, drift: Drift | None) -> str:
+def render(report: Verification, drift: Drift | None) -> str:
     """The whole page for ``report``; ``drift`` adds the float32 plot (None: a note instead)."""
     plt = require_matplotlib()
     sources = "".join(
@@ -405,7 +405,7 @@ largest magnitude. Errors below {ERROR_FLOOR:.0e} (an exact 0 among them) are dr
 """
 
 
-def write(report: Report, path: str | Path, drift: Drift | None = None) -> None:
+def write(report: Verification, path: str | Path, drift: Drift | None = None) -> None:
     """Write the page for ``report`` to ``path`` (UTF-8)."""
     Path(path).write_text(render(report, drift), encoding="utf-8")
 
@@ -458,7 +458,7 @@ def plot_steps(plt: ModuleType, steps: dict[str, list[float]], tolerance: float)
     return _svg(plt, figure)
 
 
-def render_check(report: CheckReport, steps: dict[str, list[float]]) -> str:
+def render_check(report: Report, steps: dict[str, list[float]]) -> str:
     """The page for a ``check`` report; ``steps`` maps check names to their errors per step."""
     plt = require_matplotlib()
     tolerance = TOLERANCE[report.dtype]
@@ -508,6 +508,6 @@ cross marks the first step that does.</p>
 """
 
 
-def write_check(report: CheckReport, path: str | Path, steps: dict[str, list[float]]) -> None:
+def write_check(report: Report, path: str | Path, steps: dict[str, list[float]]) -> None:
     """Write the page for a ``check`` report to ``path`` (UTF-8)."""
     Path(path).write_text(render_check(report, steps), encoding="utf-8")

@@ -1,0 +1,232 @@
+"""Calling someone else's RNN without trusting it: what every API module of the checker shares.
+
+Every call gets fresh copies of the case's arrays; whatever the user's code raises or returns
+that is not a finite array of the right shape becomes an :class:`Output` with a ``problem`` (the
+exception and where it was raised in the user's code, or the shapes), never an error of the
+checker's own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import traceback
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from reference_rnn.checker.battery import Case
+from reference_rnn.core.validation import FloatArray
+
+__all__ = [
+    "Observation",
+    "Output",
+    "Plan",
+    "Runner",
+    "UserCodeError",
+    "as_array",
+    "call_user",
+    "class_name",
+    "copies",
+    "describe",
+    "grads_attribute",
+    "not_run",
+    "one_step",
+    "output",
+    "plan_class",
+    "quiet",
+    "unpack",
+    "weight_grads",
+]
+
+_LIBRARIES = (Path(__file__).parent, Path(np.__file__).parent)
+
+
+@dataclass(frozen=True)
+class Output:
+    """One value the user's code produced, laid out as the reference's ``key`` for comparison.
+
+    key : ``h`` (N, T, H), ``h_last`` (N, H), ``dx`` (N, T, D), ``dh0``, ``dWx``, ``dWh`` or ``db``
+    name : what the API calls it (``next_h``, ``dprev_h``, ``hs``, ``.dh``, ...)
+    value : float64, or None when there is nothing to compare
+    problem : why the check fails whatever the values (an exception, a shape, NaN), or None
+    """
+
+    key: str
+    name: str
+    value: FloatArray | None
+    problem: str | None = None
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What one run of the user's code gave on ``case`` (with the upstream gradient it was given)."""
+
+    case: Case
+    outputs: list[Output]
+
+
+@dataclass(frozen=True)
+class Runner:
+    """One way of running the user's code: ``label`` prefixes its checks' names."""
+
+    label: str
+    run: Callable[[Case], Observation]
+    one_step: bool = False  # given each case's first step only
+    blocks: bool = False  # also given the case in two blocks
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How to check the user's object: the runners, what is not checked, and what is missing."""
+
+    runners: list[Runner] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+
+
+class UserCodeError(Exception):
+    """The user's code raised, or returned something that is not what the API says."""
+
+
+@contextlib.contextmanager
+def quiet() -> Iterator[None]:
+    # the user's prints would corrupt the JSON report; its warnings are not ours to raise, and
+    # what they warn about (overflow, NaN) is checked in the results
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
+
+
+def call_user(what: str, thunk: Callable[[], Any]) -> Any:
+    """``thunk()``, or a :class:`UserCodeError` saying what raised what, and where in the user's code."""
+    try:
+        with quiet():
+            return thunk()
+    except Exception as exc:  # noqa: BLE001  (anything the user's code raises is a finding)
+        msg = f"{what} raised {type(exc).__name__}: {exc}{_where(exc)}"
+        raise UserCodeError(msg) from None
+
+
+def _where(exc: BaseException) -> str:
+    """`` (at file.py:12: the line)`` for the innermost frame outside NumPy and this package.
+
+    Frames of code with no file (``<__array_function__ internals>`` on NumPy < 1.25) are not the
+    user's either.
+    """
+    frames = [
+        frame
+        for frame in traceback.extract_tb(exc.__traceback__)
+        if not frame.filename.startswith("<")
+        and not any(Path(frame.filename).is_relative_to(lib) for lib in _LIBRARIES)
+    ]
+    if not frames:
+        return ""
+    frame = frames[-1]
+    return f" (at {Path(frame.filename).name}:{frame.lineno}: {frame.line})"
+
+
+def unpack(what: str, value: object, n: int) -> Sequence[object]:
+    if not isinstance(value, tuple | list) or len(value) != n:
+        msg = f"{what} returned {describe(value)}, expected a tuple of {n}"
+        raise UserCodeError(msg)
+    return value
+
+
+def describe(value: object) -> str:
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape}"
+    if isinstance(value, tuple | list):
+        return f"a {type(value).__name__} of {len(value)}"
+    return f"a {type(value).__name__}"
+
+
+def as_array(name: str, value: object) -> FloatArray:
+    """A float64 copy of ``value`` (later calls of the user's code cannot change it)."""
+    try:
+        with quiet():
+            arr = np.array(value)
+    except Exception as exc:  # noqa: BLE001
+        msg = f"{name} is {describe(value)} that NumPy cannot read: {exc}"
+        raise UserCodeError(msg) from None
+    if arr.dtype.kind not in "fiu":
+        msg = f"{name} is {describe(value)} of dtype {arr.dtype}, not real numbers"
+        raise UserCodeError(msg)
+    return arr.astype(np.float64)
+
+
+def output(
+    key: str,
+    name: str,
+    value: object,
+    shape: tuple[int, ...],
+    canonical: Callable[[FloatArray], FloatArray] | None = None,
+) -> Output:
+    """``value`` in the reference's layout, or the reason it cannot be checked.
+
+    ``shape`` is what the API promises; ``canonical`` turns that into the reference's layout. A
+    value of another shape is kept (a wrong shape can still match a mistake's), with a problem.
+    """
+    try:
+        arr = as_array(name, value)
+    except UserCodeError as exc:
+        return Output(key, name, None, str(exc))
+    if arr.shape != shape:
+        return Output(key, name, arr, f"{name} has shape {arr.shape}, expected {shape}")
+    if not np.isfinite(arr).all():
+        return Output(key, name, None, f"{name} has NaN or inf")
+    return Output(key, name, arr if canonical is None else canonical(arr))
+
+
+def not_run(specs: Sequence[tuple[str, str]], why: str) -> list[Output]:
+    return [Output(key, name, None, why) for key, name in specs]
+
+
+def copies(case: Case) -> tuple[FloatArray, ...]:
+    """Fresh copies of x, h0, Wx, Wh, b, dh: the user's code may write into what it is given."""
+    return tuple(np.array(a) for a in (case.x, case.h0, case.Wx, case.Wh, case.b, case.dh))
+
+
+def one_step(a: FloatArray) -> FloatArray:
+    return a[:, None]  # one step (N, .) -> (N, 1, .)
+
+
+def weight_grads(values: Sequence[object], D: int, H: int) -> list[Output]:
+    """dWx (D, H), dWh (H, H) and db (H,)."""
+    keys, shapes = ("dWx", "dWh", "db"), ((D, H), (H, H), (H,))
+    return [output(k, k, v, shape) for k, v, shape in zip(keys, values, shapes, strict=True)]
+
+
+def grads_attribute(layer: Any, D: int, H: int) -> list[Output]:
+    grads = unpack(".grads", call_user(".grads", lambda: layer.grads), 3)
+    return weight_grads(grads, D, H)
+
+
+def class_name(cls: Any) -> str:
+    return str(getattr(cls, "__name__", type(cls).__name__))
+
+
+def plan_class(
+    run: Callable[[Any, bool, Case], Observation], *, one_step: bool = False, blocks: bool = False
+) -> Callable[[object], Plan]:
+    """The plan for a class API whose runs are ``run(cls, with_backward, case)``."""
+
+    def make(cls: object) -> Plan:
+        result = Plan()
+        name = class_name(cls)
+        if not callable(cls) or not callable(getattr(cls, "forward", None)):
+            result.missing.append(f"{name}.forward")
+            return result
+        with_backward = callable(getattr(cls, "backward", None))
+        if not with_backward:
+            result.notes.append(f"forward only: {name} has no backward")
+        runner = Runner("", partial(run, cls, with_backward), one_step=one_step, blocks=blocks)
+        result.runners.append(runner)
+        return result
+
+    return make

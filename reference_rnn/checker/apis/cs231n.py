@@ -1,0 +1,92 @@
+"""``--api cs231n``: a module with CS231n's four functions, the functional core's signatures.
+
+``rnn_step_forward(x, prev_h, Wx, Wh, b) -> (next_h, cache)``,
+``rnn_step_backward(dnext_h, cache) -> (dx, dprev_h, dWx, dWh, db)``,
+``rnn_forward(x, h0, Wx, Wh, b) -> (h, cache)`` and
+``rnn_backward(dh, cache) -> (dx, dh0, dWx, dWh, db)``. A missing backward function means the
+forward function is checked alone, and the plan says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+from reference_rnn.checker.apis.calling import (
+    Observation,
+    Plan,
+    Runner,
+    UserCodeError,
+    call_user,
+    copies,
+    not_run,
+    one_step,
+    output,
+    unpack,
+    weight_grads,
+)
+from reference_rnn.checker.battery import Case
+
+__all__ = ["plan", "run"]
+
+
+def run(
+    forward: Callable[..., Any],
+    backward: Callable[..., Any] | None,
+    names: tuple[str, str],
+    step: bool,
+    case: Case,
+) -> Observation:
+    N, T, D, H = case.shape
+    x, h0, Wx, Wh, b, dh = copies(case)
+    f_name, b_name = names
+    h_name, dh0_name = ("next_h", "dprev_h") if step else ("h", "dh0")
+    grad_specs = [("dx", "dx"), ("dh0", dh0_name), ("dWx", "dWx"), ("dWh", "dWh"), ("db", "db")]
+    try:
+        out = call_user(f_name, lambda: forward(x[:, 0] if step else x, h0, Wx, Wh, b))
+        h, cache = unpack(f_name, out, 2)
+    except UserCodeError as exc:
+        return Observation(
+            case,
+            not_run([("h", h_name)], str(exc))
+            + not_run(grad_specs if backward else [], f"not run: {f_name} failed"),
+        )
+    outputs = [output("h", h_name, h, (N, H) if step else (N, T, H), one_step if step else None)]
+    if backward is None:
+        return Observation(case, outputs)
+    try:
+        grads = unpack(
+            b_name, call_user(b_name, lambda: backward(dh[:, 0] if step else dh, cache)), 5
+        )
+    except UserCodeError as exc:
+        return Observation(case, outputs + not_run(grad_specs, str(exc)))
+    dx_shape = (N, D) if step else (N, T, D)
+    return Observation(
+        case,
+        [
+            *outputs,
+            output("dx", "dx", grads[0], dx_shape, one_step if step else None),
+            output("dh0", dh0_name, grads[1], (N, H)),
+            *weight_grads(grads[2:], D, H),
+        ],
+    )
+
+
+def plan(module: object) -> Plan:
+    result = Plan()
+    for label, names, step in (
+        ("step:", ("rnn_step_forward", "rnn_step_backward"), True),
+        ("", ("rnn_forward", "rnn_backward"), False),
+    ):
+        forward, backward = (getattr(module, name, None) for name in names)
+        if not callable(forward):
+            result.missing.append(names[0])
+            continue
+        if not callable(backward):
+            backward = None
+            result.notes.append(f"forward only: no {names[1]}, so {names[0]} is checked alone")
+        result.runners.append(
+            Runner(label, partial(run, forward, backward, names, step), one_step=step)
+        )
+    return result

@@ -1,0 +1,86 @@
+"""``--api sprint``: the exercise's ``SimpleRNN(Wx, Wh, b)``.
+
+``forward(x, h_prev)`` returns the final state (N, H), every state (N, T, H), or (T, H) for a
+batch of one, as the exercise's code does; ``backward(dout)`` (optional) takes the gradient of
+what forward returned and returns dx, with ``.grads`` and, if the layer has it, ``.dh_prev``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from reference_rnn.checker.apis.calling import (
+    Observation,
+    Output,
+    UserCodeError,
+    as_array,
+    call_user,
+    class_name,
+    copies,
+    grads_attribute,
+    not_run,
+    output,
+    plan_class,
+)
+from reference_rnn.checker.battery import Case
+
+__all__ = ["plan", "run"]
+
+
+def run(cls: Any, with_backward: bool, case: Case) -> Observation:
+    N, T, D, H = case.shape
+    x, h0, Wx, Wh, b, dh = copies(case)
+    name = class_name(cls)
+    grad_specs = [("dx", "dx"), ("dWx", "dWx"), ("dWh", "dWh")]
+    grad_specs += [("db", "db")]
+    try:
+        layer = call_user(f"{name}(Wx, Wh, b)", lambda: cls(Wx, Wh, b))
+        out = call_user("forward(x, h_prev)", lambda: layer.forward(x, h0))
+    except UserCodeError as exc:
+        failed = not_run([("h", "h")], str(exc))
+        return Observation(case, failed + not_run(grad_specs * with_backward, "not run"))
+    try:
+        arr = as_array("h", out)
+    except UserCodeError as exc:
+        failed = not_run([("h", "h")], str(exc))
+        return Observation(case, failed + not_run(grad_specs * with_backward, "not run"))
+    # What forward returned decides what backward is given: the gradient of that.
+    dout, unbatched = dh, False
+    if arr.shape == (N, H):
+        last = np.zeros_like(dh)
+        last[:, -1] = dh[:, -1]  # the loss sees only the final state
+        case, dout = case.with_upstream(last), dh[:, -1]
+        forward = output("h_last", "h", arr, (N, H))
+    elif arr.shape == (T, H) and N == 1:
+        dout, unbatched = dh[0], True
+        forward = output("h", "h", arr, (T, H), lambda a: a[None])  # (T, H) -> (1, T, H)
+    elif arr.shape == (N, T, H):
+        forward = output("h", "h", arr, (N, T, H))
+    else:
+        why = (
+            f"h has shape {arr.shape}; forward must return every state (N, T, H) = {(N, T, H)}, "
+            f"the final state (N, H) = {(N, H)}, or for a batch of one (T, H)"
+        )
+        forward = Output("h", "h", arr, why)
+    if not with_backward or forward.problem is not None:
+        return Observation(case, [forward, *not_run(grad_specs * with_backward, "not run")])
+    outputs = [forward]
+    try:
+        dx = call_user("backward(dout)", lambda: layer.backward(dout))
+        if unbatched:  # dx as forward's states, (T, D)
+            outputs.append(output("dx", "dx", dx, (T, D), lambda a: a[None]))
+        else:
+            outputs.append(output("dx", "dx", dx, (N, T, D)))
+        outputs += grads_attribute(layer, D, H)
+        dh_prev = call_user("dh_prev", lambda: getattr(layer, "dh_prev", None))
+        if dh_prev is not None:  # optional in this API
+            outputs.append(output("dh0", "dh_prev", dh_prev, (N, H)))
+    except UserCodeError as exc:
+        done = {output.key for output in outputs}
+        outputs += not_run([spec for spec in grad_specs if spec[0] not in done], str(exc))
+    return Observation(case, outputs)
+
+
+plan = plan_class(run)
