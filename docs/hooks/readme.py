@@ -1,8 +1,10 @@
 """mkdocs hook: ``{{ readme("Heading") }}`` in a page becomes that section of README.md.
 
-The README stays the one place for the text the site shares with it; a missing section stops
-the build. The files of ``examples/`` that the README links to are published beside the pages,
-so that the same links work on the site.
+Only the front page uses it: the README's "Quick start" and "A tour" are the site's too, and the
+README stays their one source (CI runs the Quick start's commands as written there). Every other
+subject is its own page under docs/, which the README links to. A missing section stops the
+build. The files of ``examples/`` are published beside the pages, so that the links to them (in
+the pages and in the tour) work on the site as they do in the repository.
 """
 
 from __future__ import annotations
