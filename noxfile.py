@@ -59,7 +59,11 @@ NEEDS_A_FRAMEWORK = [
     "*/reference_rnn/oracles/onnx_reference.py",
     "*/reference_rnn/oracles/onnx_graph.py",
     "*/reference_rnn/layers/onnx_export.py",
-    "*/reference_rnn/verify/html.py",  # matplotlib: the report session
+    # matplotlib: the report session
+    "*/reference_rnn/pages.py",
+    "*/reference_rnn/verify/html.py",
+    "*/reference_rnn/verify/drift.py",
+    "*/reference_rnn/checker/html.py",
 ]
 
 

@@ -14,7 +14,10 @@ __all__ = ["COMMANDS", "main"]
 
 #: command -> (its module, one line of help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "verify": ("reference_rnn.verify", "the verification report: every check of this package"),
+    "verify": (
+        "reference_rnn.verify.command",
+        "the verification report: every check of this package",
+    ),
     "check": (
         "reference_rnn.checker.command",
         "check your RNN against the reference and name its mistake",

@@ -182,6 +182,7 @@ def _assert_rendered(facts: dict[str, Any], name: str, screenshots: Path) -> Non
 def test_the_report_page_renders_every_plot_and_row(browser, screenshots, tmp_path):
     pytest.importorskip("matplotlib")
     from reference_rnn.verify import html as report_html
+    from reference_rnn.verify.drift import measure_drift
 
     checks = [
         Row(f"check {i}", source, dtype, 10.0**-i, 1e-5 if dtype == "float32" else 1e-12)
@@ -192,7 +193,7 @@ def test_the_report_page_renders_every_plot_and_row(browser, screenshots, tmp_pa
     ]
     report = Verification(checks=checks, versions={"torch": "2.13.0"})
     report.accuracy = [{"case": "a case", "reference_rnn": 0.5, "torch": 1.0}]
-    drift = report_html.measure_drift(lengths=(1, 10), length_scales=(1.0,), scales=(1.0, 4.0))
+    drift = measure_drift(lengths=(1, 10), length_scales=(1.0,), scales=(1.0, 4.0))
     path = tmp_path / "report.html"
     report_html.write(report, path, drift)
     facts = browser.open(path.as_uri())

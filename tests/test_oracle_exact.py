@@ -7,6 +7,7 @@ error against it side by side.
 from __future__ import annotations
 
 import math
+import re
 import sys
 from types import ModuleType
 
@@ -16,11 +17,13 @@ import pytest
 mpmath = pytest.importorskip("mpmath")
 
 from reference_rnn import verify
+from reference_rnn.core.config import RNNConfig
 from reference_rnn.core.measure import TOLERANCE, scaled_error
 from reference_rnn.oracles import Problem, exact
+from reference_rnn.verify import plan, suite
 from reference_rnn.verify.cases import RNNCase, oracle_error
 
-SUPPORTED = [case for case in verify.PARITY_CASES if exact.unsupported(case.problem()) is None]
+SUPPORTED = [case for case in suite.PARITY_CASES if exact.unsupported(case.problem()) is None]
 # Every float64 RNN case (N, T, D, H = 3 or 4, 5 or 6, 4, 5), and the functional core's smallest
 # sequence case (1, 3, 2, 4); the other core and SimpleRNN cases have H = 6 or more.
 SUPPORTED_COUNT = 13
@@ -34,13 +37,7 @@ def _scalar_problem(nonlinearity: str, T: int, seed: int) -> tuple[Problem, dict
     names += [f"g{t}" for t in range(T)]
     v = dict(zip(names, rng.uniform(-1, 1, len(names)).tolist(), strict=True))
     problem = Problem(
-        input_size=1,
-        hidden_size=1,
-        num_layers=1,
-        nonlinearity=nonlinearity,
-        bias=True,
-        batch_first=False,
-        bidirectional=False,
+        config=RNNConfig(1, 1, nonlinearity=nonlinearity),
         dtype="float64",
         params={
             "weight_ih_l0": np.array([[v["w"]]]),
@@ -204,7 +201,7 @@ def test_the_reference_is_within_tolerance_of_exact(case):
 
 
 def test_float32_problems_are_unsupported_with_the_reason():
-    float32 = [case for case in verify.PARITY_CASES if case.dtype == "float32"]
+    float32 = [case for case in suite.PARITY_CASES if case.dtype == "float32"]
     assert float32
     for case in float32:
         assert "float64" in exact.unsupported(case.problem())
@@ -236,21 +233,22 @@ def test_the_oracle_interface():
 
 def test_without_mpmath_the_import_error_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "mpmath", None)  # import mpmath now raises ImportError
-    with pytest.raises(ImportError, match=r"pip install mpmath"):
+    expected = 'the exact oracle needs mpmath: pip install "reference-rnn[oracle-exact]"'
+    with pytest.raises(ImportError, match=re.escape(expected)):
         exact.version()
 
 
 def test_the_accuracy_rows_set_each_implementation_beside_ours(torch: ModuleType):
     from reference_rnn.oracles import torch as torch_oracle
 
-    rows = verify.exact_accuracy(verify.PARITY_CASES, {"torch": torch_oracle})
+    rows = verify.exact_accuracy(suite.PARITY_CASES, {"torch": torch_oracle})
     assert [row["case"] for row in rows] == [case.name for case in SUPPORTED]
     for row in rows:
         assert list(row) == ["case", "reference_rnn", "torch"]
         for name in ("reference_rnn", "torch"):
             # finite, and within the float64 tolerance: 1e-12 is 4500 eps
             assert math.isfinite(row[name])
-            assert 0 <= row[name] <= TOLERANCE["float64"] / verify.EPS
+            assert 0 <= row[name] <= TOLERANCE["float64"] / plan.EPS
     # not all zero: the unit is eps, not a rounding of it
     assert max(row["reference_rnn"] for row in rows) > 0
 
@@ -283,7 +281,7 @@ def test_an_implementation_that_raises_gets_no_number_and_the_table_says_so():
 
 def test_verify_against_exact_fills_the_accuracy_table(monkeypatch):
     # the other checks are verify's own business (tests/test_verify.py)
-    monkeypatch.setattr(verify, "_plan", lambda _: iter(()))
+    monkeypatch.setattr(plan, "plan", lambda _: iter(()))
     report = verify.run(against=["exact"])
     assert report.versions == {"exact": f"mpmath {mpmath.__version__} at 50 digits"}
     assert [row["case"] for row in report.accuracy] == [case.name for case in SUPPORTED]

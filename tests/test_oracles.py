@@ -18,8 +18,8 @@ import pytest
 from reference_rnn import oracles
 from reference_rnn.core import functional
 from reference_rnn.core.measure import TOLERANCE
-from reference_rnn.verify import PARITY_CASES
 from reference_rnn.verify.cases import oracle_error
+from reference_rnn.verify.suite import PARITY_CASES
 
 
 def installed(name: str) -> types.ModuleType:
@@ -39,7 +39,7 @@ def given(case: Any) -> oracles.Problem:
 def supported(oracle: types.ModuleType, nonlinearity: str | None = None) -> list[Any]:
     cases = [case for case in PARITY_CASES if oracle.unsupported(given(case)) is None]
     if nonlinearity is not None:
-        cases = [case for case in cases if given(case).nonlinearity == nonlinearity]
+        cases = [case for case in cases if given(case).config.nonlinearity == nonlinearity]
     return cases
 
 

@@ -14,13 +14,17 @@ import pytest
 
 pytest.importorskip("matplotlib")
 
-from reference_rnn import verify
+from reference_rnn import pages
+from reference_rnn.checker import html as check_page
 from reference_rnn.checker.apis.calling import Output
 from reference_rnn.checker.battery import battery
+from reference_rnn.checker.html import step_errors
 from reference_rnn.cli import main
-from reference_rnn.verify import Row, Verification
+from reference_rnn.verify import Row, Verification, drift
+from reference_rnn.verify import command as verify_command
 from reference_rnn.verify import html as report_html
-from reference_rnn.verify.html import Drift, measure_drift, render, step_errors
+from reference_rnn.verify.drift import Drift, measure_drift
+from reference_rnn.verify.html import render
 
 CHECKS = [
     Row("rnn_forward/backward tanh", "torch", "float64", 2.1e-16, 1e-12),
@@ -139,12 +143,12 @@ def test_without_accuracy_or_drift_the_page_says_so():
 def test_without_matplotlib_the_message_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     with pytest.raises(ImportError, match=r"pip install 'reference-rnn\[report\]'"):
-        report_html.require_matplotlib()
+        pages.require_matplotlib()
 
 
 def test_verify_html_writes_the_page(monkeypatch, tmp_path, capsys):
-    monkeypatch.setattr(verify, "run", lambda **_: _report(ACCURACY))
-    monkeypatch.setattr(report_html, "measure_drift", lambda: SMALL_DRIFT)
+    monkeypatch.setattr(verify_command, "run", lambda **_: _report(ACCURACY))
+    monkeypatch.setattr(drift, "measure_drift", lambda: SMALL_DRIFT)
     path = tmp_path / "report.html"
     assert main(["verify", "--html", str(path)]) == 1  # the report above has failures
     page = _Page(path.read_text(encoding="utf-8"))
@@ -179,7 +183,7 @@ def test_without_torch_the_drift_baseline_is_float64_reference(monkeypatch):
 
 def test_the_drift_plot_marks_where_the_tolerance_is_exceeded():
     chaotic = replace(SMALL_DRIFT, by_scale=[1e-7, 0.5])
-    plt = report_html.require_matplotlib()
+    plt = pages.require_matplotlib()
     assert "from radius 0.60" in report_html.plot_drift(plt, chaotic)
     assert "from radius" not in report_html.plot_drift(plt, SMALL_DRIFT)
 
@@ -199,8 +203,8 @@ def test_step_errors_are_zero_but_where_the_values_differ():
     errors = step_errors(Output("h", "hs", wrong), case)
     scale = float(np.abs(expected).max())
     assert errors == [0.0, 0.5 / scale] + [0.0] * (T - 2)
-    assert report_html.first_step_over(errors, 1e-12) == 1
-    assert report_html.first_step_over([0.0] * T, 1e-12) is None
+    assert check_page.first_step_over(errors, 1e-12) == 1
+    assert check_page.first_step_over([0.0] * T, 1e-12) is None
     # no time axis, or nothing to measure
     assert step_errors(Output("dWx", "dWx", case.expected["dWx"]), case) is None
     assert step_errors(Output("h", "hs", None, problem="raised ValueError"), case) is None

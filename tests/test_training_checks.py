@@ -15,6 +15,7 @@ import pytest
 from reference_rnn import oracles
 from reference_rnn.layers.simple_rnn import SimpleRNN
 from reference_rnn.training import initializers, models, optim
+from reference_rnn.verify import initializer_rows
 from reference_rnn.verify import training_rows as training_checks
 
 ROWS = {"torch": 16, "statistics": 4, "definition": 2}
@@ -193,7 +194,7 @@ def test_a_planted_error_fails_its_rows_and_only_those(monkeypatch, with_torch, 
 def test_an_ignored_seed_is_said(monkeypatch):
     _seed_ignored(monkeypatch)
     with pytest.raises(ValueError, match="SimpleInitializer: seeds 7 and 8 give the same W"):
-        training_checks.seed_error()
+        initializer_rows.seed_error()
 
 
 def test_the_clipping_rows_clip_and_let_alone():

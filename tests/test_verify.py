@@ -11,10 +11,10 @@ from types import ModuleType
 
 import pytest
 
-from reference_rnn import cli, verify
+from reference_rnn import cli
 from reference_rnn.cli import main
 from reference_rnn.core import functional
-from reference_rnn.verify import Row, Verification, format_table, run
+from reference_rnn.verify import Row, Verification, format_table, plan, run, suite, text
 
 # The counts the README states for `verify` with torch installed.
 TORCH_CHECKS = 40 + 16  # parity, then training: 9 optimizers, 4 clippings, 2 TBPTT, 1 classifier
@@ -113,7 +113,7 @@ def test_without_torch_the_rest_runs_and_the_skip_is_said(monkeypatch, capsys):
     assert main(["--against", "torch"]) == 0
     text = capsys.readouterr().out
     assert "SKIPPED" in text
-    assert "pip install torch==2.13.0" in text
+    assert 'the torch oracle needs torch: pip install "reference-rnn[oracle-torch]"' in text
     report = run(against=["torch"])
     assert report.versions == {}
     assert not [check for check in report.checks if check.against == "torch"]
@@ -142,8 +142,8 @@ def test_a_check_that_crashes_or_gives_nan_fails_with_its_reason(monkeypatch):
     def crash():
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(verify, "_sample_printed", crash)
-    monkeypatch.setattr(verify, "_sample_states", lambda: float("nan"))
+    monkeypatch.setattr(plan, "_sample_printed", crash)
+    monkeypatch.setattr(plan, "_sample_states", lambda: float("nan"))
     report = run(against=[])
     first, second = report.checks[:2]
     assert (first.max_error, first.error) == (None, "RuntimeError: boom")
@@ -172,7 +172,7 @@ def test_progress_is_shown_on_a_terminal_and_not_when_piped(monkeypatch, capsys)
     assert "[1/" in terminal.getvalue()
     assert terminal.getvalue().endswith("\r\033[K")
     assert "\r" not in capsys.readouterr().out
-    assert verify.progress_to(io.StringIO()) is None
+    assert text.progress_to(io.StringIO()) is None
 
 
 def test_python_dash_m_runs_main(monkeypatch):
@@ -200,8 +200,8 @@ def test_an_oracle_is_planned_only_for_the_cases_it_supports_and_its_reasons_are
     stub = ModuleType("stub")
     stub.unsupported = lambda problem: "no float32" if problem.dtype == "float32" else None
     stub.known_difference = lambda problem: "a reason" if problem.lengths is not None else None
-    planned = [p for p in verify._plan({"stub": stub}) if p.against == "stub"]
-    float64 = [case for case in verify.PARITY_CASES if case.dtype == "float64"]
+    planned = [p for p in plan.plan({"stub": stub}) if p.against == "stub"]
+    float64 = [case for case in suite.PARITY_CASES if case.dtype == "float64"]
     assert [p.name for p in planned] == [case.name for case in float64]
     assert {p.dtype for p in planned} == {"float64"}
     with_lengths = {p.name for p in planned if p.known_difference == "a reason"}

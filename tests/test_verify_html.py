@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import sys
 
-from reference_rnn import verify
+from reference_rnn import pages
 from reference_rnn.cli import main
-from reference_rnn.verify import Row, Verification
+from reference_rnn.verify import Row, Verification, drift
+from reference_rnn.verify import command as verify_command
 from reference_rnn.verify import html as report_html
 
 PASSING = Verification(checks=[Row("rnn_forward/backward tanh", "torch", "float64", 1e-16, 1e-12)])
@@ -17,7 +18,7 @@ def _never(*_, **__):
 
 
 def test_without_matplotlib_it_says_how_to_install_before_the_checks(monkeypatch, tmp_path, capsys):
-    monkeypatch.setattr(verify, "run", _never)
+    monkeypatch.setattr(verify_command, "run", _never)
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     assert main(["verify", "--html", str(tmp_path / "report.html")]) == 2
     assert "pip install 'reference-rnn[report]'" in capsys.readouterr().err
@@ -26,9 +27,9 @@ def test_without_matplotlib_it_says_how_to_install_before_the_checks(monkeypatch
 
 def test_the_page_gets_the_report_the_path_and_the_drift(monkeypatch, tmp_path, capsys):
     written = []
-    monkeypatch.setattr(verify, "run", lambda **_: PASSING)
-    monkeypatch.setattr(report_html, "require_matplotlib", lambda: None)
-    monkeypatch.setattr(report_html, "measure_drift", lambda: "the drift")
+    monkeypatch.setattr(verify_command, "run", lambda **_: PASSING)
+    monkeypatch.setattr(pages, "require_matplotlib", lambda: None)
+    monkeypatch.setattr(drift, "measure_drift", lambda: "the drift")
     monkeypatch.setattr(report_html, "write", lambda *args: written.append(args))
     assert main(["verify", "--html", str(tmp_path / "r.html"), "--against", "torch"]) == 0
     assert written == [(PASSING, str(tmp_path / "r.html"), "the drift")]
@@ -36,7 +37,7 @@ def test_the_page_gets_the_report_the_path_and_the_drift(monkeypatch, tmp_path, 
 
 
 def test_without_html_no_page_is_made(monkeypatch, capsys):
-    monkeypatch.setattr(verify, "run", lambda **_: PASSING)
+    monkeypatch.setattr(verify_command, "run", lambda **_: PASSING)
     monkeypatch.setattr(report_html, "write", _never)
     assert main(["verify"]) == 0
     assert "PASSED" in capsys.readouterr().out

@@ -100,7 +100,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def command(args: argparse.Namespace) -> int:
     """Check TARGET; 0 when every check passes, 1 when one fails, 2 when TARGET is not found."""
-    html = None if args.html is None else importlib.import_module("reference_rnn.verify.html")
+    html = None if args.html is None else importlib.import_module("reference_rnn.checker.html")
     steps: dict[str, list[float]] = {}  # check name -> its error per time step, for the page
     if html is not None:
         try:

@@ -1,1 +1,14 @@
-"""TODO"""
+"""The core: the Elman recurrence as pure functions, and what every other subsystem stands on.
+
+- :mod:`~reference_rnn.core.functional`: ``rnn_step_forward``, ``rnn_step_backward``,
+  ``rnn_forward``, ``rnn_backward`` and their frozen cache;
+- :mod:`~reference_rnn.core.validation`: the argument checks, one place for every public entry
+  point's errors;
+- :mod:`~reference_rnn.core.measure`: the error measure, the tolerances, finite differences;
+- :mod:`~reference_rnn.core.config`: ``RNN``'s options as one frozen value;
+- :mod:`~reference_rnn.core.optional`: importing an optional framework, or saying which extra
+  installs it;
+- :mod:`~reference_rnn.core.sample`: the exercise's documented sample and the fixtures folder.
+
+May import NumPy and the standard library only: no framework, no other subsystem.
+"""

@@ -1,5 +1,8 @@
 """The Elman recurrence as pure functions: ``forward(...) -> (out, cache)``, ``backward(dout, cache)``.
 
+Long on purpose: the four functions, their cache and the two loops they share are one idea, and
+are read together.
+
 Shapes, named once and used throughout::
 
     N  batch size          T  number of time steps
@@ -240,20 +243,17 @@ def backward_sequence(
     return dx.transpose(1, 0, 2), dh0, dWx, dWh, db
 
 
-def _forward(
+def _arguments(
     x: FloatArray,
     h0: object | None,
     Wx: object,
     Wh: object,
     b: object,
     h0_name: str,
-    nonlinearity: Nonlinearity,
-    *,
-    check_finite: bool,
     step: bool,
-) -> RNNCache:
-    """Check the arguments (``x`` is a time-major ``(T, N, D)`` view) and run the recurrence."""
-    nonlinearity = check_nonlinearity(nonlinearity)  # type: ignore[assignment]
+    check_finite: bool,
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """``Wx``, ``Wh``, ``b`` and ``h0`` (zeros for None) as checked arrays, for ``x (T, N, D)``."""
     T, N, D = x.shape
     x_shape = (N, D) if step else (N, T, D)  # as the caller passed it
     if T == 0:
@@ -281,6 +281,26 @@ def _forward(
             (h0_name, h0_arr),
         ):
             require_finite(name, arr)
+    return Wx_arr, Wh_arr, b_arr, h0_arr
+
+
+def _forward(
+    x: FloatArray,
+    h0: object | None,
+    Wx: object,
+    Wh: object,
+    b: object,
+    h0_name: str,
+    nonlinearity: Nonlinearity,
+    *,
+    check_finite: bool,
+    step: bool,
+) -> RNNCache:
+    """Check the arguments (``x`` is a time-major ``(T, N, D)`` view) and run the recurrence."""
+    nonlinearity = check_nonlinearity(nonlinearity)  # type: ignore[assignment]
+    Wx_arr, Wh_arr, b_arr, h0_arr = _arguments(x, h0, Wx, Wh, b, h0_name, step, check_finite)
+    T, N, D = x.shape
+    H = Wx_arr.shape[1]
     dtype = np.result_type(x, Wx_arr, Wh_arr, b_arr, h0_arr)
 
     # The bias trick: a column of ones after x's D features makes b one more row of Wx. The input

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 FloatArray = NDArray[np.floating[Any]]
+#: a position in a list of arrays, or a key in a dict of them
+Key = int | str
 
 
 def as_array(name: str, value: object) -> NDArray[Any]:
@@ -112,3 +114,31 @@ def check_weights(Wx: object, Wh: object, b: object) -> tuple[FloatArray, FloatA
     b_arr = as_real_array("b", b)
     check_shape("b", b_arr, (H,), f"H = {H} from Wx")
     return Wx_arr, Wh_arr, b_arr
+
+
+def check_at_least(
+    what: str, name: str, value: object, low: float, *, strict: bool = False
+) -> float:
+    """A finite real ``>= low`` (``> low`` if strict), in torch's words: ``Invalid {what}: {value}``."""
+    number = check_real(name, value)
+    if number < low or (strict and number == low):
+        bound = f"> {low}" if strict else f">= {low}"
+        msg = f"Invalid {what}: {value!r} ({name} must be {bound})"
+        raise ValueError(msg)
+    return number
+
+
+def as_items(name: str, values: object) -> dict[Key, object]:
+    """A list or tuple by position, a dict by key."""
+    if isinstance(values, Mapping):
+        return dict(values)
+    if isinstance(values, list | tuple):
+        return dict(enumerate(values))
+    msg = f"{name} must be a list or a dict of arrays, got {type(values).__name__}"
+    raise TypeError(msg)
+
+
+def kind_of(value: object) -> str:
+    if isinstance(value, np.ndarray):
+        return f"an array of dtype {value.dtype}"
+    return f"a {type(value).__name__}"

@@ -1,1 +1,8 @@
-"""TODO"""
+"""The layers: ``SimpleRNN`` (the exercise's) and ``RNN`` (``torch.nn.RNN``'s equivalent).
+
+Both are thin stateful wrappers around the core's functions, with no second copy of the math.
+``RNN`` also converts to and from torch (:mod:`~reference_rnn.layers.torch_interop`) and to ONNX
+(:mod:`~reference_rnn.layers.onnx_export`), each framework imported on demand.
+
+May import the core only: no oracle, no harness (verify, checker), no training.
+"""

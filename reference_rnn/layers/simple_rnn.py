@@ -8,6 +8,8 @@ next as deep-learning-from-scratch-2's ``TimeRNN(stateful=True)`` does, for trun
 
 from __future__ import annotations
 
+from typing import Protocol, runtime_checkable
+
 import numpy as np
 
 from reference_rnn.core.functional import RNNCache, backward_sequence, forward_sequence
@@ -21,8 +23,23 @@ from reference_rnn.core.validation import (
     check_weights,
     require_finite,
 )
-from reference_rnn.training.initializers import Initializer
-from reference_rnn.training.optim import Optimizer
+
+__all__ = ["Initializer", "SimpleRNN", "Updater"]
+
+
+@runtime_checkable
+class Initializer(Protocol):
+    """What ``SimpleRNN.create`` needs from an initializer (the course's interface)."""
+
+    def W(self, n_nodes1: int, n_nodes2: int) -> FloatArray: ...
+
+    def B(self, n_nodes2: int) -> FloatArray: ...
+
+
+class Updater(Protocol):
+    """What ``SimpleRNN.update`` needs from an optimizer (:mod:`reference_rnn.training.optim`)."""
+
+    def update(self, params: object, grads: object = None) -> None: ...
 
 
 class SimpleRNN:
@@ -68,7 +85,7 @@ class SimpleRNN:
         return_sequences: bool = False,
         *,
         stateful: bool = False,
-        optimizer: Optimizer | None = None,
+        optimizer: Updater | None = None,
     ) -> None:
         self.params: list[FloatArray] = [np.array(a) for a in check_weights(Wx, Wh, b)]
         for name, param in zip(("Wx", "Wh", "b"), self.params, strict=True):
@@ -81,7 +98,7 @@ class SimpleRNN:
         ):
             msg = (
                 "optimizer must be an optimizer instance with an update(params, grads) method, "
-                f"such as reference_rnn.training.optim.SGD(lr=0.1), got {optimizer!r}"
+                f"such as reference_rnn.optim.SGD(lr=0.1), got {optimizer!r}"
             )
             raise TypeError(msg)
         self.optimizer = optimizer
@@ -95,7 +112,7 @@ class SimpleRNN:
         n_nodes1: int,
         n_nodes2: int,
         initializer: Initializer,
-        optimizer: Optimizer | None = None,
+        optimizer: Updater | None = None,
         *,
         return_sequences: bool = False,
         stateful: bool = False,

@@ -17,11 +17,10 @@ RNN's two biases (torch's ``b = bias_ih + bias_hh`` is the sum of two such draws
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
-
 import numpy as np
 
 from reference_rnn.core.validation import FloatArray, check_real, check_size
+from reference_rnn.layers.simple_rnn import Initializer
 
 __all__ = [
     "HeInitializer",
@@ -31,15 +30,6 @@ __all__ = [
     "TorchInitializer",
     "XavierInitializer",
 ]
-
-
-@runtime_checkable
-class Initializer(Protocol):
-    """What a layer needs from an initializer (the course's interface)."""
-
-    def W(self, n_nodes1: int, n_nodes2: int) -> FloatArray: ...
-
-    def B(self, n_nodes2: int) -> FloatArray: ...
 
 
 class _Seeded:

@@ -25,7 +25,6 @@ non-finite gradients (torch would write NaN into the parameters).
 
 from __future__ import annotations
 
-import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import Any, Protocol, runtime_checkable
@@ -34,15 +33,19 @@ import numpy as np
 
 from reference_rnn.core.validation import (
     FloatArray,
+    Key,
+    as_items,
     as_real_array,
+    check_at_least,
     check_flag,
     check_real,
     check_shape,
+    kind_of,
 )
+from reference_rnn.training.clipping import clip_grad_norm, clip_grad_value
 
 __all__ = ["SGD", "AdaGrad", "Adam", "Optimizer", "RMSprop", "clip_grad_norm", "clip_grad_value"]
 
-Key = int | str
 State = dict[str, Any]
 
 
@@ -58,8 +61,8 @@ class Optimizer(ABC):
     """The shared part: argument checks, the state per parameter, ``update``."""
 
     def __init__(self, lr: float, weight_decay: float) -> None:
-        self.lr = _at_least("learning rate", "lr", lr, 0.0, strict=True)
-        self.weight_decay = _at_least("weight_decay value", "weight_decay", weight_decay, 0.0)
+        self.lr = check_at_least("learning rate", "lr", lr, 0.0, strict=True)
+        self.weight_decay = check_at_least("weight_decay value", "weight_decay", weight_decay, 0.0)
         #: per position (list parameters) or key (dict parameters): step count and buffers
         self.state: dict[Key, State] = {}
 
@@ -107,7 +110,7 @@ class SGD(Optimizer):
         nesterov: bool = False,
     ) -> None:
         super().__init__(lr, weight_decay)
-        self.momentum = _at_least("momentum value", "momentum", momentum, 0.0)
+        self.momentum = check_at_least("momentum value", "momentum", momentum, 0.0)
         self.dampening = check_real("dampening", dampening)
         self.nesterov = check_flag("nesterov", nesterov)
         if self.nesterov and (self.momentum <= 0 or self.dampening != 0):
@@ -145,14 +148,14 @@ class AdaGrad(Optimizer):
         eps: float = 1e-10,
     ) -> None:
         super().__init__(lr, weight_decay)
-        self.lr_decay = _at_least("lr_decay value", "lr_decay", lr_decay, 0.0)
-        self.initial_accumulator_value = _at_least(
+        self.lr_decay = check_at_least("lr_decay value", "lr_decay", lr_decay, 0.0)
+        self.initial_accumulator_value = check_at_least(
             "initial_accumulator_value value",
             "initial_accumulator_value",
             initial_accumulator_value,
             0.0,
         )
-        self.eps = _at_least("epsilon value", "eps", eps, 0.0)
+        self.eps = check_at_least("epsilon value", "eps", eps, 0.0)
 
     def _step(self, param: FloatArray, grad: FloatArray, state: State) -> None:
         if "sum" not in state:
@@ -181,9 +184,9 @@ class RMSprop(Optimizer):
         centered: bool = False,
     ) -> None:
         super().__init__(lr, weight_decay)
-        self.alpha = _at_least("alpha value", "alpha", alpha, 0.0)
-        self.eps = _at_least("epsilon value", "eps", eps, 0.0)
-        self.momentum = _at_least("momentum value", "momentum", momentum, 0.0)
+        self.alpha = check_at_least("alpha value", "alpha", alpha, 0.0)
+        self.eps = check_at_least("epsilon value", "eps", eps, 0.0)
+        self.momentum = check_at_least("momentum value", "momentum", momentum, 0.0)
         self.centered = check_flag("centered", centered)
 
     def _step(self, param: FloatArray, grad: FloatArray, state: State) -> None:
@@ -236,7 +239,7 @@ class Adam(Optimizer):
             msg = f"betas must be a pair (beta1, beta2), got {betas!r}"
             raise TypeError(msg) from None
         self.betas = (_beta(0, beta1), _beta(1, beta2))
-        self.eps = _at_least("epsilon value", "eps", eps, 0.0)
+        self.eps = check_at_least("epsilon value", "eps", eps, 0.0)
         self.amsgrad = check_flag("amsgrad", amsgrad)
 
     def _step(self, param: FloatArray, grad: FloatArray, state: State) -> None:
@@ -263,64 +266,7 @@ class Adam(Optimizer):
         param -= step_size * (exp_avg / denom)
 
 
-def clip_grad_norm(grads: object, max_norm: float, norm_type: float | str = 2.0) -> float:
-    """Scale ``grads`` in place so that their total norm is at most about ``max_norm``.
-
-    ``torch.nn.utils.clip_grad_norm_``: the total norm is the ``norm_type``-norm of every
-    gradient's norm (the norm of all of them as one vector); each gradient is multiplied by
-    ``min(max_norm / (total_norm + 1e-6), 1)``.
-
-    Parameters
-    ----------
-    grads : list or dict of arrays
-        Modified in place.
-    max_norm : float >= 0
-    norm_type : float > 0, ``inf`` or ``"inf"``
-
-    Returns
-    -------
-    total_norm : float
-        The total norm before clipping.
-    """
-    arrays = _grad_arrays(grads)
-    max_norm = _at_least("max_norm value", "max_norm", max_norm, 0.0)
-    p = _norm_type(norm_type)
-    if not arrays:
-        return 0.0
-    norms = [np.linalg.norm(g.ravel(), ord=p) for g in arrays]
-    total_norm = float(np.linalg.norm(np.array(norms), ord=p))
-    clip_coef = min(max_norm / (total_norm + 1e-6), 1.0)
-    for g in arrays:
-        np.multiply(g, clip_coef, out=g)
-    return total_norm
-
-
-def clip_grad_value(grads: object, clip_value: float) -> None:
-    """Clip every gradient in place to ``[-clip_value, clip_value]``: ``clip_grad_value_``.
-
-    Parameters
-    ----------
-    grads : list or dict of arrays
-        Modified in place.
-    clip_value : float >= 0
-    """
-    arrays = _grad_arrays(grads)
-    clip_value = _at_least("clip_value value", "clip_value", clip_value, 0.0)
-    for g in arrays:
-        np.clip(g, -clip_value, clip_value, out=g)
-
-
 # -- checks -------------------------------------------------------------------------------------
-
-
-def _at_least(what: str, name: str, value: object, low: float, *, strict: bool = False) -> float:
-    """A finite real ``>= low`` (``> low`` if strict), in torch's words: ``Invalid {what}: {value}``."""
-    number = check_real(name, value)
-    if number < low or (strict and number == low):
-        bound = f"> {low}" if strict else f">= {low}"
-        msg = f"Invalid {what}: {value!r} ({name} must be {bound})"
-        raise ValueError(msg)
-    return number
 
 
 def _beta(index: int, value: object) -> float:
@@ -331,14 +277,6 @@ def _beta(index: int, value: object) -> float:
         )
         raise ValueError(msg)
     return beta
-
-
-def _norm_type(norm_type: object) -> float:
-    if isinstance(norm_type, str) and norm_type == "inf":
-        return math.inf
-    if isinstance(norm_type, float) and norm_type == math.inf:
-        return math.inf
-    return _at_least("norm_type", "norm_type", norm_type, 0.0, strict=True)
 
 
 def _pairs(params: object, grads: object) -> list[tuple[Key, FloatArray, FloatArray]]:
@@ -354,8 +292,8 @@ def _pairs(params: object, grads: object) -> list[tuple[Key, FloatArray, FloatAr
         layer: Trainable = params
         params, grads = layer.params, layer.grads
         p_name, g_name = "layer.params", "layer.grads"
-    p_items = _items(p_name, params)
-    g_items = _items(g_name, grads)
+    p_items = as_items(p_name, params)
+    g_items = as_items(g_name, grads)
     if isinstance(params, Mapping) != isinstance(grads, Mapping):
         msg = f"{p_name} and {g_name} must both be lists or both be dicts"
         raise TypeError(msg)
@@ -377,7 +315,9 @@ def _pairs(params: object, grads: object) -> list[tuple[Key, FloatArray, FloatAr
     for key, param in p_items.items():
         p_label, g_label = f"{p_name}[{key!r}]", f"{g_name}[{key!r}]"
         if not isinstance(param, np.ndarray) or param.dtype.kind != "f":
-            msg = f"{p_label} must be a floating NumPy array (updated in place), got {_kind(param)}"
+            msg = (
+                f"{p_label} must be a floating NumPy array (updated in place), got {kind_of(param)}"
+            )
             raise TypeError(msg)
         if not param.flags.writeable:
             msg = f"{p_label} must be writeable: it is updated in place"
@@ -389,40 +329,6 @@ def _pairs(params: object, grads: object) -> list[tuple[Key, FloatArray, FloatAr
             raise ValueError(msg)
         pairs.append((key, param, grad.astype(param.dtype, copy=False)))
     return pairs
-
-
-def _grad_arrays(grads: object) -> list[FloatArray]:
-    """The gradient arrays of a list or dict, checked: floating, writeable, finite."""
-    arrays = []
-    for key, grad in _items("grads", grads).items():
-        label = f"grads[{key!r}]"
-        if not isinstance(grad, np.ndarray) or grad.dtype.kind != "f":
-            msg = f"{label} must be a floating NumPy array (clipped in place), got {_kind(grad)}"
-            raise TypeError(msg)
-        if not grad.flags.writeable:
-            msg = f"{label} must be writeable: it is clipped in place"
-            raise ValueError(msg)
-        if not np.isfinite(grad).all():
-            msg = f"{label} must be finite, got an array with NaN or inf; nothing was clipped"
-            raise ValueError(msg)
-        arrays.append(grad)
-    return arrays
-
-
-def _items(name: str, values: object) -> dict[Key, object]:
-    """A list or tuple by position, a dict by key."""
-    if isinstance(values, Mapping):
-        return dict(values)
-    if isinstance(values, list | tuple):
-        return dict(enumerate(values))
-    msg = f"{name} must be a list or a dict of arrays, got {type(values).__name__}"
-    raise TypeError(msg)
-
-
-def _kind(value: object) -> str:
-    if isinstance(value, np.ndarray):
-        return f"an array of dtype {value.dtype}"
-    return f"a {type(value).__name__}"
 
 
 def _lerp(start: FloatArray, end: FloatArray, weight: float) -> None:

@@ -1,0 +1,123 @@
+"""``python -m reference_rnn check TARGET --api API --html PATH``: the report as one HTML page.
+
+Every check with its status, the mistakes found, and the error of the states and the input
+gradient per time step, so that the first step that goes wrong is visible.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+
+from reference_rnn.checker.apis.calling import Output
+from reference_rnn.checker.battery import Case, expected_value
+from reference_rnn.checker.catalogue import MISTAKES
+from reference_rnn.checker.runner import Report
+from reference_rnn.core.measure import TOLERANCE
+from reference_rnn.pages import CSS, ERROR_FLOOR, escape, number, require_matplotlib, svg
+
+#: The values with a time axis, (N, T, .): their error is also measured step by step.
+STEP_KEYS = ("h", "dx")
+
+
+def step_errors(output: Output, case: Case) -> list[float] | None:
+    """``max|actual_t - expected_t| / max|expected|`` for each step t of ``h`` or ``dx``.
+
+    The scale is the whole value's, so the worst step's error is the check's error. None for a
+    value without a time axis, and for one with a problem (no value, a wrong shape, NaN).
+    """
+    if output.key not in STEP_KEYS or output.value is None or output.problem is not None:
+        return None
+    expected = expected_value(case.expected, output.key)
+    scale = float(np.abs(expected).max()) or 1.0  # as scaled_error: absolute where all zero
+    per_step = np.abs(output.value - expected).max(axis=(0, 2))  # (N, T, .) -> (T,)
+    return [float(error) / scale for error in per_step]
+
+
+def first_step_over(errors: Sequence[float], tolerance: float) -> int | None:
+    """The first time step whose error exceeds ``tolerance``, or None."""
+    return next((t for t, error in enumerate(errors) if error > tolerance), None)
+
+
+def plot_steps(plt: ModuleType, steps: dict[str, list[float]], tolerance: float) -> str:
+    """The error per time step: a panel per value (h, dx, ...), a line per case."""
+    panels: dict[str, list[list[float]]] = {}  # the value's name (after the case's) -> lines
+    for name, errors in steps.items():
+        panels.setdefault(name.rpartition("/")[2], []).append(errors)
+    figure, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.6), squeeze=False)
+    for ax, (value, lines) in zip(axes[0], sorted(panels.items()), strict=True):
+        for errors in lines:
+            first = first_step_over(errors, tolerance)
+            color = "#c53030" if first is not None else "#a0aec0"
+            ax.plot([max(e, ERROR_FLOOR) for e in errors], "-", color=color, linewidth=1)
+            if first is not None:
+                ax.plot(first, max(errors[first], ERROR_FLOOR), "x", color=color, markersize=7)
+        ax.axhline(tolerance, color="black", linestyle="--", linewidth=1)
+        ax.set_yscale("log")
+        ax.set_title(value)
+        ax.set_xlabel("time step t")
+        ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
+        ax.set_ylabel("max|yours_t - reference_t| / max|reference|")
+        ax.grid(alpha=0.3)
+    return svg(plt, figure)
+
+
+def render_check(report: Report, steps: dict[str, list[float]]) -> str:
+    """The page for a ``check`` report; ``steps`` maps check names to their errors per step."""
+    plt = require_matplotlib()
+    tolerance = TOLERANCE[report.dtype]
+    rows = []
+    for i, check in enumerate(report.checks, 1):
+        status = "pass" if check.passed else "FAIL"
+        first = first_step_over(steps[check.name], tolerance) if check.name in steps else None
+        rows.append(
+            f'<tr class="check" data-status="{status}"><td class="num">{i}</td>'
+            f"<td>{escape(check.name)}</td>"
+            f'<td class="num">{number(check.max_error, ".1e")}</td>'
+            f'<td class="num">{check.tolerance:.0e}</td><td class="{status}">{status}</td>'
+            f'<td class="num">{"&ndash;" if first is None else first}</td>'
+            f"<td>{escape(check.detail or '')}</td></tr>"
+        )
+    diagnoses = "".join(
+        f"<li><b>{escape(d.mistake)}</b>: {escape(MISTAKES[d.mistake])}<br>"
+        f"{escape(d.evidence['check'])}: {escape(d.evidence['detail'])}</li>"
+        for d in report.diagnoses
+    )
+    steps_html = (
+        f'<figure id="plot-steps">{plot_steps(plt, steps, tolerance)}</figure>'
+        if steps
+        else '<p class="note">No value with a time axis could be compared.</p>'
+    )
+    passed = sum(check.passed for check in report.checks)
+    verdict = "PASSED" if report.passed else "FAILED"
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>reference_rnn check: {escape(report.target)}</title><style>{CSS}</style></head>
+<body>
+<h1>{escape(report.target)} as {escape(report.api)}, {escape(report.dtype)}</h1>
+<p class="verdict {"pass" if report.passed else "FAIL"}" id="summary">{verdict}: {passed} of
+{len(report.checks)} checks passed against reference_rnn (tolerance {tolerance:.0e})</p>
+{f'<h2>Mistakes found</h2><ul id="diagnoses">{diagnoses}</ul>' if diagnoses else ""}
+<h2>Error per time step</h2>
+<p>Each line is one case's states <code>h</code> or input gradient <code>dx</code>, step by step,
+scaled by the reference's largest magnitude; red lines cross the tolerance (dashed), and the
+cross marks the first step that does.</p>
+{steps_html}
+<h2>Every check</h2>
+<table id="checks" data-count="{len(report.checks)}"><tr><th>#</th><th>check</th>
+<th>max error</th><th>tolerance</th><th>status</th><th>first bad step</th><th>detail</th></tr>
+{"".join(rows)}</table>
+</body></html>
+"""
+
+
+def write_check(report: Report, path: str | Path, steps: dict[str, list[float]]) -> None:
+    """Write the page for a ``check`` report to ``path`` (UTF-8)."""
+    Path(path).write_text(render_check(report, steps), encoding="utf-8")
+
+
+__all__ = ["first_step_over", "render_check", "step_errors", "write_check"]
