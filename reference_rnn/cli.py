@@ -1,14 +1,17 @@
 """``reference-rnn COMMAND`` (also ``python -m reference_rnn COMMAND``): one subcommand a module.
 
 Each command's module has ``add_arguments(parser)`` and ``command(args) -> exit code``; a bare
-``reference-rnn`` runs ``verify``.
+``reference-rnn`` runs ``verify``. A command line argparse refuses exits with status 2, as
+argparse's own; with ``--json``, stdout still gets one JSON document, with the ``error``.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import sys
+from typing import NoReturn
 
 __all__ = ["COMMANDS", "main"]
 
@@ -29,8 +32,22 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+class _UsageError(Exception):
+    """A command line argparse refuses: what argparse would print, and its message alone."""
+
+    def __init__(self, text: str, message: str) -> None:
+        super().__init__(text)
+        self.text, self.message = text, message
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        text = f"{self.format_usage()}{self.prog}: error: {message}\n"  # as argparse says it
+        raise _UsageError(text, message)
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="reference-rnn",
         description="A plain-NumPy reference Elman RNN: verify it, or check yours against it.",
     )
@@ -41,5 +58,11 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help")):
         argv = ["verify", *argv]  # `reference-rnn` and `reference-rnn --json` verify
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except _UsageError as exc:
+        sys.stderr.write(exc.text)
+        if "--json" in argv:  # a caller that reads one JSON document gets one
+            sys.stdout.write(json.dumps({"passed": False, "error": exc.message}) + "\n")
+        raise SystemExit(2) from None
     return int(importlib.import_module(COMMANDS[args.command][0]).command(args))

@@ -11,7 +11,8 @@
         testing.assert_close(h, case.expected["h"], dtype=case.dtype)
 
 - :func:`check`: the battery of ``python -m reference_rnn check``, with the same report: a check
-  per value and case, and the named mistakes (:data:`MISTAKES`) when something is wrong.
+  per value and case, and the named mistakes (:data:`MISTAKES`) when something is wrong. The
+  code is called in a worker process under a time limit, as the command calls it.
 - :func:`assert_close`: the project's error measure, ``max|actual - expected| / max|expected|``,
   against its tolerance for the dtype (1e-12 for float64, 1e-5 for float32).
 - :func:`cases`: the battery's cases. Each has the inputs ``x (N, T, D)``, ``h0 (N, H)``, ``Wx``,
@@ -29,7 +30,9 @@ from reference_rnn.checker.apis import APIS
 from reference_rnn.checker.battery import DTYPES, Case, battery, make_case
 from reference_rnn.checker.catalogue import MISTAKES
 from reference_rnn.checker.diagnosis import Diagnosis
-from reference_rnn.checker.runner import Check, Report, run
+from reference_rnn.checker.runner import Check, Report, run, target_name, validated
+from reference_rnn.checker.sandbox import Limits, check_target
+from reference_rnn.checker.target import load_target, locate
 from reference_rnn.core.measure import TOLERANCE, scaled_error
 from reference_rnn.core.validation import FloatArray
 
@@ -46,16 +49,42 @@ __all__ = [
     "make_case",
 ]
 
+_LIMITS = Limits()  # the command's defaults
+
 
 def check(
-    obj: object, *, api: str, dtype: str = "float64", cases: Iterable[Case] | None = None
+    obj: object,
+    *,
+    api: str,
+    dtype: str = "float64",
+    cases: Iterable[Case] | None = None,
+    isolate: bool = True,
+    timeout: float = _LIMITS.timeout,
+    memory_limit: int = _LIMITS.memory,
 ) -> Report:
     """Check ``obj`` (a module for ``api="cs231n"``, else a class) against the reference.
 
-    ``cases`` defaults to the battery in ``dtype``; :func:`make_case` makes others. Nothing the
-    user's code does (raise, return a wrong shape or NaN) makes this raise: it fails a check.
+    ``obj`` may also be a TARGET string, as ``python -m reference_rnn check`` takes it
+    (``"path/to/file.py:NAME"``). ``cases`` defaults to the battery in ``dtype``;
+    :func:`make_case` makes others. Nothing the user's code does (raise, return a wrong shape or
+    NaN, exit, crash, hang) makes this raise: it fails a check.
+
+    The code is loaded again and called in a worker process, as the command does: each call
+    within ``timeout`` seconds, with ``memory_limit`` more megabytes of address space (0: no
+    limit). So ``obj`` must be importable there: a module, or a class defined at the top of one
+    (ValueError otherwise). ``isolate=False`` calls ``obj`` itself, in this process: for
+    debugging only, never for grading, since the code can then end, hang or change the checker.
     """
-    return run(obj, api=api, dtype=dtype, cases=cases)
+    if not isolate:
+        checked = load_target(obj) if isinstance(obj, str) else obj
+        target = obj if isinstance(obj, str) else None
+        return run(checked, api=api, dtype=dtype, cases=cases, target=target)
+    limits = Limits(timeout=timeout, memory=memory_limit)
+    cases = validated(api, dtype, cases)  # before anything is loaded
+    if isinstance(obj, str):
+        return check_target(obj, api=api, dtype=dtype, cases=cases, limits=limits)
+    name = target_name(obj)
+    return check_target(locate(obj), api=api, dtype=dtype, cases=cases, limits=limits, name=name)
 
 
 def cases(dtype: str = "float64", *, seed: int = 0, stateful: bool = False) -> Iterator[Case]:

@@ -31,13 +31,19 @@ PLANTED = [
 ]
 
 
+def check(obj: object, **options) -> testing.Report:
+    """``testing.check`` in this process: these tests are about what the checker makes of the
+    code's results; tests/test_check_sealed.py runs the code in a worker process."""
+    return testing.check(obj, isolate=False, **options)
+
+
 def names(report: testing.Report) -> list[str]:
     return [diagnosis.mistake for diagnosis in report.diagnoses]
 
 
 @pytest.mark.parametrize(("mistake", "api", "dtype"), PLANTED)
 def test_a_planted_mistake_fails_the_check_and_is_named(mistake, api, dtype):
-    report = testing.check(planted.make(api, mistake), api=api, dtype=dtype)
+    report = check(planted.make(api, mistake), api=api, dtype=dtype)
     assert not report.passed
     assert mistake in names(report), report.format()
     # found by running the code again, it is named for its own mistake only
@@ -53,7 +59,7 @@ def test_every_mistake_is_planted_in_every_api_it_applies_to_and_each_api_in_som
 @pytest.mark.parametrize("api", ["cs231n", "dlfs2", "dlfs2-cell", "sprint"])
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_the_correct_implementation_passes_the_battery(api, dtype):
-    report = testing.check(planted.make(api), api=api, dtype=dtype)
+    report = check(planted.make(api), api=api, dtype=dtype)
     assert report.passed, report.format()
     assert report.diagnoses == []
     assert report.unexplained == []
@@ -70,7 +76,7 @@ def test_the_correct_implementation_passes_the_battery(api, dtype):
 )
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_the_examples_pass(target, api, checks, dtype):
-    report = testing.check(load_target(str(EXAMPLES / target)), api=api, dtype=dtype)
+    report = check(load_target(str(EXAMPLES / target)), api=api, dtype=dtype)
     assert report.passed, report.format()
     assert len(report.checks) == checks  # 10 cases (11 for dlfs2) x every value, steps apart
     assert report.diagnoses == []
@@ -108,7 +114,7 @@ def test_a_correct_implementation_is_never_diagnosed(
     cases = [make_case("random", N, T, D, H, dtype=dtype, seed=seed, zero_h0=zero_h0, scale=scale)]
     if T > 1:
         cases.append(make_case("blocks", N, T, D, H, dtype=dtype, seed=seed, split=T // 2))
-    report = testing.check(planted.make(api), api=api, dtype=dtype, cases=cases)
+    report = check(planted.make(api), api=api, dtype=dtype, cases=cases)
     assert report.passed, report.format()
     assert report.diagnoses == []
 
@@ -128,7 +134,7 @@ def test_the_evidence_names_every_weight_read_from_a_global(fixed):
             given = {"Wx": Wx, "Wh": Wh, "b": b}
             super().__init__(*(GLOBALS[w] if w in fixed else given[w] for w in ("Wx", "Wh", "b")))
 
-    report = testing.check(SimpleRNN, api="sprint")
+    report = check(SimpleRNN, api="sprint")
     assert names(report) == ["reads-global-weights"], report.format()
     (diagnosis,) = report.diagnoses
     assert diagnosis.evidence["weights"] == fixed
@@ -171,7 +177,7 @@ def test_correct_code_is_never_said_to_read_a_fixed_weight(
         make_case("random", N, T, D, H, dtype=dtype, seed=seed, zero_h0=zero_h0, scale=scale),
         make_case("wider", N, T, D + 1, H, dtype=dtype, seed=seed, zero_h0=zero_h0, scale=scale),
     ]
-    report = testing.check(raising_on(api, D + 1), api=api, dtype=dtype, cases=cases)
+    report = check(raising_on(api, D + 1), api=api, dtype=dtype, cases=cases)
     failed = {c.name.removeprefix("step:").split("/")[0] for c in report.checks if not c.passed}
     assert failed == {"wider"}
     assert report.diagnoses == []
@@ -179,7 +185,7 @@ def test_correct_code_is_never_said_to_read_a_fixed_weight(
 
 def test_the_exercise_code_is_named_for_exactly_its_three_mistakes():
     seed = load_target(str(EXAMPLES / "seed_simple_rnn.py:SimpleRNN"))
-    report = testing.check(seed, api="sprint")
+    report = check(seed, api="sprint")
     assert not report.passed
     assert names(report) == ["ignores-initial-state", "batch-of-one-only", "reads-global-weights"]
     assert report.notes == ["forward only: SimpleRNN has no backward"]
@@ -217,7 +223,7 @@ def test_the_exercise_code_is_named_for_exactly_its_three_mistakes():
 
 
 def test_the_evidence_names_the_output_and_the_first_wrong_step():
-    report = testing.check(planted.make("cs231n", "no-gradient-through-time"), api="cs231n")
+    report = check(planted.make("cs231n", "no-gradient-through-time"), api="cs231n")
     (diagnosis,) = report.diagnoses
     evidence = diagnosis.evidence
     assert evidence["check"] == "sample/dx"  # the first failed check: T = 3
@@ -232,7 +238,7 @@ def test_a_mistake_in_the_step_functions_only_is_still_named():
     # step functions, which are separate code
     module = planted.cs231n()
     module.rnn_step_forward = planted.cs231n("missing-bias").rnn_step_forward
-    report = testing.check(module, api="cs231n")
+    report = check(module, api="cs231n")
     assert names(report) == ["missing-bias"]
     assert {c.name.split("/")[0].startswith("step:") for c in report.checks if not c.passed} == {
         True
@@ -241,13 +247,13 @@ def test_a_mistake_in_the_step_functions_only_is_still_named():
 
 def test_the_book_timernn_with_float32_buffers_is_named_in_float64_and_passes_in_float32():
     book = planted.make("dlfs2", "float32-buffers")
-    assert names(testing.check(book, api="dlfs2")) == ["float32-buffers"]
-    assert testing.check(book, api="dlfs2", dtype="float32").passed
+    assert names(check(book, api="dlfs2")) == ["float32-buffers"]
+    assert check(book, api="dlfs2", dtype="float32").passed
 
 
 def test_stateful_blocks_are_checked_for_dlfs2_only():
-    dlfs2 = testing.check(planted.make("dlfs2"), api="dlfs2")
-    sprint = testing.check(planted.make("sprint"), api="sprint")
+    dlfs2 = check(planted.make("dlfs2"), api="dlfs2")
+    sprint = check(planted.make("sprint"), api="sprint")
     assert [c.name for c in dlfs2.checks if c.name.startswith("stateful/")] == [
         "stateful/hs",
         "stateful/dxs",
@@ -260,14 +266,15 @@ def test_stateful_blocks_are_checked_for_dlfs2_only():
 
 
 def test_a_sprint_layer_returning_the_final_state_is_checked_on_it():
-    report = testing.check(planted.sprint(sequences=False), api="sprint")
+    report = check(planted.sprint(sequences=False), api="sprint")
     assert report.passed, report.format()
     # its loss sees the final state only: dropping the other steps' gradient changes nothing
     wrong = planted.sprint("gradient-from-last-step-only", sequences=False)
-    assert testing.check(wrong, api="sprint").passed
+    assert check(wrong, api="sprint").passed
 
 
 def test_cases_of_another_dtype_are_refused():
+    # before anything is loaded or located: a class made in a function cannot be, in a worker
     with pytest.raises(ValueError, match="case 'random' is float32, but dtype is 'float64'"):
         testing.check(
             planted.make("sprint"),
@@ -278,12 +285,15 @@ def test_cases_of_another_dtype_are_refused():
         testing.check(planted.make("sprint"), api="sprint", dtype="float16")
     with pytest.raises(ValueError, match="api must be one of cs231n, dlfs2, dlfs2-cell, sprint"):
         testing.check(planted.make("sprint"), api="keras")
+    with pytest.raises(ValueError, match="api must be one of cs231n, dlfs2, dlfs2-cell, sprint"):
+        check(planted.make("sprint"), api="keras")
 
 
 def test_the_report_names_its_target():
-    assert testing.check(planted.make("sprint"), api="sprint").target.endswith(
+    assert check(planted.make("sprint"), api="sprint").target.endswith(
         "planted:sprint.<locals>.SimpleRNN"
     )
     module = load_target(str(EXAMPLES / "cs231n_rnn_layers.py"))
-    assert testing.check(module, api="cs231n").target == "_checked_cs231n_rnn_layers"
-    assert np.isfinite([c.max_error for c in testing.check(module, api="cs231n").checks]).all()
+    report = check(module, api="cs231n")
+    assert report.target == "_checked_cs231n_rnn_layers"
+    assert np.isfinite([c.max_error for c in report.checks]).all()

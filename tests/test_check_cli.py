@@ -41,8 +41,9 @@ def run_json(capsys, *argv: str) -> tuple[int, dict]:
 def test_a_correct_layer_exits_0_and_its_json_has_the_documented_schema(capsys):
     code, document = run_json(capsys, CORRECTED, "--api", "sprint")
     assert code == 0
-    assert set(document) == {"passed", "api", "target", "dtype", "checks", "diagnoses"}
+    assert set(document) == {"passed", "api", "target", "dtype", "checks", "diagnoses", "output"}
     assert document["passed"] is True
+    assert document["output"] == []  # it prints nothing
     assert document["api"] == "sprint"
     assert document["target"] == CORRECTED
     assert document["dtype"] == "float64"

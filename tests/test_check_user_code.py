@@ -10,6 +10,12 @@ from reference_rnn import testing
 from reference_rnn.checker.battery import make_case
 
 
+def check(obj: object, **options) -> testing.Report:
+    """``testing.check`` in this process: these tests are about what the checker makes of the
+    code's results; tests/test_check_sealed.py runs the code in a worker process."""
+    return testing.check(obj, isolate=False, **options)
+
+
 def failed(report: testing.Report) -> dict[str, str | None]:
     return {check.name: check.detail for check in report.checks if not check.passed}
 
@@ -30,7 +36,7 @@ TWO = [make_case("two", 2, 3, 2, 4, seed=2)]
 
 
 def test_an_exception_is_a_failed_check_that_says_what_raised_what_and_where():
-    report = testing.check(subclass(SPRINT, forward=raise_), api="sprint", cases=ONE)
+    report = check(subclass(SPRINT, forward=raise_), api="sprint", cases=ONE)
     assert not report.passed
     detail = failed(report)["one/h"]
     assert detail.startswith(
@@ -43,7 +49,7 @@ def test_an_exception_is_a_failed_check_that_says_what_raised_what_and_where():
 
 def test_an_exception_from_compiled_code_has_no_line_of_the_user_to_show():
     broken = type("Broken", (dict,), {"forward": SPRINT.forward})  # dict(Wx, Wh, b) raises
-    detail = failed(testing.check(broken, api="sprint", cases=ONE))["one/h"]
+    detail = failed(check(broken, api="sprint", cases=ONE))["one/h"]
     assert detail.startswith("Broken(Wx, Wh, b) raised TypeError: ")
     assert "(at " not in detail
 
@@ -78,7 +84,7 @@ class Unreadable:
 )
 def test_a_result_that_is_not_a_finite_array_of_the_right_shape_fails(returned, message):
     layer = subclass(SPRINT, forward=lambda *_: returned)
-    report = testing.check(layer, api="sprint", cases=ONE)
+    report = check(layer, api="sprint", cases=ONE)
     assert message in failed(report)["one/h"]
     assert report.checks[0].max_error is None
     assert failed(report)["one/dx"] == "not run"
@@ -91,7 +97,7 @@ def test_a_gradient_of_the_wrong_shape_or_with_nan_fails_and_the_others_are_stil
         self.grads[2] = self.grads[2] * np.nan
         return dx
 
-    report = testing.check(subclass(SPRINT, backward=backward), api="sprint", cases=ONE)
+    report = check(subclass(SPRINT, backward=backward), api="sprint", cases=ONE)
     assert failed(report) == {
         "one/dWh": "dWh has shape (4, 2), expected (4, 4)",
         "one/db": "db has NaN or inf",
@@ -106,7 +112,7 @@ def test_grads_that_are_not_three_arrays_fail_every_gradient_but_dx():
         self.grads = {"Wx": 0}
         return dx
 
-    report = testing.check(subclass(SPRINT, backward=backward), api="sprint", cases=ONE)
+    report = check(subclass(SPRINT, backward=backward), api="sprint", cases=ONE)
     message = ".grads returned a dict, expected a tuple of 3"
     assert failed(report) == {"one/dWx": message, "one/dWh": message, "one/db": message}
 
@@ -117,7 +123,7 @@ def test_a_sprint_layer_without_dh_prev_is_checked_without_it():
         del self.dh_prev
         return dx
 
-    report = testing.check(subclass(SPRINT, backward=backward), api="sprint", cases=ONE)
+    report = check(subclass(SPRINT, backward=backward), api="sprint", cases=ONE)
     assert report.passed
     assert [c.name for c in report.checks] == ["one/h", "one/dx", "one/dWx", "one/dWh", "one/db"]
 
@@ -130,7 +136,7 @@ def test_a_batch_of_one_returning_t_by_h_also_gets_its_dx_as_t_by_d():
         return SPRINT.backward(self, dout[None])[0]  # (T, D)
 
     layer = subclass(SPRINT, forward=forward, backward=backward)
-    assert testing.check(layer, api="sprint", cases=ONE).passed
+    assert check(layer, api="sprint", cases=ONE).passed
 
 
 def test_a_batch_that_returns_another_shape_is_batch_of_one_only_without_a_time_step():
@@ -138,7 +144,7 @@ def test_a_batch_that_returns_another_shape_is_batch_of_one_only_without_a_time_
         h = SPRINT.forward(self, x, h_prev)
         return h if len(x) == 1 else h.reshape(-1, h.shape[-1])  # (N * T, H)
 
-    report = testing.check(subclass(SPRINT, forward=forward), api="sprint", cases=TWO)
+    report = check(subclass(SPRINT, forward=forward), api="sprint", cases=TWO)
     (diagnosis,) = report.diagnoses
     assert diagnosis.mistake == "batch-of-one-only"
     assert diagnosis.evidence["first_time_step"] is None
@@ -147,17 +153,17 @@ def test_a_batch_that_returns_another_shape_is_batch_of_one_only_without_a_time_
 
 def test_missing_methods_and_functions():
     no_backward = type("NoBackward", (), {"__init__": SPRINT.__init__, "forward": SPRINT.forward})
-    report = testing.check(no_backward, api="sprint", cases=ONE)
+    report = check(no_backward, api="sprint", cases=ONE)
     assert report.passed
     assert report.notes == ["forward only: NoBackward has no backward"]
     assert [c.name for c in report.checks] == ["one/h"]
 
-    report = testing.check(object(), api="dlfs2")
+    report = check(object(), api="dlfs2")
     assert failed(report) == {"object.forward/exists": "object has no object.forward"}
 
     module = planted.cs231n()
     del module.rnn_step_forward, module.rnn_backward
-    report = testing.check(module, api="cs231n")
+    report = check(module, api="cs231n")
     assert failed(report) == {"rnn_step_forward/exists": "SimpleNamespace has no rnn_step_forward"}
     assert report.notes == ["forward only: no rnn_backward, so rnn_forward is checked alone"]
     assert not report.passed
@@ -168,7 +174,7 @@ def test_cs231n_functions_that_raise_or_return_one_value(step):
     module = planted.cs231n()
     setattr(module, step, lambda x, _h0, Wx, *_: np.tanh(x @ Wx))  # no cache
     prefix, h = ("step:", "next_h") if step == "rnn_step_forward" else ("", "h")
-    report = testing.check(module, api="cs231n", cases=ONE)
+    report = check(module, api="cs231n", cases=ONE)
     assert (
         failed(report)[f"{prefix}one/{h}"]
         == f"{step} returned an array of shape (1, {'4' if prefix else '3, 4'}), expected a tuple of 2"
@@ -178,19 +184,19 @@ def test_cs231n_functions_that_raise_or_return_one_value(step):
     backward = step.replace("forward", "backward")
     module = planted.cs231n()
     setattr(module, backward, raise_)
-    report = testing.check(module, api="cs231n", cases=ONE)
+    report = check(module, api="cs231n", cases=ONE)
     assert failed(report)[f"{prefix}one/db"].startswith(f"{backward} raised RuntimeError: boom")
     assert f"{prefix}one/{h}" not in failed(report)
 
 
 def test_dlfs2_failures_at_each_stage():
-    report = testing.check(subclass(TIME_RNN, __init__=raise_), api="dlfs2", cases=ONE)
+    report = check(subclass(TIME_RNN, __init__=raise_), api="dlfs2", cases=ONE)
     assert failed(report)["one/hs"].startswith(
         "Broken(Wx, Wh, b, stateful=True) raised RuntimeError"
     )
 
     no_set_state = subclass(TIME_RNN, set_state=None)
-    assert failed(testing.check(no_set_state, api="dlfs2", cases=ONE))["one/hs"].startswith(
+    assert failed(check(no_set_state, api="dlfs2", cases=ONE))["one/hs"].startswith(
         "set_state(h0) raised TypeError"
     )
 
@@ -199,12 +205,12 @@ def test_dlfs2_failures_at_each_stage():
         del self.dh
         return dxs
 
-    report = testing.check(subclass(TIME_RNN, backward=backward_without_dh), api="dlfs2", cases=ONE)
+    report = check(subclass(TIME_RNN, backward=backward_without_dh), api="dlfs2", cases=ONE)
     assert sorted(failed(report)) == ["one/dWh", "one/dWx", "one/db", "one/dh"]
     assert failed(report)["one/dh"].startswith(".dh raised AttributeError")
 
     no_backward = subclass(TIME_RNN, backward=None)
-    report = testing.check(no_backward, api="dlfs2")
+    report = check(no_backward, api="dlfs2")
     assert report.passed
     assert [c.name for c in report.checks if c.name.startswith("stateful")] == ["stateful/hs"]
 
@@ -212,32 +218,32 @@ def test_dlfs2_failures_at_each_stage():
 def test_dlfs2_blocks_from_a_set_state():
     blocks = make_case("blocks", 2, 5, 3, 4, seed=3, split=2)  # a random h0: set_state, not reset
     assert not blocks.zero_h0
-    report = testing.check(TIME_RNN, api="dlfs2", cases=[blocks])
+    report = check(TIME_RNN, api="dlfs2", cases=[blocks])
     assert report.passed
     assert len(report.checks) == 6
     not_carried = planted.make("dlfs2", "state-not-carried")
-    report = testing.check(not_carried, api="dlfs2", cases=[blocks])
+    report = check(not_carried, api="dlfs2", cases=[blocks])
     # on this case alone, a second block from zeros is also a block that ignores its initial
     # state: the two are named together; the battery's other cases tell them apart
     assert [d.mistake for d in report.diagnoses] == ["ignores-initial-state", "state-not-carried"]
     assert report.diagnoses[1].evidence["first_time_step"] == 2  # the second block's first step
-    report = testing.check(not_carried, api="dlfs2", cases=[*testing.cases(stateful=True), blocks])
+    report = check(not_carried, api="dlfs2", cases=[*testing.cases(stateful=True), blocks])
     assert [d.mistake for d in report.diagnoses] == ["state-not-carried"]
 
 
 def test_dlfs2_cell_failures():
-    report = testing.check(subclass(CELL, forward=raise_), api="dlfs2-cell", cases=ONE)
+    report = check(subclass(CELL, forward=raise_), api="dlfs2-cell", cases=ONE)
     assert failed(report)["one/h_next"].startswith("forward(x, h_prev) raised RuntimeError")
     assert failed(report)["one/dh_prev"] == "not run"
 
     one_gradient = subclass(CELL, backward=lambda _self, dh_next: dh_next)
-    report = testing.check(one_gradient, api="dlfs2-cell", cases=ONE)
+    report = check(one_gradient, api="dlfs2-cell", cases=ONE)
     assert (
         failed(report)["one/dx"]
         == "backward(dh_next) returned an array of shape (1, 4), expected a tuple of 2"
     )
 
-    report = testing.check(subclass(CELL, backward=None), api="dlfs2-cell", cases=ONE)
+    report = check(subclass(CELL, backward=None), api="dlfs2-cell", cases=ONE)
     assert report.passed
     assert report.notes == ["forward only: Broken has no backward"]
 
@@ -247,7 +253,7 @@ def test_the_user_code_printing_does_not_reach_stdout(capsys):
         print("debugging", x.shape)
         return SPRINT.forward(self, x, h_prev)
 
-    assert testing.check(subclass(SPRINT, forward=forward), api="sprint", cases=ONE).passed
+    assert check(subclass(SPRINT, forward=forward), api="sprint", cases=ONE).passed
     assert capsys.readouterr().out == ""
 
 
@@ -264,7 +270,7 @@ def test_the_user_code_cannot_change_the_cases_or_what_it_returned():
 
     case = make_case("one", 1, 3, 2, 4, seed=1)
     x = case.x.copy()
-    assert testing.check(
+    assert check(
         subclass(SPRINT, forward=forward, backward=backward), api="sprint", cases=[case]
     ).passed
     np.testing.assert_array_equal(case.x, x)
@@ -274,5 +280,5 @@ def test_a_gradient_that_is_not_an_array_fails_its_check():
     def backward(self, dhs):
         TIME_RNN.backward(self, dhs)  # fills grads and dh, but returns nothing
 
-    report = testing.check(subclass(TIME_RNN, backward=backward), api="dlfs2", cases=ONE)
+    report = check(subclass(TIME_RNN, backward=backward), api="dlfs2", cases=ONE)
     assert failed(report) == {"one/dxs": "dxs is a NoneType of dtype object, not real numbers"}

@@ -4,79 +4,30 @@ TARGET is ``path/to/file.py:NAME`` or ``package.module:NAME`` for a class (``dlf
 ``dlfs2-cell``, ``sprint``), or ``path/to/file.py`` or ``package.module`` for a module of functions
 (``cs231n``). A file is run as a script would be, with its directory first on ``sys.path``.
 
-Exit status: 0 when every check passes, 1 when one fails (code that raises while loading is a
-failed check too), 2 when TARGET does not exist (or ``--html`` is given without matplotlib).
+The code is loaded and called only in a worker process, each call under ``--timeout`` and
+``--memory-limit`` (:mod:`reference_rnn.checker.sandbox`); stdout holds the report, or exactly
+one JSON document, whatever the code does. Exit status: 0 when every check passes, 1 when one
+fails (however the code failed it: raising, crashing, hanging, even while loading), 2 for a usage
+error (TARGET does not exist, or ``--html`` without matplotlib; with ``--json``, still one
+document, with an ``error``), 130 when stopped with Ctrl-C.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.util
 import json
 import sys
-from pathlib import Path
-from types import ModuleType
 
 from reference_rnn.checker.apis import APIS
-from reference_rnn.checker.apis.calling import Output, UserCodeError, call_user
+from reference_rnn.checker.apis.calling import Output
 from reference_rnn.checker.battery import DTYPES, Case
-from reference_rnn.checker.runner import Check, Report, run
-from reference_rnn.core.measure import TOLERANCE
+from reference_rnn.checker.sandbox import Limits, check_target
+from reference_rnn.checker.target import TargetNotFoundError, load_target
 
 __all__ = ["TargetNotFoundError", "add_arguments", "command", "load_target"]
 
-
-class TargetNotFoundError(LookupError):
-    """TARGET names no file, module or attribute."""
-
-
-def load_target(target: str) -> object:
-    """The class or module TARGET names; UserCodeError when its code raises while loading."""
-    source, name = target, ""
-    head, sep, tail = target.rpartition(":")
-    if sep and tail.isidentifier():
-        source, name = head, tail
-    if source.endswith(".py") or "/" in source:
-        module = _load_file(Path(source))
-    else:
-        module = _import(source)
-    if not name:
-        return module
-    if name not in vars(module):
-        msg = f"{source} has no {name}"
-        raise TargetNotFoundError(msg)
-    return vars(module)[name]
-
-
-def _load_file(path: Path) -> ModuleType:
-    if not path.is_file():
-        msg = f"no file {path}"
-        raise TargetNotFoundError(msg)
-    spec = importlib.util.spec_from_file_location(f"_checked_{path.stem}", path)
-    assert spec is not None  # a .py file always has a spec and a loader
-    assert spec.loader is not None
-    loader = spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # for dataclasses and pickling in the user's file
-    sys.path.insert(0, str(path.parent.resolve()))  # its own imports, as when run as a script
-    try:
-        call_user(f"loading {path}", lambda: loader.exec_module(module))
-    finally:
-        sys.path.remove(str(path.parent.resolve()))
-    return module
-
-
-def _import(name: str) -> ModuleType:
-    try:
-        found = importlib.util.find_spec(name) is not None
-    except (ImportError, ValueError):  # a missing parent package, an empty name
-        found = False
-    if not found:
-        msg = f"no module {name!r} (and no file: a file's name ends in .py)"
-        raise TargetNotFoundError(msg)
-    module: ModuleType = call_user(f"import {name}", lambda: importlib.import_module(name))
-    return module
+_DEFAULTS = Limits()
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -96,34 +47,66 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="also write a page with the error per time step (needs the [report] extra)",
     )
+    parser.add_argument(
+        "--timeout",
+        metavar="SECONDS",
+        type=_seconds,
+        default=_DEFAULTS.timeout,
+        help="the most that loading the code, or one call of it (a case's forward and "
+        f"backward), may take before it is stopped and fails (default: {_DEFAULTS.timeout:g}; "
+        "correct code takes milliseconds)",
+    )
+    parser.add_argument(
+        "--memory-limit",
+        metavar="MB",
+        type=_megabytes,
+        default=_DEFAULTS.memory,
+        help="the memory (address space, RLIMIT_AS) the code may add to the process it runs in; "
+        f"0 for no limit (default: {_DEFAULTS.memory})",
+    )
+
+
+def _seconds(text: str) -> float:
+    seconds = float(text)
+    if not seconds > 0:  # NaN too
+        msg = f"must be more than 0 seconds, got {text}"
+        raise argparse.ArgumentTypeError(msg)
+    return seconds
+
+
+def _megabytes(text: str) -> int:
+    megabytes = int(text)
+    if megabytes < 0:
+        msg = f"must be 0 (no limit) or more megabytes, got {text}"
+        raise argparse.ArgumentTypeError(msg)
+    return megabytes
 
 
 def command(args: argparse.Namespace) -> int:
-    """Check TARGET; 0 when every check passes, 1 when one fails, 2 when TARGET is not found."""
+    """Check TARGET; the exit status (see the module's docstring)."""
     html = None if args.html is None else importlib.import_module("reference_rnn.checker.html")
     steps: dict[str, list[float]] = {}  # check name -> its error per time step, for the page
     if html is not None:
         try:
             html.require_matplotlib()
         except ImportError as exc:
-            sys.stderr.write(f"reference-rnn check: error: {exc}\n")
-            return 2
+            return _usage_error(args, str(exc))
 
     def observe(name: str, output: Output, case: Case) -> None:
         errors = None if html is None else html.step_errors(output, case)
         if errors is not None:
             steps[name] = errors  # needs: matplotlib
 
+    limits = Limits(timeout=args.timeout, memory=args.memory_limit)
     try:
-        obj = load_target(args.target)
+        report = check_target(
+            args.target, api=args.api, dtype=args.dtype, limits=limits, observe=observe
+        )
     except TargetNotFoundError as exc:
-        sys.stderr.write(f"reference-rnn check: error: {exc}\n")
-        return 2
-    except UserCodeError as exc:
-        load = Check("load/TARGET", False, None, TOLERANCE[args.dtype], str(exc))
-        report = Report(args.api, args.target, args.dtype, [load], [])
-    else:
-        report = run(obj, api=args.api, dtype=args.dtype, target=args.target, observe=observe)
+        return _usage_error(args, str(exc))
+    except KeyboardInterrupt:  # the worker is gone already: the sandbox ended it
+        sys.stderr.write("reference-rnn check: interrupted\n")
+        return 130
     if args.json:
         sys.stdout.write(json.dumps(report.to_json(), indent=2) + "\n")
     else:
@@ -131,3 +114,12 @@ def command(args: argparse.Namespace) -> int:
     if html is not None:
         html.write_check(report, args.html, steps)  # needs: matplotlib
     return 0 if report.passed else 1
+
+
+def _usage_error(args: argparse.Namespace, message: str) -> int:
+    """Say what is wrong on stderr (and with --json, as the one document on stdout); 2."""
+    sys.stderr.write(f"reference-rnn check: error: {message}\n")
+    if args.json:
+        document = {"passed": False, "api": args.api, "target": args.target, "dtype": args.dtype}
+        sys.stdout.write(json.dumps({**document, "error": message}, indent=2) + "\n")
+    return 2

@@ -4,6 +4,9 @@ Every value the user's code returns (the states and each gradient, separately) i
 its error ``max|actual - expected| / max|expected|`` against the reference and the project's
 tolerance for the dtype (:data:`reference_rnn.core.measure.TOLERANCE`). A check that fails is then
 compared with the catalogued mistakes (:mod:`reference_rnn.checker.diagnosis`).
+
+:func:`check_plan` does that for a plan's runners, wherever they run the user's code: in a worker
+process (:mod:`reference_rnn.checker.sandbox`), or in this one (:func:`run`).
 """
 
 from __future__ import annotations
@@ -13,14 +16,14 @@ from dataclasses import asdict, dataclass, field
 from types import ModuleType
 from typing import Any
 
-from reference_rnn.checker.apis import plan
-from reference_rnn.checker.apis.calling import Output
+from reference_rnn.checker.apis import APIS, plan
+from reference_rnn.checker.apis.calling import Output, Plan
 from reference_rnn.checker.battery import DTYPES, Case, battery
 from reference_rnn.checker.catalogue import MISTAKES, applicable
 from reference_rnn.checker.diagnosis import Diagnosis, Record, diagnose, measured_error
 from reference_rnn.core.measure import TOLERANCE
 
-__all__ = ["Check", "Report", "run"]
+__all__ = ["Check", "Report", "check_plan", "run", "target_name", "validated"]
 
 
 @dataclass(frozen=True)
@@ -45,13 +48,14 @@ class Report:
     diagnoses: list[Diagnosis]
     notes: list[str] = field(default_factory=list)  # what is not checked, and why
     unexplained: list[str] = field(default_factory=list)  # failed checks no mistake explains
+    output: list[str] = field(default_factory=list)  # the first lines the checked code printed
 
     @property
     def passed(self) -> bool:
         return bool(self.checks) and all(check.passed for check in self.checks)
 
     def to_json(self) -> dict[str, Any]:
-        """``{"passed", "api", "target", "dtype", "checks", "diagnoses"}``."""
+        """``{"passed", "api", "target", "dtype", "checks", "diagnoses", "output"}``."""
         return {
             "passed": self.passed,
             "api": self.api,
@@ -59,6 +63,7 @@ class Report:
             "dtype": self.dtype,
             "checks": [asdict(check) for check in self.checks],
             "diagnoses": [asdict(diagnosis) for diagnosis in self.diagnoses],
+            "output": self.output,
         }
 
     def format(self) -> str:
@@ -91,6 +96,9 @@ class Report:
         if self.unexplained:
             lines += ["", "Failed checks that no catalogued mistake explains:"]
             lines.append(f"  {', '.join(self.unexplained)}")
+        if self.output:
+            lines += ["", "Printed by the checked code (stdout and stderr, first lines):"]
+            lines += [f"  | {line}" for line in self.output]
         passed = sum(check.passed for check in self.checks)
         found = ", ".join(d.mistake for d in self.diagnoses) or "none"
         verdict = "PASSED" if self.passed else "FAILED"
@@ -136,24 +144,49 @@ def run(
     target: str | None = None,
     observe: Callable[[str, Output, Case], None] | None = None,
 ) -> Report:
-    """Check ``obj`` as an ``api`` implementation on ``cases`` (default: the battery in ``dtype``).
+    """Check ``obj`` as an ``api`` implementation in this process (see :func:`check_plan`)."""
+    checked = validated(api, dtype, cases)
+    target = target_name(obj) if target is None else target
+    return check_plan(
+        plan(api, obj), api=api, dtype=dtype, cases=checked, target=target, observe=observe
+    )
 
-    ``observe(check name, output, case)``, if given, sees every value the user's code returned,
-    with the case that has its expected value (``check --html`` draws the error per time step).
-    """
+
+def validated(api: str, dtype: str, cases: Iterable[Case] | None) -> list[Case] | None:
+    """``cases`` as a list, each in ``dtype``; ValueError for another dtype, or API."""
+    if api not in APIS:
+        msg = f"api must be one of {', '.join(APIS)}, got {api!r}"
+        raise ValueError(msg)
     if dtype not in DTYPES:
         msg = f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}"
         raise ValueError(msg)
-    how = plan(api, obj)
     if cases is None:
-        cases = battery(dtype, stateful=any(runner.blocks for runner in how.runners))
+        return None
     cases = list(cases)
     for case in cases:
         if case.dtype != dtype:
             msg = f"case {case.name!r} is {case.dtype}, but dtype is {dtype!r}"
             raise ValueError(msg)
+    return cases
+
+
+def check_plan(
+    how: Plan,
+    *,
+    api: str,
+    dtype: str,
+    cases: list[Case] | None,
+    target: str,
+    observe: Callable[[str, Output, Case], None] | None = None,
+) -> Report:
+    """Run ``how``'s runners on ``cases`` (default: the battery in ``dtype``), measure, diagnose.
+
+    ``observe(check name, output, case)``, if given, sees every value the user's code returned,
+    with the case that has its expected value (``check --html`` draws the error per time step).
+    """
+    if cases is None:
+        cases = battery(dtype, stateful=any(runner.blocks for runner in how.runners))
     tolerance = TOLERANCE[dtype]
-    target = _name(obj) if target is None else target
     checks = [
         Check(f"{name}/exists", False, None, tolerance, f"{target} has no {name}")
         for name in how.missing
@@ -178,7 +211,8 @@ def run(
     return Report(api, target, dtype, checks, diagnoses, how.notes, unexplained)
 
 
-def _name(obj: object) -> str:
+def target_name(obj: object) -> str:
+    """How a report names ``obj``: ``module:Class``, or a module's name."""
     if isinstance(obj, ModuleType):
         return obj.__name__
     module = getattr(obj, "__module__", None)

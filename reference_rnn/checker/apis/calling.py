@@ -34,6 +34,7 @@ __all__ = [
     "class_name",
     "copies",
     "describe",
+    "exception_text",
     "grads_attribute",
     "not_run",
     "one_step",
@@ -42,6 +43,7 @@ __all__ = [
     "quiet",
     "unpack",
     "weight_grads",
+    "worker_mode",
 ]
 
 _LIBRARIES = (Path(__file__).parent, Path(np.__file__).parent)
@@ -94,11 +96,37 @@ class UserCodeError(Exception):
     """The user's code raised, or returned something that is not what the API says."""
 
 
+@dataclass
+class _Mode:
+    """How the user's code is called: in-process (the default), or in the worker process."""
+
+    caught: type[BaseException] = Exception  # what it may raise and be a finding
+    swallow_prints: bool = True
+
+
+_MODE = _Mode()
+
+
+def worker_mode() -> None:
+    """Call the user's code as the worker process (reference_rnn.checker.worker) does, from now on.
+
+    In-process, the user's code may raise an Exception and be a finding, so that Ctrl-C still
+    stops the checker, and what it prints is swallowed, since it would corrupt the report. In the
+    worker, whatever it raises is a finding, SystemExit and KeyboardInterrupt included (Ctrl-C at
+    the terminal reaches the checker, not the worker), and what it prints goes to the worker's
+    stdout, which the checker captures.
+    """
+    _MODE.caught, _MODE.swallow_prints = BaseException, False
+
+
 @contextlib.contextmanager
 def quiet() -> Iterator[None]:
-    # the user's prints would corrupt the JSON report; its warnings are not ours to raise, and
-    # what they warn about (overflow, NaN) is checked in the results
-    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+    # the user's warnings are not ours to raise, and what they warn about (overflow, NaN) is
+    # checked in the results
+    with contextlib.ExitStack() as stack:
+        if _MODE.swallow_prints:
+            stack.enter_context(contextlib.redirect_stdout(io.StringIO()))
+        stack.enter_context(warnings.catch_warnings())
         warnings.simplefilter("ignore")
         yield
 
@@ -108,9 +136,26 @@ def call_user(what: str, thunk: Callable[[], Any]) -> Any:
     try:
         with quiet():
             return thunk()
-    except Exception as exc:  # noqa: BLE001  (anything the user's code raises is a finding)
-        msg = f"{what} raised {type(exc).__name__}: {exc}{_where(exc)}"
+    except _MODE.caught as exc:  # anything the user's code raises is a finding
+        msg = f"{what} raised {exception_text(exc)}"
         raise UserCodeError(msg) from None
+
+
+def exception_text(exc: BaseException) -> str:
+    """``Type: message (at file.py:12: the line)``, even when the exception's ``str`` raises."""
+    name = _printed(lambda: type(exc).__name__, "an exception")
+    return f"{name}: {_message(exc)}{_printed(lambda: _where(exc), '')}"
+
+
+def _message(exc: BaseException) -> str:
+    return _printed(lambda: str(exc), "(its message cannot be printed: str() raised)")
+
+
+def _printed(thunk: Callable[[], object], otherwise: str) -> str:
+    try:
+        return str(thunk())
+    except _MODE.caught:
+        return otherwise
 
 
 def _where(exc: BaseException) -> str:
@@ -151,8 +196,8 @@ def as_array(name: str, value: object) -> FloatArray:
     try:
         with quiet():
             arr = np.array(value)
-    except Exception as exc:  # noqa: BLE001
-        msg = f"{name} is {describe(value)} that NumPy cannot read: {exc}"
+    except _MODE.caught as exc:
+        msg = f"{name} is {describe(value)} that NumPy cannot read: {_message(exc)}"
         raise UserCodeError(msg) from None
     if arr.dtype.kind not in "fiu":
         msg = f"{name} is {describe(value)} of dtype {arr.dtype}, not real numbers"

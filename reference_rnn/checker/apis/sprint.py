@@ -26,7 +26,7 @@ from reference_rnn.checker.apis.calling import (
 )
 from reference_rnn.checker.battery import Case
 
-__all__ = ["plan", "run"]
+__all__ = ["final_state_only", "plan", "run"]
 
 
 def run(cls: Any, with_backward: bool, case: Case) -> Observation:
@@ -49,9 +49,7 @@ def run(cls: Any, with_backward: bool, case: Case) -> Observation:
     # What forward returned decides what backward is given: the gradient of that.
     dout, unbatched = dh, False
     if arr.shape == (N, H):
-        last = np.zeros_like(dh)
-        last[:, -1] = dh[:, -1]  # the loss sees only the final state
-        case, dout = case.with_upstream(last), dh[:, -1]
+        case, dout = final_state_only(case), dh[:, -1]
         forward = output("h_last", "h", arr, (N, H))
     elif arr.shape == (T, H) and N == 1:
         dout, unbatched = dh[0], True
@@ -81,6 +79,13 @@ def run(cls: Any, with_backward: bool, case: Case) -> Observation:
         done = {output.key for output in outputs}
         outputs += not_run([spec for spec in grad_specs if spec[0] not in done], str(exc))
     return Observation(case, outputs)
+
+
+def final_state_only(case: Case) -> Case:
+    """``case`` for a layer that returns the final state: the loss sees only that state."""
+    last = np.zeros_like(case.dh)
+    last[:, -1] = case.dh[:, -1]
+    return case.with_upstream(last)
 
 
 plan = plan_class(run)

@@ -1,0 +1,225 @@
+"""Checking code in a worker process: the checker's side of the trust boundary.
+
+The code under test is loaded and called only in a worker process
+(:mod:`reference_rnn.checker.worker`); the cases, the expected values, the comparison and the
+diagnosis stay here. A call sends a case's inputs and gets back the outputs only
+(:mod:`reference_rnn.checker.remote` says what is taken of them), within a time limit per call.
+One worker serves every call; a call that does not return in time, or that ends or kills the
+worker, is a failed check with that reason, and a fresh worker runs the calls after it. After
+``Limits.restarts`` such calls of one runner, that runner's other calls are not run: code that
+crashes every time costs a few restarts, not one per case.
+
+Whatever the code prints, through any file descriptor, goes to a capture file in a private
+temporary folder; the report shows its first lines.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from functools import partial
+from pathlib import Path
+from types import TracebackType
+from typing import NoReturn, Self
+
+from reference_rnn.checker import channel, remote
+from reference_rnn.checker.apis import plan
+from reference_rnn.checker.apis.calling import Observation, Output, Plan, Runner
+from reference_rnn.checker.battery import Case
+from reference_rnn.checker.process import WorkerLostError, WorkerProcess
+from reference_rnn.checker.runner import Check, Report, check_plan, validated
+from reference_rnn.checker.target import TargetNotFoundError
+from reference_rnn.core.measure import TOLERANCE
+
+__all__ = ["Limits", "LoadError", "Sandbox", "check_target"]
+
+#: How long a worker has to start (the interpreter and NumPy), before loading the code.
+STARTUP = 60.0
+#: The most a reply may hold besides its values: a case's outputs are the size of its inputs.
+_REPLY_MARGIN = 1 << 26
+_DETAIL = 2000  # characters of a message from the worker
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What the code under test may take.
+
+    timeout : seconds for one call (a case's forward and backward), or for loading the code
+    memory : megabytes of address space the code may add to the worker's (RLIMIT_AS), 0 for none
+    restarts : the calls of one runner that may end or hang the worker before its others are
+        not run
+    """
+
+    timeout: float = 10.0
+    memory: int = 4096
+    restarts: int = 3
+
+
+class LoadError(Exception):
+    """The code under test could not be loaded: the message says why, and where."""
+
+
+def _lost(message: str) -> NoReturn:
+    raise WorkerLostError(message)
+
+
+class Sandbox:
+    """The worker processes of one check of ``target`` as ``api``, and their captured output.
+
+    Use as a context manager: the worker starts (and starts loading the code) at once;
+    :meth:`plan` waits for it; :meth:`finish` ends it and returns what the code printed.
+    """
+
+    def __init__(self, target: str, api: str, limits: Limits) -> None:
+        self.target, self.api, self.limits = target, api, limits
+        self._folder = tempfile.TemporaryDirectory(prefix="reference-rnn-check-")
+        self._output = Path(self._folder.name) / "output.txt"
+        self._capture = os.open(self._output, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        self._facts: object = None
+        self._calls = 0
+        self._lost: dict[str, list[str]] = {}  # runner label -> why its calls were lost
+        try:
+            self._worker: WorkerProcess | None = WorkerProcess(self._capture, limits.memory)
+        except BaseException:
+            self._close()
+            raise
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._stop(at_once=exc is not None)
+        self._close()
+
+    def _close(self) -> None:
+        os.close(self._capture)
+        self._folder.cleanup()
+
+    def _stop(self, *, at_once: bool) -> None:
+        if self._worker is not None:
+            self._worker.stop(at_once=at_once)
+            self._worker = None
+
+    def plan(self) -> Plan:
+        """The plan for the code: made here, from what the worker found in it.
+
+        TargetNotFoundError when TARGET does not exist; LoadError when it cannot be loaded.
+        """
+        try:
+            self._facts = self._loaded()
+            local = plan(self.api, remote.stand_in(self.api, self._facts))
+        except TimeoutError:
+            self._stop(at_once=True)
+            msg = f"loading {self.target} did not finish within {self.limits.timeout:g} s: stopped"
+            raise LoadError(msg) from None
+        except WorkerLostError as exc:
+            self._stop(at_once=True)
+            msg = f"loading {self.target}: {exc}"
+            raise LoadError(msg) from None
+        runners = [replace(r, run=partial(self._call, i, r)) for i, r in enumerate(local.runners)]
+        return replace(local, runners=runners)
+
+    def _loaded(self) -> object:
+        """The worker's description of the code, once it has started and loaded it."""
+        worker = self._worker
+        assert worker is not None
+        header, _ = worker.receive(time.monotonic() + STARTUP, _REPLY_MARGIN)
+        if header.get("op") != "ready":
+            _lost("the worker process did not start")
+        deadline = time.monotonic() + self.limits.timeout
+        request = {"op": "load", "target": self.target, "api": self.api, "path": sys.path}
+        worker.send(channel.encode(request), deadline)
+        header, _ = worker.receive(deadline, _REPLY_MARGIN)
+        op, error = header.get("op"), remote.printable(str(header.get("error")), _DETAIL)
+        if op == "not-found":
+            raise TargetNotFoundError(error)
+        if op in ("load-failed", "error"):
+            raise LoadError(error)
+        if op != "loaded":
+            _lost("the worker process sent back a reply to another request")
+        return header.get("facts")
+
+    def _call(self, index: int, local: Runner, case: Case) -> Observation:
+        """The user's code run on ``case`` by the worker's runner ``index`` (``local`` here)."""
+        template = local.run(case)  # on the stand-in: the outputs of a call that fails at once
+        lost = self._lost.setdefault(local.label, [])
+        if len(lost) >= self.limits.restarts:
+            why = f"not run: {len(lost)} calls before it were stopped or crashed (the last: {lost[-1]})"
+            return remote.failed(template, why)
+        try:
+            return self._remote(index, template)
+        except TimeoutError:
+            why = f"did not return within {self.limits.timeout:g} s: stopped"
+        except WorkerLostError as exc:
+            why = str(exc)
+        self._stop(at_once=True)
+        lost.append(why)
+        return remote.failed(template, why)
+
+    def _remote(self, index: int, template: Observation) -> Observation:
+        if self._worker is None:  # the last one was lost: a fresh worker, loading the code again
+            self._worker = WorkerProcess(self._capture, self.limits.memory)
+            try:
+                facts = self._loaded()
+            except (LoadError, TargetNotFoundError) as exc:
+                _lost(f"a fresh worker could not load the code: {exc}")
+            except TimeoutError:
+                _lost(f"a fresh worker did not load the code within {self.limits.timeout:g} s")
+            if facts != self._facts:
+                _lost("a fresh worker found other functions in the code")
+        self._calls += 1
+        case = template.case
+        request = {"op": "run", "seq": self._calls, "runner": index}
+        request |= {"case": case.name, "split": case.split}
+        arrays = [case.x, case.h0, case.Wx, case.Wh, case.b, case.dh]
+        deadline = time.monotonic() + self.limits.timeout
+        self._worker.send(channel.encode(request, arrays), deadline)
+        size = _REPLY_MARGIN + 32 * sum(a.size for a in arrays)  # float64, with room to spare
+        header, values = self._worker.receive(deadline, size)
+        if header.get("seq") != self._calls or header.get("op") not in ("observation", "error"):
+            _lost("the worker process sent back a reply to another request")
+        if header["op"] == "error":  # raised outside the code's calls: formatting what it returned?
+            error = remote.printable(str(header.get("error")), _DETAIL)
+            return remote.failed(template, f"the call ended with {error}")
+        return remote.observation(self.api, template, header, values)
+
+    def finish(self) -> list[str]:
+        """End the worker; the first lines of what the code printed, all along."""
+        self._stop(at_once=False)
+        return remote.output_lines(self._output)
+
+
+def check_target(
+    target: str,
+    *,
+    api: str,
+    dtype: str = "float64",
+    cases: Iterable[Case] | None = None,
+    limits: Limits | None = None,
+    name: str | None = None,
+    observe: Callable[[str, Output, Case], None] | None = None,
+) -> Report:
+    """Check TARGET as an ``api`` implementation, its code run only in a worker process.
+
+    ``name`` is the target's name in the report (default: TARGET). TargetNotFoundError when
+    TARGET does not exist; code that cannot be loaded is the failed check ``load/TARGET``.
+    """
+    checked = validated(api, dtype, cases)
+    name = target if name is None else name
+    with Sandbox(target, api, limits or Limits()) as sandbox:
+        try:
+            how = sandbox.plan()
+        except LoadError as exc:
+            load = Check("load/TARGET", False, None, TOLERANCE[dtype], str(exc))
+            report = Report(api, name, dtype, [load], [])
+        else:
+            report = check_plan(
+                how, api=api, dtype=dtype, cases=checked, target=name, observe=observe
+            )
+        return replace(report, output=sandbox.finish())

@@ -1,0 +1,125 @@
+"""TARGET, the code a check is about: loading it, and naming an object so that a worker can load it.
+
+TARGET is ``path/to/file.py:NAME`` or ``package.module:NAME`` for a class (``dlfs2``,
+``dlfs2-cell``, ``sprint``), or ``path/to/file.py`` or ``package.module`` for a module of functions
+(``cs231n``). A file is run as a script would be, with its directory first on ``sys.path``.
+
+:func:`load_target` runs the user's code: the checker calls it in its worker process
+(:mod:`reference_rnn.checker.worker`), or in-process when asked to. :func:`locate` runs none: it
+turns a class or module that ``reference_rnn.testing.check`` was given into the TARGET a worker
+loads again.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+from reference_rnn.checker.apis.calling import call_user
+
+__all__ = ["TargetNotFoundError", "load_target", "locate"]
+
+_FILE_PREFIX = "_checked_"  # the module name a file is loaded under
+
+
+class TargetNotFoundError(LookupError):
+    """TARGET names no file, module or attribute."""
+
+
+def load_target(target: str) -> object:
+    """The class or module TARGET names; UserCodeError when its code raises while loading."""
+    source, name = target, ""
+    head, sep, tail = target.rpartition(":")
+    if sep and tail.isidentifier():
+        source, name = head, tail
+    if source.endswith(".py") or "/" in source:
+        module = _load_file(Path(source))
+    else:
+        module = _import(source)
+    if not name:
+        return module
+    found = call_user(f"reading {name} of {source}", lambda: vars(module).get(name, _MISSING))
+    if found is _MISSING:
+        msg = f"{source} has no {name}"
+        raise TargetNotFoundError(msg)
+    return found
+
+
+_MISSING = object()
+
+
+def _load_file(path: Path) -> ModuleType:
+    if not path.is_file():
+        msg = f"no file {path}"
+        raise TargetNotFoundError(msg)
+    spec = importlib.util.spec_from_file_location(f"{_FILE_PREFIX}{path.stem}", path)
+    assert spec is not None  # a .py file always has a spec and a loader
+    assert spec.loader is not None
+    loader = spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # for dataclasses and pickling in the user's file
+    folder = str(path.parent.resolve())  # now: the code may change the working directory
+    sys.path.insert(0, folder)  # its own imports, as when run as a script
+    try:
+        call_user(f"loading {path}", lambda: loader.exec_module(module))
+    finally:
+        if folder in sys.path:  # the code may have taken it out itself
+            sys.path.remove(folder)
+    return module
+
+
+def _import(name: str) -> ModuleType:
+    def find() -> bool:
+        try:
+            return importlib.util.find_spec(name) is not None
+        except ModuleNotFoundError as exc:  # a package on the way is missing, or what it imports
+            if exc.name is not None and f"{name}.".startswith(f"{exc.name}."):
+                return False
+            raise
+        except ValueError:  # an empty name
+            return False
+
+    if not call_user(f"import {name}", find):  # runs the packages on the way, and so their code
+        msg = f"no module {name!r} (and no file: a file's name ends in .py)"
+        raise TargetNotFoundError(msg)
+    module: ModuleType = call_user(f"import {name}", lambda: importlib.import_module(name))
+    return module
+
+
+def locate(obj: object) -> str:
+    """The TARGET under which a worker process finds ``obj`` again, a class or a module.
+
+    A module by its name, or by its file when it was loaded from one (a script, or a file
+    :func:`load_target` loaded); a class as its module's ``:NAME``. ValueError for anything else
+    (an instance, a class made in a function): a worker could not import it.
+    """
+    if isinstance(obj, ModuleType):
+        return _module_target(obj)
+    module_name = getattr(obj, "__module__", None)
+    qualname = getattr(obj, "__qualname__", None)
+    module = sys.modules.get(module_name) if isinstance(module_name, str) else None
+    if not (isinstance(obj, type) and module is not None and isinstance(qualname, str)):
+        msg = f"a worker process cannot import {obj!r}: give a class, a module or a TARGET string"
+        raise ValueError(msg)
+    if vars(module).get(qualname) is not obj:
+        msg = (
+            f"a worker process cannot import {qualname} from {module_name}: it is not a name "
+            "of its module (made in a function?)"
+        )
+        raise ValueError(msg)
+    return f"{_module_target(module)}:{qualname}"
+
+
+def _module_target(module: ModuleType) -> str:
+    name = module.__name__
+    file = getattr(module, "__file__", None)
+    by_file = name == "__main__" or name.startswith(_FILE_PREFIX)
+    if not by_file and sys.modules.get(name) is module:
+        return name
+    if isinstance(file, str) and file.endswith(".py"):
+        return str(Path(file).resolve())
+    msg = f"a worker process cannot import the module {name}: it has no file and no importable name"
+    raise ValueError(msg)

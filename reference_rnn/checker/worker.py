@@ -1,0 +1,161 @@
+"""The worker process: where the code under test is loaded and called, and nothing else is done.
+
+:mod:`reference_rnn.checker.sandbox` starts it with the checker's interpreter; its stdin is
+empty, and its file descriptors 1 and 2 are the sandbox's capture file from the start, so what the
+code prints, by any means, lands there. It answers requests from one pipe on another
+(:mod:`reference_rnn.checker.channel`):
+
+- ``load``: load TARGET (:func:`~reference_rnn.checker.target.load_target`) and answer what the
+  API's plan reads of it: which of its functions or methods exist (the sandbox makes the plan
+  from that); or why it was not found, or could not be loaded;
+- ``run``: run one case through one of the plan's runners and answer the outputs.
+
+Whatever the code under test raises, SystemExit and KeyboardInterrupt included, is an answer; if
+it ends the process, hangs or is killed, the sandbox sees that. The worker computes no expected
+value and compares nothing: the sandbox takes nothing from it but the values the code returned.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import faulthandler
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from reference_rnn.checker import channel
+from reference_rnn.checker.apis import plan
+from reference_rnn.checker.apis.calling import (
+    Plan,
+    UserCodeError,
+    call_user,
+    class_name,
+    exception_text,
+    worker_mode,
+)
+from reference_rnn.checker.battery import Case
+from reference_rnn.checker.remote import ATTRIBUTES
+from reference_rnn.checker.target import TargetNotFoundError, load_target
+from reference_rnn.core.validation import FloatArray
+
+__all__ = ["Worker", "main"]
+
+#: The largest request the worker reads: a case's inputs, even a large one.
+REQUEST_LIMIT = 1 << 31
+
+
+class Worker:
+    """The worker's state: the target's plan once loaded, and the interpreter's own settings."""
+
+    def __init__(self) -> None:
+        self.plan = Plan()
+        self.recursion_limit = sys.getrecursionlimit()
+
+    def answer(self, header: dict[str, Any], arrays: list[FloatArray]) -> bytes:
+        """The reply to one request, whatever the code under test does short of ending us."""
+        try:
+            if header.get("op") == "load":
+                return channel.encode(self.load(header))
+            reply, values = self.run(header, arrays)
+            return channel.encode(reply, values)
+        except BaseException as exc:  # noqa: BLE001  (the code under test's, or a request's fault)
+            error = exception_text(exc)
+            return channel.encode({"op": "error", "seq": header.get("seq"), "error": error})
+        finally:  # the code may have changed what the worker's own code needs
+            sys.setrecursionlimit(self.recursion_limit)
+
+    def load(self, header: dict[str, Any]) -> dict[str, Any]:
+        sys.path[:] = header["path"]  # the checker's: what it can import, this process can
+        api = header["api"]
+        try:
+            obj = load_target(header["target"])
+            facts = call_user("reading TARGET", lambda: _facts(obj, api))
+        except TargetNotFoundError as exc:
+            return {"op": "not-found", "error": str(exc)}
+        except UserCodeError as exc:
+            return {"op": "load-failed", "error": str(exc)}
+        self.plan = plan(api, obj)
+        return {"op": "loaded", "facts": facts}
+
+    def run(
+        self, header: dict[str, Any], arrays: list[FloatArray]
+    ) -> tuple[dict[str, Any], list[FloatArray]]:
+        runner = self.plan.runners[header["runner"]]
+        x, h0, Wx, Wh, b, dh = arrays
+        case = Case(header["case"], "", x, h0, Wx, Wh, b, dh, header["split"])
+        outputs: list[dict[str, Any]] = []
+        values: list[FloatArray] = []
+        for output in runner.run(case).outputs:
+            index = None
+            if output.value is not None:
+                index = len(values)
+                values.append(output.value)
+            outputs.append(
+                {"key": output.key, "name": output.name, "value": index, "problem": output.problem}
+            )
+        return {"op": "observation", "seq": header["seq"], "outputs": outputs}, values
+
+
+def _facts(obj: object, api: str) -> dict[str, Any]:
+    """What the plan reads of ``obj``: its name, whether it can be called, which names it has."""
+    return {
+        "name": class_name(obj),
+        "callable": callable(obj),
+        "has": [name for name in ATTRIBUTES[api] if callable(getattr(obj, name, None))],
+    }
+
+
+def main(argv: Sequence[str]) -> int:
+    """Serve requests until the checker closes the channel: ``REQUESTS REPLIES MEMORY_MB``."""
+    requests, replies, memory = (int(arg) for arg in argv)
+    _die_with_the_checker()
+    _limit_memory(memory)
+    faulthandler.enable()  # a crash in compiled code: its traceback goes to the captured stderr
+    worker_mode()
+    worker = Worker()
+    read = channel.reader(requests)
+    channel.write_all(replies, channel.encode({"op": "ready"}))
+    while True:
+        try:
+            header, arrays = channel.decode(read, REQUEST_LIMIT)
+        except EOFError:  # the checker is done
+            return 0
+        channel.write_all(replies, worker.answer(header, arrays))
+
+
+def _die_with_the_checker() -> None:
+    """Be killed when the checker ends, however it ends, even inside the code under test.
+
+    Linux's PR_SET_PDEATHSIG; elsewhere, the worker ends when it next reads its requests.
+    """
+    if sys.platform == "linux":  # pragma: no branch  (the platform CI runs on)
+        ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _limit_memory(megabytes: int) -> None:
+    """At most ``megabytes`` more address space than the worker has now (RLIMIT_AS), if any.
+
+    On top of what the worker uses before it loads the code: the interpreter, NumPy and its
+    threads' reservations, which vary with the machine.
+    """
+    if megabytes <= 0 or sys.platform == "win32":
+        return
+    import resource  # noqa: PLC0415  (not on Windows)
+
+    limit = _address_space() + megabytes * 2**20
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def _address_space() -> int:
+    """The bytes of address space this process has now (Linux's /proc), else 0."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as statm:  # noqa: PTH123
+            pages = int(statm.read().split()[0])
+    except OSError:
+        return 0
+    return pages * os.sysconf("SC_PAGE_SIZE")
