@@ -15,6 +15,7 @@ import pytest
 from reference_rnn import testing
 from reference_rnn.checker.battery import KEYS
 from reference_rnn.cli import main
+from reference_rnn.core.config import RNNConfig
 from reference_rnn.core.measure import TOLERANCE, scaled_error
 from reference_rnn.oracles import Problem
 
@@ -27,13 +28,7 @@ def torch_results(arrays) -> dict[str, np.ndarray]:
     H = Wx.shape[1]
     results = torch_oracle.run(
         Problem(
-            input_size=Wx.shape[0],
-            hidden_size=H,
-            num_layers=1,
-            nonlinearity="tanh",
-            bias=True,
-            batch_first=True,
-            bidirectional=False,
+            config=RNNConfig(Wx.shape[0], H, batch_first=True),
             dtype=str(x.dtype),
             params={
                 "weight_ih_l0": Wx.T,

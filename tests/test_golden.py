@@ -46,11 +46,11 @@ def test_golden_cases_cover_the_options():
 
     assert has(lambda c: c.lengths is not None)
     assert has(lambda c: c.unbatched)
-    assert has(lambda c: c.rnn.get("bidirectional"))
-    assert has(lambda c: c.rnn.get("num_layers", 1) == 3)
-    assert has(lambda c: c.rnn.get("nonlinearity") == "relu")
-    assert has(lambda c: c.rnn.get("bias") is False)
-    assert has(lambda c: c.rnn.get("batch_first"))
+    assert has(lambda c: c.config.bidirectional)
+    assert has(lambda c: c.config.num_layers == 3)
+    assert has(lambda c: c.config.nonlinearity == "relu")
+    assert has(lambda c: not c.config.bias)
+    assert has(lambda c: c.config.batch_first)
     assert has(lambda c: c.dtype == "float32")
     assert has(lambda c: not c.hx)
 

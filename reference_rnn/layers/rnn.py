@@ -8,57 +8,47 @@ K = 2 if bidirectional else 1 (the number of directions).
     output  (T, N, K * H), or (N, T, K * H) with batch_first, or (T, K * H) unbatched
 
 Layer ``l`` direction ``k`` runs ``h_t = tanh(x_t @ W_ih.T + b_ih + h_{t-1} @ W_hh.T + b_hh)``
-with torch's parameter names and layouts (``weight_ih_l{l}{_reverse}`` is ``(H, D_l)``). Inside,
-every array is batch-first ``(N, T, .)``, the layout of the functional core.
+with torch's parameter names and layouts (``weight_ih_l{l}{_reverse}`` is ``(H, D_l)``).
+
+This class is the stateful shell that torch users know: the parameters, the mode, the last
+forward pass. Its parts: the arguments' checks and layouts (:mod:`~reference_rnn.layers.rnn_inputs`;
+inside, every array is batch-first ``(N, T, .)``, the layout of the functional core), the
+parameters (:mod:`~reference_rnn.layers.rnn_parameters`) and the network of layers and directions
+(:mod:`~reference_rnn.layers.rnn_stack`).
 """
 
 from __future__ import annotations
 
-import numbers
 import warnings
-from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 import numpy as np
-from numpy.typing import DTypeLike, NDArray
+from numpy.typing import DTypeLike
 
-from reference_rnn.core.functional import (
-    Nonlinearity,
-    RNNCache,
-    backward_sequence,
-    forward_sequence,
+from reference_rnn.core.config import RNNConfig
+from reference_rnn.core.functional import Nonlinearity
+from reference_rnn.core.validation import FloatArray, as_real_array, check_shape, require_finite
+from reference_rnn.layers import torch_interop
+from reference_rnn.layers.rnn_inputs import (
+    checked_initial_state,
+    checked_input,
+    checked_lengths,
+    from_batch_first,
+    read_only_view,
+    to_batch_first,
 )
-from reference_rnn.core.validation import (
-    FloatArray,
-    as_array,
-    as_real_array,
-    check_flag,
-    check_nonlinearity,
-    check_shape,
-    check_size,
-    require_finite,
-)
+from reference_rnn.layers.rnn_parameters import checked_state_dict, initial_parameters
+from reference_rnn.layers.rnn_stack import StackCache, stack_backward, stack_forward
 
 __all__ = ["RNN"]
 
 
 @dataclass(frozen=True, eq=False)
-class _Layer:
-    """What the backward pass needs from one layer of the last forward pass."""
-
-    caches: list[RNNCache]  # one per direction
-    input_width: int  # D for the first layer, K * H above it
-    dropout_mask: FloatArray | None  # applied to this layer's output, (N, T, K * H)
-
-
-@dataclass(frozen=True, eq=False)
 class _Forward:
-    """The last forward pass: its layers and how the caller laid out the arrays."""
+    """The last forward pass: the network's cache and how the caller laid out the arrays."""
 
-    layers: list[_Layer]
-    lengths: NDArray[np.intp] | None  # (N,)
-    valid: NDArray[np.bool_] | None  # (N, T, 1): True up to each length
+    cache: StackCache
     unbatched: bool
     hx_shape: tuple[int, ...]
     output_shape: tuple[int, ...]
@@ -70,7 +60,8 @@ class RNN:
     Parameters
     ----------
     input_size, hidden_size, num_layers, nonlinearity, bias, batch_first, dropout, bidirectional
-        As in ``torch.nn.RNN``.
+        As in ``torch.nn.RNN``; they are also attributes (read-only: a layer's shape is fixed),
+        and together ``config``, an :class:`~reference_rnn.core.config.RNNConfig`.
     dtype : float64 (default) or float32
         The parameters' dtype.
     seed : int, numpy.random.Generator or None
@@ -103,26 +94,17 @@ class RNN:
         dtype: DTypeLike = np.float64,
         seed: int | np.random.Generator | None = None,
     ) -> None:
-        self.input_size = check_size("input_size", input_size)
-        self.hidden_size = check_size("hidden_size", hidden_size)
-        self.num_layers = check_size("num_layers", num_layers)
-        self.nonlinearity: Nonlinearity = check_nonlinearity(nonlinearity)  # type: ignore[assignment]
-        self.bias = check_flag("bias", bias)
-        self.batch_first = check_flag("batch_first", batch_first)
-        self.bidirectional = check_flag("bidirectional", bidirectional)
-        given: object = dropout  # any object: not every caller runs a type checker
-        if (
-            isinstance(given, bool)
-            or not isinstance(given, numbers.Real)
-            or not 0 <= float(given) <= 1
-        ):
-            msg = (
-                "dropout should be a number in range [0, 1] representing the probability of an "
-                f"element being zeroed, got {dropout!r}"
-            )
-            raise ValueError(msg)
-        self.dropout: float = float(dropout)
-        if self.dropout > 0 and self.num_layers == 1:
+        self.config = RNNConfig(
+            input_size,
+            hidden_size,
+            num_layers,
+            nonlinearity,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+        )
+        if self.config.dropout > 0 and self.config.num_layers == 1:
             warnings.warn(
                 "dropout option adds dropout after all but last recurrent layer, so non-zero "
                 f"dropout expects num_layers greater than 1, but got dropout={dropout} and "
@@ -130,44 +112,53 @@ class RNN:
                 UserWarning,
                 stacklevel=2,
             )
-        try:
-            self.dtype: np.dtype[Any] = np.dtype(dtype)
-        except TypeError:
-            msg = f"dtype must be float32 or float64, got {dtype!r}"
-            raise TypeError(msg) from None
-        if self.dtype not in (np.float32, np.float64):
-            msg = f"dtype must be float32 or float64, got {self.dtype}"
-            raise TypeError(msg)
+        self.dtype: np.dtype[Any] = _checked_dtype(dtype)
         self.rng: np.random.Generator = np.random.default_rng(seed)
         self.training: bool = True
         self.grads: dict[str, FloatArray] = {}
         self.dropout_masks: list[FloatArray] = []
         self._last: _Forward | None = None
+        self._params = initial_parameters(self.config, self.dtype, self.rng)
 
-        k = 1 / np.sqrt(self.hidden_size)
-        self._params: dict[str, FloatArray] = {
-            name: self.rng.uniform(-k, k, size=shape).astype(self.dtype)
-            for name, shape in self._param_shapes().items()
-        }
+    # -- torch's attributes, read from the configuration ----------------------------------------
 
-    # -- configuration and parameters ---------------------------------------------------------
+    @property
+    def input_size(self) -> int:
+        return self.config.input_size
+
+    @property
+    def hidden_size(self) -> int:
+        return self.config.hidden_size
+
+    @property
+    def num_layers(self) -> int:
+        return self.config.num_layers
+
+    @property
+    def nonlinearity(self) -> Nonlinearity:
+        return self.config.nonlinearity
+
+    @property
+    def bias(self) -> bool:
+        return self.config.bias
+
+    @property
+    def batch_first(self) -> bool:
+        return self.config.batch_first
+
+    @property
+    def dropout(self) -> float:
+        return self.config.dropout
+
+    @property
+    def bidirectional(self) -> bool:
+        return self.config.bidirectional
 
     @property
     def num_directions(self) -> int:
-        return 2 if self.bidirectional else 1
+        return self.config.num_directions
 
-    def _param_shapes(self) -> dict[str, tuple[int, ...]]:
-        """torch's parameter names and shapes, in torch's order."""
-        H = self.hidden_size
-        shapes: dict[str, tuple[int, ...]] = {}
-        for layer in range(self.num_layers):
-            width = self.input_size if layer == 0 else self.num_directions * H
-            for direction in range(self.num_directions):
-                w_ih, w_hh, b_ih, b_hh = _param_names(layer, direction)
-                shapes |= {w_ih: (H, width), w_hh: (H, H)}
-                if self.bias:
-                    shapes |= {b_ih: (H,), b_hh: (H,)}
-        return shapes
+    # -- parameters ---------------------------------------------------------------------------
 
     def __getattr__(self, name: str) -> FloatArray:
         # rnn.weight_ih_l0 and friends, as on a torch module
@@ -192,67 +183,26 @@ class RNN:
         Missing, unexpected and misshapen keys are a ValueError that lists them; nothing is
         changed unless every value is right.
         """
-        given: object = state_dict  # any object: not every caller runs a type checker
-        if not isinstance(given, Mapping):
-            msg = f"state_dict must be a mapping of parameter names to arrays, got {type(state_dict).__name__}"
-            raise TypeError(msg)
-        shapes = self._param_shapes()
-        missing = [name for name in shapes if name not in state_dict]
-        unexpected = [name for name in state_dict if name not in shapes]
-        if missing or unexpected:
-            msg = f"state_dict does not match: missing keys {missing}, unexpected keys {unexpected}"
-            raise ValueError(msg)
-        params = {}
-        for name in shapes:
-            value = state_dict[name]
-            if hasattr(value, "detach"):  # a torch tensor; torch itself is not needed here
-                value = value.detach().cpu().numpy()
-            params[name] = as_real_array(f"state_dict[{name!r}]", value)
-        misshapen = [
-            f"state_dict[{name!r}] must have shape {shape}, got {params[name].shape}"
-            for name, shape in shapes.items()
-            if params[name].shape != shape
-        ]
-        if misshapen:
-            msg = "; ".join(misshapen)
-            raise ValueError(msg)
-        for name, value in params.items():
-            require_finite(f"state_dict[{name!r}]", value)
-        for name, value in params.items():
+        for name, value in checked_state_dict(self.config, state_dict).items():
             # in place: whoever holds rnn.params (an optimizer) keeps the live arrays
             self._params[name][...] = value
+
+    # -- other frameworks ---------------------------------------------------------------------
 
     @classmethod
     def from_torch(cls, module: Any, *, seed: int | np.random.Generator | None = None) -> RNN:
         """An ``RNN`` with a ``torch.nn.RNN``'s configuration, weights, dtype and mode."""
-        mode = getattr(module, "mode", None)
-        if mode not in ("RNN_TANH", "RNN_RELU"):
-            msg = f"module must be a torch.nn.RNN, got {type(module).__name__}"
-            raise TypeError(msg)
-        dtype = str(next(module.parameters()).dtype).removeprefix("torch.")
+        config, dtype = torch_interop.config_of(module)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # torch has already warned about dropout
-            rnn = cls(
-                module.input_size,
-                module.hidden_size,
-                module.num_layers,
-                module.nonlinearity,
-                module.bias,
-                module.batch_first,
-                module.dropout,
-                module.bidirectional,
-                dtype=dtype,
-                seed=seed,
-            )
+            rnn = cls(**asdict(config), dtype=dtype, seed=seed)
         rnn.load_state_dict(module.state_dict())
         rnn.train(module.training)
         return rnn
 
     def to_torch(self) -> Any:
         """A ``torch.nn.RNN`` with this configuration, weights, dtype and mode (needs torch)."""
-        from reference_rnn.layers.torch_interop import to_torch  # noqa: PLC0415  (torch on demand)
-
-        return to_torch(self)
+        return torch_interop.to_torch(self.config, self.state_dict(), self.dtype, self.training)
 
     def to_onnx(self, *, hx: bool = True, lengths: bool = False, opset: int = 22) -> Any:
         """An ``onnx.ModelProto`` equivalent to this layer in evaluation mode (needs onnx).
@@ -265,19 +215,15 @@ class RNN:
         from reference_rnn.layers.onnx_export import build_model  # noqa: PLC0415  (onnx on demand)
 
         return build_model(
+            self.config,
             self.state_dict(),
-            input_size=self.input_size,
-            hidden_size=self.hidden_size,
-            num_layers=self.num_layers,
-            nonlinearity=self.nonlinearity,
-            bias=self.bias,
-            batch_first=self.batch_first,
-            bidirectional=self.bidirectional,
             dtype=self.dtype.name,
             hx=hx,
             lengths=lengths,
             opset=opset,
         )
+
+    # -- mode ---------------------------------------------------------------------------------
 
     def train(self, mode: bool = True) -> RNN:
         """Training mode (dropout on) or not; returns self, as torch does."""
@@ -289,15 +235,9 @@ class RNN:
         return self.train(False)
 
     def __repr__(self) -> str:
-        options = [f"{self.input_size}", f"{self.hidden_size}"]
-        defaults = {"num_layers": 1, "nonlinearity": "tanh", "bias": True, "batch_first": False}
-        defaults |= {"dropout": 0.0, "bidirectional": False}
-        options += [
-            f"{name}={getattr(self, name)!r}"
-            for name, default in defaults.items()
-            if getattr(self, name) != default
-        ]
-        return f"RNN({', '.join(options)})"
+        options = self.config.options()
+        sizes = [f"{options.pop('input_size')}", f"{options.pop('hidden_size')}"]
+        return f"RNN({', '.join(sizes + [f'{k}={v!r}' for k, v in options.items()])})"
 
     # -- forward and backward -----------------------------------------------------------------
 
@@ -331,58 +271,22 @@ class RNN:
         for name, param in self._params.items():
             # the parameters are writable (optimizers update them), so they are checked here
             require_finite(name, param)
-        x, unbatched = self._input_batch_first(input)
+        x, unbatched = checked_input(self.config, input)
         N, T, _ = x.shape
-        K = self.num_directions
-        h0 = self._initial_state(hx, unbatched, N)
-        steps = self._lengths(lengths, unbatched, N, T)
-        valid = None if steps is None else (np.arange(T) < steps[:, None])[:, :, None]
+        h0 = checked_initial_state(self.config, hx, unbatched, N, self.dtype)
+        steps = checked_lengths(lengths, unbatched, N, T)
 
-        layers: list[_Layer] = []
-        h_n = []
-        for layer in range(self.num_layers):
-            caches = []
-            outputs = []
-            for direction in range(K):
-                Wx, Wh, b = self._weights(layer, direction)
-                x_dir = x if direction == 0 else _reverse(x, steps)
-                h, cache = forward_sequence(
-                    x_dir,
-                    h0[layer * K + direction],
-                    Wx,
-                    Wh,
-                    b,
-                    "hx",
-                    self.nonlinearity,
-                    check_finite=False,
-                )
-                caches.append(cache)
-                # each direction's final state is at its own step length - 1
-                h_n.append(h[:, -1] if steps is None else h[np.arange(N), steps - 1])
-                outputs.append(h if direction == 0 else _reverse(h, steps))
-            out = outputs[0] if K == 1 else np.concatenate(outputs, axis=2)
-            if valid is not None:
-                out = np.where(valid, out, 0)
-            mask: FloatArray | None = None
-            if self.training and self.dropout > 0 and layer < self.num_layers - 1:
-                keep = self.rng.random(out.shape) >= self.dropout
-                scale = 0.0 if self.dropout == 1 else 1 / (1 - self.dropout)
-                mask = np.where(keep, scale, 0.0).astype(out.dtype)
-                out = out * mask
-            layers.append(_Layer(caches, x.shape[2], mask))
-            x = out
-
-        hidden = np.stack(h_n)
-        output = self._from_batch_first(x, unbatched)
-        if unbatched:
-            hidden = hidden[:, 0]
+        rng = self.rng if self.training else None
+        out, h_n, cache = stack_forward(self.config, self._params, x, h0, steps, rng)
+        output = from_batch_first(self.config, out, unbatched)
+        hidden = h_n[:, 0] if unbatched else h_n
         self.dropout_masks = [
-            self._from_batch_first(layer.dropout_mask, unbatched)
-            for layer in layers
-            if layer.dropout_mask is not None
+            from_batch_first(self.config, mask, unbatched)
+            for mask in cache.masks
+            if mask is not None
         ]
-        self._last = _Forward(layers, steps, valid, unbatched, hidden.shape, output.shape)
-        return _read_only_view(output), _read_only_view(hidden)
+        self._last = _Forward(cache, unbatched, hidden.shape, output.shape)
+        return read_only_view(output), read_only_view(hidden)
 
     def backward(
         self, grad_output: object, grad_h_n: object | None = None
@@ -407,156 +311,38 @@ class RNN:
             msg = "RNN.backward needs a successful forward first"
             raise RuntimeError(msg)
         last = self._last
-        g_out = as_real_array("grad_output", grad_output)
-        check_shape("grad_output", g_out, last.output_shape, "the shape of output")
-        require_finite("grad_output", g_out)
-        g_hn = None
-        if grad_h_n is not None:
-            g_hn = as_real_array("grad_h_n", grad_h_n)
-            check_shape("grad_h_n", g_hn, last.hx_shape, "the shape of h_n")
-            require_finite("grad_h_n", g_hn)
-            if last.unbatched:
-                g_hn = g_hn[:, None]  # (L * K, H) -> (L * K, 1, H)
-        g = self._to_batch_first(g_out, last.unbatched)
-        N = g.shape[0]
-        H, K = self.hidden_size, self.num_directions
-        steps = last.lengths
-        final = (slice(None), -1) if steps is None else (np.arange(N), steps - 1)
-
-        grads: dict[str, FloatArray] = {}
-        grad_hx: list[FloatArray] = [np.empty(0)] * (self.num_layers * K)
-        for layer in reversed(range(self.num_layers)):
-            cache_layer = last.layers[layer]
-            if cache_layer.dropout_mask is not None:
-                g = g * cache_layer.dropout_mask
-            if last.valid is not None:
-                g = np.where(last.valid, g, 0)
-            g_inputs = []
-            for direction in range(K):
-                g_dir = g[:, :, direction * H : (direction + 1) * H]
-                if direction == 1:
-                    g_dir = _reverse(g_dir, steps)
-                if g_hn is not None:
-                    # in the direction's own time order, h_n is the state at step length - 1
-                    g_dir = np.array(g_dir)
-                    g_dir[final] += g_hn[layer * K + direction]
-                dx, dh0, dWx, dWh, db = backward_sequence(
-                    g_dir, cache_layer.caches[direction], "grad_output", check_finite=False
-                )
-                g_inputs.append(dx if direction == 0 else _reverse(dx, steps))
-                grad_hx[layer * K + direction] = dh0
-                w_ih, w_hh, b_ih, b_hh = _param_names(layer, direction)
-                grads |= {w_ih: dWx.T, w_hh: dWh.T}
-                if self.bias:
-                    grads |= {b_ih: db, b_hh: db.copy()}
-            g = g_inputs[0] if K == 1 else g_inputs[0] + g_inputs[1]
-
+        g, g_hn = _checked_upstream(self.config, last, grad_output, grad_h_n)
+        g_in, g_hx, grads = stack_backward(self.config, g, g_hn, last.cache)
         self.grads = {name: grads[name] for name in self._params}  # torch's order
-        g_hx = np.stack(grad_hx)
-        return self._from_batch_first(g, last.unbatched), g_hx[:, 0] if last.unbatched else g_hx
-
-    # -- helpers ------------------------------------------------------------------------------
-
-    def _weights(self, layer: int, direction: int) -> tuple[FloatArray, FloatArray, FloatArray]:
-        """``Wx (D_l, H)``, ``Wh (H, H)`` and ``b (H,)`` of the functional core, from torch's."""
-        w_ih, w_hh, b_ih, b_hh = _param_names(layer, direction)
-        p = self._params
-        b = p[b_ih] + p[b_hh] if self.bias else np.zeros(self.hidden_size, dtype=self.dtype)
-        return p[w_ih].T, p[w_hh].T, b
-
-    def _input_batch_first(self, input: object) -> tuple[FloatArray, bool]:
-        """The checked input as an ``(N, T, D)`` view, and whether it was unbatched."""
-        x = as_real_array("input", input)
-        if x.ndim not in (2, 3):
-            msg = (
-                "input must be 3-D (T, N, D), or (N, T, D) with batch_first, or 2-D (T, D) "
-                f"unbatched, got {x.ndim}-D array of shape {x.shape}"
-            )
-            raise ValueError(msg)
-        if x.shape[-1] != self.input_size:
-            msg = (
-                f"input must have input_size = {self.input_size} features on its last axis, "
-                f"got shape {x.shape}"
-            )
-            raise ValueError(msg)
-        time_axis = 1 if self.batch_first and x.ndim == 3 else 0
-        if x.shape[time_axis] == 0:
-            msg = f"input must have at least one time step, got shape {x.shape}"
-            raise ValueError(msg)
-        require_finite("input", x)
-        unbatched = x.ndim == 2
-        return self._to_batch_first(x, unbatched), unbatched
-
-    def _to_batch_first(self, a: FloatArray, unbatched: bool) -> FloatArray:
-        """A view of ``a``, laid out as the caller's input or output, as ``(N, T, .)``."""
-        if unbatched:
-            return a[None]  # (T, F) -> (1, T, F)
-        return a if self.batch_first else a.transpose(1, 0, 2)  # (T, N, F) -> (N, T, F)
-
-    def _from_batch_first(self, a: FloatArray, unbatched: bool) -> FloatArray:
-        """The inverse of :meth:`_to_batch_first`."""
-        if unbatched:
-            return a.reshape(a.shape[1:])  # (1, T, F) -> (T, F)
-        return a if self.batch_first else a.transpose(1, 0, 2)
-
-    def _initial_state(self, hx: object | None, unbatched: bool, N: int) -> FloatArray:
-        """The checked initial state as ``(L * K, N, H)``."""
-        shape = (self.num_layers * self.num_directions, N, self.hidden_size)
-        if hx is None:
-            return np.zeros(shape, dtype=self.dtype)
-        h0 = as_real_array("hx", hx)
-        ndim = 2 if unbatched else 3
-        if h0.ndim != ndim:
-            kind = "unbatched 2-D" if unbatched else "batched 3-D"
-            msg = f"For {kind} input, hx should also be {ndim}-D but got {h0.ndim}-D array"
-            raise ValueError(msg)
-        if unbatched:
-            check_shape("hx", h0, (shape[0], shape[2]), "num_layers * num_directions, H")
-        else:
-            check_shape("hx", h0, shape, "num_layers * num_directions, N, H")
-        require_finite("hx", h0)
-        return h0[:, None] if unbatched else h0
-
-    def _lengths(
-        self, lengths: object | None, unbatched: bool, N: int, T: int
-    ) -> NDArray[np.intp] | None:
-        """The checked sequence lengths, ``(N,)``, or None."""
-        if lengths is None:
-            return None
-        if unbatched:
-            msg = "lengths needs batched 3-D input, got unbatched 2-D input"
-            raise ValueError(msg)
-        steps = as_array("lengths", lengths)
-        if steps.dtype.kind not in "iu" and steps.size:  # an empty list is float64 to NumPy
-            msg = f"lengths must be an array of integers, got dtype {steps.dtype}"
-            raise TypeError(msg)
-        check_shape("lengths", steps, (N,), "one length per sequence")
-        if N and (steps.min() < 1 or steps.max() > T):
-            msg = f"lengths must lie in [1, T] = [1, {T}], got {steps.tolist()}"
-            raise ValueError(msg)
-        return steps.astype(np.intp)
+        grad_input = from_batch_first(self.config, g_in, last.unbatched)
+        return grad_input, g_hx[:, 0] if last.unbatched else g_hx
 
 
-def _param_names(layer: int, direction: int) -> tuple[str, str, str, str]:
-    """torch's names for one layer and direction: weight_ih, weight_hh, bias_ih, bias_hh."""
-    end = f"_l{layer}_reverse" if direction else f"_l{layer}"
-    return f"weight_ih{end}", f"weight_hh{end}", f"bias_ih{end}", f"bias_hh{end}"
+def _checked_dtype(dtype: DTypeLike) -> np.dtype[Any]:
+    """float32 or float64 as a NumPy dtype; anything else is a TypeError."""
+    try:
+        checked = np.dtype(dtype)
+    except TypeError:
+        msg = f"dtype must be float32 or float64, got {dtype!r}"
+        raise TypeError(msg) from None
+    if checked not in (np.float32, np.float64):
+        msg = f"dtype must be float32 or float64, got {checked}"
+        raise TypeError(msg)
+    return checked
 
 
-def _reverse(a: FloatArray, lengths: NDArray[np.intp] | None) -> FloatArray:
-    """Reverse each sequence of ``a (N, T, F)`` within its length; padding stays in place.
-
-    The reordering is its own inverse, so it also maps a reversed sequence back.
-    """
-    if lengths is None:
-        return a[:, ::-1]
-    T = a.shape[1]
-    t = np.arange(T)
-    order = np.where(t < lengths[:, None], lengths[:, None] - 1 - t, t)  # (N, T)
-    return np.take_along_axis(a, order[:, :, None], axis=1)
-
-
-def _read_only_view(a: FloatArray) -> FloatArray:
-    view = a.view()
-    view.flags.writeable = False
-    return view
+def _checked_upstream(
+    config: RNNConfig, last: _Forward, grad_output: object, grad_h_n: object | None
+) -> tuple[FloatArray, FloatArray | None]:
+    """``grad_output`` as (N, T, K * H) and ``grad_h_n`` as (L * K, N, H) or None, checked."""
+    g_out = as_real_array("grad_output", grad_output)
+    check_shape("grad_output", g_out, last.output_shape, "the shape of output")
+    require_finite("grad_output", g_out)
+    g_hn = None
+    if grad_h_n is not None:
+        g_hn = as_real_array("grad_h_n", grad_h_n)
+        check_shape("grad_h_n", g_hn, last.hx_shape, "the shape of h_n")
+        require_finite("grad_h_n", g_hn)
+        if last.unbatched:
+            g_hn = g_hn[:, None]  # (L * K, H) -> (L * K, 1, H)
+    return to_batch_first(config, g_out, last.unbatched), g_hn

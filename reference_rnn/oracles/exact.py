@@ -35,7 +35,6 @@ the forward and reverse sweeps here take 0.25 s together.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import ModuleType
@@ -44,6 +43,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from reference_rnn.core.optional import require
 from reference_rnn.oracles import Problem, Results
 
 __all__ = [
@@ -79,11 +79,7 @@ IdArray = NDArray[np.int64]
 
 def import_mpmath() -> ModuleType:
     """mpmath, or an ImportError that says how to get it."""
-    try:
-        return importlib.import_module("mpmath")
-    except ImportError as exc:
-        msg = f"the exact-arithmetic checks need mpmath (pip install mpmath): {exc}"
-        raise ImportError(msg) from exc
+    return require("mpmath", extra="oracle-exact", purpose="the exact oracle")
 
 
 def version() -> str:
@@ -98,7 +94,7 @@ def unsupported(problem: Problem) -> str | None:
             "against the float32 oracles"
         )
     T, N = _time_and_batch(problem)
-    sizes = {"N": N, "T": T, "D": problem.input_size, "H": problem.hidden_size}
+    sizes = {"N": N, "T": T, "D": problem.config.input_size, "H": problem.config.hidden_size}
     if any(sizes[name] > limit for name, limit in MAX_SIZES.items()):
         return (
             f"too big for exact arithmetic: (N, T, D, H) = {tuple(sizes.values())}, "
@@ -129,7 +125,8 @@ def inputs(problem: Problem) -> dict[str, ObjectArray]:
     ``hx`` is None) and ``grad.<torch parameter name>``.
     """
     mpmath = import_mpmath()
-    LK, H = problem.num_layers * problem.num_directions, problem.hidden_size
+    c = problem.config
+    LK, H = c.num_layers * c.num_directions, c.hidden_size
     _, N = _time_and_batch(problem)
     hx_shape = (LK, H) if problem.unbatched else (LK, N, H)
     hx = np.zeros(hx_shape) if problem.hx is None else problem.hx
@@ -244,7 +241,8 @@ class _Tape:
 
 def _forward(tape: _Tape, problem: Problem, ids: Mapping[str, IdArray]) -> tuple[IdArray, IdArray]:
     """The nodes of output and h_n, in the problem's layouts, from the nodes of the values."""
-    L, K, H = problem.num_layers, problem.num_directions, problem.hidden_size
+    c = problem.config
+    L, K, H = c.num_layers, c.num_directions, c.hidden_size
     T, N = _time_and_batch(problem)
     lengths = [T] * N if problem.lengths is None else [int(n) for n in problem.lengths]
     hx = ids["grad_hx"].reshape(L * K, N, H)  # (LK, H) unbatched -> (LK, 1, H)
@@ -254,14 +252,14 @@ def _forward(tape: _Tape, problem: Problem, ids: Mapping[str, IdArray]) -> tuple
     for layer in range(L):
         out = np.full((T, N, K * H), zero, dtype=np.int64)
         for k in range(K):
-            names = problem.param_names(layer, k)
+            names = c.param_names(layer, k)
             w_ih, w_hh = ids[f"grad.{names[0]}"], ids[f"grad.{names[1]}"]  # (H, D_l), (H, H)
-            biases = [ids[f"grad.{name}"] for name in names[2:]] if problem.bias else []
+            biases = [ids[f"grad.{name}"] for name in names[2:]] if c.bias else []
             for n in range(N):
                 h = hx[layer * K + k, n]
                 steps = range(lengths[n]) if k == 0 else reversed(range(lengths[n]))
                 for t in steps:
-                    h = _step(tape, problem.nonlinearity, w_ih, w_hh, biases, layer_in[t, n], h)
+                    h = _step(tape, c.nonlinearity, w_ih, w_hh, biases, layer_in[t, n], h)
                     out[t, n, k * H : (k + 1) * H] = h
                 h_n[layer * K + k, n] = h
         if problem.dropout_masks is not None and layer < L - 1:
@@ -304,7 +302,7 @@ def _time_major(problem: Problem, a: NDArray[Any]) -> NDArray[Any]:
     """An array laid out like the input or the output, as (T, N, F); and back when batched."""
     if problem.unbatched:
         return a[:, None]  # (T, F) -> (T, 1, F)
-    return a.swapaxes(0, 1) if problem.batch_first else a  # (N, T, F) <-> (T, N, F)
+    return a.swapaxes(0, 1) if problem.config.batch_first else a  # (N, T, F) <-> (T, N, F)
 
 
 def _time_and_batch(problem: Problem) -> tuple[int, int]:
@@ -312,12 +310,12 @@ def _time_and_batch(problem: Problem) -> tuple[int, int]:
     if problem.unbatched:
         return problem.x.shape[0], 1
     first, second = problem.x.shape[:2]
-    return (second, first) if problem.batch_first else (first, second)
+    return (second, first) if problem.config.batch_first else (first, second)
 
 
 def _work(problem: Problem) -> int:
     """Multiply-adds of the forward pass: N * T * H * (D_l + H) per layer and direction."""
     T, N = _time_and_batch(problem)
-    H, K = problem.hidden_size, problem.num_directions
-    widths = [problem.input_size] + [K * H] * (problem.num_layers - 1)
-    return sum(K * N * T * H * (D_l + H) for D_l in widths)
+    c = problem.config
+    widths = [c.layer_input_size(layer) for layer in range(c.num_layers)]
+    return sum(c.num_directions * N * T * c.hidden_size * (D_l + c.hidden_size) for D_l in widths)

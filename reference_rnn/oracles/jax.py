@@ -16,7 +16,6 @@ function, compiled once per network structure, shapes and dtypes.
 
 from __future__ import annotations
 
-import importlib
 import os
 from collections.abc import Callable
 from functools import cache, partial
@@ -25,6 +24,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from reference_rnn.core.config import RNNConfig
+from reference_rnn.core.optional import require
 from reference_rnn.oracles import Problem, Results
 
 __all__ = ["GRADIENTS", "NAME", "import_jax", "known_difference", "run", "unsupported", "version"]
@@ -40,11 +41,7 @@ def import_jax() -> ModuleType:
     # and on recent NVIDIA GPUs float32 products default to TF32, far less precise than 1e-5.
     # The oracle is a CPU computation; a platform the caller chose is left alone.
     os.environ.setdefault("JAX_PLATFORMS", "cpu")
-    try:
-        return importlib.import_module("jax")
-    except ImportError as exc:
-        msg = f'the JAX checks need jax (pip install "jax==0.10.2" "jaxlib==0.10.2"): {exc}'
-        raise ImportError(msg) from exc
+    return require("jax", extra="oracle-jax", purpose="the JAX oracle")
 
 
 def version() -> str:
@@ -74,34 +71,24 @@ def run(problem: Problem) -> Results:
 class _Network(NamedTuple):
     """A problem's structure, which the compiled function is specialised to (jit's static arg)."""
 
-    num_layers: int
-    bidirectional: bool
-    nonlinearity: str
-    bias: bool
-    batch_first: bool
+    config: RNNConfig  # frozen, so hashable
     unbatched: bool
 
 
 def _run(problem: Problem) -> Results:
-    network = _Network(
-        problem.num_layers,
-        problem.bidirectional,
-        problem.nonlinearity,
-        problem.bias,
-        problem.batch_first,
-        problem.unbatched,
-    )
-    LK, H = problem.num_layers * problem.num_directions, problem.hidden_size
+    c = problem.config
+    network = _Network(c, problem.unbatched)
+    LK, H = c.num_layers * c.num_directions, c.hidden_size
     if problem.unbatched:
         hx_shape: tuple[int, ...] = (LK, H)
     else:
-        hx_shape = (LK, problem.x.shape[0 if problem.batch_first else 1], H)
+        hx_shape = (LK, problem.x.shape[0 if c.batch_first else 1], H)
     hx = np.zeros(hx_shape, dtype=problem.dtype) if problem.hx is None else problem.hx
     # one (weight_ih, weight_hh[, bias_ih, bias_hh]) per layer and direction, in h_n's order
     names = [
-        [name for name in problem.param_names(layer, direction) if name in problem.params]
-        for layer in range(problem.num_layers)
-        for direction in range(problem.num_directions)
+        [name for name in c.param_names(layer, direction) if name in problem.params]
+        for layer in range(c.num_layers)
+        for direction in range(c.num_directions)
     ]
     weights = [[problem.params[name] for name in group] for group in names]
     # NumPy arrays go in as they are: jit keeps their dtypes (x64 is on here), and converting
@@ -169,7 +156,7 @@ def _network(
     weight_hh[, bias_ih, bias_hh]) per layer and direction, in h_n's order.
     """
     jnp = jax.numpy
-    L, K = network.num_layers, 2 if network.bidirectional else 1
+    L, K = network.config.num_layers, network.config.num_directions
     layer_in = _time_major(network, x)  # (T, N, D)
     hx = hx[:, None] if network.unbatched else hx  # (LK, H) -> (LK, 1, H)
     T, N, _ = layer_in.shape
@@ -195,7 +182,7 @@ def _network(
     h_n = jnp.stack(finals)  # (LK, N, H)
     if network.unbatched:
         return layer_in[:, 0], h_n[:, 0]  # (T, 1, K * H) -> (T, K * H), (LK, 1, H) -> (LK, H)
-    if network.batch_first:
+    if network.config.batch_first:
         return layer_in.swapaxes(0, 1), h_n  # (T, N, K * H) -> (N, T, K * H)
     return layer_in, h_n
 
@@ -216,11 +203,13 @@ def _direction(
     inputs (T, N, D_l) in the order the direction reads them; valid (T, N) marks real steps.
     """
     jnp = jax.numpy
-    act = jnp.tanh if network.nonlinearity == "tanh" else jax.nn.relu  # relu'(0) = 0, as torch
+    act = (
+        jnp.tanh if network.config.nonlinearity == "tanh" else jax.nn.relu
+    )  # relu'(0) = 0, as torch
 
     def step(h: Any, inputs_t: tuple[Any, Any]) -> tuple[Any, Any]:
         x_t, valid_t = inputs_t  # (N, D_l), (N,)
-        if network.bias:
+        if network.config.bias:
             h_new = act(x_t @ weight_ih.T + bias_ih + h @ weight_hh.T + bias_hh)
         else:
             h_new = act(x_t @ weight_ih.T + h @ weight_hh.T)
@@ -235,7 +224,7 @@ def _time_major(network: _Network, a: Any) -> Any:
     """An array laid out like the input or the output, as (T, N, F)."""
     if network.unbatched:
         return a[:, None]  # (T, F) -> (T, 1, F)
-    return a.swapaxes(0, 1) if network.batch_first else a  # (N, T, F) -> (T, N, F)
+    return a.swapaxes(0, 1) if network.config.batch_first else a  # (N, T, F) -> (T, N, F)
 
 
 def _gather(jnp: ModuleType, a: Any, index: Any) -> Any:

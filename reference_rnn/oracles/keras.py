@@ -19,7 +19,6 @@ rounds the cell's products to float32 there, a known difference (:data:`FLOAT64_
 
 from __future__ import annotations
 
-import importlib
 import os
 import sys
 from types import ModuleType
@@ -27,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from reference_rnn.core.optional import require
 from reference_rnn.oracles import FloatArray, Problem, Results
 
 __all__ = [
@@ -70,10 +70,7 @@ def import_keras() -> ModuleType:
         previous = os.environ.get("KERAS_BACKEND")
         os.environ["KERAS_BACKEND"] = BACKEND
         try:
-            importlib.import_module("keras")
-        except ImportError as exc:
-            msg = f"the keras checks need keras on torch (pip install keras==3.15.* torch==2.13.0): {exc}"
-            raise ImportError(msg) from exc
+            require("keras", extra="oracle-keras", purpose="the Keras oracle")
         finally:
             if previous is None:
                 del os.environ["KERAS_BACKEND"]
@@ -83,7 +80,7 @@ def import_keras() -> ModuleType:
     backend = keras.backend.backend()
     if backend != BACKEND:
         msg = (
-            f"the keras checks need keras' {BACKEND} backend, but keras was imported first with "
+            f"the Keras oracle needs keras' {BACKEND} backend, but keras was imported first with "
             f"its {backend} backend (import reference_rnn.oracles.keras first, or set "
             f"KERAS_BACKEND={BACKEND})"
         )
@@ -106,8 +103,9 @@ def known_difference(problem: Problem) -> str | None:
 def run(problem: Problem) -> Results:
     """Keras' output, h_n, grad_input, grad_hx and ``grad.<name>`` for every parameter."""
     keras = import_keras()
-    torch = importlib.import_module("torch")
-    L, K, H = problem.num_layers, problem.num_directions, problem.hidden_size
+    torch = require("torch", extra="oracle-keras", purpose="the Keras oracle (on torch)")
+    c = problem.config
+    L, K, H = c.num_layers, c.num_directions, c.hidden_size
     x = _to_keras(problem, problem.x)  # (N, T, D)
     N, T, _ = x.shape
     hx_np = np.zeros((L * K, N, H), problem.dtype) if problem.hx is None else problem.hx
@@ -129,7 +127,7 @@ def run(problem: Problem) -> Results:
             layer_in, initial_state=list(hx[layer * K : (layer + 1) * K]), mask=mask
         )
         finals += h_n_layer
-        cells |= {problem.param_names(layer, k): d.cell for k, d in enumerate(directions)}
+        cells |= {c.param_names(layer, k): d.cell for k, d in enumerate(directions)}
         if problem.dropout_masks is not None and layer < L - 1:
             out = out * torch.tensor(_to_keras(problem, problem.dropout_masks[layer]))
         layer_in = out
@@ -147,7 +145,7 @@ def run(problem: Problem) -> Results:
     for (w_ih, w_hh, b_ih, b_hh), cell in cells.items():
         result[f"grad.{w_ih}"] = cell.kernel.value.grad.numpy().T
         result[f"grad.{w_hh}"] = cell.recurrent_kernel.value.grad.numpy().T
-        if problem.bias:  # Keras' one bias is the sum of torch's two: both get its gradient
+        if c.bias:  # Keras' one bias is the sum of torch's two: both get its gradient
             result[f"grad.{b_ih}"] = result[f"grad.{b_hh}"] = cell.bias.value.grad.numpy()
     return result
 
@@ -158,18 +156,20 @@ def _layer(keras: Any, problem: Problem, layer: int, N: int, D: int) -> tuple[An
     Its input is (N, T, D); it returns the output (N, T, K * H), then each direction's final state.
     """
 
+    c = problem.config
+
     def simple_rnn(**options: Any) -> Any:
         return keras.layers.SimpleRNN(
-            problem.hidden_size,
-            activation=problem.nonlinearity,
-            use_bias=problem.bias,
+            c.hidden_size,
+            activation=c.nonlinearity,
+            use_bias=c.bias,
             return_sequences=True,
             return_state=True,
             dtype=problem.dtype,
             **options,
         )
 
-    if problem.bidirectional:
+    if c.bidirectional:
         # Bidirectional sets zero_output_for_mask on both of its layers itself
         rnn = keras.layers.Bidirectional(simple_rnn(), dtype=problem.dtype)
         directions = [rnn.forward_layer, rnn.backward_layer]
@@ -178,10 +178,10 @@ def _layer(keras: Any, problem: Problem, layer: int, N: int, D: int) -> tuple[An
         directions = [rnn]
     rnn.build((N, None, D))
     for direction, keras_layer in enumerate(directions):
-        w_ih, w_hh, b_ih, b_hh = problem.param_names(layer, direction)
+        w_ih, w_hh, b_ih, b_hh = c.param_names(layer, direction)
         p = problem.params
         weights = [p[w_ih].T, p[w_hh].T]  # kernel (D, H), recurrent_kernel (H, H)
-        if problem.bias:
+        if c.bias:
             weights.append(p[b_ih] + p[b_hh])
         keras_layer.set_weights(weights)
     return rnn, directions
@@ -191,11 +191,11 @@ def _to_keras(problem: Problem, a: FloatArray) -> FloatArray:
     """An array laid out like the input or output, batch-first (N, T, .) as Keras takes it."""
     if problem.unbatched:
         return a[None]  # (T, .) -> (1, T, .)
-    return a if problem.batch_first else a.swapaxes(0, 1)  # (T, N, .) -> (N, T, .)
+    return a if problem.config.batch_first else a.swapaxes(0, 1)  # (T, N, .) -> (N, T, .)
 
 
 def _from_keras(problem: Problem, a: FloatArray) -> FloatArray:
     """The inverse of :func:`_to_keras`."""
     if problem.unbatched:
         return a.squeeze(0)  # (1, T, .) -> (T, .)
-    return a if problem.batch_first else a.swapaxes(0, 1)
+    return a if problem.config.batch_first else a.swapaxes(0, 1)

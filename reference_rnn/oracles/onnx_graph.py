@@ -1,9 +1,20 @@
-"""What the two ONNX oracles share: the problem's raw arrays as a model, its inputs and outputs.
+"""What the two ONNX oracles share: the problem's network as an ONNX graph, built from its arrays.
 
-The model is built by :func:`reference_rnn.layers.onnx_export.build_model` from the problem's arrays
-(plumbing of torch-named arrays into ONNX initializers, no computation of this package). Its
-layouts are batched; unbatched input runs as a batch of one, which is how ``torch.nn.RNN`` itself
-defines it (its forward unsqueezes the batch axis of the input and of hx).
+Written from the ONNX specification of the ``RNN`` operator with ``onnx.helper`` only, and
+independent of the package's exporter (``RNN.to_onnx`` is checked against this graph). ONNX's
+recurrence is torch's, ``H_t = f(X_t @ W.T + H_{t-1} @ R.T + Wb + Rb)``, so layer ``l`` is one
+``RNN`` node (direction ``forward`` or ``bidirectional``) whose initializers stack the problem's
+arrays of its directions:
+
+    W (K, H, D_l)   weight_ih_l{l}, weight_ih_l{l}_reverse
+    R (K, H, H)     weight_hh_l{l}, weight_hh_l{l}_reverse
+    B (K, 2 * H)    bias_ih_l{l} then bias_hh_l{l}, per direction; zeros without bias
+
+Its ``Y`` (T, K, N, H) becomes the next layer's input (T, N, K * H) by a Transpose and a Reshape.
+The graph is time-major and batched, with one initial state per layer: this module lays the
+problem's arrays out around it in NumPy (batch_first transposed, unbatched input as a batch of
+one, which is how ``torch.nn.RNN`` itself defines it), and reads back the last layer's ``Y`` and
+every layer's final state ``Y_h`` (K, N, H), whose concatenation is ``h_n``.
 """
 
 from __future__ import annotations
@@ -14,41 +25,109 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from reference_rnn.layers.onnx_export import build_model
-from reference_rnn.oracles import Problem, Results
+from reference_rnn.core.optional import require
+from reference_rnn.oracles import FloatArray, Problem, Results
 
-__all__ = ["run_model"]
+__all__ = ["OPSET", "run_model"]
 
-#: ``evaluate(model, feeds)`` runs an ``onnx.ModelProto`` on named inputs: [output, h_n].
-Evaluate = Callable[[Any, dict[str, NDArray[Any]]], Sequence[NDArray[Any]]]
+#: The opset of the graph: the newest version of ``RNN`` (22) that onnxruntime 1.32 implements.
+OPSET = 22
+
+#: ``evaluate(model, feeds, output_names)`` runs an ``onnx.ModelProto``: the named outputs.
+Evaluate = Callable[[Any, dict[str, NDArray[Any]], list[str]], Sequence[NDArray[Any]]]
 
 
 def run_model(problem: Problem, evaluate: Evaluate) -> Results:
-    """``output`` and ``h_n`` of the problem's network, exported to ONNX and run by ``evaluate``."""
-    model = build_model(
-        problem.params,
-        input_size=problem.input_size,
-        hidden_size=problem.hidden_size,
-        num_layers=problem.num_layers,
-        nonlinearity=problem.nonlinearity,
-        bias=problem.bias,
-        batch_first=problem.batch_first,
-        bidirectional=problem.bidirectional,
-        dtype=problem.dtype,
-        hx=problem.hx is not None,
-        lengths=problem.lengths is not None,
-    )
-    batch_axis = 0 if problem.batch_first else 1
+    """``output`` and ``h_n`` of the problem's network, as an ONNX graph run by ``evaluate``."""
+    c = problem.config
     x, hx = problem.x, problem.hx
     if problem.unbatched:
-        x = np.expand_dims(x, batch_axis)  # (T, D) -> (T, 1, D), or (1, T, D) with batch_first
-        hx = None if hx is None else hx[:, None]  # (L * K, H) -> (L * K, 1, H)
-    feeds: dict[str, NDArray[Any]] = {"input": x}
-    if hx is not None:
-        feeds["hx"] = hx
+        x, hx = x[:, None], None if hx is None else hx[:, None]  # a batch of one: (T, 1, .)
+    elif c.batch_first:
+        x = x.swapaxes(0, 1)  # (N, T, D) -> (T, N, D)
+    T, N, _ = x.shape
+    L, K, H = c.num_layers, c.num_directions, c.hidden_size
+    if hx is None:
+        hx = np.zeros((L * K, N, H), problem.dtype)
+    feeds = {"X": np.ascontiguousarray(x)}
+    feeds |= {f"initial_h_l{layer}": hx[layer * K : (layer + 1) * K] for layer in range(L)}
     if problem.lengths is not None:
-        feeds["lengths"] = problem.lengths
-    output, h_n = evaluate(model, feeds)
+        feeds["sequence_lens"] = problem.lengths.astype(np.int32)
+    names = [f"Y_l{L - 1}", *(f"Y_h_l{layer}" for layer in range(L))]
+    Y, *finals = evaluate(_model(problem), feeds, names)
+    output = Y.transpose(0, 2, 1, 3).reshape(T, N, K * H)  # (T, K, N, H) -> (T, N, K * H)
+    h_n = np.concatenate(finals)  # L x (K, N, H) -> (L * K, N, H)
     if problem.unbatched:
-        output, h_n = output.squeeze(batch_axis), h_n[:, 0]  # the batch of one removed
-    return {"output": output, "h_n": h_n}
+        return {"output": output[:, 0], "h_n": h_n[:, 0]}
+    return {"output": output.swapaxes(0, 1) if c.batch_first else output, "h_n": h_n}
+
+
+def _model(problem: Problem) -> Any:
+    """The ``onnx.ModelProto``, checked by ``onnx.checker``."""
+    onnx = require("onnx", extra="oracle-onnx", purpose="the ONNX oracles' graph")
+    helper = onnx.helper
+    c = problem.config
+    L, K, H = c.num_layers, c.num_directions, c.hidden_size
+    elem = helper.np_dtype_to_tensor_dtype(np.dtype(problem.dtype))
+    inputs = [helper.make_tensor_value_info("X", elem, ["T", "N", c.input_size])]
+    inputs += [
+        helper.make_tensor_value_info(f"initial_h_l{layer}", elem, [K, "N", H])
+        for layer in range(L)
+    ]
+    sequence_lens = ""
+    if problem.lengths is not None:
+        sequence_lens = "sequence_lens"
+        inputs.append(helper.make_tensor_value_info(sequence_lens, onnx.TensorProto.INT32, ["N"]))
+    initializers = []
+    if L > 1:  # the shape of a layer's input above the first: (T, N, K * H)
+        initializers.append(onnx.numpy_helper.from_array(np.array([0, 0, K * H]), "to_TNF"))
+    nodes, x = [], "X"
+    for layer in range(L):
+        for name, array in _weights(problem, layer).items():
+            initializers.append(onnx.numpy_helper.from_array(array, f"{name}_l{layer}"))
+        W, R, B = (f"{name}_l{layer}" for name in "WRB")
+        nodes.append(
+            helper.make_node(
+                "RNN",
+                [x, W, R, B, sequence_lens, f"initial_h_l{layer}"],
+                [f"Y_l{layer}", f"Y_h_l{layer}"],
+                hidden_size=H,
+                direction="bidirectional" if c.bidirectional else "forward",
+                activations=[{"tanh": "Tanh", "relu": "Relu"}[c.nonlinearity]] * K,
+            )
+        )
+        if layer < L - 1:  # (T, K, N, H) -> (T, N, K, H) -> (T, N, K * H), the next layer's X
+            nodes.append(
+                helper.make_node(
+                    "Transpose", [f"Y_l{layer}"], [f"TNKH_l{layer}"], perm=[0, 2, 1, 3]
+                )
+            )
+            x = f"X_l{layer + 1}"
+            nodes.append(helper.make_node("Reshape", [f"TNKH_l{layer}", "to_TNF"], [x]))
+    outputs = [helper.make_tensor_value_info(f"Y_l{L - 1}", elem, ["T", K, "N", H])]
+    outputs += [
+        helper.make_tensor_value_info(f"Y_h_l{layer}", elem, [K, "N", H]) for layer in range(L)
+    ]
+    graph = helper.make_graph(nodes, "oracle", inputs, outputs, initializers)
+    opsets = [helper.make_opsetid("", OPSET)]
+    # the oldest IR version that carries the opset: a runtime may not read the newest
+    model = helper.make_model(
+        graph, opset_imports=opsets, ir_version=helper.find_min_ir_version_for(opsets)
+    )
+    onnx.checker.check_model(model, full_check=True)
+    return model
+
+
+def _weights(problem: Problem, layer: int) -> dict[str, FloatArray]:
+    """ONNX's W (K, H, D_l), R (K, H, H) and B (K, 2 * H) of layer ``layer``."""
+    c, p = problem.config, problem.params
+    names = [c.param_names(layer, direction) for direction in range(c.num_directions)]
+    if c.bias:
+        B = [np.concatenate([p[b_ih], p[b_hh]]) for _, _, b_ih, b_hh in names]
+    else:
+        B = [np.zeros(2 * c.hidden_size, problem.dtype)] * len(names)
+    return {
+        "W": np.stack([p[w_ih] for w_ih, _, _, _ in names]),
+        "R": np.stack([p[w_hh] for _, w_hh, _, _ in names]),
+        "B": np.stack(B),
+    }

@@ -1,20 +1,19 @@
-"""The ONNX reference oracle: the problem's network exported to ONNX, run by ``onnx.reference``.
+"""The ONNX reference oracle: the problem's network as an ONNX graph, run by ``onnx.reference``.
 
 ``onnx.reference.ReferenceEvaluator`` is ONNX's own NumPy transcription of its operator
-specifications. The model is built from the problem's raw arrays (see
-:mod:`reference_rnn.oracles.onnx_graph`); it runs here in float64, the one ONNX runtime on this machine
-that does, so the exported graph is checked at float64's tolerance (onnxruntime covers float32).
+specifications. The graph is built from the problem's raw arrays (see
+:mod:`reference_rnn.oracles.onnx_graph`); it runs here in float64, the one ONNX runtime on this
+machine that does, so it is checked at float64's tolerance (onnxruntime covers float32).
 Forward only: output and h_n.
 """
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 from numpy.typing import NDArray
 
-from reference_rnn.layers.onnx_export import import_onnx
+from reference_rnn.core.optional import require
 from reference_rnn.oracles import Problem, Results
 from reference_rnn.oracles.onnx_graph import run_model
 
@@ -22,10 +21,11 @@ __all__ = ["GRADIENTS", "NAME", "known_difference", "run", "unsupported", "versi
 
 NAME = "onnx reference"
 GRADIENTS = False
+NAME_IN_MESSAGES = "the ONNX reference oracle"
 
 
 def version() -> str:
-    return str(import_onnx().__version__)
+    return str(require("onnx", extra="oracle-onnx", purpose=NAME_IN_MESSAGES).__version__)
 
 
 def unsupported(problem: Problem) -> str | None:
@@ -34,13 +34,13 @@ def unsupported(problem: Problem) -> str | None:
             "float32 is onnxruntime's to check; this NumPy evaluator runs the graph in float64, "
             "where a layout mistake cannot hide below float32's tolerance"
         )
-    if problem.nonlinearity == "relu":
+    if problem.config.nonlinearity == "relu":
         return (
             "the evaluator's RNN knows only the Tanh and Affine activations (onnx 1.23.2: "
             "RuntimeError: Unknown activation function 'Relu'.)"
         )
     if problem.dropout_masks is not None:
-        return "dropout in training: the exported model is the layer in evaluation mode"
+        return "dropout in training: the graph is the network in evaluation mode"
     return None
 
 
@@ -58,10 +58,9 @@ def known_difference(problem: Problem) -> str | None:
 
 def run(problem: Problem) -> Results:
     """The reference evaluator's output and h_n."""
-    import_onnx()  # for its message when onnx is missing
-    reference = importlib.import_module("onnx.reference")
+    reference = require("onnx.reference", extra="oracle-onnx", purpose=NAME_IN_MESSAGES)
 
-    def evaluate(model: Any, feeds: dict[str, NDArray[Any]]) -> list[NDArray[Any]]:
-        return reference.ReferenceEvaluator(model).run(["output", "h_n"], feeds)  # type: ignore[no-any-return]
+    def evaluate(model: Any, feeds: dict[str, NDArray[Any]], names: list[str]) -> list[Any]:
+        return reference.ReferenceEvaluator(model).run(names, feeds)  # type: ignore[no-any-return]
 
     return run_model(problem, evaluate)

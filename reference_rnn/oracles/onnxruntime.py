@@ -1,19 +1,17 @@
-"""The onnxruntime oracle: the problem's network exported to ONNX, run by onnxruntime on the CPU.
+"""The onnxruntime oracle: the problem's network as an ONNX graph, run by onnxruntime on the CPU.
 
-The model is built from the problem's raw arrays (see :mod:`reference_rnn.oracles.onnx_graph`) and run
-by ``onnxruntime.InferenceSession`` with the ``CPUExecutionProvider``. Forward only: output and
-h_n. onnxruntime honours ``sequence_lens`` and agrees with torch's packed sequences.
+The graph is built from the problem's raw arrays (see :mod:`reference_rnn.oracles.onnx_graph`)
+and run by ``onnxruntime.InferenceSession`` with the ``CPUExecutionProvider``. Forward only:
+output and h_n. onnxruntime honours ``sequence_lens`` and agrees with torch's packed sequences.
 """
 
 from __future__ import annotations
 
-import importlib
-from types import ModuleType
 from typing import Any
 
 from numpy.typing import NDArray
 
-from reference_rnn.layers.onnx_export import import_onnx
+from reference_rnn.core.optional import require
 from reference_rnn.oracles import Problem, Results
 from reference_rnn.oracles.onnx_graph import run_model
 
@@ -21,20 +19,13 @@ __all__ = ["GRADIENTS", "NAME", "known_difference", "run", "unsupported", "versi
 
 NAME = "onnxruntime"
 GRADIENTS = False
-
-
-def _import_onnxruntime() -> ModuleType:
-    """onnxruntime, or an ImportError that says how to get it."""
-    try:
-        return importlib.import_module("onnxruntime")
-    except ImportError as exc:
-        msg = f"the onnxruntime checks need onnxruntime (pip install onnxruntime): {exc}"
-        raise ImportError(msg) from exc
+NAME_IN_MESSAGES = "the onnxruntime oracle"
 
 
 def version() -> str:
-    """onnxruntime's version, and onnx's, which builds the model."""
-    onnxruntime, onnx = _import_onnxruntime(), import_onnx()
+    """onnxruntime's version, and onnx's, which builds the graph."""
+    onnxruntime = require("onnxruntime", extra="oracle-onnx", purpose=NAME_IN_MESSAGES)
+    onnx = require("onnx", extra="oracle-onnx", purpose=NAME_IN_MESSAGES)
     return f"{onnxruntime.__version__} (onnx {onnx.__version__})"
 
 
@@ -46,7 +37,7 @@ def unsupported(problem: Problem) -> str | None:
             "RNN(14) at older opsets)"
         )
     if problem.dropout_masks is not None:
-        return "dropout in training: the exported model is the layer in evaluation mode"
+        return "dropout in training: the graph is the network in evaluation mode"
     return None
 
 
@@ -56,15 +47,15 @@ def known_difference(problem: Problem) -> str | None:  # noqa: ARG001
 
 def run(problem: Problem) -> Results:
     """onnxruntime's output and h_n."""
-    onnxruntime = _import_onnxruntime()
+    onnxruntime = require("onnxruntime", extra="oracle-onnx", purpose=NAME_IN_MESSAGES)
     options = onnxruntime.SessionOptions()
     # the networks are tiny: a second thread only spins, on a machine with two cores
     options.intra_op_num_threads = 1
 
-    def evaluate(model: Any, feeds: dict[str, NDArray[Any]]) -> list[NDArray[Any]]:
+    def evaluate(model: Any, feeds: dict[str, NDArray[Any]], names: list[str]) -> list[Any]:
         session = onnxruntime.InferenceSession(
             model.SerializeToString(), options, providers=["CPUExecutionProvider"]
         )
-        return session.run(["output", "h_n"], feeds)  # type: ignore[no-any-return]
+        return session.run(names, feeds)  # type: ignore[no-any-return]
 
     return run_model(problem, evaluate)

@@ -10,16 +10,17 @@ composed of single-layer ``torch.nn.RNN`` modules with the given masks multiplie
 
 from __future__ import annotations
 
-import importlib
 import re
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import asdict, replace
 from types import ModuleType
 from typing import Any
 
 import numpy as np
 
+from reference_rnn.core.optional import require
 from reference_rnn.oracles import Problem, Results
 
 __all__ = [
@@ -39,11 +40,7 @@ GRADIENTS = True
 
 def import_torch() -> ModuleType:
     """torch, or an ImportError that says how to get it."""
-    try:
-        return importlib.import_module("torch")
-    except ImportError as exc:
-        msg = f"the torch checks need torch (pip install torch==2.13.0): {exc}"
-        raise ImportError(msg) from exc
+    return require("torch", extra="oracle-torch", purpose="the torch oracle")
 
 
 @contextmanager
@@ -81,15 +78,13 @@ def run(problem: Problem) -> Results:
 
 
 def _run_problem(torch: Any, problem: Problem) -> Results:
-    dtype = getattr(torch, problem.dtype)
-    module = _module(torch, problem, problem.num_layers, problem.input_size)
+    c, dtype = problem.config, getattr(torch, problem.dtype)
+    module = _module(torch, problem, c.num_layers, c.input_size)
     with torch.no_grad():
         for name, param in module.named_parameters():
             param.copy_(torch.from_numpy(np.asarray(problem.params[name])))
-    LK, H = problem.num_layers * problem.num_directions, problem.hidden_size
-    hx_shape = (
-        (LK, H) if problem.unbatched else (LK, problem.x.shape[0 if problem.batch_first else 1], H)
-    )
+    LK, H = c.num_layers * c.num_directions, c.hidden_size
+    hx_shape = (LK, H) if problem.unbatched else (LK, problem.x.shape[0 if c.batch_first else 1], H)
     x = torch.tensor(problem.x, dtype=dtype, requires_grad=True)
     hx_np = np.zeros(hx_shape) if problem.hx is None else problem.hx
     hx = torch.tensor(hx_np, dtype=dtype, requires_grad=True)
@@ -97,15 +92,15 @@ def _run_problem(torch: Any, problem: Problem) -> Results:
     if problem.dropout_masks is None:
         output, h_n = _run(torch, module, x, hx, problem.lengths)
     else:
-        K = problem.num_directions
+        K = c.num_directions
         layer_in, finals = x, []
-        for layer in range(problem.num_layers):
+        for layer in range(c.num_layers):
             single = _single_layer(torch, problem, module, layer)
             out, h_n_layer = _run(
                 torch, single, layer_in, hx[layer * K : (layer + 1) * K], problem.lengths
             )
             finals.append(h_n_layer)
-            if layer < problem.num_layers - 1:
+            if layer < c.num_layers - 1:
                 out = out * torch.tensor(problem.dropout_masks[layer], dtype=dtype)
             layer_in = out
         output, h_n = layer_in, torch.cat(finals)
@@ -126,18 +121,10 @@ def _run_problem(torch: Any, problem: Problem) -> Results:
 
 def _module(torch: Any, problem: Problem, num_layers: int, input_size: int) -> Any:
     """A ``torch.nn.RNN`` in evaluation mode with the problem's options (dropout is given)."""
+    config = replace(problem.config, num_layers=num_layers, input_size=input_size, dropout=0.0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        module = torch.nn.RNN(
-            input_size,
-            problem.hidden_size,
-            num_layers,
-            nonlinearity=problem.nonlinearity,
-            bias=problem.bias,
-            batch_first=problem.batch_first,
-            bidirectional=problem.bidirectional,
-            dtype=getattr(torch, problem.dtype),
-        )
+        module = torch.nn.RNN(**asdict(config), dtype=getattr(torch, problem.dtype))
     return module.eval()
 
 
@@ -163,8 +150,7 @@ def _run(torch: Any, module: Any, x: Any, hx: Any, lengths: Any) -> tuple[Any, A
 
 def _single_layer(torch: Any, problem: Problem, module: Any, layer: int) -> Any:
     """Layer ``layer`` of ``module`` as a one-layer ``torch.nn.RNN`` sharing its parameters."""
-    width = problem.input_size if layer == 0 else problem.hidden_size * problem.num_directions
-    single = _module(torch, problem, 1, width)
+    single = _module(torch, problem, 1, problem.config.layer_input_size(layer))
     own = re.compile(rf"_l{layer}(?=$|_)")
     for name, param in module.named_parameters():
         if own.search(name):

@@ -10,12 +10,13 @@ which the tolerances hold.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from types import ModuleType
 from typing import Any, Literal
 
 import numpy as np
 
+from reference_rnn.core.config import RNNConfig
 from reference_rnn.core.functional import (
     rnn_backward,
     rnn_forward,
@@ -42,11 +43,13 @@ __all__ = [
 class RNNCase:
     """An ``RNN`` configuration and the shape of its inputs.
 
-    ``rnn`` holds ``RNN``'s keyword arguments (input_size, hidden_size, num_layers, ...).
+    ``rnn`` is the configuration: an :class:`~reference_rnn.core.config.RNNConfig`, or a mapping
+    of its keyword arguments, which is made one (``{"input_size": 4, "hidden_size": 5}``); read
+    it as :attr:`config`.
     """
 
     name: str
-    rnn: dict[str, Any]
+    rnn: RNNConfig | Mapping[str, Any]
     N: int = 3
     T: int = 5
     dtype: str = "float64"
@@ -56,13 +59,27 @@ class RNNCase:
     training: bool = False
     seed: int = 0
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.rnn, RNNConfig):
+            object.__setattr__(self, "rnn", RNNConfig(**self.rnn))  # frozen: made once, here
+
+    @property
+    def config(self) -> RNNConfig:
+        """The configuration of the case's network."""
+        assert isinstance(self.rnn, RNNConfig)  # made one by __post_init__
+        return self.rnn
+
+    def _seeded_rnn(self) -> RNN:
+        """``RNN(**config, dtype, seed)``: its parameters are the case's seeded draws."""
+        return RNN(**asdict(self.config), dtype=self.dtype, seed=self.seed)
+
     def rnn_for(self, problem: Problem) -> RNN:
         """This package's ``RNN`` for the case, holding the problem's parameters.
 
         Seeded as :meth:`problem` is, so that in training its dropout masks are drawn from the
         same stream on every run.
         """
-        rnn = RNN(**self.rnn, dtype=self.dtype, seed=self.seed).train(self.training)
+        rnn = self._seeded_rnn().train(self.training)
         rnn.load_state_dict(problem.params)
         return rnn
 
@@ -72,17 +89,17 @@ class RNNCase:
         The parameters are the seeded draws of ``RNN(..., seed=seed)``: random numbers only, so
         that the golden fixtures keep the values they were recorded with.
         """
-        init = RNN(**self.rnn, dtype=self.dtype, seed=self.seed)
+        init, c = self._seeded_rnn(), self.config
         rng = np.random.default_rng(self.seed + 1)
-        LK, H, D = init.num_layers * init.num_directions, init.hidden_size, init.input_size
+        LK, H, D = c.num_layers * c.num_directions, c.hidden_size, c.input_size
         x_shape: tuple[int, ...]
         hx_shape: tuple[int, ...]
         if self.unbatched:
             x_shape, hx_shape = (self.T, D), (LK, H)
         else:
-            x_shape = (self.N, self.T, D) if init.batch_first else (self.T, self.N, D)
+            x_shape = (self.N, self.T, D) if c.batch_first else (self.T, self.N, D)
             hx_shape = (LK, self.N, H)
-        out_shape = (*x_shape[:-1], init.num_directions * H)
+        out_shape = (*x_shape[:-1], c.num_directions * H)
         x = rng.standard_normal(x_shape).astype(self.dtype)
         hx = rng.uniform(-1, 1, hx_shape).astype(self.dtype) if self.hx else None
         return problem_for(
@@ -127,13 +144,7 @@ def problem_for(
         return np.asarray(a, dtype=dtype)
 
     return Problem(
-        input_size=rnn.input_size,
-        hidden_size=rnn.hidden_size,
-        num_layers=rnn.num_layers,
-        nonlinearity=rnn.nonlinearity,
-        bias=rnn.bias,
-        batch_first=rnn.batch_first,
-        bidirectional=rnn.bidirectional,
+        config=rnn.config,
         dtype=dtype,
         params=rnn.state_dict(),
         x=cast(x),
@@ -294,13 +305,7 @@ class CoreCase:
         """The same network for an oracle: weight_ih = Wx.T, bias_ih = b, bias_hh = 0."""
         a = self.arrays()
         return Problem(
-            input_size=self.D,
-            hidden_size=self.H,
-            num_layers=1,
-            nonlinearity=self.nonlinearity,
-            bias=True,
-            batch_first=True,
-            bidirectional=False,
+            config=RNNConfig(self.D, self.H, nonlinearity=self.nonlinearity, batch_first=True),
             dtype=self.dtype,
             params={
                 "weight_ih_l0": a["Wx"].T,

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from reference_rnn.core.config import RNNConfig
 from reference_rnn.core.measure import scaled_error
 from reference_rnn.core.sample import documented_sample, fixtures_dir
 from reference_rnn.core.validation import FloatArray
@@ -96,7 +97,7 @@ def golden_paths(directory: Path | None = None) -> list[Path]:
 
 
 def load_case(path: Path) -> RNNCase:
-    """The case a golden fixture was recorded for."""
+    """The case a golden fixture was recorded for (its ``config``, the JSON of :func:`_config`)."""
     with np.load(path, allow_pickle=False) as data:
         config = json.loads(str(data["config"]))
     return RNNCase(**config | {"lengths": config["lengths"] and tuple(config["lengths"])})
@@ -137,7 +138,7 @@ def record(directory: Path) -> list[Path]:
         expected = torch_oracle.run(problem)
         inputs = {name: getattr(problem, name) for name in _INPUTS}
         arrays = {
-            "config": np.array(json.dumps(asdict(case))),
+            "config": np.array(json.dumps(_config(case))),
             **{key: np.array(value) for key, value in versions.items()},
             **{f"param.{name}": value for name, value in problem.params.items()},
             **{f"input.{name}": value for name, value in inputs.items() if value is not None},
@@ -154,13 +155,7 @@ def _record_sample_states(directory: Path) -> Path:
     path = directory / "documented_sample.json"
     sample = documented_sample(directory)
     problem = Problem(
-        input_size=2,
-        hidden_size=4,
-        num_layers=1,
-        nonlinearity="tanh",
-        bias=True,
-        batch_first=True,
-        bidirectional=False,
+        config=RNNConfig(input_size=2, hidden_size=4, batch_first=True),
         dtype="float64",
         params={
             "weight_ih_l0": sample["w_x"].T,
@@ -181,6 +176,14 @@ def _record_sample_states(directory: Path) -> Path:
     lines = [f"  {json.dumps(key)}: {json.dumps(value)}" for key, value in data.items()]
     path.write_text("{\n" + ",\n".join(lines) + "\n}\n", encoding="utf-8")
     return path
+
+
+def _config(case: RNNCase) -> dict[str, Any]:
+    """The case as JSON data: its fields, the network's options as ``RNNConfig.options()``.
+
+    Only the options that differ from torch's defaults are written, as the fixtures always had.
+    """
+    return asdict(case) | {"rnn": case.config.options()}
 
 
 def _prefixed(data: Any, prefix: str) -> dict[str, FloatArray]:

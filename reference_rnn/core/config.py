@@ -1,0 +1,119 @@
+"""``RNNConfig``: the options of a multi-layer Elman RNN, ``torch.nn.RNN``'s, checked once and frozen.
+
+Shapes: D = input_size, H = hidden_size, L = num_layers, K = num_directions (2 if bidirectional).
+Layer ``l`` direction ``k`` has torch's parameters, named and laid out as torch names them::
+
+    weight_ih_l{l}{_reverse}  (H, D_l)     D_0 = D; D_l = K * H above the first layer
+    weight_hh_l{l}{_reverse}  (H, H)
+    bias_ih_l{l}{_reverse}    (H,)         with bias only
+    bias_hh_l{l}{_reverse}    (H,)         with bias only
+
+The layer (``RNN``), the oracles' problems, the ONNX graphs, the torch interop and the check cases
+all hold one of these, so that each option is spelled out here only. Dropout is a probability
+only: who applies it, and with which masks, is the layer's business (the oracles are given masks).
+"""
+
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass, fields
+from typing import Any
+
+from reference_rnn.core.functional import Nonlinearity
+from reference_rnn.core.validation import check_flag, check_nonlinearity, check_size
+
+__all__ = ["RNNConfig"]
+
+
+@dataclass(frozen=True)
+class RNNConfig:
+    """``torch.nn.RNN``'s options, with its names, order and defaults; checked when made.
+
+    Bad values are a TypeError or ValueError in torch's words (``hidden_size must be greater than
+    zero``); NumPy integers and bools are made Python's, an integer dropout a float.
+    """
+
+    input_size: int
+    hidden_size: int
+    num_layers: int = 1
+    nonlinearity: Nonlinearity = "tanh"
+    bias: bool = True
+    batch_first: bool = False
+    dropout: float = 0.0
+    bidirectional: bool = False
+
+    def __post_init__(self) -> None:
+        checked = {
+            "input_size": check_size("input_size", self.input_size),
+            "hidden_size": check_size("hidden_size", self.hidden_size),
+            "num_layers": check_size("num_layers", self.num_layers),
+            "nonlinearity": check_nonlinearity(self.nonlinearity),
+            "bias": check_flag("bias", self.bias),
+            "batch_first": check_flag("batch_first", self.batch_first),
+            "bidirectional": check_flag("bidirectional", self.bidirectional),
+            "dropout": _check_dropout(self.dropout),
+        }
+        for name, value in checked.items():
+            object.__setattr__(self, name, value)  # frozen: the checked value replaces the given
+
+    @property
+    def num_directions(self) -> int:
+        return 2 if self.bidirectional else 1
+
+    def layer_input_size(self, layer: int) -> int:
+        """``D_l``: the input width of layer ``layer``."""
+        return self.input_size if layer == 0 else self.num_directions * self.hidden_size
+
+    def param_names(self, layer: int, direction: int) -> tuple[str, str, str, str]:
+        """torch's names for one layer and direction: weight_ih, weight_hh, bias_ih, bias_hh.
+
+        All four, also without bias (where the biases are not parameters).
+        """
+        end = f"_l{layer}_reverse" if direction else f"_l{layer}"
+        return f"weight_ih{end}", f"weight_hh{end}", f"bias_ih{end}", f"bias_hh{end}"
+
+    def param_shapes(self) -> dict[str, tuple[int, ...]]:
+        """torch's parameter names and shapes, in torch's order (``named_parameters()``)."""
+        H = self.hidden_size
+        shapes: dict[str, tuple[int, ...]] = {}
+        for layer in range(self.num_layers):
+            for direction in range(self.num_directions):
+                w_ih, w_hh, b_ih, b_hh = self.param_names(layer, direction)
+                shapes |= {w_ih: (H, self.layer_input_size(layer)), w_hh: (H, H)}
+                if self.bias:
+                    shapes |= {b_ih: (H,), b_hh: (H,)}
+        return shapes
+
+    def options(self) -> dict[str, Any]:
+        """The sizes, then the options that differ from torch's defaults, in torch's order.
+
+        ``RNNConfig(**config.options()) == config``; a short form for reprs and stored cases.
+        """
+        options = {"input_size": self.input_size, "hidden_size": self.hidden_size}
+        for field in fields(self)[2:]:
+            value = getattr(self, field.name)
+            if value != field.default:
+                options[field.name] = value
+        return options
+
+    def describe(self) -> str:
+        """The network in a few words, for messages: ``L=2, relu, bidirectional, no bias``."""
+        words = [f"L={self.num_layers}", self.nonlinearity]
+        words += [name for name in ("batch_first", "bidirectional") if getattr(self, name)]
+        words += ["no bias"] * (not self.bias) + [f"dropout={self.dropout}"] * (self.dropout > 0)
+        return ", ".join(words)
+
+
+def _check_dropout(dropout: object) -> float:
+    """A probability in [0, 1], in torch's words otherwise (a bool is not one)."""
+    if (
+        isinstance(dropout, bool)
+        or not isinstance(dropout, numbers.Real)
+        or not 0 <= float(dropout) <= 1
+    ):
+        msg = (
+            "dropout should be a number in range [0, 1] representing the probability of an "
+            f"element being zeroed, got {dropout!r}"
+        )
+        raise ValueError(msg)
+    return float(dropout)
