@@ -7,27 +7,21 @@ formatting are the pages' own. May import the core only.
 from __future__ import annotations
 
 import html
-import importlib
 import io
 from types import ModuleType
 from typing import Any
+
+from reference_rnn.core.optional import require
 
 #: Errors below this (an exact 0 among them) are drawn at it: a log axis has no 0.
 ERROR_FLOOR = 1e-17
 
 
 def require_matplotlib() -> ModuleType:
-    """matplotlib with its SVG backend, or an ImportError that says how to install it."""
-    try:
-        matplotlib = importlib.import_module("matplotlib")
-    except ImportError as exc:
-        msg = (
-            "the HTML report draws its plots with matplotlib: "
-            f"pip install 'reference-rnn[report]' (or pip install matplotlib): {exc}"
-        )
-        raise ImportError(msg) from exc
-    matplotlib.use("svg")
-    return importlib.import_module("matplotlib.pyplot")
+    """matplotlib's pyplot with the SVG backend, or an ImportError that says how to install it."""
+    purpose = "the HTML report's plots"
+    require("matplotlib", extra="report", purpose=purpose).use("svg")
+    return require("matplotlib.pyplot", extra="report", purpose=purpose)
 
 
 def svg(plt: ModuleType, figure: Any) -> str:

@@ -142,7 +142,7 @@ def test_without_accuracy_or_drift_the_page_says_so():
 
 def test_without_matplotlib_the_message_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)
-    with pytest.raises(ImportError, match=r"pip install 'reference-rnn\[report\]'"):
+    with pytest.raises(ImportError, match=r'pip install "reference-rnn\[report\]"'):
         pages.require_matplotlib()
 
 

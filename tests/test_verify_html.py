@@ -21,7 +21,7 @@ def test_without_matplotlib_it_says_how_to_install_before_the_checks(monkeypatch
     monkeypatch.setattr(verify_command, "run", _never)
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     assert main(["verify", "--html", str(tmp_path / "report.html")]) == 2
-    assert "pip install 'reference-rnn[report]'" in capsys.readouterr().err
+    assert 'pip install "reference-rnn[report]"' in capsys.readouterr().err
     assert not (tmp_path / "report.html").exists()
 
 
@@ -49,5 +49,5 @@ def test_check_html_without_matplotlib_says_how_to_install_before_running_anythi
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     target = str(tmp_path / "does_not_matter.py")
     assert main(["check", target, "--api", "sprint", "--html", str(tmp_path / "c.html")]) == 2
-    assert "pip install 'reference-rnn[report]'" in capsys.readouterr().err
+    assert 'pip install "reference-rnn[report]"' in capsys.readouterr().err
     assert not (tmp_path / "c.html").exists()
