@@ -1,4 +1,4 @@
-"""Optimizers and gradient clipping with ``torch.optim``'s names, defaults and update rules.
+"""Optimizers with ``torch.optim``'s names, defaults and update rules.
 
     SGD(lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False)
     AdaGrad(lr=0.01, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0, eps=1e-10)
@@ -16,7 +16,8 @@ The parameters are updated in place. The state (momentum buffers, running averag
 count) is kept per position or key, so one optimizer serves one set of parameters. An update is
 checked whole before anything changes: a refused update changes nothing.
 
-``clip_grad_norm(grads, max_norm, norm_type=2.0)`` and ``clip_grad_value(grads, clip_value)`` are
+``clip_grad_norm(grads, max_norm, norm_type=2.0)`` and ``clip_grad_value(grads, clip_value)``
+(:mod:`reference_rnn.training.clipping`, importable from here too) are
 ``torch.nn.utils.clip_grad_norm_`` and ``clip_grad_value_`` on the gradients themselves.
 
 Unlike torch, a learning rate of 0 is refused (it would silently train nothing), and so are

@@ -1,11 +1,9 @@
-"""The fixtures: the exercise's documented sample and torch's golden results, as data on disk.
+"""The golden fixtures: torch's results on disk, so that the reference is checked without torch.
 
-``documented_sample.json`` holds problem 2 of the exercise as the exercise writes it (integer arrays
-and their divisor), the line it documents, and the state sequence torch computes for it.
-``golden/*.npz`` each hold one :class:`~reference_rnn.verify.cases.RNNCase`: its configuration, parameters,
+``golden/*.npz`` (in :func:`~reference_rnn.core.sample.fixtures_dir`) each hold one :class:`~reference_rnn.verify.cases.RNNCase`: its configuration, parameters,
 inputs and upstream gradients, torch's outputs and gradients, and the torch and NumPy versions that
-recorded them. They let the reference be checked where torch is absent. Regenerate them with
-``nox -s fixtures`` (``python -m reference_rnn.verify.golden``, which needs torch).
+recorded them. Recording also adds torch's state sequence to the documented sample
+(:mod:`reference_rnn.core.sample`). Regenerate them with ``nox -s fixtures`` (``python -m reference_rnn.verify.golden``, which needs torch).
 """
 
 from __future__ import annotations
