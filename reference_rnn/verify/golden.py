@@ -1,9 +1,11 @@
 """The golden fixtures: torch's results on disk, so that the reference is checked without torch.
 
-``golden/*.npz`` (in :func:`~reference_rnn.core.sample.fixtures_dir`) each hold one :class:`~reference_rnn.verify.cases.RNNCase`: its configuration, parameters,
-inputs and upstream gradients, torch's outputs and gradients, and the torch and NumPy versions that
-recorded them. Recording also adds torch's state sequence to the documented sample
-(:mod:`reference_rnn.core.sample`). Regenerate them with ``nox -s fixtures`` (``python -m reference_rnn.verify.golden``, which needs torch).
+``golden/*.npz`` (in :func:`~reference_rnn.core.sample.fixtures_dir`) each hold one
+:class:`~reference_rnn.verify.cases.RNNCase`: its configuration, parameters, inputs and upstream
+gradients, torch's outputs and gradients, and the torch and NumPy versions that recorded them.
+Recording also adds torch's state sequence to the documented sample
+(:mod:`reference_rnn.core.sample`). Regenerate them with ``nox -s fixtures``
+(``python -m reference_rnn.verify.golden``, which needs torch).
 """
 
 from __future__ import annotations
