@@ -74,41 +74,17 @@ def _model(problem: Problem) -> Any:
         helper.make_tensor_value_info(f"initial_h_l{layer}", elem, [K, "N", H])
         for layer in range(L)
     ]
-    sequence_lens = ""
     if problem.lengths is not None:
-        sequence_lens = "sequence_lens"
-        inputs.append(helper.make_tensor_value_info(sequence_lens, onnx.TensorProto.INT32, ["N"]))
-    initializers = []
-    if L > 1:  # the shape of a layer's input above the first: (T, N, K * H)
-        initializers.append(onnx.numpy_helper.from_array(np.array([0, 0, K * H]), "to_TNF"))
-    nodes, x = [], "X"
-    for layer in range(L):
-        for name, array in _weights(problem, layer).items():
-            initializers.append(onnx.numpy_helper.from_array(array, f"{name}_l{layer}"))
-        W, R, B = (f"{name}_l{layer}" for name in "WRB")
-        nodes.append(
-            helper.make_node(
-                "RNN",
-                [x, W, R, B, sequence_lens, f"initial_h_l{layer}"],
-                [f"Y_l{layer}", f"Y_h_l{layer}"],
-                hidden_size=H,
-                direction="bidirectional" if c.bidirectional else "forward",
-                activations=[{"tanh": "Tanh", "relu": "Relu"}[c.nonlinearity]] * K,
-            )
-        )
-        if layer < L - 1:  # (T, K, N, H) -> (T, N, K, H) -> (T, N, K * H), the next layer's X
-            nodes.append(
-                helper.make_node(
-                    "Transpose", [f"Y_l{layer}"], [f"TNKH_l{layer}"], perm=[0, 2, 1, 3]
-                )
-            )
-            x = f"X_l{layer + 1}"
-            nodes.append(helper.make_node("Reshape", [f"TNKH_l{layer}", "to_TNF"], [x]))
+        int32 = onnx.TensorProto.INT32
+        inputs.append(helper.make_tensor_value_info("sequence_lens", int32, ["N"]))
     outputs = [helper.make_tensor_value_info(f"Y_l{L - 1}", elem, ["T", K, "N", H])]
     outputs += [
         helper.make_tensor_value_info(f"Y_h_l{layer}", elem, [K, "N", H]) for layer in range(L)
     ]
-    graph = helper.make_graph(nodes, "oracle", inputs, outputs, initializers)
+    initializers = [
+        onnx.numpy_helper.from_array(array, name) for name, array in _initializers(problem).items()
+    ]
+    graph = helper.make_graph(_nodes(helper, problem), "oracle", inputs, outputs, initializers)
     opsets = [helper.make_opsetid("", OPSET)]
     # the oldest IR version that carries the opset: a runtime may not read the newest
     model = helper.make_model(
@@ -116,6 +92,43 @@ def _model(problem: Problem) -> Any:
     )
     onnx.checker.check_model(model, full_check=True)
     return model
+
+
+def _nodes(helper: Any, problem: Problem) -> list[Any]:
+    """Each layer's RNN node on the previous one's output, reshaped to (T, N, K * H)."""
+    c = problem.config
+    sequence_lens = "" if problem.lengths is None else "sequence_lens"
+    nodes, x = [], "X"
+    for layer in range(c.num_layers):
+        W, R, B, initial_h = (f"{name}_l{layer}" for name in ("W", "R", "B", "initial_h"))
+        nodes.append(
+            helper.make_node(
+                "RNN",
+                [x, W, R, B, sequence_lens, initial_h],
+                [f"Y_l{layer}", f"Y_h_l{layer}"],
+                hidden_size=c.hidden_size,
+                direction="bidirectional" if c.bidirectional else "forward",
+                activations=[{"tanh": "Tanh", "relu": "Relu"}[c.nonlinearity]] * c.num_directions,
+            )
+        )
+        if layer < c.num_layers - 1:  # (T, K, N, H) -> (T, N, K, H) -> (T, N, K * H)
+            Y, Y_tnkh, x = f"Y_l{layer}", f"Y_tnkh_l{layer}", f"X_l{layer + 1}"
+            nodes.append(helper.make_node("Transpose", [Y], [Y_tnkh], perm=[0, 2, 1, 3]))
+            nodes.append(helper.make_node("Reshape", [Y_tnkh, "layer_input_shape"], [x]))
+    return nodes
+
+
+def _initializers(problem: Problem) -> dict[str, NDArray[Any]]:
+    """Every layer's W, R and B, and the shape of a layer's input above the first."""
+    c = problem.config
+    arrays = {
+        f"{name}_l{layer}": array
+        for layer in range(c.num_layers)
+        for name, array in _weights(problem, layer).items()
+    }
+    if c.num_layers > 1:  # an unused initializer would make onnxruntime warn
+        arrays["layer_input_shape"] = np.array([0, 0, c.num_directions * c.hidden_size])
+    return arrays
 
 
 def _weights(problem: Problem, layer: int) -> dict[str, FloatArray]:
