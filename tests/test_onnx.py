@@ -414,7 +414,9 @@ def test_without_onnx_the_onnx_parts_say_how_to_get_it(monkeypatch):
     ):
         ort_oracle.version()
     problem = RNNCase("onnx", {"input_size": 3, "hidden_size": 4}, dtype="float32").problem()
-    with pytest.raises(ImportError, match=re.escape(f"the ONNX oracles' graph needs onnx: {ADVICE}")):
+    with pytest.raises(
+        ImportError, match=re.escape(f"the ONNX oracles' graph needs onnx: {ADVICE}")
+    ):
         ort_oracle.run(problem)
 
 
