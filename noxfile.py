@@ -302,7 +302,7 @@ def browser(session: nox.Session) -> None:
 def mutation(session: nox.Session) -> None:
     """Mutation testing of the functional core with mutmut (not CI): the score, then survivors.
 
-    [tool.mutmut] in pyproject.toml says what is mutated and which tests run; the README lists
+    [tool.mutmut] in pyproject.toml says what is mutated and which tests run; DEVELOPERS.md lists
     the survivors that are equivalent, and why.
     """
     session.install(

@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from reference_rnn.verify import Row, Verification
+from reference_rnn.verify.rows import Row, Verification
 
 REQUIRED = os.environ.get("REQUIRE_BROWSER") == "1"
 ROOT = Path(__file__).resolve().parents[1]

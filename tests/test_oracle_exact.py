@@ -16,12 +16,13 @@ import pytest
 
 mpmath = pytest.importorskip("mpmath")
 
-from reference_rnn import verify
 from reference_rnn.core.config import RNNConfig
 from reference_rnn.core.measure import TOLERANCE, scaled_error
 from reference_rnn.oracles import Problem, exact
 from reference_rnn.verify import plan, suite
 from reference_rnn.verify.cases import RNNCase, oracle_error
+from reference_rnn.verify.rows import Verification
+from reference_rnn.verify.text import format_table
 
 SUPPORTED = [case for case in suite.PARITY_CASES if exact.unsupported(case.problem()) is None]
 # Every float64 RNN case (N, T, D, H = 3 or 4, 5 or 6, 4, 5), and the functional core's smallest
@@ -241,7 +242,7 @@ def test_without_mpmath_the_import_error_says_how_to_install(monkeypatch):
 def test_the_accuracy_rows_set_each_implementation_beside_ours(torch: ModuleType):
     from reference_rnn.oracles import torch as torch_oracle
 
-    rows = verify.exact_accuracy(suite.PARITY_CASES, {"torch": torch_oracle})
+    rows = plan.exact_accuracy(suite.PARITY_CASES, {"torch": torch_oracle})
     assert [row["case"] for row in rows] == [case.name for case in SUPPORTED]
     for row in rows:
         assert list(row) == ["case", "reference_rnn", "torch"]
@@ -263,14 +264,14 @@ class Broken:
 
 
 def test_an_implementation_that_raises_gets_no_number_and_the_table_says_so():
-    rows = verify.exact_accuracy(SUPPORTED[:1], {"broken": Broken})
+    rows = plan.exact_accuracy(SUPPORTED[:1], {"broken": Broken})
     assert len(rows) == 1
     assert list(rows[0]) == ["case", "reference_rnn", "broken"]
     assert rows[0]["case"] == SUPPORTED[0].name
     assert math.isfinite(rows[0]["reference_rnn"])
     assert rows[0]["broken"] is None
-    report = verify.Verification(accuracy=rows)
-    text = verify.format_table(report)
+    report = Verification(accuracy=rows)
+    text = format_table(report)
     lines = text.splitlines()
     title = lines.index(next(line for line in lines if line.startswith("Error against exact")))
     assert lines[title + 1].split() == ["case", "reference_rnn", "broken"]
@@ -282,8 +283,8 @@ def test_an_implementation_that_raises_gets_no_number_and_the_table_says_so():
 def test_verify_against_exact_fills_the_accuracy_table(monkeypatch):
     # the other checks are verify's own business (tests/test_verify.py)
     monkeypatch.setattr(plan, "plan", lambda _: iter(()))
-    report = verify.run(against=["exact"])
+    report = plan.run(against=["exact"])
     assert report.versions == {"exact": f"mpmath {mpmath.__version__} at 50 digits"}
     assert [row["case"] for row in report.accuracy] == [case.name for case in SUPPORTED]
     assert {name for row in report.accuracy for name in row} == {"case", "reference_rnn"}
-    assert "Error against exact arithmetic" in verify.format_table(report)
+    assert "Error against exact arithmetic" in format_table(report)

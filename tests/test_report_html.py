@@ -20,11 +20,12 @@ from reference_rnn.checker.apis.calling import Output
 from reference_rnn.checker.battery import battery
 from reference_rnn.checker.html import step_errors
 from reference_rnn.cli import main
-from reference_rnn.verify import Row, Verification, drift
 from reference_rnn.verify import command as verify_command
+from reference_rnn.verify import drift
 from reference_rnn.verify import html as report_html
 from reference_rnn.verify.drift import Drift, measure_drift
 from reference_rnn.verify.html import render
+from reference_rnn.verify.rows import Row, Verification
 
 CHECKS = [
     Row("rnn_forward/backward tanh", "torch", "float64", 2.1e-16, 1e-12),

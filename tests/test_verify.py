@@ -14,9 +14,12 @@ import pytest
 from reference_rnn import cli
 from reference_rnn.cli import main
 from reference_rnn.core import functional
-from reference_rnn.verify import Row, Verification, format_table, plan, run, suite, text
+from reference_rnn.verify import plan, suite, text
+from reference_rnn.verify.plan import run
+from reference_rnn.verify.rows import Row, Verification
+from reference_rnn.verify.text import format_table
 
-# The counts the README states for `verify` with torch installed.
+# The counts docs/verification.md states for `verify` with torch installed.
 TORCH_CHECKS = 40 + 16  # parity, then training: 9 optimizers, 4 clippings, 2 TBPTT, 1 classifier
 FD_CHECKS = 6
 GOLDEN_CHECKS = 11  # ten fixtures and the sample's recorded states

@@ -6,9 +6,10 @@ import sys
 
 from reference_rnn import pages
 from reference_rnn.cli import main
-from reference_rnn.verify import Row, Verification, drift
 from reference_rnn.verify import command as verify_command
+from reference_rnn.verify import drift
 from reference_rnn.verify import html as report_html
+from reference_rnn.verify.rows import Row, Verification
 
 PASSING = Verification(checks=[Row("rnn_forward/backward tanh", "torch", "float64", 1e-16, 1e-12)])
 

@@ -5,7 +5,8 @@ little-endian, uncompressed) holding the inputs ``x``, ``h0``, ``Wx``, ``Wh``, `
 the expected ``h``, ``dx``, ``dh0``, ``dWx``, ``dWh``, ``db``, all in the case's dtype (expected
 values computed in float64, then rounded once), and ``index.json``: every file with its shapes,
 dtype and tolerance, the layout of each array and the error measure. An implementation in C++,
-CUDA or Rust can then test itself with no Python at run time (the README shows how to read them).
+CUDA or Rust can then test itself with no Python at run time (docs/checking.md shows how to read
+them).
 """
 
 from __future__ import annotations

@@ -100,15 +100,6 @@ class Problem:
     def unbatched(self) -> bool:
         return self.x.ndim == 2
 
-    # Read by verify/drift.py (verify/html.py) until it reads problem.config: delete them then.
-    @property
-    def input_size(self) -> int:
-        return self.config.input_size
-
-    @property
-    def hidden_size(self) -> int:
-        return self.config.hidden_size
-
     def describe(self) -> str:
         """The network and the options of the call, for messages."""
         options = [self.config.describe(), self.dtype]

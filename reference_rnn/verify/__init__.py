@@ -20,7 +20,8 @@ oracle is known to disagree with torch's documented semantics, its row shows the
 difference as a known difference, with the reason; it is neither a pass nor a failure.
 
 When exact arithmetic runs, the report ends with each float64 implementation's error against it
-(ours, torch's, JAX's) in units of float64 eps, case by case (:func:`exact_accuracy`).
+(ours, torch's, JAX's) in units of float64 eps, case by case
+(:func:`~reference_rnn.verify.plan.exact_accuracy`).
 
 Modules: :mod:`~reference_rnn.verify.suite` (what is checked), :mod:`~reference_rnn.verify.cases`
 (a case's raw arrays and both sides of its comparison), :mod:`~reference_rnn.verify.golden` (the
@@ -31,9 +32,3 @@ golden fixtures), :mod:`~reference_rnn.verify.training_rows`, :mod:`~reference_r
 
 May import the core, the layers, the oracles and the training subsystem; never the checker.
 """
-
-from reference_rnn.verify.plan import exact_accuracy, run
-from reference_rnn.verify.rows import Row, Verification
-from reference_rnn.verify.text import format_table, per_source, summary
-
-__all__ = ["Row", "Verification", "exact_accuracy", "format_table", "per_source", "run", "summary"]

@@ -47,7 +47,8 @@ class Drift:
 
 def _ours(problem: Problem) -> Results:
     """This package's ``RNN`` (one layer, batch-first) on the problem, in its dtype."""
-    rnn = RNN(problem.input_size, problem.hidden_size, batch_first=True, dtype=problem.dtype)
+    config = problem.config
+    rnn = RNN(config.input_size, config.hidden_size, batch_first=True, dtype=problem.dtype)
     rnn.load_state_dict(problem.params)
     return run_rnn(rnn, problem)
 
