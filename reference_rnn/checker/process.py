@@ -36,8 +36,9 @@ _BOOT = (
 )
 #: How often a wait looks at the process (a grandchild may hold the channel open).
 _TICK = 0.1
-#: How long an idle worker has to end once its requests are closed.
-_GRACE = 2.0
+#: How long an idle worker has to end once its requests are closed (and save its coverage data,
+#: under the tests), and a worker that closed the channel has to end before it is killed.
+_GRACE, _ENDING = 2.0, 1.0
 
 #: What a signal that killed the worker most likely means.
 _SIGNALS = {
@@ -138,7 +139,7 @@ class WorkerProcess:
     def _lost(self) -> WorkerLostError:
         """Why the worker stopped answering: how it ended (killing it if it has not)."""
         try:
-            code = self.process.wait(timeout=_GRACE)
+            code = self.process.wait(timeout=_ENDING)
         except subprocess.TimeoutExpired:
             self.stop(at_once=True)
             return WorkerLostError("the worker process closed the channel to the checker")

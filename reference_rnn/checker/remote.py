@@ -136,7 +136,10 @@ def output_lines(path: Path) -> list[str]:
     with path.open("rb") as file:
         head = file.read(OUTPUT_LINES * (OUTPUT_WIDTH + 1) * 4)
         size = file.seek(0, 2)
-    lines = head.decode("utf-8", errors="replace").splitlines()
+    lines = head.decode("utf-8", errors="replace").split("\n")  # a "\r" is shown, not obeyed
+    if lines[-1] == "":
+        lines.pop()  # the last line's end
+    lines = [line.removesuffix("\r") for line in lines]
     shown = [printable(line, OUTPUT_WIDTH) for line in lines[:OUTPUT_LINES]]
     if len(lines) > OUTPUT_LINES or len(head) < size:
         shown.append(f"[{size} bytes in all: only the first {len(shown)} lines are shown]")

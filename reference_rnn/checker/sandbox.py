@@ -94,7 +94,8 @@ class Sandbox:
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self._stop(at_once=exc is not None)
+        # Ctrl-C may come in the middle of a call: end the worker at once; else it is idle
+        self._stop(at_once=exc is not None and not isinstance(exc, Exception))
         self._close()
 
     def _close(self) -> None:
@@ -150,7 +151,7 @@ class Sandbox:
         template = local.run(case)  # on the stand-in: the outputs of a call that fails at once
         lost = self._lost.setdefault(local.label, [])
         if len(lost) >= self.limits.restarts:
-            why = f"not run: {len(lost)} calls before it were stopped or crashed (the last: {lost[-1]})"
+            why = f"not run: {len(lost)} earlier calls crashed or hung the worker (the last: {lost[-1]})"
             return remote.failed(template, why)
         try:
             return self._remote(index, template)

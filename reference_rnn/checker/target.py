@@ -79,10 +79,9 @@ def _import(name: str) -> ModuleType:
             if exc.name is not None and f"{name}.".startswith(f"{exc.name}."):
                 return False
             raise
-        except ValueError:  # an empty name
-            return False
 
-    if not call_user(f"import {name}", find):  # runs the packages on the way, and so their code
+    named = all(part.isidentifier() for part in name.split("."))
+    if not (named and call_user(f"import {name}", find)):  # finding runs the packages on the way
         msg = f"no module {name!r} (and no file: a file's name ends in .py)"
         raise TargetNotFoundError(msg)
     module: ModuleType = call_user(f"import {name}", lambda: importlib.import_module(name))

@@ -20,9 +20,12 @@ from __future__ import annotations
 import ctypes
 import faulthandler
 import os
+import resource
 import signal
 import sys
 from collections.abc import Sequence
+from functools import partial
+from pathlib import Path
 from typing import Any
 
 from reference_rnn.checker import channel
@@ -71,7 +74,7 @@ class Worker:
         api = header["api"]
         try:
             obj = load_target(header["target"])
-            facts = call_user("reading TARGET", lambda: _facts(obj, api))
+            facts = _facts(obj, api)
         except TargetNotFoundError as exc:
             return {"op": "not-found", "error": str(exc)}
         except UserCodeError as exc:
@@ -99,12 +102,23 @@ class Worker:
 
 
 def _facts(obj: object, api: str) -> dict[str, Any]:
-    """What the plan reads of ``obj``: its name, whether it can be called, which names it has."""
+    """What the plan reads of ``obj``: its name, whether it can be called, which names it has.
+
+    Reading a name runs the code's own ``__getattr__`` or descriptors, if it has them.
+    """
     return {
-        "name": class_name(obj),
+        "name": call_user("reading __name__", lambda: class_name(obj)),
         "callable": callable(obj),
-        "has": [name for name in ATTRIBUTES[api] if callable(getattr(obj, name, None))],
+        "has": [
+            name
+            for name in ATTRIBUTES[api]
+            if call_user(f"reading {name}", partial(_callable_attribute, obj, name))
+        ],
     }
+
+
+def _callable_attribute(obj: object, name: str) -> bool:
+    return callable(getattr(obj, name, None))
 
 
 def main(argv: Sequence[str]) -> int:
@@ -130,8 +144,8 @@ def _die_with_the_checker() -> None:
 
     Linux's PR_SET_PDEATHSIG; elsewhere, the worker ends when it next reads its requests.
     """
-    if sys.platform == "linux":  # pragma: no branch  (the platform CI runs on)
-        ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    prctl = getattr(ctypes.CDLL(None), "prctl", lambda *_: 0)
+    prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 _PR_SET_PDEATHSIG = 1
@@ -140,22 +154,16 @@ _PR_SET_PDEATHSIG = 1
 def _limit_memory(megabytes: int) -> None:
     """At most ``megabytes`` more address space than the worker has now (RLIMIT_AS), if any.
 
-    On top of what the worker uses before it loads the code: the interpreter, NumPy and its
+    On top of what the worker has before it loads the code: the interpreter, NumPy and its
     threads' reservations, which vary with the machine.
     """
-    if megabytes <= 0 or sys.platform == "win32":
-        return
-    import resource  # noqa: PLC0415  (not on Windows)
-
-    limit = _address_space() + megabytes * 2**20
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    if megabytes > 0:
+        limit = _address_space() + megabytes * 2**20
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 
 def _address_space() -> int:
-    """The bytes of address space this process has now (Linux's /proc), else 0."""
-    try:
-        with open("/proc/self/statm", encoding="ascii") as statm:  # noqa: PTH123
-            pages = int(statm.read().split()[0])
-    except OSError:
-        return 0
+    """The bytes of address space this process has now: Linux's /proc/self/statm, else 0."""
+    statm = Path("/proc/self/statm")
+    pages = int(statm.read_text(encoding="ascii").split()[0]) if statm.exists() else 0
     return pages * os.sysconf("SC_PAGE_SIZE")

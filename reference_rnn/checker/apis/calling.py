@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import io
+import linecache
+import os
 import traceback
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -46,7 +48,8 @@ __all__ = [
     "worker_mode",
 ]
 
-_LIBRARIES = (Path(__file__).parent, Path(np.__file__).parent)
+#: Code that is not the user's: the checker's own (its call of the user's code) and NumPy's.
+_LIBRARIES = tuple(f"{p}{os.sep}" for p in (Path(__file__).parents[1], Path(np.__file__).parent))
 
 
 @dataclass(frozen=True)
@@ -143,8 +146,8 @@ def call_user(what: str, thunk: Callable[[], Any]) -> Any:
 
 def exception_text(exc: BaseException) -> str:
     """``Type: message (at file.py:12: the line)``, even when the exception's ``str`` raises."""
-    name = _printed(lambda: type(exc).__name__, "an exception")
-    return f"{name}: {_message(exc)}{_printed(lambda: _where(exc), '')}"
+    name, message = _printed(lambda: type(exc).__name__, "an exception"), _message(exc)
+    return f"{name}{': ' * bool(message)}{message}{_printed(lambda: _where(exc), '')}"
 
 
 def _message(exc: BaseException) -> str:
@@ -159,21 +162,20 @@ def _printed(thunk: Callable[[], object], otherwise: str) -> str:
 
 
 def _where(exc: BaseException) -> str:
-    """`` (at file.py:12: the line)`` for the innermost frame outside NumPy and this package.
+    """`` (at file.py:12: the line)`` for the innermost frame outside NumPy and the checker.
 
-    Frames of code with no file (``<__array_function__ internals>`` on NumPy < 1.25) are not the
-    user's either.
+    Frames of code with no file (``<__array_function__ internals>`` on NumPy < 1.25, importlib's
+    ``<frozen ...>``) are not the user's either.
     """
-    frames = [
-        frame
-        for frame in traceback.extract_tb(exc.__traceback__)
-        if not frame.filename.startswith("<")
-        and not any(Path(frame.filename).is_relative_to(lib) for lib in _LIBRARIES)
-    ]
-    if not frames:
+    where = None
+    for frame, line in traceback.walk_tb(exc.__traceback__):  # not extract_tb: a RecursionError
+        file = frame.f_code.co_filename  # has a thousand frames, and only one line is shown
+        if not file.startswith(("<", *_LIBRARIES)):
+            where = file, line
+    if where is None:
         return ""
-    frame = frames[-1]
-    return f" (at {Path(frame.filename).name}:{frame.lineno}: {frame.line})"
+    file, line = where
+    return f" (at {Path(file).name}:{line}: {linecache.getline(file, line).strip()})"
 
 
 def unpack(what: str, value: object, n: int) -> Sequence[object]:
