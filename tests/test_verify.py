@@ -11,7 +11,7 @@ from types import ModuleType
 
 import pytest
 
-from reference_rnn import cli
+from reference_rnn import cli, oracles
 from reference_rnn.cli import main
 from reference_rnn.core import functional
 from reference_rnn.verify import plan, suite, text
@@ -113,7 +113,8 @@ def test_a_broken_gradient_is_reported_and_the_exit_code_says_so(monkeypatch, ca
 
 def test_without_torch_the_rest_runs_and_the_skip_is_said(monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "torch", None)  # import torch now raises ImportError
-    assert main(["--against", "torch"]) == 0
+    monkeypatch.setattr(oracles, "ORACLES", {"torch": oracles.ORACLES["torch"]})
+    assert main(["verify"]) == 0  # every oracle, where installed: a missing one is skipped
     text = capsys.readouterr().out
     assert "SKIPPED" in text
     assert 'the torch oracle needs torch: pip install "reference-rnn[oracle-torch]"' in text
@@ -123,6 +124,25 @@ def test_without_torch_the_rest_runs_and_the_skip_is_said(monkeypatch, capsys):
     document = report.to_json()
     assert document["skipped"][0]["against"] == "torch"
     assert document["passed"] is True
+
+
+def test_an_oracle_named_with_against_is_required(monkeypatch, capsys):
+    """``verify --against torch`` without torch fails, so that it can gate a CI job."""
+    monkeypatch.setitem(sys.modules, "torch", None)
+    assert main(["verify", "--json", "--against", "torch,exact"]) == 1
+    document = json.loads(capsys.readouterr().out)
+    assert document["passed"] is False
+    assert document["skipped"] == []
+    [required] = [check for check in document["checks"] if check["against"] == "torch"]
+    assert required["name"] == "torch: not installed, required"
+    assert required["passed"] is False
+    assert required["error"].startswith(
+        'the torch oracle needs torch: pip install "reference-rnn[oracle-torch]"'
+    )
+    assert main(["verify", "--against", "torch"]) == 1
+    text = capsys.readouterr().out
+    assert "torch: not installed, required" in text
+    assert "FAIL: the torch oracle needs torch" in text
 
 
 def test_a_known_difference_is_shown_and_neither_passes_nor_fails():
@@ -171,7 +191,8 @@ class Terminal(io.StringIO):
 def test_progress_is_shown_on_a_terminal_and_not_when_piped(monkeypatch, capsys):
     terminal = Terminal()
     monkeypatch.setattr(sys, "stderr", terminal)
-    assert main(["verify", "--against", "torch"]) == 0
+    monkeypatch.setattr(oracles, "ORACLES", {})  # the checks without an oracle: fast, anywhere
+    assert main(["verify"]) == 0
     assert "[1/" in terminal.getvalue()
     assert terminal.getvalue().endswith("\r\033[K")
     assert "\r" not in capsys.readouterr().out
@@ -186,6 +207,7 @@ def test_python_dash_m_runs_main(monkeypatch):
 
 
 def test_python_dash_m_prints_exactly_one_json_document():
+    pytest.importorskip("mpmath")  # --against exact requires it
     result = subprocess.run(
         # exact arithmetic only: what this tests is the process's output, not torch's checks
         [sys.executable, "-m", "reference_rnn", "verify", "--json", "--against", "exact"],

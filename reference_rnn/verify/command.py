@@ -9,6 +9,7 @@ import sys
 from reference_rnn import oracles, pages
 from reference_rnn.verify import drift, html
 from reference_rnn.verify.plan import run
+from reference_rnn.verify.rows import Row, Verification
 from reference_rnn.verify.text import format_table, progress_to
 
 
@@ -20,7 +21,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=_oracle_names,
         default=None,
         metavar="NAMES",
-        help=f"comma-separated oracles to run (default: all of {', '.join(oracles.ORACLES)})",
+        help=(
+            "comma-separated oracles to run, each required: one that cannot run fails the report "
+            f"(default: every installed one of {', '.join(oracles.ORACLES)})"
+        ),
     )
     parser.add_argument(
         "--html",
@@ -39,6 +43,20 @@ def _oracle_names(text: str) -> list[str]:
     return names
 
 
+def _require(report: Verification, names: list[str]) -> None:
+    """Each oracle that ``--against`` named and that could not run becomes a failed row.
+
+    Without ``--against`` a missing framework is skipped, and the report says so; named, it is a
+    requirement, so that ``verify --against torch`` can gate a CI job that wants torch's checks.
+    """
+    for name in names:
+        reason = report.skipped.pop(name, None)
+        if reason is not None:
+            report.checks.append(
+                Row(f"{name}: not installed, required", name, "-", None, 0.0, reason)
+            )
+
+
 def command(args: argparse.Namespace) -> int:
     """Run the report and print it; 0 only when every check passes."""
     if args.html is not None:
@@ -48,6 +66,8 @@ def command(args: argparse.Namespace) -> int:
             print(f"verify --html: {exc}", file=sys.stderr)  # noqa: T201
             return 2
     report = run(progress=progress_to(sys.stderr), against=args.against)
+    if args.against is not None:
+        _require(report, args.against)
     if sys.stderr.isatty():
         sys.stderr.write("\r\033[K")
     if args.json:
