@@ -6,21 +6,26 @@
 """Sessions: `nox` runs them all; `nox -s tests` the NumPy matrix; `nox -l` lists them.
 
 Every test environment pins torch==2.13.0: it is the CPU build on these machines' disk, and any
-other torch makes pip fetch a CUDA build of several GB (DEVELOPERS.md). nox's default virtualenv
-backend with pip is used on purpose: uv would not look on the disk.
+other torch makes the installer fetch a CUDA build of several GB (DEVELOPERS.md). Environments are
+made with uv where it is installed (`pip install nox uv`), else with virtualenv and pip: uv makes a
+NumPy session's environment in seconds, from its cache after the first. uv reads no pip
+configuration, so it is given pip's find-links, where the CPU build of torch lies.
 """
 
 from __future__ import annotations
 
 import functools
+import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable
 from typing import Any
 
 import nox
 
 nox.needs_version = ">=2025.2.9"
-nox.options.default_venv_backend = "virtualenv"
+nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.error_on_external_run = True
 nox.options.sessions = [
     "lint",
@@ -87,16 +92,39 @@ def _discarded(func: Callable[..., None]) -> Callable[..., None]:
     return run
 
 
-def _install(session: nox.Session, numpy: str | None, group: str) -> None:
-    """NumPy (one minor release, or the newest), the group's tools and the project, in one pip run.
+def _pip_find_links() -> None:
+    """Give uv pip's find-links (the folder with torch's CPU build), unless uv has its own."""
+    if "UV_FIND_LINKS" in os.environ:
+        return
+    links = os.environ.get("PIP_FIND_LINKS")
+    if not links:
+        asked = subprocess.run(
+            [sys.executable, "-m", "pip", "config", "get", "global.find-links"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        links = asked.stdout.strip() if asked.returncode == 0 else ""
+    if links:
+        os.environ["UV_FIND_LINKS"] = links
 
-    --no-compile: byte-compiling all of torch costs 13 s a session; Python compiles what it
-    imports on first use anyway.
+
+_pip_find_links()
+
+
+def _pip(session: nox.Session, *args: str) -> None:
+    """``session.install(*args)``, byte-compiling nothing.
+
+    pip compiles every file it installs unless told not to: all of torch costs 13 s a session,
+    and Python compiles what it imports on first use anyway. uv compiles nothing by default.
     """
+    session.install(*([] if session.venv_backend == "uv" else ["--no-compile"]), *args)
+
+
+def _install(session: nox.Session, numpy: str | None, group: str) -> None:
+    """NumPy (one minor release, or the newest), the group's tools and the project, in one run."""
     numpy_spec = f"numpy=={numpy}.*" if numpy else "numpy"
-    session.install(
-        "--no-compile", numpy_spec, *nox.project.dependency_groups(PYPROJECT, group), "-e", "."
-    )
+    _pip(session, numpy_spec, *nox.project.dependency_groups(PYPROJECT, group), "-e", ".")
 
 
 @nox.session(python=PYTHON)
@@ -138,8 +166,8 @@ def oracles(session: nox.Session, framework: str) -> None:
 
     Its own tests, and the planted-error test (tests/test_oracles.py) that must fail every oracle.
     """
-    session.install(
-        "--no-compile",
+    _pip(
+        session,
         *nox.project.dependency_groups(PYPROJECT, "test"),
         "-e",
         f".[oracle-{framework}]",
@@ -160,9 +188,7 @@ def oracles(session: nox.Session, framework: str) -> None:
 @_discarded
 def report(session: nox.Session) -> None:
     """The HTML report's tests with matplotlib (the [report] extra), for the combined coverage."""
-    session.install(
-        "--no-compile", *nox.project.dependency_groups(PYPROJECT, "test"), "-e", ".[report]"
-    )
+    _pip(session, *nox.project.dependency_groups(PYPROJECT, "test"), "-e", ".[report]")
     session.run(
         "pytest",
         "--cov",
@@ -231,14 +257,14 @@ def typecheck(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def verify(session: nox.Session) -> None:
     """The verification report (`python -m reference_rnn verify`) in a fresh environment."""
-    session.install("--no-compile", TORCH, "-e", ".")
+    _pip(session, TORCH, "-e", ".")
     session.run("python", "-m", "reference_rnn", "verify", *session.posargs)
 
 
 @nox.session(python=PYTHON)
 def fixtures(session: nox.Session) -> None:
     """Regenerate fixtures/ with torch (then review the diff and commit it)."""
-    session.install("--no-compile", TORCH, "-e", ".")
+    _pip(session, TORCH, "-e", ".")
     session.run("python", "-m", "reference_rnn.verify.golden", "fixtures")
 
 
@@ -248,7 +274,7 @@ def bench(session: nox.Session) -> None:
 
     Markdown to stdout, JSON to bench.json.
     """
-    session.install("--no-compile", *nox.project.dependency_groups(PYPROJECT, "bench"), "-e", ".")
+    _pip(session, *nox.project.dependency_groups(PYPROJECT, "bench"), "-e", ".")
     session.run("python", "benchmarks/bench.py", *session.posargs)
 
 
@@ -260,8 +286,8 @@ def docs(session: nox.Session) -> None:
     The page shows every installed oracle, so all of them are installed. A failing check is shown
     on the page rather than failing the build: the test sessions fail on it.
     """
-    session.install(
-        "--no-compile",
+    _pip(
+        session,
         *nox.project.dependency_groups(PYPROJECT, "docs"),
         "-e",
         ".[oracles,report]",
@@ -287,9 +313,7 @@ def browser(session: nox.Session) -> None:
 
     Needs Debian's chromium (apt-get install chromium): without it, or without site/, it fails.
     """
-    session.install(
-        "--no-compile", *nox.project.dependency_groups(PYPROJECT, "browser"), "-e", ".[report]"
-    )
+    _pip(session, *nox.project.dependency_groups(PYPROJECT, "browser"), "-e", ".[report]")
     session.run(
         "pytest",
         "tests/test_browser.py",
@@ -305,9 +329,7 @@ def mutation(session: nox.Session) -> None:
     [tool.mutmut] in pyproject.toml says what is mutated and which tests run; DEVELOPERS.md lists
     the survivors that are equivalent, and why.
     """
-    session.install(
-        "--no-compile", *nox.project.dependency_groups(PYPROJECT, "mutation"), "-e", "."
-    )
+    _pip(session, *nox.project.dependency_groups(PYPROJECT, "mutation"), "-e", ".")
     session.run("mutmut", "run", "--max-children", "2")
     session.run("mutmut", "export-cicd-stats")
     session.run(
