@@ -17,12 +17,23 @@ projection is a single matrix product over all ``T * N`` rows, and ``dWx``, ``dW
 one product per block of consecutive steps (see ``_backward``).
 
 The functions never modify their arguments. The cache holds private, read-only copies of what the
-backward pass needs, so the same cache can be used any number of times, in any order. The returned
-hidden states are read-only views of the cache: copy them (``h.copy()``) to modify them.
+backward pass needs, so the same cache can be used any number of times, in any order: their memory
+is reachable only through read-only views (``flags.writeable = True`` raises), and a backward
+function takes only a cache that a forward function made. The returned hidden states are read-only
+views of the cache: copy them (``h.copy()``) to modify them.
+
+With ``check_finite=True`` (the default) the arguments are checked for NaN and inf, and so are the
+results: finite arguments whose arithmetic overflows raise :class:`NonFiniteResultError` (a
+``FloatingPointError``) naming the result and the time step, instead of returning NaN or inf.
+The forward pass checks the input projection once before the loop; under tanh a bound
+(``max|x @ Wx + b| + H * max(1, max|h0|) * max|Wh|`` below the dtype's largest value) proves that no
+step can overflow, and only where it does not hold is each step's pre-activation checked; under
+relu the states are checked after the loop. The backward pass checks the gradients it returns.
 """
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any, Literal
@@ -31,6 +42,7 @@ import numpy as np
 
 from reference_rnn.core.validation import (
     FloatArray,
+    NonFiniteResultError,
     as_real_array,
     check_ndim,
     check_nonlinearity,
@@ -46,6 +58,7 @@ Nonlinearity = Literal["tanh", "relu"]
 _BLOCK_BYTES = 1 << 20
 
 __all__ = [
+    "NonFiniteResultError",
     "Nonlinearity",
     "RNNCache",
     "rnn_backward",
@@ -72,6 +85,9 @@ class RNNCache:
     nonlinearity : "tanh" or "relu"
     step : bool
         True for the cache of :func:`rnn_step_forward`, False for :func:`rnn_forward`.
+
+    The arrays' memory is reachable only through read-only views. A backward function refuses a
+    cache that no forward function made (one built by hand or by ``dataclasses.replace``).
     """
 
     x: FloatArray
@@ -104,7 +120,7 @@ def rnn_step_forward(
     b : (H,) array_like
     nonlinearity : "tanh" or "relu"
     check_finite : bool
-        Reject NaN and inf in the arguments (the default).
+        Reject NaN and inf in the arguments, and results that overflow (the default).
 
     Returns
     -------
@@ -128,6 +144,8 @@ def rnn_step_backward(
     ----------
     dnext_h : (N, H) array_like
     cache : RNNCache from :func:`rnn_step_forward`
+    check_finite : bool
+        Reject NaN and inf in ``dnext_h``, and gradients that overflow (the default).
 
     Returns
     -------
@@ -138,7 +156,9 @@ def rnn_step_backward(
     dh = as_real_array("dnext_h", dnext_h)
     check_shape("dnext_h", dh, (N, H), "the shape of next_h")
     # (N, H) -> (1, N, H): one time-major step.
-    dx, dprev_h, dWx, dWh, db = _backward(dh[None], cache, "dnext_h", check_finite=check_finite)
+    dx, dprev_h, dWx, dWh, db = _backward(
+        dh[None], cache, "dnext_h", check_finite=check_finite, check_results=check_finite
+    )
     return dx[0], dprev_h, dWx, dWh, db
 
 
@@ -165,7 +185,7 @@ def rnn_forward(
     b : (H,) array_like
     nonlinearity : "tanh" or "relu"
     check_finite : bool
-        Reject NaN and inf in the arguments (the default).
+        Reject NaN and inf in the arguments, and results that overflow (the default).
 
     Returns
     -------
@@ -186,6 +206,8 @@ def rnn_backward(
     dh : (N, T, H) array_like
         ``dL/dh_t`` from above, for every step (zeros where the loss does not use a step).
     cache : RNNCache from :func:`rnn_forward`
+    check_finite : bool
+        Reject NaN and inf in ``dh``, and gradients that overflow (the default).
 
     Returns
     -------
@@ -204,10 +226,12 @@ def forward_sequence(
     nonlinearity: Nonlinearity,
     *,
     check_finite: bool,
+    check_results: bool | None = None,
 ) -> tuple[FloatArray, RNNCache]:
     """:func:`rnn_forward`, with the name by which the caller knows ``h0`` (for messages).
 
-    ``h0=None`` starts from zeros.
+    ``h0=None`` starts from zeros. ``check_results`` (default: ``check_finite``) checks the
+    results alone, for a caller that has checked the arguments itself.
     """
     x_arr = as_real_array("x", x)
     check_ndim("x", x_arr, 3, "(N, T, D)")
@@ -222,22 +246,35 @@ def forward_sequence(
         nonlinearity,
         check_finite=check_finite,
         step=False,
+        check_results=check_results,
     )
     # (T, N, H) -> (N, T, H): a read-only view of the cache.
     return cache.h[1:].transpose(1, 0, 2), cache
 
 
 def backward_sequence(
-    dh: object, cache: RNNCache, dh_name: str, *, check_finite: bool
+    dh: object,
+    cache: RNNCache,
+    dh_name: str,
+    *,
+    check_finite: bool,
+    check_results: bool | None = None,
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
-    """:func:`rnn_backward`, with the name by which the caller knows ``dh`` (for messages)."""
+    """:func:`rnn_backward`, with the name by which the caller knows ``dh`` (for messages).
+
+    ``check_results`` (default: ``check_finite``) checks the gradients alone.
+    """
     _check_cache(cache, step=False)
     T, N, H = cache.h.shape[0] - 1, cache.h.shape[1], cache.h.shape[2]
     dh_arr = as_real_array(dh_name, dh)
     check_shape(dh_name, dh_arr, (N, T, H), "the shape of h")
     # (N, T, H) -> (T, N, H): a view.
     dx, dh0, dWx, dWh, db = _backward(
-        dh_arr.transpose(1, 0, 2), cache, dh_name, check_finite=check_finite
+        dh_arr.transpose(1, 0, 2),
+        cache,
+        dh_name,
+        check_finite=check_finite,
+        check_results=check_finite if check_results is None else check_results,
     )
     # (T, N, D) -> (N, T, D)
     return dx.transpose(1, 0, 2), dh0, dWx, dWh, db
@@ -295,6 +332,7 @@ def _forward(
     *,
     check_finite: bool,
     step: bool,
+    check_results: bool | None = None,
 ) -> RNNCache:
     """Check the arguments (``x`` is a time-major ``(T, N, D)`` view) and run the recurrence."""
     nonlinearity = check_nonlinearity(nonlinearity)  # type: ignore[assignment]
@@ -319,30 +357,67 @@ def _forward(
     h = np.empty((T + 1, N, H), dtype=dtype)
     h[0] = h0_arr
     # The input projection of every step at once: (T * N, D + 1) @ (D + 1, H), into h[1:].
-    np.matmul(x1.reshape(T * N, D + 1), Wx1, out=h[1:].reshape(T * N, H))
-    activation = np.tanh if nonlinearity == "tanh" else _relu
-    recurrent = np.empty((N, H), dtype=dtype)  # h_{t-1} @ Wh, one buffer for every step
-    for h_prev, h_t in pairwise(h):
-        np.matmul(h_prev, Wh_arr, out=recurrent)
-        np.add(h_t, recurrent, out=h_t)
-        activation(h_t, out=h_t)
-    return RNNCache(
-        x=_read_only(x1[..., :D]),
-        x1=_read_only(x1),
-        h=_read_only(h),
-        Wx=_read_only(Wx1[:D]),
-        Wh=_read_only(Wh_arr),
+    with np.errstate(over="ignore", invalid="ignore"):  # checked in _recur, or not at all
+        np.matmul(x1.reshape(T * N, D + 1), Wx1, out=h[1:].reshape(T * N, H))
+    _recur(h, Wh_arr, nonlinearity, check_finite if check_results is None else check_results)
+    x1 = sealed(x1)
+    cache = RNNCache(
+        x=x1[..., :D],
+        x1=x1,
+        h=sealed(h),
+        Wx=sealed(Wx1)[:D],
+        Wh=sealed(Wh_arr),
         nonlinearity=nonlinearity,
         step=step,
     )
+    _MADE.add(cache)
+    return cache
+
+
+def _recur(h: FloatArray, Wh: FloatArray, nonlinearity: Nonlinearity, checks: bool) -> None:
+    """The loop, in place: ``h[0]`` is ``h0``, ``h[1:]`` the input projections, then the states.
+
+    With ``checks``, what overflows is an error at its step (the module docstring says how).
+    """
+    if checks:
+        _require_finite_steps("the input projection x @ Wx + b", h[1:])
+    per_step = checks and nonlinearity == "tanh" and not _tanh_bounded(h, Wh)
+    activation = np.tanh if nonlinearity == "tanh" else _relu
+    recurrent = np.empty(h.shape[1:], dtype=h.dtype)  # h_{t-1} @ Wh, one buffer for every step
+    with np.errstate(over="ignore", invalid="ignore"):
+        for t, (h_prev, h_t) in enumerate(pairwise(h)):
+            np.matmul(h_prev, Wh, out=recurrent)
+            np.add(h_t, recurrent, out=h_t)
+            if per_step and not np.isfinite(h_t).all():
+                what = "the pre-activation x_t @ Wx + h_{t-1} @ Wh + b"
+                raise _non_finite(what, h_t[None], t)
+            activation(h_t, out=h_t)
+    if checks and nonlinearity == "relu":
+        _require_finite_steps("the state", h[1:])
 
 
 def _backward(
-    dh: FloatArray, cache: RNNCache, dh_name: str, *, check_finite: bool
+    dh: FloatArray, cache: RNNCache, dh_name: str, *, check_finite: bool, check_results: bool
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
     """The backward pass for a checked time-major ``dh (T, N, H)``; ``dx`` comes time-major."""
     if check_finite:
         require_finite(dh_name, dh)
+    with np.errstate(over="ignore", invalid="ignore"):  # checked below, or not at all
+        grads = _backward_loop(dh, cache)
+    if check_results:
+        dx, dh0, dWx, dWh, db = grads
+        _require_finite_steps("the gradient dx", dx)
+        for name, grad in (("dh0", dh0), ("dWx", dWx), ("dWh", dWh), ("db", db)):
+            if not np.isfinite(grad).all():
+                msg = f"the gradient {name}"
+                raise _non_finite(msg, grad[None, None], None)
+    return grads
+
+
+def _backward_loop(
+    dh: FloatArray, cache: RNNCache
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
+    """``dx (T, N, D)``, ``dh0``, ``dWx``, ``dWh``, ``db`` for a checked ``dh (T, N, H)``."""
     T, N, H = dh.shape
     D = cache.x.shape[2]
     dtype = np.result_type(cache.h, dh)
@@ -395,15 +470,57 @@ def _relu(a: FloatArray, out: FloatArray) -> FloatArray:
     return np.maximum(a, 0, out=out)
 
 
-def _read_only(arr: FloatArray) -> FloatArray:
-    arr.flags.writeable = False
-    return arr
+#: Every cache a forward function made and that is still alive: backward takes no other.
+_MADE: weakref.WeakSet[RNNCache] = weakref.WeakSet()
+
+
+def sealed(arr: FloatArray) -> FloatArray:
+    """A read-only view of C-contiguous ``arr`` whose base is a read-only buffer.
+
+    ``flags.writeable = True`` raises on it and on every view of it, so the memory cannot be
+    written through it; whoever still holds ``arr`` itself can (callers drop it).
+    """
+    return np.asarray(arr.data.toreadonly())
+
+
+def _tanh_bounded(h: FloatArray, Wh: FloatArray) -> bool:
+    """Whether no tanh step can overflow, given ``h[0]`` and the finite projection ``h[1:]``.
+
+    ``|a_t| <= |x_t @ Wx + b| + H * max|h_{t-1}| * max|Wh|``, and ``|h_{t-1}| <= 1`` after the
+    first step: below half the dtype's largest value (room for rounding), nothing overflows.
+    """
+    if not h.size:
+        return True
+    H = h.shape[2]
+    states = max(1.0, float(np.abs(h[0]).max()))
+    bound = float(np.abs(h[1:]).max()) + H * states * float(np.abs(Wh).max())
+    return bool(bound < float(np.finfo(h.dtype).max) / 2)
+
+
+def _require_finite_steps(what: str, a: FloatArray) -> None:
+    """No NaN or inf in the time-major ``a (T, N, F)``; otherwise an error at its first bad step."""
+    if not np.isfinite(a).all():
+        bad = ~np.all(np.isfinite(a).reshape(a.shape[0], a.shape[1], -1), axis=2)  # (T, N)
+        t = int(np.argmax(np.any(bad, axis=1)))
+        raise _non_finite(what, a[t : t + 1], t, row=int(np.argmax(bad[t])))
+
+
+def _non_finite(what: str, a: FloatArray, step: int | None, row: int = 0) -> NonFiniteResultError:
+    """The error for a non-finite ``a (1, N, F)``, found at ``step``."""
+    detail = "it is NaN" if np.isnan(a).any() else "it reached inf"
+    return NonFiniteResultError(what, a.dtype, detail, step, row)
 
 
 def _check_cache(cache: object, *, step: bool) -> None:
     made_by = "rnn_step_forward" if step else "rnn_forward"
     if not isinstance(cache, RNNCache):
         msg = f"cache must be the cache returned by {made_by}, got {type(cache).__name__}"
+        raise TypeError(msg)
+    if cache not in _MADE:
+        msg = (
+            f"cache must be the cache returned by {made_by}, got an RNNCache that no forward "
+            "function made (built by hand or with dataclasses.replace)"
+        )
         raise TypeError(msg)
     if cache.step != step:
         other = "rnn_forward" if step else "rnn_step_forward"

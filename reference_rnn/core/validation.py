@@ -20,8 +20,58 @@ FloatArray = NDArray[np.floating[Any]]
 Key = int | str
 
 
+class NonFiniteResultError(FloatingPointError):
+    """A result that overflowed (inf) or became NaN from finite arguments.
+
+    ``what`` names the result (``"the pre-activation"``, ``"the gradient dWx"``); ``step`` is the
+    first time step where it went wrong (None where a result has no steps), ``row`` the first
+    sequence of the batch there, ``where`` the caller's context (``"layer 0, reverse
+    direction"``). A subclass of ``FloatingPointError``, NumPy's exception for the same thing.
+    """
+
+    def __init__(
+        self,
+        what: str,
+        dtype: object,
+        detail: str,
+        step: int | None = None,
+        row: int = 0,
+        where: str = "",
+    ) -> None:
+        self.what, self.dtype, self.detail = what, dtype, detail
+        self.step, self.row, self.where = step, row, where
+        at = "" if step is None else f" at time step {step}"
+        context = f" ({where})" if where else ""
+        super().__init__(
+            f"{what} overflowed{at}{context}: {detail} in {dtype} from finite arguments "
+            "(check_finite=False skips this check)"
+        )
+
+    def relocated(
+        self, *, what: str | None = None, step: int | None = None, where: str = ""
+    ) -> NonFiniteResultError:
+        """The same error in the caller's terms: its name for the result, step and context."""
+        return NonFiniteResultError(
+            self.what if what is None else what,
+            self.dtype,
+            self.detail,
+            self.step if step is None else step,
+            self.row,
+            where,
+        )
+
+
 def as_array(name: str, value: object) -> NDArray[Any]:
-    """``np.asarray(value)``, with a TypeError naming ``name`` where NumPy cannot convert it."""
+    """``np.asarray(value)``, with a TypeError naming ``name`` where NumPy cannot convert it.
+
+    A masked array is refused: ``np.asarray`` would silently drop its mask.
+    """
+    if isinstance(value, np.ma.MaskedArray):
+        msg = (
+            f"{name} must not be a masked array (its mask would be ignored): pass "
+            f"{name}.filled(value), or give the valid lengths with lengths="
+        )
+        raise TypeError(msg)
     try:
         return np.asarray(value)
     except ValueError as exc:  # ragged nested sequences, on NumPy >= 1.24
@@ -64,6 +114,38 @@ def require_finite(name: str, arr: FloatArray) -> None:
     if not np.isfinite(arr).all():
         msg = f"{name} must be finite, got an array with NaN or inf"
         raise ValueError(msg)
+
+
+def cast_finite(name: str, arr: NDArray[Any], dtype: np.dtype[Any], why: str) -> FloatArray:
+    """``arr`` as a new array of ``dtype``, finite there: checked after the cast, not before.
+
+    ``why`` says where ``dtype`` comes from (``"the layer's dtype"``); a finite value that the
+    cast makes inf (1e300 in float32) is a ValueError that says so.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        cast = np.array(arr, dtype=dtype)
+    if not np.isfinite(cast).all():
+        if np.isfinite(arr).all():
+            msg = (
+                f"{name} must be finite in {dtype} ({why}), got values that overflow it "
+                f"(largest magnitude {np.abs(arr).max()!r})"
+            )
+        else:
+            msg = f"{name} must be finite, got an array with NaN or inf"
+        raise ValueError(msg)
+    return cast
+
+
+def check_seed(name: str, seed: object) -> np.random.Generator:
+    """``np.random.default_rng(seed)``, with an error naming ``name`` where NumPy refuses it."""
+    if isinstance(seed, bool | float | str | bytes):
+        msg = f"{name} must be an int, a numpy.random.Generator or None, got {seed!r}"
+        raise TypeError(msg)
+    try:
+        return np.random.default_rng(seed)  # type: ignore[arg-type]
+    except (TypeError, ValueError) as exc:
+        msg = f"{name} must be an int >= 0, a numpy.random.Generator or None, got {seed!r}: {exc}"
+        raise type(exc)(msg) from None
 
 
 def check_flag(name: str, value: object) -> bool:

@@ -28,17 +28,17 @@ from numpy.typing import DTypeLike
 
 from reference_rnn.core.config import RNNConfig
 from reference_rnn.core.functional import Nonlinearity
-from reference_rnn.core.validation import FloatArray, as_real_array, check_shape, require_finite
+from reference_rnn.core.validation import FloatArray, check_flag, check_seed, require_finite
 from reference_rnn.layers import torch_interop
 from reference_rnn.layers.rnn_inputs import (
     checked_initial_state,
     checked_input,
     checked_lengths,
+    checked_upstream,
     from_batch_first,
     read_only_view,
-    to_batch_first,
 )
-from reference_rnn.layers.rnn_parameters import checked_state_dict, initial_parameters
+from reference_rnn.layers.rnn_parameters import Parameters, checked_state_dict, initial_parameters
 from reference_rnn.layers.rnn_stack import StackCache, stack_backward, stack_forward
 
 __all__ = ["RNN"]
@@ -76,6 +76,7 @@ class RNN:
     dropout_masks : list of arrays
         The masks the last forward multiplied into each layer's output but the last (training with
         dropout > 0 only), in the layout of ``output``; values are 0 or 1 / (1 - dropout).
+        Read-only, as ``output`` and ``h_n`` are: ``flags.writeable = True`` raises.
     training : bool
         Dropout is applied only while training (``train()``, the default, or ``eval()``).
     """
@@ -113,12 +114,14 @@ class RNN:
                 stacklevel=2,
             )
         self.dtype: np.dtype[Any] = _checked_dtype(dtype)
-        self.rng: np.random.Generator = np.random.default_rng(seed)
+        self.rng: np.random.Generator = check_seed("seed", seed)
         self.training: bool = True
         self.grads: dict[str, FloatArray] = {}
         self.dropout_masks: list[FloatArray] = []
         self._last: _Forward | None = None
-        self._params = initial_parameters(self.config, self.dtype, self.rng)
+        self._params = Parameters(
+            self.config, initial_parameters(self.config, self.dtype, self.rng)
+        )
 
     # -- torch's attributes, read from the configuration ----------------------------------------
 
@@ -169,8 +172,12 @@ class RNN:
         raise AttributeError(msg)
 
     @property
-    def params(self) -> dict[str, FloatArray]:
-        """The live parameters, with torch's names, shapes and order; update them in place."""
+    def params(self) -> Parameters:
+        """The live parameters, with torch's names, shapes and order; update them in place.
+
+        A mapping that checks what is assigned to it (the name, the shape, the dtype, finiteness
+        after the cast to the layer's dtype) and refuses deletion.
+        """
         return self._params
 
     def state_dict(self) -> dict[str, FloatArray]:
@@ -180,10 +187,11 @@ class RNN:
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Replace every parameter; values are NumPy arrays or torch tensors.
 
-        Missing, unexpected and misshapen keys are a ValueError that lists them; nothing is
-        changed unless every value is right.
+        Missing, unexpected and misshapen keys are a ValueError that lists them; every value is
+        cast to the layer's dtype and must be finite there; nothing is changed unless every value
+        is right.
         """
-        for name, value in checked_state_dict(self.config, state_dict).items():
+        for name, value in checked_state_dict(self.config, state_dict, self.dtype).items():
             # in place: whoever holds rnn.params (an optimizer) keeps the live arrays
             self._params[name][...] = value
 
@@ -226,8 +234,8 @@ class RNN:
     # -- mode ---------------------------------------------------------------------------------
 
     def train(self, mode: bool = True) -> RNN:
-        """Training mode (dropout on) or not; returns self, as torch does."""
-        self.training = bool(mode)
+        """Training mode (dropout on) or not; returns self, as torch does. ``mode`` is a bool."""
+        self.training = check_flag("mode", mode)
         return self
 
     def eval(self) -> RNN:
@@ -278,15 +286,15 @@ class RNN:
 
         rng = self.rng if self.training else None
         out, h_n, cache = stack_forward(self.config, self._params, x, h0, steps, rng)
-        output = from_batch_first(self.config, out, unbatched)
-        hidden = h_n[:, 0] if unbatched else h_n
+        output = from_batch_first(self.config, read_only_view(out), unbatched)
+        hidden = read_only_view(h_n[:, 0] if unbatched else h_n)
         self.dropout_masks = [
             from_batch_first(self.config, mask, unbatched)
             for mask in cache.masks
             if mask is not None
         ]
         self._last = _Forward(cache, unbatched, hidden.shape, output.shape)
-        return read_only_view(output), read_only_view(hidden)
+        return output, hidden
 
     def backward(
         self, grad_output: object, grad_h_n: object | None = None
@@ -311,7 +319,9 @@ class RNN:
             msg = "RNN.backward needs a successful forward first"
             raise RuntimeError(msg)
         last = self._last
-        g, g_hn = _checked_upstream(self.config, last, grad_output, grad_h_n)
+        g, g_hn = checked_upstream(
+            self.config, last.output_shape, last.hx_shape, last.unbatched, grad_output, grad_h_n
+        )
         g_in, g_hx, grads = stack_backward(self.config, g, g_hn, last.cache)
         self.grads = {name: grads[name] for name in self._params}  # torch's order
         grad_input = from_batch_first(self.config, g_in, last.unbatched)
@@ -329,20 +339,3 @@ def _checked_dtype(dtype: DTypeLike) -> np.dtype[Any]:
         msg = f"dtype must be float32 or float64, got {checked}"
         raise TypeError(msg)
     return checked
-
-
-def _checked_upstream(
-    config: RNNConfig, last: _Forward, grad_output: object, grad_h_n: object | None
-) -> tuple[FloatArray, FloatArray | None]:
-    """``grad_output`` as (N, T, K * H) and ``grad_h_n`` as (L * K, N, H) or None, checked."""
-    g_out = as_real_array("grad_output", grad_output)
-    check_shape("grad_output", g_out, last.output_shape, "the shape of output")
-    require_finite("grad_output", g_out)
-    g_hn = None
-    if grad_h_n is not None:
-        g_hn = as_real_array("grad_h_n", grad_h_n)
-        check_shape("grad_h_n", g_hn, last.hx_shape, "the shape of h_n")
-        require_finite("grad_h_n", g_hn)
-        if last.unbatched:
-            g_hn = g_hn[:, None]  # (L * K, H) -> (L * K, 1, H)
-    return to_batch_first(config, g_out, last.unbatched), g_hn

@@ -26,6 +26,7 @@ __all__ = [
     "checked_initial_state",
     "checked_input",
     "checked_lengths",
+    "checked_upstream",
     "from_batch_first",
     "read_only_view",
     "to_batch_first",
@@ -97,6 +98,28 @@ def checked_lengths(
     return steps.astype(np.intp)
 
 
+def checked_upstream(
+    config: RNNConfig,
+    output_shape: tuple[int, ...],
+    hx_shape: tuple[int, ...],
+    unbatched: bool,
+    grad_output: object,
+    grad_h_n: object | None,
+) -> tuple[FloatArray, FloatArray | None]:
+    """``grad_output`` as (N, T, K * H) and ``grad_h_n`` as (L * K, N, H) or None, checked."""
+    g_out = as_real_array("grad_output", grad_output)
+    check_shape("grad_output", g_out, output_shape, "the shape of output")
+    require_finite("grad_output", g_out)
+    g_hn = None
+    if grad_h_n is not None:
+        g_hn = as_real_array("grad_h_n", grad_h_n)
+        check_shape("grad_h_n", g_hn, hx_shape, "the shape of h_n")
+        require_finite("grad_h_n", g_hn)
+        if unbatched:
+            g_hn = g_hn[:, None]  # (L * K, H) -> (L * K, 1, H)
+    return to_batch_first(config, g_out, unbatched), g_hn
+
+
 def to_batch_first(config: RNNConfig, a: FloatArray, unbatched: bool) -> FloatArray:
     """A view of ``a``, laid out as the caller's input or output, as ``(N, T, F)``."""
     if unbatched:
@@ -112,6 +135,14 @@ def from_batch_first(config: RNNConfig, a: FloatArray, unbatched: bool) -> Float
 
 
 def read_only_view(a: FloatArray) -> FloatArray:
+    """A read-only view of ``a``; ``a`` itself, its base, is made read-only too where it can be.
+
+    So ``flags.writeable = True`` on the view raises. A view of the core's cache is already
+    read-only down to its memory.
+    """
+    owner: object = a if a.base is None else a.base  # a memoryview under the core's views
+    if isinstance(owner, np.ndarray) and owner.flags.owndata:
+        owner.flags.writeable = False
     view = a.view()
     view.flags.writeable = False
     return view

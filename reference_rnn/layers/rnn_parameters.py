@@ -4,19 +4,96 @@ torch keeps ``weight_ih (H, D_l)``, ``weight_hh (H, H)`` and two biases per laye
 (:class:`~reference_rnn.core.config.RNNConfig` names them); the functional core takes
 ``Wx = weight_ih.T (D_l, H)``, ``Wh = weight_hh.T (H, H)`` and one ``b = bias_ih + bias_hh (H,)``,
 whose gradient is both biases' gradient.
+
+Every value is checked in the dtype it is stored in: cast to the layer's dtype first, then checked
+finite (1e300 is finite in float64 and inf in float32).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, MutableMapping
 from typing import Any
 
 import numpy as np
 
 from reference_rnn.core.config import RNNConfig
-from reference_rnn.core.validation import FloatArray, as_real_array, require_finite
+from reference_rnn.core.validation import FloatArray, as_real_array, cast_finite
 
-__all__ = ["checked_state_dict", "core_weights", "initial_parameters", "torch_gradients"]
+__all__ = [
+    "Parameters",
+    "checked_state_dict",
+    "core_weights",
+    "initial_parameters",
+    "torch_gradients",
+]
+
+
+class Parameters(MutableMapping[str, FloatArray]):
+    """``RNN.params``: the live parameters, torch's names in torch's order, checked on write.
+
+    Assigning ``params[name] = value`` checks the name (torch's names for this configuration only),
+    the shape, the dtype (cast to the layer's) and finiteness after the cast, and then writes into
+    the existing array, so whoever holds it (an optimizer) sees the change; a refused assignment
+    changes nothing. Deleting a parameter is refused: the configuration fixes the set.
+    """
+
+    def __init__(self, config: RNNConfig, arrays: dict[str, FloatArray]) -> None:
+        self._config = config
+        self._arrays = arrays
+
+    def __getitem__(self, name: str) -> FloatArray:
+        try:
+            return self._arrays[name]
+        except KeyError:
+            msg = f"{name!r} is not a parameter of this RNN, whose parameters are {list(self)}"
+            raise KeyError(msg) from None
+
+    def __setitem__(self, name: str, value: object) -> None:
+        if name not in self._arrays:
+            msg = (
+                f"params[{name!r}]: not a parameter of this RNN, whose parameters are {list(self)}"
+            )
+            raise ValueError(msg)
+        current = self._arrays[name]
+        label = f"params[{name!r}]"
+        arr = parameter_array(label, value)
+        if arr.shape != current.shape:
+            msg = f"{label} must have shape {current.shape}, got {arr.shape}"
+            raise ValueError(msg)
+        current[...] = cast_finite(label, arr, current.dtype, "the layer's dtype")
+
+    def __delitem__(self, name: str) -> None:
+        msg = (
+            f"params[{name!r}] cannot be deleted: an RNN has every parameter its configuration "
+            "names (assign a new value instead)"
+        )
+        raise TypeError(msg)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._arrays)
+
+    def __len__(self) -> int:
+        return len(self._arrays)
+
+    def __repr__(self) -> str:
+        return f"Parameters({self._arrays!r})"
+
+
+def parameter_array(label: str, value: object) -> FloatArray:
+    """A parameter's value (a NumPy array_like or a torch tensor) as a real array, not yet cast.
+
+    A tensor of a dtype NumPy lacks (bfloat16) is widened to float64 first, exactly.
+    """
+    if hasattr(value, "detach"):  # a torch tensor; torch itself is not needed here
+        tensor = value.detach().cpu()
+        try:
+            value = tensor.numpy()
+        except (TypeError, RuntimeError):
+            if not tensor.is_floating_point():
+                msg = f"{label} must be a real floating or integer tensor, got {tensor.dtype}"
+                raise TypeError(msg) from None
+            value = tensor.double().numpy()
+    return as_real_array(label, value)
 
 
 def initial_parameters(
@@ -30,11 +107,13 @@ def initial_parameters(
     }
 
 
-def checked_state_dict(config: RNNConfig, state_dict: object) -> dict[str, FloatArray]:
-    """Every parameter of ``state_dict`` (NumPy arrays or torch tensors) as a checked array.
+def checked_state_dict(
+    config: RNNConfig, state_dict: object, dtype: np.dtype[Any]
+) -> dict[str, FloatArray]:
+    """Every parameter of ``state_dict`` (NumPy arrays or torch tensors) as a new array of ``dtype``.
 
-    Missing, unexpected and misshapen keys are a ValueError that lists them, a non-finite value
-    one that names it; the arrays may share memory with ``state_dict``'s.
+    Missing, unexpected and misshapen keys are a ValueError that lists them, a value that is not
+    finite in ``dtype`` one that names it.
     """
     if not isinstance(state_dict, Mapping):
         msg = f"state_dict must be a mapping of parameter names to arrays, got {type(state_dict).__name__}"
@@ -45,12 +124,7 @@ def checked_state_dict(config: RNNConfig, state_dict: object) -> dict[str, Float
     if missing or unexpected:
         msg = f"state_dict does not match: missing keys {missing}, unexpected keys {unexpected}"
         raise ValueError(msg)
-    params = {}
-    for name in shapes:
-        value = state_dict[name]
-        if hasattr(value, "detach"):  # a torch tensor; torch itself is not needed here
-            value = value.detach().cpu().numpy()
-        params[name] = as_real_array(f"state_dict[{name!r}]", value)
+    params = {name: parameter_array(f"state_dict[{name!r}]", state_dict[name]) for name in shapes}
     misshapen = [
         f"state_dict[{name!r}] must have shape {shape}, got {params[name].shape}"
         for name, shape in shapes.items()
@@ -59,9 +133,10 @@ def checked_state_dict(config: RNNConfig, state_dict: object) -> dict[str, Float
     if misshapen:
         msg = "; ".join(misshapen)
         raise ValueError(msg)
-    for name, value in params.items():
-        require_finite(f"state_dict[{name!r}]", value)
-    return params
+    return {
+        name: cast_finite(f"state_dict[{name!r}]", value, dtype, "the layer's dtype")
+        for name, value in params.items()
+    }
 
 
 def core_weights(

@@ -10,6 +10,10 @@ the last axis, zero past each sequence's length, times a dropout mask below the 
 training. The reverse direction is the core's forward recurrence on each sequence reversed within
 its length, so it starts at the sequence's last valid step; each direction's final state is its
 state at its own step ``length - 1``. The backward pass runs the same in reverse.
+
+The core checks every direction's results (the arguments were checked by ``RNN``): an overflow is
+re-raised here with the layer, the direction and the time step in the caller's time order. The
+input is zero past each sequence's length, so padding cannot overflow.
 """
 
 from __future__ import annotations
@@ -21,8 +25,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from reference_rnn.core.config import RNNConfig
-from reference_rnn.core.functional import RNNCache, backward_sequence, forward_sequence
-from reference_rnn.core.validation import FloatArray
+from reference_rnn.core.functional import RNNCache, backward_sequence, forward_sequence, sealed
+from reference_rnn.core.validation import FloatArray, NonFiniteResultError
 from reference_rnn.layers.rnn_parameters import core_weights, torch_gradients
 
 __all__ = ["StackCache", "reverse", "stack_backward", "stack_forward"]
@@ -55,6 +59,8 @@ def stack_forward(
     """
     T = x.shape[1]
     valid = None if lengths is None else (np.arange(T) < lengths[:, None])[:, :, None]
+    if valid is not None:
+        x = np.where(valid, x, 0)  # the padding is never read: let it not overflow either
     caches, masks, h_n = [], [], []
     for layer in range(config.num_layers):
         x, layer_caches, finals = _layer_forward(config, params, layer, x, h0, lengths)
@@ -120,16 +126,20 @@ def _layer_forward(
     caches, outputs, finals = [], [], []
     for direction in range(K):
         Wx, Wh, b = core_weights(config, params, layer, direction)
-        h, cache = forward_sequence(
-            x if direction == 0 else reverse(x, lengths),
-            h0[layer * K + direction],
-            Wx,
-            Wh,
-            b,
-            "hx",
-            config.nonlinearity,
-            check_finite=False,
-        )
+        try:
+            h, cache = forward_sequence(
+                x if direction == 0 else reverse(x, lengths),
+                h0[layer * K + direction],
+                Wx,
+                Wh,
+                b,
+                "hx",
+                config.nonlinearity,
+                check_finite=False,
+                check_results=True,
+            )
+        except NonFiniteResultError as exc:
+            raise _located(exc, layer, direction, x.shape[1], lengths) from None
         caches.append(cache)
         finals.append(h[:, -1] if lengths is None else h[np.arange(N), lengths - 1])
         outputs.append(h if direction == 0 else reverse(h, lengths))
@@ -146,7 +156,8 @@ def _dropout_mask(
         return None
     keep = rng.random(out.shape) >= p
     scale = 0.0 if p == 1 else 1 / (1 - p)
-    return np.where(keep, scale, 0.0).astype(out.dtype)
+    # read-only down to its memory: RNN hands it out (dropout_masks) and the backward reads it
+    return sealed(np.where(keep, scale, 0.0).astype(out.dtype))
 
 
 def _layer_backward(
@@ -170,10 +181,42 @@ def _layer_backward(
             # in the direction's own time order, h_n is the state at step length - 1
             g_dir = np.array(g_dir)
             g_dir[final] += g_hn[layer * K + direction]
-        dx, dh0, dWx, dWh, db = backward_sequence(
-            g_dir, cache.caches[layer][direction], "grad_output", check_finite=False
-        )
+        try:
+            dx, dh0, dWx, dWh, db = backward_sequence(
+                g_dir,
+                cache.caches[layer][direction],
+                "grad_output",
+                check_finite=False,
+                check_results=True,
+            )
+        except NonFiniteResultError as exc:
+            raise _located(exc, layer, direction, g.shape[1], lengths, config) from None
         g_inputs.append(dx if direction == 0 else reverse(dx, lengths))
         grad_hx.append(dh0)
         grads |= torch_gradients(config, layer, direction, dWx, dWh, db)
     return (g_inputs[0] if K == 1 else g_inputs[0] + g_inputs[1]), grad_hx, grads
+
+
+def _located(
+    exc: NonFiniteResultError,
+    layer: int,
+    direction: int,
+    T: int,
+    lengths: Lengths,
+    config: RNNConfig | None = None,
+) -> NonFiniteResultError:
+    """``exc`` of the core in ``RNN``'s terms: layer, direction, the caller's time step, torch's
+    name for a gradient (``config`` given: the backward pass)."""
+    step = exc.step
+    if step is not None and direction == 1:  # the core ran the sequence reversed in its length
+        step = (T if lengths is None else int(lengths[exc.row])) - 1 - step
+    what = exc.what
+    if config is not None:
+        w_ih, w_hh, b_ih, _ = config.param_names(layer, direction)
+        names = {"dx": "grad_input", "dh0": "grad_hx", "dWx": w_ih, "dWh": w_hh, "db": b_ih}
+        core_name = what.removeprefix("the gradient ")
+        what = f"the gradient of {names[core_name]}"
+        if core_name == "dx" and layer > 0:
+            what = f"the gradient of layer {layer - 1}'s output"
+    where = f"layer {layer}, {'reverse' if direction else 'forward'} direction"
+    return exc.relocated(what=what, step=step, where=where)

@@ -40,8 +40,7 @@ def clip_grad_norm(grads: object, max_norm: float, norm_type: float | str = 2.0)
     p = _norm_type(norm_type)
     if not arrays:
         return 0.0
-    norms = [np.linalg.norm(g.ravel(), ord=p) for g in arrays]
-    total_norm = float(np.linalg.norm(np.array(norms), ord=p))
+    total_norm = _total_norm(arrays, p)
     clip_coef = min(max_norm / (total_norm + 1e-6), 1.0)
     for g in arrays:
         np.multiply(g, clip_coef, out=g)
@@ -61,6 +60,24 @@ def clip_grad_value(grads: object, clip_value: float) -> None:
     clip_value = check_at_least("clip_value value", "clip_value", clip_value, 0.0)
     for g in arrays:
         np.clip(g, -clip_value, clip_value, out=g)
+
+
+def _total_norm(arrays: list[FloatArray], p: float, scale: float = 1.0) -> float:
+    """The ``p``-norm of every array's ``p``-norm, torch's order of operations.
+
+    Where the sum overflows (or underflows to zero) in the arrays' dtype although the norm itself
+    is finite, it is computed again on the arrays divided by a power of two near their largest
+    magnitude, which is exact; ``inf`` only when the norm itself exceeds float64.
+    """
+    with np.errstate(over="ignore", under="ignore"):
+        norms = [
+            np.linalg.norm(g.ravel() / scale if scale != 1 else g.ravel(), ord=p) for g in arrays
+        ]
+        total = float(np.linalg.norm(np.array(norms), ord=p)) * scale
+    largest = max(float(np.abs(g).max(initial=0.0)) for g in arrays)
+    if scale == 1.0 and largest > 0 and (math.isinf(total) or total == 0):
+        return _total_norm(arrays, p, math.ldexp(1.0, math.frexp(largest)[1]))
+    return total
 
 
 def _norm_type(norm_type: object) -> float:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from reference_rnn.core.validation import FloatArray, check_real, check_size
+from reference_rnn.core.validation import FloatArray, check_real, check_seed, check_size
 from reference_rnn.layers.simple_rnn import Initializer
 
 __all__ = [
@@ -36,7 +36,7 @@ class _Seeded:
     """The generator, and zero biases."""
 
     def __init__(self, seed: int | np.random.Generator | None) -> None:
-        self.rng = np.random.default_rng(seed)
+        self.rng = check_seed("seed", seed)
 
     def B(self, n_nodes2: int) -> FloatArray:
         """An ``(n_nodes2,)`` bias: zeros."""
@@ -44,7 +44,12 @@ class _Seeded:
 
 
 def _normal(rng: np.random.Generator, std: float, n_nodes1: int, n_nodes2: int) -> FloatArray:
-    return std * rng.standard_normal((n_nodes1, n_nodes2))
+    with np.errstate(over="ignore"):  # checked just below
+        W = std * rng.standard_normal((n_nodes1, n_nodes2))
+    if not np.isfinite(W).all():
+        msg = f"sigma = {std!r} is too large: the weights are not finite in float64"
+        raise ValueError(msg)
+    return W
 
 
 class SimpleInitializer(_Seeded):

@@ -28,6 +28,7 @@ from reference_rnn.core.validation import (
     check_flag,
     check_ndim,
     check_real,
+    check_seed,
     check_shape,
     check_size,
     require_finite,
@@ -86,6 +87,13 @@ class RNNClassifier:
         verbose: bool = True,
     ) -> None:
         self.n_nodes = check_size("n_nodes", n_nodes)
+        for name, given, needs, example in (
+            ("initializer", initializer, "W", "XavierInitializer()"),
+            ("optimizer", optimizer, "update", "Adam()"),
+        ):
+            if given is not None and (isinstance(given, type) or not hasattr(given, needs)):
+                msg = f"{name} must be an instance such as {example} or None, got {given!r}"
+                raise TypeError(msg)
         self.initializer = initializer
         self.optimizer = optimizer
         self.epochs = check_size("epochs", epochs)
@@ -94,7 +102,7 @@ class RNNClassifier:
         if self.clip is not None and self.clip <= 0:
             msg = f"clip must be greater than zero (a max_norm) or None, got {clip!r}"
             raise ValueError(msg)
-        self.rng = np.random.default_rng(seed)
+        self.rng = check_seed("seed", seed)
         self.verbose = check_flag("verbose", verbose)
         self.params: dict[str, FloatArray] = {}
         self.grads: dict[str, FloatArray] = {}
@@ -109,7 +117,7 @@ class RNNClassifier:
         ``fit`` calls it; call it yourself to set the weights before ``train_step``.
         """
         D = check_size("n_features", n_features)
-        labels = _classes(as_array("classes", classes))
+        labels = _classes(_label_kind("classes", as_array("classes", classes)))
         initializer = self.initializer
         if initializer is None:
             initializer = XavierInitializer(seed=self.rng)
@@ -275,6 +283,20 @@ def _label_array(name: str, y: object, N: int, X_name: str) -> NDArray[Any]:
         msg = (
             f"{name} must have shape ({N},), one label per sequence of {X_name}, got {labels.shape}"
         )
+        raise ValueError(msg)
+    return _label_kind(name, labels)
+
+
+def _label_kind(name: str, labels: NDArray[Any]) -> NDArray[Any]:
+    """Labels that sort: integers, bools, strings or finite floats (not objects, not complex)."""
+    if labels.dtype.kind not in "biufUS":
+        msg = (
+            f"{name} must hold integer, string or real labels, got dtype {labels.dtype} "
+            "(convert object labels with np.asarray(y, dtype=int) or dtype=str)"
+        )
+        raise TypeError(msg)
+    if labels.dtype.kind == "f" and not np.isfinite(labels).all():
+        msg = f"{name} must not hold NaN or inf labels"
         raise ValueError(msg)
     return labels
 

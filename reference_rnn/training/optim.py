@@ -14,7 +14,9 @@ parameters to rounding. One method, deep-learning-from-scratch-2's interface:
 
 The parameters are updated in place. The state (momentum buffers, running averages, the step
 count) is kept per position or key, so one optimizer serves one set of parameters. An update is
-checked whole before anything changes: a refused update changes nothing.
+checked whole before anything changes: the gradients after their cast to each parameter's dtype,
+then the new parameters and state, computed aside and written only when every one is finite (a
+``FloatingPointError`` otherwise). A refused update changes nothing, parameters or state.
 
 ``clip_grad_norm(grads, max_norm, norm_type=2.0)`` and ``clip_grad_value(grads, clip_value)``
 (:mod:`reference_rnn.training.clipping`, importable from here too) are
@@ -26,36 +28,25 @@ non-finite gradients (torch would write NaN into the parameters).
 
 from __future__ import annotations
 
+import copy
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 import numpy as np
 
 from reference_rnn.core.validation import (
     FloatArray,
     Key,
-    as_items,
-    as_real_array,
     check_at_least,
     check_flag,
     check_real,
-    check_shape,
-    kind_of,
 )
 from reference_rnn.training.clipping import clip_grad_norm, clip_grad_value
+from reference_rnn.training.optim_arguments import checked_pairs
 
 __all__ = ["SGD", "AdaGrad", "Adam", "Optimizer", "RMSprop", "clip_grad_norm", "clip_grad_value"]
 
 State = dict[str, Any]
-
-
-@runtime_checkable
-class Trainable(Protocol):
-    """A layer or model that ``update(layer)`` trains: lists or dicts of arrays."""
-
-    params: Any
-    grads: Any
 
 
 class Optimizer(ABC):
@@ -72,7 +63,7 @@ class Optimizer(ABC):
 
         The arrays in ``params`` are updated in place; ``grads`` are not modified.
         """
-        pairs = _pairs(params, grads)
+        pairs = checked_pairs(params, grads)
         for key, param, _ in pairs:
             state = self.state.get(key)
             if state is not None and state["shape"] != param.shape:
@@ -81,10 +72,24 @@ class Optimizer(ABC):
                     f"was made for {state['shape']}: use one optimizer per set of parameters"
                 )
                 raise ValueError(msg)
+        staged = []
         for key, param, grad in pairs:
-            state = self.state.setdefault(key, {"shape": param.shape, "step": 0})
+            state = copy.deepcopy(self.state.get(key, {"shape": param.shape, "step": 0}))
             state["step"] += 1
-            self._step(param, grad, state)
+            new = param.copy()
+            with np.errstate(all="ignore"):  # checked just below
+                self._step(new, grad, state)
+            buffers = [value for value in state.values() if isinstance(value, np.ndarray)]
+            if not all(np.isfinite(a).all() for a in (new, *buffers)):
+                msg = (
+                    f"the update of params[{key!r}] overflowed: it is not finite in {param.dtype} "
+                    "(the gradient or a step too large for the dtype); nothing was updated"
+                )
+                raise FloatingPointError(msg)
+            staged.append((key, param, new, state))
+        for key, param, new, state in staged:
+            param[...] = new
+            self.state[key] = state
 
     @abstractmethod
     def _step(self, param: FloatArray, grad: FloatArray, state: State) -> None:
@@ -278,58 +283,6 @@ def _beta(index: int, value: object) -> float:
         )
         raise ValueError(msg)
     return beta
-
-
-def _pairs(params: object, grads: object) -> list[tuple[Key, FloatArray, FloatArray]]:
-    """``(key, param, grad)`` for every parameter, every one checked; the grads as param's dtype."""
-    p_name, g_name = "params", "grads"
-    if grads is None:
-        if not isinstance(params, Trainable):
-            msg = (
-                "update takes (params, grads) or an object with .params and .grads, "
-                f"got a {type(params).__name__} without them"
-            )
-            raise TypeError(msg)
-        layer: Trainable = params
-        params, grads = layer.params, layer.grads
-        p_name, g_name = "layer.params", "layer.grads"
-    p_items = as_items(p_name, params)
-    g_items = as_items(g_name, grads)
-    if isinstance(params, Mapping) != isinstance(grads, Mapping):
-        msg = f"{p_name} and {g_name} must both be lists or both be dicts"
-        raise TypeError(msg)
-    if p_items.keys() != g_items.keys():
-        if isinstance(params, Mapping):
-            missing = [k for k in p_items if k not in g_items]
-            unexpected = [k for k in g_items if k not in p_items]
-            msg = (
-                f"{g_name} must have the keys of {p_name}: missing {missing}, "
-                f"unexpected {unexpected}"
-            )
-        else:
-            msg = (
-                f"{p_name} and {g_name} must have the same length, "
-                f"got {len(p_items)} and {len(g_items)}"
-            )
-        raise ValueError(msg)
-    pairs = []
-    for key, param in p_items.items():
-        p_label, g_label = f"{p_name}[{key!r}]", f"{g_name}[{key!r}]"
-        if not isinstance(param, np.ndarray) or param.dtype.kind != "f":
-            msg = (
-                f"{p_label} must be a floating NumPy array (updated in place), got {kind_of(param)}"
-            )
-            raise TypeError(msg)
-        if not param.flags.writeable:
-            msg = f"{p_label} must be writeable: it is updated in place"
-            raise ValueError(msg)
-        grad = as_real_array(g_label, g_items[key])
-        check_shape(g_label, grad, param.shape, f"the shape of {p_label}")
-        if not np.isfinite(grad).all():
-            msg = f"{g_label} must be finite, got an array with NaN or inf; nothing was updated"
-            raise ValueError(msg)
-        pairs.append((key, param, grad.astype(param.dtype, copy=False)))
-    return pairs
 
 
 def _lerp(start: FloatArray, end: FloatArray, weight: float) -> None:
