@@ -420,6 +420,21 @@ def test_the_python_api_checks_in_a_worker_by_default(tmp_path):
         testing.check(str(path), api="cs231n", cases=[ONE], isolate=False)
 
 
+@pytest.mark.parametrize(
+    ("target", "api", "checks"),
+    [
+        ("corrected_simple_rnn.py:SimpleRNN", "sprint", 60),
+        ("dlfs2_time_rnn.py:TimeRNN", "dlfs2", 66),
+        ("dlfs2_time_rnn.py:RNN", "dlfs2-cell", 60),
+    ],
+)
+def test_every_api_is_checked_in_a_worker(target, api, checks):
+    # cs231n's example: tests/test_check_cli.py and tests/test_check_sealed.py
+    report = testing.check(str(EXAMPLES / target), api=api)
+    assert report.passed, report.format()
+    assert len(report.checks) == checks  # with dlfs2's case in two blocks, through set_state
+
+
 def test_plan_refuses_an_unknown_api():
     with pytest.raises(ValueError, match="api must be one of cs231n, dlfs2, dlfs2-cell, sprint"):
         plan("keras", None)

@@ -559,6 +559,16 @@ def test_without_json_a_usage_error_is_argparse_s_own(capfd):
     )
 
 
+def test_a_bare_command_line_is_verify_s_and_its_usage_errors_are_json_too(capfd):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--unknown", "--json"])
+    assert exit_info.value.code == 2
+    assert json.loads(capfd.readouterr().out) == {
+        "passed": False,
+        "error": "unrecognized arguments: --unknown",
+    }
+
+
 def test_ctrl_c_stops_the_checker_and_its_worker_at_once(tmp_path):
     change = """
         import os, time

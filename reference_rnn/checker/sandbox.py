@@ -29,7 +29,7 @@ from typing import NoReturn, Self
 from reference_rnn.checker import channel, remote
 from reference_rnn.checker.apis import plan
 from reference_rnn.checker.apis.calling import Observation, Output, Plan, Runner
-from reference_rnn.checker.battery import Case
+from reference_rnn.checker.battery import Case, battery
 from reference_rnn.checker.process import WorkerLostError, WorkerProcess
 from reference_rnn.checker.runner import Check, Report, check_plan, validated
 from reference_rnn.checker.target import TargetNotFoundError
@@ -70,8 +70,8 @@ def _lost(message: str) -> NoReturn:
 class Sandbox:
     """The worker processes of one check of ``target`` as ``api``, and their captured output.
 
-    Use as a context manager: the worker starts (and starts loading the code) at once;
-    :meth:`plan` waits for it; :meth:`finish` ends it and returns what the code printed.
+    Use as a context manager: the worker starts at once; :meth:`plan` has it load the code;
+    :meth:`finish` ends it and returns the first lines of what the code printed.
     """
 
     def __init__(self, target: str, api: str, limits: Limits) -> None:
@@ -164,6 +164,7 @@ class Sandbox:
         return remote.failed(template, why)
 
     def _remote(self, index: int, template: Observation) -> Observation:
+        """One call, in the worker (a fresh one if the last was lost); WorkerLostError, TimeoutError."""
         if self._worker is None:  # the last one was lost: a fresh worker, loading the code again
             self._worker = WorkerProcess(self._capture, self.limits.memory)
             try:
@@ -185,7 +186,7 @@ class Sandbox:
         header, values = self._worker.receive(deadline, size)
         if header.get("seq") != self._calls or header.get("op") not in ("observation", "error"):
             _lost("the worker process sent back a reply to another request")
-        if header["op"] == "error":  # raised outside the code's calls: formatting what it returned?
+        if header["op"] == "error":  # the worker's own code raised, reading what the code returned
             error = remote.printable(str(header.get("error")), _DETAIL)
             return remote.failed(template, f"the call ended with {error}")
         return remote.observation(self.api, template, header, values)
@@ -194,6 +195,17 @@ class Sandbox:
         """End the worker; the first lines of what the code printed, all along."""
         self._stop(at_once=False)
         return remote.output_lines(self._output)
+
+
+def _prepared(dtype: str) -> list[Case]:
+    """The battery and its expected values, made while the worker starts (on another core).
+
+    With the case in two blocks: runners that do not take blocks pass it by.
+    """
+    cases = battery(dtype, stateful=True)
+    for case in cases:
+        case.expected  # noqa: B018  (a cached property: computed now)
+    return cases
 
 
 def check_target(
@@ -214,6 +226,7 @@ def check_target(
     checked = validated(api, dtype, cases)
     name = target if name is None else name
     with Sandbox(target, api, limits or Limits()) as sandbox:
+        checked = _prepared(dtype) if checked is None else checked
         try:
             how = sandbox.plan()
         except LoadError as exc:

@@ -159,6 +159,8 @@ def _limit_memory(megabytes: int) -> None:
     """
     if megabytes > 0:
         limit = _address_space() + megabytes * 2**20
+        _, most = resource.getrlimit(resource.RLIMIT_AS)  # what this process may set
+        limit = limit if most == resource.RLIM_INFINITY else min(limit, most)
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 
