@@ -1,112 +1,167 @@
-"""``python -m reference_rnn export DIR``: the check cases as files any language can read.
+"""``python -m reference_rnn export DIR``: every configuration's cases as files any language reads.
 
-One ``.npz`` per case and dtype (``{case}.{dtype}.npz``: a zip of ``.npy`` arrays, C order,
-little-endian, uncompressed) holding the inputs ``x``, ``h0``, ``Wx``, ``Wh``, ``b``, ``dh`` and
-the expected ``h``, ``dx``, ``dh0``, ``dWx``, ``dWh``, ``db``, all in the case's dtype (expected
-values computed in float64, then rounded once), and ``index.json``: every file with its shapes,
-dtype and tolerance, the layout of each array and the error measure. An implementation in C++,
-CUDA or Rust can then test itself with no Python at run time (docs/checking.md shows how to read
-them).
+What is written (:mod:`~reference_rnn.checker.portable` builds the cases,
+:mod:`~reference_rnn.checker.npz` their bytes, :mod:`~reference_rnn.checker.manifest` and
+:mod:`~reference_rnn.checker.readme` the files that describe them): one ``{case}.{dtype}.npz`` per
+case and dtype, ``index.json`` (format version 2), ``index.txt`` and ``README.md``. Two exports of
+the same version and seed are byte-identical.
+
+How it is written: every file goes to a temporary name in DIR and is then renamed over its final
+name, so a reader never sees half a file; an existing symbolic link at any name the export writes
+is refused (DIR's content is never followed out of DIR), checked before anything is written; a
+file-system error is one line on stderr and exit status 1.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import contextlib
+import errno
+import fnmatch
+import importlib.metadata
+import os
 import sys
+import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
-import numpy as np
+from reference_rnn.checker.battery import DTYPES
+from reference_rnn.checker.manifest import index_json, index_txt
+from reference_rnn.checker.npz import npz_bytes
+from reference_rnn.checker.portable import Portable, portable_cases
+from reference_rnn.checker.readme import readme
 
-from reference_rnn.checker.battery import DTYPES, KEYS, battery
-from reference_rnn.core.measure import TOLERANCE
+__all__ = [
+    "ExportError",
+    "add_arguments",
+    "build",
+    "command",
+    "select",
+    "write",
+    "write_files",
+]
 
-__all__ = ["ARRAYS", "add_arguments", "command", "write"]
-
-#: Every array of a case file: its layout and what it is.
-ARRAYS: dict[str, tuple[str, str]] = {
-    "x": ("(N, T, D)", "input: the sequences, batch-first"),
-    "h0": ("(N, H)", "input: the initial state"),
-    "Wx": ("(D, H)", "input: a_t = x_t @ Wx + h_{t-1} @ Wh + b"),
-    "Wh": ("(H, H)", "input"),
-    "b": ("(H,)", "input"),
-    "dh": (
-        "(N, T, H)",
-        "input: dL/dh_t from above, at every step (an arbitrary upstream gradient)",
-    ),
-    "h": ("(N, T, H)", "expected: h_t = tanh(a_t) for every step"),
-    "dx": ("(N, T, D)", "expected: dL/dx"),
-    "dh0": ("(N, H)", "expected: dL/dh0"),
-    "dWx": ("(D, H)", "expected: dL/dWx"),
-    "dWh": ("(H, H)", "expected: dL/dWh"),
-    "db": ("(H,)", "expected: dL/db"),
-}
-_INPUTS = ("x", "h0", "Wx", "Wh", "b", "dh")
+_PROG = "reference-rnn export"
 
 
-def write(directory: Path, dtypes: tuple[str, ...] = DTYPES, seed: int = 0) -> Path:
-    """Write the battery's cases (one call each) in every dtype, and ``index.json``; its path."""
+class ExportError(OSError):
+    """A target the export refuses to write (a symbolic link, a file where DIR should be)."""
+
+
+def select(dtypes: Sequence[str], seed: int, only: Sequence[str] = ()) -> list[Portable]:
+    """The cases in each dtype (repeats ignored) whose name matches a pattern of ``only``."""
+    cases = [case for dtype in dict.fromkeys(dtypes) for case in portable_cases(dtype, seed)]
+    if only:
+        cases = [c for c in cases if any(fnmatch.fnmatchcase(c.name, p) for p in only)]
+    return cases
+
+
+def build(cases: Sequence[Portable], *, seed: int) -> dict[str, bytes]:
+    """Every file of an export, by name: the case files, then index.json, index.txt, README.md."""
+    version = importlib.metadata.version("reference-rnn")  # the package's __version__
+    files = {case.file: npz_bytes(case.arrays) for case in cases}
+    files["index.json"] = index_json(cases, files, version=version, seed=seed)
+    files["index.txt"] = index_txt(cases)
+    files["README.md"] = readme(cases, version=version, seed=seed)
+    return files
+
+
+def write(
+    directory: Path,
+    dtypes: Sequence[str] = DTYPES,
+    seed: int = 0,
+    only: Sequence[str] = (),
+) -> Path:
+    """Write the export into ``directory`` (created); the path of its ``index.json``."""
+    write_files(directory, build(select(dtypes, seed, only), seed=seed))
+    return directory / "index.json"
+
+
+def write_files(directory: Path, files: dict[str, bytes]) -> None:
+    """Each file into ``directory`` (created), atomically.
+
+    Raises OSError (:class:`ExportError` for a refused target) before writing anything when
+    ``directory`` is not a folder or holds a symbolic link at a name to write.
+    """
+    if directory.exists() and not directory.is_dir():
+        raise ExportError(errno.ENOTDIR, "not a directory", str(directory))
+    for name in files:
+        if (directory / name).is_symlink():
+            raise ExportError(
+                errno.ELOOP, "a symbolic link: export does not follow links", str(directory / name)
+            )
     directory.mkdir(parents=True, exist_ok=True)
-    entries = []
-    for dtype in dtypes:
-        for case in battery(dtype, seed=seed):
-            N, T, D, H = case.shape
-            arrays = dict(
-                zip(_INPUTS, (case.x, case.h0, case.Wx, case.Wh, case.b, case.dh), strict=True)
-            )
-            arrays |= {key: case.expected[key].astype(dtype) for key in KEYS}
-            little = {
-                name: np.ascontiguousarray(a, dtype=np.dtype(dtype).newbyteorder("<"))
-                for name, a in arrays.items()
-            }
-            filename = f"{case.name}.{dtype}.npz"
-            np.savez(directory / filename, **little)  # type: ignore[arg-type]
-            entries.append(
-                {
-                    "name": case.name,
-                    "about": case.about,
-                    "file": filename,
-                    "dtype": dtype,
-                    "tolerance": TOLERANCE[dtype],
-                    "N": N,
-                    "T": T,
-                    "D": D,
-                    "H": H,
-                    "shapes": {name: list(a.shape) for name, a in little.items()},
-                }
-            )
-    index = {
-        "format": "reference_rnn check cases, version 1",
-        "equations": "a_t = x_t @ Wx + h_{t-1} @ Wh + b; h_t = tanh(a_t); h_{-1} = h0",
-        "loss": "the gradients are those of sum(h * dh): dh is dL/dh at every step",
-        "error": "max|actual - expected| / max|expected| (max|actual - expected| where expected "
-        "is all zero) must not exceed the case's tolerance",
-        "storage": "each file is a .npz (zip of .npy v1.0 files named <array>.npy, stored "
-        "uncompressed), C order, little-endian, in the case's dtype",
-        "arrays": {
-            name: {"layout": layout, "meaning": meaning}
-            for name, (layout, meaning) in ARRAYS.items()
-        },
-        "cases": entries,
-    }
-    path = directory / "index.json"
-    path.write_text(json.dumps(index, indent=2) + "\n", encoding="utf-8")
-    return path
+    for name, data in files.items():
+        _replace(directory, name, data)
+
+
+def _replace(directory: Path, name: str, data: bytes) -> None:
+    """Write ``data`` to a new temporary file in ``directory``, then rename it to ``name``.
+
+    mkstemp creates the file exclusively (O_EXCL): it never opens an existing file or link; the
+    rename replaces a directory entry and never follows a link.
+    """
+    try:
+        fd, path = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".tmp")
+    except OSError as exc:  # name the file, not the temporary's random name
+        raise OSError(exc.errno, exc.strerror, str(directory / name)) from exc
+    temporary = Path(path)
+    try:
+        with os.fdopen(fd, "wb") as stream:
+            stream.write(data)
+        temporary.chmod(0o644)
+        temporary.replace(directory / name)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+        raise
+
+
+def _directory(text: str) -> Path:
+    if not text.strip():
+        msg = "DIR must name a folder, got an empty path"
+        raise argparse.ArgumentTypeError(msg)
+    return Path(text)
+
+
+def _seed(text: str) -> int:
+    if not text.isdigit():
+        msg = f"--seed must be a non-negative integer, got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return int(text)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """``export``'s arguments."""
-    parser.add_argument("directory", metavar="DIR", type=Path, help="where to write (created)")
+    parser.add_argument("directory", metavar="DIR", type=_directory, help="where to write")
     parser.add_argument(
         "--dtype", choices=DTYPES, action="append", help="only this dtype (default: both)"
+    )
+    parser.add_argument("--seed", type=_seed, default=0, help="the cases' seed (default: 0)")
+    parser.add_argument(
+        "--only",
+        metavar="PATTERN",
+        action="append",
+        default=[],
+        help="only the cases whose name matches (shell-style, e.g. 'step-*'; repeatable)",
     )
 
 
 def command(args: argparse.Namespace) -> int:
-    """Write the files; print where and how many."""
-    dtypes = tuple(args.dtype) if args.dtype else DTYPES
-    index = write(args.directory, dtypes)
-    cases: list[dict[str, Any]] = json.loads(index.read_text(encoding="utf-8"))["cases"]
-    sys.stdout.write(f"wrote {len(cases)} cases ({', '.join(dtypes)}) and {index}\n")
+    """Write the files; print where and how many. Exit 1 with one line on a file-system error."""
+    dtypes = tuple(dict.fromkeys(args.dtype or DTYPES))
+    cases = select(dtypes, args.seed, args.only)
+    if not cases:
+        sys.stderr.write(f"{_PROG}: no case matches --only {' '.join(args.only)}\n")
+        return 2
+    try:
+        write_files(args.directory, build(cases, seed=args.seed))
+    except OSError as exc:
+        where = exc.filename2 or exc.filename
+        sys.stderr.write(f"{_PROG}: cannot write {where}: {exc.strerror or exc}\n")
+        return 1
+    sys.stdout.write(
+        f"wrote {len(cases)} case files ({', '.join(dtypes)}), index.json, index.txt and "
+        f"README.md to {args.directory}\n"
+    )
     return 0
