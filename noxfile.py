@@ -20,6 +20,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import nox
@@ -34,6 +35,7 @@ nox.options.sessions = [
     "oracles",
     "report",
     "tests_without_torch",
+    "portable_c",
     "coverage",
 ]
 
@@ -222,6 +224,28 @@ def tests_without_torch(session: nox.Session) -> None:
         env={"COVERAGE_FILE": ".coverage.without-torch"},
     )
     session.run("python", "-m", "reference_rnn", "verify")
+
+
+@nox.session(python=PYTHON)
+def portable_c(session: nox.Session) -> None:
+    """The exported cases outside Python: examples/c/ (C99, gcc or cc, make) against an export.
+
+    NumPy only (no torch): export, then `make check` must pass every case the C example
+    implements, and its build with a planted mistake must fail them (exit 1: built, ran, failed).
+    """
+    missing = [tool for tool in ("cc", "make") if shutil.which(tool) is None]
+    if missing:
+        session.error(f"{' and '.join(missing)} not found: apt-get install gcc make")
+    _pip(session, "-e", ".")
+    tmp = Path(session.create_tmp()).resolve()
+    export, build = tmp / "cases", tmp / "build"
+    for folder in (export, build):
+        shutil.rmtree(folder, ignore_errors=True)
+    session.run("python", "-m", "reference_rnn", "export", str(export))
+    where = ["--no-print-directory", "-C", "examples/c", f"EXPORT={export}", f"BUILD={build}"]
+    session.run("make", *where, "check", external=True)
+    session.run("make", *where, str(build / "check-planted"), external=True)
+    session.run(str(build / "check-planted"), str(export), external=True, success_codes=[1])
 
 
 @nox.session(python=PYTHON)
