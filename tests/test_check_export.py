@@ -19,7 +19,8 @@ import pytest
 
 from reference_rnn import testing
 from reference_rnn.checker.battery import KEYS
-from reference_rnn.checker.portable import RNN_CASES
+from reference_rnn.checker.npz import npy_bytes, npz_bytes
+from reference_rnn.checker.portable import RNN_CASES, portable_cases
 from reference_rnn.cli import main
 from reference_rnn.core.config import RNNConfig
 from reference_rnn.core.functional import rnn_backward, rnn_forward
@@ -229,6 +230,27 @@ def test_re_exporting_is_byte_identical_and_the_seed_changes_the_cases(tmp_path)
     assert json.loads((tmp_path / "c" / "index.json").read_text(encoding="utf-8"))["seed"] == 7
     for name in ("sequence-tanh-batch.float64.npz", "rnn-l2.float32.npz"):
         assert (tmp_path / "c" / name).read_bytes() != (tmp_path / "a" / name).read_bytes()
+
+
+def test_the_bytes_depend_on_nothing_but_the_values(tmp_path):
+    """Pinned, so that every NumPy session of the matrix checks them: the encoding (written by
+    hand, no NumPy formatting, no clock) and every input of every case (NumPy's Generator streams
+    are stable). The float64 expected values are the reference's own arithmetic, whose last bits
+    may move with NumPy's BLAS and ufuncs (docs/checking.md), so they are not pinned."""
+    assert npy_bytes(np.arange(3, dtype=np.float32)) == (
+        b"\x93NUMPY\x01\x00v\x00{'descr': '<f4', 'fortran_order': False, 'shape': (3,), }"
+        + b" " * 60
+        + b"\n\x00\x00\x00\x00\x00\x00\x80?\x00\x00\x00@"
+    )
+    two = {"a": np.arange(6.0).reshape(2, 3), "n": np.array([3, 1], dtype=np.int64)}
+    assert hashlib.sha256(npz_bytes(two)).hexdigest() == (
+        "075392ca36eaf6821ed2aea2bf4ab6b318afc521ada7fb98d6e885e3f82bc17b"
+    )
+    inputs = hashlib.sha256()
+    for dtype in ("float64", "float32"):
+        for case in portable_cases(dtype, seed=0):
+            inputs.update(npz_bytes(case.inputs))
+    assert inputs.hexdigest() == "c38df4c2c1088855e3168309d045b468afc8171b35cb7cb72e670074efe1fa22"
 
 
 def test_only_selects_cases_by_pattern_and_an_empty_selection_is_refused(tmp_path, capsys):

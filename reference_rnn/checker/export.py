@@ -4,7 +4,8 @@ What is written (:mod:`~reference_rnn.checker.portable` builds the cases,
 :mod:`~reference_rnn.checker.npz` their bytes, :mod:`~reference_rnn.checker.manifest` and
 :mod:`~reference_rnn.checker.readme` the files that describe them): one ``{case}.{dtype}.npz`` per
 case and dtype, ``index.json`` (format version 2), ``index.txt`` and ``README.md``. Two exports of
-the same version and seed are byte-identical.
+the same version and seed are byte-identical with the same NumPy build; across NumPy releases only
+float64 expected values can move, in their last bits, with NumPy's own arithmetic.
 
 How it is written: every file goes to a temporary name in DIR and is then renamed over its final
 name, so a reader never sees half a file; an existing symbolic link at any name the export writes
