@@ -108,6 +108,8 @@ def test_how_a_worker_ended_in_words():
 def test_a_request_to_a_worker_that_is_gone_says_how_it_ended(tmp_path):
     capture = os.open(tmp_path / "output", os.O_WRONLY | os.O_CREAT)
     worker = process.WorkerProcess(capture, 0)
+    header, _ = worker.receive(time.monotonic() + 60, 1000)
+    assert header == {"op": "ready", "arrays": 0}
     os.killpg(worker.process.pid, signal.SIGKILL)
     worker.process.wait()
     with pytest.raises(process.WorkerLostError, match="killed by SIGKILL"):
