@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from reference_rnn.checker.battery import KEYS, battery, make_case
+from reference_rnn.checker.battery import KEYS, Case, battery, make_case
 from reference_rnn.core.config import RNNConfig
 from reference_rnn.core.functional import (
     Nonlinearity,
@@ -139,7 +139,7 @@ def portable_cases(dtype: str, seed: int = 0) -> list[Portable]:
     for nonlinearity in NONLINEARITIES:
         portable += [_step(case, nonlinearity) for case in step_cases]
     for nonlinearity in NONLINEARITIES:
-        portable += [_sequence(case, "sequence", nonlinearity) for case in cases]
+        portable += [_sequence(case, nonlinearity) for case in cases]
     portable += [_stateful(two_blocks, nonlinearity, split=3) for nonlinearity in NONLINEARITIES]
     portable += [_rnn(dtype, seed, i, *spec) for i, spec in enumerate(RNN_CASES)]
     return portable
@@ -149,11 +149,11 @@ def _rounded(values: dict[str, FloatArray], dtype: str) -> dict[str, NDArray[Any
     return {key: np.asarray(value).astype(dtype) for key, value in values.items()}
 
 
-def _core_inputs(case: Any) -> dict[str, NDArray[Any]]:
+def _core_inputs(case: Case) -> dict[str, NDArray[Any]]:
     return {"x": case.x, "h0": case.h0, "Wx": case.Wx, "Wh": case.Wh, "b": case.b, "dh": case.dh}
 
 
-def _step(case: Any, nonlinearity: Nonlinearity) -> Portable:
+def _step(case: Case, nonlinearity: Nonlinearity) -> Portable:
     """The battery case's first step, through the step functions: x (N, D), dh (N, H)."""
     a = case.inputs()
     h, cache = rnn_step_forward(a.x[:, 0], a.h0, a.Wx, a.Wh, a.b, nonlinearity=nonlinearity)
@@ -173,14 +173,15 @@ def _step(case: Any, nonlinearity: Nonlinearity) -> Portable:
     )
 
 
-def _sequence(case: Any, kind: str, nonlinearity: Nonlinearity) -> Portable:
+def _sequence(case: Case, nonlinearity: Nonlinearity) -> Portable:
+    """The battery case through the sequence functions."""
     a = case.inputs()
     h, cache = rnn_forward(a.x, a.h0, a.Wx, a.Wh, a.b, nonlinearity=nonlinearity)
     grads = rnn_backward(a.dh, cache)
     N, T, D, H = case.shape
     return Portable(
-        name=f"{kind}-{nonlinearity}-{case.name}",
-        kind=kind,
+        name=f"sequence-{nonlinearity}-{case.name}",
+        kind="sequence",
         about=case.about,
         dtype=case.dtype,
         nonlinearity=nonlinearity,
@@ -191,7 +192,7 @@ def _sequence(case: Any, kind: str, nonlinearity: Nonlinearity) -> Portable:
     )
 
 
-def _stateful(case: Any, nonlinearity: Nonlinearity, split: int) -> Portable:
+def _stateful(case: Case, nonlinearity: Nonlinearity, split: int) -> Portable:
     """Block 1 ``x[:, :split]`` from h0, then block 2 from its last state; block 2's gradients."""
     a = case.inputs()
     h1, _ = rnn_forward(a.x[:, :split], a.h0, a.Wx, a.Wh, a.b, nonlinearity=nonlinearity)
