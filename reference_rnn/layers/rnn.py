@@ -287,7 +287,8 @@ class RNN:
         rng = self.rng if self.training else None
         out, h_n, cache = stack_forward(self.config, self._params, x, h0, steps, rng)
         output = from_batch_first(self.config, read_only_view(out), unbatched)
-        hidden = read_only_view(h_n[:, 0] if unbatched else h_n)
+        hidden = read_only_view(h_n)
+        hidden = hidden[:, 0] if unbatched else hidden
         self.dropout_masks = [
             from_batch_first(self.config, mask, unbatched)
             for mask in cache.masks

@@ -14,6 +14,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from reference_rnn.core.config import RNNConfig
+from reference_rnn.core.functional import sealed
 from reference_rnn.core.validation import (
     FloatArray,
     as_array,
@@ -135,14 +136,16 @@ def from_batch_first(config: RNNConfig, a: FloatArray, unbatched: bool) -> Float
 
 
 def read_only_view(a: FloatArray) -> FloatArray:
-    """A read-only view of ``a``; ``a`` itself, its base, is made read-only too where it can be.
+    """``a`` read-only down to its memory: ``flags.writeable = True`` raises on it and its base.
 
-    So ``flags.writeable = True`` on the view raises. A view of the core's cache is already
-    read-only down to its memory.
+    A view of the core's cache already is (its base is a read-only buffer); an array that owns its
+    memory is wrapped without a copy; anything else is copied first.
     """
-    owner: object = a if a.base is None else a.base  # a memoryview under the core's views
-    if isinstance(owner, np.ndarray) and owner.flags.owndata:
-        owner.flags.writeable = False
-    view = a.view()
-    view.flags.writeable = False
-    return view
+    base: object = a
+    while isinstance(base, np.ndarray) and base.base is not None:
+        base = base.base
+    if isinstance(base, memoryview) and base.readonly:
+        view = a.view()
+        view.flags.writeable = False
+        return view
+    return sealed(a if a.base is None and a.flags.c_contiguous else np.ascontiguousarray(a))

@@ -213,10 +213,13 @@ def _located(
     what = exc.what
     if config is not None:
         w_ih, w_hh, b_ih, _ = config.param_names(layer, direction)
-        names = {"dx": "grad_input", "dh0": "grad_hx", "dWx": w_ih, "dWh": w_hh, "db": b_ih}
-        core_name = what.removeprefix("the gradient ")
-        what = f"the gradient of {names[core_name]}"
-        if core_name == "dx" and layer > 0:
-            what = f"the gradient of layer {layer - 1}'s output"
+        below = "grad_input" if layer == 0 else f"the gradient of layer {layer - 1}'s output"
+        what = {
+            "the gradient dx": below,
+            "the gradient dh0": "grad_hx",
+            "the gradient dWx": f"the gradient of {w_ih}",
+            "the gradient dWh": f"the gradient of {w_hh}",
+            "the gradient db": f"the gradient of {b_ih}",
+        }[what]
     where = f"layer {layer}, {'reverse' if direction else 'forward'} direction"
     return exc.relocated(what=what, step=step, where=where)

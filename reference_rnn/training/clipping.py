@@ -59,7 +59,8 @@ def clip_grad_value(grads: object, clip_value: float) -> None:
     arrays = _grad_arrays(grads)
     clip_value = check_at_least("clip_value value", "clip_value", clip_value, 0.0)
     for g in arrays:
-        np.clip(g, -clip_value, clip_value, out=g)
+        limit = min(clip_value, float(np.finfo(g.dtype).max))  # float16's largest is 65504
+        np.clip(g, -limit, limit, out=g)
 
 
 def _total_norm(arrays: list[FloatArray], p: float, scale: float = 1.0) -> float:
@@ -75,8 +76,8 @@ def _total_norm(arrays: list[FloatArray], p: float, scale: float = 1.0) -> float
         ]
         total = float(np.linalg.norm(np.array(norms), ord=p)) * scale
     largest = max(float(np.abs(g).max(initial=0.0)) for g in arrays)
-    if scale == 1.0 and largest > 0 and (math.isinf(total) or total == 0):
-        return _total_norm(arrays, p, math.ldexp(1.0, math.frexp(largest)[1]))
+    if scale == 1.0 and 0 < largest < math.inf and (math.isinf(total) or total == 0):
+        return _total_norm(arrays, p, math.ldexp(1.0, math.frexp(largest)[1] - 1))
     return total
 
 

@@ -117,7 +117,7 @@ class RNNClassifier:
         ``fit`` calls it; call it yourself to set the weights before ``train_step``.
         """
         D = check_size("n_features", n_features)
-        labels = _classes(_label_kind("classes", as_array("classes", classes)))
+        labels = _classes("classes", _label_kind("classes", as_array("classes", classes)))
         initializer = self.initializer
         if initializer is None:
             initializer = XavierInitializer(seed=self.rng)
@@ -155,7 +155,7 @@ class RNNClassifier:
         if (X_val is None) != (y_val is None):
             msg = "X_val and y_val go together: give both or neither"
             raise ValueError(msg)
-        classes = _classes(y_arr)
+        classes = _classes("y", y_arr)
         targets = _indices("y", y_arr, classes)
         validation = None
         if X_val is not None:
@@ -301,11 +301,11 @@ def _label_kind(name: str, labels: NDArray[Any]) -> NDArray[Any]:
     return labels
 
 
-def _classes(labels: NDArray[Any]) -> NDArray[Any]:
+def _classes(name: str, labels: NDArray[Any]) -> NDArray[Any]:
     """The sorted distinct labels; at least two."""
     classes = np.unique(labels)
     if labels.ndim != 1 or classes.size < 2:
-        msg = f"classes must hold at least two distinct labels, got {classes.tolist()}"
+        msg = f"{name} must hold at least two distinct labels, got {classes.tolist()}"
         raise ValueError(msg)
     return classes
 

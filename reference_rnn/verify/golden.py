@@ -6,12 +6,21 @@ gradients, torch's outputs and gradients, and the torch and NumPy versions that 
 Recording also adds torch's state sequence to the documented sample
 (:mod:`reference_rnn.core.sample`). Regenerate them with ``nox -s fixtures``
 (``python -m reference_rnn.verify.golden``, which needs torch).
+
+A fixture that cannot be read (corrupt, truncated, or tampered so that its parts no longer fit
+together) is a ValueError that names the file and says why: in the report, that fixture's row
+fails with the reason and the other rows still run. A fixture whose numbers were changed fails
+its comparison.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+import zipfile
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
@@ -96,29 +105,51 @@ def golden_paths(directory: Path | None = None) -> list[Path]:
     return sorted(((directory or fixtures_dir()) / "golden").glob("*.npz"))
 
 
+@contextmanager
+def _readable(path: Path) -> Iterator[None]:
+    """Whatever reading ``path`` raises, as one ValueError that names the file and says why."""
+    try:
+        yield
+    except (
+        OSError,
+        EOFError,
+        KeyError,
+        TypeError,
+        ValueError,
+        zipfile.BadZipFile,
+        zlib.error,
+    ) as exc:
+        msg = (
+            f"{path.name} is not a readable golden fixture (corrupt, truncated or tampered): "
+            f"{type(exc).__name__}: {exc}"
+        )
+        raise ValueError(msg) from None
+
+
 def load_case(path: Path) -> RNNCase:
     """The case a golden fixture was recorded for (its ``config``, the JSON of :func:`_config`)."""
-    with np.load(path, allow_pickle=False) as data:
+    with _readable(path), path.open("rb") as file, np.load(file, allow_pickle=False) as data:
         config = json.loads(str(data["config"]))
-    return RNNCase(**config | {"lengths": config["lengths"] and tuple(config["lengths"])})
+        return RNNCase(**config | {"lengths": config["lengths"] and tuple(config["lengths"])})
 
 
 def check_golden(path: Path) -> tuple[RNNCase, float, str]:
     """Run reference_rnn on a golden fixture: its case, the worst scaled error and where it was."""
     case = load_case(path)
-    with np.load(path, allow_pickle=False) as data:
-        params = _prefixed(data, "param.")
-        inputs = _prefixed(data, "input.")
-        expected = _prefixed(data, "expected.")
-    problem = replace(
-        case.problem(),
-        params=params,
-        x=inputs["x"],
-        hx=inputs.get("hx"),
-        lengths=None if "lengths" not in inputs else inputs["lengths"].astype(np.int64),
-        grad_output=inputs["grad_output"],
-        grad_h_n=inputs["grad_h_n"],
-    )
+    with _readable(path):
+        with path.open("rb") as file, np.load(file, allow_pickle=False) as data:
+            params = _prefixed(data, "param.")
+            inputs = _prefixed(data, "input.")
+            expected = _prefixed(data, "expected.")
+        problem = replace(
+            case.problem(),
+            params=params,
+            x=inputs["x"],
+            hx=inputs.get("hx"),
+            lengths=None if "lengths" not in inputs else inputs["lengths"].astype(np.int64),
+            grad_output=inputs["grad_output"],
+            grad_h_n=inputs["grad_h_n"],
+        )
     ours = run_rnn(case.rnn_for(problem), problem)
     if ours.keys() != expected.keys():
         msg = f"{path.name}: results {sorted(ours)} but the fixture has {sorted(expected)}"

@@ -89,13 +89,13 @@ def plan(available: dict[str, ModuleType]) -> Iterator[Planned]:
             partial(finite_difference_error, case),
         )
     for path in golden_paths():
-        golden = load_case(path)
+        try:
+            dtype = load_case(path).dtype
+            tolerance = TOLERANCE[dtype]
+        except (ValueError, KeyError):  # the row fails with check_golden's reason
+            dtype, tolerance = "float64", TOLERANCE["float64"]
         yield Planned(
-            f"RNN {path.stem}",
-            "golden fixture",
-            golden.dtype,
-            TOLERANCE[golden.dtype],
-            partial(_golden, path),
+            f"RNN {path.stem}", "golden fixture", dtype, tolerance, partial(_golden, path)
         )
     yield from training_rows.planned(available)
 
