@@ -58,6 +58,7 @@ int npz_load(const char *path, npz_file *npz, char *error, size_t error_size) {
     npz->bytes = malloc((size_t)npz->size + 1);
     if (!npz->bytes || fread(npz->bytes, 1, (size_t)npz->size, f) != (size_t)npz->size) {
         fclose(f);
+        npz_free(npz);
         snprintf(error, error_size, "cannot read %s", path);
         return -1;
     }
@@ -72,16 +73,23 @@ int npz_load(const char *path, npz_file *npz, char *error, size_t error_size) {
             name_len < 5 || name_len - 4 >= (long)sizeof a->name || npz->count == NPZ_MAX_ARRAYS) {
             snprintf(error, error_size, "%s: member %d is compressed or malformed", path,
                      npz->count);
+            npz_free(npz);
             return -1;
         }
         memcpy(a->name, h + 30, (size_t)(name_len - 4)); /* drop ".npy" */
         if (parse_npy(npz->bytes + data, data_size, a) != 0) {
             snprintf(error, error_size, "%s: %s.npy is not a C-order little-endian array", path,
                      a->name);
+            npz_free(npz);
             return -1;
         }
         npz->count++;
         pos = data + data_size;
+    }
+    if (npz->count == 0) {
+        snprintf(error, error_size, "%s: not a zip of .npy files", path);
+        npz_free(npz);
+        return -1;
     }
     return 0;
 }
