@@ -229,12 +229,22 @@ def test_from_torch_refuses_a_module_with_inf(torch: ModuleType):
         rr.RNN.from_torch(module)
 
 
-def test_a_bfloat16_tensor_loads_exactly(torch: ModuleType):
+def test_a_bfloat16_tensor_loads_exactly_and_a_complex32_one_is_named(torch: ModuleType):
     rnn = rr.RNN(2, 3, seed=0)
     state = {name: torch.from_numpy(v).to(torch.bfloat16) for name, v in rnn.state_dict().items()}
     rnn.load_state_dict(state)
     for name, value in state.items():
         np.testing.assert_array_equal(rnn.params[name], value.double().numpy())
+    before = rnn.state_dict()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # torch: ComplexHalf is experimental
+        state["bias_hh_l0"] = torch.zeros(3, dtype=torch.complex32)
+    with pytest.raises(
+        TypeError,
+        match=r"^state_dict\['bias_hh_l0'\] must be a real floating or integer tensor, got torch.c",
+    ):
+        rnn.load_state_dict(state)
+    assert snapshot(rnn.state_dict()) == snapshot(before)
 
 
 @pytest.mark.parametrize("make", [lambda: SGD(lr=0.1), Adam, AdaGrad, RMSprop])

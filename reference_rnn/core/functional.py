@@ -33,6 +33,7 @@ relu the states are checked after the loop. The backward pass checks the gradien
 
 from __future__ import annotations
 
+import math
 import weakref
 from dataclasses import dataclass
 from itertools import pairwise
@@ -379,8 +380,6 @@ def _recur(h: FloatArray, Wh: FloatArray, nonlinearity: Nonlinearity, checks: bo
 
     With ``checks``, what overflows is an error at its step (the module docstring says how).
     """
-    if checks:
-        _require_finite_steps("the input projection x @ Wx + b", h[1:])
     per_step = checks and nonlinearity == "tanh" and not _tanh_bounded(h, Wh)
     activation = np.tanh if nonlinearity == "tanh" else _relu
     recurrent = np.empty(h.shape[1:], dtype=h.dtype)  # h_{t-1} @ Wh, one buffer for every step
@@ -407,7 +406,8 @@ def _backward(
     if check_results:
         dx, dh0, dWx, dWh, db = grads
         _require_finite_steps("the gradient dx", dx)
-        for name, grad in (("dh0", dh0), ("dWx", dWx), ("dWh", dWh), ("db", db)):
+        named = (("dh0", dh0), ("dWx", dWx), ("dWh", dWh), ("db", db))
+        for name, grad in () if _finite(dh0, dWx, dWh, db) else named:
             if not np.isfinite(grad).all():
                 msg = f"the gradient {name}"
                 raise _non_finite(msg, grad[None, None], None)
@@ -484,22 +484,41 @@ def sealed(arr: FloatArray) -> FloatArray:
 
 
 def _tanh_bounded(h: FloatArray, Wh: FloatArray) -> bool:
-    """Whether no tanh step can overflow, given ``h[0]`` and the finite projection ``h[1:]``.
+    """Check the projection ``h[1:]``; then whether no tanh step can overflow from ``h[0]``.
 
     ``|a_t| <= |x_t @ Wx + b| + H * max|h_{t-1}| * max|Wh|``, and ``|h_{t-1}| <= 1`` after the
-    first step: below half the dtype's largest value (room for rounding), nothing overflows.
+    first step: below half the dtype's largest value (room for rounding), nothing overflows. The
+    projection's largest and smallest values, two passes without a temporary, are also its check:
+    a NaN or inf in it makes one of them non-finite.
     """
     if not h.size:
         return True
     H = h.shape[2]
+    projection = max(float(h[1:].max()), -float(h[1:].min()))
+    if not math.isfinite(projection):
+        _require_finite_steps("the input projection x @ Wx + b", h[1:])
     states = max(1.0, float(np.abs(h[0]).max()))
-    bound = float(np.abs(h[1:]).max()) + H * states * float(np.abs(Wh).max())
-    return bool(bound < float(np.finfo(h.dtype).max) / 2)
+    bound = projection + H * states * float(np.abs(Wh).max())
+    return bound < _LARGEST[h.dtype.char] / 2 if h.dtype.char in _LARGEST else False
+
+
+#: The largest finite value of each floating dtype whose range a Python float holds.
+_LARGEST = {dtype.char: float(np.finfo(dtype).max) for dtype in map(np.dtype, "efd")}
+
+
+def _finite(*arrays: FloatArray) -> bool:
+    """No NaN or inf in ``arrays``, by their sums: one pass each and no temporary.
+
+    A NaN or inf makes a sum NaN or inf; a sum that overflows from finite values is a false
+    alarm, which the caller's element-wise check then clears.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        return all(math.isfinite(float(a.sum())) for a in arrays)
 
 
 def _require_finite_steps(what: str, a: FloatArray) -> None:
     """No NaN or inf in the time-major ``a (T, N, F)``; otherwise an error at its first bad step."""
-    if not np.isfinite(a).all():
+    if not _finite(a) and not np.isfinite(a).all():
         bad = ~np.all(np.isfinite(a).reshape(a.shape[0], a.shape[1], -1), axis=2)  # (T, N)
         t = int(np.argmax(np.any(bad, axis=1)))
         raise _non_finite(what, a[t : t + 1], t, row=int(np.argmax(bad[t])))
