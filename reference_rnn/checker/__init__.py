@@ -4,8 +4,11 @@
 (:mod:`~reference_rnn.checker.battery`) through the user's API (:mod:`~reference_rnn.checker.apis`,
 one module per API), compare each value with the reference's (:mod:`~reference_rnn.checker.runner`)
 and, when a check fails, name the catalogued mistakes (:mod:`~reference_rnn.checker.catalogue`)
-that the results match (:mod:`~reference_rnn.checker.diagnosis`).
-:mod:`~reference_rnn.checker.export` writes the battery as files for any language.
+that the results match (:mod:`~reference_rnn.checker.diagnosis`). The code under test runs only
+in a worker process (:mod:`~reference_rnn.checker.worker`; the checker's side of the boundary:
+:mod:`~reference_rnn.checker.sandbox`, ``process``, ``channel``, ``remote``, ``target``).
+:mod:`~reference_rnn.checker.export` writes every configuration's cases as files for any
+language (``portable``, ``manifest``, ``npz``, ``readme``).
 
 May import the core, the layers and :mod:`reference_rnn.pages`: never an oracle (the expected
 values are the reference's own) and nothing of verify.
