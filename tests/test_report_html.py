@@ -243,6 +243,7 @@ def test_check_html_of_a_correct_layer_has_no_bad_step(tmp_path, capsys):
     assert len(page.rows) == total
     assert all(row[4:6] == ["pass", "\N{EN DASH}"] for row in page.rows)
     assert "diagnoses" not in page.ids
+    assert "output" not in page.ids  # it printed nothing
     assert page.svgs == 1
 
 
@@ -263,3 +264,14 @@ def test_check_html_draws_a_panel_per_value_with_a_time_axis(tmp_path, capsys):
     capsys.readouterr()
     titles = re.findall(r">(\w+)</text>", path.read_text(encoding="utf-8"))
     assert {"h", "dx"} <= set(titles)  # the states and the input gradient, step by step
+
+
+def test_check_html_shows_what_the_checked_code_printed(tmp_path, capsys):
+    corrected = (ROOT / "examples" / "corrected_simple_rnn.py").read_text(encoding="utf-8")
+    printing = tmp_path / "printing.py"
+    printing.write_text('print("loading <my> RNN & co")\n' + corrected, encoding="utf-8")
+    code, page, text, out = _check_page(tmp_path, capsys, f"{printing}:SimpleRNN")
+    assert code == 0
+    assert "output" in page.ids
+    assert '<pre id="output">loading &lt;my&gt; RNN &amp; co</pre>' in text
+    assert "  | loading <my> RNN & co" in out  # the text report shows the same lines

@@ -102,6 +102,7 @@ def render_check(report: Report, steps: dict[str, list[float]]) -> str:
 <p class="verdict {"pass" if report.passed else "FAIL"}" id="summary">{verdict}: {passed} of
 {len(report.checks)} checks passed against reference_rnn (tolerance {tolerance:.0e})</p>
 {f'<h2>Mistakes found</h2><ul id="diagnoses">{diagnoses}</ul>' if diagnoses else ""}
+{_printed(report.output)}
 <h2>Error per time step</h2>
 <p>Each line is one case's states <code>h</code> or input gradient <code>dx</code>, step by step,
 scaled by the reference's largest magnitude; red lines cross the tolerance (dashed), and the
@@ -113,6 +114,14 @@ cross marks the first step that does.</p>
 {"".join(rows)}</table>
 </body></html>
 """
+
+
+def _printed(lines: list[str]) -> str:
+    """What the checked code printed (the first lines, as the worker captured them), if anything."""
+    if not lines:
+        return ""
+    text = escape("\n".join(lines))
+    return f'<h2>Printed by the checked code</h2><pre id="output">{text}</pre>'
 
 
 def write_check(report: Report, path: str | Path, steps: dict[str, list[float]]) -> None:
