@@ -1,4 +1,4 @@
-"""Bad input, for every argument of every public entry point (DESIGN.md, "bad input").
+"""Bad input, for every argument of every public entry point (docs/api.md, the contract).
 
 A wrong call is a ValueError or TypeError whose message names the argument as the caller spelled
 it and says what was expected and what came; never an IndexError or a NumPy broadcasting error;

@@ -3,7 +3,7 @@
 Every property is drawn by hypothesis over small shapes (N 0..4, T 1..6, D 1..5, H 1..5, up to
 three layers), float64 values in [-3, 3] and weights at torch's initial scale,
 U(-1/sqrt(H), 1/sqrt(H)), where two correct implementations agree to about 1e-12 of the values'
-scale (DESIGN.md, tolerances). The torch properties skip without torch; the others never import it.
+scale (docs/verification.md, "Tolerances"). The torch properties skip without torch; the others never import it.
 """
 
 from __future__ import annotations
