@@ -572,7 +572,14 @@ def test_ctrl_c_stops_the_checker_and_its_worker_at_once(tmp_path):
     """
     path = hostile(tmp_path, in_forward=change)
     command = [sys.executable, "-m", "reference_rnn", "check", str(path), "--api", "cs231n"]
-    checker = subprocess.Popen([*command, "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    checker = subprocess.Popen(
+        [*command, "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        # as a terminal's foreground process has it: a test run started in the background (as CI
+        # may be) hands its children SIGINT ignored, and Python then keeps ignoring it
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # noqa: PLW1509
+    )
     pid_file = Path(f"{path}.pid")
     deadline = time.monotonic() + 60
     while not pid_file.exists() and time.monotonic() < deadline:
