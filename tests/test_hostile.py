@@ -667,7 +667,7 @@ def test_simple_rnn(data: st.DataObject):
 def _rnn(a: dict[str, Any]) -> tuple[Any, ...]:
     rnn = rr.RNN(2, 3, num_layers=2, bidirectional=True, seed=0)
     rnn.load_state_dict({k[len("state_dict.") :]: v for k, v in a.items() if k.startswith("st")})
-    output, h_n = rnn(a["input"], a["hx"])
+    output, h_n = rnn(a["input"], a["hx"], a["lengths"])
     grads = rnn.backward(a["grad_output"], a["grad_h_n"])
     return (output, h_n, *grads, *rnn.grads.values())
 
@@ -683,6 +683,7 @@ def test_rnn(data: st.DataObject):
         "hx": rng.uniform(-1, 1, (4, 2, 3)),
         "grad_output": np.ones((3, 2, 6)),
         "grad_h_n": np.ones((4, 2, 3)),
+        "lengths": np.array([3, 2]),
     }
     shapes = {name: np.shape(v) for name, v in args.items()}
     name = data.draw(st.sampled_from(sorted(shapes)))
@@ -693,7 +694,8 @@ def test_rnn(data: st.DataObject):
     def call(a: dict[str, Any]) -> Any:
         return _rnn({(name if k == shown else k): v for k, v in a.items()})
 
-    named_or_right(call, args_shown, shown, value, lambda: _rnn(args | {name: _plain(value)}))
+    reference = None if name == "lengths" else lambda: _rnn(args | {name: _plain(value)})
+    named_or_right(call, args_shown, shown, value, reference)
 
 
 OPTIMIZERS = [

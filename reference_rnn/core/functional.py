@@ -25,10 +25,11 @@ views of the cache: copy them (``h.copy()``) to modify them.
 With ``check_finite=True`` (the default) the arguments are checked for NaN and inf, and so are the
 results: finite arguments whose arithmetic overflows raise :class:`NonFiniteResultError` (a
 ``FloatingPointError``) naming the result and the time step, instead of returning NaN or inf.
-The forward pass checks the input projection once before the loop; under tanh a bound
-(``max|x @ Wx + b| + H * max(1, max|h0|) * max|Wh|`` below the dtype's largest value) proves that no
-step can overflow, and only where it does not hold is each step's pre-activation checked; under
-relu the states are checked after the loop. The backward pass checks the gradients it returns.
+Under tanh the forward pass checks the input projection once before the loop, and a bound,
+``m + H * max(1, m) * max|Wh|`` below half the dtype's largest value with ``m`` the largest of
+``|x @ Wx + b|`` and ``|h0|``, proves that no step can overflow: only where it fails is each
+step's pre-activation checked. Under relu the states are checked after the loop. The backward
+pass checks the gradients it returns.
 """
 
 from __future__ import annotations
@@ -488,17 +489,17 @@ def _tanh_bounded(h: FloatArray, Wh: FloatArray) -> bool:
 
     ``|a_t| <= |x_t @ Wx + b| + H * max|h_{t-1}| * max|Wh|``, and ``|h_{t-1}| <= 1`` after the
     first step: below half the dtype's largest value (room for rounding), nothing overflows. The
-    projection's largest and smallest values, two passes without a temporary, are also its check:
-    a NaN or inf in it makes one of them non-finite.
+    largest and smallest values of ``h``, two passes without a temporary, are also the
+    projection's check: a NaN or inf in it makes one of them non-finite.
     """
     if not h.size:
         return True
     H = h.shape[2]
-    projection = max(float(h[1:].max()), -float(h[1:].min()))
-    if not math.isfinite(projection):
+    # over h0 too (finite, checked), so one pair of passes: the bound is only looser for it
+    largest = max(float(h.max()), -float(h.min()))
+    if not math.isfinite(largest):
         _require_finite_steps("the input projection x @ Wx + b", h[1:])
-    states = max(1.0, float(np.abs(h[0]).max()))
-    bound = projection + H * states * float(np.abs(Wh).max())
+    bound = largest + H * max(1.0, largest) * float(np.abs(Wh).max())
     return bound < _LARGEST[h.dtype.char] / 2 if h.dtype.char in _LARGEST else False
 
 
