@@ -1,8 +1,13 @@
 """``reference-rnn COMMAND`` (also ``python -m reference_rnn COMMAND``): one subcommand a module.
 
 Each command's module has ``add_arguments(parser)`` and ``command(args) -> exit code``; a bare
-``reference-rnn`` runs ``verify``. A command line argparse refuses exits with status 2, as
-argparse's own; with ``--json``, stdout still gets one JSON document, with the ``error``.
+``reference-rnn`` runs ``verify``, and so does a command line that starts with an option
+(``reference-rnn --json``); a first word that is no command is a usage error that lists them. A
+command line argparse refuses exits with status 2, as argparse's own; with ``--json``, stdout
+still gets one JSON document, with the ``error``.
+
+The console script (:func:`console`) finds ``package.module`` targets in the current directory,
+as ``python -m reference_rnn`` does.
 """
 
 from __future__ import annotations
@@ -11,9 +16,12 @@ import argparse
 import importlib
 import json
 import sys
+from pathlib import Path
 from typing import NoReturn
 
-__all__ = ["COMMANDS", "main"]
+from reference_rnn import __version__
+
+__all__ = ["COMMANDS", "console", "main"]
 
 #: command -> (its module, one line of help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -51,14 +59,17 @@ def main(argv: list[str] | None = None) -> int:
         prog="reference-rnn",
         description="A plain-NumPy reference Elman RNN: verify it, or check yours against it.",
     )
+    parser.add_argument("--version", action="version", version=f"reference-rnn {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module, help_text) in COMMANDS.items():
         sub = subparsers.add_parser(name, help=help_text, description=help_text)
         importlib.import_module(module).add_arguments(sub)
     argv = sys.argv[1:] if argv is None else argv
-    if not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help")):
-        argv = ["verify", *argv]  # `reference-rnn` and `reference-rnn --json` verify
     try:
+        if argv and argv[0] not in COMMANDS and not argv[0].startswith("-"):
+            parser.error(f"unknown command {argv[0]!r} (choose from {', '.join(COMMANDS)})")
+        if not argv or argv[0] not in (*COMMANDS, "-h", "--help", "--version"):
+            argv = ["verify", *argv]  # `reference-rnn` and `reference-rnn --json` verify
         args = parser.parse_args(argv)
     except _UsageError as exc:
         sys.stderr.write(exc.text)
@@ -66,3 +77,15 @@ def main(argv: list[str] | None = None) -> int:
             sys.stdout.write(json.dumps({"passed": False, "error": exc.message}) + "\n")
         raise SystemExit(2) from None
     return int(importlib.import_module(COMMANDS[args.command][0]).command(args))
+
+
+def console() -> int:
+    """The ``reference-rnn`` script: :func:`main`, finding targets where ``python -m`` does.
+
+    ``python -m`` puts the current directory first on ``sys.path``; a console script puts its
+    own folder there instead.
+    """
+    here = str(Path.cwd())
+    if here not in sys.path and "" not in sys.path:
+        sys.path.insert(0, here)
+    return main()

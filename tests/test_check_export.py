@@ -302,7 +302,7 @@ def test_the_cases_expected_values_are_torchs_in_float64(torch: ModuleType):
 
 
 def test_the_sample_case_is_the_exercise_documented_one():
-    sample = next(testing.cases())
+    sample = testing.cases()[0]
     printed = np.array([0.79494228, 0.81839002, 0.83939649, 0.85584174])  # the exercise's line
     assert np.abs(sample.expected["h"][0, -1] - printed).max() < 5e-9
     assert str(sample) == "sample"

@@ -11,7 +11,7 @@ from reference_rnn import testing
 def test_assert_close_passes_within_the_tolerance_of_the_dtype():
     expected = np.array([[2.0, -4.0], [1.0, 0.5]])
     testing.assert_close(expected + 3e-12, expected, dtype="float64")  # 3e-12 / 4 < 1e-12
-    testing.assert_close(expected + 3.9e-5, expected, dtype="float32")
+    testing.assert_close((expected + 3.9e-5).astype(np.float32), expected, dtype="float32")
     testing.assert_close([[0.0]], [[0.0]], dtype="float64")
     testing.assert_close(np.zeros((0, 3)), np.zeros((0, 3)), dtype="float64")
 
@@ -21,31 +21,59 @@ def test_assert_close_fails_with_the_error_the_worst_element_and_both_arrays():
     actual = expected.copy()
     actual[1, 0] += 0.02
     with pytest.raises(AssertionError) as info:
-        testing.assert_close(actual, expected, dtype="float64")
-    lines = str(info.value).splitlines()
-    assert lines[1] == (
-        "Not equal to tolerance 1e-12 (float64; error = max|actual - expected| / max|expected|)"
-    )
-    assert lines[3] == "Error: 0.005"  # 0.02 / 4
-    assert lines[4] == "Max absolute difference: 0.02 at index (1, 0) (actual 1.02, expected 1)"
-    assert lines[5] == "Max absolute expected: 4"
-    assert lines[6].startswith(" ACTUAL: array([[ 2.  , -4.  ],")
-    assert " EXPECTED: array([[ 2. , -4. ]," in str(info.value)
+        testing.assert_close(actual, expected, name="dWh", msg="after 3 steps")
+    assert str(info.value).splitlines() == [
+        "",
+        (
+            "Not equal to tolerance 1e-12 for dWh (float64; "
+            "error = max|actual - expected| / max|expected|)"
+        ),
+        "after 3 steps",
+        "Error: 0.005",  # 0.02 / 4
+        "Max absolute difference: 0.02 at index (1, 0) (actual 1.02, expected 1)",
+        "Max absolute expected: 4",
+        " ACTUAL: array([[ 2.  , -4.  ],",
+        "       [ 1.02,  0.5 ]])",
+        " EXPECTED: array([[ 2. , -4. ],",
+        "       [ 1. ,  0.5]])",
+    ]
+
+
+def test_assert_close_hides_its_frame_and_infers_the_tolerance_from_the_dtype():
+    assert testing.assert_close.__code__.co_varnames[0] == "actual"
+    assert "__tracebackhide__" in testing.assert_close.__code__.co_varnames
+    expected = np.ones(3)
+    testing.assert_close(np.float32(1 + 3e-6) * np.ones(3, np.float32), expected)  # float32's 1e-5
+    with pytest.raises(AssertionError, match="tolerance 1e-12"):
+        testing.assert_close(np.ones(3) + 3e-6, expected)  # float64's 1e-12
+    testing.assert_close([1, 2], [1.0, 2.0])  # integers: float64
+    testing.assert_close([1, 2], [1.0, 2.0], dtype="float32")
+
+
+def test_assert_close_refuses_a_result_in_another_dtype_unless_asked_not_to():
+    result = np.ones(2)  # float64, for a float32 case
+    with pytest.raises(AssertionError, match=r"\(dtypes float64, float32 mismatch\)$"):
+        testing.assert_close(result, np.ones(2), dtype="float32")
+    testing.assert_close(result, np.ones(2), dtype="float32", check_dtype=False)
 
 
 def test_assert_close_points_at_a_nan_and_refuses_other_shapes_and_dtypes():
     with pytest.raises(
         AssertionError, match=r"Error: nan\nMax absolute difference: inf at index \(1,\)"
     ):
-        testing.assert_close([1.0, np.nan], [1.0, 2.0], dtype="float32")
-    with pytest.raises(AssertionError, match=r"\(shapes \(2, 1\), \(2,\) mismatch\)\n ACTUAL"):
+        testing.assert_close(np.array([1.0, np.nan], np.float32), [1.0, 2.0])
+    with pytest.raises(AssertionError, match=r"\(shapes \(2, 1\), \(2,\) mismatch\)$"):
         testing.assert_close(np.zeros((2, 1)), np.zeros(2), dtype="float64")
     with pytest.raises(ValueError, match="dtype must be one of float64, float32, got 'float16'"):
-        testing.assert_close([1.0], [1.0], dtype="float16")
+        testing.assert_close([1.0], [1.0], dtype="float16")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="got 'float16'"):
+        testing.assert_close(np.ones(1, np.float16), [1.0])
 
 
 def test_cases_carry_inputs_in_their_dtype_and_expected_values_for_parametrize():
-    cases = list(testing.cases("float32", stateful=True))
+    cases = testing.cases("float32", stateful=True)
+    assert isinstance(cases, list)
+    assert testing.case_id(cases[1]) == "sample-h0-float32"
     assert [str(case) for case in cases] == [
         "sample",
         "sample-h0",

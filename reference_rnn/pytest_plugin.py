@@ -1,0 +1,140 @@
+"""The pytest plugin: ``pytest --rnn-target TARGET --rnn-api API`` checks your RNN, a test per value.
+
+Installed with the package (the ``pytest11`` entry point ``reference_rnn``) and off unless
+``--rnn-target`` is given. Then the check runs once per dtype, the code under test in a worker
+process as ``python -m reference_rnn check`` runs it, and each case, dtype and value is one test,
+``test_rnn[cs231n-sample_h0-float64-dWh]``, whose failure gives the error against the tolerance,
+the first failing time step and the mistake the diagnosis names. The run's diagnosis is printed
+once at the end. ``--rnn-include`` and ``--rnn-exclude`` select by id pattern (``fnmatch``, as
+often as needed); ``--rnn-xfail-file`` names a file of id patterns, one a line (``#`` comments),
+whose tests are expected to fail (strictly: one that passes fails the run).
+"""
+
+from __future__ import annotations
+
+import sys
+from fnmatch import fnmatchcase
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reference_rnn.checker.apis import APIS
+from reference_rnn.checker.battery import DTYPES
+from reference_rnn.checker.catalogue import MISTAKES
+from reference_rnn.checker.runner import Report
+from reference_rnn.testing_items import CheckedValue, checked_values
+
+__all__ = ["RNNCheckItem"]
+
+_REPORTS = pytest.StashKey[list[Report]]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("reference-rnn", "checking an RNN against reference_rnn")
+    group.addoption(
+        "--rnn-target",
+        metavar="TARGET",
+        help="the RNN to check: path/to/file.py[:Class] or package.module[:Class]",
+    )
+    group.addoption("--rnn-api", choices=APIS, default="cs231n", help="its API (cs231n)")
+    group.addoption(
+        "--rnn-dtype",
+        action="append",
+        choices=DTYPES,
+        help="a dtype to check (float64), repeatable",
+    )
+    group.addoption(
+        "--rnn-include", action="append", default=[], metavar="PATTERN", help="run only these ids"
+    )
+    group.addoption(
+        "--rnn-exclude", action="append", default=[], metavar="PATTERN", help="leave out these ids"
+    )
+    group.addoption(
+        "--rnn-xfail-file", metavar="FILE", help="id patterns expected to fail, one a line"
+    )
+
+
+class RNNCheckItem(pytest.Item):
+    """One value of one case of the check: it passes or fails as the checker measured it."""
+
+    def __init__(self, *, value: CheckedValue, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.value = value
+
+    def runtest(self) -> None:
+        if not self.value.passed:
+            raise _ValueFailedError(self.value.failure())
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:  # noqa: ARG002
+        return str(excinfo.value)  # the failure's lines, without the plugin's traceback
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        return self.path, None, self.name
+
+
+class _ValueFailedError(AssertionError):
+    """A value of the check failed: the message is the whole failure."""
+
+
+@pytest.hookimpl(tryfirst=True)  # before -k and -m deselect
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    target = config.getoption("rnn_target")
+    if not target:
+        return
+    api, dtypes = config.getoption("rnn_api"), config.getoption("rnn_dtype") or ["float64"]
+    here = str(config.invocation_params.dir)  # where `package.module` is found, as `python -m`
+    added = here not in sys.path
+    if added:
+        sys.path.insert(0, here)
+    try:
+        values = checked_values(target, api=api, dtypes=dtypes)
+    finally:
+        if added:
+            sys.path.remove(here)
+    config.stash[_REPORTS] = list({id(v.report): v.report for v in values}.values())
+    include, exclude = config.getoption("rnn_include"), config.getoption("rnn_exclude")
+    xfails = _patterns(config.getoption("rnn_xfail_file"))
+    for value in values:
+        if include and not _matches(value.id, include):
+            continue
+        if _matches(value.id, exclude):
+            continue
+        name = f"test_rnn[{value.id}]"
+        item = RNNCheckItem.from_parent(session, name=name, nodeid=f"rnn::{name}", value=value)
+        if _matches(value.id, xfails):
+            item.add_marker(pytest.mark.xfail(reason="listed in --rnn-xfail-file", strict=True))
+        items.append(item)
+
+
+def _matches(name: str, patterns: list[str]) -> bool:
+    return any(fnmatchcase(name, pattern) for pattern in patterns)
+
+
+def _patterns(path: str | None) -> list[str]:
+    if path is None:
+        return []
+    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    return [line.split("#")[0].strip() for line in lines if line.split("#")[0].strip()]
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    for report in config.stash.get(_REPORTS, []):
+        terminalreporter.write_sep(
+            "=", f"reference_rnn: {report.target} as {report.api}, {report.dtype}"
+        )
+        for diagnosis in report.diagnoses:
+            evidence = diagnosis.evidence
+            terminalreporter.write_line(f"{diagnosis.mistake}: {MISTAKES[diagnosis.mistake]}")
+            terminalreporter.write_line(
+                f"  {evidence['check']}: {evidence['detail']}; "
+                f"explains {evidence['checks_explained']} failed checks"
+            )
+        if report.unexplained:
+            terminalreporter.write_line(
+                f"failed checks no catalogued mistake explains: {', '.join(report.unexplained)}"
+            )
+        passed = sum(check.passed for check in report.checks)
+        terminalreporter.write_line(f"{passed} of {len(report.checks)} checks passed")
