@@ -392,8 +392,8 @@ def _recur(h: FloatArray, Wh: FloatArray, nonlinearity: Nonlinearity, checks: bo
                 what = "the pre-activation x_t @ Wx + h_{t-1} @ Wh + b"
                 raise _non_finite(what, h_t[None], t)
             activation(h_t, out=h_t)
-    if checks and nonlinearity == "relu":
-        _require_finite_steps("the state", h[1:])
+        if checks and nonlinearity == "relu":
+            _require_finite_steps("the state", h[1:])
 
 
 def _backward(
@@ -404,14 +404,14 @@ def _backward(
         require_finite(dh_name, dh)
     with np.errstate(over="ignore", invalid="ignore"):  # checked below, or not at all
         grads = _backward_loop(dh, cache)
-    if check_results:
-        dx, dh0, dWx, dWh, db = grads
-        _require_finite_steps("the gradient dx", dx)
-        named = (("dh0", dh0), ("dWx", dWx), ("dWh", dWh), ("db", db))
-        for name, grad in () if _finite(dh0, dWx, dWh, db) else named:
-            if not np.isfinite(grad).all():
-                msg = f"the gradient {name}"
-                raise _non_finite(msg, grad[None, None], None)
+        if check_results:
+            dx, dh0, dWx, dWh, db = grads
+            _require_finite_steps("the gradient dx", dx)
+            named = (("dh0", dh0), ("dWx", dWx), ("dWh", dWh), ("db", db))
+            for name, grad in () if _finite(dh0, dWx, dWh, db) else named:
+                if not np.isfinite(grad).all():
+                    msg = f"the gradient {name}"
+                    raise _non_finite(msg, grad[None, None], None)
     return grads
 
 
@@ -498,7 +498,8 @@ def _tanh_bounded(h: FloatArray, Wh: FloatArray) -> bool:
     # over h0 too (finite, checked), so one pair of passes: the bound is only looser for it
     largest = max(float(h.max()), -float(h.min()))
     if not math.isfinite(largest):
-        _require_finite_steps("the input projection x @ Wx + b", h[1:])
+        with np.errstate(over="ignore", invalid="ignore"):
+            _require_finite_steps("the input projection x @ Wx + b", h[1:])
     bound = largest + H * max(1.0, largest) * float(np.abs(Wh).max())
     return bound < _LARGEST[h.dtype.char] / 2 if h.dtype.char in _LARGEST else False
 
@@ -511,10 +512,10 @@ def _finite(*arrays: FloatArray) -> bool:
     """No NaN or inf in ``arrays``, by their sums: one pass each and no temporary.
 
     A NaN or inf makes a sum NaN or inf; a sum that overflows from finite values is a false
-    alarm, which the caller's element-wise check then clears.
+    alarm, which the caller's element-wise check then clears. Callers hold
+    ``np.errstate(over="ignore", invalid="ignore")``: entering it costs as much as a small sum.
     """
-    with np.errstate(over="ignore", invalid="ignore"):
-        return all(math.isfinite(float(a.sum())) for a in arrays)
+    return all(math.isfinite(float(a.sum())) for a in arrays)
 
 
 def _require_finite_steps(what: str, a: FloatArray) -> None:
