@@ -31,11 +31,15 @@ def forward(x, h0, Wx, Wh, b, mistake=None):
     bias = np.zeros_like(b) if mistake == "missing-bias" else b
     states, pre = [], []
     h_prev = h0
-    for t in range(T):
+    for t in range(T - 1 if mistake == "last-step-not-computed" else T):
         a = x[:, t] @ Wx + h_prev @ W + bias
         h_prev = np.tanh(a)
         pre.append(a)
         states.append(h_prev)
+    if mistake == "last-step-not-computed":  # as if allocated with zeros and filled in a loop
+        zeros = np.zeros((x.shape[0], Wx.shape[1]), dtype=np.result_type(x, Wx))
+        states.append(zeros)
+        pre.append(zeros)
     h = np.stack(states, axis=1)
     h0 = np.broadcast_to(h0, h[:, 0].shape)
     return h, (x, h0, Wx, W, h, np.stack(pre, axis=1))
@@ -49,17 +53,25 @@ def backward(dh, cache, mistake=None):
     dx = np.zeros_like(x, dtype=h.dtype)
     dWx, dW = np.zeros_like(Wx, dtype=h.dtype), np.zeros_like(W, dtype=h.dtype)
     db = np.zeros((N, H) if mistake == "bias-gradient-not-summed" else H, dtype=h.dtype)
+    if mistake == "dWh-missing-initial-state-term":
+        previous[:, 0] = 0
     g = np.zeros_like(h[:, 0])  # dL/dh_t from step t + 1
-    for t in reversed(range(T)):
+    for t in reversed(range(T - 1 if mistake == "last-step-not-computed" else T)):
         upstream = dh[:, t]
         if mistake == "gradient-from-last-step-only" and t < T - 1:
             upstream = 0
+        if mistake == "last-state-gradient-at-every-step":
+            upstream = dh[:, T - 1]
         if mistake == "no-gradient-through-time":
             g = 0
         if mistake == "derivative-of-preactivation":
             da = (upstream + g) * (1 - a[:, t] ** 2)
+        elif mistake == "tanh-derivative-of-output":
+            da = (upstream + g) * (1 - np.tanh(h[:, t]) ** 2)
         else:
             da = (upstream + g) * (1 - h[:, t] ** 2)
+        if mistake == "tanh-derivative-applied-twice":
+            da = da * (1 - h[:, t] ** 2)
         dx[:, t] = da @ Wx.T
         state = h[:, t] if mistake == "dWh-uses-current-state" else previous[:, t]
         if mistake == "weight-gradients-overwritten":
@@ -71,7 +83,40 @@ def backward(dh, cache, mistake=None):
         g = da @ W.T
     dWh = dW.T if mistake == "recurrent-weight-transposed" else dW
     dh0 = np.zeros_like(g) if mistake == "initial-state-gradient-missing" else g
+    if mistake == "gradients-averaged-over-batch":  # the mini-batch mean, on purpose
+        dWx, dWh, db = dWx / N, dWh / N, db / N
     return dx, dh0, dWx, dWh, db
+
+
+def _layout(mistake):
+    """How every state is returned: (N, T, H), or time-major (T, N, H)."""
+    if mistake == "time-major-output":
+        return lambda h: h.swapaxes(0, 1)
+    return lambda h: h
+
+
+def _updated(layer, mistake):
+    """The gradients filled in, or an optimizer step taken inside backward instead."""
+
+    def keep(grads):
+        if mistake == "weights-updated-in-backward":
+            for param, grad in zip(layer.params, grads, strict=True):
+                param -= 0.1 * grad
+        else:
+            layer.grads = list(grads)
+
+    return keep
+
+
+def _generator(backward, mistake):
+    """backward as written, or with a stray yield that makes it a generator."""
+    if mistake != "backward-is-generator":
+        return backward
+
+    def generator(*args):
+        yield backward(*args)
+
+    return generator
 
 
 def _stored(mistake):
@@ -94,7 +139,7 @@ def cs231n(mistake=None) -> SimpleNamespace:
 
     def rnn_forward(x, h0, Wx, Wh, b):
         h, cache = forward(x, h0, Wx, Wh, b, mistake)
-        return store(h), cache
+        return _layout(mistake)(store(h)), cache
 
     def rnn_backward(dh, cache):
         dx, dh0, dWx, dWh, db = backward(dh, cache, mistake)
@@ -102,9 +147,9 @@ def cs231n(mistake=None) -> SimpleNamespace:
 
     return SimpleNamespace(
         rnn_step_forward=rnn_step_forward,
-        rnn_step_backward=rnn_step_backward,
+        rnn_step_backward=_generator(rnn_step_backward, mistake),
         rnn_forward=rnn_forward,
-        rnn_backward=rnn_backward,
+        rnn_backward=_generator(rnn_backward, mistake),
     )
 
 
@@ -130,13 +175,14 @@ def time_rnn(mistake=None) -> type:
                 h0 = np.zeros((xs.shape[0], Wx.shape[1]), dtype=xs.dtype)
             hs, self.cache = forward(xs, h0, Wx, Wh, b, mistake)
             self.h = None if mistake == "state-not-carried" else hs[:, -1]
-            return store(hs)
+            return _layout(mistake)(store(hs))
 
         def backward(self, dhs):
             dxs, self.dh, *grads = backward(dhs, self.cache, mistake)
-            self.grads = grads
+            _updated(self, mistake)(grads)
             return store(dxs)
 
+    TimeRNN.backward = _generator(TimeRNN.backward, mistake)
     return TimeRNN
 
 
@@ -153,9 +199,11 @@ def cell(mistake=None) -> type:
             return store(h[:, 0])
 
         def backward(self, dh_next):
-            dx, dh_prev, *self.grads = backward(dh_next[:, None], self.cache, mistake)
+            dx, dh_prev, *grads = backward(dh_next[:, None], self.cache, mistake)
+            _updated(self, mistake)(grads)
             return store(dx[:, 0]), dh_prev
 
+    RNN.backward = _generator(RNN.backward, mistake)
     return RNN
 
 
@@ -171,7 +219,7 @@ def sprint(mistake=None, *, sequences=True) -> type:
 
         def forward(self, x, h_prev):
             h, self.cache = forward(x, h_prev, *self.params, mistake)
-            return store(h if sequences else h[:, -1])
+            return _layout(mistake)(store(h)) if sequences else store(h[:, -1])
 
         def backward(self, dout):
             if sequences:
@@ -179,9 +227,11 @@ def sprint(mistake=None, *, sequences=True) -> type:
             else:
                 dh = np.zeros_like(self.cache[4])
                 dh[:, -1] = dout
-            dx, self.dh_prev, *self.grads = backward(dh, self.cache, mistake)
+            dx, self.dh_prev, *grads = backward(dh, self.cache, mistake)
+            _updated(self, mistake)(grads)
             return store(dx)
 
+    SimpleRNN.backward = _generator(SimpleRNN.backward, mistake)
     return SimpleRNN
 
 

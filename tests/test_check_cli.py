@@ -30,6 +30,15 @@ MISTAKE_IDS = {
     "state-not-carried",
     "weight-gradients-overwritten",
     "float32-buffers",
+    "gradients-averaged-over-batch",
+    "dWh-missing-initial-state-term",
+    "last-state-gradient-at-every-step",
+    "tanh-derivative-applied-twice",
+    "tanh-derivative-of-output",
+    "last-step-not-computed",
+    "time-major-output",
+    "weights-updated-in-backward",
+    "backward-is-generator",
 }
 
 

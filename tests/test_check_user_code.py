@@ -69,7 +69,7 @@ class Unreadable:
         # NumPy >= 1.24 refuses a ragged list; 1.23 makes an object array of it (with a warning)
         (
             [[1.0], [1.0, 2.0]],
-            "h is a list of 2 that NumPy cannot read: "
+            "h is a list of 2 of unequal shapes, not one array"
             if np.lib.NumpyVersion(np.__version__) >= "1.24.0"
             else "h is a list of 2 of dtype object, not real numbers",
         ),
@@ -211,7 +211,8 @@ def test_dlfs2_failures_at_each_stage():
 
     no_backward = subclass(TIME_RNN, backward=None)
     report = check(no_backward, api="dlfs2")
-    assert report.passed
+    assert failed(report) == {"Broken.backward/exists": "test_check_user_code:Broken has no Broken.backward"}
+    assert report.notes == []  # no function backward(self, ...) in this module
     assert [c.name for c in report.checks if c.name.startswith("stateful")] == ["stateful/hs"]
 
 

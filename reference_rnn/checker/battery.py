@@ -247,8 +247,8 @@ def battery(dtype: str = "float64", *, seed: int = 0, stateful: bool = False) ->
                 dtype=dtype,
                 seed=seed + 20,
                 zero_h0=True,  # from reset_state(); set_state is checked by the other cases
-                split=4,
-                about="T=8 fed as two blocks of 4 to a stateful layer",
+                split=3,  # unequal: a layer that keeps what it built for the first T fails
+                about="T=8 fed as two blocks, of 3 then 5 steps, to a stateful layer",
             )
         )
     return cases

@@ -11,18 +11,38 @@ Shapes: x (N, T, D), h0 (N, H), Wx (D, H), Wh (H, H), b (H,), dh and every state
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-
-import numpy as np
 
 from reference_rnn.checker.apis import APIS
 from reference_rnn.checker.battery import Implementation, Inputs, Values, reference
-from reference_rnn.core.validation import FloatArray
+from reference_rnn.checker.variants import (
+    averaged,
+    bias_gradient_not_summed,
+    derivative_of_preactivation,
+    dwh_missing_initial_term,
+    dwh_uses_current_state,
+    float32_buffers,
+    h0_gradient_zero,
+    last_state_gradient_everywhere,
+    last_step_not_computed,
+    last_step_upstream_only,
+    no_gradient_through_time,
+    recurrent_weight_transposed,
+    tanh_derivative_of_output,
+    tanh_derivative_twice,
+    transposed,
+    weight_gradients_overwritten,
+    zero,
+)
 
-__all__ = ["CATALOGUE", "MISTAKES", "Mistake", "applicable"]
+__all__ = ["CATALOGUE", "MISTAKES", "Mistake", "applicable", "pair", "transformed"]
 
 _SEQUENCE_APIS = frozenset({"cs231n", "dlfs2", "sprint"})  # those that run T > 1 steps themselves
-_ALL_APIS = frozenset(APIS)  # the names --api takes
+_ALL_APIS = frozenset(APIS)
+_LAYER_APIS = frozenset(
+    {"dlfs2", "dlfs2-cell", "sprint"}
+)  # classes that keep their weights  # the names --api takes
 
 
 @dataclass(frozen=True)
@@ -37,6 +57,12 @@ class Mistake:
     carries_state : False when the variant's mistake is to start each block from zeros.
     float32_values : the user's values must be float32 numbers, and are matched at float32's
         tolerance; only float64 checks can show it.
+    phase : ``forward`` when the mistake is in the forward pass (its states differ), ``backward``
+        when only the gradients do: a passed check of the states rules out only forward mistakes,
+        and a passed gradient check only backward ones, where the user's own states were right.
+    inputs, outputs : for a mistake that is the reference run on other inputs, or with some of its
+        results changed, those two changes; such a mistake composes with any other (a pair of
+        mistakes is searched for when no single one explains the failures).
     """
 
     id: str
@@ -45,147 +71,125 @@ class Mistake:
     apis: frozenset[str] = _ALL_APIS
     carries_state: bool = True
     float32_values: bool = False
+    phase: str = "forward"
+    inputs: Callable[[Inputs], Inputs] | None = None
+    outputs: Callable[[Values, Inputs], Values] | None = None
+    time_major: bool = False  # the states come back (T, N, H): compared so
+
+    @property
+    def composable(self) -> bool:
+        """A change of the inputs, outputs or layout only: it composes with any other mistake."""
+        changes = (self.inputs, self.outputs)
+        return any(c is not None for c in changes) or self.time_major or not self.carries_state
 
 
-def _ignores_initial_state(a: Inputs) -> Values:
-    return reference(a._replace(h0=np.zeros_like(a.h0)))
+def transformed(
+    inputs: Callable[[Inputs], Inputs] | None = None,
+    outputs: Callable[[Values, Inputs], Values] | None = None,
+    variant: Implementation = reference,
+) -> Implementation:
+    """``variant`` run on ``inputs(a)``, its results changed by ``outputs``."""
+
+    def run(a: Inputs) -> Values:
+        changed = a if inputs is None else inputs(a)
+        values = variant(changed)
+        return values if outputs is None else outputs(values, a)
+
+    return run
 
 
-def _no_recurrence(a: Inputs) -> Values:
-    return reference(a._replace(Wh=np.zeros_like(a.Wh)))  # h_t = tanh(x_t @ Wx + b)
+def pair(first: Mistake, second: Mistake) -> Mistake:
+    """The code with both mistakes: ``second``'s variant run through ``first``'s changes.
+
+    Its phase is ``both``: any passed check where it differs from the reference rules it out.
+    """
+    assert first.composable
+    assert second.variant is not None
+    return Mistake(
+        f"{first.id}+{second.id}",
+        f"{first.description}; and {second.description}",
+        transformed(first.inputs, first.outputs, second.variant),
+        carries_state=first.carries_state and second.carries_state,
+        float32_values=first.float32_values or second.float32_values,
+        phase="both",
+        time_major=first.time_major or second.time_major,
+    )
 
 
-def _recurrent_weight_transposed(a: Inputs) -> Values:
-    r = reference(a._replace(Wh=a.Wh.T))  # h_{t-1} @ Wh.T
-    return r | {"dWh": r["dWh"].T}  # the gradient of that with respect to Wh
-
-
-def _missing_bias(a: Inputs) -> Values:
-    return reference(a._replace(b=np.zeros_like(a.b)))
-
-
-def _derivative_of_preactivation(a: Inputs) -> Values:
-    h = reference(a)["h"]
-    preactivation = a.x @ a.Wx + _previous(a, h) @ a.Wh + a.b
-    return {"h": h} | _gradients(a, h, _bptt(a, 1 - preactivation**2))
-
-
-def _dwh_uses_current_state(a: Inputs) -> Values:
-    r = reference(a)
-    da = _bptt(a, 1 - r["h"] ** 2)
-    return r | {"dWh": np.einsum("nti,ntj->ij", r["h"], da)}  # h_t, not h_{t-1}
-
-
-def _no_gradient_through_time(a: Inputs) -> Values:
-    h = reference(a)["h"]
-    return {"h": h} | _gradients(a, h, a.dh * (1 - h**2))  # no dL/dh_t from step t + 1
-
-
-def _gradient_from_last_step_only(a: Inputs) -> Values:
-    dh = np.zeros_like(a.dh)
-    dh[:, -1] = a.dh[:, -1]
-    return reference(a._replace(dh=dh))
-
-
-def _bias_gradient_not_summed(a: Inputs) -> Values:
-    r = reference(a)
-    return r | {"db": _bptt(a, 1 - r["h"] ** 2).sum(axis=1)}  # (N, H): summed over time only
-
-
-def _initial_state_gradient_missing(a: Inputs) -> Values:
-    return reference(a) | {"dh0": np.zeros_like(a.h0)}
-
-
-def _weight_gradients_overwritten(a: Inputs) -> Values:
-    r = reference(a)
-    da = _bptt(a, 1 - r["h"] ** 2)[:, 0]  # the last step a reversed loop visits, t = 0
-    return r | {"dWx": a.x[:, 0].T @ da, "dWh": a.h0.T @ da, "db": da.sum(axis=0)}
-
-
-def _float32_buffers(a: Inputs) -> Values:
-    return {key: value.astype(np.float32).astype(np.float64) for key, value in reference(a).items()}
-
-
-def _previous(a: Inputs, h: FloatArray) -> FloatArray:
-    """h_{t-1} for every step: (N, T, H), h0 first."""
-    return np.concatenate([a.h0[:, None], h[:, :-1]], axis=1)
-
-
-def _bptt(a: Inputs, slope: FloatArray) -> FloatArray:
-    """dL/da_t (N, T, H) for ``slope = dh_t/da_t``, with the gradient flowing back through time."""
-    da = np.empty_like(a.dh)
-    g = np.zeros_like(a.h0)  # dL/dh_t through step t + 1
-    for t in reversed(range(a.dh.shape[1])):
-        da[:, t] = (a.dh[:, t] + g) * slope[:, t]
-        g = da[:, t] @ a.Wh.T
-    return da
-
-
-def _gradients(a: Inputs, h: FloatArray, da: FloatArray) -> Values:
-    """dx, dh0, dWx, dWh and db, correct given the states ``h`` and ``da = dL/da_t``."""
-    return {
-        "dx": da @ a.Wx.T,
-        "dh0": da[:, 0] @ a.Wh.T,
-        "dWx": np.einsum("ntd,nth->dh", a.x, da),
-        "dWh": np.einsum("nti,ntj->ij", _previous(a, h), da),
-        "db": da.sum(axis=(0, 1)),
-    }
+_BACKWARD = "backward"
 
 
 CATALOGUE = [
     Mistake(
         "ignores-initial-state",
         "the initial state (h0, h_prev) is not used: every sequence starts from zeros",
-        _ignores_initial_state,
+        transformed(zero("h0")),
+        inputs=zero("h0"),
     ),
     Mistake(
         "no-recurrence",
         "h_{t-1} @ Wh is missing: every step is tanh(x_t @ Wx + b)",
-        _no_recurrence,
+        transformed(zero("Wh")),
         _SEQUENCE_APIS,
+        inputs=zero("Wh"),
     ),
     Mistake(
         "recurrent-weight-transposed",
         "h_{t-1} @ Wh.T instead of h_{t-1} @ Wh",
-        _recurrent_weight_transposed,
+        transformed(transposed, recurrent_weight_transposed),
+        inputs=transposed,
+        outputs=recurrent_weight_transposed,
     ),
-    Mistake("missing-bias", "the bias b is not added", _missing_bias),
+    Mistake(
+        "missing-bias",
+        "the bias b is not added",
+        transformed(zero("b")),
+        inputs=zero("b"),
+    ),
     Mistake(
         "derivative-of-preactivation",
         "tanh's derivative taken as 1 - a_t**2 of the pre-activation a_t, not 1 - h_t**2",
-        _derivative_of_preactivation,
+        derivative_of_preactivation,
+        phase=_BACKWARD,
     ),
     Mistake(
         "dWh-uses-current-state",
         "dWh sums h_t.T @ da_t instead of h_{t-1}.T @ da_t",
-        _dwh_uses_current_state,
+        dwh_uses_current_state,
+        phase=_BACKWARD,
     ),
     Mistake(
         "no-gradient-through-time",
         "the gradient from step t + 1 (da_{t+1} @ Wh.T) is not added to dL/dh_t",
-        _no_gradient_through_time,
+        no_gradient_through_time,
         _SEQUENCE_APIS,
+        phase=_BACKWARD,
     ),
     Mistake(
         "gradient-from-last-step-only",
         "only the last step's upstream gradient dh[:, -1] is used; the others are dropped",
-        _gradient_from_last_step_only,
+        transformed(last_step_upstream_only),
         _SEQUENCE_APIS,
+        phase=_BACKWARD,
+        inputs=last_step_upstream_only,
     ),
     Mistake(
         "bias-gradient-not-summed",
         "db is not summed over the batch: shape (N, H) instead of (H,)",
-        _bias_gradient_not_summed,
+        bias_gradient_not_summed,
+        phase=_BACKWARD,
     ),
     Mistake(
         "initial-state-gradient-missing",
         "the gradient with respect to the initial state (dh0, dh_prev) is zero",
-        _initial_state_gradient_missing,
+        transformed(outputs=h0_gradient_zero),
+        phase=_BACKWARD,
+        outputs=h0_gradient_zero,
     ),
     Mistake(
         "batch-of-one-only",
         "works for a batch of one only: a batch gives an error or other results than its "
-        "sequences one at a time",
+        "sequences one at a time, which are right",
         None,
     ),
     Mistake(
@@ -203,15 +207,77 @@ CATALOGUE = [
     Mistake(
         "weight-gradients-overwritten",
         "dWx, dWh and db are assigned at each step instead of summed: only t = 0's are left",
-        _weight_gradients_overwritten,
+        weight_gradients_overwritten,
         _SEQUENCE_APIS,
+        phase=_BACKWARD,
     ),
     Mistake(
         "float32-buffers",
         "float64 results pass through float32 arrays (deep-learning-from-scratch-2's "
         "np.empty(..., dtype='f'))",
-        _float32_buffers,
+        transformed(outputs=float32_buffers),
         float32_values=True,
+        outputs=float32_buffers,
+    ),
+    Mistake(
+        "gradients-averaged-over-batch",
+        "dWx, dWh and db are divided by the batch size N (a mean over the batch) instead of summed",
+        transformed(outputs=averaged),
+        phase=_BACKWARD,
+        outputs=averaged,
+    ),
+    Mistake(
+        "dWh-missing-initial-state-term",
+        "dWh leaves out h0.T @ da_0: the state before t = 0 is taken as zeros in backward",
+        dwh_missing_initial_term,
+        phase=_BACKWARD,
+    ),
+    Mistake(
+        "last-state-gradient-at-every-step",
+        "the last state's upstream gradient dh[:, -1] is added at every step, as if the loss "
+        "summed every state",
+        transformed(last_state_gradient_everywhere),
+        _SEQUENCE_APIS,
+        phase=_BACKWARD,
+        inputs=last_state_gradient_everywhere,
+    ),
+    Mistake(
+        "tanh-derivative-applied-twice",
+        "tanh's derivative (1 - h_t**2) multiplied in twice",
+        tanh_derivative_twice,
+        phase=_BACKWARD,
+    ),
+    Mistake(
+        "tanh-derivative-of-output",
+        "tanh applied once more in the derivative: 1 - tanh(h_t)**2 instead of 1 - h_t**2",
+        tanh_derivative_of_output,
+        phase=_BACKWARD,
+    ),
+    Mistake(
+        "last-step-not-computed",
+        "the time loop stops one step early: h[:, T-1] stays zero (and T = 1 computes nothing)",
+        last_step_not_computed,
+        _SEQUENCE_APIS,
+    ),
+    Mistake(
+        "time-major-output",
+        "the states are returned time-major (T, N, H) where (N, T, H) is expected",
+        reference,
+        _SEQUENCE_APIS,
+        time_major=True,
+    ),
+    Mistake(
+        "weights-updated-in-backward",
+        "backward updates the weights itself (an optimizer step) instead of only filling .grads",
+        None,
+        _LAYER_APIS,
+        phase=_BACKWARD,
+    ),
+    Mistake(
+        "backward-is-generator",
+        "backward is a generator (it has a yield): calling it runs none of its body",
+        None,
+        phase=_BACKWARD,
     ),
 ]
 

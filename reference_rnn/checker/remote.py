@@ -29,6 +29,7 @@ from reference_rnn.core.validation import FloatArray
 __all__ = [
     "ATTRIBUTES",
     "OUTPUT_LINES",
+    "SEEN",
     "failed",
     "observation",
     "output_lines",
@@ -39,7 +40,7 @@ __all__ = [
 #: What each API's plan reads of the object: the functions of a module, or a class's methods.
 ATTRIBUTES = {
     "cs231n": ("rnn_step_forward", "rnn_step_backward", "rnn_forward", "rnn_backward"),
-    "dlfs2": ("forward", "backward"),
+    "dlfs2": ("forward", "backward", "set_state", "reset_state"),
     "dlfs2-cell": ("forward", "backward"),
     "sprint": ("forward", "backward"),
 }
@@ -47,6 +48,9 @@ ATTRIBUTES = {
 OUTPUT_LINES, OUTPUT_WIDTH = 20, 200
 _DETAIL = 2000  # characters of a problem
 _NAME = 100  # characters of a name
+_NOTES = 10  # notes of one call, and stray functions named
+#: What an API's adapter can see as it calls the code (catalogue ids).
+SEEN = frozenset({"weights-updated-in-backward", "backward-is-generator"})
 
 
 def printable(text: str, limit: int) -> str:
@@ -72,7 +76,9 @@ def stand_in(api: str, facts: object) -> object:
     name, can_call, has = facts.get("name"), facts.get("callable"), facts.get("has")
     if not (isinstance(name, str) and isinstance(can_call, bool) and isinstance(has, list)):
         _lost("an unreadable description of TARGET")
+    strays = _texts(facts.get("strays", []), "module's functions")
     members: dict[str, Any] = {n: _absent for n in ATTRIBUTES[api] if n in has}
+    members["__stray_methods__"] = tuple(printable(s, _NAME) for s in strays[:_NOTES])
     name = printable(name, _NAME)
     if can_call:
         return type(name, (), {**members, "__init__": _absent})
@@ -110,7 +116,18 @@ def observation(
     case = template.case
     if "h_last" in taken.values():
         case = final_state_only(case)
-    return Observation(case, [_output(item, case, arrays) for item in items])
+    seen = _texts(header.get("seen", []), "findings")
+    if not set(seen) <= SEEN:
+        _lost("a finding the adapters do not make")
+    notes = tuple(printable(note, _DETAIL) for note in _texts(header.get("notes", []), "notes"))
+    outputs = [_output(item, case, arrays) for item in items]
+    return Observation(case, outputs, tuple(seen), notes[:_NOTES])
+
+
+def _texts(value: object, what: str) -> list[str]:
+    if not (isinstance(value, list) and all(isinstance(item, str) for item in value)):
+        _lost(f"unreadable {what}")
+    return value
 
 
 def _output(item: dict[str, Any], case: Case, arrays: list[FloatArray]) -> Output:

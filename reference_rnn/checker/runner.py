@@ -82,12 +82,14 @@ class Report:
                 failures.setdefault(check.detail, []).append(check.name)
         if failures:
             lines += ["", "Errors:"]
-            lines += [f"  {', '.join(names)}: {detail}" for detail, names in failures.items()]
+            lines += [_failure(detail, names) for detail, names in failures.items()]
         if self.diagnoses:
             lines += ["", "Mistakes found:"]
             for diagnosis in self.diagnoses:
                 evidence = diagnosis.evidence
                 lines.append(f"  {diagnosis.mistake}: {MISTAKES[diagnosis.mistake]}")
+                if "with" in evidence:
+                    lines.append(f"    together with {evidence['with']}")
                 explains = evidence["checks_explained"]
                 lines.append(
                     f"    {evidence['check']}: {evidence['detail']}; "
@@ -104,6 +106,13 @@ class Report:
         verdict = "PASSED" if self.passed else "FAILED"
         lines += ["", f"{verdict}: {passed} of {len(self.checks)} checks passed; mistakes: {found}"]
         return "\n".join(lines)
+
+
+def _failure(detail: str, names: list[str]) -> str:
+    """One line for the checks one message failed: all of them, or the first few and the count."""
+    if len(names) <= 3:
+        return f"  {', '.join(names)}: {detail}"
+    return f"  {len(names)} checks ({', '.join(names[:2])}, ...): {detail}"
 
 
 def _tables(checks: list[Check]) -> list[str]:
@@ -192,6 +201,7 @@ def check_plan(
         for name in how.missing
     ]
     records = []
+    notes = list(how.notes)
     for runner in how.runners:
         for case in cases:
             if case.split is not None and not runner.blocks:
@@ -205,10 +215,20 @@ def check_plan(
                 if observe is not None:
                     observe(name, output, observation.case)
                 records.append(
-                    Record(name, runner.label, observation.case, output, error, passed, runner.run)
+                    Record(
+                        name,
+                        runner.label,
+                        observation.case,
+                        output,
+                        error,
+                        passed,
+                        runner.run,
+                        frozenset(observation.seen),
+                    )
                 )
+            notes += [note for note in observation.notes if note not in notes]
     diagnoses, unexplained = diagnose(records, applicable(api, dtype), dtype)
-    return Report(api, target, dtype, checks, diagnoses, how.notes, unexplained)
+    return Report(api, target, dtype, checks, diagnoses, notes, unexplained)
 
 
 def target_name(obj: object) -> str:

@@ -36,6 +36,7 @@ from reference_rnn.checker.apis.calling import (
     call_user,
     class_name,
     exception_text,
+    stray_methods,
     worker_mode,
 )
 from reference_rnn.checker.battery import Case
@@ -90,7 +91,8 @@ class Worker:
         case = Case(header["case"], "", x, h0, Wx, Wh, b, dh, header["split"])
         outputs: list[dict[str, Any]] = []
         values: list[FloatArray] = []
-        for output in runner.run(case).outputs:
+        observed = runner.run(case)
+        for output in observed.outputs:
             index = None
             if output.value is not None:
                 index = len(values)
@@ -98,7 +100,8 @@ class Worker:
             outputs.append(
                 {"key": output.key, "name": output.name, "value": index, "problem": output.problem}
             )
-        return {"op": "observation", "seq": header["seq"], "outputs": outputs}, values
+        reply = {"op": "observation", "seq": header["seq"], "outputs": outputs}
+        return reply | {"seen": list(observed.seen), "notes": list(observed.notes)}, values
 
 
 def _facts(obj: object, api: str) -> dict[str, Any]:
@@ -114,6 +117,7 @@ def _facts(obj: object, api: str) -> dict[str, Any]:
             for name in ATTRIBUTES[api]
             if call_user(f"reading {name}", partial(_callable_attribute, obj, name))
         ],
+        "strays": call_user("reading its module", partial(stray_methods, obj)),
     }
 
 

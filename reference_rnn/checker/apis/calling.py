@@ -9,9 +9,11 @@ checker's own.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import io
 import linecache
 import os
+import sys
 import traceback
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -33,6 +35,7 @@ __all__ = [
     "UserCodeError",
     "as_array",
     "call_user",
+    "called_backward",
     "class_name",
     "copies",
     "describe",
@@ -43,8 +46,10 @@ __all__ = [
     "output",
     "plan_class",
     "quiet",
+    "stray_methods",
     "unpack",
     "weight_grads",
+    "weights_changed",
     "worker_mode",
 ]
 
@@ -74,6 +79,8 @@ class Observation:
 
     case: Case
     outputs: list[Output]
+    seen: tuple[str, ...] = ()  # catalogued mistakes the adapter saw as it called the code
+    notes: tuple[str, ...] = ()  # what the adapter found out about the code, for the report
 
 
 @dataclass(frozen=True)
@@ -189,7 +196,10 @@ def describe(value: object) -> str:
     if isinstance(value, np.ndarray):
         return f"an array of shape {value.shape}"
     if isinstance(value, tuple | list):
-        return f"a {type(value).__name__} of {len(value)}"
+        shapes = [np.shape(v) if isinstance(v, np.ndarray) else None for v in value[:3]]
+        known = len(value) <= 3 and all(shape is not None for shape in shapes)
+        of = f" (shapes {', '.join(map(str, shapes))})" * known
+        return f"a {type(value).__name__} of {len(value)}{of}"
     return f"a {type(value).__name__}"
 
 
@@ -199,7 +209,10 @@ def as_array(name: str, value: object) -> FloatArray:
         with quiet():
             arr = np.array(value)
     except _MODE.caught as exc:
-        msg = f"{name} is {describe(value)} that NumPy cannot read: {_message(exc)}"
+        if isinstance(value, tuple | list):  # a ragged list: NumPy's words would say nothing
+            msg = f"{name} is {describe(value)} of unequal shapes, not one array"
+        else:
+            msg = f"{name} is {describe(value)} that NumPy cannot read: {_message(exc)}"
         raise UserCodeError(msg) from None
     if arr.dtype.kind not in "fiu":
         msg = f"{name} is {describe(value)} of dtype {arr.dtype}, not real numbers"
@@ -252,6 +265,54 @@ def weight_grads(values: Sequence[object], D: int, H: int) -> list[Output]:
 def grads_attribute(layer: Any, D: int, H: int) -> list[Output]:
     grads = unpack(".grads", call_user(".grads", lambda: layer.grads), 3)
     return weight_grads(grads, D, H)
+
+
+def called_backward(what: str, thunk: Callable[[], Any], seen: list[str]) -> Any:
+    """``thunk()``, the user's backward; a generator it returns is a :class:`UserCodeError`."""
+    result = call_user(what, thunk)
+    if inspect.isgenerator(result):
+        seen.append("backward-is-generator")
+        msg = f"{what} returned a generator: backward has a yield, so none of its body ran"
+        raise UserCodeError(msg)
+    return result
+
+
+def weights_changed(
+    name: str, given: Sequence[FloatArray], case: Case, seen: list[str], notes: list[str]
+) -> None:
+    """Say so when the layer's backward changed the weights it was given, in place."""
+    originals = (case.Wx, case.Wh, case.b)
+    names = [
+        w
+        for w, a, o in zip(("Wx", "Wh", "b"), given, originals, strict=True)
+        if not np.array_equal(a, o)
+    ]
+    if names:
+        seen.append("weights-updated-in-backward")
+        notes.append(
+            f"{name}.backward changed the weights it was given ({', '.join(names)}) in place: "
+            "it takes an optimizer step itself. The checker reads the gradients from .grads; "
+            "to check the step instead, give the layer an optimizer of learning rate 0, or "
+            "read the change: dW = (W_before - W_after) / lr"
+        )
+
+
+def stray_methods(cls: Any) -> list[str]:
+    """Functions at the module level of ``cls`` whose first parameter is ``self``.
+
+    A method indented one level too little (a copy-paste accident) is one of those. A stand-in of
+    the worker's (reference_rnn.checker.remote) carries the worker's answer.
+    """
+    given = getattr(cls, "__stray_methods__", None)
+    if given is not None:
+        return list(given)
+    module = sys.modules.get(str(getattr(cls, "__module__", "")))
+    found = []
+    for name, value in vars(module).items() if module is not None else ():
+        code = getattr(value, "__code__", None)
+        if inspect.isfunction(value) and code is not None and code.co_varnames[:1] == ("self",):
+            found.append(name)
+    return found
 
 
 def class_name(cls: Any) -> str:

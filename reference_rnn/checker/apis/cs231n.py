@@ -19,6 +19,7 @@ from reference_rnn.checker.apis.calling import (
     Runner,
     UserCodeError,
     call_user,
+    called_backward,
     copies,
     not_run,
     one_step,
@@ -55,12 +56,12 @@ def run(
     outputs = [output("h", h_name, h, (N, H) if step else (N, T, H), one_step if step else None)]
     if backward is None:
         return Observation(case, outputs)
+    seen: list[str] = []
     try:
-        grads = unpack(
-            b_name, call_user(b_name, lambda: backward(dh[:, 0] if step else dh, cache)), 5
-        )
+        back = called_backward(b_name, lambda: backward(dh[:, 0] if step else dh, cache), seen)
+        grads = unpack(b_name, back, 5)
     except UserCodeError as exc:
-        return Observation(case, outputs + not_run(grad_specs, str(exc)))
+        return Observation(case, outputs + not_run(grad_specs, str(exc)), tuple(seen))
     dx_shape = (N, D) if step else (N, T, D)
     return Observation(
         case,

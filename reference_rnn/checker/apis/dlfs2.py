@@ -11,14 +11,18 @@ from typing import Any
 
 from reference_rnn.checker.apis.calling import (
     Observation,
+    Plan,
     UserCodeError,
     call_user,
+    called_backward,
     class_name,
     copies,
     grads_attribute,
     not_run,
     output,
     plan_class,
+    stray_methods,
+    weights_changed,
 )
 from reference_rnn.checker.battery import Case
 
@@ -55,15 +59,39 @@ def run(cls: Any, with_backward: bool, case: Case) -> Observation:
     outputs = [output("h", "hs", hs, (N, T - s, H))]
     if not with_backward:
         return Observation(case, outputs)
+    seen: list[str] = []
+    notes: list[str] = []
     try:
-        dxs = call_user("backward(dhs)", lambda: layer.backward(dh[:, s:]))
+        dxs = called_backward("backward(dhs)", lambda: layer.backward(dh[:, s:]), seen)
+        weights_changed(name, (Wx, Wh, b), case, seen, notes)
         outputs.append(output("dx", "dxs", dxs, (N, T - s, D)))
         outputs.append(output("dh0", "dh", call_user(".dh", lambda: layer.dh), (N, H)))
         outputs += grads_attribute(layer, D, H)
     except UserCodeError as exc:
         done = {output.key for output in outputs}
         outputs += not_run([spec for spec in grad_specs if spec[0] not in done], str(exc))
-    return Observation(case, outputs)
+    return Observation(case, outputs, tuple(seen), tuple(notes))
 
 
-plan = plan_class(run, blocks=True)
+_plan = plan_class(run, blocks=True)
+#: What a TimeRNN must have besides forward: each missing one is a failed check.
+METHODS = ("backward", "set_state", "reset_state")
+
+
+def plan(cls: object) -> Plan:
+    """The plan for a TimeRNN: a missing backward, set_state or reset_state is a failed check."""
+    result = _plan(cls)
+    if result.missing:
+        return result
+    name = class_name(cls)
+    result.notes.clear()  # "forward only": here a missing backward is a failure
+    strays = stray_methods(cls)
+    for method in METHODS:
+        if not callable(getattr(cls, method, None)):
+            result.missing.append(f"{name}.{method}")
+            if method in strays:
+                result.notes.append(
+                    f"{name} has no {method}, but its module has a function {method}(self, ...):"
+                    " indented at the module level instead of inside the class?"
+                )
+    return result

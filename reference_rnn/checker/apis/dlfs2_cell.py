@@ -11,6 +11,7 @@ from reference_rnn.checker.apis.calling import (
     Observation,
     UserCodeError,
     call_user,
+    called_backward,
     class_name,
     copies,
     grads_attribute,
@@ -19,6 +20,7 @@ from reference_rnn.checker.apis.calling import (
     output,
     plan_class,
     unpack,
+    weights_changed,
 )
 from reference_rnn.checker.battery import Case
 
@@ -40,8 +42,11 @@ def run(cls: Any, with_backward: bool, case: Case) -> Observation:
     outputs = [output("h", "h_next", h_next, (N, H), one_step)]
     if not with_backward:
         return Observation(case, outputs)
+    seen: list[str] = []
+    notes: list[str] = []
     try:
-        back = call_user("backward(dh_next)", lambda: layer.backward(dh[:, 0]))
+        back = called_backward("backward(dh_next)", lambda: layer.backward(dh[:, 0]), seen)
+        weights_changed(name, (Wx, Wh, b), case, seen, notes)
         dx, dh_prev = unpack("backward(dh_next)", back, 2)
         outputs.append(output("dx", "dx", dx, (N, D), one_step))
         outputs.append(output("dh0", "dh_prev", dh_prev, (N, H)))
@@ -49,7 +54,7 @@ def run(cls: Any, with_backward: bool, case: Case) -> Observation:
     except UserCodeError as exc:
         done = {output.key for output in outputs}
         outputs += not_run([spec for spec in grad_specs if spec[0] not in done], str(exc))
-    return Observation(case, outputs)
+    return Observation(case, outputs, tuple(seen), tuple(notes))
 
 
 plan = plan_class(run, one_step=True)

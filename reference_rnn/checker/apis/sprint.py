@@ -17,14 +17,17 @@ from reference_rnn.checker.apis.calling import (
     UserCodeError,
     as_array,
     call_user,
+    called_backward,
     class_name,
     copies,
     grads_attribute,
     not_run,
     output,
     plan_class,
+    weights_changed,
 )
 from reference_rnn.checker.battery import Case
+from reference_rnn.core.validation import FloatArray
 
 __all__ = ["final_state_only", "plan", "run"]
 
@@ -42,12 +45,13 @@ def run(cls: Any, with_backward: bool, case: Case) -> Observation:
         failed = not_run([("h", "h")], str(exc))
         return Observation(case, failed + not_run(grad_specs * with_backward, "not run"))
     try:
-        arr = as_array("h", out)
+        arr, form = _read(out)
     except UserCodeError as exc:
         failed = not_run([("h", "h")], str(exc))
         return Observation(case, failed + not_run(grad_specs * with_backward, "not run"))
     # What forward returned decides what backward is given: the gradient of that.
     dout, unbatched = dh, False
+    notes = [f"forward returns {form}: hs is checked"] if form else []
     if arr.shape == (N, H):
         case, dout = final_state_only(case), dh[:, -1]
         forward = output("h_last", "h", arr, (N, H))
@@ -63,10 +67,13 @@ def run(cls: Any, with_backward: bool, case: Case) -> Observation:
         )
         forward = Output("h", "h", arr, why)
     if not with_backward or forward.problem is not None:
-        return Observation(case, [forward, *not_run(grad_specs * with_backward, "not run")])
+        outputs = [forward, *not_run(grad_specs * with_backward, "not run")]
+        return Observation(case, outputs, notes=tuple(notes))
     outputs = [forward]
+    seen: list[str] = []
     try:
-        dx = call_user("backward(dout)", lambda: layer.backward(dout))
+        dx = called_backward("backward(dout)", lambda: layer.backward(dout), seen)
+        weights_changed(name, (Wx, Wh, b), case, seen, notes)
         if unbatched:  # dx as forward's states, (T, D)
             outputs.append(output("dx", "dx", dx, (T, D), lambda a: a[None]))
         else:
@@ -78,7 +85,20 @@ def run(cls: Any, with_backward: bool, case: Case) -> Observation:
     except UserCodeError as exc:
         done = {output.key for output in outputs}
         outputs += not_run([spec for spec in grad_specs if spec[0] not in done], str(exc))
-    return Observation(case, outputs)
+    return Observation(case, outputs, tuple(seen), tuple(notes))
+
+
+def _read(out: object) -> tuple[FloatArray, str | None]:
+    """forward's result as one array; for a pair of the final state and every state, which order.
+
+    A pair is told by the number of axes: h_last (N, H) has two, hs (N, T, H) three.
+    """
+    if isinstance(out, tuple | list) and len(out) == 2:
+        ndims = [np.ndim(part) if isinstance(part, np.ndarray) else None for part in out]
+        if ndims in ([2, 3], [3, 2]):
+            form = "(h_last, hs)" if ndims == [2, 3] else "(hs, h_last)"
+            return as_array("hs", out[ndims.index(3)]), form
+    return as_array("h", out), None
 
 
 def final_state_only(case: Case) -> Case:

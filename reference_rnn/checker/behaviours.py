@@ -1,0 +1,194 @@
+"""The mistakes found from the user's own code, run again on other cases, not from a variant.
+
+- ``batch-of-one-only`` explains a failed check on a batch when the batch's sequences run one at
+  a time are right, and the batch's result (or error) differs from theirs;
+- ``reads-global-weights``: a weight is not taken from the arguments when a case that passes
+  fails once that weight alone is given other values of its shape (where the reference's value
+  changes). Such code crashes, or returns the wrong shape, where the weights have other sizes
+  than the array it reads: it explains the checks that failed so and that run when their case is
+  given the passing case's sizes and weights.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from reference_rnn.checker.apis.calling import Observation, Output
+from reference_rnn.checker.battery import Case, expected_value, make_case
+from reference_rnn.checker.evidence import Record, against, evidence, find, measured_error
+from reference_rnn.core.measure import scaled_error
+
+__all__ = ["BEHAVIOURS", "MISSED_BY"]
+
+_PER_SEQUENCE = ("h", "h_last", "dx", "dh0")  # stacked along the batch; weight gradients add up
+_WEIGHTS = ("Wx", "Wh", "b")
+
+#: Found: (index of the record, evidence), for the records a mistake explains.
+Found = list[tuple[int, dict[str, Any]]]
+
+
+def _batch_dependence(records: Sequence[Record], tolerance: float, skip: set[int]) -> Found:
+    """Failed batch records whose sequences one at a time are right, and differ from the batch.
+
+    Records in ``skip`` (explained by a catalogued variant) are left alone.
+    """
+    singles: dict[int, list[Observation]] = {}
+    found = []
+    for i, record in enumerate(records):
+        case = record.case
+        if record.passed or case.shape[0] == 1 or i in skip:
+            continue
+        if id(case) not in singles:
+            singles[id(case)] = [record.rerun(case.sequence(n)) for n in range(case.shape[0])]
+        # by name: a layer may return another kind of value for a batch of one (sprint's (T, H))
+        outputs = [find(observation, record.output.name) for observation in singles[id(case)]]
+        checked = [o for o in outputs if o is not None and o.problem is None]
+        if len(checked) != len(outputs):
+            continue  # a sequence alone fails too: no evidence either way
+        key = checked[0].key
+        values = [o.value for o in checked if o.value is not None]
+        alone = np.concatenate(values) if key in _PER_SEQUENCE else np.sum(values, axis=0)
+        batched = record.output.value
+        if batched is not None and batched.shape == alone.shape:
+            if scaled_error(batched, alone) <= tolerance:
+                continue
+            difference: float | None = scaled_error(batched, alone)
+        else:
+            difference = None
+        alone_error = scaled_error(alone, expected_value(case.expected, key))
+        if alone_error > tolerance:
+            continue  # wrong one at a time too: the batch is not the cause
+        shown = evidence(record, difference, tolerance)
+        shown["detail"] = (
+            f"a batch of {case.shape[0]}: "
+            f"{record.output.problem or f'error {record.error:.1e} against the reference'}; "
+            f"the same sequences one at a time: error {alone_error:.1e} against the reference"
+        )
+        found.append((i, shown))
+    return found
+
+
+def _fixed_weights(records: Sequence[Record], tolerance: float, _skip: set[int]) -> Found:
+    """Checks failed by a problem where the code reads a fixed array instead of a weight.
+
+    Looked for in the groups with such a failure only: elsewhere the values say more.
+    """
+    found = []
+    groups = dict.fromkeys(r.group for r in records if not (r.passed or r.output.problem is None))
+    for group in groups:
+        members = [(i, r) for i, r in enumerate(records) if r.group == group]
+        witnesses = _not_followed([r for _, r in members], tolerance)
+        if not witnesses:
+            continue
+        weights = [weight for weight, _ in witnesses]
+        weight, witness = witnesses[0]
+        _, _, D, H = witness.case.shape
+        resized: dict[int, Observation] = {}  # by id(case): each case once
+        for i, record in members:
+            case = record.case
+            if record.passed or record.output.problem is None:
+                continue  # the values tell more: a variant's, or none
+            if id(case) not in resized:
+                resized[id(case)] = record.rerun(_resized(case, witness.case))
+            output = find(resized[id(case)], record.output.name)
+            if output is None or output.problem is not None:
+                continue  # it fails with those sizes too: something else is wrong
+            shown = evidence(record, None, tolerance)
+            shown["weights"] = weights
+            shown["detail"] = (
+                f"{against(record, tolerance)}; it runs with the sizes and weights of "
+                f"{witness.case.name} (D={D}, H={H}), where it does not use the "
+                f"{', '.join(weights)} passed in: "
+                f"{witness.name} passes, but with another {weight} of that shape, "
+                f"{against(witness, tolerance)}"
+            )
+            found.append((i, shown))
+    return found
+
+
+#: How many times the tolerance code must miss by, once a weight changes, not to follow it.
+MISSED_BY = 100
+
+
+def _not_followed(members: Sequence[Record], tolerance: float) -> list[tuple[str, Record]]:
+    """The weights the code does not follow, each with a passed check whose value stays put.
+
+    A weight is not followed when, with it drawn again, the code misses the reference's new
+    value by far more than rounding: by over ``MISSED_BY`` times the tolerance. The check is
+    returned on the case with that weight changed. Correct code follows every weight: changing
+    one is only another case, which it misses by rounding alone, if at all (in float32, 1.4e-5
+    against the tolerance of 1e-5 was measured); code that reads a fixed array misses by the
+    weight's change (the exercise's code: 2.1e-3).
+    """
+    passed = [r for r in members if r.passed]
+    witnesses: dict[str, Record] = {}
+    for case in {id(r.case): r.case for r in passed}.values():
+        for weight in _WEIGHTS:
+            if weight in witnesses:
+                continue
+            changed = _another(case, weight)
+            rerun = passed[0].rerun  # the group's code: every member's is the same
+            outputs = {o.name: o for o in rerun(changed).outputs}
+            for record in (r for r in passed if r.case is case):
+                key, name = record.output.key, record.output.name
+                right = expected_value(changed.expected, key)
+                if scaled_error(right, expected_value(case.expected, key)) <= tolerance:
+                    continue  # the reference's value does not change: nothing to see
+                output = outputs.get(name) or Output(key, name, None, f"{name} not returned")
+                error = measured_error(output, changed)
+                if error is None or error > MISSED_BY * tolerance:
+                    witnesses[weight] = replace(
+                        record, case=changed, output=output, error=error, passed=False
+                    )
+                    break
+    return [(weight, witnesses[weight]) for weight in _WEIGHTS if weight in witnesses]
+
+
+def _another(case: Case, weight: str) -> Case:
+    """``case`` with ``weight`` (Wx, Wh or b) drawn again, uniform over its own range."""
+    value = getattr(case, weight)
+    bound = float(np.abs(value).max())
+    other = np.random.default_rng(0).uniform(-bound, bound, value.shape)
+    return replace(case, **{weight: other.astype(value.dtype)})
+
+
+def _resized(case: Case, like: Case) -> Case:
+    """``case``'s batch, steps and blocks with ``like``'s sizes and weights; new x, h0 and dh."""
+    N, T, _, _ = case.shape
+    _, _, D, H = like.shape
+    new = make_case(case.name, N, T, D, H, dtype=case.dtype, zero_h0=case.zero_h0, split=case.split)
+    return replace(new, Wx=like.Wx, Wh=like.Wh, b=like.b)
+
+
+def _seen(mistake: str, why: str) -> Callable[[Sequence[Record], float, set[int]], Found]:
+    """A mistake the API's adapter saw while it called the code: the failed checks of those calls."""
+
+    def look(records: Sequence[Record], tolerance: float, _skip: set[int]) -> Found:
+        found = []
+        for i, record in enumerate(records):
+            if mistake in record.seen and not record.passed:
+                shown = evidence(record, None, tolerance)
+                shown["detail"] = f"{against(record, tolerance)}; {why}"
+                found.append((i, shown))
+        return found
+
+    return look
+
+
+#: How the mistakes without a variant are found, by id.
+BEHAVIOURS: dict[str, Callable[[Sequence[Record], float, set[int]], Found]] = {
+    "weights-updated-in-backward": _seen(
+        "weights-updated-in-backward",
+        "backward changed the weights it was given (an optimizer step inside backward)",
+    ),
+    "backward-is-generator": _seen(
+        "backward-is-generator",
+        "backward returned a generator: its body never ran until iterated",
+    ),
+    "batch-of-one-only": _batch_dependence,
+    "reads-global-weights": _fixed_weights,
+}
