@@ -170,7 +170,7 @@ def oracles(session: nox.Session, framework: str) -> None:
     """
     _pip(
         session,
-        *nox.project.dependency_groups(PYPROJECT, "test"),
+        *nox.project.dependency_groups(PYPROJECT, "test", f"oracle-{framework}-measured"),
         "-e",
         f".[oracle-{framework}]",
     )
@@ -364,6 +364,24 @@ def mutation(session: nox.Session) -> None:
         "({100 * s['killed'] / s['total']:.1f}%)\")",
     )
     session.run("mutmut", "results")
+
+
+@nox.session(python=["3.12", "3.13"])
+@_discarded
+def newer_python(session: nox.Session) -> None:
+    """The suite on each newer Python the package claims, with the newest NumPy, without torch.
+
+    Not in the default sessions: CI is near its budget (the time measured is in CHANGELOG.md).
+    torch is never installed here: its wheel on the disk is for Python 3.11, and any other is a
+    CUDA build of several GB; the test-no-torch group holds none, and the session checks it.
+    """
+    _install(session, None, "test-no-torch")
+    session.run(
+        "python",
+        "-c",
+        "import importlib.util, sys; sys.exit(importlib.util.find_spec('torch') is not None)",
+    )
+    session.run("pytest", *WORKERS, "-p", "no:cacheprovider", *session.posargs)
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     "testing": {"core", "checker", "testing_items"},
     "testing_items": {"core", "checker"},
     "pytest_plugin": {"checker", "testing_items"},
+    "testing_strategies": {"checker"},
     "compare": {"core"},
     "optim": {"training"},
     "initializers": {"training"},
