@@ -104,7 +104,7 @@ def test_cases_carry_inputs_in_their_dtype_and_expected_values_for_parametrize()
     assert cases[3].zero_h0
     assert not cases[2].zero_h0
     # the stateful case's expected values are its second block's
-    assert cases[-1].expected["h"].shape == (2, 4, 5)
+    assert cases[-1].expected["h"].shape == (2, 5, 5)  # blocks of 3 then 5 steps
 
 
 def test_the_battery_spans_small_to_saturating_weights():
