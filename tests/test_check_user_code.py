@@ -211,7 +211,9 @@ def test_dlfs2_failures_at_each_stage():
 
     no_backward = subclass(TIME_RNN, backward=None)
     report = check(no_backward, api="dlfs2")
-    assert failed(report) == {"Broken.backward/exists": "test_check_user_code:Broken has no Broken.backward"}
+    assert failed(report) == {
+        "Broken.backward/exists": "test_check_user_code:Broken has no Broken.backward"
+    }
     assert report.notes == []  # no function backward(self, ...) in this module
     assert [c.name for c in report.checks if c.name.startswith("stateful")] == ["stateful/hs"]
 

@@ -7,7 +7,8 @@ and compared with the user's value:
   the tolerance, where the variant's differs from the reference's;
 - a *passed* check where the variant differs from the reference rules the variant out for the code
   that made it (the step functions and the sequence functions of a module are separate code): it
-  does the right thing exactly where the mistake would not. Hypotheses are localised: a passed
+  does the right thing exactly where the mistake would not; so do failed states far from the
+  variant's, for a forward mistake (its own evidence contradicts it). Hypotheses are localised: a passed
   check of the states rules out only a mistake in the forward pass, and a passed gradient check
   only a mistake in the backward pass, and only where the user's own states were right on that
   case (a backward that is right given a wrong forward says nothing about the forward).
@@ -20,8 +21,9 @@ dropping the recurrence are the same thing). The diagnoses are the smallest set,
 that explains every failed check any mistake explains; mistakes that explain exactly the same
 checks are named together, since nothing here tells them apart. When failed checks with values
 are left that no single mistake explains, pairs are searched (:data:`MAX_PAIRS` at most): a
-mistake that changes only the inputs or the results, with any other; a pair that explains more
-than the single mistakes is named as the pair.
+mistake that changes only the inputs, the results or their layout, with any other, one of the two
+explaining some checks alone; a pair that explains more than the single mistakes is named as the
+pair.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from reference_rnn.checker.battery import Values, evaluate, expected_value
-from reference_rnn.checker.behaviours import BEHAVIOURS, Found
+from reference_rnn.checker.behaviours import BEHAVIOURS, MISSED_BY, Found
 from reference_rnn.checker.catalogue import Mistake, pair
 from reference_rnn.checker.evidence import Record, evidence, measured_error
 from reference_rnn.core.measure import TOLERANCE, scaled_error
@@ -73,6 +75,8 @@ def diagnose(
             found = _matches(records, mistake, tolerance)
             if found:
                 explained[mistake.id] = found
+    for mistake_id, found in list(explained.items()):
+        explained[mistake_id] = found + _not_run_after(records, found)
     by_variants = {i for found in explained.values() for i, _ in found}
     for mistake in mistakes:
         if mistake.variant is None and mistake.id in BEHAVIOURS:
@@ -85,12 +89,13 @@ def diagnose(
     failed = {i for i, r in enumerate(records) if not r.passed}
     partners: dict[str, str] = {}
     if any(records[i].output.value is not None for i in failed - covered):
-        best = _best_pair(records, mistakes, tolerance, covered)
+        best = _best_pair(records, mistakes, tolerance, covered, set(explained))
         if best is not None:
             (first, second), found = best
             partners = {first: second, second: first}
-            explained |= {first: found, second: found}
-            explains |= {first: {i for i, _ in found}, second: {i for i, _ in found}}
+            for m in (first, second):  # each explains what it did alone, and the pair's
+                explained[m] = sorted(dict(explained.get(m, []) + found).items())
+                explains[m] = {i for i, _ in explained[m]}
             chosen = _cover(explains, start=[first, second])
             covered = set().union(*(explains[m] for m in chosen))
     diagnoses = []
@@ -103,23 +108,47 @@ def diagnose(
     return diagnoses, unexplained
 
 
+def _not_run_after(records: Sequence[Record], found: Found) -> Found:
+    """The checks not run because the states they follow failed, where ``found`` explains those."""
+    states = {
+        (records[i].group, id(records[i].case)): shown
+        for i, shown in found
+        if records[i].output.key in _STATES
+    }
+    return [
+        (i, states[(r.group, id(r.case))])
+        for i, r in enumerate(records)
+        if (r.group, id(r.case)) in states and (r.output.problem or "").startswith("not run")
+    ]
+
+
 def _best_pair(
-    records: Sequence[Record], mistakes: Sequence[Mistake], tolerance: float, covered: set[int]
+    records: Sequence[Record],
+    mistakes: Sequence[Mistake],
+    tolerance: float,
+    covered: set[int],
+    seen: set[str],
 ) -> tuple[tuple[str, str], Found] | None:
-    """The pair of mistakes that explains the most failed checks, if more than ``covered``."""
+    """The pair of mistakes that explains the most failed checks outside ``covered``, if any.
+
+    Tried: pairs with one mistake in ``seen``, those that explain some checks alone (a forward
+    mistake explains the states of code with a backward mistake too; the reverse is rarer).
+    """
     variants = [m for m in mistakes if m.variant is not None]
     candidates = (
         (first, second)
         for i, first in enumerate(variants)
         for j, second in enumerate(variants)
         if first.composable and i != j and not (second.composable and j < i)
+        if first.id in seen or second.id in seen
     )
     best: tuple[tuple[str, str], Found] | None = None
-    most = len(covered)
+    most = 0
     for first, second in islice(candidates, MAX_PAIRS):
         found = _matches(records, pair(first, second), tolerance)
-        if len(found) > most and covered <= {i for i, _ in found}:
-            best, most = ((first.id, second.id), found), len(found)
+        new = len({i for i, _ in found} - covered)
+        if new > most:
+            best, most = ((first.id, second.id), found), new
     return best
 
 
@@ -139,6 +168,17 @@ def _rules_out(mistake: Mistake, record: Record, states_right: set[tuple[str, in
     if mistake.phase == "backward":
         return not forward and (record.group, id(record.case)) in states_right
     return True
+
+
+def _contradicts(mistake: Mistake, record: Record, error: float | None, tolerance: float) -> bool:
+    """Whether the user's failed states, far from ``mistake``'s (``error``), rule it out.
+
+    Far: by over ``MISSED_BY`` times the tolerance, or of another shape, so that rounding (float32
+    states through a saturating case) never does. Only a forward mistake's states are so telling.
+    """
+    if mistake.phase == "backward" or record.output.key not in _STATES:
+        return False
+    return error is None or error > MISSED_BY * tolerance
 
 
 def _matches(records: Sequence[Record], mistake: Mistake, tolerance: float) -> Found:
@@ -166,13 +206,15 @@ def _matches(records: Sequence[Record], mistake: Mistake, tolerance: float) -> F
                 ruled_out.add(record.group)
             continue
         user = record.output.value
-        if user is None or user.shape != wrong.shape:
+        if user is None:
             continue
+        error = scaled_error(user, wrong) if user.shape == wrong.shape else None
         if mistake.float32_values and not np.array_equal(user, user.astype(np.float32)):
             continue
-        error = scaled_error(user, wrong)
-        if error <= match_tolerance:
+        if error is not None and error <= match_tolerance:
             found.setdefault(record.group, []).append((i, evidence(record, error, tolerance)))
+        elif _contradicts(mistake, record, error, tolerance):
+            ruled_out.add(record.group)  # wrong states, but not as this mistake's
     kept = [item for group, items in found.items() if group not in ruled_out for item in items]
     return sorted(kept, key=lambda item: item[0])
 

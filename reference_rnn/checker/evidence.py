@@ -16,7 +16,7 @@ from reference_rnn.checker.apis.calling import Observation, Output
 from reference_rnn.checker.battery import Case, expected_value
 from reference_rnn.core.measure import scaled_error
 
-__all__ = ["Record", "against", "evidence", "find", "first_time_step", "measured_error"]
+__all__ = ["Record", "against", "evidence", "find", "first_time_step", "looks", "measured_error"]
 
 
 @dataclass(frozen=True)
@@ -86,3 +86,28 @@ def first_time_step(record: Record, tolerance: float) -> int | None:
     per_step = np.abs(user - right).max(axis=(0, 2)) / scale  # (N, T, .) -> (T,)
     # the check failed, so some step is wrong
     return int(np.argmax(per_step > tolerance)) + (record.case.split or 0)
+
+
+def looks(record: Record, tolerance: float) -> str | None:
+    """What a failed value that no mistake explains looks like, in a line; None if nothing plain.
+
+    Where it first goes wrong in time (``h right for t < 4, wrong from t = 4``), a last step left
+    at zero, a value all zeros, or a value that is the reference's times a constant.
+    """
+    user, key, name = record.output.value, record.output.key, record.output.name
+    if user is None or record.output.problem is not None:
+        return None
+    right = expected_value(record.case.expected, key)
+    if not np.abs(user).any():
+        return f"{name} is all zeros"
+    if key in ("h", "dx") and user.shape[1] > 1:
+        T = user.shape[1]
+        if not np.abs(user[:, -1]).any() and scaled_error(user[:, :-1], right[:, :-1]) <= tolerance:
+            return f"{name}[:, T-1] is all zeros; the steps before are right"
+        step = first_time_step(record, tolerance)
+        if step is not None and step > (record.case.split or 0):
+            return f"{name} right for t < {step}, wrong from t = {step} (of {T})"
+    ratio = float(np.vdot(user, right) / (np.vdot(right, right) or 1.0))
+    if ratio and scaled_error(user, ratio * right) <= tolerance:
+        return f"{name} is {ratio:.4g} times the reference's"
+    return None

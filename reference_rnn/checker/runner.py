@@ -21,9 +21,13 @@ from reference_rnn.checker.apis.calling import Output, Plan
 from reference_rnn.checker.battery import DTYPES, Case, battery
 from reference_rnn.checker.catalogue import MISTAKES, applicable
 from reference_rnn.checker.diagnosis import Diagnosis, Record, diagnose, measured_error
+from reference_rnn.checker.evidence import looks
 from reference_rnn.core.measure import TOLERANCE
 
 __all__ = ["Check", "Report", "check_plan", "run", "target_name", "validated"]
+
+
+_LOOKS = 8  # the unexplained failures described, at most
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,7 @@ class Report:
     diagnoses: list[Diagnosis]
     notes: list[str] = field(default_factory=list)  # what is not checked, and why
     unexplained: list[str] = field(default_factory=list)  # failed checks no mistake explains
+    looks: list[str] = field(default_factory=list)  # what some of those look like, a line each
     output: list[str] = field(default_factory=list)  # the first lines the checked code printed
 
     @property
@@ -98,6 +103,7 @@ class Report:
         if self.unexplained:
             lines += ["", "Failed checks that no catalogued mistake explains:"]
             lines.append(f"  {', '.join(self.unexplained)}")
+            lines += [f"  {line}" for line in self.looks]
         if self.output:
             lines += ["", "Printed by the checked code (stdout and stderr, first lines):"]
             lines += [f"  | {line}" for line in self.output]
@@ -228,7 +234,14 @@ def check_plan(
                 )
             notes += [note for note in observation.notes if note not in notes]
     diagnoses, unexplained = diagnose(records, applicable(api, dtype), dtype)
-    return Report(api, target, dtype, checks, diagnoses, notes, unexplained)
+    shown: dict[str, str] = {}  # the first described failure of each output
+    for record in (r for r in records if r.name in set(unexplained)):
+        line = looks(record, tolerance)
+        if line is not None and record.output.name not in shown:
+            shown[record.output.name] = f"{record.name}: {line}"
+    report = Report(api, target, dtype, checks, diagnoses, notes, unexplained)
+    report.looks[:] = list(shown.values())[:_LOOKS]
+    return report
 
 
 def target_name(obj: object) -> str:

@@ -290,7 +290,7 @@ def weights_changed(
     if names:
         seen.append("weights-updated-in-backward")
         notes.append(
-            f"{name}.backward changed the weights it was given ({', '.join(names)}) in place: "
+            f"{name}.backward changed the weights it was given in place: "
             "it takes an optimizer step itself. The checker reads the gradients from .grads; "
             "to check the step instead, give the layer an optimizer of learning rate 0, or "
             "read the change: dW = (W_before - W_after) / lr"
