@@ -13,6 +13,8 @@ whose tests are expected to fail (strictly: one that passes fails the run).
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
@@ -85,15 +87,8 @@ def pytest_collection_modifyitems(
     if not target:
         return
     api, dtypes = config.getoption("rnn_api"), config.getoption("rnn_dtype") or ["float64"]
-    here = str(config.invocation_params.dir)  # where `package.module` is found, as `python -m`
-    added = here not in sys.path
-    if added:
-        sys.path.insert(0, here)
-    try:
+    with _importable_from(str(config.invocation_params.dir)):
         values = checked_values(target, api=api, dtypes=dtypes)
-    finally:
-        if added:
-            sys.path.remove(here)
     config.stash[_REPORTS] = list({id(v.report): v.report for v in values}.values())
     include, exclude = config.getoption("rnn_include"), config.getoption("rnn_exclude")
     xfails = _patterns(config.getoption("rnn_xfail_file"))
@@ -107,6 +102,19 @@ def pytest_collection_modifyitems(
         if _matches(value.id, xfails):
             item.add_marker(pytest.mark.xfail(reason="listed in --rnn-xfail-file", strict=True))
         items.append(item)
+
+
+@contextmanager
+def _importable_from(here: str) -> Iterator[None]:
+    """``package.module`` found in ``here`` too, as ``python -m`` finds it in the current folder."""
+    added = here not in sys.path
+    if added:
+        sys.path.insert(0, here)
+    try:
+        yield
+    finally:
+        if added:
+            sys.path.remove(here)
 
 
 def _matches(name: str, patterns: list[str]) -> bool:
