@@ -13,9 +13,10 @@ import pytest
 
 from reference_rnn import testing
 from reference_rnn.checker import remote
-from reference_rnn.checker.apis.calling import Observation, stray_methods
+from reference_rnn.checker.apis.calling import Observation, Output, stray_methods
 from reference_rnn.checker.battery import make_case
 from reference_rnn.checker.command import load_target
+from reference_rnn.checker.evidence import Record, looks
 from reference_rnn.checker.process import WorkerLostError
 
 
@@ -205,3 +206,19 @@ def test_an_unexplained_failure_says_where_it_starts_and_what_it_looks_like():
     assert "batch-of-one/h: h right for t < 4, wrong from t = 4 (of 6)" in report.looks
     assert "sample/dWx: dWx is 2 times the reference's" in report.looks
     assert "right for t < 4" in report.format()
+
+
+def test_a_last_step_left_at_zero_is_described_so():
+    case = make_case("batch", 2, 5, 3, 4)
+    h = case.expected["h"].copy()
+    h[:, -1] = 0
+    record = Record("batch/h", "", case, Output("h", "h", h), 1.0, False, print)
+    assert looks(record, 1e-12) == "h[:, T-1] is all zeros; the steps before are right"
+
+
+def test_many_checks_failed_by_one_exception_are_one_line_with_the_count():
+    report = check(load_target(str(STUDENTS / "time_rnn.py:TimeRNN")), api="dlfs2")
+    assert (
+        "  7 checks (sample-h0/hs, one-step/hs, ...): set_state(h0) raised AttributeError: "
+        "'TimeRNN' object has no attribute 'set_state'"
+    ) in report.format().splitlines()
