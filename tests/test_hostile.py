@@ -548,6 +548,7 @@ def hostile(draw: st.DrawFn, shape: tuple[int, ...]) -> tuple[Any, str]:
     )
     dtype = np.dtype(dtype)
     if dtype.kind == "f":
+        top = float(np.finfo(dtype).max)  # a Python float: compared with v, nothing is cast
         elements = st.floats(
             min_value=-1e308,
             max_value=1e308,
@@ -556,7 +557,7 @@ def hostile(draw: st.DrawFn, shape: tuple[int, ...]) -> tuple[Any, str]:
             width=64,
             # each value rounded to the dtype here (its own subnormals kept): a float64 subnormal
             # stored in float32 is 0.0, which hypothesis refuses as a flush to zero (NumPy 1.23)
-        ).map(lambda v: float(dtype.type(max(-np.finfo(dtype).max, min(np.finfo(dtype).max, v)))))
+        ).map(lambda v: float(dtype.type(max(-top, min(top, v)))))
         arr = draw(hnp.arrays(dtype, shape, elements=elements))
     elif dtype.kind in "OSUM":
         arr = np.full(shape, dtype.type("1") if dtype.kind != "O" else None, dtype=dtype)
