@@ -19,6 +19,12 @@ from mkdocs.structure.files import File, Files
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
 PLACEHOLDER = re.compile(r'\{\{ readme\("([^"]+)"\) \}\}')
+# The README links absolutely (PyPI shows it away from the repository); on the site, the pages
+# and images of docs/ and the files of examples/ are local, so the links become relative.
+REPOSITORY_LINK = re.compile(
+    r"\]\(https://(?:github\.com/reference-rnn/reference-rnn/blob|"
+    r"raw\.githubusercontent\.com/reference-rnn/reference-rnn)/main/(docs/|examples/)"
+)
 
 
 def section(text: str, heading: str) -> str:
@@ -29,8 +35,9 @@ def section(text: str, heading: str) -> str:
     if match is None:
         msg = f"README.md has no section '## {heading}'"
         raise ValueError(msg)
-    # the README's links into docs/ are relative to the repository; a page's, to docs/
-    return match.group(1).strip().replace("](docs/", "](") + "\n"
+    body = REPOSITORY_LINK.sub(lambda m: "](" + m.group(1), match.group(1).strip())
+    # the README's paths start at the repository; a page's, at docs/
+    return body.replace("](docs/", "](") + "\n"
 
 
 def on_page_markdown(markdown: str, **_: Any) -> str:
