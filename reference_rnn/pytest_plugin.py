@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from reference_rnn.checker.apis import APIS
+from reference_rnn.checker.apis import APIS, TENSORS, with_tensors
 from reference_rnn.checker.battery import DTYPES
 from reference_rnn.checker.catalogue import MISTAKES
 from reference_rnn.checker.runner import Report
@@ -40,6 +40,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="the RNN to check: path/to/file.py[:Class] or package.module[:Class]",
     )
     group.addoption("--rnn-api", choices=APIS, default="cs231n", help="its API (cs231n)")
+    group.addoption(
+        "--rnn-tensors", choices=TENSORS, help="torch: --rnn-api cs231n written with torch tensors"
+    )
     group.addoption(
         "--rnn-dtype",
         action="append",
@@ -86,7 +89,12 @@ def pytest_collection_modifyitems(
     target = config.getoption("rnn_target")
     if not target:
         return
-    api, dtypes = config.getoption("rnn_api"), config.getoption("rnn_dtype") or ["float64"]
+    dtypes = config.getoption("rnn_dtype") or ["float64"]
+    try:
+        api = with_tensors(config.getoption("rnn_api"), config.getoption("rnn_tensors"))
+    except ValueError as exc:
+        msg = f"--rnn-tensors: {exc}"
+        raise pytest.UsageError(msg) from None
     with _importable_from(str(config.invocation_params.dir)):
         values = checked_values(target, api=api, dtypes=dtypes)
     config.stash[_REPORTS] = list({id(v.report): v.report for v in values}.values())

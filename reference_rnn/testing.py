@@ -34,7 +34,7 @@ from typing import Any, Literal, cast
 
 import numpy as np
 
-from reference_rnn.checker.apis import APIS
+from reference_rnn.checker.apis import APIS, with_tensors
 from reference_rnn.checker.battery import DTYPES, Case, battery, make_case
 from reference_rnn.checker.catalogue import MISTAKES
 from reference_rnn.checker.diagnosis import Diagnosis
@@ -66,8 +66,9 @@ __all__ = [
 _LIMITS = Limits()  # the command's defaults
 
 #: The APIs :func:`check` takes, and the dtypes a case comes in.
-Api = Literal["cs231n", "dlfs2", "dlfs2-cell", "sprint"]
+Api = Literal["cs231n", "cs231n-torch", "coursera", "d2l", "dlfs2", "dlfs2-cell", "sprint"]
 Dtype = Literal["float64", "float32"]
+Tensors = Literal["numpy", "torch"]
 
 
 def check(
@@ -79,8 +80,13 @@ def check(
     isolate: bool = True,
     timeout: float = _LIMITS.timeout,
     memory_limit: int = _LIMITS.memory,
+    tensors: Tensors | None = None,
 ) -> Report:
-    """Check ``obj`` (a module for ``api="cs231n"``, else a class) against the reference.
+    """Check ``obj`` against the reference: a module (``cs231n``, ``coursera``), a class, or
+    d2l's ``rnn`` function.
+
+    ``tensors="torch"`` with ``api="cs231n"``: the module's functions take torch tensors
+    (EECS 498-007's), the same as ``api="cs231n-torch"``; ``d2l`` always takes them.
 
     ``obj`` may also be a TARGET string, as ``python -m reference_rnn check`` takes it
     (``"path/to/file.py:NAME"``). ``cases`` defaults to the battery in ``dtype``;
@@ -93,6 +99,7 @@ def check(
     (ValueError otherwise). ``isolate=False`` calls ``obj`` itself, in this process: for
     debugging only, never for grading, since the code can then end, hang or change the checker.
     """
+    api = cast("Api", with_tensors(api, tensors))
     if not isolate:
         checked = load_target(obj) if isinstance(obj, str) else obj
         target = obj if isinstance(obj, str) else None

@@ -8,6 +8,11 @@ every gradient is tested, not only the one of a convenient loss. Its expected va
 :func:`reference_rnn.rnn_backward`, computed in float64 from the case's own (possibly float32)
 inputs, so that a float32 implementation is measured against the exact answer to its own inputs.
 
+APIs whose code ends in an output layer (:mod:`reference_rnn.core.readout`) are given cases with a
+:class:`Readout`: its weights ``Wy (H, Q)``, ``by (Q,)``, and for a linear one the upstream
+gradient ``dy (N, T, Q)`` of the outputs, whose share ``dy_t @ Wy.T`` is then the case's ``dh``.
+Their expected values add ``y (N, T, Q)``, and for a linear output ``dWy`` and ``dby``.
+
 The battery covers a batch of one and more, one step and long sequences, zero and nonzero
 initial states, weights from tiny to saturating, the exercise's documented sample, and (for
 layers that keep their state between calls) one sequence fed as two consecutive blocks.
@@ -15,6 +20,7 @@ layers that keep their state between calls) one sequence fed as two consecutive 
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
@@ -23,26 +29,37 @@ from typing import NamedTuple
 import numpy as np
 
 from reference_rnn.core.functional import rnn_backward, rnn_forward
+from reference_rnn.core.readout import readout_backward, readout_forward
 from reference_rnn.core.sample import documented_sample
 from reference_rnn.core.validation import FloatArray
 
 __all__ = [
     "DTYPES",
+    "FORWARD_KEYS",
     "KEYS",
+    "READOUT_KEYS",
     "Case",
     "Implementation",
     "Inputs",
+    "Readout",
     "Values",
     "battery",
     "evaluate",
     "expected_value",
     "make_case",
     "reference",
+    "with_readout",
 ]
 
 DTYPES = ("float64", "float32")
-#: The expected values of every case: the states, then each gradient.
+#: The expected values of every case: the states, then each gradient; and of a case with a
+#: :class:`Readout`, the outputs and (linear) their layer's gradients.
 KEYS = ("h", "dx", "dh0", "dWx", "dWh", "db")
+READOUT_KEYS = ("y", "dWy", "dby")
+#: The values of the forward pass: the states, the final state, the outputs.
+FORWARD_KEYS = ("h", "h_last", "y")
+#: Outputs per step of a case's output layer.
+Q = 4
 
 
 #: One run's values by key (:data:`KEYS`, and ``h_last``), float64: the checker's own, not the
@@ -59,6 +76,19 @@ class Inputs(NamedTuple):
     Wh: FloatArray
     b: FloatArray
     dh: FloatArray
+
+
+class Readout(NamedTuple):
+    """An output layer on the states: ``y_t = h_t @ Wy + by``, or its softmax over the Q outputs.
+
+    Wy (H, Q), by (Q,); dy (N, T, Q), the upstream gradient of a linear layer's outputs (zeros
+    for a softmax one, whose API backpropagates the states' gradient ``dh`` only).
+    """
+
+    softmax: bool
+    Wy: FloatArray
+    by: FloatArray
+    dy: FloatArray
 
 
 #: An RNN written as a function: the reference, or a wrong variant of it (reference_rnn.checker.catalogue).
@@ -90,6 +120,7 @@ class Case:
     b: FloatArray
     dh: FloatArray
     split: int | None = None
+    readout: Readout | None = None
 
     def __str__(self) -> str:  # for pytest.mark.parametrize(..., ids=str)
         return self.name
@@ -122,16 +153,56 @@ class Case:
 
     def first_step(self) -> Case:
         """The same case cut to its first time step (for one-step APIs)."""
-        return replace(self, x=self.x[:, :1], dh=self.dh[:, :1], split=None)
+        steps = slice(0, 1)
+        return replace(
+            self,
+            x=self.x[:, steps],
+            dh=self.dh[:, steps],
+            split=None,
+            readout=self.readout_cut(steps),
+        )
 
     def sequence(self, n: int) -> Case:
         """The case for sequence ``n`` of the batch alone (a batch of one)."""
         rows = slice(n, n + 1)
-        return replace(self, x=self.x[rows], h0=self.h0[rows], dh=self.dh[rows])
+        return replace(
+            self,
+            x=self.x[rows],
+            h0=self.h0[rows],
+            dh=self.dh[rows],
+            readout=self.readout_cut(rows, 0),
+        )
+
+    def readout_cut(self, part: slice, axis: int = 1) -> Readout | None:
+        """The readout with ``dy`` cut as ``dh`` is: ``part`` of its steps, or of its rows."""
+        if self.readout is None:
+            return None
+        dy = self.readout.dy[:, part] if axis == 1 else self.readout.dy[part]
+        return self.readout._replace(dy=dy)
 
     def with_upstream(self, dh: FloatArray) -> Case:
         """The same case with another upstream gradient ``dh (N, T, H)``."""
         return replace(self, dh=np.asarray(dh, dtype=self.x.dtype))
+
+
+def with_readout(case: Case, softmax: bool) -> Case:
+    """``case`` with an output layer of Q outputs, drawn from the case's name and shape.
+
+    Wy is U(-1/sqrt(H), 1/sqrt(H)) as torch's ``Linear`` draws it, by standard normal. For a
+    linear layer, dy is standard normal and ``dh`` becomes ``dy_t @ Wy.T`` (in float64, then the
+    case's dtype): the states' gradient when the loss reads the outputs only, as d2l's does.
+    """
+    N, T, _, H = case.shape
+    rng = np.random.default_rng([zlib.crc32(case.name.encode()), N, T, H, int(softmax)])
+    k = 1 / np.sqrt(H)
+    Wy, by = rng.uniform(-k, k, (H, Q)), rng.standard_normal(Q)
+    dy = np.zeros((N, T, Q)) if softmax else rng.standard_normal((N, T, Q))
+    dtype = case.x.dtype
+    readout = Readout(softmax, *(a.astype(dtype) for a in (Wy, by, dy)))
+    if softmax:
+        return replace(case, readout=readout)
+    dh = readout.dy.astype(np.float64) @ readout.Wy.astype(np.float64).T
+    return replace(case, dh=dh.astype(dtype), readout=readout)
 
 
 def expected_value(results: Values, key: str) -> FloatArray:
@@ -147,11 +218,28 @@ def evaluate(implementation: Implementation, case: Case, *, carries_state: bool 
     """
     a = case.inputs()
     if case.split is None:
-        return implementation(a)
+        return _read_out(implementation(a), case.readout)
     s = case.split
     first = implementation(a._replace(x=a.x[:, :s], dh=np.zeros_like(a.dh[:, :s])))
     carried = first["h"][:, -1] if carries_state else np.zeros_like(a.h0)
-    return implementation(a._replace(x=a.x[:, s:], h0=carried, dh=a.dh[:, s:]))
+    second = implementation(a._replace(x=a.x[:, s:], h0=carried, dh=a.dh[:, s:]))
+    return _read_out(second, None if case.readout is None else case.readout_cut(slice(s, None)))
+
+
+def _read_out(values: Values, readout: Readout | None) -> Values:
+    """``values`` and, with an output layer, its outputs (and gradients) from ``values["h"]``.
+
+    The layer reads whatever states the implementation computed: a wrong variant's states give
+    that variant's outputs.
+    """
+    if readout is None:
+        return values
+    Wy, by, dy = (np.asarray(a, dtype=np.float64) for a in readout[1:])
+    y = readout_forward(values["h"], Wy, by, softmax=readout.softmax)
+    if readout.softmax:
+        return values | {"y": y}
+    _, dWy, dby = readout_backward(dy, values["h"], Wy)
+    return values | {"y": y, "dWy": dWy, "dby": dby}
 
 
 def make_case(

@@ -18,13 +18,25 @@ from typing import Any
 import numpy as np
 
 from reference_rnn.checker.apis.calling import Observation, Output
-from reference_rnn.checker.battery import Case, expected_value, make_case
+from reference_rnn.checker.battery import (
+    FORWARD_KEYS,
+    Case,
+    expected_value,
+    make_case,
+    with_readout,
+)
 from reference_rnn.checker.evidence import Record, against, evidence, find, measured_error
 from reference_rnn.core.measure import scaled_error
 
 __all__ = ["BEHAVIOURS", "MISSED_BY"]
 
-_PER_SEQUENCE = ("h", "h_last", "dx", "dh0")  # stacked along the batch; weight gradients add up
+_PER_SEQUENCE = (
+    "h",
+    "h_last",
+    "y",
+    "dx",
+    "dh0",
+)  # stacked along the batch; weight gradients add up
 _WEIGHTS = ("Wx", "Wh", "b")
 
 #: Found: (index of the record, evidence), for the records a mistake explains.
@@ -161,23 +173,53 @@ def _resized(case: Case, like: Case) -> Case:
     N, T, _, _ = case.shape
     _, _, D, H = like.shape
     new = make_case(case.name, N, T, D, H, dtype=case.dtype, zero_h0=case.zero_h0, split=case.split)
+    if like.readout is not None:  # an output layer of its own sizes, and dh from its dy
+        new = with_readout(new, softmax=like.readout.softmax)
     return replace(new, Wx=like.Wx, Wh=like.Wh, b=like.b)
 
 
-def _seen(mistake: str, why: str) -> Callable[[Sequence[Record], float, set[int]], Found]:
-    """A mistake the API's adapter saw as it called the code: the failed gradients of those calls."""
+def _seen(
+    mistake: str, why: str, *, forward: bool = False
+) -> Callable[[Sequence[Record], float, set[int]], Found]:
+    """A mistake the API's adapter saw as it called the code: the failed checks of those calls.
+
+    The gradients' checks only, unless ``forward``: a mistake in backward leaves forward right.
+    """
 
     def look(records: Sequence[Record], tolerance: float, _skip: set[int]) -> Found:
         found = []
         for i, record in enumerate(records):
-            gradient = record.output.key not in ("h", "h_last")  # forward ran as it should
-            if mistake in record.seen and gradient and not record.passed:
+            counted = forward or record.output.key not in FORWARD_KEYS
+            if mistake in record.seen and counted and not record.passed:
                 shown = evidence(record, None, tolerance)
                 shown["detail"] = f"{against(record, tolerance)}; {why}"
                 found.append((i, shown))
         return found
 
     return look
+
+
+def _left_graph(records: Sequence[Record], tolerance: float, _skip: set[int]) -> Found:
+    """Gradients torch could not compute where the code's forward values were right.
+
+    Right values with no gradient: the forward computed them outside torch's graph. (Wrong
+    values with no gradient are another mistake's: a weight read from elsewhere, say.)
+    """
+    wrong = {
+        (r.group, id(r.case)) for r in records if r.output.key in FORWARD_KEYS and not r.passed
+    }
+    found = []
+    for i, record in enumerate(records):
+        gradient = record.output.key not in FORWARD_KEYS
+        right = (record.group, id(record.case)) not in wrong
+        if "leaves-the-graph" in record.seen and gradient and right and not record.passed:
+            shown = evidence(record, None, tolerance)
+            shown["detail"] = (
+                f"{against(record, tolerance)}; the outputs were right, but torch has no "
+                "gradient for them: the forward left the graph"
+            )
+            found.append((i, shown))
+    return found
 
 
 #: How the mistakes without a variant are found, by id.
@@ -189,6 +231,19 @@ BEHAVIOURS: dict[str, Callable[[Sequence[Record], float, set[int]], Found]] = {
     "backward-is-generator": _seen(
         "backward-is-generator",
         "backward returned a generator: its body never ran until iterated",
+    ),
+    "column-bias-gradient-flat": _seen(
+        "column-bias-gradient-flat", "dba came back as (n_a,), where the layout has (n_a, 1)"
+    ),
+    "column-input-as-rows": _seen(
+        "column-input-as-rows",
+        "the batch axis came back with n_x's size: x was read as (m, n_x), not (n_x, m)",
+        forward=True,
+    ),
+    "leaves-the-graph": _left_graph,
+    "in-place-write": _seen(
+        "in-place-write",
+        "torch's backward raised: the forward wrote in place into a tensor autograd needs",
     ),
     "batch-of-one-only": _batch_dependence,
     "reads-global-weights": _fixed_weights,

@@ -38,11 +38,14 @@ from reference_rnn.checker.variants import (
 
 __all__ = ["CATALOGUE", "MISTAKES", "Mistake", "applicable", "pair", "transformed"]
 
-_SEQUENCE_APIS = frozenset({"cs231n", "dlfs2", "sprint"})  # those that run T > 1 steps themselves
+# the names --api takes: those that run T > 1 steps themselves, all, classes that keep their
+# weights, those whose backward is written by hand (d2l's is torch's autograd), and those that
+# return the states batch-first, (N, T, H)
+_SEQUENCE_APIS = frozenset({"cs231n", "cs231n-torch", "coursera", "d2l", "dlfs2", "sprint"})
 _ALL_APIS = frozenset(APIS)
-_LAYER_APIS = frozenset(
-    {"dlfs2", "dlfs2-cell", "sprint"}
-)  # classes that keep their weights  # the names --api takes
+_LAYER_APIS = frozenset({"dlfs2", "dlfs2-cell", "sprint"})
+_BY_HAND = _ALL_APIS - {"d2l"}
+_BATCH_FIRST = frozenset({"cs231n", "cs231n-torch", "dlfs2", "sprint"})
 
 
 @dataclass(frozen=True)
@@ -150,26 +153,28 @@ CATALOGUE = [
         "derivative-of-preactivation",
         "tanh's derivative taken as 1 - a_t**2 of the pre-activation a_t, not 1 - h_t**2",
         derivative_of_preactivation,
+        _BY_HAND,
         phase=_BACKWARD,
     ),
     Mistake(
         "dWh-uses-current-state",
         "dWh sums h_t.T @ da_t instead of h_{t-1}.T @ da_t",
         dwh_uses_current_state,
+        _BY_HAND,
         phase=_BACKWARD,
     ),
     Mistake(
         "no-gradient-through-time",
         "the gradient from step t + 1 (da_{t+1} @ Wh.T) is not added to dL/dh_t",
         no_gradient_through_time,
-        _SEQUENCE_APIS,
+        _SEQUENCE_APIS & _BY_HAND,
         phase=_BACKWARD,
     ),
     Mistake(
         "gradient-from-last-step-only",
         "only the last step's upstream gradient dh[:, -1] is used; the others are dropped",
         transformed(last_step_upstream_only),
-        _SEQUENCE_APIS,
+        _SEQUENCE_APIS & _BY_HAND,
         phase=_BACKWARD,
         inputs=last_step_upstream_only,
     ),
@@ -177,12 +182,14 @@ CATALOGUE = [
         "bias-gradient-not-summed",
         "db is not summed over the batch: shape (N, H) instead of (H,)",
         bias_gradient_not_summed,
+        _BY_HAND,
         phase=_BACKWARD,
     ),
     Mistake(
         "initial-state-gradient-missing",
         "the gradient with respect to the initial state (dh0, dh_prev) is zero",
         transformed(outputs=h0_gradient_zero),
+        _BY_HAND,
         phase=_BACKWARD,
         outputs=h0_gradient_zero,
     ),
@@ -208,7 +215,7 @@ CATALOGUE = [
         "weight-gradients-overwritten",
         "dWx, dWh and db are assigned at each step instead of summed: only t = 0's are left",
         weight_gradients_overwritten,
-        _SEQUENCE_APIS,
+        _SEQUENCE_APIS & _BY_HAND,
         phase=_BACKWARD,
     ),
     Mistake(
@@ -223,6 +230,7 @@ CATALOGUE = [
         "gradients-averaged-over-batch",
         "dWx, dWh and db are divided by the batch size N (a mean over the batch) instead of summed",
         transformed(outputs=averaged),
+        _BY_HAND,
         phase=_BACKWARD,
         outputs=averaged,
     ),
@@ -230,6 +238,7 @@ CATALOGUE = [
         "dWh-missing-initial-state-term",
         "dWh leaves out h0.T @ da_0: the state before t = 0 is taken as zeros in backward",
         dwh_missing_initial_term,
+        _BY_HAND,
         phase=_BACKWARD,
     ),
     Mistake(
@@ -237,7 +246,7 @@ CATALOGUE = [
         "the last state's upstream gradient dh[:, -1] is added at every step, as if the loss "
         "summed every state",
         transformed(last_state_gradient_everywhere),
-        _SEQUENCE_APIS,
+        _SEQUENCE_APIS & _BY_HAND,
         phase=_BACKWARD,
         inputs=last_state_gradient_everywhere,
     ),
@@ -245,12 +254,14 @@ CATALOGUE = [
         "tanh-derivative-applied-twice",
         "tanh's derivative (1 - h_t**2) multiplied in twice",
         tanh_derivative_twice,
+        _BY_HAND,
         phase=_BACKWARD,
     ),
     Mistake(
         "tanh-derivative-of-output",
         "tanh applied once more in the derivative: 1 - tanh(h_t)**2 instead of 1 - h_t**2",
         tanh_derivative_of_output,
+        _BY_HAND,
         phase=_BACKWARD,
     ),
     Mistake(
@@ -263,7 +274,7 @@ CATALOGUE = [
         "time-major-output",
         "the states are returned time-major (T, N, H) where (N, T, H) is expected",
         reference,
-        _SEQUENCE_APIS,
+        _BATCH_FIRST,
         time_major=True,
     ),
     Mistake(
@@ -277,6 +288,37 @@ CATALOGUE = [
         "backward-is-generator",
         "backward is a generator (it has a yield): calling it runs none of its body",
         None,
+        _BY_HAND,
+        phase=_BACKWARD,
+    ),
+    Mistake(
+        "column-bias-gradient-flat",
+        "dba is returned as (n_a,) where the column layout has (n_a, 1), as ba is given",
+        None,
+        frozenset({"coursera"}),
+        phase=_BACKWARD,
+    ),
+    Mistake(
+        "column-input-as-rows",
+        "x is read as (m, n_x), rows, where the column layout has (n_x, m): the batch axis "
+        "gets n_x's size",
+        None,
+        frozenset({"coursera"}),
+    ),
+    Mistake(
+        "leaves-the-graph",
+        "the forward computes its values outside torch's graph (.numpy(), .detach(), "
+        "torch.tensor(...) of a result): right values, but autograd has no gradient",
+        None,
+        frozenset({"d2l"}),
+        phase=_BACKWARD,
+    ),
+    Mistake(
+        "in-place-write",
+        "the forward writes in place into a tensor autograd needs (H[:] = ..., H += ...): "
+        "torch's backward raises",
+        None,
+        frozenset({"d2l"}),
         phase=_BACKWARD,
     ),
 ]

@@ -19,7 +19,7 @@ import importlib
 import json
 import sys
 
-from reference_rnn.checker.apis import APIS
+from reference_rnn.checker.apis import APIS, TENSORS, with_tensors
 from reference_rnn.checker.apis.calling import Output
 from reference_rnn.checker.battery import DTYPES, Case
 from reference_rnn.checker.sandbox import Limits, check_target
@@ -39,6 +39,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "path/to/file.py or package.module (functions, for --api cs231n)",
     )
     parser.add_argument("--api", required=True, choices=APIS, help="the interface TARGET has")
+    parser.add_argument(
+        "--tensors",
+        choices=TENSORS,
+        default=None,
+        help="what TARGET takes: torch for --api cs231n written with torch tensors (EECS 498)",
+    )
     parser.add_argument("--dtype", choices=DTYPES, default="float64", help="default: float64")
     parser.add_argument("--json", action="store_true", help="print one JSON document instead")
     parser.add_argument(
@@ -99,8 +105,12 @@ def command(args: argparse.Namespace) -> int:
 
     limits = Limits(timeout=args.timeout, memory=args.memory_limit)
     try:
+        api = with_tensors(args.api, args.tensors)
+    except ValueError as exc:
+        return _usage_error(args, f"argument --tensors: {exc}")
+    try:
         report = check_target(
-            args.target, api=args.api, dtype=args.dtype, limits=limits, observe=observe
+            args.target, api=api, dtype=args.dtype, limits=limits, observe=observe
         )
     except TargetNotFoundError as exc:
         return _usage_error(args, str(exc))

@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from reference_rnn.checker.battery import Values, evaluate, expected_value
+from reference_rnn.checker.battery import FORWARD_KEYS, Values, evaluate, expected_value
 from reference_rnn.checker.behaviours import BEHAVIOURS, MISSED_BY, Found
 from reference_rnn.checker.catalogue import Mistake, pair
 from reference_rnn.checker.evidence import Record, evidence, measured_error
@@ -43,7 +43,7 @@ from reference_rnn.core.measure import TOLERANCE, scaled_error
 
 __all__ = ["MAX_PAIRS", "Diagnosis", "Record", "diagnose", "measured_error"]
 
-_STATES = ("h", "h_last")
+_STATES = FORWARD_KEYS
 #: The most pairs of mistakes tried when no single one explains the failures.
 MAX_PAIRS = 250
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from reference_rnn.checker.apis import APIS, plan
 from reference_rnn.checker.apis.calling import Output, Plan
-from reference_rnn.checker.battery import DTYPES, Case, battery
+from reference_rnn.checker.battery import DTYPES, Case, battery, with_readout
 from reference_rnn.checker.catalogue import MISTAKES, applicable
 from reference_rnn.checker.diagnosis import Diagnosis, Record, diagnose, measured_error
 from reference_rnn.checker.evidence import looks
@@ -212,7 +212,10 @@ def check_plan(
         for case in cases:
             if case.split is not None and not runner.blocks:
                 continue
-            observation = runner.run(case.first_step() if runner.one_step else case)
+            given = case.first_step() if runner.one_step else case
+            if runner.readout is not None:
+                given = with_readout(given, softmax=runner.readout == "softmax")
+            observation = runner.run(given)
             for output in observation.outputs:
                 error = measured_error(output, observation.case)
                 passed = error is not None and error <= tolerance

@@ -178,8 +178,11 @@ class Sandbox:
         self._calls += 1
         case = template.case
         request = {"op": "run", "seq": self._calls, "runner": index}
+        readout = case.readout
         request |= {"case": case.name, "split": case.split}
+        request |= {"softmax": None if readout is None else readout.softmax}
         arrays = [case.x, case.h0, case.Wx, case.Wh, case.b, case.dh]
+        arrays += [] if readout is None else [readout.Wy, readout.by, readout.dy]
         deadline = time.monotonic() + self.limits.timeout
         self._worker.send(channel.encode(request, arrays), deadline)
         size = _REPLY_MARGIN + 32 * sum(a.size for a in arrays)  # float64, with room to spare

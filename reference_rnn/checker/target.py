@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import inspect
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -89,10 +90,10 @@ def _import(name: str) -> ModuleType:
 
 
 def locate(obj: object) -> str:
-    """The TARGET under which a worker process finds ``obj`` again, a class or a module.
+    """The TARGET under which a worker process finds ``obj`` again: a module, class or function.
 
     A module by its name, or by its file when it was loaded from one (a script, or a file
-    :func:`load_target` loaded); a class as its module's ``:NAME``. ValueError for anything else
+    :func:`load_target` loaded); a class or a function as its module's ``:NAME``. ValueError for anything else
     (an instance, a class made in a function): a worker could not import it.
     """
     if isinstance(obj, ModuleType):
@@ -100,7 +101,8 @@ def locate(obj: object) -> str:
     module_name = getattr(obj, "__module__", None)
     qualname = getattr(obj, "__qualname__", None)
     module = sys.modules.get(module_name) if isinstance(module_name, str) else None
-    if not (isinstance(obj, type) and module is not None and isinstance(qualname, str)):
+    named = isinstance(obj, type) or inspect.isfunction(obj)  # d2l's TARGET is a function
+    if not (named and module is not None and isinstance(qualname, str)):
         msg = f"a worker process cannot import {obj!r}: give a class, a module or a TARGET string"
         raise ValueError(msg)
     if vars(module).get(qualname) is not obj:

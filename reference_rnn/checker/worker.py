@@ -39,7 +39,7 @@ from reference_rnn.checker.apis.calling import (
     stray_methods,
     worker_mode,
 )
-from reference_rnn.checker.battery import Case
+from reference_rnn.checker.battery import Case, Readout
 from reference_rnn.checker.remote import ATTRIBUTES
 from reference_rnn.checker.target import TargetNotFoundError, load_target
 from reference_rnn.core.validation import FloatArray
@@ -87,8 +87,10 @@ class Worker:
         self, header: dict[str, Any], arrays: list[FloatArray]
     ) -> tuple[dict[str, Any], list[FloatArray]]:
         runner = self.plan.runners[header["runner"]]
-        x, h0, Wx, Wh, b, dh = arrays
-        case = Case(header["case"], "", x, h0, Wx, Wh, b, dh, header["split"])
+        x, h0, Wx, Wh, b, dh, *output_layer = arrays
+        softmax = header["softmax"]
+        readout = None if softmax is None else Readout(softmax, *output_layer)
+        case = Case(header["case"], "", x, h0, Wx, Wh, b, dh, header["split"], readout)
         outputs: list[dict[str, Any]] = []
         values: list[FloatArray] = []
         observed = runner.run(case)

@@ -91,6 +91,7 @@ class Runner:
     run: Callable[[Case], Observation]
     one_step: bool = False  # given each case's first step only
     blocks: bool = False  # also given the case in two blocks
+    readout: str | None = None  # "linear" or "softmax": the cases get that output layer
 
 
 @dataclass(frozen=True)
@@ -231,6 +232,8 @@ def output(
 
     ``shape`` is what the API promises; ``canonical`` turns that into the reference's layout. A
     value of another shape is kept (a wrong shape can still match a mistake's), with a problem.
+    ``Output.key`` is the reference's: :data:`~reference_rnn.checker.battery.KEYS`, ``h_last``,
+    or (with an output layer) ``y``, ``dWy``, ``dby``.
     """
     try:
         arr = as_array(name, value)

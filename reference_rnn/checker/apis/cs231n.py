@@ -5,6 +5,10 @@
 ``rnn_forward(x, h0, Wx, Wh, b) -> (h, cache)`` and
 ``rnn_backward(dh, cache) -> (dx, dh0, dWx, dWh, db)``. A missing backward function means the
 forward function is checked alone, and the plan says so.
+
+``--api cs231n-torch`` (``--api cs231n --tensors torch``): the same functions written with torch
+tensors, as EECS 498-007's exercise has them: every array is given as a CPU tensor of the case's
+dtype, and what comes back is read as a tensor's values; the backward is the code's own.
 """
 
 from __future__ import annotations
@@ -27,9 +31,11 @@ from reference_rnn.checker.apis.calling import (
     unpack,
     weight_grads,
 )
+from reference_rnn.checker.apis.d2l import torch_module
 from reference_rnn.checker.battery import Case
+from reference_rnn.core.validation import FloatArray
 
-__all__ = ["plan", "run"]
+__all__ = ["plan", "plan_tensors", "run"]
 
 
 def run(
@@ -37,10 +43,11 @@ def run(
     backward: Callable[..., Any] | None,
     names: tuple[str, str],
     step: bool,
+    tensors: bool,
     case: Case,
 ) -> Observation:
     N, T, D, H = case.shape
-    x, h0, Wx, Wh, b, dh = copies(case)
+    x, h0, Wx, Wh, b, dh = (_tensor(a) if tensors else a for a in copies(case))
     f_name, b_name = names
     h_name, dh0_name = ("next_h", "dprev_h") if step else ("h", "dh0")
     grad_specs = [("dx", "dx"), ("dh0", dh0_name), ("dWx", "dWx"), ("dWh", "dWh"), ("db", "db")]
@@ -74,7 +81,12 @@ def run(
     )
 
 
-def plan(module: object) -> Plan:
+def _tensor(a: FloatArray) -> Any:
+    return torch_module().from_numpy(a)
+
+
+def plan(module: object, *, tensors: bool = False) -> Plan:
+    """The runners of ``module``'s functions; ``tensors``: they take torch tensors."""
     result = Plan()
     for label, names, step in (
         ("step:", ("rnn_step_forward", "rnn_step_backward"), True),
@@ -88,6 +100,11 @@ def plan(module: object) -> Plan:
             backward = None
             result.notes.append(f"forward only: no {names[1]}, so {names[0]} is checked alone")
         result.runners.append(
-            Runner(label, partial(run, forward, backward, names, step), one_step=step)
+            Runner(label, partial(run, forward, backward, names, step, tensors), one_step=step)
         )
     return result
+
+
+def plan_tensors(module: object) -> Plan:
+    """The plan of ``module``'s functions written with torch tensors."""
+    return plan(module, tensors=True)

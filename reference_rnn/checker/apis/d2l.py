@@ -1,0 +1,150 @@
+"""``--api d2l``: Dive into Deep Learning's "RNN from scratch", in torch.
+
+``rnn(inputs, state, params) -> (outputs, (H,))``: inputs (T, N, V) tensors, ``state`` a
+one-element tuple of H (N, h), ``params`` = [W_xh (V, h), W_hh (h, h), b_h (h,), W_hq (h, q),
+b_q (q,)], ``outputs`` the ``torch.cat`` of every step's ``H @ W_hq + b_q``, (T * N, q). TARGET is
+the function, or a module that has ``rnn``.
+
+The gradients come from torch's autograd through the code's own forward: the checker gives every
+input, the state and every parameter ``requires_grad``, backpropagates ``sum(outputs * dy)`` for
+the case's upstream gradient ``dy`` of the outputs, and reads each ``.grad``. A forward that
+leaves the graph (``.numpy()``, ``.detach()``, a tensor built anew from values) leaves some
+``.grad`` empty, and one that writes in place into what autograd needs makes backward raise:
+both are named. The tensors are the case's dtype, on the CPU.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from reference_rnn.checker.apis.calling import (
+    Observation,
+    Output,
+    Plan,
+    Runner,
+    UserCodeError,
+    call_user,
+    copies,
+    describe,
+    not_run,
+    output,
+    unpack,
+)
+from reference_rnn.checker.battery import Case
+from reference_rnn.core.optional import require
+
+__all__ = ["plan", "run", "torch_module"]
+
+#: What each tensor the code is given is called, and the reference's key of its gradient.
+_GRADIENTS = (
+    ("inputs", "dx"),
+    ("state", "dh0"),
+    ("W_xh", "dWx"),
+    ("W_hh", "dWh"),
+    ("b_h", "db"),
+    ("W_hq", "dWy"),
+    ("b_q", "dby"),
+)
+
+
+def torch_module() -> ModuleType:
+    """torch, for the APIs whose code takes torch tensors."""
+    return require("torch", extra="oracle-torch", purpose="checking code that takes torch tensors")
+
+
+def run(rnn: Callable[..., Any], case: Case) -> Observation:
+    torch = torch_module()
+    N, T, D, H = case.shape
+    assert case.readout is not None  # the runner's cases have a linear output layer
+    x, h0, Wx, Wh, b, _ = copies(case)
+    Wy, by, dy = (np.array(a) for a in case.readout[1:])
+    Q = Wy.shape[1]
+    given = [x.transpose(1, 0, 2), h0, Wx, Wh, b, Wy, by]  # inputs (T, N, D), time-major
+    tensors = [torch.tensor(np.ascontiguousarray(a), requires_grad=True) for a in given]
+    inputs, state, *params = tensors
+    grad_specs = [(key, f"{name}.grad") for name, key in _GRADIENTS]
+    states = [("y", "outputs"), ("h_last", "H")]
+    try:
+        out = call_user("rnn", lambda: rnn(inputs, (state,), list(params)))
+        outputs, (last,) = unpack("rnn", out, 2)[0], unpack("rnn's state", out[1], 1)
+    except UserCodeError as exc:
+        return Observation(case, not_run(states + grad_specs, str(exc)))
+    # outputs: the steps one after another, (T * N, Q) -> (T, N, Q) -> (N, T, Q)
+    observed = [
+        output("y", "outputs", _values(outputs), (T * N, Q), _batch_first(T, N, Q)),
+        output("h_last", "H", _values(last), (N, H)),
+    ]
+    seen: list[str] = []
+    try:
+        _backward(torch, outputs, dy, T * N, seen)
+    except UserCodeError as exc:
+        return Observation(case, observed + not_run(grad_specs, str(exc)), tuple(seen))
+    for tensor, (name, key) in zip(tensors, _GRADIENTS, strict=True):
+        observed.append(_gradient(key, name, tensor, seen))
+    observed[2] = _input_gradient(observed[2], T, N, D)
+    return Observation(case, observed, tuple(dict.fromkeys(seen)))
+
+
+def _values(value: object) -> object:
+    """A tensor's values, without its graph: what NumPy reads of it."""
+    detach = getattr(value, "detach", None)
+    return detach() if callable(detach) else value
+
+
+def _batch_first(T: int, N: int, Q: int) -> Callable[[np.ndarray], np.ndarray]:
+    return lambda y: y.reshape(T, N, Q).transpose(1, 0, 2)
+
+
+def _backward(
+    torch: ModuleType, outputs: object, dy: np.ndarray, rows: int, seen: list[str]
+) -> None:
+    """``sum(outputs * dy)`` backpropagated through the code's graph; UserCodeError if it cannot."""
+    if not isinstance(outputs, torch.Tensor) or outputs.shape != (rows, dy.shape[-1]):
+        msg = f"not run: outputs is {describe(outputs)}, not a ({rows}, {dy.shape[-1]}) tensor"
+        raise UserCodeError(msg)
+    if outputs.grad_fn is None:
+        seen.append("leaves-the-graph")
+        msg = "not run: outputs has no grad_fn: the forward left torch's graph (.numpy(), .detach(), torch.tensor(...))"
+        raise UserCodeError(msg)
+    upstream = torch.tensor(np.ascontiguousarray(dy.transpose(1, 0, 2)).reshape(rows, -1))
+    try:
+        call_user("backpropagating outputs", lambda: outputs.backward(upstream.to(outputs.dtype)))
+    except UserCodeError as exc:
+        if "inplace operation" in str(exc):
+            seen.append("in-place-write")
+        raise
+
+
+def _gradient(key: str, name: str, tensor: Any, seen: list[str]) -> Output:
+    if tensor.grad is None:
+        seen.append("leaves-the-graph")
+        return Output(
+            key,
+            f"{name}.grad",
+            None,
+            f"{name}.grad is None: outputs do not depend on {name} through torch",
+        )
+    return output(key, f"{name}.grad", tensor.grad.numpy(), tuple(tensor.shape))
+
+
+def _input_gradient(found: Output, T: int, N: int, D: int) -> Output:
+    """inputs.grad, (T, N, D), in the reference's layout (N, T, D)."""
+    if found.value is None or found.problem is not None:
+        return found
+    return Output(found.key, found.name, found.value.reshape(T, N, D).transpose(1, 0, 2))
+
+
+def plan(target: object) -> Plan:
+    result = Plan()
+    rnn = target if callable(target) and not isinstance(target, ModuleType) else None
+    rnn = getattr(target, "rnn", None) if rnn is None else rnn
+    if not callable(rnn):
+        result.missing.append("rnn")
+        return result
+    result.runners.append(Runner("", partial(run, rnn), readout="linear"))
+    return result
