@@ -235,6 +235,122 @@ def sprint(mistake=None, *, sequences=True) -> type:
     return SimpleRNN
 
 
+def cs231n_torch(mistake=None) -> SimpleNamespace:
+    """CS231n's functions taking and returning torch tensors (EECS 498), the math as above."""
+    import torch
+
+    module = cs231n(mistake)
+
+    def tensors(function):
+        def call(*args):
+            result = function(*(a.numpy() if isinstance(a, torch.Tensor) else a for a in args))
+            if not isinstance(result, tuple):  # a generator: the stray yield's
+                return result
+            if len(result) == 2:  # forward: (h, cache)
+                return torch.tensor(np.asarray(result[0])), result[1]
+            return tuple(torch.tensor(np.asarray(r)) for r in result)
+
+        return call
+
+    return SimpleNamespace(**{name: tensors(f) for name, f in vars(module).items()})
+
+
+def coursera(mistake=None) -> SimpleNamespace:
+    """The Deep Learning Specialization's four functions, in its column layout, on the math above.
+
+    Arrays are (features, batch[, time]); the weights come in a ``parameters`` dict.
+    """
+    store = _stored(mistake)
+
+    def predictions(h, p):  # h (N, T, H) -> softmax(Wya a_t + by) (n_y, N, T)
+        z = np.einsum("qh,nth->qnt", p["Wya"], h) + p["by"][:, :, None]
+        e = np.exp(z - z.max(axis=0, keepdims=True))
+        return e / e.sum(axis=0, keepdims=True)
+
+    def weights(p):
+        return p["Wax"].T, p["Waa"].T, p["ba"][:, 0]
+
+    def bias(db):
+        if mistake == "column-bias-gradient-flat":
+            return db  # (n_a,): summed without keepdims
+        return db.T if db.ndim == 2 else db[:, None]  # (n_a, m) when not summed over the batch
+
+    def gradients(dx, dh0, dWx, dWh, db, dx_name):
+        return {
+            dx_name: dx,
+            "da" + ("_prev" if dx_name == "dxt" else "0"): dh0.T,
+            "dWax": dWx.T,
+            "dWaa": dWh.T,
+            "dba": bias(db),
+        }
+
+    def rnn_cell_forward(xt, a_prev, parameters):
+        h, cache = forward(xt.T[:, None], a_prev.T, *weights(parameters), mistake)
+        return store(h[:, 0].T), store(predictions(h, parameters)[:, :, 0]), cache
+
+    def rnn_cell_backward(da_next, cache):
+        dx, dh0, dWx, dWh, db = backward(da_next.T[:, None], cache, mistake)
+        return gradients(store(dx[:, 0].T), dh0, dWx, dWh, db, "dxt")
+
+    def rnn_forward(x, a0, parameters):
+        h, cache = forward(x.transpose(1, 2, 0), a0.T, *weights(parameters), mistake)
+        _, m, T_x = x.shape  # (n_x, m, T_x)
+        if mistake == "column-input-as-rows":
+            m, _, T_x = x.shape
+        a = np.zeros((a0.shape[0], m, T_x))
+        y_pred = np.zeros((parameters["Wya"].shape[0], m, T_x))
+        a[:] = h.transpose(2, 0, 1)  # as the loop's a[:, :, t] = a_next broadcasts, or fails
+        y_pred[:] = predictions(h, parameters)
+        return store(a), store(y_pred), cache
+
+    def rnn_backward(da, caches):
+        dx, dh0, dWx, dWh, db = backward(da.transpose(1, 2, 0), caches, mistake)
+        return gradients(store(dx.transpose(2, 0, 1)), dh0, dWx, dWh, db, "dx")
+
+    return SimpleNamespace(
+        rnn_cell_forward=rnn_cell_forward,
+        rnn_cell_backward=_generator(rnn_cell_backward, mistake),
+        rnn_forward=rnn_forward,
+        rnn_backward=_generator(rnn_backward, mistake),
+    )
+
+
+def d2l(mistake=None):
+    """d2l's ``rnn(inputs, state, params)`` in torch, written here; autograd gives the gradients."""
+    import torch
+
+    def rnn(inputs, state, params):
+        W_xh, W_hh, b_h, W_hq, b_q = params
+        if mistake == "reads-global-weights":
+            W_xh = torch.tensor(W_X, dtype=inputs.dtype)
+        (H,) = state
+        if mistake == "ignores-initial-state":
+            H = torch.zeros_like(H)
+        if mistake == "batch-of-one-only":
+            H = H[0]
+        W = W_hh.T if mistake == "recurrent-weight-transposed" else W_hh
+        if mistake == "no-recurrence":
+            W = torch.zeros_like(W_hh)
+        bias = 0 * b_h.detach() if mistake == "missing-bias" else b_h
+        outputs = []
+        for X in inputs[:-1] if mistake == "last-step-not-computed" else inputs:
+            H = torch.tanh(X @ W_xh + H @ W + bias)
+            if mistake == "in-place-write":
+                H.clamp_(-1, 1)  # tanh's backward needs its output as it was
+            if mistake == "leaves-the-graph":
+                H = torch.from_numpy(H.detach().numpy())
+            Y = H @ W_hq + b_q
+            if mistake == "float32-buffers":
+                H, Y = H.to(torch.float32), Y.to(torch.float32)
+            outputs.append(Y)
+        if mistake == "last-step-not-computed":  # as if allocated with zeros
+            H = torch.zeros((inputs.shape[1], W_hh.shape[0]), dtype=inputs.dtype)
+            outputs.append(H @ W_hq + b_q)
+        return torch.cat(outputs, dim=0), (H,)
+
+    return rnn
+
+
 class Both(tuple):
     """Two mistakes planted at once: equal to each of them, as the code above compares."""
 
@@ -251,5 +367,13 @@ class Both(tuple):
 
 def make(api: str, mistake: str | tuple[str, ...] | None = None) -> Any:
     """The implementation for ``api`` with ``mistake`` planted (None: correct; a tuple: each)."""
-    makers = {"cs231n": cs231n, "dlfs2": time_rnn, "dlfs2-cell": cell, "sprint": sprint}
+    makers = {
+        "cs231n": cs231n,
+        "cs231n-torch": cs231n_torch,
+        "coursera": coursera,
+        "d2l": d2l,
+        "dlfs2": time_rnn,
+        "dlfs2-cell": cell,
+        "sprint": sprint,
+    }
     return makers[api](Both(mistake) if isinstance(mistake, tuple) else mistake)

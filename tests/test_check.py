@@ -54,7 +54,7 @@ def test_every_mistake_is_planted_in_every_api_it_applies_to_and_each_api_in_som
     assert {param.values[1] for param in PLANTED} == set(testing.APIS)
 
 
-@pytest.mark.parametrize("api", ["cs231n", "dlfs2", "dlfs2-cell", "sprint"])
+@pytest.mark.parametrize("api", sorted(testing.APIS))
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_the_correct_implementation_passes_the_battery(api, dtype):
     report = check(planted.make(api), api=api, dtype=dtype)
@@ -145,9 +145,9 @@ def test_the_evidence_names_every_weight_read_from_a_global(fixed):
 def raising_on(api: str, features: int) -> object:
     """The correct implementation for ``api``, made to raise on inputs of ``features`` features."""
 
-    def guarded(forward, position):
+    def guarded(forward, position, axis=-1):
         def call(*args):
-            if args[position].shape[-1] == features:
+            if args[position].shape[axis] == features:
                 msg = f"not {features} features"
                 raise ValueError(msg)
             return forward(*args)
@@ -155,9 +155,14 @@ def raising_on(api: str, features: int) -> object:
         return call
 
     correct = planted.make(api)
-    if api == "cs231n":
+    if api in ("cs231n", "cs231n-torch", "coursera"):
+        axis = 0 if api == "coursera" else -1  # the column layout: x (n_x, m[, T_x])
         functions = vars(correct).items()
-        return SimpleNamespace(**{n: guarded(f, 0) if "forward" in n else f for n, f in functions})
+        return SimpleNamespace(
+            **{n: guarded(f, 0, axis) if "forward" in n else f for n, f in functions}
+        )
+    if api == "d2l":
+        return guarded(correct, 0)  # inputs (T, N, D)
     return type(correct.__name__, (correct,), {"forward": guarded(correct.forward, 1)})
 
 
@@ -176,7 +181,11 @@ def test_correct_code_is_never_said_to_read_a_fixed_weight(
         make_case("wider", N, T, D + 1, H, dtype=dtype, seed=seed, zero_h0=zero_h0, scale=scale),
     ]
     report = check(raising_on(api, D + 1), api=api, dtype=dtype, cases=cases)
-    failed = {c.name.removeprefix("step:").split("/")[0] for c in report.checks if not c.passed}
+    failed = {
+        c.name.removeprefix("step:").removeprefix("cell:").split("/")[0]
+        for c in report.checks
+        if not c.passed
+    }
     assert failed == {"wider"}
     assert report.diagnoses == []
 
@@ -281,9 +290,15 @@ def test_cases_of_another_dtype_are_refused():
         )
     with pytest.raises(ValueError, match="dtype must be one of float64, float32, got 'float16'"):
         testing.check(planted.make("sprint"), api="sprint", dtype="float16")
-    with pytest.raises(ValueError, match="api must be one of cs231n, dlfs2, dlfs2-cell, sprint"):
+    with pytest.raises(
+        ValueError,
+        match="api must be one of cs231n, cs231n-torch, coursera, d2l, dlfs2, dlfs2-cell, sprint",
+    ):
         testing.check(planted.make("sprint"), api="keras")
-    with pytest.raises(ValueError, match="api must be one of cs231n, dlfs2, dlfs2-cell, sprint"):
+    with pytest.raises(
+        ValueError,
+        match="api must be one of cs231n, cs231n-torch, coursera, d2l, dlfs2, dlfs2-cell, sprint",
+    ):
         check(planted.make("sprint"), api="keras")
 
 

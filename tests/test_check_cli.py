@@ -39,6 +39,10 @@ MISTAKE_IDS = {
     "time-major-output",
     "weights-updated-in-backward",
     "backward-is-generator",
+    "column-bias-gradient-flat",
+    "column-input-as-rows",
+    "leaves-the-graph",
+    "in-place-write",
 }
 
 

@@ -438,5 +438,8 @@ def test_every_api_is_checked_in_a_worker(target, api, checks):
 
 
 def test_plan_refuses_an_unknown_api():
-    with pytest.raises(ValueError, match="api must be one of cs231n, dlfs2, dlfs2-cell, sprint"):
+    with pytest.raises(
+        ValueError,
+        match="api must be one of cs231n, cs231n-torch, coursera, d2l, dlfs2, dlfs2-cell, sprint",
+    ):
         plan("keras", None)

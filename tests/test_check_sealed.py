@@ -550,7 +550,7 @@ def test_without_json_a_usage_error_is_argparse_s_own(capfd):
     assert err.startswith("usage: reference-rnn check [-h]")
     assert err.endswith(
         "error: argument --api: invalid choice: 'keras' (choose from 'cs231n', "
-        "'dlfs2', 'dlfs2-cell', 'sprint')\n"
+        "'cs231n-torch', 'coursera', 'd2l', 'dlfs2', 'dlfs2-cell', 'sprint')\n"
     )
 
 

@@ -179,18 +179,22 @@ def _resized(case: Case, like: Case) -> Case:
 
 
 def _seen(
-    mistake: str, why: str, *, forward: bool = False
+    mistake: str, why: str, *, layout: bool = False
 ) -> Callable[[Sequence[Record], float, set[int]], Found]:
     """A mistake the API's adapter saw as it called the code: the failed checks of those calls.
 
-    The gradients' checks only, unless ``forward``: a mistake in backward leaves forward right.
+    The gradients' checks only, since forward ran as it should; for a mistake of the ``layout``
+    of the inputs, every failed check of the code that made it (where the shapes happen to
+    broadcast it is seen; elsewhere the same code raised).
     """
 
     def look(records: Sequence[Record], tolerance: float, _skip: set[int]) -> Found:
+        groups = {r.group for r in records if mistake in r.seen} if layout else set()
         found = []
         for i, record in enumerate(records):
-            counted = forward or record.output.key not in FORWARD_KEYS
-            if mistake in record.seen and counted and not record.passed:
+            seen = mistake in record.seen or record.group in groups
+            counted = layout or record.output.key not in FORWARD_KEYS
+            if seen and counted and not record.passed:
                 shown = evidence(record, None, tolerance)
                 shown["detail"] = f"{against(record, tolerance)}; {why}"
                 found.append((i, shown))
@@ -200,18 +204,17 @@ def _seen(
 
 
 def _left_graph(records: Sequence[Record], tolerance: float, _skip: set[int]) -> Found:
-    """Gradients torch could not compute where the code's forward values were right.
+    """Gradients torch could not compute from code whose forward values were right.
 
-    Right values with no gradient: the forward computed them outside torch's graph. (Wrong
-    values with no gradient are another mistake's: a weight read from elsewhere, say.)
+    Right values on every case, with no gradient: the forward computed them outside torch's
+    graph. (Values wrong on some case, with no gradient, are another mistake's: a weight read
+    from elsewhere, or an initial state ignored, which a zero h0 hides.)
     """
-    wrong = {
-        (r.group, id(r.case)) for r in records if r.output.key in FORWARD_KEYS and not r.passed
-    }
+    wrong = {r.group for r in records if r.output.key in FORWARD_KEYS and not r.passed}
     found = []
     for i, record in enumerate(records):
         gradient = record.output.key not in FORWARD_KEYS
-        right = (record.group, id(record.case)) not in wrong
+        right = record.group not in wrong
         if "leaves-the-graph" in record.seen and gradient and right and not record.passed:
             shown = evidence(record, None, tolerance)
             shown["detail"] = (
@@ -238,7 +241,7 @@ BEHAVIOURS: dict[str, Callable[[Sequence[Record], float, set[int]], Found]] = {
     "column-input-as-rows": _seen(
         "column-input-as-rows",
         "the batch axis came back with n_x's size: x was read as (m, n_x), not (n_x, m)",
-        forward=True,
+        layout=True,
     ),
     "leaves-the-graph": _left_graph,
     "in-place-write": _seen(

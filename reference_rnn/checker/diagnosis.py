@@ -40,6 +40,7 @@ from reference_rnn.checker.behaviours import BEHAVIOURS, MISSED_BY, Found
 from reference_rnn.checker.catalogue import Mistake, pair
 from reference_rnn.checker.evidence import Record, evidence, measured_error
 from reference_rnn.core.measure import TOLERANCE, scaled_error
+from reference_rnn.core.validation import FloatArray
 
 __all__ = ["MAX_PAIRS", "Diagnosis", "Record", "diagnose", "measured_error"]
 
@@ -202,6 +203,8 @@ def _matches(records: Sequence[Record], mistake: Mistake, tolerance: float) -> F
         if wrong.shape == right.shape and scaled_error(wrong, right) <= tolerance:
             continue  # here the mistake makes no difference
         if record.passed:
+            if _same_values(wrong, right, tolerance):
+                continue  # another shape only, which the API's layout can hide: (n_a, 1) for (1, H)
             if _rules_out(mistake, record, states_right):
                 ruled_out.add(record.group)
             continue
@@ -217,6 +220,11 @@ def _matches(records: Sequence[Record], mistake: Mistake, tolerance: float) -> F
             ruled_out.add(record.group)  # wrong states, but not as this mistake's
     kept = [item for group, items in found.items() if group not in ruled_out for item in items]
     return sorted(kept, key=lambda item: item[0])
+
+
+def _same_values(wrong: FloatArray, right: FloatArray, tolerance: float) -> bool:
+    """Whether ``wrong`` is ``right`` laid out with other axes of size one."""
+    return wrong.size == right.size and scaled_error(wrong.reshape(right.shape), right) <= tolerance
 
 
 def _cover(explains: dict[str, set[int]], start: Sequence[str] = ()) -> list[str]:

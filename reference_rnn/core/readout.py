@@ -45,7 +45,8 @@ def readout_forward(
         return y
     # shifted by the largest logit, so that exp never overflows; the ratio is the same
     e: FloatArray = np.exp(y - y.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
+    probabilities: FloatArray = e / e.sum(axis=-1, keepdims=True)
+    return probabilities
 
 
 def readout_backward(

@@ -20,6 +20,7 @@ which gives the batch axis n_x's size.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from functools import partial
 from typing import Any
 
@@ -71,17 +72,9 @@ def run(
     case: Case,
 ) -> Observation:
     N, T, D, H = case.shape
-    assert case.readout is not None  # the runner's cases have a softmax output layer
     x, h0, Wx, Wh, b, dh = copies(case)
-    Wy, by = (np.array(a) for a in case.readout[1:3])
-    Q = Wy.shape[1]
-    parameters = {
-        "Wax": np.ascontiguousarray(Wx.T),
-        "Waa": np.ascontiguousarray(Wh.T),
-        "Wya": np.ascontiguousarray(Wy.T),
-        "ba": b[:, None].copy(),
-        "by": by[:, None].copy(),
-    }
+    parameters = _parameters(Wx, Wh, b, case)
+    Q = parameters["Wya"].shape[0]
     f_name, b_name = names
     a_name, y_name = ("a_next", "yt_pred") if step else ("a", "y_pred")
     gradients = _GRADIENTS["step" if step else "sequence"]
@@ -114,17 +107,27 @@ def run(
     except UserCodeError as exc:
         return Observation(case, outputs + not_run(grad_specs, str(exc)), tuple(seen))
     shapes = {"dx": (D, *per_step), "dh0": (H, N), "dWx": (H, D), "dWh": (H, H), "db": (H, 1)}
+    canonical = {"dx": back_to_rows, "db": lambda g: g[:, 0]}
     for name, key in gradients:
         if name not in back and _OTHER_NAME.get(name) in back:
-            other = _OTHER_NAME[name]
-            notes.append(f"{b_name} names the input gradient {other!r}: read as {name!r}")
-            name = other  # noqa: PLW2901  (the name the code used is the one the report shows)
+            notes.append(
+                f"{b_name} names the input gradient {_OTHER_NAME[name]!r}: read as {name!r}"
+            )
+            name = _OTHER_NAME[name]  # noqa: PLW2901  (the report shows the code's own name)
         if name not in back:
             outputs.append(Output(key, name, None, f"{b_name}'s gradients have no {name!r}"))
             continue
-        canonical = {"dx": back_to_rows, "db": lambda g: g[:, 0]}.get(key, lambda g: g.T)
-        outputs.append(_column_output(key, name, back[name], shapes[key], canonical, D, seen))
+        to_rows = canonical.get(key, np.transpose)
+        outputs.append(_column_output(key, name, back[name], shapes[key], to_rows, D, seen))
     return Observation(case, outputs, tuple(seen), tuple(notes))
+
+
+def _parameters(Wx: FloatArray, Wh: FloatArray, b: FloatArray, case: Case) -> dict[str, Any]:
+    """The ``parameters`` dict: the reference's weights as the column layout has them."""
+    assert case.readout is not None  # the runner's cases have a softmax output layer
+    Wy, by = (np.array(a) for a in case.readout[1:3])
+    columns = {"Wax": Wx.T, "Waa": Wh.T, "Wya": Wy.T, "ba": b[:, None], "by": by[:, None]}
+    return {name: np.ascontiguousarray(a) for name, a in columns.items()}
 
 
 def _column_output(
@@ -138,18 +141,16 @@ def _column_output(
 ) -> Output:
     """``output(...)``, and the layout mistakes its shape shows (added to ``seen``)."""
     result = output(key, name, value, shape, canonical)
-    got = None if result.value is None else result.value.shape
-    if result.problem is None or got is None:
+    if result.problem is None or result.value is None:
         return result
+    got = result.value.shape
     if key == "db" and got == shape[:1]:
         seen.append("column-bias-gradient-flat")
-    batch_axis = {"dWx": None, "dWh": None, "db": None}.get(key, 1)
-    if (
-        batch_axis is not None
-        and len(got) == len(shape)
-        and got[batch_axis] == D != shape[batch_axis]
-        and got[:batch_axis] == shape[:batch_axis]
-    ):
+    if key == "db" and len(got) == 2:  # (n_a, m): not summed over the batch, compared as rows
+        return replace(result, value=result.value.T)
+    # the batch axis (after the features') with n_x's size: x read as rows
+    per_example = key in ("h", "y", "dx", "dh0")
+    if per_example and len(got) == len(shape) and got[0] == shape[0] and got[1] == D != shape[1]:
         seen.append("column-input-as-rows")
     return result
 
