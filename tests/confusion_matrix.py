@@ -17,6 +17,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import planted
 
+from reference_rnn.checker.apis import APIS
 from reference_rnn.checker.battery import DTYPES
 from reference_rnn.checker.catalogue import CATALOGUE
 from reference_rnn.checker.runner import run
@@ -38,9 +39,8 @@ def rows() -> list[tuple[str, str, str]]:
         for api in sorted(mistake.apis)
         for dtype in (("float64",) if mistake.float32_values else DTYPES)
     ]
-    apis = ("cs231n", "dlfs2", "dlfs2-cell", "sprint")
     found += [("+".join(p), "cs231n", dtype) for p in PAIRS for dtype in DTYPES]
-    found += [("correct", api, dtype) for api in apis for dtype in DTYPES]
+    found += [("correct", api, dtype) for api in APIS for dtype in DTYPES]
     return found
 
 
@@ -55,7 +55,7 @@ def named(mistake: str, api: str, dtype: str) -> list[str]:
     return [d.mistake for d in run(obj, api=api, dtype=dtype).diagnoses]
 
 
-COLUMNS = [(api, dtype) for api in ("cs231n", "dlfs2", "dlfs2-cell", "sprint") for dtype in DTYPES]
+COLUMNS = [(api, dtype) for api in APIS for dtype in DTYPES]
 
 
 def exact(planted_as: str, names: list[str]) -> bool:

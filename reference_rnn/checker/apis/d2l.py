@@ -104,8 +104,14 @@ def _backward(
     torch: ModuleType, outputs: object, dy: np.ndarray, rows: int, seen: list[str]
 ) -> None:
     """``sum(outputs * dy)`` backpropagated through the code's graph; UserCodeError if it cannot."""
-    if not isinstance(outputs, torch.Tensor) or outputs.shape != (rows, dy.shape[-1]):
-        msg = f"not run: outputs is {describe(outputs)}, not a ({rows}, {dy.shape[-1]}) tensor"
+    if not isinstance(outputs, torch.Tensor):
+        seen.append("leaves-the-graph")  # values, but no graph to backpropagate through
+        msg = f"not run: outputs is {describe(outputs)}, not a tensor: autograd cannot reach it"
+        raise UserCodeError(msg)
+    if outputs.shape != (rows, dy.shape[-1]):
+        msg = (
+            f"not run: outputs has shape {tuple(outputs.shape)}, expected ({rows}, {dy.shape[-1]})"
+        )
         raise UserCodeError(msg)
     if outputs.grad_fn is None:
         seen.append("leaves-the-graph")
