@@ -11,6 +11,7 @@ adapters do with code that breaks the convention is run here on small variants o
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -159,6 +160,40 @@ def test_a_forward_that_raises_fails_every_value_of_its_calls():
     assert all(c.passed for c in report.checks if c.name.startswith("cell:"))
 
 
+def test_outputs_detached_from_the_graph_are_named(torch):
+    import d2l_rnn_scratch
+
+    def rnn(inputs, state, params):
+        outputs, (H,) = d2l_rnn_scratch.rnn(inputs, state, params)
+        return outputs.detach(), (H,)
+
+    report = testing.check(rnn, api="d2l", isolate=False)
+    assert [d.mistake for d in report.diagnoses] == ["leaves-the-graph"]
+    assert {c.detail for c in report.checks if not c.passed} == {
+        "not run: outputs has no grad_fn: the forward left torch's graph"
+    }
+
+
+def test_a_backward_that_raises_is_a_failed_gradient_and_not_an_in_place_write(torch):
+    import d2l_rnn_scratch
+
+    def refuse(grad):
+        raise RuntimeError("a hook that refuses every gradient")
+
+    def rnn(inputs, state, params):
+        outputs, (H,) = d2l_rnn_scratch.rnn(inputs, state, params)
+        outputs.register_hook(refuse)
+        return outputs, (H,)
+
+    report = testing.check(rnn, api="d2l", isolate=False)
+    assert report.diagnoses == []
+    failed = {c.detail for c in report.checks if not c.passed}
+    assert len(failed) == 1
+    assert failed.pop().startswith(
+        "backpropagating outputs raised RuntimeError: a hook that refuses every gradient"
+    )
+
+
 def test_outputs_that_are_not_a_tensor_leave_the_graph_and_are_named(torch):
     import d2l_rnn_scratch
 
@@ -247,3 +282,17 @@ def test_the_plugin_takes_the_tensors_too(pytester, torch):
     refused = pytester.runpytest_inprocess(*target, "--rnn-api", "dlfs2", "--rnn-tensors", "torch")
     assert refused.ret == pytest.ExitCode.USAGE_ERROR
     refused.stderr.fnmatch_lines(["*--rnn-tensors: tensors='torch' does not apply to api 'dlfs2'*"])
+
+
+def test_the_checker_itself_never_imports_torch_only_the_worker_does(torch):
+    # torch is the code under test's framework: the checker makes its tensors in the worker
+    script = (
+        "import sys; from reference_rnn import testing; "
+        f"assert testing.check({D2L + ':rnn'!r}, api='d2l').passed; "
+        f"assert testing.check({EECS498!r}, api='cs231n', tensors='torch').passed; "
+        "print('torch' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    assert done.stdout == "False\n"

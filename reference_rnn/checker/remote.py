@@ -76,9 +76,17 @@ def _lost(what: str) -> NoReturn:
     raise WorkerLostError(msg)
 
 
-def _absent(*_: object, **__: object) -> NoReturn:
-    msg = "a stand-in is never called"
-    raise NotImplementedError(msg)
+class _Absent:
+    """A stand-in's function: it has a name in the plan, and nothing behind it."""
+
+    __stand_in__ = True
+
+    def __call__(self, *_: object, **__: object) -> NoReturn:
+        msg = "a stand-in is never called"
+        raise NotImplementedError(msg)
+
+
+_absent = _Absent()
 
 
 def stand_in(api: str, facts: object) -> object:
@@ -93,7 +101,7 @@ def stand_in(api: str, facts: object) -> object:
     members["__stray_methods__"] = tuple(printable(s, _NAME) for s in strays[:_NOTES])
     name = printable(name, _NAME)
     if can_call:
-        return type(name, (), {**members, "__init__": _absent})
+        return type(name, (), {**members, "__init__": _absent, "__stand_in__": True})
     return SimpleNamespace(__name__=name, **members)
 
 

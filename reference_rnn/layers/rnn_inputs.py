@@ -74,7 +74,7 @@ def checked_initial_state(
     if unbatched:
         check_shape("hx", h0, (shape[0], shape[2]), "num_layers * num_directions, H")
     else:
-        check_shape("hx", h0, shape, "num_layers * num_directions, N, H")
+        check_shape("hx", h0, shape, "num_layers * num_directions, N, H; N from input")
     require_finite("hx", h0)
     return h0[:, None] if unbatched else h0
 
@@ -92,9 +92,9 @@ def checked_lengths(
     if steps.dtype.kind not in "iu" and steps.size:  # an empty list is float64 to NumPy
         msg = f"lengths must be an array of integers, got dtype {steps.dtype}"
         raise TypeError(msg)
-    check_shape("lengths", steps, (N,), "one length per sequence")
+    check_shape("lengths", steps, (N,), "one length per sequence of input")
     if N and (steps.min() < 1 or steps.max() > T):
-        msg = f"lengths must lie in [1, T] = [1, {T}], got {steps.tolist()}"
+        msg = f"lengths must lie in [1, T] = [1, {T}] (T: input's steps), got {steps.tolist()}"
         raise ValueError(msg)
     return steps.astype(np.intp)
 
