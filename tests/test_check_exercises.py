@@ -296,3 +296,26 @@ def test_the_checker_itself_never_imports_torch_only_the_worker_does(torch):
         [sys.executable, "-c", script], capture_output=True, text=True, check=True
     )
     assert done.stdout == "False\n"
+
+
+@pytest.mark.parametrize(
+    ("api", "code"),
+    [
+        ("d2l", "def rnn(inputs, state, params):\n    while True:\n        pass\n"),
+        (
+            "coursera",
+            "import os\n\ndef rnn_cell_forward(xt, a_prev, parameters):\n    os._exit(0)\n",
+        ),
+    ],
+    ids=["d2l that hangs", "coursera that exits"],
+)
+def test_the_new_apis_run_under_the_worker_s_limits(torch, tmp_path, capsys, api, code):
+    target = tmp_path / "hostile.py"
+    target.write_text(code, encoding="utf-8")
+    name = f"{target}:rnn" if api == "d2l" else str(target)
+    exit_code, document = run_json(capsys, name, "--api", api, "--timeout", "0.5")
+    assert exit_code == 1
+    details = {c["detail"] for c in document["checks"] if c["name"] != "rnn_forward/exists"}
+    lost = "did not return within 0.5 s: stopped" if api == "d2l" else "the worker process exited"
+    assert any(lost in d for d in details), details
+    assert all(d.startswith((lost, "not run: 3 earlier calls")) for d in details), details
