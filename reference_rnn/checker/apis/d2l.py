@@ -79,24 +79,25 @@ def run(rnn: Callable[..., Any], case: Case) -> Observation:
         return Observation(case, not_run(states + grad_specs, str(exc)))
     # outputs: the steps one after another, (T * N, Q) -> (T, N, Q) -> (N, T, Q)
     observed = [
-        output("y", "outputs", _values(outputs), (T * N, Q), _batch_first(T, N, Q)),
-        output("h_last", "H", _values(last), (N, H)),
+        output("y", "outputs", _values(torch, outputs), (T * N, Q), _batch_first(T, N, Q)),
+        output("h_last", "H", _values(torch, last), (N, H)),
     ]
     seen: list[str] = []
     try:
         _backward(torch, outputs, dy, T * N, seen)
     except UserCodeError as exc:
         return Observation(case, observed + not_run(grad_specs, str(exc)), tuple(seen))
-    for tensor, (name, key) in zip(tensors, _GRADIENTS, strict=True):
-        observed.append(_gradient(key, name, tensor, seen))
-    observed[2] = _input_gradient(observed[2], T, N, D)
+    inputs_grad, *grads = (
+        _gradient(key, name, tensor, seen)
+        for tensor, (name, key) in zip(tensors, _GRADIENTS, strict=True)
+    )
+    observed += [_input_gradient(inputs_grad, T, N, D), *grads]
     return Observation(case, observed, tuple(dict.fromkeys(seen)))
 
 
-def _values(value: object) -> object:
+def _values(torch: ModuleType, value: object) -> object:
     """A tensor's values, without its graph: what NumPy reads of it."""
-    detach = getattr(value, "detach", None)
-    return detach() if callable(detach) else value
+    return value.detach() if isinstance(value, torch.Tensor) else value
 
 
 def _batch_first(T: int, N: int, Q: int) -> Callable[[np.ndarray], np.ndarray]:
