@@ -94,13 +94,24 @@ def renamed(backward, old: str, new: str):
     return call
 
 
-def test_the_input_gradient_is_read_under_either_name_with_a_note():
+def test_the_input_gradient_is_read_under_either_name_with_a_note(tmp_path):
     swapped = module(
         rnn_cell_backward=renamed(coursera.rnn_cell_backward, "dxt", "dx"),
         rnn_backward=renamed(coursera.rnn_backward, "dx", "dxt"),
     )
     report = testing.check(swapped, api="coursera", isolate=False)
     assert report.passed
+    # and in a worker, where the reply's names are held to the API's
+    target = tmp_path / "swapped.py"
+    source = Path(COURSERA).read_text(encoding="utf-8")
+    swaps = {'"dxt": p': '"dx": p', 'step["dxt"]': 'step["dx"]', '{"dx": dx': '{"dxt": dx'}
+    for old, new in swaps.items():
+        assert old in source
+        source = source.replace(old, new)
+    target.write_text(source, encoding="utf-8")
+    sealed = testing.check(str(target), api="coursera")
+    assert sealed.passed, sealed.format()
+    assert sealed.notes == report.notes
     assert "rnn_cell_backward names the input gradient 'dx': read as 'dxt'" in report.notes
     assert "rnn_backward names the input gradient 'dxt': read as 'dx'" in report.notes
 
@@ -319,3 +330,21 @@ def test_the_new_apis_run_under_the_worker_s_limits(torch, tmp_path, capsys, api
     lost = "did not return within 0.5 s: stopped" if api == "d2l" else "the worker process exited"
     assert any(lost in d for d in details), details
     assert all(d.startswith((lost, "not run: 3 earlier calls")) for d in details), details
+
+
+@pytest.mark.parametrize(
+    ("api", "mistake"),
+    [
+        ("coursera", "column-input-as-rows"),  # seen by the adapter, in the worker
+        ("cs231n-torch", "bias-gradient-not-summed"),  # a variant's values, read back as tensors
+    ],
+)
+def test_a_planted_mistake_is_named_the_same_from_the_worker(torch, tmp_path, api, mistake):
+    target = tmp_path / "planted_here.py"
+    target.write_text(
+        f"import sys\nsys.path.insert(0, {str(Path(__file__).parent)!r})\nimport planted\n"
+        f"globals().update(vars(planted.make({api!r}, {mistake!r})))\n",
+        encoding="utf-8",
+    )
+    report = testing.check(str(target), api=api)  # type: ignore[arg-type]
+    assert [d.mistake for d in report.diagnoses] == [mistake], report.format()

@@ -109,16 +109,15 @@ def run(
     shapes = {"dx": (D, *per_step), "dh0": (H, N), "dWx": (H, D), "dWh": (H, H), "db": (H, 1)}
     canonical = {"dx": back_to_rows, "db": lambda g: g[:, 0]}
     for name, key in gradients:
+        found = name
         if name not in back and _OTHER_NAME.get(name) in back:
-            notes.append(
-                f"{b_name} names the input gradient {_OTHER_NAME[name]!r}: read as {name!r}"
-            )
-            name = _OTHER_NAME[name]  # noqa: PLW2901  (the report shows the code's own name)
-        if name not in back:
+            found = _OTHER_NAME[name]
+            notes.append(f"{b_name} names the input gradient {found!r}: read as {name!r}")
+        if found not in back:
             outputs.append(Output(key, name, None, f"{b_name}'s gradients have no {name!r}"))
             continue
         to_rows = canonical.get(key, np.transpose)
-        outputs.append(_column_output(key, name, back[name], shapes[key], to_rows, D, seen))
+        outputs.append(_column_output(key, name, back[found], shapes[key], to_rows, D, seen))
     return Observation(case, outputs, tuple(seen), tuple(notes))
 
 
