@@ -37,7 +37,6 @@ __all__ = [
     "DTYPES",
     "FORWARD_KEYS",
     "KEYS",
-    "READOUT_KEYS",
     "Case",
     "Implementation",
     "Inputs",
@@ -52,10 +51,9 @@ __all__ = [
 ]
 
 DTYPES = ("float64", "float32")
-#: The expected values of every case: the states, then each gradient; and of a case with a
-#: :class:`Readout`, the outputs and (linear) their layer's gradients.
+#: The expected values of every case: the states, then each gradient. A case with a
+#: :class:`Readout` adds the outputs ``y``, and for a linear layer ``dWy`` and ``dby``.
 KEYS = ("h", "dx", "dh0", "dWx", "dWh", "db")
-READOUT_KEYS = ("y", "dWy", "dby")
 #: The values of the forward pass: the states, the final state, the outputs.
 FORWARD_KEYS = ("h", "h_last", "y")
 #: Outputs per step of a case's output layer.
@@ -188,7 +186,7 @@ class Case:
 def with_readout(case: Case, softmax: bool) -> Case:
     """``case`` with an output layer of Q outputs, drawn from the case's name and shape.
 
-    Wy is U(-1/sqrt(H), 1/sqrt(H)) as torch's ``Linear`` draws it, by standard normal. For a
+    Wy is U(-1/sqrt(H), 1/sqrt(H)), as torch's ``Linear`` draws it; by is standard normal. For a
     linear layer, dy is standard normal and ``dh`` becomes ``dy_t @ Wy.T`` (in float64, then the
     case's dtype): the states' gradient when the loss reads the outputs only, as d2l's does.
     """
