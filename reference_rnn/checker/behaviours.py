@@ -30,13 +30,8 @@ from reference_rnn.core.measure import scaled_error
 
 __all__ = ["BEHAVIOURS", "MISSED_BY"]
 
-_PER_SEQUENCE = (
-    "h",
-    "h_last",
-    "y",
-    "dx",
-    "dh0",
-)  # stacked along the batch; weight gradients add up
+# stacked along the batch; weight gradients add up
+_PER_SEQUENCE = ("h", "h_last", "y", "dx", "dh0")
 _WEIGHTS = ("Wx", "Wh", "b")
 
 #: Found: (index of the record, evidence), for the records a mistake explains.
