@@ -20,6 +20,7 @@ import pytest
 
 from reference_rnn import testing
 from reference_rnn.checker.apis import with_tensors
+from reference_rnn.checker.target import locate
 from reference_rnn.cli import main
 
 ROOT = Path(__file__).parents[1]
@@ -40,8 +41,7 @@ def run_json(capsys, *argv: str) -> tuple[int, dict]:
     return code, json.loads(capsys.readouterr().out)
 
 
-@pytest.mark.parametrize("dtype", ["float64", "float32"])
-@pytest.mark.parametrize(
+EXAMPLES_RUN = pytest.mark.parametrize(
     ("argv", "count", "names"),
     [
         # 10 cases x (the cell's 7 values + the sequence's 7)
@@ -53,23 +53,37 @@ def run_json(capsys, *argv: str) -> tuple[int, dict]:
     ],
     ids=["coursera", "d2l", "eecs498"],
 )
-def test_each_course_s_example_passes_every_check_in_a_worker(
-    torch, capsys, argv, count, names, dtype
-):
-    code, document = run_json(capsys, *argv, "--dtype", dtype)
+
+
+@EXAMPLES_RUN
+def test_each_course_s_example_passes_every_check_in_a_worker(torch, capsys, argv, count, names):
+    code, document = run_json(capsys, *argv)
     failed = [c["name"] for c in document["checks"] if not c["passed"]]
     assert (code, failed) == (0, [])
     assert len(document["checks"]) == count
     assert names <= {c["name"] for c in document["checks"]}
 
 
-def test_d2l_s_module_is_found_by_its_rnn_and_a_function_by_itself(torch):
-    import d2l_rnn_scratch
+@EXAMPLES_RUN
+def test_each_course_s_example_passes_every_check_in_float32(torch, argv, count, names):
+    # in this process: the worker is the same for both dtypes, and costs torch's import each time
+    target, _, api, *tensors = argv
+    report = testing.check(
+        target, api=api, tensors=tensors[-1] if tensors else None, dtype="float32", isolate=False
+    )
+    assert report.passed, report.format()
+    assert len(report.checks) == count
+    assert names <= {c.name for c in report.checks}
 
-    assert testing.check(D2L, api="d2l").passed
-    report = testing.check(d2l_rnn_scratch.rnn, api="d2l")  # located as path:rnn in the worker
+
+#: One small case, for tests about where the code runs rather than what it computes.
+SMALL = [testing.make_case("small", 2, 3, 3, 4)]
+
+
+def test_d2l_s_module_is_found_by_its_rnn(torch):
+    report = testing.check(D2L, api="d2l", cases=SMALL, isolate=False)
     assert report.passed
-    assert report.target == "d2l_rnn_scratch:rnn"
+    assert len(report.checks) == 9
 
 
 def test_a_module_without_rnn_is_the_failed_check_that_it_exists(torch):
@@ -284,29 +298,39 @@ def test_the_tensors_an_api_takes_name_the_same_api():
     assert with_tensors("cs231n-torch", "torch") == "cs231n-torch"
 
 
-def test_the_plugin_takes_the_tensors_too(pytester, torch):
+def test_the_plugin_refuses_tensors_its_api_does_not_take(pytester):
     # a module name, not a path: pytest would take a path for the folder of its configuration
     pytester.makepyfile(eecs498=Path(EECS498).read_text(encoding="utf-8"))
     target = ("-p", "no:cacheprovider", "--rnn-target", "eecs498")
-    result = pytester.runpytest_inprocess(*target, "--rnn-api", "cs231n", "--rnn-tensors", "torch")
-    result.assert_outcomes(passed=120)
     refused = pytester.runpytest_inprocess(*target, "--rnn-api", "dlfs2", "--rnn-tensors", "torch")
     assert refused.ret == pytest.ExitCode.USAGE_ERROR
     refused.stderr.fnmatch_lines(["*--rnn-tensors: tensors='torch' does not apply to api 'dlfs2'*"])
 
 
 def test_the_checker_itself_never_imports_torch_only_the_worker_does(torch):
-    # torch is the code under test's framework: the checker makes its tensors in the worker
+    # torch is the code under test's framework: the checker's stand-ins need no tensors
     script = (
         "import sys; from reference_rnn import testing; "
-        f"assert testing.check({D2L + ':rnn'!r}, api='d2l').passed; "
-        f"assert testing.check({EECS498!r}, api='cs231n', tensors='torch').passed; "
+        "small = [testing.make_case('small', 2, 3, 3, 4)]; "
+        f"assert testing.check({D2L + ':rnn'!r}, api='d2l', cases=small).passed; "
         "print('torch' in sys.modules)"
     )
     done = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, check=True
     )
     assert done.stdout == "False\n"
+
+
+def test_a_function_is_found_again_in_the_worker_by_its_module_and_name(torch):
+    import d2l_rnn_scratch
+
+    assert locate(d2l_rnn_scratch.rnn) == "d2l_rnn_scratch:rnn"
+
+    def rnn(inputs, state, params):
+        return d2l_rnn_scratch.rnn(inputs, state, params)
+
+    with pytest.raises(ValueError, match=r"cannot import .*rnn.*\(made in a function\?\)"):
+        locate(rnn)
 
 
 @pytest.mark.parametrize(
@@ -336,7 +360,7 @@ def test_the_new_apis_run_under_the_worker_s_limits(torch, tmp_path, capsys, api
     ("api", "mistake"),
     [
         ("coursera", "column-input-as-rows"),  # seen by the adapter, in the worker
-        ("cs231n-torch", "bias-gradient-not-summed"),  # a variant's values, read back as tensors
+        ("coursera", "bias-gradient-not-summed"),  # a variant's values, in the column layout
     ],
 )
 def test_a_planted_mistake_is_named_the_same_from_the_worker(torch, tmp_path, api, mistake):
@@ -346,5 +370,6 @@ def test_a_planted_mistake_is_named_the_same_from_the_worker(torch, tmp_path, ap
         f"globals().update(vars(planted.make({api!r}, {mistake!r})))\n",
         encoding="utf-8",
     )
-    report = testing.check(str(target), api=api)  # type: ignore[arg-type]
+    cases = [testing.make_case("batch", 3, 4, 3, 5), testing.make_case("one", 1, 2, 3, 5, seed=1)]
+    report = testing.check(str(target), api=api, cases=cases)  # type: ignore[arg-type]
     assert [d.mistake for d in report.diagnoses] == [mistake], report.format()
