@@ -41,6 +41,7 @@ from reference_rnn.checker.apis.calling import (
     output,
     unpack,
 )
+from reference_rnn.checker.apis.pairs import plan_pairs
 from reference_rnn.checker.battery import Case
 from reference_rnn.core.validation import FloatArray
 
@@ -155,24 +156,14 @@ def _column_output(
 
 
 def plan(module: object) -> Plan:
-    result = Plan()
-    for label, names, step in (
+    pairs = (
         ("cell:", ("rnn_cell_forward", "rnn_cell_backward"), True),
         ("", ("rnn_forward", "rnn_backward"), False),
-    ):
-        forward, backward = (getattr(module, name, None) for name in names)
-        if not callable(forward):
-            result.missing.append(names[0])
-            continue
-        if not callable(backward):
-            backward = None
-            result.notes.append(f"forward only: no {names[1]}, so {names[0]} is checked alone")
-        result.runners.append(
-            Runner(
-                label,
-                partial(run, forward, backward, names, step),
-                one_step=step,
-                readout="softmax",
-            )
-        )
-    return result
+    )
+    return plan_pairs(
+        module,
+        pairs,
+        lambda label, forward, backward, names, step: Runner(
+            label, partial(run, forward, backward, names, step), one_step=step, readout="softmax"
+        ),
+    )

@@ -33,6 +33,7 @@ from reference_rnn.checker.apis.calling import (
     weight_grads,
 )
 from reference_rnn.checker.apis.d2l import torch_module
+from reference_rnn.checker.apis.pairs import plan_pairs
 from reference_rnn.checker.battery import Case
 from reference_rnn.core.validation import FloatArray
 
@@ -89,22 +90,17 @@ def _tensor(a: FloatArray) -> Any:
 
 def plan(module: object, *, tensors: bool = False) -> Plan:
     """The runners of ``module``'s functions; ``tensors``: they take torch tensors."""
-    result = Plan()
-    for label, names, step in (
+    pairs = (
         ("step:", ("rnn_step_forward", "rnn_step_backward"), True),
         ("", ("rnn_forward", "rnn_backward"), False),
-    ):
-        forward, backward = (getattr(module, name, None) for name in names)
-        if not callable(forward):
-            result.missing.append(names[0])
-            continue
-        if not callable(backward):
-            backward = None
-            result.notes.append(f"forward only: no {names[1]}, so {names[0]} is checked alone")
-        result.runners.append(
-            Runner(label, partial(run, forward, backward, names, step, tensors), one_step=step)
-        )
-    return result
+    )
+    return plan_pairs(
+        module,
+        pairs,
+        lambda label, forward, backward, names, step: Runner(
+            label, partial(run, forward, backward, names, step, tensors), one_step=step
+        ),
+    )
 
 
 def plan_tensors(module: object) -> Plan:
