@@ -48,8 +48,9 @@ _PLANS: dict[str, Callable[[object], Plan]] = {
 APIS = tuple(_PLANS)
 #: What the code under test takes: NumPy arrays, or torch tensors.
 TENSORS = ("numpy", "torch")
-#: The APIs whose code takes torch tensors, and the NumPy API each is written after.
-_TORCH_APIS = {"cs231n-torch": "cs231n", "d2l": None}
+#: The APIs whose code takes torch tensors; and the torch form of a NumPy API.
+_TAKE_TORCH = frozenset({"cs231n-torch", "d2l"})
+_TORCH_FORM = {"cs231n": "cs231n-torch"}
 
 
 def with_tensors(api: str, tensors: str | None) -> str:
@@ -63,14 +64,12 @@ def with_tensors(api: str, tensors: str | None) -> str:
     if tensors not in TENSORS:
         msg = f"tensors must be one of {', '.join(TENSORS)}, got {tensors!r}"
         raise ValueError(msg)
-    torch_form = {numpy: name for name, numpy in _TORCH_APIS.items() if numpy} | {
-        name: name for name in _TORCH_APIS
-    }
-    if tensors == "torch" and api in torch_form:
-        return torch_form[api]
-    if tensors == "numpy" and api not in _TORCH_APIS:
+    takes_torch = api in _TAKE_TORCH
+    if tensors == "torch" and (takes_torch or api in _TORCH_FORM):
+        return api if takes_torch else _TORCH_FORM[api]
+    if tensors == "numpy" and not takes_torch:
         return api
-    takes = "torch tensors" if api in _TORCH_APIS else "NumPy arrays"
+    takes = "torch tensors" if takes_torch else "NumPy arrays"
     msg = f"tensors={tensors!r} does not apply to api {api!r}: its code takes {takes}"
     raise ValueError(msg)
 
