@@ -34,7 +34,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "check your RNN against the reference and name its mistake",
     ),
     "export": (
-        "reference_rnn.checker.export",
+        "reference_rnn.export.command",
         "write the check cases as .npz files for any language",
     ),
 }

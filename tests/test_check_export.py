@@ -19,12 +19,12 @@ import pytest
 
 from reference_rnn import testing
 from reference_rnn.checker.battery import KEYS
-from reference_rnn.checker.npz import npy_bytes, npz_bytes
-from reference_rnn.checker.portable import RNN_CASES, portable_cases
 from reference_rnn.cli import main
 from reference_rnn.core.config import RNNConfig
 from reference_rnn.core.functional import rnn_backward, rnn_forward
 from reference_rnn.core.measure import TOLERANCE, scaled_error
+from reference_rnn.export.npz import npy_bytes, npz_bytes
+from reference_rnn.export.portable import RNN_CASES, portable_cases
 from reference_rnn.oracles import Problem
 
 #: Cases per dtype of a whole export: 4 step and 10 sequence cases in tanh and relu each, 2

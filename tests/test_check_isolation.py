@@ -22,7 +22,8 @@ import numpy as np
 import pytest
 
 from reference_rnn import testing
-from reference_rnn.checker import channel, process, remote, sandbox
+from reference_rnn.checker import process, remote, sandbox
+from reference_rnn.checker import process as channel
 from reference_rnn.checker.apis import plan
 from reference_rnn.checker.apis.calling import Observation
 from reference_rnn.checker.battery import make_case

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from reference_rnn.checker import export
 from reference_rnn.cli import main
+from reference_rnn.export import command as export
 
 ONE = ["--only", "step-tanh-sample", "--dtype", "float64"]
 WRITTEN = ["README.md", "index.json", "index.txt", "step-tanh-sample.float64.npz"]

@@ -1,4 +1,4 @@
-"""``reference_rnn.testing_items``: a report's checks as test items, each failing alone and saying why.
+"""``reference_rnn.testing.items``: a report's checks as test items, each failing alone and saying why.
 
 Made from reports built here (no worker process): the end-to-end runs are
 tests/test_testing_plugin.py's.
@@ -9,9 +9,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from reference_rnn import testing, testing_items
+from reference_rnn import testing
 from reference_rnn.checker.apis.calling import Output
 from reference_rnn.checker.runner import Check, Report
+from reference_rnn.testing import items as testing_items
 
 
 def _report(
@@ -86,8 +87,8 @@ def test_parametrize_checks_an_object_or_a_target_in_each_dtype(monkeypatch):
     assert argname == "rnn_check"
     assert [p.id for p in params] == ["cs231n-a-float64-h"]
     target, kwargs = calls[0]
-    assert target == "reference_rnn.testing_items"
-    assert kwargs["name"] == "reference_rnn.testing_items"
+    assert target == "reference_rnn.testing.items"
+    assert kwargs["name"] == "reference_rnn.testing.items"
     assert kwargs["dtypes"] == ["float32", "float64"]
     testing.parametrize("pkg.mod", api="sprint", argname="x", timeout=3)
     assert calls[1][0] == "pkg.mod"

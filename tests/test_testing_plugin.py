@@ -15,10 +15,11 @@ from types import SimpleNamespace
 
 import pytest
 
-from reference_rnn import pytest_plugin, testing
+from reference_rnn import testing
 from reference_rnn.checker.apis import APIS
 from reference_rnn.checker.battery import DTYPES
 from reference_rnn.checker.runner import Check, Report
+from reference_rnn.testing import plugin as pytest_plugin
 
 pytest_plugins = ["pytester"]
 

@@ -1,4 +1,4 @@
-"""``reference_rnn.testing_strategies``: what the strategies draw, and that the reference passes."""
+"""``reference_rnn.testing.strategies``: what the strategies draw, and that the reference passes."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 
 from reference_rnn import rnn_backward, rnn_forward, testing
-from reference_rnn.testing_strategies import cases, sizes, weights
+from reference_rnn.testing.strategies import cases, sizes, weights
 
 
 @settings(max_examples=25, deadline=None)

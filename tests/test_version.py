@@ -41,7 +41,7 @@ def test_the_metadata_claims_what_is_tested_and_links_off_the_repository():
     versions = {c.rpartition(":: ")[2] for c in project["classifiers"] if ":: 3." in c}
     assert versions == {"3.11", "3.12", "3.13"}
     assert set(project["urls"]) == {"Homepage", "Documentation", "Source", "Changelog", "Issues"}
-    assert project["entry-points"]["pytest11"] == {"reference_rnn": "reference_rnn.pytest_plugin"}
+    assert project["entry-points"]["pytest11"] == {"reference_rnn": "reference_rnn.testing.plugin"}
     readme = (PYPROJECT.parent / project["readme"]).read_text(encoding="utf-8")
     targets = re.findall(r"\]\(([^)\s]+)\)", readme)
     assert targets

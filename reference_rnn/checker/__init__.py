@@ -6,9 +6,8 @@ one module per API), compare each value with the reference's (:mod:`~reference_r
 and, when a check fails, name the catalogued mistakes (:mod:`~reference_rnn.checker.catalogue`)
 that the results match (:mod:`~reference_rnn.checker.diagnosis`). The code under test runs only
 in a worker process (:mod:`~reference_rnn.checker.worker`; the checker's side of the boundary:
-:mod:`~reference_rnn.checker.sandbox`, ``process``, ``channel``, ``remote``, ``target``).
-:mod:`~reference_rnn.checker.export` writes every configuration's cases as files for any
-language (``portable``, ``manifest``, ``npz``, ``readme``).
+:mod:`~reference_rnn.checker.sandbox`, ``process`` with its channel, ``remote``, ``target``).
+:mod:`reference_rnn.export` writes the battery's cases as files for any language.
 
 May import the core, the layers and :mod:`reference_rnn.pages`: never an oracle (the expected
 values are the reference's own) and nothing of verify.

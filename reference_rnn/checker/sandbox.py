@@ -26,11 +26,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import NoReturn, Self
 
-from reference_rnn.checker import channel, remote
+from reference_rnn.checker import remote
 from reference_rnn.checker.apis import plan
 from reference_rnn.checker.apis.calling import Observation, Output, Plan, Runner
 from reference_rnn.checker.battery import Case, battery
-from reference_rnn.checker.process import WorkerLostError, WorkerProcess
+from reference_rnn.checker.process import WorkerLostError, WorkerProcess, encode
 from reference_rnn.checker.runner import Check, Report, check_plan, validated
 from reference_rnn.checker.target import TargetNotFoundError
 from reference_rnn.core.measure import TOLERANCE
@@ -135,7 +135,7 @@ class Sandbox:
             _lost("the worker process did not start")
         deadline = time.monotonic() + self.limits.timeout
         request = {"op": "load", "target": self.target, "api": self.api, "path": sys.path}
-        worker.send(channel.encode(request), deadline)
+        worker.send(encode(request), deadline)
         header, _ = worker.receive(deadline, _REPLY_MARGIN)
         op, error = header.get("op"), remote.printable(str(header.get("error")), _DETAIL)
         if op == "not-found":
@@ -184,7 +184,7 @@ class Sandbox:
         arrays = [case.x, case.h0, case.Wx, case.Wh, case.b, case.dh]
         arrays += [] if readout is None else [readout.Wy, readout.by, readout.dy]
         deadline = time.monotonic() + self.limits.timeout
-        self._worker.send(channel.encode(request, arrays), deadline)
+        self._worker.send(encode(request, arrays), deadline)
         size = _REPLY_MARGIN + 32 * sum(a.size for a in arrays)  # float64, with room to spare
         header, values = self._worker.receive(deadline, size)
         if header.get("seq") != self._calls or header.get("op") not in ("observation", "error"):

@@ -28,7 +28,6 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from reference_rnn.checker import channel
 from reference_rnn.checker.apis import plan
 from reference_rnn.checker.apis.calling import (
     Plan,
@@ -40,6 +39,7 @@ from reference_rnn.checker.apis.calling import (
     worker_mode,
 )
 from reference_rnn.checker.battery import Case, Readout
+from reference_rnn.checker.process import decode, encode, reader, write_all
 from reference_rnn.checker.remote import ATTRIBUTES
 from reference_rnn.checker.target import TargetNotFoundError, load_target
 from reference_rnn.core.validation import FloatArray
@@ -61,12 +61,12 @@ class Worker:
         """The reply to one request, whatever the code under test does short of ending us."""
         try:
             if header.get("op") == "load":
-                return channel.encode(self.load(header))
+                return encode(self.load(header))
             reply, values = self.run(header, arrays)
-            return channel.encode(reply, values)
+            return encode(reply, values)
         except BaseException as exc:  # noqa: BLE001  (the code under test's, or a request's fault)
             error = exception_text(exc)
-            return channel.encode({"op": "error", "seq": header.get("seq"), "error": error})
+            return encode({"op": "error", "seq": header.get("seq"), "error": error})
         finally:  # the code may have changed what the worker's own code needs
             sys.setrecursionlimit(self.recursion_limit)
 
@@ -135,14 +135,14 @@ def main(argv: Sequence[str]) -> int:
     faulthandler.enable()  # a crash in compiled code: its traceback goes to the captured stderr
     worker_mode()
     worker = Worker()
-    read = channel.reader(requests)
-    channel.write_all(replies, channel.encode({"op": "ready"}))
+    read = reader(requests)
+    write_all(replies, encode({"op": "ready"}))
     while True:
         try:
-            header, arrays = channel.decode(read, REQUEST_LIMIT)
+            header, arrays = decode(read, REQUEST_LIMIT)
         except EOFError:  # the checker is done
             return 0
-        channel.write_all(replies, worker.answer(header, arrays))
+        write_all(replies, worker.answer(header, arrays))
 
 
 def _die_with_the_checker() -> None:

@@ -4,7 +4,7 @@
 process as ``python -m reference_rnn check`` runs it, and returns a :class:`CheckedValue` per
 check, with the id a test gets (``cs231n-sample_h0-float64-dWh``), where its error first
 exceeds the tolerance along time, and the mistakes the run's diagnosis names for it. The pytest
-plugin (:mod:`reference_rnn.pytest_plugin`) and :func:`reference_rnn.testing.parametrize` make
+plugin (:mod:`reference_rnn.testing.plugin`) and :func:`reference_rnn.testing.parametrize` make
 their items from these; nothing here needs pytest.
 """
 

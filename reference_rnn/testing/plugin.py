@@ -25,7 +25,7 @@ from reference_rnn.checker.apis import APIS, TENSORS, with_tensors
 from reference_rnn.checker.battery import DTYPES
 from reference_rnn.checker.catalogue import MISTAKES
 from reference_rnn.checker.runner import Report
-from reference_rnn.testing_items import CheckedValue, checked_values
+from reference_rnn.testing.items import CheckedValue, checked_values
 
 __all__ = ["RNNCheckItem"]
 

@@ -1,8 +1,8 @@
 """``python -m reference_rnn export DIR``: every configuration's cases as files any language reads.
 
-What is written (:mod:`~reference_rnn.checker.portable` builds the cases,
-:mod:`~reference_rnn.checker.npz` their bytes, :mod:`~reference_rnn.checker.manifest` and
-:mod:`~reference_rnn.checker.readme` the files that describe them): one ``{case}.{dtype}.npz`` per
+What is written (:mod:`~reference_rnn.export.portable` builds the cases,
+:mod:`~reference_rnn.export.npz` their bytes, :mod:`~reference_rnn.export.manifest` and
+:mod:`~reference_rnn.export.readme` the files that describe them): one ``{case}.{dtype}.npz`` per
 case and dtype, ``index.json`` (format version 2), ``index.txt`` and ``README.md``. Two exports of
 the same version and seed are byte-identical with the same NumPy build; across NumPy releases only
 float64 expected values can move, in their last bits, with NumPy's own arithmetic.
@@ -27,10 +27,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from reference_rnn.checker.battery import DTYPES
-from reference_rnn.checker.manifest import index_json, index_txt
-from reference_rnn.checker.npz import npz_bytes
-from reference_rnn.checker.portable import Portable, portable_cases
-from reference_rnn.checker.readme import readme
+from reference_rnn.export.manifest import index_json, index_txt
+from reference_rnn.export.npz import npz_bytes
+from reference_rnn.export.portable import Portable, portable_cases
+from reference_rnn.export.readme import readme
 
 __all__ = [
     "ExportError",

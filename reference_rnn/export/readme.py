@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from reference_rnn.checker.manifest import FORMAT_VERSION, RULES
-from reference_rnn.checker.portable import KINDS, Portable, portable_cases
 from reference_rnn.core.measure import TOLERANCE
+from reference_rnn.export.manifest import FORMAT_VERSION, RULES
+from reference_rnn.export.portable import KINDS, Portable, portable_cases
 
 __all__ = ["readme"]
 

@@ -14,9 +14,9 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from reference_rnn.checker.npz import DESCR
-from reference_rnn.checker.portable import KINDS, Portable
 from reference_rnn.core.measure import TOLERANCE
+from reference_rnn.export.npz import DESCR
+from reference_rnn.export.portable import KINDS, Portable
 
 __all__ = ["FORMAT_VERSION", "KIND_TEXT", "RULES", "index_json", "index_txt"]
 

@@ -25,6 +25,10 @@
 - :func:`cases`: the battery's cases. Each has the inputs ``x (N, T, D)``, ``h0 (N, H)``, ``Wx``,
   ``Wh``, ``b`` and the upstream gradient ``dh (N, T, H)`` in its dtype, and ``expected``: the
   reference's ``h``, ``dx``, ``dh0``, ``dWx``, ``dWh`` and ``db`` for them (float64).
+
+The package also holds the pytest plugin (:mod:`~reference_rnn.testing.plugin`, the ``pytest11``
+entry point), a report's checks as test items (:mod:`~reference_rnn.testing.items`) and hypothesis
+strategies (:mod:`~reference_rnn.testing.strategies`). May import the core and the checker.
 """
 
 from __future__ import annotations
@@ -43,7 +47,7 @@ from reference_rnn.checker.sandbox import Limits, check_target
 from reference_rnn.checker.target import load_target, locate
 from reference_rnn.core.measure import TOLERANCE, scaled_error
 from reference_rnn.core.validation import FloatArray
-from reference_rnn.testing_items import CheckedValue, checked_values
+from reference_rnn.testing.items import CheckedValue, checked_values
 
 __all__ = [
     "APIS",
