@@ -13,8 +13,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
+from reference_rnn.core.cell_common import sealed
 from reference_rnn.core.config import RNNConfig
-from reference_rnn.core.functional import sealed
 from reference_rnn.core.validation import (
     FloatArray,
     as_array,

@@ -24,8 +24,9 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from reference_rnn.core.cell_common import sealed
 from reference_rnn.core.config import RNNConfig
-from reference_rnn.core.functional import RNNCache, backward_sequence, forward_sequence, sealed
+from reference_rnn.core.elman import RNNCache, backward_sequence, forward_sequence
 from reference_rnn.core.validation import FloatArray, NonFiniteResultError
 from reference_rnn.layers.rnn_parameters import core_weights, torch_gradients
 

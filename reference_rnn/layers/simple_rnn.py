@@ -12,7 +12,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from reference_rnn.core.functional import RNNCache, backward_sequence, forward_sequence
+from reference_rnn.core.elman import RNNCache, backward_sequence, forward_sequence
 from reference_rnn.core.validation import (
     FloatArray,
     as_real_array,
