@@ -19,7 +19,6 @@ rounds the cell's products to float32 there, a known difference (:data:`FLOAT64_
 
 from __future__ import annotations
 
-import importlib.metadata
 import os
 import sys
 from types import ModuleType
@@ -27,8 +26,9 @@ from typing import Any
 
 import numpy as np
 
-from reference_rnn.core.optional import require
-from reference_rnn.oracles import FloatArray, Problem, Results
+from reference_rnn.core.optional import measured_on, require
+from reference_rnn.core.validation import FloatArray
+from reference_rnn.oracles import Problem, Results
 
 __all__ = [
     "BACKEND",
@@ -103,18 +103,9 @@ MEASURED_ON = ("3.15.",)
 
 
 def known_difference(problem: Problem) -> str | None:
-    if problem.dtype != "float64" or not _measured_on("keras", MEASURED_ON):
+    if problem.dtype != "float64" or not measured_on("keras", MEASURED_ON):
         return None
     return FLOAT64_DIFFERENCE
-
-
-def _measured_on(distribution: str, releases: tuple[str, ...]) -> bool:
-    """Whether the installed ``distribution`` is one of ``releases`` (version prefixes)."""
-    try:
-        installed = importlib.metadata.version(distribution)
-    except importlib.metadata.PackageNotFoundError:
-        return False
-    return installed.startswith(releases)
 
 
 def run(problem: Problem) -> Results:

@@ -26,7 +26,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from reference_rnn.core.optional import require
-from reference_rnn.oracles import FloatArray, Problem, Results
+from reference_rnn.core.validation import FloatArray
+from reference_rnn.oracles import Problem, Results
 
 __all__ = ["OPSET", "run_model"]
 
