@@ -21,11 +21,13 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
 import numpy as np
 
+from reference_rnn.core.config import Mode
 from reference_rnn.core.optional import measured_on, require
 from reference_rnn.core.validation import FloatArray
 from reference_rnn.oracles import Problem, Results
@@ -165,24 +167,14 @@ def _layer(keras: Any, problem: Problem, layer: int, N: int, D: int) -> tuple[An
     """
 
     c = problem.config
-
-    def simple_rnn(**options: Any) -> Any:
-        return keras.layers.SimpleRNN(
-            c.hidden_size,
-            activation=c.nonlinearity,
-            use_bias=c.bias,
-            return_sequences=True,
-            return_state=True,
-            dtype=problem.dtype,
-            **options,
-        )
-
+    recurrent = _CELLS[c.mode]
     if c.bidirectional:
         # Bidirectional sets zero_output_for_mask on both of its layers itself
-        rnn = keras.layers.Bidirectional(simple_rnn(), dtype=problem.dtype)
+        rnn = keras.layers.Bidirectional(recurrent(keras, problem), dtype=problem.dtype)
         directions = [rnn.forward_layer, rnn.backward_layer]
     else:
-        rnn = simple_rnn(zero_output_for_mask=True)  # outputs past a length are zero, as torch's
+        # outputs past a length are zero, as torch's
+        rnn = recurrent(keras, problem, zero_output_for_mask=True)
         directions = [rnn]
     rnn.build((N, None, D))
     for direction, keras_layer in enumerate(directions):
@@ -193,6 +185,24 @@ def _layer(keras: Any, problem: Problem, layer: int, N: int, D: int) -> tuple[An
             weights.append(p[b_ih] + p[b_hh])
         keras_layer.set_weights(weights)
     return rnn, directions
+
+
+def _simple_rnn(keras: Any, problem: Problem, **options: Any) -> Any:
+    """Keras' Elman layer, all steps and the final state out."""
+    c = problem.config
+    return keras.layers.SimpleRNN(
+        c.hidden_size,
+        activation=c.nonlinearity,
+        use_bias=c.bias,
+        return_sequences=True,
+        return_state=True,
+        dtype=problem.dtype,
+        **options,
+    )
+
+
+#: Keras' recurrent layer for each cell, by ``config.mode``: a new cell is one more function.
+_CELLS: dict[Mode, Callable[..., Any]] = {"RNN_TANH": _simple_rnn, "RNN_RELU": _simple_rnn}
 
 
 def _to_keras(problem: Problem, a: FloatArray) -> FloatArray:

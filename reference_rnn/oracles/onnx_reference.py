@@ -34,7 +34,7 @@ def unsupported(problem: Problem) -> str | None:
             "float32 is onnxruntime's to check; this NumPy evaluator runs the graph in float64, "
             "where a layout mistake cannot hide below float32's tolerance"
         )
-    if problem.config.nonlinearity == "relu":
+    if problem.config.mode == "RNN_RELU":
         return (
             "the evaluator's RNN knows only the Tanh and Affine activations (onnx 1.23.2: "
             "RuntimeError: Unknown activation function 'Relu'.)"
