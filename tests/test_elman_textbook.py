@@ -43,31 +43,30 @@ def _assert_agree(actual, expected, dtype):
         assert scaled_error(got, want) <= TOLERANCE[dtype]
 
 
-@pytest.mark.parametrize("nonlinearity", NONLINEARITIES)
-@pytest.mark.parametrize("dtype", DTYPES)
-def test_sequence_forward(dtype, nonlinearity):
+@pytest.fixture(params=[(d, n) for d in DTYPES for n in NONLINEARITIES], ids="-".join)
+def case(request):
+    """A dtype, a nonlinearity, the arrays, and the forward's arguments (x, h0, Wx, Wh, b)."""
+    dtype, nonlinearity = request.param
     a = _arrays(dtype)
-    weights = a["x"], a["h0"], a["Wx"], a["Wh"], a["b"]
-    h, _ = textbook.rnn_forward(*weights, nonlinearity)
-    expected, _ = rr.rnn_forward(*weights, nonlinearity=nonlinearity)
-    _assert_agree([h], [expected], dtype)
+    return dtype, nonlinearity, a, (a["x"], a["h0"], a["Wx"], a["Wh"], a["b"])
 
 
-@pytest.mark.parametrize("nonlinearity", NONLINEARITIES)
-@pytest.mark.parametrize("dtype", DTYPES)
-def test_sequence_backward(dtype, nonlinearity):
-    a = _arrays(dtype)
-    weights = a["x"], a["h0"], a["Wx"], a["Wh"], a["b"]
-    _, caches = textbook.rnn_forward(*weights, nonlinearity)
-    _, cache = rr.rnn_forward(*weights, nonlinearity=nonlinearity)
+def test_sequence_forward(case):
+    dtype, nonlinearity, _, args = case
+    h, _ = textbook.rnn_forward(*args, nonlinearity)
+    _assert_agree([h], [rr.rnn_forward(*args, nonlinearity=nonlinearity)[0]], dtype)
+
+
+def test_sequence_backward(case):
+    dtype, nonlinearity, a, args = case
+    _, caches = textbook.rnn_forward(*args, nonlinearity)
+    _, cache = rr.rnn_forward(*args, nonlinearity=nonlinearity)
     _assert_agree(textbook.rnn_backward(a["dh"], caches), rr.rnn_backward(a["dh"], cache), dtype)
 
 
-@pytest.mark.parametrize("nonlinearity", NONLINEARITIES)
-@pytest.mark.parametrize("dtype", DTYPES)
-def test_step_forward_and_backward(dtype, nonlinearity):
-    a = _arrays(dtype)
-    step = a["x"][:, 0], a["h0"], a["Wx"], a["Wh"], a["b"]
+def test_step_forward_and_backward(case):
+    dtype, nonlinearity, a, args = case
+    step = (args[0][:, 0], *args[1:])  # the first step's x (N, D)
     next_h, cache = textbook.rnn_step_forward(*step, nonlinearity)
     expected, expected_cache = rr.rnn_step_forward(*step, nonlinearity=nonlinearity)
     _assert_agree([next_h], [expected], dtype)

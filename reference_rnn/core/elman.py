@@ -76,6 +76,8 @@ __all__ = [
     "NonFiniteResultError",
     "Nonlinearity",
     "RNNCache",
+    "backward_sequence",
+    "forward_sequence",
     "rnn_backward",
     "rnn_forward",
     "rnn_step_backward",
