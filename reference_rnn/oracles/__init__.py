@@ -38,7 +38,7 @@ from numpy.typing import NDArray
 from reference_rnn.core.config import RNNConfig
 from reference_rnn.core.validation import FloatArray
 
-__all__ = ["ORACLES", "Problem", "Results", "load"]
+__all__ = ["ORACLES", "FloatArray", "Problem", "Results", "load"]
 
 Results = dict[str, FloatArray]
 

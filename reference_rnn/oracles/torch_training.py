@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from reference_rnn.core.validation import FloatArray
+from reference_rnn.oracles import FloatArray
 from reference_rnn.oracles.torch import import_torch, one_thread
 
 __all__ = [
