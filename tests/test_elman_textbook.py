@@ -13,8 +13,8 @@ import pytest
 import reference_rnn as rr
 from reference_rnn.core import elman_textbook as textbook
 from reference_rnn.core.measure import TOLERANCE, scaled_error
+from reference_rnn.core.validation import DTYPES
 
-DTYPES = ["float64", "float32"]
 NONLINEARITIES = ["tanh", "relu"]
 N, T, D, H = 3, 5, 4, 6
 
