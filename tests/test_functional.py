@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import reference_rnn as rr
-from reference_rnn.core import functional
+from reference_rnn.core import elman as functional
 from reference_rnn.core.measure import TOLERANCE, scaled_error
 
 # (N, T, D, H): ones, primes, a single step, a single unit, a batch of one; and a sequence the
