@@ -7,6 +7,8 @@ usually made: it returns the same keys as :func:`reference_rnn.checker.battery.r
 fixed: tools read them.
 
 Shapes: x (N, T, D), h0 (N, H), Wx (D, H), Wh (H, H), b (H,), dh and every state (N, T, H).
+
+Long on purpose: the catalogue is one list, a mistake an entry, read as a whole.
 """
 
 from __future__ import annotations
