@@ -40,14 +40,12 @@ __all__ = [
     "describe",
     "exception_text",
     "final_state_only",
-    "grads_attribute",
     "one_step",
     "output",
     "quiet",
     "stray_methods",
     "unpack",
     "weight_grads",
-    "weights_changed",
     "worker_mode",
 ]
 
@@ -266,11 +264,6 @@ def weight_grads(values: Sequence[object], D: int, H: int) -> list[Output]:
     return [output(k, k, v, shape) for k, v, shape in zip(keys, values, shapes, strict=True)]
 
 
-def grads_attribute(layer: Any, D: int, H: int) -> list[Output]:
-    grads = unpack(".grads", call_user(".grads", lambda: layer.grads), 3)
-    return weight_grads(grads, D, H)
-
-
 def called_backward(what: str, thunk: Callable[[], Any], seen: list[str]) -> Any:
     """``thunk()``, the user's backward; a generator it returns is a :class:`UserCodeError`."""
     result = call_user(what, thunk)
@@ -279,26 +272,6 @@ def called_backward(what: str, thunk: Callable[[], Any], seen: list[str]) -> Any
         msg = f"{what} returned a generator: backward has a yield, so none of its body ran"
         raise UserCodeError(msg)
     return result
-
-
-def weights_changed(
-    name: str, given: Sequence[FloatArray], case: Case, seen: list[str], notes: list[str]
-) -> None:
-    """Say so when the layer's backward changed the weights it was given, in place."""
-    originals = (case.Wx, case.Wh, case.b)
-    names = [
-        w
-        for w, a, o in zip(("Wx", "Wh", "b"), given, originals, strict=True)
-        if not np.array_equal(a, o)
-    ]
-    if names:
-        seen.append("weights-updated-in-backward")
-        notes.append(
-            f"{name}.backward changed the weights it was given in place: "
-            "it takes an optimizer step itself. The checker reads the gradients from .grads; "
-            "to check the step instead, give the layer an optimizer of learning rate 0, or "
-            "read the change: dW = (W_before - W_after) / lr"
-        )
 
 
 def stray_methods(cls: Any) -> list[str]:

@@ -36,7 +36,7 @@ from reference_rnn.checker.apis.calling import (
     output,
     unpack,
 )
-from reference_rnn.checker.apis.spec import ApiSpec, Call, OutputSpec, RunnerSpec
+from reference_rnn.checker.apis.spec import ApiSpec, Call, OutputSpec, RunnerSpec, function_pair
 from reference_rnn.checker.battery import Case
 from reference_rnn.core.validation import FloatArray
 
@@ -128,15 +128,8 @@ def _runner(label: str, names: tuple[str, str], outputs: tuple[str, ...], step: 
     """A forward function and its backward: ``outputs``, the names of a, y and the gradients."""
     keys = ("h", "y", "dx", "dh0", "dWx", "dWh", "db")
     specs = tuple(OutputSpec(key, name) for key, name in zip(keys, outputs, strict=True))
-    return RunnerSpec(
-        label,
-        *names,
-        specs[:2],
-        specs[2:],
-        _steps,
-        "not run: {forward} failed",
-        one_step=step,
-        readout="softmax",
+    return function_pair(
+        label, names, specs[:2], specs[2:], _steps, one_step=step, readout="softmax"
     )
 
 

@@ -26,7 +26,14 @@ from reference_rnn.checker.apis.calling import (
     weight_grads,
 )
 from reference_rnn.checker.apis.d2l import torch_module
-from reference_rnn.checker.apis.spec import WEIGHTS, ApiSpec, Call, OutputSpec, RunnerSpec
+from reference_rnn.checker.apis.spec import (
+    WEIGHTS,
+    ApiSpec,
+    Call,
+    OutputSpec,
+    RunnerSpec,
+    function_pair,
+)
 
 __all__ = ["SPEC", "TORCH_SPEC"]
 
@@ -54,28 +61,17 @@ def _steps(tensors: bool, module: Any, call: Call) -> Iterator[None]:
 
 
 def _runners(tensors: bool) -> tuple[RunnerSpec, ...]:
+    """The step functions and the sequence's, named as CS231n names their values."""
     steps = partial(_steps, tensors)
-    skipped = "not run: {forward} failed"
+
+    def pair(label: str, names: tuple[str, str], h: str, dh0: str) -> RunnerSpec:
+        gradients = (OutputSpec("dx", "dx"), OutputSpec("dh0", dh0), *WEIGHTS)
+        step = label == "step:"
+        return function_pair(label, names, (OutputSpec("h", h),), gradients, steps, one_step=step)
+
     return (
-        RunnerSpec(
-            "step:",
-            "rnn_step_forward",
-            "rnn_step_backward",
-            (OutputSpec("h", "next_h"),),
-            (OutputSpec("dx", "dx"), OutputSpec("dh0", "dprev_h"), *WEIGHTS),
-            steps,
-            skipped,
-            one_step=True,
-        ),
-        RunnerSpec(
-            "",
-            "rnn_forward",
-            "rnn_backward",
-            (OutputSpec("h", "h"),),
-            (OutputSpec("dx", "dx"), OutputSpec("dh0", "dh0"), *WEIGHTS),
-            steps,
-            skipped,
-        ),
+        pair("step:", ("rnn_step_forward", "rnn_step_backward"), "next_h", "dprev_h"),
+        pair("", ("rnn_forward", "rnn_backward"), "h", "dh0"),
     )
 
 

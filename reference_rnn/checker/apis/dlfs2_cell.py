@@ -8,17 +8,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from reference_rnn.checker.apis.calling import (
-    call_user,
-    called_backward,
-    class_name,
-    copies,
-    grads_attribute,
-    one_step,
-    unpack,
-    weights_changed,
-)
-from reference_rnn.checker.apis.spec import WEIGHTS, ApiSpec, Call, OutputSpec, RunnerSpec
+from reference_rnn.checker.apis.calling import call_user, one_step, unpack
+from reference_rnn.checker.apis.classes import layer_api, made
+from reference_rnn.checker.apis.spec import Call, OutputSpec
 
 __all__ = ["SPEC"]
 
@@ -26,33 +18,22 @@ __all__ = ["SPEC"]
 def _steps(cls: Any, call: Call) -> Iterator[None]:
     """A cell, one step forward, then backward and .grads."""
     N, _, D, H = call.case.shape
-    x, h0, Wx, Wh, b, dh = copies(call.case)
-    name = class_name(cls)
-    layer = call_user(f"{name}(Wx, Wh, b)", lambda: cls(Wx, Wh, b))
+    layer = made(cls, call)
+    x, h0, dh, obj = layer.x, layer.h0, layer.dh, layer.obj
     call.add(
-        "h", call_user("forward(x, h_prev)", lambda: layer.forward(x[:, 0], h0)), (N, H), one_step
+        "h", call_user("forward(x, h_prev)", lambda: obj.forward(x[:, 0], h0)), (N, H), one_step
     )
     yield
-    back = called_backward("backward(dh_next)", lambda: layer.backward(dh[:, 0]), call.seen)
-    weights_changed(name, (Wx, Wh, b), call.case, call.seen, call.notes)
+    back = layer.backward("backward(dh_next)", lambda: obj.backward(dh[:, 0]), call)
     dx, dh_prev = unpack("backward(dh_next)", back, 2)
     call.add("dx", dx, (N, D), one_step)
     call.add("dh0", dh_prev, (N, H))
-    call.outputs += grads_attribute(layer, D, H)
+    layer.gradients(call)
 
 
-SPEC = ApiSpec(
+SPEC = layer_api(
     "dlfs2-cell",
-    "class",
-    (
-        RunnerSpec(
-            "",
-            "forward",
-            "backward",
-            (OutputSpec("h", "h_next"),),
-            (OutputSpec("dx", "dx"), OutputSpec("dh0", "dh_prev"), *WEIGHTS),
-            _steps,
-            one_step=True,
-        ),
-    ),
+    _steps,
+    (OutputSpec("h", "h_next"), OutputSpec("dx", "dx"), OutputSpec("dh0", "dh_prev")),
+    one_step=True,
 )

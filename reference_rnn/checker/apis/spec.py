@@ -37,6 +37,7 @@ __all__ = [
     "Facts",
     "OutputSpec",
     "RunnerSpec",
+    "function_pair",
     "is_function",
     "not_run",
     "read_facts",
@@ -72,8 +73,7 @@ class RunnerSpec:
     backward : its backward, without which forward is checked alone; None where the gradients
         need none of the code's (torch's autograd)
     outputs, gradients : what the forward part, and the backward part, return
-    skipped : what the gradients say when the forward part failed (``{forward}``: its name);
-        None: the forward's error
+    skipped : what the gradients say when the forward part failed; None: the forward's error
     """
 
     label: str
@@ -118,6 +118,25 @@ class RunnerSpec:
                 call.outputs += not_run(left, str(exc))
         seen = tuple(dict.fromkeys(call.seen))
         return Observation(call.case, call.outputs, seen, tuple(call.notes))
+
+
+def function_pair(
+    label: str,
+    names: tuple[str, str],
+    outputs: tuple[OutputSpec, ...],
+    gradients: tuple[OutputSpec, ...],
+    steps: Steps,
+    *,
+    one_step: bool,
+    readout: str | None = None,
+) -> RunnerSpec:
+    """A module's forward function and its backward (``names``): a runner whose gradients,
+    when the forward failed, name it."""
+    forward, backward = names
+    skipped = f"not run: {forward} failed"
+    return RunnerSpec(
+        label, forward, backward, outputs, gradients, steps, skipped, one_step, readout=readout
+    )
 
 
 _DONE = object()  # an adapter that returned before its backward part

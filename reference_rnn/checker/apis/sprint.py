@@ -12,18 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from reference_rnn.checker.apis.calling import (
-    Output,
-    as_array,
-    call_user,
-    called_backward,
-    class_name,
-    copies,
-    final_state_only,
-    grads_attribute,
-    weights_changed,
-)
-from reference_rnn.checker.apis.spec import WEIGHTS, ApiSpec, Call, OutputSpec, RunnerSpec
+from reference_rnn.checker.apis.calling import Output, as_array, call_user, final_state_only
+from reference_rnn.checker.apis.classes import layer_api, made
+from reference_rnn.checker.apis.spec import Call, OutputSpec
 from reference_rnn.core.validation import FloatArray
 
 __all__ = ["SPEC"]
@@ -32,10 +23,9 @@ __all__ = ["SPEC"]
 def _steps(cls: Any, call: Call) -> Iterator[None]:
     """A layer, forward, and, if what it returned has a state's shape, backward and .grads."""
     N, T, D, H = call.case.shape
-    x, h0, Wx, Wh, b, dh = copies(call.case)
-    name = class_name(cls)
-    layer = call_user(f"{name}(Wx, Wh, b)", lambda: cls(Wx, Wh, b))
-    arr, form = _read(call_user("forward(x, h_prev)", lambda: layer.forward(x, h0)))
+    layer = made(cls, call)
+    x, h0, dh, obj = layer.x, layer.h0, layer.dh, layer.obj
+    arr, form = _read(call_user("forward(x, h_prev)", lambda: obj.forward(x, h0)))
     # What forward returned decides what backward is given: the gradient of that.
     dout, unbatched = dh, False
     call.notes += [f"forward returns {form}: hs is checked"] if form else []
@@ -57,14 +47,13 @@ def _steps(cls: Any, call: Call) -> Iterator[None]:
     if forward.problem is not None:
         return  # no backward for what forward should not have returned
     yield
-    dx = called_backward("backward(dout)", lambda: layer.backward(dout), call.seen)
-    weights_changed(name, (Wx, Wh, b), call.case, call.seen, call.notes)
+    dx = layer.backward("backward(dout)", lambda: obj.backward(dout), call)
     if unbatched:  # dx as forward's states, (T, D)
         call.add("dx", dx, (T, D), lambda a: a[None])
     else:
         call.add("dx", dx, (N, T, D))
-    call.outputs += grads_attribute(layer, D, H)
-    dh_prev = call_user("dh_prev", lambda: getattr(layer, "dh_prev", None))
+    layer.gradients(call)
+    dh_prev = call_user("dh_prev", lambda: getattr(obj, "dh_prev", None))
     if dh_prev is not None:  # optional in this API
         call.add("dh0", dh_prev, (N, H))
 
@@ -82,17 +71,12 @@ def _read(out: object) -> tuple[FloatArray, str | None]:
     return as_array("h", out), None
 
 
-SPEC = ApiSpec(
+SPEC = layer_api(
     "sprint",
-    "class",
+    _steps,
     (
-        RunnerSpec(
-            "",
-            "forward",
-            "backward",
-            (OutputSpec("h", "h", or_last=True),),  # every state, or the final one
-            (OutputSpec("dx", "dx"), *WEIGHTS, OutputSpec("dh0", "dh_prev", optional=True)),
-            _steps,
-        ),
+        OutputSpec("h", "h", or_last=True),  # every state, or the final one
+        OutputSpec("dx", "dx"),
+        OutputSpec("dh0", "dh_prev", optional=True),
     ),
 )
