@@ -102,9 +102,7 @@ class RunnerSpec:
         try:
             forward_only = next(steps, _DONE) is _DONE
         except UserCodeError as exc:
-            skipped = (
-                str(exc) if self.skipped is None else self.skipped.format(forward=self.forward)
-            )
+            skipped = str(exc) if self.skipped is None else self.skipped
             failed = not_run(self.outputs, str(exc)) + not_run(self.gradients * backward, skipped)
             return Observation(case, failed)
         if backward and forward_only:
@@ -143,6 +141,7 @@ _DONE = object()  # an adapter that returned before its backward part
 
 
 def not_run(specs: Sequence[OutputSpec], why: str) -> list[Output]:
+    """Each output ``specs`` declare (but the optional ones), failed for ``why``."""
     return [Output(spec.key, spec.name, None, why) for spec in specs if not spec.optional]
 
 
@@ -202,7 +201,7 @@ class ApiSpec:
     """One ``--api``: its name and target, its runners, and the facts the catalogue reads.
 
     target : ``module`` (functions found by name), ``class`` (a layer made with the weights, its
-        methods found by name) or ``function`` (TARGET itself, or the module's ``forward``)
+        methods found by name) or ``function`` (TARGET itself, or the module's function of its runner's ``forward`` name)
     required : methods besides ``forward`` without which a class fails a check (not only its
         backward is left out)
     tensors : what the code takes, ``numpy`` or ``torch``; torch_form: the API of the same code
