@@ -63,14 +63,9 @@ def test_an_unknown_api_is_a_value_error():
 def test_what_an_adapter_sees_is_catalogued_and_found_by_no_variant():
     assert set(MISTAKES) >= SEEN
     assert all(m.variant is None for m in CATALOGUE if m.id in SEEN)
-    assert {
-        "weights-updated-in-backward",
-        "backward-is-generator",
-        "column-bias-gradient-flat",
-        "column-input-as-rows",
-        "leaves-the-graph",
-        "in-place-write",
-    } == SEEN
+    # the others without a variant are found by running the code again
+    without_variant = {m.id for m in CATALOGUE if m.variant is None}
+    assert without_variant - {"batch-of-one-only", "reads-global-weights"} == SEEN
 
 
 def test_the_catalogue_s_applicability_read_from_the_specs_is_as_it_was_written():
