@@ -308,7 +308,7 @@ def test_the_plugin_refuses_tensors_its_api_does_not_take(pytester):
 
 
 def test_the_checker_itself_never_imports_torch_only_the_worker_does(torch):
-    # torch is the code under test's framework: the checker's stand-ins need no tensors
+    # torch is the code under test's framework: the checker reads what a call returns from the spec
     script = (
         "import sys; from reference_rnn import testing; "
         "small = [testing.make_case('small', 2, 3, 3, 4)]; "

@@ -15,6 +15,7 @@ import signal
 import struct
 import time
 import types
+from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar
 
@@ -24,9 +25,10 @@ import pytest
 from reference_rnn import testing
 from reference_rnn.checker import process, remote, sandbox
 from reference_rnn.checker import process as channel
-from reference_rnn.checker.apis import plan
+from reference_rnn.checker.apis import SPECS, plan
 from reference_rnn.checker.apis.calling import Observation
-from reference_rnn.checker.battery import make_case
+from reference_rnn.checker.apis.spec import OutputSpec, RunnerSpec
+from reference_rnn.checker.battery import Case, make_case
 from reference_rnn.checker.runner import Check, Report
 from reference_rnn.checker.target import load_target, locate
 
@@ -123,17 +125,22 @@ def test_a_request_to_a_worker_that_is_gone_says_how_it_ended(tmp_path):
 # -- what is taken of a reply ---------------------------------------------------------------------
 
 
-def test_the_plan_is_made_here_from_a_stand_in():
+def _unbound(runner: RunnerSpec, backward: bool) -> Callable[[Case], Observation]:
+    return lambda case: remote.failed(case, runner.returns(backward), "not called")
+
+
+def test_the_plan_is_made_here_from_the_worker_s_facts():
     facts = {"name": "Layer\x1b[2J", "callable": True, "has": ["forward", "__class__"]}
-    layer = remote.stand_in("sprint", facts)
-    assert layer.__name__ == "Layer\\x1b[2J"  # printable, and the API's names only
-    how = plan("sprint", layer)
+    layer = remote.facts(SPECS["sprint"], facts)
+    assert layer.name == "Layer\\x1b[2J"  # printable, and the API's names only
+    assert layer.has == {"forward"}
+    how = SPECS["sprint"].plan(layer, _unbound)
     assert how.notes == ["forward only: Layer\\x1b[2J has no backward"]
     [runner] = how.runners
-    failed = runner.run(CASE)  # the stand-in cannot be called: every output of a failed call
+    failed = runner.run(CASE)  # what a call that failed at once has: the spec says
     assert [o.name for o in failed.outputs] == ["h"]
-    module = remote.stand_in("cs231n", {"name": "m", "callable": False, "has": ["rnn_forward"]})
-    assert plan("cs231n", module).missing == ["rnn_step_forward"]
+    module = remote.facts(SPECS["cs231n"], {"name": "m", "callable": False, "has": ["rnn_forward"]})
+    assert SPECS["cs231n"].plan(module, _unbound).missing == ["rnn_step_forward"]
 
 
 @pytest.mark.parametrize(
@@ -147,13 +154,11 @@ def test_the_plan_is_made_here_from_a_stand_in():
 )
 def test_an_unreadable_description_of_the_target_is_refused(facts, message):
     with pytest.raises(process.WorkerLostError, match=message):
-        remote.stand_in("sprint", facts)
+        remote.facts(SPECS["sprint"], facts)
 
 
-def template(api: str = "cs231n") -> Observation:
-    has = ["forward", "backward"] if api == "sprint" else ["rnn_forward", "rnn_backward"]
-    stand_in = remote.stand_in(api, {"name": "L", "callable": api == "sprint", "has": has})
-    return plan(api, stand_in).runners[-1].run(CASE)
+def returns(api: str = "cs231n") -> tuple[OutputSpec, ...]:
+    return SPECS[api].runners[-1].returns(True)
 
 
 def reply(*outputs: dict) -> dict:
@@ -186,7 +191,7 @@ ALL = [item(key) for key in ("h", "dx", "dh0", "dWx", "dWh", "db")]
 )
 def test_a_reply_is_taken_only_as_the_api_defines_it(header, message):
     with pytest.raises(process.WorkerLostError, match=message):
-        remote.observation("cs231n", template(), header, [])
+        remote.observation(CASE, returns(), header, [])
 
 
 def test_a_value_is_checked_here_whatever_the_worker_says_of_it():
@@ -200,7 +205,7 @@ def test_a_value_is_checked_here_whatever_the_worker_says_of_it():
         item("dWh", value=3, problem="\x1b[31mtold\nin two lines"),
         item("db", problem="x" * 5000),
     )
-    observation = remote.observation("cs231n", template(), header, values)
+    observation = remote.observation(CASE, returns(), header, values)
     assert observation.case is CASE
     outputs = {o.name: o for o in observation.outputs}
     assert outputs["h"].problem is None
@@ -218,7 +223,7 @@ def test_which_upstream_gradient_a_value_answers_is_decided_here():
     last = CASE.expected["h"][:, -1]
     names = [item("h_last", "h", value=0), *(item(k) for k in ("dx", "dWx", "dWh", "db"))]
     names.append(item("dh0", "dh_prev"))  # an output the API may have
-    observation = remote.observation("sprint", template("sprint"), reply(*names), [last])
+    observation = remote.observation(CASE, returns("sprint"), reply(*names), [last])
     np.testing.assert_array_equal(observation.case.dh[:, :-1], 0)
     np.testing.assert_array_equal(observation.case.dh[:, -1], CASE.dh[:, -1])
     assert observation.outputs[0].problem is None

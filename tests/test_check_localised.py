@@ -13,7 +13,8 @@ import pytest
 
 from reference_rnn import testing
 from reference_rnn.checker import remote
-from reference_rnn.checker.apis.calling import Observation, Output, stray_methods
+from reference_rnn.checker.apis import SPECS
+from reference_rnn.checker.apis.calling import Output, stray_methods
 from reference_rnn.checker.battery import make_case
 from reference_rnn.checker.command import load_target
 from reference_rnn.checker.evidence import Record, looks
@@ -155,17 +156,16 @@ def test_a_layer_that_keeps_what_it_built_for_the_first_length_fails_the_blocks(
 
 def test_the_worker_s_findings_and_notes_come_back_only_as_the_adapters_make_them():
     case = make_case("one", 1, 2, 2, 3)
-    template = Observation(case, [])
     header = {"outputs": [], "seen": ["backward-is-generator"], "notes": ["a\\nnote"]}
-    observation = remote.observation("sprint", template, header, [])
+    observation = remote.observation(case, (), header, [])
     assert observation.seen == ("backward-is-generator",)
     assert observation.notes == ("a\\nnote",)
     with pytest.raises(WorkerLostError, match="a finding the adapters do not make"):
-        remote.observation("sprint", template, header | {"seen": ["missing-bias"]}, [])
+        remote.observation(case, (), header | {"seen": ["missing-bias"]}, [])
     with pytest.raises(WorkerLostError, match="unreadable notes"):
-        remote.observation("sprint", template, header | {"notes": [1]}, [])
+        remote.observation(case, (), header | {"notes": [1]}, [])
     facts = {"name": "TimeRNN", "callable": True, "has": ["forward"], "strays": ["backward"]}
-    assert stray_methods(remote.stand_in("dlfs2", facts)) == ["backward"]
+    assert remote.facts(SPECS["dlfs2"], facts).strays == ("backward",)
 
 
 STUDENTS = Path(__file__).parents[1] / "examples" / "students"

@@ -7,6 +7,8 @@ usually made: it returns the same keys as :func:`reference_rnn.checker.battery.r
 fixed: tools read them.
 
 Shapes: x (N, T, D), h0 (N, H), Wx (D, H), Wh (H, H), b (H,), dh and every state (N, T, H).
+
+Long on purpose: the catalogue is one list, a mistake an entry, read as a whole.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from reference_rnn.checker.apis import APIS
+from reference_rnn.checker.apis import SPECS
+from reference_rnn.checker.apis.spec import ApiSpec
 from reference_rnn.checker.battery import Implementation, Inputs, Values, reference
 from reference_rnn.checker.variants import (
     averaged,
@@ -36,16 +39,35 @@ from reference_rnn.checker.variants import (
     zero,
 )
 
-__all__ = ["CATALOGUE", "MISTAKES", "Mistake", "applicable", "pair", "transformed"]
+__all__ = [
+    "CATALOGUE",
+    "MISTAKES",
+    "SEEN",
+    "Mistake",
+    "applicable",
+    "changed",
+    "pair",
+    "transformed",
+]
 
-# the names --api takes: those that run T > 1 steps themselves, all, classes that keep their
-# weights, those whose backward is written by hand (d2l's is torch's autograd), and those that
-# return the states batch-first, (N, T, H)
-_SEQUENCE_APIS = frozenset({"cs231n", "cs231n-torch", "coursera", "d2l", "dlfs2", "sprint"})
-_ALL_APIS = frozenset(APIS)
-_LAYER_APIS = frozenset({"dlfs2", "dlfs2-cell", "sprint"})
-_BY_HAND = _ALL_APIS - {"d2l"}
-_BATCH_FIRST = frozenset({"cs231n", "cs231n-torch", "dlfs2", "sprint"})
+
+def _apis(where: Callable[[ApiSpec], bool]) -> frozenset[str]:
+    """The --api names whose spec is ``where``."""
+    return frozenset(name for name, spec in SPECS.items() if where(spec))
+
+
+# where a mistake can happen, read from each API's spec: all, those that run T > 1 steps
+# themselves, classes that keep their weights, those whose backward is written by hand (d2l's is
+# torch's autograd), those that return the states batch-first, (N, T, H), those given a case in
+# two blocks, and those in the column layout
+_ALL_APIS = _apis(lambda _: True)
+_SEQUENCE_APIS = _apis(lambda spec: spec.sequence)
+_LAYER_APIS = _apis(lambda spec: spec.target == "class")
+_BY_HAND = _apis(lambda spec: spec.by_hand)
+_AUTOGRAD = _ALL_APIS - _BY_HAND
+_BATCH_FIRST = _apis(lambda spec: spec.sequence and spec.layout == "batch-first")
+_BLOCKS = _apis(lambda spec: any(runner.blocks for runner in spec.runners))
+_COLUMNS = _apis(lambda spec: spec.layout == "columns")
 
 
 @dataclass(frozen=True)
@@ -78,6 +100,7 @@ class Mistake:
     inputs: Callable[[Inputs], Inputs] | None = None
     outputs: Callable[[Values, Inputs], Values] | None = None
     time_major: bool = False  # the states come back (T, N, H): compared so
+    seen: bool = False  # the API's adapter sees it as it calls the code (Observation.seen)
 
     @property
     def composable(self) -> bool:
@@ -99,6 +122,29 @@ def transformed(
         return values if outputs is None else outputs(values, a)
 
     return run
+
+
+def changed(
+    id: str,
+    description: str,
+    apis: frozenset[str] = _ALL_APIS,
+    *,
+    inputs: Callable[[Inputs], Inputs] | None = None,
+    outputs: Callable[[Values, Inputs], Values] | None = None,
+    phase: str = "forward",
+    float32_values: bool = False,
+) -> Mistake:
+    """The mistake that is the reference run on ``inputs(a)``, its results changed by ``outputs``."""
+    return Mistake(
+        id,
+        description,
+        transformed(inputs, outputs),
+        apis,
+        float32_values=float32_values,
+        phase=phase,
+        inputs=inputs,
+        outputs=outputs,
+    )
 
 
 def pair(first: Mistake, second: Mistake) -> Mistake:
@@ -123,32 +169,24 @@ _BACKWARD = "backward"
 
 
 CATALOGUE = [
-    Mistake(
+    changed(
         "ignores-initial-state",
         "the initial state (h0, h_prev) is not used: every sequence starts from zeros",
-        transformed(zero("h0")),
         inputs=zero("h0"),
     ),
-    Mistake(
+    changed(
         "no-recurrence",
         "h_{t-1} @ Wh is missing: every step is tanh(x_t @ Wx + b)",
-        transformed(zero("Wh")),
         _SEQUENCE_APIS,
         inputs=zero("Wh"),
     ),
-    Mistake(
+    changed(
         "recurrent-weight-transposed",
         "h_{t-1} @ Wh.T instead of h_{t-1} @ Wh",
-        transformed(transposed, recurrent_weight_transposed),
         inputs=transposed,
         outputs=recurrent_weight_transposed,
     ),
-    Mistake(
-        "missing-bias",
-        "the bias b is not added",
-        transformed(zero("b")),
-        inputs=zero("b"),
-    ),
+    changed("missing-bias", "the bias b is not added", inputs=zero("b")),
     Mistake(
         "derivative-of-preactivation",
         "tanh's derivative taken as 1 - a_t**2 of the pre-activation a_t, not 1 - h_t**2",
@@ -170,10 +208,9 @@ CATALOGUE = [
         _SEQUENCE_APIS & _BY_HAND,
         phase=_BACKWARD,
     ),
-    Mistake(
+    changed(
         "gradient-from-last-step-only",
         "only the last step's upstream gradient dh[:, -1] is used; the others are dropped",
-        transformed(last_step_upstream_only),
         _SEQUENCE_APIS & _BY_HAND,
         phase=_BACKWARD,
         inputs=last_step_upstream_only,
@@ -185,10 +222,9 @@ CATALOGUE = [
         _BY_HAND,
         phase=_BACKWARD,
     ),
-    Mistake(
+    changed(
         "initial-state-gradient-missing",
         "the gradient with respect to the initial state (dh0, dh_prev) is zero",
-        transformed(outputs=h0_gradient_zero),
         _BY_HAND,
         phase=_BACKWARD,
         outputs=h0_gradient_zero,
@@ -208,7 +244,7 @@ CATALOGUE = [
         "state-not-carried",
         "a stateful layer starts each block from zeros instead of the previous block's last state",
         reference,
-        frozenset({"dlfs2"}),
+        _BLOCKS,
         carries_state=False,
     ),
     Mistake(
@@ -218,18 +254,16 @@ CATALOGUE = [
         _SEQUENCE_APIS & _BY_HAND,
         phase=_BACKWARD,
     ),
-    Mistake(
+    changed(
         "float32-buffers",
         "float64 results pass through float32 arrays (deep-learning-from-scratch-2's "
         "np.empty(..., dtype='f'))",
-        transformed(outputs=float32_buffers),
         float32_values=True,
         outputs=float32_buffers,
     ),
-    Mistake(
+    changed(
         "gradients-averaged-over-batch",
         "dWx, dWh and db are divided by the batch size N (a mean over the batch) instead of summed",
-        transformed(outputs=averaged),
         _BY_HAND,
         phase=_BACKWARD,
         outputs=averaged,
@@ -241,11 +275,10 @@ CATALOGUE = [
         _BY_HAND,
         phase=_BACKWARD,
     ),
-    Mistake(
+    changed(
         "last-state-gradient-at-every-step",
         "the last state's upstream gradient dh[:, -1] is added at every step, as if the loss "
         "summed every state",
-        transformed(last_state_gradient_everywhere),
         _SEQUENCE_APIS & _BY_HAND,
         phase=_BACKWARD,
         inputs=last_state_gradient_everywhere,
@@ -283,6 +316,7 @@ CATALOGUE = [
         None,
         _LAYER_APIS,
         phase=_BACKWARD,
+        seen=True,
     ),
     Mistake(
         "backward-is-generator",
@@ -290,39 +324,46 @@ CATALOGUE = [
         None,
         _BY_HAND,
         phase=_BACKWARD,
+        seen=True,
     ),
     Mistake(
         "column-bias-gradient-flat",
         "dba is returned as (n_a,) where the column layout has (n_a, 1), as ba is given",
         None,
-        frozenset({"coursera"}),
+        _COLUMNS,
         phase=_BACKWARD,
+        seen=True,
     ),
     Mistake(
         "column-input-as-rows",
         "x is read as (m, n_x), rows, where the column layout has (n_x, m): the batch axis "
         "gets n_x's size",
         None,
-        frozenset({"coursera"}),
+        _COLUMNS,
+        seen=True,
     ),
     Mistake(
         "leaves-the-graph",
         "the forward computes its values outside torch's graph (.numpy(), .detach(), "
         "torch.tensor(...) of a result): right values, but autograd has no gradient",
         None,
-        frozenset({"d2l"}),
+        _AUTOGRAD,
         phase=_BACKWARD,
+        seen=True,
     ),
     Mistake(
         "in-place-write",
         "the forward writes in place into a tensor autograd needs (H[:] = ..., H += ...): "
         "torch's backward raises",
         None,
-        frozenset({"d2l"}),
+        _AUTOGRAD,
         phase=_BACKWARD,
+        seen=True,
     ),
 ]
 
+#: What an API's adapter can see as it calls the code (catalogue ids).
+SEEN = frozenset(mistake.id for mistake in CATALOGUE if mistake.seen)
 #: Every mistake's id and one-line description.
 MISTAKES: dict[str, str] = {mistake.id: mistake.description for mistake in CATALOGUE}
 

@@ -27,8 +27,9 @@ from types import TracebackType
 from typing import NoReturn, Self
 
 from reference_rnn.checker import remote
-from reference_rnn.checker.apis import plan
-from reference_rnn.checker.apis.calling import Observation, Output, Plan, Runner
+from reference_rnn.checker.apis import spec
+from reference_rnn.checker.apis.calling import Observation, Output, Plan
+from reference_rnn.checker.apis.spec import OutputSpec
 from reference_rnn.checker.battery import Case, battery
 from reference_rnn.checker.process import WorkerLostError, WorkerProcess, encode
 from reference_rnn.checker.runner import Check, Report, check_plan, validated
@@ -112,9 +113,10 @@ class Sandbox:
 
         TargetNotFoundError when TARGET does not exist; LoadError when it cannot be loaded.
         """
+        declared = spec(self.api)
         try:
             self._facts = self._loaded()
-            local = plan(self.api, remote.stand_in(self.api, self._facts))
+            facts = remote.facts(declared, self._facts)
         except TimeoutError:
             self._stop(at_once=True)
             msg = f"loading {self.target} did not finish within {self.limits.timeout:g} s: stopped"
@@ -123,8 +125,10 @@ class Sandbox:
             self._stop(at_once=True)
             msg = f"loading {self.target}: {exc}"
             raise LoadError(msg) from None
-        runners = [replace(r, run=partial(self._call, i, r)) for i, r in enumerate(local.runners)]
-        return replace(local, runners=runners)
+        return declared.plan(
+            facts,
+            lambda runner, backward: partial(self._call, runner.label, runner.returns(backward)),
+        )
 
     def _loaded(self) -> object:
         """The worker's description of the code, once it has started and loaded it."""
@@ -146,24 +150,23 @@ class Sandbox:
             _lost("the worker process sent back a reply to another request")
         return header.get("facts")
 
-    def _call(self, index: int, local: Runner, case: Case) -> Observation:
-        """The user's code run on ``case`` by the worker's runner ``index`` (``local`` here)."""
-        template = local.run(case)  # on the stand-in: the outputs of a call that fails at once
-        lost = self._lost.setdefault(local.label, [])
+    def _call(self, label: str, returns: tuple[OutputSpec, ...], case: Case) -> Observation:
+        """The user's code run on ``case`` by the worker's runner ``label``, which ``returns``."""
+        lost = self._lost.setdefault(label, [])
         if len(lost) >= self.limits.restarts:
             why = f"not run: {len(lost)} earlier calls crashed or hung the worker (the last: {lost[-1]})"
-            return remote.failed(template, why)
+            return remote.failed(case, returns, why)
         try:
-            return self._remote(index, template)
+            return self._remote(label, returns, case)
         except TimeoutError:
             why = f"did not return within {self.limits.timeout:g} s: stopped"
         except WorkerLostError as exc:
             why = str(exc)
         self._stop(at_once=True)
         lost.append(why)
-        return remote.failed(template, why)
+        return remote.failed(case, returns, why)
 
-    def _remote(self, index: int, template: Observation) -> Observation:
+    def _remote(self, label: str, returns: tuple[OutputSpec, ...], case: Case) -> Observation:
         """One call, in the worker (a fresh one if the last was lost); WorkerLostError, TimeoutError."""
         if self._worker is None:  # the last one was lost: a fresh worker, loading the code again
             self._worker = WorkerProcess(self._capture, self.limits.memory)
@@ -176,8 +179,7 @@ class Sandbox:
             if facts != self._facts:
                 _lost("a fresh worker found other functions in the code")
         self._calls += 1
-        case = template.case
-        request = {"op": "run", "seq": self._calls, "runner": index}
+        request = {"op": "run", "seq": self._calls, "runner": label}
         readout = case.readout
         request |= {"case": case.name, "split": case.split}
         request |= {"softmax": None if readout is None else readout.softmax}
@@ -191,8 +193,8 @@ class Sandbox:
             _lost("the worker process sent back a reply to another request")
         if header["op"] == "error":  # the worker's own code raised, reading what the code returned
             error = remote.printable(str(header.get("error")), _DETAIL)
-            return remote.failed(template, f"the call ended with {error}")
-        return remote.observation(self.api, template, header, values)
+            return remote.failed(case, returns, f"the call ended with {error}")
+        return remote.observation(case, returns, header, values)
 
     def finish(self) -> list[str]:
         """End the worker; the first lines of what the code printed, all along."""

@@ -24,23 +24,14 @@ import resource
 import signal
 import sys
 from collections.abc import Sequence
-from functools import partial
 from pathlib import Path
 from typing import Any
 
-from reference_rnn.checker.apis import plan
-from reference_rnn.checker.apis.calling import (
-    Plan,
-    UserCodeError,
-    call_user,
-    class_name,
-    exception_text,
-    stray_methods,
-    worker_mode,
-)
+from reference_rnn.checker.apis import bind, spec
+from reference_rnn.checker.apis.calling import Runner, UserCodeError, exception_text, worker_mode
+from reference_rnn.checker.apis.spec import read_facts
 from reference_rnn.checker.battery import Case, Readout
 from reference_rnn.checker.process import decode, encode, reader, write_all
-from reference_rnn.checker.remote import ATTRIBUTES
 from reference_rnn.checker.target import TargetNotFoundError, load_target
 from reference_rnn.core.validation import FloatArray
 
@@ -51,10 +42,10 @@ REQUEST_LIMIT = 1 << 31
 
 
 class Worker:
-    """The worker's state: the target's plan once loaded, and the interpreter's own settings."""
+    """The worker's state: the target's runners once loaded, and the interpreter's own settings."""
 
     def __init__(self) -> None:
-        self.plan = Plan()
+        self.runners: dict[str, Runner] = {}  # by label
         self.recursion_limit = sys.getrecursionlimit()
 
     def answer(self, header: dict[str, Any], arrays: list[FloatArray]) -> bytes:
@@ -72,21 +63,23 @@ class Worker:
 
     def load(self, header: dict[str, Any]) -> dict[str, Any]:
         sys.path[:] = header["path"]  # the checker's: what it can import, this process can
-        api = header["api"]
+        declared = spec(header["api"])
         try:
             obj = load_target(header["target"])
-            facts = _facts(obj, api)
+            facts = read_facts(obj, declared)
         except TargetNotFoundError as exc:
             return {"op": "not-found", "error": str(exc)}
         except UserCodeError as exc:
             return {"op": "load-failed", "error": str(exc)}
-        self.plan = plan(api, obj)
-        return {"op": "loaded", "facts": facts}
+        runners = declared.plan(facts, bind(obj)).runners
+        self.runners = {runner.label: runner for runner in runners}
+        described = {"name": facts.name, "callable": facts.callable, "has": sorted(facts.has)}
+        return {"op": "loaded", "facts": described | {"strays": list(facts.strays)}}
 
     def run(
         self, header: dict[str, Any], arrays: list[FloatArray]
     ) -> tuple[dict[str, Any], list[FloatArray]]:
-        runner = self.plan.runners[header["runner"]]
+        runner = self.runners[header["runner"]]
         x, h0, Wx, Wh, b, dh, *output_layer = arrays
         softmax = header["softmax"]
         readout = None if softmax is None else Readout(softmax, *output_layer)
@@ -104,27 +97,6 @@ class Worker:
             )
         reply = {"op": "observation", "seq": header["seq"], "outputs": outputs}
         return reply | {"seen": list(observed.seen), "notes": list(observed.notes)}, values
-
-
-def _facts(obj: object, api: str) -> dict[str, Any]:
-    """What the plan reads of ``obj``: its name, whether it can be called, which names it has.
-
-    Reading a name runs the code's own ``__getattr__`` or descriptors, if it has them.
-    """
-    return {
-        "name": call_user("reading __name__", lambda: class_name(obj)),
-        "callable": callable(obj),
-        "has": [
-            name
-            for name in ATTRIBUTES[api]
-            if call_user(f"reading {name}", partial(_callable_attribute, obj, name))
-        ],
-        "strays": call_user("reading its module", partial(stray_methods, obj)),
-    }
-
-
-def _callable_attribute(obj: object, name: str) -> bool:
-    return callable(getattr(obj, name, None))
 
 
 def main(argv: Sequence[str]) -> int:

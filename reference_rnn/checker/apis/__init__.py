@@ -1,4 +1,4 @@
-"""The user APIs the checker knows: one module each, and :func:`plan` to pick one.
+"""The user APIs the checker knows: one module each, declaring its :class:`ApiSpec` once.
 
 - ``cs231n``: a module with ``rnn_step_forward(x, prev_h, Wx, Wh, b) -> (next_h, cache)``,
   ``rnn_step_backward(dnext_h, cache) -> (dx, dprev_h, dWx, dWh, db)``,
@@ -22,35 +22,44 @@
   ``backward(dout)`` (optional) takes the gradient of what forward returned and returns dx, with
   ``.grads`` and, if the layer has it, ``.dh_prev``.
 
-Each API module has ``plan(obj) -> Plan``: the runners that call ``obj`` through that API (see
-:mod:`reference_rnn.checker.apis.calling`), what is not checked, and what is missing.
+:data:`SPECS` is the registry: adding an API is one module with its ``SPEC`` and one line in
+``_REGISTERED``. :func:`plan` checks an object in this process (or the worker); the sandbox makes
+its plan from the worker's :class:`~reference_rnn.checker.apis.spec.Facts` with
+:meth:`ApiSpec.plan`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from functools import partial
 
 from reference_rnn.checker.apis import coursera, cs231n, d2l, dlfs2, dlfs2_cell, sprint
 from reference_rnn.checker.apis.calling import Plan
+from reference_rnn.checker.apis.spec import ApiSpec, Bind, read_facts
 
-__all__ = ["APIS", "TENSORS", "plan", "with_tensors"]
+__all__ = ["APIS", "SPECS", "TENSORS", "bind", "plan", "spec", "with_tensors"]
 
-#: the --api names, and each one's plan
-_PLANS: dict[str, Callable[[object], Plan]] = {
-    "cs231n": cs231n.plan,
-    "cs231n-torch": cs231n.plan_tensors,
-    "coursera": coursera.plan,
-    "d2l": d2l.plan,
-    "dlfs2": dlfs2.plan,
-    "dlfs2-cell": dlfs2_cell.plan,
-    "sprint": sprint.plan,
-}
-APIS = tuple(_PLANS)
+_REGISTERED = (
+    cs231n.SPEC,
+    cs231n.TORCH_SPEC,
+    coursera.SPEC,
+    d2l.SPEC,
+    dlfs2.SPEC,
+    dlfs2_cell.SPEC,
+    sprint.SPEC,
+)
+#: The --api names, and each one's spec.
+SPECS: dict[str, ApiSpec] = {api.name: api for api in _REGISTERED}
+APIS = tuple(SPECS)
 #: What the code under test takes: NumPy arrays, or torch tensors.
 TENSORS = ("numpy", "torch")
-#: The APIs whose code takes torch tensors; and the torch form of a NumPy API.
-_TAKE_TORCH = frozenset({"cs231n-torch", "d2l"})
-_TORCH_FORM = {"cs231n": "cs231n-torch"}
+
+
+def spec(api: str) -> ApiSpec:
+    """The spec of ``api`` (one of :data:`APIS`); ValueError for another name."""
+    if api not in SPECS:
+        msg = f"api must be one of {', '.join(SPECS)}, got {api!r}"
+        raise ValueError(msg)
+    return SPECS[api]
 
 
 def with_tensors(api: str, tensors: str | None) -> str:
@@ -59,24 +68,27 @@ def with_tensors(api: str, tensors: str | None) -> str:
     ``with_tensors("cs231n", "torch") == "cs231n-torch"``; ValueError where ``api`` has no
     such form.
     """
-    if tensors is None or api not in _PLANS:
+    if tensors is None or api not in SPECS:
         return api
     if tensors not in TENSORS:
         msg = f"tensors must be one of {', '.join(TENSORS)}, got {tensors!r}"
         raise ValueError(msg)
-    takes_torch = api in _TAKE_TORCH
-    if tensors == "torch" and (takes_torch or api in _TORCH_FORM):
-        return api if takes_torch else _TORCH_FORM[api]
-    if tensors == "numpy" and not takes_torch:
+    declared = SPECS[api]
+    if tensors == declared.tensors:
         return api
-    takes = "torch tensors" if takes_torch else "NumPy arrays"
+    if tensors == "torch" and declared.torch_form is not None:
+        return declared.torch_form
+    takes = "torch tensors" if declared.tensors == "torch" else "NumPy arrays"
     msg = f"tensors={tensors!r} does not apply to api {api!r}: its code takes {takes}"
     raise ValueError(msg)
 
 
+def bind(obj: object) -> Bind:
+    """How a plan's runners call ``obj``: in this process."""
+    return lambda runner, backward: partial(runner.run, obj, backward)
+
+
 def plan(api: str, obj: object) -> Plan:
-    """How to check ``obj`` as an ``api`` implementation (one of :data:`APIS`)."""
-    if api not in _PLANS:
-        msg = f"api must be one of {', '.join(_PLANS)}, got {api!r}"
-        raise ValueError(msg)
-    return _PLANS[api](obj)
+    """How to check ``obj`` as an ``api`` implementation, calling it in this process."""
+    declared = spec(api)
+    return declared.plan(read_facts(obj, declared), bind(obj))

@@ -18,7 +18,6 @@ import traceback
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -40,17 +39,13 @@ __all__ = [
     "copies",
     "describe",
     "exception_text",
-    "grads_attribute",
-    "is_stand_in",
-    "not_run",
+    "final_state_only",
     "one_step",
     "output",
-    "plan_class",
     "quiet",
     "stray_methods",
     "unpack",
     "weight_grads",
-    "weights_changed",
     "worker_mode",
 ]
 
@@ -247,34 +242,26 @@ def output(
     return Output(key, name, arr if canonical is None else canonical(arr))
 
 
-def not_run(specs: Sequence[tuple[str, str]], why: str) -> list[Output]:
-    return [Output(key, name, None, why) for key, name in specs]
-
-
 def copies(case: Case) -> tuple[FloatArray, ...]:
     """Fresh copies of x, h0, Wx, Wh, b, dh: the user's code may write into what it is given."""
     return tuple(np.array(a) for a in (case.x, case.h0, case.Wx, case.Wh, case.b, case.dh))
-
-
-def is_stand_in(code: object) -> bool:
-    """Whether ``code`` is a stand-in (:mod:`reference_rnn.checker.remote`), which fails at once:
-    its arguments need no preparing (tensors would import torch in the checker)."""
-    return getattr(code, "__stand_in__", False) is True
 
 
 def one_step(a: FloatArray) -> FloatArray:
     return a[:, None]  # one step (N, .) -> (N, 1, .)
 
 
+def final_state_only(case: Case) -> Case:
+    """``case`` for a layer that returns the final state: the loss sees only that state."""
+    last = np.zeros_like(case.dh)
+    last[:, -1] = case.dh[:, -1]
+    return case.with_upstream(last)
+
+
 def weight_grads(values: Sequence[object], D: int, H: int) -> list[Output]:
     """dWx (D, H), dWh (H, H) and db (H,)."""
     keys, shapes = ("dWx", "dWh", "db"), ((D, H), (H, H), (H,))
     return [output(k, k, v, shape) for k, v, shape in zip(keys, values, shapes, strict=True)]
-
-
-def grads_attribute(layer: Any, D: int, H: int) -> list[Output]:
-    grads = unpack(".grads", call_user(".grads", lambda: layer.grads), 3)
-    return weight_grads(grads, D, H)
 
 
 def called_backward(what: str, thunk: Callable[[], Any], seen: list[str]) -> Any:
@@ -287,35 +274,11 @@ def called_backward(what: str, thunk: Callable[[], Any], seen: list[str]) -> Any
     return result
 
 
-def weights_changed(
-    name: str, given: Sequence[FloatArray], case: Case, seen: list[str], notes: list[str]
-) -> None:
-    """Say so when the layer's backward changed the weights it was given, in place."""
-    originals = (case.Wx, case.Wh, case.b)
-    names = [
-        w
-        for w, a, o in zip(("Wx", "Wh", "b"), given, originals, strict=True)
-        if not np.array_equal(a, o)
-    ]
-    if names:
-        seen.append("weights-updated-in-backward")
-        notes.append(
-            f"{name}.backward changed the weights it was given in place: "
-            "it takes an optimizer step itself. The checker reads the gradients from .grads; "
-            "to check the step instead, give the layer an optimizer of learning rate 0, or "
-            "read the change: dW = (W_before - W_after) / lr"
-        )
-
-
 def stray_methods(cls: Any) -> list[str]:
     """Functions at the module level of ``cls`` whose first parameter is ``self``.
 
-    A method indented one level too little (a copy-paste accident) is one of those. A stand-in of
-    the worker's (reference_rnn.checker.remote) carries the worker's answer.
+    A method indented one level too little (a copy-paste accident) is one of those.
     """
-    given = getattr(cls, "__stray_methods__", None)
-    if given is not None:
-        return list(given)
     module = sys.modules.get(str(getattr(cls, "__module__", "")))
     found = []
     for name, value in vars(module).items() if module is not None else ():
@@ -327,24 +290,3 @@ def stray_methods(cls: Any) -> list[str]:
 
 def class_name(cls: Any) -> str:
     return str(getattr(cls, "__name__", type(cls).__name__))
-
-
-def plan_class(
-    run: Callable[[Any, bool, Case], Observation], *, one_step: bool = False, blocks: bool = False
-) -> Callable[[object], Plan]:
-    """The plan for a class API whose runs are ``run(cls, with_backward, case)``."""
-
-    def make(cls: object) -> Plan:
-        result = Plan()
-        name = class_name(cls)
-        if not callable(cls) or not callable(getattr(cls, "forward", None)):
-            result.missing.append(f"{name}.forward")
-            return result
-        with_backward = callable(getattr(cls, "backward", None))
-        if not with_backward:
-            result.notes.append(f"forward only: {name} has no backward")
-        runner = Runner("", partial(run, cls, with_backward), one_step=one_step, blocks=blocks)
-        result.runners.append(runner)
-        return result
-
-    return make

@@ -19,39 +19,30 @@ which gives the batch axis n_x's size.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
-from functools import partial
 from typing import Any
 
 import numpy as np
 
 from reference_rnn.checker.apis.calling import (
-    Observation,
     Output,
-    Plan,
-    Runner,
     UserCodeError,
     call_user,
     called_backward,
     copies,
     describe,
-    not_run,
     one_step,
     output,
     unpack,
 )
-from reference_rnn.checker.apis.pairs import plan_pairs
+from reference_rnn.checker.apis.spec import ApiSpec, Call, OutputSpec, RunnerSpec, function_pair
 from reference_rnn.checker.battery import Case
 from reference_rnn.core.validation import FloatArray
 
-__all__ = ["plan", "run"]
+__all__ = ["SPEC"]
 
-#: The gradients' names, the reference's key of each, and the other name of the input gradient.
-_GRADIENTS = {
-    "step": (("dxt", "dx"), ("da_prev", "dh0"), ("dWax", "dWx"), ("dWaa", "dWh"), ("dba", "db")),
-    "sequence": (("dx", "dx"), ("da0", "dh0"), ("dWax", "dWx"), ("dWaa", "dWh"), ("dba", "db")),
-}
+#: The other name of the input gradient, read when the declared one is not there.
 _OTHER_NAME = {"dx": "dxt", "dxt": "dx"}
 
 
@@ -65,61 +56,40 @@ def _rows(step: bool) -> Callable[[FloatArray], FloatArray]:
     return (lambda a: one_step(a.T)) if step else (lambda a: a.transpose(1, 2, 0))
 
 
-def run(
-    forward: Callable[..., Any],
-    backward: Callable[..., Any] | None,
-    names: tuple[str, str],
-    step: bool,
-    case: Case,
-) -> Observation:
-    N, T, D, H = case.shape
-    x, h0, Wx, Wh, b, dh = copies(case)
-    parameters = _parameters(Wx, Wh, b, case)
+def _steps(module: Any, call: Call) -> Iterator[None]:
+    """A forward function on columns and a ``parameters`` dict, then its backward's dict."""
+    runner, step = call.runner, call.runner.one_step
+    N, T, D, H = call.case.shape
+    x, h0, Wx, Wh, b, dh = copies(call.case)
+    parameters = _parameters(Wx, Wh, b, call.case)
     Q = parameters["Wya"].shape[0]
-    f_name, b_name = names
-    a_name, y_name = ("a_next", "yt_pred") if step else ("a", "y_pred")
-    gradients = _GRADIENTS["step" if step else "sequence"]
-    states: list[tuple[str, str]] = [("h", a_name), ("y", y_name)]
-    grad_specs = [(key, name) for name, key in gradients]
-    try:
-        out = call_user(f_name, lambda: forward(_columns(x, step), h0.T.copy(), parameters))
-        a, y, cache = unpack(f_name, out, 3)
-    except UserCodeError as exc:
-        return Observation(
-            case,
-            not_run(states, str(exc))
-            + not_run(grad_specs if backward else [], f"not run: {f_name} failed"),
-        )
-    seen: list[str] = []
+    forward = getattr(module, runner.forward)
+    out = call_user(runner.forward, lambda: forward(_columns(x, step), h0.T.copy(), parameters))
+    a, y, cache = unpack(runner.forward, out, 3)
     back_to_rows = _rows(step)
     per_step = (N, T) if not step else (N,)
-    outputs = [
-        _column_output("h", a_name, a, (H, *per_step), back_to_rows, D, seen),
-        _column_output("y", y_name, y, (Q, *per_step), back_to_rows, D, seen),
-    ]
-    if backward is None:
-        return Observation(case, outputs, tuple(seen))
-    notes: list[str] = []
-    try:
-        back = called_backward(b_name, lambda: backward(_columns(dh, step), cache), seen)
-        if not isinstance(back, dict):
-            msg = f"{b_name} returned {describe(back)}, expected a dict of gradients"
-            raise UserCodeError(msg)
-    except UserCodeError as exc:
-        return Observation(case, outputs + not_run(grad_specs, str(exc)), tuple(seen))
+    _column_output(call, "h", a, (H, *per_step), back_to_rows, D)
+    _column_output(call, "y", y, (Q, *per_step), back_to_rows, D)
+    yield
+    b_name = str(runner.backward)
+    backward = getattr(module, b_name)
+    back = called_backward(b_name, lambda: backward(_columns(dh, step), cache), call.seen)
+    if not isinstance(back, dict):
+        msg = f"{b_name} returned {describe(back)}, expected a dict of gradients"
+        raise UserCodeError(msg)
     shapes = {"dx": (D, *per_step), "dh0": (H, N), "dWx": (H, D), "dWh": (H, H), "db": (H, 1)}
     canonical = {"dx": back_to_rows, "db": lambda g: g[:, 0]}
-    for name, key in gradients:
+    for spec in runner.gradients:
+        key, name = spec.key, spec.name
         found = name
         if name not in back and _OTHER_NAME.get(name) in back:
             found = _OTHER_NAME[name]
-            notes.append(f"{b_name} names the input gradient {found!r}: read as {name!r}")
+            call.notes.append(f"{b_name} names the input gradient {found!r}: read as {name!r}")
         if found not in back:
-            outputs.append(Output(key, name, None, f"{b_name}'s gradients have no {name!r}"))
+            call.outputs.append(Output(key, name, None, f"{b_name}'s gradients have no {name!r}"))
             continue
         to_rows = canonical.get(key, np.transpose)
-        outputs.append(_column_output(key, name, back[found], shapes[key], to_rows, D, seen))
-    return Observation(case, outputs, tuple(seen), tuple(notes))
+        _column_output(call, key, back[found], shapes[key], to_rows, D)
 
 
 def _parameters(Wx: FloatArray, Wh: FloatArray, b: FloatArray, case: Case) -> dict[str, Any]:
@@ -131,39 +101,54 @@ def _parameters(Wx: FloatArray, Wh: FloatArray, b: FloatArray, case: Case) -> di
 
 
 def _column_output(
+    call: Call,
     key: str,
-    name: str,
     value: object,
     shape: tuple[int, ...],
     canonical: Callable[[FloatArray], FloatArray],
     D: int,
-    seen: list[str],
-) -> Output:
-    """``output(...)``, and the layout mistakes its shape shows (added to ``seen``)."""
-    result = output(key, name, value, shape, canonical)
-    if result.problem is None or result.value is None:
-        return result
-    got = result.value.shape
-    if key == "db" and got == shape[:1]:
-        seen.append("column-bias-gradient-flat")
-    if key == "db" and len(got) == 2:  # (n_a, m): not summed over the batch, compared as rows
-        return replace(result, value=result.value.T)
-    # the batch axis (after the features') with n_x's size: x read as rows
-    per_example = key in ("h", "y", "dx", "dh0")
-    if per_example and len(got) == len(shape) and got[0] == shape[0] and got[1] == D != shape[1]:
-        seen.append("column-input-as-rows")
-    return result
+) -> None:
+    """``call.add(...)``, and the layout mistakes its shape shows (added to ``call.seen``)."""
+    result = output(key, call.name(key), value, shape, canonical)
+    if result.problem is not None and result.value is not None:
+        got = result.value.shape
+        if key == "db" and got == shape[:1]:
+            call.seen.append("column-bias-gradient-flat")
+        if key == "db" and len(got) == 2:  # (n_a, m): not summed over the batch, compared as rows
+            result = replace(result, value=result.value.T)
+        # the batch axis (after the features') with n_x's size: x read as rows
+        per_example = key in ("h", "y", "dx", "dh0")
+        rows = len(got) == len(shape) and got[0] == shape[0] and got[1] == D != shape[1]
+        if per_example and rows:
+            call.seen.append("column-input-as-rows")
+    call.outputs.append(result)
 
 
-def plan(module: object) -> Plan:
-    pairs = (
-        ("cell:", ("rnn_cell_forward", "rnn_cell_backward"), True),
-        ("", ("rnn_forward", "rnn_backward"), False),
+def _runner(label: str, names: tuple[str, str], outputs: tuple[str, ...], step: bool) -> RunnerSpec:
+    """A forward function and its backward: ``outputs``, the names of a, y and the gradients."""
+    keys = ("h", "y", "dx", "dh0", "dWx", "dWh", "db")
+    specs = tuple(OutputSpec(key, name) for key, name in zip(keys, outputs, strict=True))
+    return function_pair(
+        label, names, specs[:2], specs[2:], _steps, one_step=step, readout="softmax"
     )
-    return plan_pairs(
-        module,
-        pairs,
-        lambda label, forward, backward, names, step: Runner(
-            label, partial(run, forward, backward, names, step), one_step=step, readout="softmax"
+
+
+SPEC = ApiSpec(
+    "coursera",
+    "module",
+    (
+        _runner(
+            "cell:",
+            ("rnn_cell_forward", "rnn_cell_backward"),
+            ("a_next", "yt_pred", "dxt", "da_prev", "dWax", "dWaa", "dba"),
+            step=True,
         ),
-    )
+        _runner(
+            "",
+            ("rnn_forward", "rnn_backward"),
+            ("a", "y_pred", "dx", "da0", "dWax", "dWaa", "dba"),
+            step=False,
+        ),
+    ),
+    layout="columns",
+)

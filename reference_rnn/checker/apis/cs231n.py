@@ -13,96 +13,67 @@ dtype, and what comes back is read as a tensor's values; the backward is the cod
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Iterator
 from functools import partial
 from typing import Any
 
 from reference_rnn.checker.apis.calling import (
-    Observation,
-    Plan,
-    Runner,
-    UserCodeError,
     call_user,
     called_backward,
     copies,
-    is_stand_in,
-    not_run,
     one_step,
-    output,
     unpack,
     weight_grads,
 )
 from reference_rnn.checker.apis.d2l import torch_module
-from reference_rnn.checker.apis.pairs import plan_pairs
-from reference_rnn.checker.battery import Case
-from reference_rnn.core.validation import FloatArray
+from reference_rnn.checker.apis.spec import (
+    WEIGHTS,
+    ApiSpec,
+    Call,
+    OutputSpec,
+    RunnerSpec,
+    function_pair,
+)
 
-__all__ = ["plan", "plan_tensors", "run"]
+__all__ = ["SPEC", "TORCH_SPEC"]
 
 
-def run(
-    forward: Callable[..., Any],
-    backward: Callable[..., Any] | None,
-    names: tuple[str, str],
-    step: bool,
-    tensors: bool,
-    case: Case,
-) -> Observation:
-    N, T, D, H = case.shape
-    given = tensors and not is_stand_in(forward)
-    x, h0, Wx, Wh, b, dh = (_tensor(a) if given else a for a in copies(case))
-    f_name, b_name = names
-    h_name, dh0_name = ("next_h", "dprev_h") if step else ("h", "dh0")
-    grad_specs = [("dx", "dx"), ("dh0", dh0_name), ("dWx", "dWx"), ("dWh", "dWh"), ("db", "db")]
-    try:
-        out = call_user(f_name, lambda: forward(x[:, 0] if step else x, h0, Wx, Wh, b))
-        h, cache = unpack(f_name, out, 2)
-    except UserCodeError as exc:
-        return Observation(
-            case,
-            not_run([("h", h_name)], str(exc))
-            + not_run(grad_specs if backward else [], f"not run: {f_name} failed"),
-        )
-    outputs = [output("h", h_name, h, (N, H) if step else (N, T, H), one_step if step else None)]
-    if backward is None:
-        return Observation(case, outputs)
-    seen: list[str] = []
-    try:
-        back = called_backward(b_name, lambda: backward(dh[:, 0] if step else dh, cache), seen)
-        grads = unpack(b_name, back, 5)
-    except UserCodeError as exc:
-        return Observation(case, outputs + not_run(grad_specs, str(exc)), tuple(seen))
-    dx_shape = (N, D) if step else (N, T, D)
-    return Observation(
-        case,
-        [
-            *outputs,
-            output("dx", "dx", grads[0], dx_shape, one_step if step else None),
-            output("dh0", dh0_name, grads[1], (N, H)),
-            *weight_grads(grads[2:], D, H),
-        ],
+def _steps(tensors: bool, module: Any, call: Call) -> Iterator[None]:
+    """A forward function, then its backward; ``tensors``: each array given as a torch tensor."""
+    runner, step = call.runner, call.runner.one_step
+    N, T, D, H = call.case.shape
+    x, h0, Wx, Wh, b, dh = copies(call.case)
+    if tensors:
+        x, h0, Wx, Wh, b, dh = (torch_module().from_numpy(a) for a in (x, h0, Wx, Wh, b, dh))
+    forward = getattr(module, runner.forward)
+    out = call_user(runner.forward, lambda: forward(x[:, 0] if step else x, h0, Wx, Wh, b))
+    h, cache = unpack(runner.forward, out, 2)
+    per_step = one_step if step else None
+    call.add("h", h, (N, H) if step else (N, T, H), per_step)
+    yield
+    what = str(runner.backward)
+    backward = getattr(module, what)
+    back = called_backward(what, lambda: backward(dh[:, 0] if step else dh, cache), call.seen)
+    grads = unpack(what, back, 5)
+    call.add("dx", grads[0], (N, D) if step else (N, T, D), per_step)
+    call.add("dh0", grads[1], (N, H))
+    call.outputs += weight_grads(grads[2:], D, H)
+
+
+def _runners(tensors: bool) -> tuple[RunnerSpec, ...]:
+    """The step functions and the sequence's, named as CS231n names their values."""
+    steps = partial(_steps, tensors)
+
+    def pair(label: str, names: tuple[str, str], h: str, dh0: str) -> RunnerSpec:
+        gradients = (OutputSpec("dx", "dx"), OutputSpec("dh0", dh0), *WEIGHTS)
+        step = label == "step:"
+        return function_pair(label, names, (OutputSpec("h", h),), gradients, steps, one_step=step)
+
+    return (
+        pair("step:", ("rnn_step_forward", "rnn_step_backward"), "next_h", "dprev_h"),
+        pair("", ("rnn_forward", "rnn_backward"), "h", "dh0"),
     )
 
 
-def _tensor(a: FloatArray) -> Any:
-    return torch_module().from_numpy(a)
-
-
-def plan(module: object, *, tensors: bool = False) -> Plan:
-    """The runners of ``module``'s functions; ``tensors``: they take torch tensors."""
-    pairs = (
-        ("step:", ("rnn_step_forward", "rnn_step_backward"), True),
-        ("", ("rnn_forward", "rnn_backward"), False),
-    )
-    return plan_pairs(
-        module,
-        pairs,
-        lambda label, forward, backward, names, step: Runner(
-            label, partial(run, forward, backward, names, step, tensors), one_step=step
-        ),
-    )
-
-
-def plan_tensors(module: object) -> Plan:
-    """The plan of ``module``'s functions written with torch tensors."""
-    return plan(module, tensors=True)
+SPEC = ApiSpec("cs231n", "module", _runners(tensors=False), torch_form="cs231n-torch")
+TORCH_SPEC = ApiSpec("cs231n-torch", "module", _runners(tensors=True), tensors="torch")

@@ -15,31 +15,25 @@ both are named. The tensors are the case's dtype, on the CPU.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import partial
+from collections.abc import Callable, Iterator
 from types import ModuleType
 from typing import Any
 
 import numpy as np
 
 from reference_rnn.checker.apis.calling import (
-    Observation,
     Output,
-    Plan,
-    Runner,
     UserCodeError,
     call_user,
     copies,
     describe,
-    is_stand_in,
-    not_run,
     output,
     unpack,
 )
-from reference_rnn.checker.battery import Case
+from reference_rnn.checker.apis.spec import ApiSpec, Call, OutputSpec, RunnerSpec, is_function
 from reference_rnn.core.optional import require
 
-__all__ = ["plan", "run", "torch_module"]
+__all__ = ["SPEC", "torch_module"]
 
 #: What each tensor the code is given is called, and the reference's key of its gradient.
 _GRADIENTS = (
@@ -58,12 +52,11 @@ def torch_module() -> ModuleType:
     return require("torch", extra="oracle-torch", purpose="checking code that takes torch tensors")
 
 
-def run(rnn: Callable[..., Any], case: Case) -> Observation:
-    grad_specs = [(key, f"{name}.grad") for name, key in _GRADIENTS]
-    states = [("y", "outputs"), ("h_last", "H")]
-    if is_stand_in(rnn):
-        return Observation(case, not_run(states + grad_specs, "not run: rnn is a stand-in"))
+def _steps(target: Any, call: Call) -> Iterator[None]:
+    """``rnn`` on tensors that require their gradients, then torch's backward through it."""
+    rnn = target if is_function(target) else target.rnn
     torch = torch_module()
+    case = call.case
     N, T, D, H = case.shape
     assert case.readout is not None  # the runner's cases have a linear output layer
     x, h0, Wx, Wh, b, _ = copies(case)
@@ -72,27 +65,18 @@ def run(rnn: Callable[..., Any], case: Case) -> Observation:
     given = [x.transpose(1, 0, 2), h0, Wx, Wh, b, Wy, by]  # inputs (T, N, D), time-major
     tensors = [torch.tensor(np.ascontiguousarray(a), requires_grad=True) for a in given]
     inputs, state, *params = tensors
-    try:
-        out = call_user("rnn", lambda: rnn(inputs, (state,), list(params)))
-        outputs, (last,) = unpack("rnn", out, 2)[0], unpack("rnn's state", out[1], 1)
-    except UserCodeError as exc:
-        return Observation(case, not_run(states + grad_specs, str(exc)))
+    out = call_user("rnn", lambda: rnn(inputs, (state,), list(params)))
+    outputs, (last,) = unpack("rnn", out, 2)[0], unpack("rnn's state", out[1], 1)
     # outputs: the steps one after another, (T * N, Q) -> (T, N, Q) -> (N, T, Q)
-    observed = [
-        output("y", "outputs", _values(torch, outputs), (T * N, Q), _batch_first(T, N, Q)),
-        output("h_last", "H", _values(torch, last), (N, H)),
-    ]
-    seen: list[str] = []
-    try:
-        _backward(torch, outputs, dy, T * N, seen)
-    except UserCodeError as exc:
-        return Observation(case, observed + not_run(grad_specs, str(exc)), tuple(seen))
+    call.add("y", _values(torch, outputs), (T * N, Q), _batch_first(T, N, Q))
+    call.add("h_last", _values(torch, last), (N, H))
+    yield
+    _backward(torch, outputs, dy, T * N, call.seen)
     inputs_grad, *grads = (
-        _gradient(key, name, tensor, seen)
-        for tensor, (name, key) in zip(tensors, _GRADIENTS, strict=True)
+        _gradient(spec, tensor, call.seen)
+        for tensor, spec in zip(tensors, call.runner.gradients, strict=True)
     )
-    observed += [_input_gradient(inputs_grad, T, N, D), *grads]
-    return Observation(case, observed, tuple(dict.fromkeys(seen)))
+    call.outputs += [_input_gradient(inputs_grad, T, N, D), *grads]
 
 
 def _values(torch: ModuleType, value: object) -> object:
@@ -130,16 +114,13 @@ def _backward(
         raise
 
 
-def _gradient(key: str, name: str, tensor: Any, seen: list[str]) -> Output:
+def _gradient(spec: OutputSpec, tensor: Any, seen: list[str]) -> Output:
     if tensor.grad is None:
         seen.append("leaves-the-graph")
-        return Output(
-            key,
-            f"{name}.grad",
-            None,
-            f"{name}.grad is None: outputs do not depend on {name} through torch",
-        )
-    return output(key, f"{name}.grad", tensor.grad.numpy(), tuple(tensor.shape))
+        name = spec.name.removesuffix(".grad")
+        why = f"{spec.name} is None: outputs do not depend on {name} through torch"
+        return Output(spec.key, spec.name, None, why)
+    return output(spec.key, spec.name, tensor.grad.numpy(), tuple(tensor.shape))
 
 
 def _input_gradient(found: Output, T: int, N: int, D: int) -> Output:
@@ -149,12 +130,22 @@ def _input_gradient(found: Output, T: int, N: int, D: int) -> Output:
     return Output(found.key, found.name, found.value.reshape(T, N, D).transpose(1, 0, 2))
 
 
-def plan(target: object) -> Plan:
-    result = Plan()
-    rnn = target if callable(target) and not isinstance(target, ModuleType) else None
-    rnn = getattr(target, "rnn", None) if rnn is None else rnn
-    if not callable(rnn):
-        result.missing.append("rnn")
-        return result
-    result.runners.append(Runner("", partial(run, rnn), readout="linear"))
-    return result
+SPEC = ApiSpec(
+    "d2l",
+    "function",
+    (
+        RunnerSpec(
+            "",
+            "rnn",
+            None,  # the gradients are torch's autograd through the code's own forward
+            (OutputSpec("y", "outputs"), OutputSpec("h_last", "H")),
+            tuple(OutputSpec(key, f"{name}.grad") for name, key in _GRADIENTS),
+            _steps,
+            None,  # what stopped the forward stops autograd too
+            readout="linear",
+        ),
+    ),
+    tensors="torch",
+    layout="time-major",
+    by_hand=False,
+)
