@@ -16,6 +16,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 FloatArray = NDArray[np.floating[Any]]
+#: The floating dtypes the package computes in and is checked in, by name, float64 first.
+DTYPES = ("float64", "float32")
 #: a position in a list of arrays, or a key in a dict of them
 Key = int | str
 
