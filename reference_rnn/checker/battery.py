@@ -258,7 +258,7 @@ def make_case(
     if dtype not in DTYPES:
         msg = f"dtype must be one of {DTYPES}, got {dtype!r}"
         raise ValueError(msg)
-    arrays = draw_arrays(N, T, D, H, seed=seed, zero_h0=zero_h0, scale=scale).values()
+    arrays = tuple(draw_arrays(N, T, D, H, seed=seed, zero_h0=zero_h0, scale=scale).values())
     if not about:
         about = f"N={N}, T={T}, D={D}, H={H}, h0 {'zero' if zero_h0 else 'random'}"
         about += f", weights {scale:g} x torch's init" * (scale != 1)
