@@ -44,6 +44,12 @@ PYTHON = "3.11"
 NUMPY = ["1.23", "1.24", "1.25", "1.26", "2.0", "2.1", "2.2", "2.3", "2.4"]
 TORCH = "torch==2.13.0"
 COVERED_NUMPY = {NUMPY[0], NUMPY[-1]}
+#: Where the whole suite runs: the ends of the matrix and both sides of NumPy 2's break (the last
+#: 1.x, the first 2.x). The other minors run the numerical tests only: the checker's, the testing
+#: package's and the export's tests drive worker processes and files that run the same on every
+#: NumPy, and they are most of a session's time.
+WHOLE_SUITE_NUMPY = COVERED_NUMPY | {"1.26", "2.0"}
+NOT_NUMERICAL = ["tests/test_check*.py", "tests/test_testing*.py", "tests/test_export*.py"]
 #: pytest-xdist, one worker per core, for the whole suite: it is mostly Python, one core's work at a
 #: time. On two cores a NumPy session's tests took 40 s instead of 63 s in the same environment,
 #: 44-55 s instead of 55-70 s in CI's fresh ones. The oracle sessions run without it: with two
@@ -134,7 +140,7 @@ def _install(session: nox.Session, numpy: str | None, group: str) -> None:
 @nox.parametrize("numpy", NUMPY)
 @_discarded
 def tests(session: nox.Session, numpy: str) -> None:
-    """The whole suite, with live torch checks, on one NumPy minor.
+    """The suite, with live torch checks, on one NumPy minor: whole, or its numerical tests.
 
     Coverage is measured at the ends of the matrix, the oldest NumPy and the newest, where what
     differs between NumPy 1 and 2 is run; 100% is required of everything but what needs another
@@ -143,6 +149,10 @@ def tests(session: nox.Session, numpy: str) -> None:
     between run the same tests without the tracer, which costs 60% more time (DEVELOPERS.md).
     """
     _install(session, numpy, "test")
+    if numpy not in WHOLE_SUITE_NUMPY:
+        ignored = [f"--ignore-glob={pattern}" for pattern in NOT_NUMERICAL]
+        session.run("pytest", *WORKERS, *ignored, *session.posargs)
+        return
     if numpy not in COVERED_NUMPY:
         session.run("pytest", *WORKERS, *session.posargs)
         return
@@ -316,9 +326,13 @@ def docs(session: nox.Session) -> None:
     The page shows every installed oracle, so all of them are installed. A failing check is shown
     on the page rather than failing the build: the test sessions fail on it.
     """
+    # the tested versions of every framework (torch's CPU build among them): the site's report
+    # page shows the same versions as the rest of the docs
+    measured = [f"oracle-{framework}-measured" for framework in ORACLE_FRAMEWORKS]
     _pip(
         session,
-        *nox.project.dependency_groups(PYPROJECT, "docs"),
+        *nox.project.dependency_groups(PYPROJECT, "docs", *measured),
+        TORCH,
         "-e",
         ".[oracles,report]",
     )

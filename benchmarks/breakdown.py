@@ -49,7 +49,7 @@ from bench import (
 )
 from threadpoolctl import threadpool_limits
 
-from reference_rnn.core.functional import _steps_per_block
+from reference_rnn.core.elman import _steps_per_block
 
 NOT_SUMMED = ("core", "floor", "Python per step")
 

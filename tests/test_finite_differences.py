@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from reference_rnn.core import functional
+from reference_rnn.core import elman as functional
 from reference_rnn.core.measure import FD_TOLERANCE
 from reference_rnn.verify.cases import CoreCase, RNNCase, finite_difference_error
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import reference_rnn as rr
-from reference_rnn.core import functional
+from reference_rnn.core import elman as functional
 from reference_rnn.core.draw import draw_arrays
 from reference_rnn.core.measure import TOLERANCE, scaled_error
 

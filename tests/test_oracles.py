@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from reference_rnn import oracles
-from reference_rnn.core import functional
+from reference_rnn.core import elman as functional
 from reference_rnn.core.measure import TOLERANCE
 from reference_rnn.verify.cases import oracle_error
 from reference_rnn.verify.suite import PARITY_CASES

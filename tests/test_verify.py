@@ -14,7 +14,7 @@ import pytest
 
 from reference_rnn import cli, oracles
 from reference_rnn.cli import main
-from reference_rnn.core import functional
+from reference_rnn.core import elman as functional
 from reference_rnn.verify import plan, suite, text
 from reference_rnn.verify.plan import run
 from reference_rnn.verify.rows import Row, Verification

@@ -11,18 +11,28 @@ Layer ``l`` direction ``k`` has torch's parameters, named and laid out as torch 
 The layer (``RNN``), the oracles' problems, the ONNX graphs, the torch interop and the check cases
 all hold one of these, so that each option is spelled out here only. Dropout is a probability
 only: who applies it, and with which masks, is the layer's business (the oracles are given masks).
+
+``mode`` is torch's name for the cell (``RNNBase.mode``): ``RNN_TANH`` or ``RNN_RELU``, derived
+from ``nonlinearity``; ``LSTM`` and ``GRU`` are the cells to come. Whatever runs a network
+(the layer, each oracle, the exports) selects its cell by it, and the parameters' rows are
+``gate_size = gates * H``, as in torch.
 """
 
 from __future__ import annotations
 
 import numbers
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, Literal
 
 from reference_rnn.core.functional import Nonlinearity
 from reference_rnn.core.validation import check_flag, check_nonlinearity, check_size
 
-__all__ = ["RNNConfig"]
+__all__ = ["GATES", "Mode", "RNNConfig"]
+
+#: torch's names for the cells (``RNNBase.mode``).
+Mode = Literal["RNN_TANH", "RNN_RELU", "LSTM", "GRU"]
+#: Each cell's number of gates: torch stacks that many ``(H, .)`` blocks in each weight and bias.
+GATES: dict[Mode, int] = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 
 
 @dataclass(frozen=True)
@@ -60,6 +70,16 @@ class RNNConfig:
     def num_directions(self) -> int:
         return 2 if self.bidirectional else 1
 
+    @property
+    def mode(self) -> Mode:
+        """torch's name for the cell: ``"RNN_TANH"`` or ``"RNN_RELU"``, from ``nonlinearity``."""
+        return "RNN_TANH" if self.nonlinearity == "tanh" else "RNN_RELU"
+
+    @property
+    def gate_size(self) -> int:
+        """The rows of each weight and bias: the cell's gates times ``hidden_size``."""
+        return GATES[self.mode] * self.hidden_size
+
     def layer_input_size(self, layer: int) -> int:
         """``D_l``: the input width of layer ``layer``."""
         return self.input_size if layer == 0 else self.num_directions * self.hidden_size
@@ -74,14 +94,14 @@ class RNNConfig:
 
     def param_shapes(self) -> dict[str, tuple[int, ...]]:
         """torch's parameter names and shapes, in torch's order (``named_parameters()``)."""
-        H = self.hidden_size
+        H, G = self.hidden_size, self.gate_size
         shapes: dict[str, tuple[int, ...]] = {}
         for layer in range(self.num_layers):
             for direction in range(self.num_directions):
                 w_ih, w_hh, b_ih, b_hh = self.param_names(layer, direction)
-                shapes |= {w_ih: (H, self.layer_input_size(layer)), w_hh: (H, H)}
+                shapes |= {w_ih: (G, self.layer_input_size(layer)), w_hh: (G, H)}
                 if self.bias:
-                    shapes |= {b_ih: (H,), b_hh: (H,)}
+                    shapes |= {b_ih: (G,), b_hh: (G,)}
         return shapes
 
     def options(self) -> dict[str, Any]:

@@ -11,9 +11,10 @@ kind of ImportError::
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 from types import ModuleType
 
-__all__ = ["require"]
+__all__ = ["measured_on", "require"]
 
 
 def require(module_name: str, *, extra: str, purpose: str) -> ModuleType:
@@ -29,3 +30,15 @@ def require(module_name: str, *, extra: str, purpose: str) -> ModuleType:
         package = module_name.partition(".")[0]
         msg = f'{purpose} needs {package}: pip install "reference-rnn[{extra}]" ({exc})'
         raise ImportError(msg, name=module_name) from exc
+
+
+def measured_on(distribution: str, releases: tuple[str, ...]) -> bool:
+    """Whether the installed ``distribution`` is one of ``releases`` (exact, or a prefix).
+
+    For an oracle's known difference: what was measured on one release is not claimed of another.
+    """
+    try:
+        installed = importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    return installed.startswith(releases)

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from reference_rnn.core.config import RNNConfig
+from reference_rnn.core.config import Mode, RNNConfig
 from reference_rnn.core.optional import require
 from reference_rnn.core.validation import check_flag, check_size
 
@@ -36,7 +36,12 @@ __all__ = ["MIN_OPSET", "build_model"]
 
 #: Slice takes its bounds as inputs from opset 10 on.
 MIN_OPSET = 10
-_ACTIVATIONS = {"tanh": "Tanh", "relu": "Relu"}
+#: ONNX's operator for each cell, by ``config.mode``, and its activations for one direction: a new
+#: cell is one more entry (with its weights' layout in ``_Graph.layer``).
+_OPERATORS: dict[Mode, tuple[str, list[str]]] = {
+    "RNN_TANH": ("RNN", ["Tanh"]),
+    "RNN_RELU": ("RNN", ["Relu"]),
+}
 
 
 def build_model(
@@ -146,14 +151,15 @@ class _Graph:
             ]
             self.node("Slice", ["hx", *bounds], [initial_h])
         Y, Y_h = f"Y_l{layer}", f"Y_h_l{layer}"
+        op_type, activations = _OPERATORS[c.mode]
         self.node(
-            "RNN",
+            op_type,
             [x, W, R, B, self.sequence_lens, initial_h],
             [Y, Y_h],
             name=f"rnn_l{layer}",
             hidden_size=c.hidden_size,
             direction="bidirectional" if c.bidirectional else "forward",
-            activations=[_ACTIVATIONS[c.nonlinearity]] * K,
+            activations=activations * K,
         )
         # (T, K, N, H) -> (T, N, K, H) -> (T, N, K * H): torch's [forward, backward] on the last axis
         self.node("Transpose", [Y], [f"{Y}_tnkh"], perm=[0, 2, 1, 3])

@@ -11,10 +11,10 @@ Layer ``l`` direction ``k`` runs ``h_t = tanh(x_t @ W_ih.T + b_ih + h_{t-1} @ W_
 with torch's parameter names and layouts (``weight_ih_l{l}{_reverse}`` is ``(H, D_l)``).
 
 This class is the stateful shell that torch users know: the parameters, the mode, the last
-forward pass. Its parts: the arguments' checks and layouts (:mod:`~reference_rnn.layers.rnn_inputs`;
-inside, every array is batch-first ``(N, T, .)``, the layout of the functional core), the
-parameters (:mod:`~reference_rnn.layers.rnn_parameters`) and the network of layers and directions
-(:mod:`~reference_rnn.layers.rnn_stack`).
+forward pass. Its parts: the cell (:mod:`~reference_rnn.layers.elman_cell`), the parameters
+(:mod:`~reference_rnn.layers.parameters`) and the stack driver, which checks the arguments, moves
+them between the caller's layouts and the core's batch-first ``(N, T, .)`` and runs the cell over
+the layers and directions (:mod:`~reference_rnn.layers.stack`).
 """
 
 from __future__ import annotations
@@ -30,16 +30,19 @@ from reference_rnn.core.config import RNNConfig
 from reference_rnn.core.functional import Nonlinearity
 from reference_rnn.core.validation import FloatArray, check_flag, check_seed, require_finite
 from reference_rnn.layers import torch_interop
-from reference_rnn.layers.rnn_inputs import (
+from reference_rnn.layers.elman_cell import ELMAN
+from reference_rnn.layers.parameters import Parameters, checked_state_dict, initial_parameters
+from reference_rnn.layers.stack import (
+    StackCache,
     checked_initial_state,
     checked_input,
     checked_lengths,
     checked_upstream,
     from_batch_first,
     read_only_view,
+    stack_backward,
+    stack_forward,
 )
-from reference_rnn.layers.rnn_parameters import Parameters, checked_state_dict, initial_parameters
-from reference_rnn.layers.rnn_stack import StackCache, stack_backward, stack_forward
 
 __all__ = ["RNN"]
 
@@ -200,7 +203,7 @@ class RNN:
     @classmethod
     def from_torch(cls, module: Any, *, seed: int | np.random.Generator | None = None) -> RNN:
         """An ``RNN`` with a ``torch.nn.RNN``'s configuration, weights, dtype and mode."""
-        config, dtype = torch_interop.config_of(module)
+        config, dtype = torch_interop.config_of(ELMAN, module)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # torch has already warned about dropout
             rnn = cls(**asdict(config), dtype=dtype, seed=seed)
@@ -210,7 +213,9 @@ class RNN:
 
     def to_torch(self) -> Any:
         """A ``torch.nn.RNN`` with this configuration, weights, dtype and mode (needs torch)."""
-        return torch_interop.to_torch(self.config, self.state_dict(), self.dtype, self.training)
+        return torch_interop.to_torch(
+            ELMAN, self.config, self.state_dict(), self.dtype, self.training
+        )
 
     def to_onnx(self, *, hx: bool = True, lengths: bool = False, opset: int = 22) -> Any:
         """An ``onnx.ModelProto`` equivalent to this layer in evaluation mode (needs onnx).
@@ -285,7 +290,7 @@ class RNN:
         steps = checked_lengths(lengths, unbatched, N, T)
 
         rng = self.rng if self.training else None
-        out, h_n, cache = stack_forward(self.config, self._params, x, h0, steps, rng)
+        out, h_n, cache = stack_forward(ELMAN, self.config, self._params, x, h0, steps, rng)
         output = from_batch_first(self.config, read_only_view(out), unbatched)
         hidden = read_only_view(h_n)
         hidden = hidden[:, 0] if unbatched else hidden
@@ -323,7 +328,7 @@ class RNN:
         g, g_hn = checked_upstream(
             self.config, last.output_shape, last.hx_shape, last.unbatched, grad_output, grad_h_n
         )
-        g_in, g_hx, grads = stack_backward(self.config, g, g_hn, last.cache)
+        g_in, g_hx, grads = stack_backward(ELMAN, self.config, g, g_hn, last.cache)
         self.grads = {name: grads[name] for name in self._params}  # torch's order
         grad_input = from_batch_first(self.config, g_in, last.unbatched)
         return grad_input, g_hx[:, 0] if last.unbatched else g_hx

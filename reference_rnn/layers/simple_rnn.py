@@ -8,11 +8,10 @@ next as deep-learning-from-scratch-2's ``TimeRNN(stateful=True)`` does, for trun
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
-
 import numpy as np
 
-from reference_rnn.core.functional import RNNCache, backward_sequence, forward_sequence
+from reference_rnn.core.elman import RNNCache, backward_sequence, forward_sequence
+from reference_rnn.core.protocols import Initializer, Updater
 from reference_rnn.core.validation import (
     FloatArray,
     as_real_array,
@@ -24,22 +23,7 @@ from reference_rnn.core.validation import (
     require_finite,
 )
 
-__all__ = ["Initializer", "SimpleRNN", "Updater"]
-
-
-@runtime_checkable
-class Initializer(Protocol):
-    """What ``SimpleRNN.create`` needs from an initializer (the course's interface)."""
-
-    def W(self, n_nodes1: int, n_nodes2: int) -> FloatArray: ...
-
-    def B(self, n_nodes2: int) -> FloatArray: ...
-
-
-class Updater(Protocol):
-    """What ``SimpleRNN.update`` needs from an optimizer (:mod:`reference_rnn.training.optim`)."""
-
-    def update(self, params: object, grads: object = None) -> None: ...
+__all__ = ["SimpleRNN"]
 
 
 class SimpleRNN:

@@ -31,16 +31,15 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from reference_rnn.core.config import RNNConfig
+from reference_rnn.core.validation import FloatArray
 
-__all__ = ["ORACLES", "Problem", "Results", "load"]
+__all__ = ["ORACLES", "FloatArray", "Problem", "Results", "load"]
 
-FloatArray = NDArray[np.floating[Any]]
 Results = dict[str, FloatArray]
 
 #: Every oracle, by the name the report and ``verify --against`` use, and where its code lives.

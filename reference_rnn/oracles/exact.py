@@ -35,7 +35,7 @@ the forward and reverse sweeps here take 0.25 s together.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from reference_rnn.core.config import Mode, RNNConfig
 from reference_rnn.core.optional import require
 from reference_rnn.oracles import Problem, Results
 
@@ -249,6 +250,7 @@ def _forward(tape: _Tape, problem: Problem, ids: Mapping[str, IdArray]) -> tuple
     zero = tape.node(tape.mpmath.mpf(0), ())  # every padded output
     layer_in = _time_major(problem, ids["grad_input"])  # (T, N, D)
     h_n = np.empty((L * K, N, H), dtype=np.int64)
+    step = _CELLS[c.mode]
     for layer in range(L):
         out = np.full((T, N, K * H), zero, dtype=np.int64)
         for k in range(K):
@@ -259,7 +261,7 @@ def _forward(tape: _Tape, problem: Problem, ids: Mapping[str, IdArray]) -> tuple
                 h = hx[layer * K + k, n]
                 steps = range(lengths[n]) if k == 0 else reversed(range(lengths[n]))
                 for t in steps:
-                    h = _step(tape, c.nonlinearity, w_ih, w_hh, biases, layer_in[t, n], h)
+                    h = step(tape, c, w_ih, w_hh, biases, layer_in[t, n], h)
                     out[t, n, k * H : (k + 1) * H] = h
                 h_n[layer * K + k, n] = h
         if problem.dropout_masks is not None and layer < L - 1:
@@ -272,9 +274,9 @@ def _forward(tape: _Tape, problem: Problem, ids: Mapping[str, IdArray]) -> tuple
     return _time_major(problem, layer_in), h_n  # (T, N, K * H) -> the output's layout
 
 
-def _step(
+def _elman(
     tape: _Tape,
-    nonlinearity: str,
+    c: RNNConfig,
     w_ih: IdArray,
     w_hh: IdArray,
     biases: Sequence[IdArray],
@@ -290,12 +292,16 @@ def _step(
                     [*zip(w_ih[j], x_t, strict=True), *zip(w_hh[j], h, strict=True)],
                     [b[j] for b in biases],
                 ),
-                nonlinearity,
+                c.nonlinearity,
             )
             for j in range(H)
         ],
         dtype=np.int64,
     )
+
+
+#: One step of one sequence for each cell, by ``config.mode``: a new cell is one more function.
+_CELLS: dict[Mode, Callable[..., IdArray]] = {"RNN_TANH": _elman, "RNN_RELU": _elman}
 
 
 def _time_major(problem: Problem, a: NDArray[Any]) -> NDArray[Any]:

@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from reference_rnn.core.config import RNNConfig
+from reference_rnn.core.config import Mode, RNNConfig
 from reference_rnn.core.optional import require
 from reference_rnn.oracles import Problem, Results
 
@@ -203,21 +203,38 @@ def _direction(
     inputs (T, N, D_l) in the order the direction reads them; valid (T, N) marks real steps.
     """
     jnp = jax.numpy
-    act = (
-        jnp.tanh if network.config.nonlinearity == "tanh" else jax.nn.relu
-    )  # relu'(0) = 0, as torch
+    cell = _CELLS[network.config.mode](jax, network, weight_ih, weight_hh, bias_ih, bias_hh)
 
     def step(h: Any, inputs_t: tuple[Any, Any]) -> tuple[Any, Any]:
         x_t, valid_t = inputs_t  # (N, D_l), (N,)
-        if network.config.bias:
-            h_new = act(x_t @ weight_ih.T + bias_ih + h @ weight_hh.T + bias_hh)
-        else:
-            h_new = act(x_t @ weight_ih.T + h @ weight_hh.T)
+        h_new = cell(x_t, h)
         keep = valid_t[:, None]  # (N,) -> (N, 1)
         return jnp.where(keep, h_new, h), jnp.where(keep, h_new, 0)
 
     final, out = jax.lax.scan(step, h0, (inputs, valid))
     return out, final
+
+
+def _elman(
+    jax: Any, network: _Network, weight_ih: Any, weight_hh: Any, bias_ih: Any, bias_hh: Any
+) -> Callable[[Any, Any], Any]:
+    """torch's equation: ``h_t = act(x_t @ W_ih.T + b_ih + h_{t-1} @ W_hh.T + b_hh)``."""
+    act = jax.numpy.tanh if network.config.mode == "RNN_TANH" else jax.nn.relu  # relu'(0) = 0
+
+    def cell(x_t: Any, h: Any) -> Any:
+        if network.config.bias:
+            return act(x_t @ weight_ih.T + bias_ih + h @ weight_hh.T + bias_hh)
+        return act(x_t @ weight_ih.T + h @ weight_hh.T)
+
+    return cell
+
+
+#: One step of each cell, ``cell(x_t, h) -> h_new``, by ``config.mode``: a new cell is one more
+#: function.
+_CELLS: dict[Mode, Callable[..., Callable[[Any, Any], Any]]] = {
+    "RNN_TANH": _elman,
+    "RNN_RELU": _elman,
+}
 
 
 def _time_major(network: _Network, a: Any) -> Any:

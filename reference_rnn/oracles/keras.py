@@ -19,16 +19,18 @@ rounds the cell's products to float32 there, a known difference (:data:`FLOAT64_
 
 from __future__ import annotations
 
-import importlib.metadata
 import os
 import sys
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
 import numpy as np
 
-from reference_rnn.core.optional import require
-from reference_rnn.oracles import FloatArray, Problem, Results
+from reference_rnn.core.config import Mode
+from reference_rnn.core.optional import measured_on, require
+from reference_rnn.core.validation import FloatArray
+from reference_rnn.oracles import Problem, Results
 
 __all__ = [
     "BACKEND",
@@ -103,18 +105,9 @@ MEASURED_ON = ("3.15.",)
 
 
 def known_difference(problem: Problem) -> str | None:
-    if problem.dtype != "float64" or not _measured_on("keras", MEASURED_ON):
+    if problem.dtype != "float64" or not measured_on("keras", MEASURED_ON):
         return None
     return FLOAT64_DIFFERENCE
-
-
-def _measured_on(distribution: str, releases: tuple[str, ...]) -> bool:
-    """Whether the installed ``distribution`` is one of ``releases`` (version prefixes)."""
-    try:
-        installed = importlib.metadata.version(distribution)
-    except importlib.metadata.PackageNotFoundError:
-        return False
-    return installed.startswith(releases)
 
 
 def run(problem: Problem) -> Results:
@@ -174,24 +167,14 @@ def _layer(keras: Any, problem: Problem, layer: int, N: int, D: int) -> tuple[An
     """
 
     c = problem.config
-
-    def simple_rnn(**options: Any) -> Any:
-        return keras.layers.SimpleRNN(
-            c.hidden_size,
-            activation=c.nonlinearity,
-            use_bias=c.bias,
-            return_sequences=True,
-            return_state=True,
-            dtype=problem.dtype,
-            **options,
-        )
-
+    recurrent = _CELLS[c.mode]
     if c.bidirectional:
         # Bidirectional sets zero_output_for_mask on both of its layers itself
-        rnn = keras.layers.Bidirectional(simple_rnn(), dtype=problem.dtype)
+        rnn = keras.layers.Bidirectional(recurrent(keras, problem), dtype=problem.dtype)
         directions = [rnn.forward_layer, rnn.backward_layer]
     else:
-        rnn = simple_rnn(zero_output_for_mask=True)  # outputs past a length are zero, as torch's
+        # outputs past a length are zero, as torch's
+        rnn = recurrent(keras, problem, zero_output_for_mask=True)
         directions = [rnn]
     rnn.build((N, None, D))
     for direction, keras_layer in enumerate(directions):
@@ -202,6 +185,24 @@ def _layer(keras: Any, problem: Problem, layer: int, N: int, D: int) -> tuple[An
             weights.append(p[b_ih] + p[b_hh])
         keras_layer.set_weights(weights)
     return rnn, directions
+
+
+def _simple_rnn(keras: Any, problem: Problem, **options: Any) -> Any:
+    """Keras' Elman layer, all steps and the final state out."""
+    c = problem.config
+    return keras.layers.SimpleRNN(
+        c.hidden_size,
+        activation=c.nonlinearity,
+        use_bias=c.bias,
+        return_sequences=True,
+        return_state=True,
+        dtype=problem.dtype,
+        **options,
+    )
+
+
+#: Keras' recurrent layer for each cell, by ``config.mode``: a new cell is one more function.
+_CELLS: dict[Mode, Callable[..., Any]] = {"RNN_TANH": _simple_rnn, "RNN_RELU": _simple_rnn}
 
 
 def _to_keras(problem: Problem, a: FloatArray) -> FloatArray:

@@ -25,8 +25,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from reference_rnn.core.config import Mode, RNNConfig
 from reference_rnn.core.optional import require
-from reference_rnn.oracles import FloatArray, Problem, Results
+from reference_rnn.core.validation import FloatArray
+from reference_rnn.oracles import Problem, Results
 
 __all__ = ["OPSET", "run_model"]
 
@@ -101,21 +103,32 @@ def _nodes(helper: Any, problem: Problem) -> list[Any]:
     nodes, x = [], "X"
     for layer in range(c.num_layers):
         W, R, B, initial_h = (f"{name}_l{layer}" for name in ("W", "R", "B", "initial_h"))
-        nodes.append(
-            helper.make_node(
-                "RNN",
-                [x, W, R, B, sequence_lens, initial_h],
-                [f"Y_l{layer}", f"Y_h_l{layer}"],
-                hidden_size=c.hidden_size,
-                direction="bidirectional" if c.bidirectional else "forward",
-                activations=[{"tanh": "Tanh", "relu": "Relu"}[c.nonlinearity]] * c.num_directions,
-            )
-        )
+        inputs = [x, W, R, B, sequence_lens, initial_h]
+        nodes.append(_CELLS[c.mode](helper, c, inputs, [f"Y_l{layer}", f"Y_h_l{layer}"]))
         if layer < c.num_layers - 1:  # (T, K, N, H) -> (T, N, K, H) -> (T, N, K * H)
             Y, Y_tnkh, x = f"Y_l{layer}", f"Y_tnkh_l{layer}", f"X_l{layer + 1}"
             nodes.append(helper.make_node("Transpose", [Y], [Y_tnkh], perm=[0, 2, 1, 3]))
             nodes.append(helper.make_node("Reshape", [Y_tnkh, "layer_input_shape"], [x]))
     return nodes
+
+
+def _rnn(helper: Any, c: RNNConfig, inputs: list[str], outputs: list[str]) -> Any:
+    """ONNX's ``RNN`` operator: the Elman cell, its activation named as ONNX names it."""
+    return helper.make_node(
+        "RNN",
+        inputs,
+        outputs,
+        hidden_size=c.hidden_size,
+        direction="bidirectional" if c.bidirectional else "forward",
+        activations=[{"tanh": "Tanh", "relu": "Relu"}[c.nonlinearity]] * c.num_directions,
+    )
+
+
+#: ONNX's node for each cell, by ``config.mode``: a new cell is one more function.
+_CELLS: dict[Mode, Callable[[Any, RNNConfig, list[str], list[str]], Any]] = {
+    "RNN_TANH": _rnn,
+    "RNN_RELU": _rnn,
+}
 
 
 def _initializers(problem: Problem) -> dict[str, NDArray[Any]]:

@@ -9,12 +9,11 @@ Forward only: output and h_n.
 
 from __future__ import annotations
 
-import importlib.metadata
 from typing import Any
 
 from numpy.typing import NDArray
 
-from reference_rnn.core.optional import require
+from reference_rnn.core.optional import measured_on, require
 from reference_rnn.oracles import Problem, Results
 from reference_rnn.oracles.onnx_graph import run_model
 
@@ -35,7 +34,7 @@ def unsupported(problem: Problem) -> str | None:
             "float32 is onnxruntime's to check; this NumPy evaluator runs the graph in float64, "
             "where a layout mistake cannot hide below float32's tolerance"
         )
-    if problem.config.nonlinearity == "relu":
+    if problem.config.mode == "RNN_RELU":
         return (
             "the evaluator's RNN knows only the Tanh and Affine activations (onnx 1.23.2: "
             "RuntimeError: Unknown activation function 'Relu'.)"
@@ -51,7 +50,7 @@ MEASURED_ON = ("1.23.2",)
 
 
 def known_difference(problem: Problem) -> str | None:
-    if problem.lengths is None or not _measured_on("onnx", MEASURED_ON):
+    if problem.lengths is None or not measured_on("onnx", MEASURED_ON):
         return None
     return (
         "onnx 1.23.2's ReferenceEvaluator ignores RNN's sequence_lens (op_rnn.py never reads it): "
@@ -60,15 +59,6 @@ def known_difference(problem: Problem) -> str | None:
         "agrees with torch to 2e-16, past them it is up to 0.71 where torch gives 0, and h_n "
         "equals the output at step T; onnxruntime honours sequence_lens"
     )
-
-
-def _measured_on(distribution: str, releases: tuple[str, ...]) -> bool:
-    """Whether the installed ``distribution`` is one of ``releases`` (exact, or a prefix)."""
-    try:
-        installed = importlib.metadata.version(distribution)
-    except importlib.metadata.PackageNotFoundError:
-        return False
-    return installed.startswith(releases)
 
 
 def run(problem: Problem) -> Results:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, replace
 from types import ModuleType
@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from reference_rnn.core.config import Mode, RNNConfig
 from reference_rnn.core.optional import require
 from reference_rnn.oracles import Problem, Results
 
@@ -120,12 +121,23 @@ def _run_problem(torch: Any, problem: Problem) -> Results:
 
 
 def _module(torch: Any, problem: Problem, num_layers: int, input_size: int) -> Any:
-    """A ``torch.nn.RNN`` in evaluation mode with the problem's options (dropout is given)."""
+    """torch's module for the problem's cell, in evaluation mode with its options (dropout is given)."""
     config = replace(problem.config, num_layers=num_layers, input_size=input_size, dropout=0.0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        module = torch.nn.RNN(**asdict(config), dtype=getattr(torch, problem.dtype))
+        module = _CELLS[config.mode](torch, config, getattr(torch, problem.dtype))
     return module.eval()
+
+
+def _elman(torch: Any, config: RNNConfig, dtype: Any) -> Any:
+    return torch.nn.RNN(**asdict(config), dtype=dtype)
+
+
+#: torch's module for each cell, by ``config.mode``: a new cell is one more function.
+_CELLS: dict[Mode, Callable[[Any, RNNConfig, Any], Any]] = {
+    "RNN_TANH": _elman,
+    "RNN_RELU": _elman,
+}
 
 
 def _run(torch: Any, module: Any, x: Any, hx: Any, lengths: Any) -> tuple[Any, Any]:

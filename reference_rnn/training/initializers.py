@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from reference_rnn.core.protocols import Initializer
 from reference_rnn.core.validation import FloatArray, check_real, check_seed, check_size
-from reference_rnn.layers.simple_rnn import Initializer
 
 __all__ = [
     "HeInitializer",

@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from reference_rnn.core.functional import Nonlinearity
+from reference_rnn.core.validation import DTYPES
 from reference_rnn.verify.cases import CoreCase, RNNCase
 
-DTYPES = ("float64", "float32")
 NONLINEARITIES: tuple[Nonlinearity, ...] = ("tanh", "relu")
 # nonlinearity, h0 all zero, (N, T, D, H)
 _SEQUENCES: list[tuple[Nonlinearity, bool, tuple[int, int, int, int]]] = [

@@ -1,9 +1,9 @@
-"""``RNN``'s parameters: torch's names and layout, their initialisation, a state dict's checks.
+"""A stack's parameters: torch's names and layout, their initialisation, a state dict's checks.
 
-torch keeps ``weight_ih (H, D_l)``, ``weight_hh (H, H)`` and two biases per layer and direction
-(:class:`~reference_rnn.core.config.RNNConfig` names them); the functional core takes
-``Wx = weight_ih.T (D_l, H)``, ``Wh = weight_hh.T (H, H)`` and one ``b = bias_ih + bias_hh (H,)``,
-whose gradient is both biases' gradient.
+torch keeps ``weight_ih (G, D_l)``, ``weight_hh (G, H)`` and two biases ``(G,)`` per layer and
+direction, ``G = gates * H`` (:class:`~reference_rnn.core.config.RNNConfig` names them and gives
+their shapes for its cell); how a cell's core takes them is the cell's business
+(:mod:`~reference_rnn.layers.elman_cell`).
 
 Every value is checked in the dtype it is stored in: cast to the layer's dtype first, then checked
 finite (1e300 is finite in float64 and inf in float32).
@@ -22,9 +22,7 @@ from reference_rnn.core.validation import FloatArray, as_real_array, cast_finite
 __all__ = [
     "Parameters",
     "checked_state_dict",
-    "core_weights",
     "initial_parameters",
-    "torch_gradients",
 ]
 
 
@@ -137,29 +135,3 @@ def checked_state_dict(
         name: cast_finite(f"state_dict[{name!r}]", value, dtype, "the layer's dtype")
         for name, value in params.items()
     }
-
-
-def core_weights(
-    config: RNNConfig, params: Mapping[str, FloatArray], layer: int, direction: int
-) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """``Wx (D_l, H)``, ``Wh (H, H)`` and ``b (H,)`` of the functional core, from torch's."""
-    w_ih, w_hh, b_ih, b_hh = config.param_names(layer, direction)
-    W_ih = params[w_ih]
-    b = params[b_ih] + params[b_hh] if config.bias else np.zeros(config.hidden_size, W_ih.dtype)
-    return W_ih.T, params[w_hh].T, b
-
-
-def torch_gradients(
-    config: RNNConfig,
-    layer: int,
-    direction: int,
-    dWx: FloatArray,
-    dWh: FloatArray,
-    db: FloatArray,
-) -> dict[str, FloatArray]:
-    """The core's gradients of one layer and direction, named and laid out as torch's."""
-    w_ih, w_hh, b_ih, b_hh = config.param_names(layer, direction)
-    grads = {w_ih: dWx.T, w_hh: dWh.T}
-    if config.bias:
-        grads |= {b_ih: db, b_hh: db.copy()}
-    return grads

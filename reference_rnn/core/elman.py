@@ -1,0 +1,498 @@
+"""The Elman cell, the fast version: ``forward(...) -> (out, cache)``, ``backward(dout, cache)``.
+
+Long on purpose: the four functions, their cache and the two loops they share are one idea, and
+are read together. The same math in a screen each, plain loops over t, is
+:mod:`~reference_rnn.core.elman_textbook`: the version to read and compare one's own code with.
+What every cell shares (sealed caches, their checks, the finiteness checks) is
+:mod:`~reference_rnn.core.cell_common`.
+
+Shapes, named once and used throughout::
+
+    N  batch size          T  number of time steps
+    D  input features      H  hidden units
+
+    a_t = x_t @ Wx + h_{t-1} @ Wh + b        x_t (N, D), h_t (N, H), Wx (D, H), Wh (H, H), b (H,)
+    h_t = tanh(a_t)                          (or relu(a_t))
+
+The public functions are batch-first, ``x (N, T, D)``. Inside, every per-step array is time-major,
+``(T, N, .)``, so that the state of step ``t`` is one contiguous ``(N, H)`` block, the input
+projection is a single matrix product over all ``T * N`` rows, and ``dWx``, ``dWh`` and ``dx`` are
+one product per block of consecutive steps (see ``_backward``).
+
+The functions never modify their arguments. The cache holds private, read-only copies of what the
+backward pass needs, so the same cache can be used any number of times, in any order: their memory
+is reachable only through read-only views (``flags.writeable = True`` raises), and a backward
+function takes only a cache that a forward function made. The returned hidden states are read-only
+views of the cache: copy them (``h.copy()``) to modify them.
+
+With ``check_finite=True`` (the default) the arguments are checked for NaN and inf, and so are the
+results: finite arguments whose arithmetic overflows raise :class:`NonFiniteResultError` (a
+``FloatingPointError``) naming the result and the time step, instead of returning NaN or inf.
+Under tanh the forward pass checks the input projection once before the loop, and a bound,
+``m + H * max(1, m) * max|Wh|`` below half the dtype's largest value with ``m`` the largest of
+``|x @ Wx + b|`` and ``|h0|``, proves that no step can overflow: only where it fails is each
+step's pre-activation checked. Under relu the states are checked after the loop. The backward
+pass checks the gradients it returns.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from itertools import pairwise
+from typing import Any, Literal
+
+import numpy as np
+
+from reference_rnn.core.cell_common import (
+    caller_shape,
+    check_cache,
+    initial_state,
+    non_finite,
+    register,
+    require_all_finite,
+    require_finite_gradients,
+    require_finite_steps,
+    sealed,
+)
+from reference_rnn.core.validation import (
+    FloatArray,
+    NonFiniteResultError,
+    as_real_array,
+    check_ndim,
+    check_nonlinearity,
+    check_shape,
+    check_weights,
+    require_finite,
+)
+
+Nonlinearity = Literal["tanh", "relu"]
+
+#: The backward pass works on blocks of steps of about this many bytes of dL/da (see _backward):
+#: small enough to stay in a core's cache, large enough for efficient matrix products.
+_BLOCK_BYTES = 1 << 20
+
+__all__ = [
+    "NonFiniteResultError",
+    "Nonlinearity",
+    "RNNCache",
+    "backward_sequence",
+    "forward_sequence",
+    "rnn_backward",
+    "rnn_forward",
+    "rnn_step_backward",
+    "rnn_step_forward",
+]
+
+
+@dataclass(frozen=True, eq=False)
+class RNNCache:
+    """What the backward pass needs from the forward pass; build it with a forward function.
+
+    Attributes (all read-only)
+    --------------------------
+    x : (T, N, D) array
+        The inputs, time-major: a view of ``x1``.
+    x1 : (T, N, D + 1) array
+        ``x`` with a column of ones after its ``D`` features (the bias trick, see ``_forward``).
+    h : (T + 1, N, H) array
+        ``h[0]`` is the initial state, ``h[t + 1]`` the state after step ``t``.
+    Wx, Wh : (D, H), (H, H) arrays
+        The weights the forward pass used.
+    nonlinearity : "tanh" or "relu"
+    step : bool
+        True for the cache of :func:`rnn_step_forward`, False for :func:`rnn_forward`.
+
+    The arrays' memory is reachable only through read-only views. A backward function refuses a
+    cache that no forward function made (one built by hand or by ``dataclasses.replace``).
+    """
+
+    x: FloatArray
+    x1: FloatArray
+    h: FloatArray
+    Wx: FloatArray
+    Wh: FloatArray
+    nonlinearity: Nonlinearity
+    step: bool
+
+
+def rnn_step_forward(
+    x: object,
+    prev_h: object,
+    Wx: object,
+    Wh: object,
+    b: object,
+    *,
+    nonlinearity: Nonlinearity = "tanh",
+    check_finite: bool = True,
+) -> tuple[FloatArray, RNNCache]:
+    """One step of the recurrence: ``next_h = tanh(x @ Wx + prev_h @ Wh + b)``.
+
+    Parameters
+    ----------
+    x : (N, D) array_like
+    prev_h : (N, H) array_like
+    Wx : (D, H) array_like
+    Wh : (H, H) array_like
+    b : (H,) array_like
+    nonlinearity : "tanh" or "relu"
+    check_finite : bool
+        Reject NaN and inf in the arguments, and results that overflow (the default).
+
+    Returns
+    -------
+    next_h : (N, H) ndarray, read-only
+    cache : RNNCache, for :func:`rnn_step_backward`
+    """
+    x_arr = as_real_array("x", x)
+    check_ndim("x", x_arr, 2, "(N, D)")
+    cache = _forward(
+        x_arr[None], prev_h, Wx, Wh, b, "prev_h", nonlinearity, check_finite=check_finite, step=True
+    )
+    return cache.h[1], cache
+
+
+def rnn_step_backward(
+    dnext_h: object, cache: RNNCache, *, check_finite: bool = True
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Gradients of one step, given ``dnext_h = dL/dnext_h``.
+
+    Parameters
+    ----------
+    dnext_h : (N, H) array_like
+    cache : RNNCache from :func:`rnn_step_forward`
+    check_finite : bool
+        Reject NaN and inf in ``dnext_h``, and gradients that overflow (the default).
+
+    Returns
+    -------
+    dx : (N, D), dprev_h : (N, H), dWx : (D, H), dWh : (H, H), db : (H,)
+    """
+    _check_cache(cache, step=True)
+    _, N, H = cache.h.shape
+    dh = as_real_array("dnext_h", dnext_h)
+    check_shape("dnext_h", dh, (N, H), "the shape of next_h")
+    # (N, H) -> (1, N, H): one time-major step.
+    dx, dprev_h, dWx, dWh, db = _backward(
+        dh[None], cache, "dnext_h", check_finite=check_finite, check_results=check_finite
+    )
+    return dx[0], dprev_h, dWx, dWh, db
+
+
+def rnn_forward(
+    x: object,
+    h0: object,
+    Wx: object,
+    Wh: object,
+    b: object,
+    *,
+    nonlinearity: Nonlinearity = "tanh",
+    check_finite: bool = True,
+) -> tuple[FloatArray, RNNCache]:
+    """Run the recurrence over a whole batch of sequences.
+
+    Parameters
+    ----------
+    x : (N, T, D) array_like
+        Inputs, batch-first; T must be at least 1.
+    h0 : (N, H) array_like
+        Initial hidden state.
+    Wx : (D, H) array_like
+    Wh : (H, H) array_like
+    b : (H,) array_like
+    nonlinearity : "tanh" or "relu"
+    check_finite : bool
+        Reject NaN and inf in the arguments, and results that overflow (the default).
+
+    Returns
+    -------
+    h : (N, T, H) ndarray, read-only
+        The hidden state after every step; ``h[:, -1]`` is the final state.
+    cache : RNNCache, for :func:`rnn_backward`
+    """
+    return forward_sequence(x, h0, Wx, Wh, b, "h0", nonlinearity, check_finite=check_finite)
+
+
+def rnn_backward(
+    dh: object, cache: RNNCache, *, check_finite: bool = True
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Backpropagation through time.
+
+    Parameters
+    ----------
+    dh : (N, T, H) array_like
+        ``dL/dh_t`` from above, for every step (zeros where the loss does not use a step).
+    cache : RNNCache from :func:`rnn_forward`
+    check_finite : bool
+        Reject NaN and inf in ``dh``, and gradients that overflow (the default).
+
+    Returns
+    -------
+    dx : (N, T, D), dh0 : (N, H), dWx : (D, H), dWh : (H, H), db : (H,)
+    """
+    return backward_sequence(dh, cache, "dh", check_finite=check_finite)
+
+
+def forward_sequence(
+    x: object,
+    h0: object | None,
+    Wx: object,
+    Wh: object,
+    b: object,
+    h0_name: str,
+    nonlinearity: Nonlinearity,
+    *,
+    check_finite: bool,
+    check_results: bool | None = None,
+) -> tuple[FloatArray, RNNCache]:
+    """:func:`rnn_forward`, with the name by which the caller knows ``h0`` (for messages).
+
+    ``h0=None`` starts from zeros. ``check_results`` (default: ``check_finite``) checks the
+    results alone, for a caller that has checked the arguments itself.
+    """
+    x_arr = as_real_array("x", x)
+    check_ndim("x", x_arr, 3, "(N, T, D)")
+    # (N, T, D) -> (T, N, D): a view; _forward copies it time-major.
+    cache = _forward(
+        x_arr.transpose(1, 0, 2),
+        h0,
+        Wx,
+        Wh,
+        b,
+        h0_name,
+        nonlinearity,
+        check_finite=check_finite,
+        step=False,
+        check_results=check_results,
+    )
+    # (T, N, H) -> (N, T, H): a read-only view of the cache.
+    return cache.h[1:].transpose(1, 0, 2), cache
+
+
+def backward_sequence(
+    dh: object,
+    cache: RNNCache,
+    dh_name: str,
+    *,
+    check_finite: bool,
+    check_results: bool | None = None,
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
+    """:func:`rnn_backward`, with the name by which the caller knows ``dh`` (for messages).
+
+    ``check_results`` (default: ``check_finite``) checks the gradients alone.
+    """
+    _check_cache(cache, step=False)
+    T, N, H = cache.h.shape[0] - 1, cache.h.shape[1], cache.h.shape[2]
+    dh_arr = as_real_array(dh_name, dh)
+    check_shape(dh_name, dh_arr, (N, T, H), "the shape of h")
+    # (N, T, H) -> (T, N, H): a view.
+    dx, dh0, dWx, dWh, db = _backward(
+        dh_arr.transpose(1, 0, 2),
+        cache,
+        dh_name,
+        check_finite=check_finite,
+        check_results=check_finite if check_results is None else check_results,
+    )
+    # (T, N, D) -> (N, T, D)
+    return dx.transpose(1, 0, 2), dh0, dWx, dWh, db
+
+
+def _arguments(
+    x: FloatArray,
+    h0: object | None,
+    Wx: object,
+    Wh: object,
+    b: object,
+    h0_name: str,
+    step: bool,
+    check_finite: bool,
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """``Wx``, ``Wh``, ``b`` and ``h0`` (zeros for None) as checked arrays, for ``x (T, N, D)``."""
+    _, N, D = x.shape
+    x_shape = caller_shape(x, step)
+    Wx_arr, Wh_arr, b_arr = check_weights(Wx, Wh, b)
+    H = Wx_arr.shape[1]
+    if Wx_arr.shape[0] != D:
+        msg = (
+            f"Wx must have shape {(D, H)} for x of shape {x_shape}, got {Wx_arr.shape}; "
+            f"or x must have D = {Wx_arr.shape[0]} features on its last axis"
+        )
+        raise ValueError(msg)
+    why = f"N = {N} from x, H = {H} from Wx"
+    h0_arr = initial_state(h0_name, h0, (N, H), why, x, Wx_arr, Wh_arr, b_arr)
+    if check_finite:
+        named = (("x", x), ("Wx", Wx_arr), ("Wh", Wh_arr), ("b", b_arr), (h0_name, h0_arr))
+        require_all_finite(named)
+    return Wx_arr, Wh_arr, b_arr, h0_arr
+
+
+def _forward(
+    x: FloatArray,
+    h0: object | None,
+    Wx: object,
+    Wh: object,
+    b: object,
+    h0_name: str,
+    nonlinearity: Nonlinearity,
+    *,
+    check_finite: bool,
+    step: bool,
+    check_results: bool | None = None,
+) -> RNNCache:
+    """Check the arguments (``x`` is a time-major ``(T, N, D)`` view) and run the recurrence."""
+    nonlinearity = check_nonlinearity(nonlinearity)  # type: ignore[assignment]
+    Wx_arr, Wh_arr, b_arr, h0_arr = _arguments(x, h0, Wx, Wh, b, h0_name, step, check_finite)
+    T, N, D = x.shape
+    H = Wx_arr.shape[1]
+    dtype = np.result_type(x, Wx_arr, Wh_arr, b_arr, h0_arr)
+
+    # The bias trick: a column of ones after x's D features makes b one more row of Wx. The input
+    # projection then adds b inside its product instead of in a pass of its own over the states,
+    # and backward's x1.T @ da gives db as its last row. x1 is also the cache's private copy of x.
+    x1 = np.empty((T, N, D + 1), dtype=dtype)
+    x1[..., :D] = x
+    x1[..., D] = 1
+    Wx1 = np.empty((D + 1, H), dtype=dtype)
+    Wx1[:D] = Wx_arr
+    Wx1[D] = b_arr
+    # A private copy, C-contiguous whatever the caller's layout (RNN passes torch's weight_hh.T):
+    # OpenBLAS's small products run up to 2x slower with a transposed operand.
+    Wh_arr = np.array(Wh_arr, dtype=dtype, order="C")
+
+    h = np.empty((T + 1, N, H), dtype=dtype)
+    h[0] = h0_arr
+    # The input projection of every step at once: (T * N, D + 1) @ (D + 1, H), into h[1:].
+    with np.errstate(over="ignore", invalid="ignore"):  # checked in _recur, or not at all
+        np.matmul(x1.reshape(T * N, D + 1), Wx1, out=h[1:].reshape(T * N, H))
+    _recur(h, Wh_arr, nonlinearity, check_finite if check_results is None else check_results)
+    x1 = sealed(x1)
+    cache = RNNCache(
+        x=x1[..., :D],
+        x1=x1,
+        h=sealed(h),
+        Wx=sealed(Wx1)[:D],
+        Wh=sealed(Wh_arr),
+        nonlinearity=nonlinearity,
+        step=step,
+    )
+    register(cache)
+    return cache
+
+
+def _recur(h: FloatArray, Wh: FloatArray, nonlinearity: Nonlinearity, checks: bool) -> None:
+    """The loop, in place: ``h[0]`` is ``h0``, ``h[1:]`` the input projections, then the states.
+
+    With ``checks``, what overflows is an error at its step (the module docstring says how).
+    """
+    per_step = checks and nonlinearity == "tanh" and not _tanh_bounded(h, Wh)
+    activation = np.tanh if nonlinearity == "tanh" else _relu
+    recurrent = np.empty(h.shape[1:], dtype=h.dtype)  # h_{t-1} @ Wh, one buffer for every step
+    with np.errstate(over="ignore", invalid="ignore"):
+        for t, (h_prev, h_t) in enumerate(pairwise(h)):
+            np.matmul(h_prev, Wh, out=recurrent)
+            np.add(h_t, recurrent, out=h_t)
+            if per_step and not np.isfinite(h_t).all():
+                what = "the pre-activation x_t @ Wx + h_{t-1} @ Wh + b"
+                raise non_finite(what, h_t[None], t)
+            activation(h_t, out=h_t)
+        if checks and nonlinearity == "relu":
+            require_finite_steps("the state", h[1:])
+
+
+def _backward(
+    dh: FloatArray, cache: RNNCache, dh_name: str, *, check_finite: bool, check_results: bool
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
+    """The backward pass for a checked time-major ``dh (T, N, H)``; ``dx`` comes time-major."""
+    if check_finite:
+        require_finite(dh_name, dh)
+    with np.errstate(over="ignore", invalid="ignore"):  # checked below, or not at all
+        grads = _backward_loop(dh, cache)
+        if check_results:
+            dx, dh0, dWx, dWh, db = grads
+            require_finite_steps("the gradient dx", dx)
+            require_finite_gradients((("dh0", dh0), ("dWx", dWx), ("dWh", dWh), ("db", db)))
+    return grads
+
+
+def _backward_loop(
+    dh: FloatArray, cache: RNNCache
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
+    """``dx (T, N, D)``, ``dh0``, ``dWx``, ``dWh``, ``db`` for a checked ``dh (T, N, H)``."""
+    T, N, H = dh.shape
+    D = cache.x.shape[2]
+    dtype = np.result_type(cache.h, dh)
+    h, x1 = cache.h, cache.x1
+
+    # The steps run last to first in blocks of B. The step loop fills da = dL/da_t for one block;
+    # the block's share of every weight gradient and its rows of dx are then one product each,
+    # while da is still in cache. So da is never stored for all T steps, which would write N*T*H
+    # numbers to memory and read them back three times.
+    B = _steps_per_block(N, H, dtype)
+    da = np.empty((min(B, T), N, H), dtype=dtype)  # the current block's dL/da_t
+    g = np.zeros((N, H), dtype=dtype)  # dL/dh_t through step t + 1, zero after the last
+    # Wh.T, C-contiguous: OpenBLAS's small products run up to 2x slower with a transposed
+    # operand (float32, (32, 128) @ (128, 128): 20 us against 10 us, measured here).
+    Wh_T = np.ascontiguousarray(cache.Wh.T, dtype=dtype)
+    dx = np.empty((T, N, D), dtype=dtype)
+    dWx1 = np.zeros((D + 1, H), dtype=dtype)  # dWx, then db as its last row (the bias trick)
+    dWh = np.zeros((H, H), dtype=dtype)
+    for end in range(T, 0, -B):
+        start = max(0, end - B)
+        da_block = da[: end - start]
+        # First dh_t/da_t for all the block's steps at once (h[t + 1] is the state step t
+        # produced), then, step by step, times dL/dh_t.
+        h_block = h[start + 1 : end + 1]
+        if cache.nonlinearity == "tanh":
+            np.multiply(h_block, h_block, out=da_block)
+            np.subtract(1, da_block, out=da_block)
+        else:
+            np.greater(h_block, 0, out=da_block)
+        # t = end - 1 down to start
+        for dh_t, da_t in reversed(list(zip(dh[start:end], da_block, strict=True))):
+            g += dh_t
+            np.multiply(da_t, g, out=da_t)
+            np.matmul(da_t, Wh_T, out=g)
+        # The block's steps as rows: (n, N, .) -> (n * N, .).
+        rows = (end - start) * N
+        da_rows = da_block.reshape(rows, H)
+        dWx1 += x1[start:end].reshape(rows, D + 1).T @ da_rows
+        dWh += h[start:end].reshape(rows, H).T @ da_rows
+        np.matmul(da_rows, cache.Wx.T, out=dx[start:end].reshape(rows, D))
+    return dx, g, dWx1[:D], dWh, dWx1[D]
+
+
+def _steps_per_block(N: int, H: int, dtype: np.dtype[Any]) -> int:
+    """How many steps' ``(N, H)`` blocks of ``dtype`` fill ``_BLOCK_BYTES``; at least one."""
+    return max(1, _BLOCK_BYTES // max(1, N * H * dtype.itemsize))
+
+
+def _relu(a: FloatArray, out: FloatArray) -> FloatArray:
+    return np.maximum(a, 0, out=out)
+
+
+def _tanh_bounded(h: FloatArray, Wh: FloatArray) -> bool:
+    """Check the projection ``h[1:]``; then whether no tanh step can overflow from ``h[0]``.
+
+    ``|a_t| <= |x_t @ Wx + b| + H * max|h_{t-1}| * max|Wh|``, and ``|h_{t-1}| <= 1`` after the
+    first step: below half the dtype's largest value (room for rounding), nothing overflows. The
+    largest and smallest values of ``h``, two passes without a temporary, are also the
+    projection's check: a NaN or inf in it makes one of them non-finite.
+    """
+    if not h.size:
+        return True
+    H = h.shape[2]
+    # over h0 too (finite, checked), so one pair of passes: the bound is only looser for it
+    largest = max(float(h.max()), -float(h.min()))
+    if not math.isfinite(largest):
+        with np.errstate(over="ignore", invalid="ignore"):
+            require_finite_steps("the input projection x @ Wx + b", h[1:])
+    bound = largest + H * max(1.0, largest) * float(np.abs(Wh).max())
+    return bound < _LARGEST[h.dtype.char] / 2 if h.dtype.char in _LARGEST else False
+
+
+#: The largest finite value of each floating dtype whose range a Python float holds.
+_LARGEST = {dtype.char: float(np.finfo(dtype).max) for dtype in map(np.dtype, "efd")}
+
+
+def _check_cache(cache: object, *, step: bool) -> None:
+    check_cache(cache, RNNCache, step=step, made_by=("rnn_step_forward", "rnn_forward"))
