@@ -7,7 +7,9 @@ from reference_rnn.core.measure import (
     FD_TOLERANCE,
     TOLERANCE,
     central_differences,
+    first_step_over,
     scaled_error,
+    step_errors,
 )
 
 __all__ = [
@@ -15,5 +17,7 @@ __all__ = [
     "FD_TOLERANCE",
     "TOLERANCE",
     "central_differences",
+    "first_step_over",
     "scaled_error",
+    "step_errors",
 ]

@@ -151,8 +151,8 @@ def test_the_evidence_names_every_weight_read_from_a_global(fixed):
     report = check(SimpleRNN, api="sprint")
     assert names(report) == ["reads-global-weights"], report.format()
     (diagnosis,) = report.diagnoses
-    assert diagnosis.evidence["weights"] == fixed
-    assert f"where it does not use the {', '.join(fixed)} passed in" in diagnosis.evidence["detail"]
+    assert diagnosis.evidence.weights == tuple(fixed)
+    assert f"where it does not use the {', '.join(fixed)} passed in" in diagnosis.evidence.detail
     # the two sample cases pass; the others (D=3, H=5) crash, and every such check is explained
     assert {c.name.split("/")[0] for c in report.checks if c.passed} == {"sample", "sample-h0"}
     assert report.unexplained == []
@@ -215,25 +215,25 @@ def test_the_exercise_code_is_named_for_exactly_its_three_mistakes():
     checks = {check.name: check for check in report.checks}
     assert checks["sample/h"].passed  # the documented sample, whose Wx is the global w_x
     ignores = next(d for d in report.diagnoses if d.mistake == "ignores-initial-state")
-    assert ignores.evidence["check"] == "sample-h0/h"
-    assert ignores.evidence["first_time_step"] == 0
-    assert ignores.evidence["error_vs_mistake"] < 1e-12 < ignores.evidence["error_vs_reference"]
+    assert ignores.evidence.check == "sample-h0/h"
+    assert ignores.evidence.first_time_step == 0
+    assert ignores.evidence.error_vs_mistake < 1e-12 < ignores.evidence.error_vs_reference
     batch = next(d for d in report.diagnoses if d.mistake == "batch-of-one-only")
-    assert batch.evidence["check"] == "one-step-batch/h"
-    assert "could not broadcast" in batch.evidence["detail"]
+    assert batch.evidence.check == "one-step-batch/h"
+    assert "could not broadcast" in batch.evidence.detail
     # the global w_x: it crashes where Wx is not (2, 4), at the line that reads w_x; with the
     # sample's sizes and weights it runs, and the sample, right with its own Wx, is wrong with
     # another from step 1 on (step 0 uses the Wx passed in)
     fixed = next(d for d in report.diagnoses if d.mistake == "reads-global-weights")
-    assert fixed.evidence["check"] == "batch-of-one/h"
-    assert fixed.evidence["weights"] == ["Wx"]
-    assert fixed.evidence["checks_explained"] == 1
-    assert "xx = np.dot(x[:, i, :], w_x)" in fixed.evidence["detail"]
+    assert fixed.evidence.check == "batch-of-one/h"
+    assert fixed.evidence.weights == ("Wx",)
+    assert fixed.checks_explained == 1
+    assert "xx = np.dot(x[:, i, :], w_x)" in fixed.evidence.detail
     assert re.search(
         r"; it runs with the sizes and weights of sample \(D=2, H=4\), where it does not use the "
         r"Wx passed in: sample/h passes, but with another Wx of that shape, error \S+ against "
         r"the reference, first at time step 1$",
-        fixed.evidence["detail"],
+        fixed.evidence.detail,
     )
     # the batches crash before they read w_x, and one at a time at w_x: no single mistake
     assert report.unexplained == [
@@ -249,11 +249,11 @@ def test_the_evidence_names_the_output_and_the_first_wrong_step():
     report = check(planted.make("cs231n", "no-gradient-through-time"), api="cs231n")
     (diagnosis,) = report.diagnoses
     evidence = diagnosis.evidence
-    assert evidence["check"] == "sample/dx"  # the first failed check: T = 3
-    assert evidence["output"] == "dx"
-    assert evidence["first_time_step"] == 0  # the last step's dx is right; the earlier are not
-    assert evidence["error_vs_mistake"] < 1e-12 < evidence["error_vs_reference"]
-    assert evidence["checks_explained"] == 8 * 5  # 8 cases with T > 1 x dx, dh0, dWx, dWh, db
+    assert evidence.check == "sample/dx"  # the first failed check: T = 3
+    assert evidence.output == "dx"
+    assert evidence.first_time_step == 0  # the last step's dx is right; the earlier are not
+    assert evidence.error_vs_mistake < 1e-12 < evidence.error_vs_reference
+    assert diagnosis.checks_explained == 8 * 5  # 8 cases with T > 1 x dx, dh0, dWx, dWh, db
 
 
 def test_a_mistake_in_the_step_functions_only_is_still_named():

@@ -63,7 +63,7 @@ def test_a_pair_found_by_the_search_says_so():
     report = check(
         planted.make("sprint", ("missing-bias", "tanh-derivative-of-output")), api="sprint"
     )
-    withs = {d.mistake: d.evidence.get("with") for d in report.diagnoses}
+    withs = {d.mistake: d.partner for d in report.diagnoses}
     assert withs == {
         "missing-bias": "tanh-derivative-of-output",
         "tanh-derivative-of-output": "missing-bias",

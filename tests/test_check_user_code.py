@@ -147,8 +147,8 @@ def test_a_batch_that_returns_another_shape_is_batch_of_one_only_without_a_time_
     report = check(subclass(SPRINT, forward=forward), api="sprint", cases=TWO)
     (diagnosis,) = report.diagnoses
     assert diagnosis.mistake == "batch-of-one-only"
-    assert diagnosis.evidence["first_time_step"] is None
-    assert diagnosis.evidence["error_vs_mistake"] is None
+    assert diagnosis.evidence.first_time_step is None
+    assert diagnosis.evidence.error_vs_mistake is None
 
 
 def test_missing_methods_and_functions():
@@ -229,7 +229,7 @@ def test_dlfs2_blocks_from_a_set_state():
     # on this case alone, a second block from zeros is also a block that ignores its initial
     # state: the two are named together; the battery's other cases tell them apart
     assert [d.mistake for d in report.diagnoses] == ["ignores-initial-state", "state-not-carried"]
-    assert report.diagnoses[1].evidence["first_time_step"] == 2  # the second block's first step
+    assert report.diagnoses[1].evidence.first_time_step == 2  # the second block's first step
     report = check(not_carried, api="dlfs2", cases=[*testing.cases(stateful=True), blocks])
     assert [d.mistake for d in report.diagnoses] == ["state-not-carried"]
 

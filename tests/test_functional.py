@@ -14,6 +14,7 @@ import pytest
 
 import reference_rnn as rr
 from reference_rnn.core import elman as functional
+from reference_rnn.core.draw import draw_arrays
 from reference_rnn.core.measure import TOLERANCE, scaled_error
 
 # (N, T, D, H): ones, primes, a single step, a single unit, a batch of one; and a sequence the
@@ -34,16 +35,7 @@ NONLINEARITIES = ["tanh", "relu"]
 
 def make_args(N, T, D, H, *, dtype="float64", zero_h0=False, contiguous=True, seed=0):
     """x, h0, Wx, Wh, b at torch's init scale and an upstream gradient dh, as NumPy arrays."""
-    rng = np.random.default_rng(seed)
-    k = 1 / np.sqrt(H)
-    args = {
-        "x": rng.standard_normal((N, T, D)),
-        "h0": np.zeros((N, H)) if zero_h0 else rng.uniform(-1, 1, (N, H)),
-        "Wx": rng.uniform(-k, k, (D, H)),
-        "Wh": rng.uniform(-k, k, (H, H)),
-        "b": rng.uniform(-k, k, H),
-        "dh": rng.standard_normal((N, T, H)),
-    }
+    args = draw_arrays(N, T, D, H, seed=seed, zero_h0=zero_h0)
     args = {name: value.astype(dtype) for name, value in args.items()}
     if not contiguous:
         # the same values in strided and Fortran-ordered memory

@@ -15,11 +15,11 @@ import pytest
 pytest.importorskip("matplotlib")
 
 from reference_rnn import pages
-from reference_rnn.checker import html as check_page
 from reference_rnn.checker.apis.calling import Output
 from reference_rnn.checker.battery import battery
 from reference_rnn.checker.html import step_errors
 from reference_rnn.cli import main
+from reference_rnn.core.measure import first_step_over
 from reference_rnn.verify import command as verify_command
 from reference_rnn.verify import drift
 from reference_rnn.verify import html as report_html
@@ -204,8 +204,8 @@ def test_step_errors_are_zero_but_where_the_values_differ():
     errors = step_errors(Output("h", "hs", wrong), case)
     scale = float(np.abs(expected).max())
     assert errors == [0.0, 0.5 / scale] + [0.0] * (T - 2)
-    assert check_page.first_step_over(errors, 1e-12) == 1
-    assert check_page.first_step_over([0.0] * T, 1e-12) is None
+    assert first_step_over(errors, 1e-12) == 1
+    assert first_step_over([0.0] * T, 1e-12) is None
     # no time axis, or nothing to measure
     assert step_errors(Output("dWx", "dWx", case.expected["dWx"]), case) is None
     assert step_errors(Output("h", "hs", None, problem="raised ValueError"), case) is None

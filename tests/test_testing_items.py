@@ -11,6 +11,7 @@ import pytest
 
 from reference_rnn import testing
 from reference_rnn.checker.apis.calling import Output
+from reference_rnn.checker.evidence import Evidence, first_time_step
 from reference_rnn.checker.runner import Check, Report
 from reference_rnn.testing import items as testing_items
 
@@ -22,8 +23,8 @@ def _report(
 
 
 def test_a_value_names_the_mistake_whose_evidence_it_is_or_every_one_the_run_found():
-    first = testing.Diagnosis("missing-bias", {"check": "batch/h"})
-    second = testing.Diagnosis("no-recurrence", {"check": "long/h"})
+    first = testing.Diagnosis("missing-bias", Evidence("batch/h", "h", None, None, None, ""), 1)
+    second = testing.Diagnosis("no-recurrence", Evidence("long/h", "h", None, None, None, ""), 1)
     checks = [
         Check("batch/h", False, 0.5, 1e-12),
         Check("batch/dWh", False, 0.25, 1e-12),
@@ -65,7 +66,7 @@ def test_a_value_names_the_mistake_whose_evidence_it_is_or_every_one_the_run_fou
 def test_the_first_failing_time_step_is_counted_along_the_whole_sequence():
     case = testing.cases()[5]  # batch: (N, T, D, H) with T > 1
     h = case.expected["h"].copy()
-    step = testing_items._first_time_step
+    step = first_time_step
     assert step(Output("h", "h", h), case) is None  # nothing fails
     h[:, 2:] += 1.0
     assert step(Output("h", "h", h), case) == 2

@@ -28,10 +28,11 @@ from typing import NamedTuple
 
 import numpy as np
 
+from reference_rnn.core.draw import draw_arrays
 from reference_rnn.core.functional import rnn_backward, rnn_forward
 from reference_rnn.core.readout import readout_backward, readout_forward
 from reference_rnn.core.sample import documented_sample
-from reference_rnn.core.validation import FloatArray
+from reference_rnn.core.validation import DTYPES, FloatArray
 
 __all__ = [
     "DTYPES",
@@ -50,7 +51,6 @@ __all__ = [
     "with_readout",
 ]
 
-DTYPES = ("float64", "float32")
 #: The expected values of every case: the states, then each gradient. A case with a
 #: :class:`Readout` adds the outputs ``y``, and for a linear layer ``dWy`` and ``dby``.
 KEYS = ("h", "dx", "dh0", "dWx", "dWh", "db")
@@ -254,23 +254,11 @@ def make_case(
     split: int | None = None,
     about: str = "",
 ) -> Case:
-    """A random case: weights ``scale`` times torch's initialisation U(-1/sqrt(H), 1/sqrt(H)).
-
-    x and dh are standard normal; h0 is zero or U(-1, 1).
-    """
+    """A random case: the arrays of :func:`~reference_rnn.core.draw.draw_arrays`, in ``dtype``."""
     if dtype not in DTYPES:
         msg = f"dtype must be one of {DTYPES}, got {dtype!r}"
         raise ValueError(msg)
-    rng = np.random.default_rng(seed)
-    k = scale / np.sqrt(H)
-    arrays = (
-        rng.standard_normal((N, T, D)),
-        np.zeros((N, H)) if zero_h0 else rng.uniform(-1, 1, (N, H)),
-        rng.uniform(-k, k, (D, H)),
-        rng.uniform(-k, k, (H, H)),
-        rng.uniform(-k, k, H),
-        rng.standard_normal((N, T, H)),
-    )
+    arrays = tuple(draw_arrays(N, T, D, H, seed=seed, zero_h0=zero_h0, scale=scale).values())
     if not about:
         about = f"N={N}, T={T}, D={D}, H={H}, h0 {'zero' if zero_h0 else 'random'}"
         about += f", weights {scale:g} x torch's init" * (scale != 1)

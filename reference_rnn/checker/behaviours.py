@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import Any
 
 import numpy as np
 
@@ -25,7 +24,14 @@ from reference_rnn.checker.battery import (
     make_case,
     with_readout,
 )
-from reference_rnn.checker.evidence import Record, against, evidence, find, measured_error
+from reference_rnn.checker.evidence import (
+    Evidence,
+    Record,
+    against,
+    evidence,
+    find,
+    measured_error,
+)
 from reference_rnn.core.measure import scaled_error
 
 __all__ = ["BEHAVIOURS", "MISSED_BY"]
@@ -35,7 +41,7 @@ _PER_SEQUENCE = ("h", "h_last", "y", "dx", "dh0")
 _WEIGHTS = ("Wx", "Wh", "b")
 
 #: Found: (index of the record, evidence), for the records a mistake explains.
-Found = list[tuple[int, dict[str, Any]]]
+Found = list[tuple[int, Evidence]]
 
 
 def _batch_dependence(records: Sequence[Record], tolerance: float, skip: set[int]) -> Found:
@@ -69,13 +75,12 @@ def _batch_dependence(records: Sequence[Record], tolerance: float, skip: set[int
         alone_error = scaled_error(alone, expected_value(case.expected, key))
         if alone_error > tolerance:
             continue  # wrong one at a time too: the batch is not the cause
-        shown = evidence(record, difference, tolerance)
-        shown["detail"] = (
+        detail = (
             f"a batch of {case.shape[0]}: "
             f"{record.output.problem or f'error {record.error:.1e} against the reference'}; "
             f"the same sequences one at a time: error {alone_error:.1e} against the reference"
         )
-        found.append((i, shown))
+        found.append((i, evidence(record, difference, detail=detail)))
     return found
 
 
@@ -91,7 +96,7 @@ def _fixed_weights(records: Sequence[Record], tolerance: float, _skip: set[int])
         witnesses = _not_followed([r for _, r in members], tolerance)
         if not witnesses:
             continue
-        weights = [weight for weight, _ in witnesses]
+        weights = tuple(weight for weight, _ in witnesses)
         weight, witness = witnesses[0]
         _, _, D, H = witness.case.shape
         resized: dict[int, Observation] = {}  # by id(case): each case once
@@ -104,16 +109,14 @@ def _fixed_weights(records: Sequence[Record], tolerance: float, _skip: set[int])
             output = find(resized[id(case)], record.output.name)
             if output is None or output.problem is not None:
                 continue  # it fails with those sizes too: something else is wrong
-            shown = evidence(record, None, tolerance)
-            shown["weights"] = weights
-            shown["detail"] = (
-                f"{against(record, tolerance)}; it runs with the sizes and weights of "
+            detail = (
+                f"{against(record)}; it runs with the sizes and weights of "
                 f"{witness.case.name} (D={D}, H={H}), where it does not use the "
                 f"{', '.join(weights)} passed in: "
                 f"{witness.name} passes, but with another {weight} of that shape, "
-                f"{against(witness, tolerance)}"
+                f"{against(witness)}"
             )
-            found.append((i, shown))
+            found.append((i, evidence(record, None, detail=detail, weights=weights)))
     return found
 
 
@@ -183,22 +186,20 @@ def _seen(
     broadcast it is seen; elsewhere the same code raised).
     """
 
-    def look(records: Sequence[Record], tolerance: float, _skip: set[int]) -> Found:
+    def look(records: Sequence[Record], _tolerance: float, _skip: set[int]) -> Found:
         groups = {r.group for r in records if mistake in r.seen} if layout else set()
         found = []
         for i, record in enumerate(records):
             seen = mistake in record.seen or record.group in groups
             counted = layout or record.output.key not in FORWARD_KEYS
             if seen and counted and not record.passed:
-                shown = evidence(record, None, tolerance)
-                shown["detail"] = f"{against(record, tolerance)}; {why}"
-                found.append((i, shown))
+                found.append((i, evidence(record, None, detail=f"{against(record)}; {why}")))
         return found
 
     return look
 
 
-def _left_graph(records: Sequence[Record], tolerance: float, _skip: set[int]) -> Found:
+def _left_graph(records: Sequence[Record], _tolerance: float, _skip: set[int]) -> Found:
     """Gradients torch could not compute from code whose forward values were right.
 
     Right values on every case, with no gradient: the forward computed them outside torch's
@@ -211,12 +212,11 @@ def _left_graph(records: Sequence[Record], tolerance: float, _skip: set[int]) ->
         gradient = record.output.key not in FORWARD_KEYS
         right = record.group not in wrong
         if "leaves-the-graph" in record.seen and gradient and right and not record.passed:
-            shown = evidence(record, None, tolerance)
-            shown["detail"] = (
-                f"{against(record, tolerance)}; the outputs were right, but torch has no "
+            detail = (
+                f"{against(record)}; the outputs were right, but torch has no "
                 "gradient for them: the forward left the graph"
             )
-            found.append((i, shown))
+            found.append((i, evidence(record, None, detail=detail)))
     return found
 
 

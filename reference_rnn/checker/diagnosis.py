@@ -29,7 +29,7 @@ pair.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from itertools import islice
 from typing import Any
 
@@ -37,12 +37,20 @@ import numpy as np
 
 from reference_rnn.checker.battery import FORWARD_KEYS, Values, evaluate, expected_value
 from reference_rnn.checker.behaviours import BEHAVIOURS, MISSED_BY, Found
-from reference_rnn.checker.catalogue import Mistake, pair
-from reference_rnn.checker.evidence import Record, evidence, measured_error
+from reference_rnn.checker.catalogue import MISTAKES, Mistake, pair
+from reference_rnn.checker.evidence import Evidence, Record, evidence, measured_error
 from reference_rnn.core.measure import TOLERANCE, scaled_error
 from reference_rnn.core.validation import FloatArray
 
-__all__ = ["MAX_PAIRS", "Diagnosis", "Record", "diagnose", "measured_error"]
+__all__ = [
+    "MAX_PAIRS",
+    "Diagnosis",
+    "Evidence",
+    "Record",
+    "diagnose",
+    "measured_error",
+    "mistake_line",
+]
 
 _STATES = FORWARD_KEYS
 #: The most pairs of mistakes tried when no single one explains the failures.
@@ -51,10 +59,35 @@ MAX_PAIRS = 250
 
 @dataclass(frozen=True)
 class Diagnosis:
-    """A named mistake and the evidence for it (see :func:`diagnose`)."""
+    """A named mistake, the evidence for it, and how many failed checks it explains.
+
+    ``partner``: the other mistake, when this one is named as one of a pair (see :func:`diagnose`).
+    """
 
     mistake: str
-    evidence: dict[str, Any]
+    evidence: Evidence
+    checks_explained: int
+    partner: str | None = None
+
+    def evidence_line(self) -> str:
+        """The evidence in a line, as every report shows it (text, HTML, pytest)."""
+        e, explains = self.evidence, self.checks_explained
+        return f"{e.check}: {e.detail}; explains {explains} failed check{'s' * (explains > 1)}"
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"mistake", "evidence"}``: the evidence's fields, ``weights`` only when there are any,
+        ``checks_explained``, and ``with`` (the partner) only for a pair."""
+        shown = asdict(self.evidence)
+        weights = shown.pop("weights")
+        shown |= {"weights": list(weights)} if weights else {}
+        shown |= {"checks_explained": self.checks_explained}
+        shown |= {"with": self.partner} if self.partner is not None else {}
+        return {"mistake": self.mistake, "evidence": shown}
+
+
+def mistake_line(mistake: str) -> str:
+    """A named mistake and what it is, in a line, as every report shows it (text, HTML, pytest)."""
+    return f"{mistake}: {MISTAKES[mistake]}"
 
 
 def diagnose(
@@ -62,12 +95,10 @@ def diagnose(
 ) -> tuple[list[Diagnosis], list[str]]:
     """The mistakes that explain the failed ``records``, and the failed checks none explains.
 
-    The evidence of a diagnosis is its first explained check on the forward pass's values, or
-    its first explained check if it explains none there: ``check``, ``output`` (the API's
-    name for it), ``first_time_step`` (where the error first exceeds the tolerance, counted over
-    the whole sequence; None for values without a time axis), ``error_vs_reference``,
-    ``error_vs_mistake``, ``checks_explained`` and a sentence, ``detail``; a mistake named as
-    one of a pair has ``with``, the other's id.
+    The evidence of a diagnosis (:class:`~reference_rnn.checker.evidence.Evidence`) is its first
+    explained check on the forward pass's values, or its first explained check if it explains
+    none there; a mistake named as one of a pair has the other's id as its ``partner``, also
+    said at the end of the evidence's ``detail``.
     """
     tolerance = TOLERANCE[dtype]
     explained: dict[str, Found] = {}
@@ -101,10 +132,10 @@ def diagnose(
             covered = set().union(*(explains[m] for m in chosen))
     diagnoses = []
     for m in chosen:
-        shown = _strongest(records, explained[m]) | {"checks_explained": len(explained[m])}
+        shown = _strongest(records, explained[m])
         if m in partners:
-            shown |= {"with": partners[m], "detail": f"{shown['detail']}, with {partners[m]}"}
-        diagnoses.append(Diagnosis(m, shown))
+            shown = replace(shown, detail=f"{shown.detail}, with {partners[m]}")
+        diagnoses.append(Diagnosis(m, shown, len(explained[m]), partners.get(m)))
     unexplained = [records[i].name for i in sorted(failed - covered)]
     return diagnoses, unexplained
 
@@ -153,7 +184,7 @@ def _best_pair(
     return best
 
 
-def _strongest(records: Sequence[Record], found: Found) -> dict[str, Any]:
+def _strongest(records: Sequence[Record], found: Found) -> Evidence:
     """The evidence to show: the first on the forward pass's values if any, else the first."""
     forward = [shown for i, shown in found if records[i].output.key in _STATES]
     return forward[0] if forward else found[0][1]
@@ -215,7 +246,7 @@ def _matches(records: Sequence[Record], mistake: Mistake, tolerance: float) -> F
         if mistake.float32_values and not np.array_equal(user, user.astype(np.float32)):
             continue
         if error is not None and error <= match_tolerance:
-            found.setdefault(record.group, []).append((i, evidence(record, error, tolerance)))
+            found.setdefault(record.group, []).append((i, evidence(record, error)))
         elif _contradicts(mistake, record, error, tolerance):
             ruled_out.add(record.group)  # wrong states, but not as this mistake's
     kept = [item for group, items in found.items() if group not in ruled_out for item in items]

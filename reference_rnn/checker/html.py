@@ -6,40 +6,26 @@ gradient per time step, so that the first step that goes wrong is visible.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 
-import numpy as np
-
 from reference_rnn.checker.apis.calling import Output
-from reference_rnn.checker.battery import Case, expected_value
-from reference_rnn.checker.catalogue import MISTAKES
+from reference_rnn.checker.battery import Case
+from reference_rnn.checker.diagnosis import mistake_line
+from reference_rnn.checker.evidence import time_step_errors
 from reference_rnn.checker.runner import Report
-from reference_rnn.core.measure import TOLERANCE
+from reference_rnn.core.measure import TOLERANCE, first_step_over
 from reference_rnn.pages import CSS, ERROR_FLOOR, escape, number, require_matplotlib, svg
-
-#: The values with a time axis, (N, T, .): their error is also measured step by step.
-STEP_KEYS = ("h", "dx")
 
 
 def step_errors(output: Output, case: Case) -> list[float] | None:
-    """``max|actual_t - expected_t| / max|expected|`` for each step t of ``h`` or ``dx``.
+    """The error of each time step of ``h`` or ``dx`` (:func:`.evidence.time_step_errors`).
 
-    The scale is the whole value's, so the worst step's error is the check's error. None for a
-    value without a time axis, and for one with a problem (no value, a wrong shape, NaN).
+    None also for a value with a problem (no value, a wrong shape, NaN): only what was compared
+    is drawn.
     """
-    if output.key not in STEP_KEYS or output.value is None or output.problem is not None:
-        return None
-    expected = expected_value(case.expected, output.key)
-    scale = float(np.abs(expected).max()) or 1.0  # as scaled_error: absolute where all zero
-    per_step = np.abs(output.value - expected).max(axis=(0, 2))  # (N, T, .) -> (T,)
-    return [float(error) / scale for error in per_step]
-
-
-def first_step_over(errors: Sequence[float], tolerance: float) -> int | None:
-    """The first time step whose error exceeds ``tolerance``, or None."""
-    return next((t for t, error in enumerate(errors) if error > tolerance), None)
+    errors = None if output.problem is not None else time_step_errors(output, case)
+    return None if errors is None else errors.tolist()
 
 
 def plot_steps(plt: ModuleType, steps: dict[str, list[float]], tolerance: float) -> str:
@@ -82,8 +68,7 @@ def render_check(report: Report, steps: dict[str, list[float]]) -> str:
             f"<td>{escape(check.detail or '')}</td></tr>"
         )
     diagnoses = "".join(
-        f"<li><b>{escape(d.mistake)}</b>: {escape(MISTAKES[d.mistake])}<br>"
-        f"{escape(d.evidence['check'])}: {escape(d.evidence['detail'])}</li>"
+        f"<li><b>{escape(mistake_line(d.mistake))}</b><br>{escape(d.evidence_line())}</li>"
         for d in report.diagnoses
     )
     steps_html = (
@@ -91,16 +76,14 @@ def render_check(report: Report, steps: dict[str, list[float]]) -> str:
         if steps
         else '<p class="note">No value with a time axis could be compared.</p>'
     )
-    passed = sum(check.passed for check in report.checks)
-    verdict = "PASSED" if report.passed else "FAILED"
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>reference_rnn check: {escape(report.target)}</title><style>{CSS}</style></head>
 <body>
-<h1>{escape(report.target)} as {escape(report.api)}, {escape(report.dtype)}</h1>
-<p class="verdict {"pass" if report.passed else "FAIL"}" id="summary">{verdict}: {passed} of
-{len(report.checks)} checks passed against reference_rnn (tolerance {tolerance:.0e})</p>
+<h1>{escape(report.heading)}</h1>
+<p class="verdict {"pass" if report.passed else "FAIL"}" id="summary">{report.verdict} against
+reference_rnn (tolerance {tolerance:.0e})</p>
 {f'<h2>Mistakes found</h2><ul id="diagnoses">{diagnoses}</ul>' if diagnoses else ""}
 {_printed(report.output)}
 <h2>Error per time step</h2>
@@ -129,4 +112,4 @@ def write_check(report: Report, path: str | Path, steps: dict[str, list[float]])
     Path(path).write_text(render_check(report, steps), encoding="utf-8")
 
 
-__all__ = ["first_step_over", "render_check", "step_errors", "write_check"]
+__all__ = ["render_check", "step_errors", "write_check"]

@@ -19,8 +19,14 @@ from typing import Any
 from reference_rnn.checker.apis import APIS, plan
 from reference_rnn.checker.apis.calling import Output, Plan
 from reference_rnn.checker.battery import DTYPES, Case, battery, with_readout
-from reference_rnn.checker.catalogue import MISTAKES, applicable
-from reference_rnn.checker.diagnosis import Diagnosis, Record, diagnose, measured_error
+from reference_rnn.checker.catalogue import applicable
+from reference_rnn.checker.diagnosis import (
+    Diagnosis,
+    Record,
+    diagnose,
+    measured_error,
+    mistake_line,
+)
 from reference_rnn.checker.evidence import looks
 from reference_rnn.core.measure import TOLERANCE
 
@@ -59,6 +65,21 @@ class Report:
     def passed(self) -> bool:
         return bool(self.checks) and all(check.passed for check in self.checks)
 
+    @property
+    def heading(self) -> str:
+        """What was checked, as every report names it (text, HTML, pytest)."""
+        return f"{self.target} as {self.api}, {self.dtype}"
+
+    @property
+    def tally(self) -> str:
+        """How many checks passed, as every report counts them (text, HTML, pytest)."""
+        return f"{sum(check.passed for check in self.checks)} of {len(self.checks)} checks passed"
+
+    @property
+    def verdict(self) -> str:
+        """PASSED or FAILED, and the tally (text, HTML)."""
+        return f"{'PASSED' if self.passed else 'FAILED'}: {self.tally}"
+
     def to_json(self) -> dict[str, Any]:
         """``{"passed", "api", "target", "dtype", "checks", "diagnoses", "output"}``."""
         return {
@@ -67,7 +88,7 @@ class Report:
             "target": self.target,
             "dtype": self.dtype,
             "checks": [asdict(check) for check in self.checks],
-            "diagnoses": [asdict(diagnosis) for diagnosis in self.diagnoses],
+            "diagnoses": [diagnosis.to_json() for diagnosis in self.diagnoses],
             "output": self.output,
         }
 
@@ -75,7 +96,7 @@ class Report:
         """The report as text: a row per case, a column per value, then what failed and why."""
         lines = [
             (
-                f"{self.target} as {self.api}, {self.dtype}: error = max|actual - expected| / "
+                f"{self.heading}: error = max|actual - expected| / "
                 f"max|expected| against the reference, tolerance {TOLERANCE[self.dtype]:.0e}"
             ),
             *self.notes,
@@ -91,15 +112,10 @@ class Report:
         if self.diagnoses:
             lines += ["", "Mistakes found:"]
             for diagnosis in self.diagnoses:
-                evidence = diagnosis.evidence
-                lines.append(f"  {diagnosis.mistake}: {MISTAKES[diagnosis.mistake]}")
-                if "with" in evidence:
-                    lines.append(f"    together with {evidence['with']}")
-                explains = evidence["checks_explained"]
-                lines.append(
-                    f"    {evidence['check']}: {evidence['detail']}; "
-                    f"explains {explains} failed check{'s' * (explains > 1)}"
-                )
+                lines.append(f"  {mistake_line(diagnosis.mistake)}")
+                if diagnosis.partner is not None:
+                    lines.append(f"    together with {diagnosis.partner}")
+                lines.append(f"    {diagnosis.evidence_line()}")
         if self.unexplained:
             lines += ["", "Failed checks that no catalogued mistake explains:"]
             lines.append(f"  {', '.join(self.unexplained)}")
@@ -107,10 +123,8 @@ class Report:
         if self.output:
             lines += ["", "Printed by the checked code (stdout and stderr, first lines):"]
             lines += [f"  | {line}" for line in self.output]
-        passed = sum(check.passed for check in self.checks)
         found = ", ".join(d.mistake for d in self.diagnoses) or "none"
-        verdict = "PASSED" if self.passed else "FAILED"
-        lines += ["", f"{verdict}: {passed} of {len(self.checks)} checks passed; mistakes: {found}"]
+        lines += ["", f"{self.verdict}; mistakes: {found}"]
         return "\n".join(lines)
 
 
@@ -242,9 +256,8 @@ def check_plan(
         line = looks(record, tolerance)
         if line is not None and record.output.name not in shown:
             shown[record.output.name] = f"{record.name}: {line}"
-    report = Report(api, target, dtype, checks, diagnoses, notes, unexplained)
-    report.looks[:] = list(shown.values())[:_LOOKS]
-    return report
+    looked = list(shown.values())[:_LOOKS]
+    return Report(api, target, dtype, checks, diagnoses, notes, unexplained, looked)
 
 
 def target_name(obj: object) -> str:

@@ -12,7 +12,8 @@
 - :mod:`~reference_rnn.core.config`: ``RNN``'s options as one frozen value;
 - :mod:`~reference_rnn.core.optional`: importing an optional framework, or saying which extra
   installs it;
-- :mod:`~reference_rnn.core.sample`: the exercise's documented sample and the fixtures folder.
+- :mod:`~reference_rnn.core.sample`: the exercise's documented sample and the fixtures folder;
+- :mod:`~reference_rnn.core.draw`: a layer's random inputs, drawn from a seed.
 
 May import NumPy and the standard library only: no framework, no other subsystem.
 """

@@ -7,13 +7,21 @@ one would mean something else for every shape.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
 from reference_rnn.core.validation import FloatArray
 
-__all__ = ["FD_STEP", "FD_TOLERANCE", "TOLERANCE", "central_differences", "scaled_error"]
+__all__ = [
+    "FD_STEP",
+    "FD_TOLERANCE",
+    "TOLERANCE",
+    "central_differences",
+    "first_step_over",
+    "scaled_error",
+    "step_errors",
+]
 
 #: Agreement with torch in the same dtype, at torch's default initialisation.
 TOLERANCE = {"float64": 1e-12, "float32": 1e-5}
@@ -27,15 +35,43 @@ def scaled_error(actual: object, expected: object) -> float:
 
     Shapes must match exactly: a broadcast would hide a wrong shape.
     """
+    a, e = _same_shape(actual, expected)
+    if a.size == 0:
+        return 0.0
+    scale = float(np.abs(e).max())
+    return float(np.abs(a - e).max()) / (scale if scale > 0 else 1.0)
+
+
+def _same_shape(actual: object, expected: object) -> tuple[FloatArray, FloatArray]:
+    """Both in float64; ValueError unless their shapes match exactly (a broadcast would hide one)."""
     a = np.asarray(actual, dtype=np.float64)
     e = np.asarray(expected, dtype=np.float64)
     if a.shape != e.shape:
         msg = f"shapes differ: actual {a.shape}, expected {e.shape}"
         raise ValueError(msg)
-    if a.size == 0:
-        return 0.0
+    return a, e
+
+
+def step_errors(actual: object, expected: object) -> FloatArray:
+    """The error of each time step of ``(N, T, ...)`` values: ``max|actual_t - expected_t| / s``.
+
+    ``s`` is :func:`scaled_error`'s scale, the whole expected value's, so that the worst step's
+    error is the value's. The NaN rule: a NaN in ``actual`` where ``expected`` is finite is an
+    infinite error, past any tolerance (a NaN compares false with every number: left as it is,
+    it would pass every ``>`` unseen). Shapes must match exactly.
+    """
+    a, e = _same_shape(actual, expected)
     scale = float(np.abs(e).max())
-    return float(np.abs(a - e).max()) / (scale if scale > 0 else 1.0)
+    difference = np.where(np.isnan(a) & np.isfinite(e), np.inf, np.abs(a - e))
+    others = tuple(axis for axis in range(a.ndim) if axis != 1)  # (N, T, .) -> (T,)
+    errors: FloatArray = difference.max(axis=others) / (scale if scale > 0 else 1.0)
+    return errors
+
+
+def first_step_over(errors: Sequence[float] | FloatArray, tolerance: float) -> int | None:
+    """The first time step whose error (of :func:`step_errors`) exceeds ``tolerance``, or None."""
+    over = np.flatnonzero(np.asarray(errors) > tolerance)
+    return int(over[0]) if over.size else None
 
 
 def central_differences(

@@ -14,14 +14,12 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from reference_rnn.checker.apis.calling import Output
-from reference_rnn.checker.battery import Case, expected_value
-from reference_rnn.checker.catalogue import MISTAKES
+from reference_rnn.checker.battery import Case
+from reference_rnn.checker.diagnosis import mistake_line
+from reference_rnn.checker.evidence import first_time_step
 from reference_rnn.checker.runner import Check, Report
 from reference_rnn.checker.sandbox import Limits, check_target
-from reference_rnn.core.measure import TOLERANCE
 
 __all__ = ["CheckedValue", "checked_values"]
 
@@ -55,9 +53,7 @@ class CheckedValue:
         check, report = self.check, self.report
         case, _, value = check.name.rpartition("/")
         named = ", ".join(self.mistakes) or "no catalogued mistake"
-        lines = [
-            f"{value} of case {case} ({report.target} as {report.api}, {report.dtype}): {named}"
-        ]
+        lines = [f"{value} of case {case} ({report.heading}): {named}"]
         if check.max_error is None:
             lines.append(f"  not compared: {check.detail}")
         else:
@@ -68,7 +64,7 @@ class CheckedValue:
         if self.first_time_step is not None:
             lines.append(f"  first failing time step: {self.first_time_step}")
         if self.mistakes:
-            lines += [f"  mistake: {m}: {MISTAKES[m]}" for m in self.mistakes]
+            lines += [f"  mistake: {mistake_line(m)}" for m in self.mistakes]
         else:
             lines.append("  mistake: none of the catalogued mistakes explains it")
         return "\n".join(lines)
@@ -99,7 +95,7 @@ def checked_values(
         def observe(
             check: str, output: Output, case: Case, steps: dict[str, int | None] = steps
         ) -> None:
-            steps[check] = _first_time_step(output, case)
+            steps[check] = first_time_step(output, case)
 
         report = check_target(
             target, api=api, dtype=dtype, limits=limits, name=name, observe=observe
@@ -130,17 +126,4 @@ def _values(report: Report, steps: dict[str, int | None]) -> list[CheckedValue]:
 
 def _naming(report: Report, check: str) -> tuple[str, ...]:
     """The mistakes whose own evidence is ``check``: the report gives one check of each."""
-    return tuple(d.mistake for d in report.diagnoses if d.evidence.get("check") == check)
-
-
-def _first_time_step(output: Output, case: Case) -> int | None:
-    """The first step where the value's error exceeds the tolerance, for values along time."""
-    if output.key not in ("h", "dx") or output.value is None:
-        return None
-    expected = expected_value(case.expected, output.key)
-    if output.value.shape != expected.shape or output.value.ndim != 3:
-        return None
-    scale = float(np.abs(expected).max()) or 1.0
-    per_step = np.abs(output.value - expected).max(axis=(0, 2)) / scale  # (N, T, .) -> (T,)
-    wrong = np.flatnonzero(~(per_step <= TOLERANCE[case.dtype]))
-    return int(wrong[0]) + (case.split or 0) if wrong.size else None
+    return tuple(d.mistake for d in report.diagnoses if d.evidence.check == check)

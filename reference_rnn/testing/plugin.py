@@ -23,7 +23,7 @@ import pytest
 
 from reference_rnn.checker.apis import APIS, TENSORS, with_tensors
 from reference_rnn.checker.battery import DTYPES
-from reference_rnn.checker.catalogue import MISTAKES
+from reference_rnn.checker.diagnosis import mistake_line
 from reference_rnn.checker.runner import Report
 from reference_rnn.testing.items import CheckedValue, checked_values
 
@@ -138,19 +138,12 @@ def _patterns(path: str | None) -> list[str]:
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     for report in config.stash.get(_REPORTS, []):
-        terminalreporter.write_sep(
-            "=", f"reference_rnn: {report.target} as {report.api}, {report.dtype}"
-        )
+        terminalreporter.write_sep("=", f"reference_rnn: {report.heading}")
         for diagnosis in report.diagnoses:
-            evidence = diagnosis.evidence
-            terminalreporter.write_line(f"{diagnosis.mistake}: {MISTAKES[diagnosis.mistake]}")
-            terminalreporter.write_line(
-                f"  {evidence['check']}: {evidence['detail']}; "
-                f"explains {evidence['checks_explained']} failed checks"
-            )
+            terminalreporter.write_line(mistake_line(diagnosis.mistake))
+            terminalreporter.write_line(f"  {diagnosis.evidence_line()}")
         if report.unexplained:
             terminalreporter.write_line(
                 f"failed checks no catalogued mistake explains: {', '.join(report.unexplained)}"
             )
-        passed = sum(check.passed for check in report.checks)
-        terminalreporter.write_line(f"{passed} of {len(report.checks)} checks passed")
+        terminalreporter.write_line(report.tally)

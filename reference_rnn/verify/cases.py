@@ -17,6 +17,7 @@ from typing import Any, Literal
 import numpy as np
 
 from reference_rnn.core.config import RNNConfig
+from reference_rnn.core.draw import draw_arrays
 from reference_rnn.core.functional import (
     rnn_backward,
     rnn_forward,
@@ -223,17 +224,8 @@ class CoreCase:
 
     def arrays(self) -> dict[str, FloatArray]:
         """x (N, T, D), h0 (N, H), Wx, Wh, b and the upstream gradient dh (N, T, H)."""
-        rng = np.random.default_rng(self.seed)
-        N, T, D, H = self.N, 1 if self.api == "step" else self.T, self.D, self.H
-        k = 1 / np.sqrt(H)
-        arrays = {
-            "x": rng.standard_normal((N, T, D)),
-            "h0": np.zeros((N, H)) if self.zero_h0 else rng.uniform(-1, 1, (N, H)),
-            "Wx": rng.uniform(-k, k, (D, H)),
-            "Wh": rng.uniform(-k, k, (H, H)),
-            "b": rng.uniform(-k, k, H),
-            "dh": rng.standard_normal((N, T, H)),
-        }
+        T = 1 if self.api == "step" else self.T
+        arrays = draw_arrays(self.N, T, self.D, self.H, seed=self.seed, zero_h0=self.zero_h0)
         if self.api == "simple":
             arrays["dh"][:, :-1] = 0  # the loss sees only the final state
         return {name: value.astype(self.dtype) for name, value in arrays.items()}
