@@ -228,6 +228,18 @@ def test_the_architecture_page_states_the_rules_held_here() -> None:
     assert set(MAY_IMPORT) - set(stated) <= FRONT_DOORS
 
 
+def test_the_architecture_pages_recipes_name_files_that_exist() -> None:
+    page = (PACKAGE.parent / "docs" / "architecture.md").read_text(encoding="utf-8")
+    named = []
+    for cell in re.findall(r"^\| ([^|\n]*`[^|\n]*) \| [^\n]*\|$", page, re.MULTILINE):
+        if "(new)" not in cell:
+            named += re.findall(r"`([\w/]+\.(?:py|md))`", cell)
+    assert {"core/config.py", "layers/onnx_export.py", "checker/apis/__init__.py"} <= set(named)
+    for name in named:
+        where = [PACKAGE / name, PACKAGE.parent / name, PACKAGE / "oracles" / name]
+        assert any(path.exists() for path in where), name
+
+
 def test_no_module_takes_another_modules_private_name() -> None:
     assert private_takes(PACKAGE) == []
 

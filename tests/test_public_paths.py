@@ -1,4 +1,5 @@
-"""The import paths the README showed before the package was laid out by subsystem still work."""
+"""The import paths the README showed before the package was laid out by subsystem (and before
+`testing` became a package) still work."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pytest
         ("reference_rnn.initializers", "reference_rnn.training.initializers"),
         ("reference_rnn.models", "reference_rnn.training.models"),
         ("reference_rnn.compare", "reference_rnn.core.measure"),
+        ("reference_rnn.testing_strategies", "reference_rnn.testing.strategies"),
     ],
 )
 def test_the_readmes_import_paths_still_work(public: str, home: str) -> None:
