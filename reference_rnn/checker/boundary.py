@@ -40,7 +40,7 @@ import stat
 import sys
 from typing import Any
 
-__all__ = ["drop", "enter", "harden_checker", "reach", "spec", "target_folder"]
+__all__ = ["drop", "enter", "harden_checker", "known_user", "reach", "spec", "target_folder"]
 
 #: The default worker user when the checker runs as root.
 DEFAULT_USER = "nobody"
@@ -74,6 +74,17 @@ def harden_checker() -> None:
     """The checker not dumpable: no same-uid process may trace it or open its ``/proc`` entries."""
     if sys.platform == "linux":
         _libc().prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
+
+
+def known_user(name: str | None) -> bool:
+    """Whether ``name`` (None: the default) is a user of this system, or "" (none)."""
+    if not name:
+        return True
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return False
+    return True
 
 
 def spec(user: str | None, reach: list[str]) -> dict[str, Any]:
