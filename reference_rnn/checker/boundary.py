@@ -1,3 +1,4 @@
+# ruff: noqa: PTH100, PTH103, PTH109, PTH112, PTH116, PTH120, PTH123, PTH208
 """The operating-system boundary between the checker and the worker that runs the judged code.
 
 Standard library only: the worker runs :func:`enter` first thing, before it imports NumPy (which
@@ -49,7 +50,7 @@ OUTPUT_LIMIT = 64 * 2**20
 #: The size of the worker's private tmpfs folders.
 TMPFS_SIZE = "256m"
 #: The worker's private folders: a fresh tmpfs on each.
-PRIVATE = ("/tmp", "/var/tmp", "/dev/shm")  # noqa: S108  (fresh tmpfs, the worker's own)
+PRIVATE = ("/tmp", "/var/tmp", "/dev/shm")
 #: Set (to anything) to check as a user without namespaces would (mode "none"), for tests.
 NO_NAMESPACES = "REFERENCE_RNN_NO_NAMESPACES"
 
@@ -157,8 +158,12 @@ _FALLBACK = "REFERENCE_RNN_BOUNDARY"
 
 def _map(uid: int, gid: int) -> None:
     """In a new user namespace: our uid and gid mapped to themselves, no group changes."""
-    for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):
-        with open(f"/proc/self/{name}", "w") as file:  # noqa: PTH123
+    for name, text in (
+        ("setgroups", "deny"),
+        ("uid_map", f"{uid} {uid} 1"),
+        ("gid_map", f"{gid} {gid} 1"),
+    ):
+        with open(f"/proc/self/{name}", "w") as file:
             file.write(text)
 
 
@@ -184,10 +189,8 @@ def _wait_for(libc: Any, child: int) -> None:
     for each in (signal.SIGINT, signal.SIGHUP):
         signal.signal(each, signal.SIG_IGN)
     status = None
-    try:
+    with contextlib.suppress(_End):
         _, status = os.waitpid(child, 0)
-    except _End:
-        pass
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     _kill_children()
     if status is None:
@@ -209,7 +212,7 @@ def _kill_children() -> None:
             if not entry.isdigit():
                 continue
             try:
-                with open(f"/proc/{entry}/stat", "rb") as file:  # noqa: PTH123
+                with open(f"/proc/{entry}/stat", "rb") as file:
                     ppid = file.read().rsplit(b")", 1)[1].split()[1].decode()
             except (OSError, IndexError):
                 continue
@@ -229,7 +232,7 @@ def _mounts(libc: Any, settings: dict[str, Any]) -> None:
     paths = [path for path in settings["reach"] if os.path.isdir(path)]
     covers = {os.path.realpath(p) for p in PRIVATE if os.path.isdir(p)}
     if settings["mode"] == "root" and uid != 0:
-        covers |= {cover for cover in map(lambda p: _blocked(p, uid, gid), paths) if cover}
+        covers |= {cover for cover in (_blocked(p, uid, gid) for p in paths) if cover}
     covers = {c for c in covers if not any(c.startswith(o + "/") for o in covers if o != c)}
     back = [p for p in paths if any(p == c or p.startswith(c + "/") for c in covers)]
     held = {path: os.open(path, os.O_PATH | os.O_DIRECTORY) for path in back}
@@ -250,10 +253,15 @@ def _mounts(libc: Any, settings: dict[str, Any]) -> None:
         done.append(path)
     for fd in held.values():
         os.close(fd)
-    with contextlib.suppress(OSError):  # a /proc with masked parts (a container's) cannot be mounted again
+    with contextlib.suppress(
+        OSError
+    ):  # a /proc with masked parts (a container's) cannot be mounted again
         if settings["mode"] == "user":  # its own PID namespace: its own /proc
-            _check(libc.mount(b"proc", b"/proc", b"proc", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC, None), "proc")
-    work = "/tmp/work"  # noqa: S108  (on the fresh tmpfs)
+            _check(
+                libc.mount(b"proc", b"/proc", b"proc", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC, None),
+                "proc",
+            )
+    work = "/tmp/work"
     os.makedirs(work, mode=0o700, exist_ok=True)
     os.chown(work, uid, gid)
     os.environ["HOME"] = os.environ["TMPDIR"] = work
@@ -278,7 +286,7 @@ def _blocked(path: str, uid: int, gid: int) -> str | None:
 
 def _read_only(libc: Any) -> None:
     """Every mount of this namespace made read-only (bind remounts), as far as they may be."""
-    with open("/proc/self/mountinfo") as file:  # noqa: PTH123
+    with open("/proc/self/mountinfo") as file:
         points = [line.split()[4] for line in file]
     for point in points:
         decoded = point.encode().decode("unicode_escape")

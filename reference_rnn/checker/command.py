@@ -72,7 +72,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         f"0 for no limit (default: {_DEFAULTS.memory})",
     )
 
-
     parser.add_argument(
         "--worker-user",
         metavar="NAME",

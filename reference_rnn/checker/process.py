@@ -123,9 +123,9 @@ class WorkerProcess:
         self._replies, replies = os.pipe()
         try:
             arguments = [str(requests), str(replies), str(confinement.memory)]
+            spec = json.dumps(settings)
             self.process = subprocess.Popen(
-                [sys.executable, "-P", "-u", "-c", _BOOT, _ROOT, *arguments]
-                + [_BOUNDARY, json.dumps(settings)],
+                [sys.executable, "-P", "-u", "-c", _BOOT, _ROOT, *arguments, _BOUNDARY, spec],
                 stdin=subprocess.DEVNULL,
                 stdout=capture,
                 stderr=capture,

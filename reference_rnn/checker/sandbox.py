@@ -29,10 +29,10 @@ from types import TracebackType
 from typing import NoReturn, Self
 
 from reference_rnn.checker import remote
-from reference_rnn.checker.boundary import target_folder
 from reference_rnn.checker.apis import plan
 from reference_rnn.checker.apis.calling import Observation, Output, Plan, Runner
 from reference_rnn.checker.battery import Case, battery
+from reference_rnn.checker.boundary import target_folder
 from reference_rnn.checker.process import Confinement, WorkerLostError, WorkerProcess, encode
 from reference_rnn.checker.runner import Check, Report, check_plan, validated
 from reference_rnn.checker.target import TargetNotFoundError
@@ -218,16 +218,19 @@ class Sandbox:
 def _remove(folder: str) -> None:
     """The checker's temporary folder gone, whatever is in it; never an error (said on stderr)."""
 
-    def writable(function: object, path: str, _exc: object) -> None:
+    def writable(_function: object, path: str, _exc: object) -> None:
+        entry = Path(path)
         with contextlib.suppress(OSError):  # a folder made unreadable: ours again, then removed
-            os.chmod(os.path.dirname(path), 0o700)  # noqa: PTH101
-            os.chmod(path, 0o700) if os.path.isdir(path) and not os.path.islink(path) else None  # noqa: PTH101
-        with contextlib.suppress(OSError):
-            shutil.rmtree(path) if os.path.isdir(path) and not os.path.islink(path) else os.unlink(path)  # noqa: PTH108
+            entry.parent.chmod(0o700)
+            if entry.is_dir() and not entry.is_symlink():
+                entry.chmod(0o700)
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
 
     with contextlib.suppress(OSError):
         shutil.rmtree(folder, onerror=writable)
-    if os.path.lexists(folder):
+    if os.path.lexists(folder):  # a link too
         sys.stderr.write(f"reference-rnn check: could not remove {folder}\n")
 
 
