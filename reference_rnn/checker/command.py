@@ -22,6 +22,7 @@ import sys
 from reference_rnn.checker.apis import APIS, TENSORS, with_tensors
 from reference_rnn.checker.apis.calling import Output
 from reference_rnn.checker.battery import DTYPES, Case
+from reference_rnn.checker.boundary import known_user
 from reference_rnn.checker.sandbox import Limits, check_target
 from reference_rnn.checker.target import TargetNotFoundError, load_target
 
@@ -71,6 +72,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         f"0 for no limit (default: {_DEFAULTS.memory})",
     )
 
+    parser.add_argument(
+        "--worker-user",
+        metavar="NAME",
+        default=None,
+        help="when run as root, the unprivileged user the code under test runs as "
+        "(default: nobody; docs/checking.md, Threat model)",
+    )
+
 
 def _seconds(text: str) -> float:
     seconds = float(text)
@@ -103,11 +112,13 @@ def command(args: argparse.Namespace) -> int:
         if errors is not None:
             steps[name] = errors  # needs: matplotlib
 
-    limits = Limits(timeout=args.timeout, memory=args.memory_limit)
+    limits = Limits(timeout=args.timeout, memory=args.memory_limit, worker_user=args.worker_user)
     try:
         api = with_tensors(args.api, args.tensors)
     except ValueError as exc:
         return _usage_error(args, f"argument --tensors: {exc}")
+    if not known_user(args.worker_user):
+        return _usage_error(args, f"argument --worker-user: no user {args.worker_user!r}")
     try:
         report = check_target(
             args.target, api=api, dtype=args.dtype, limits=limits, observe=observe

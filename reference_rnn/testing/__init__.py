@@ -85,6 +85,7 @@ def check(
     timeout: float = _LIMITS.timeout,
     memory_limit: int = _LIMITS.memory,
     tensors: Tensors | None = None,
+    worker_user: str | None = None,
 ) -> Report:
     """Check ``obj`` against the reference: a module (``cs231n``, ``coursera``), a class, or
     d2l's ``rnn`` function.
@@ -99,7 +100,7 @@ def check(
 
     The code is loaded again and called in a worker process, as the command does: each call
     within ``timeout`` seconds, with ``memory_limit`` more megabytes of address space (0: no
-    limit). So ``obj`` must be importable there: a module, or a class defined at the top of one
+    limit), as ``worker_user`` (default ``nobody``) when run as root. So ``obj`` must be importable there: a module, or a class defined at the top of one
     (ValueError otherwise). ``isolate=False`` calls ``obj`` itself, in this process: for
     debugging only, never for grading, since the code can then end, hang or change the checker.
     """
@@ -108,7 +109,7 @@ def check(
         checked = load_target(obj) if isinstance(obj, str) else obj
         target = obj if isinstance(obj, str) else None
         return run(checked, api=api, dtype=dtype, cases=cases, target=target)
-    limits = Limits(timeout=timeout, memory=memory_limit)
+    limits = Limits(timeout=timeout, memory=memory_limit, worker_user=worker_user)
     cases = validated(api, dtype, cases)  # before anything is loaded
     if isinstance(obj, str):
         return check_target(obj, api=api, dtype=dtype, cases=cases, limits=limits)

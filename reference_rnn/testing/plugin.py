@@ -25,6 +25,7 @@ from reference_rnn.checker.apis import APIS, TENSORS, with_tensors
 from reference_rnn.checker.battery import DTYPES
 from reference_rnn.checker.diagnosis import mistake_line
 from reference_rnn.checker.runner import Report
+from reference_rnn.checker.sandbox import Limits
 from reference_rnn.testing.items import CheckedValue, checked_values
 
 __all__ = ["RNNCheckItem"]
@@ -54,6 +55,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption(
         "--rnn-exclude", action="append", default=[], metavar="PATTERN", help="leave out these ids"
+    )
+    group.addoption(
+        "--rnn-worker-user",
+        metavar="NAME",
+        help="when run as root, the unprivileged user the code under test runs as (nobody)",
     )
     group.addoption(
         "--rnn-xfail-file", metavar="FILE", help="id patterns expected to fail, one a line"
@@ -96,7 +102,8 @@ def pytest_collection_modifyitems(
         msg = f"--rnn-tensors: {exc}"
         raise pytest.UsageError(msg) from None
     with _importable_from(str(config.invocation_params.dir)):
-        values = checked_values(target, api=api, dtypes=dtypes)
+        limits = Limits(worker_user=config.getoption("rnn_worker_user"))
+        values = checked_values(target, api=api, dtypes=dtypes, limits=limits)
     config.stash[_REPORTS] = list({id(v.report): v.report for v in values}.values())
     include, exclude = config.getoption("rnn_include"), config.getoption("rnn_exclude")
     xfails = _patterns(config.getoption("rnn_xfail_file"))
