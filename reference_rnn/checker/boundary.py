@@ -7,15 +7,16 @@ that the package's ``__init__`` (NumPy) is not run yet.
 
 Three modes, chosen by the checker (:func:`spec`):
 
-- **root** (the checker's effective uid is 0): the worker enters a new PID and mount namespace;
-  there it mounts a private, size-limited tmpfs on ``/tmp``, ``/var/tmp`` and ``/dev/shm`` (its
-  private folder, ``/tmp/work``, is its HOME and TMPDIR; the checker's own temporary folder is
-  under the real ``/tmp`` and out of sight), a fresh ``/proc`` (its own processes only), and a
-  tmpfs over each folder the worker user could not pass on the way to what it must read (the
-  interpreter under ``/root/.pyenv``, say), with those paths bound back. It then drops to the
-  worker user for good (``setgroups([])``, ``setgid``, ``setuid``: every capability gone,
-  ``PR_SET_NO_NEW_PRIVS``) before any of the judged code runs. Its rights on the files are that
-  user's: it writes nowhere the user could not.
+- **root** (the checker's effective uid is 0): the worker enters a new mount namespace; there it
+  mounts a private, size-limited tmpfs on ``/tmp``, ``/var/tmp`` and ``/dev/shm`` (its private
+  folder, ``/tmp/work``, is its HOME and TMPDIR; the checker's own temporary folder is under the
+  real ``/tmp`` and out of sight), and a tmpfs over each folder the worker user could not pass on
+  the way to what it must read (the interpreter under ``/root/.pyenv``, say), with those paths
+  bound back. It then drops to the worker user for good (``setgroups([])``, ``setgid``,
+  ``setuid``: every capability gone, ``PR_SET_NO_NEW_PRIVS``) before any of the judged code runs.
+  Its rights on the files are that user's: it writes nowhere the user could not, and it may not
+  signal or trace the checker, a root process. (No PID namespace here: as another user it needs
+  none, and the worker keeps the PID the checker knows it by.)
 - **user** (a normal user, where unprivileged user namespaces work): the worker enters a new user
   (its own uid mapped to itself), PID and mount namespace, with the same private tmpfs and
   ``/proc``; every other mount is made read-only there, and it drops every capability and sets
@@ -23,9 +24,10 @@ Three modes, chosen by the checker (:func:`spec`):
 - **none** (no namespaces): the worker is only in a session of its own, as the same user. The
   checker is not dumpable (:func:`harden_checker`): not traceable, its ``/proc`` entries closed.
 
-In both namespace modes the worker is the first process (PID 1) of its PID namespace: when it
-ends, the kernel kills every process it started, detached grandchildren included; and it cannot
-address the checker by PID. A waiter (the process the checker started) mirrors its exit status.
+In both namespace modes a waiter (the process the checker started, a subreaper) mirrors the
+worker's exit status and, when the worker ends, kills every process it started, detached
+grandchildren included. In mode "user" the worker is moreover the first process (PID 1) of its
+own PID namespace, where it cannot address the checker by PID.
 """
 
 from __future__ import annotations
