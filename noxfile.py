@@ -81,6 +81,19 @@ NEEDS_A_FRAMEWORK = [
 ]
 
 
+#: Where the test sessions write their coverage data, sticky and writable by every user: run as
+#: root, the checker's worker runs the judged code as ``nobody`` (docs/checking.md, Threat model),
+#: and a worker measured by coverage saves its data as that user.
+COVERAGE_DATA = Path(__file__).resolve().parent / ".coverage-data"
+
+
+def _coverage_file(name: str) -> dict[str, str]:
+    """The environment of a session whose coverage data is ``.coverage-data/.coverage.<name>``."""
+    COVERAGE_DATA.mkdir(exist_ok=True)
+    COVERAGE_DATA.chmod(0o1777)
+    return {"COVERAGE_FILE": str(COVERAGE_DATA / f".coverage.{name}")}
+
+
 def _discarded(func: Callable[..., None]) -> Callable[..., None]:
     """Delete the session's environment when it ends, passed or failed, unless it is reused (-r).
 
@@ -156,7 +169,7 @@ def tests(session: nox.Session, numpy: str) -> None:
     if numpy not in COVERED_NUMPY:
         session.run("pytest", *WORKERS, *session.posargs)
         return
-    data = {"COVERAGE_FILE": f".coverage.numpy-{numpy}"}
+    data = _coverage_file(f"numpy-{numpy}")
     session.run(
         "pytest",
         *WORKERS,
@@ -198,7 +211,7 @@ def oracles(session: nox.Session, framework: str) -> None:
         "tests/test_oracles.py",
         *ORACLE_FRAMEWORKS[framework],
         *session.posargs,
-        env={"COVERAGE_FILE": f".coverage.oracle-{framework}"},
+        env=_coverage_file(f"oracle-{framework}"),
     )
 
 
@@ -215,7 +228,7 @@ def report(session: nox.Session) -> None:
         "tests/test_report_html.py",
         "tests/test_verify_html.py",
         *session.posargs,
-        env={"COVERAGE_FILE": ".coverage.report"},
+        env=_coverage_file("report"),
     )
 
 
@@ -237,7 +250,7 @@ def tests_without_torch(session: nox.Session) -> None:
         "--cov-report=",
         "--cov-fail-under=0",
         *session.posargs,
-        env={"COVERAGE_FILE": ".coverage.without-torch"},
+        env=_coverage_file("without-torch"),
     )
     session.run("python", "-m", "reference_rnn", "verify")
 
@@ -269,10 +282,10 @@ def coverage(session: nox.Session) -> None:
     """Combine the sessions' data: htmlcov/, coverage.xml and the terminal; fails under 100%.
 
     Bare `nox` runs it last, after every test session: together they must cover every line and
-    branch. It replaces .coverage with the combination of the .coverage.* files of this run.
+    branch. It replaces .coverage with the combination of the files in .coverage-data/.
     """
     session.install("coverage[toml]>=7.5")
-    session.run("coverage", "combine")
+    session.run("coverage", "combine", str(COVERAGE_DATA))
     session.run("coverage", "html", "--fail-under=0")
     session.run("coverage", "xml", "--fail-under=0")
     session.run("coverage", "report")

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from reference_rnn.checker import boundary
+
 ROOT = Path(__file__).parents[1]
 CORRECT = (ROOT / "examples" / "cs231n_rnn_layers.py").read_text()
 FORWARD = """
@@ -341,14 +343,28 @@ def test_a_checker_run_by_a_normal_user_puts_its_worker_in_namespaces(tmp_path_f
         raise ValueError("probed")
     """
     target = hostile(tmp_path, change)
-    prefix = os.path.realpath(sys.base_prefix)
-    stage = tmp_path / "stage"
-    stage.mkdir()
-    script = (
-        f"mount --bind {prefix} {stage} && mount -t tmpfs -o mode=755 tmpfs /root && "
-        f"mkdir -p {prefix} && mount --move {stage} {prefix} && exec setpriv --reuid {UNPRIVILEGED} --regid "
-        f"{UNPRIVILEGED} --clear-groups env HOME=/tmp TMPDIR={tmp_path} {sys.executable} -P -m reference_rnn check "
-        f"{target} --api cs231n --json"
+    # what uid 4242 must reach (the interpreter, the venv, the project, the target), brought back
+    # under a tmpfs on each folder it may not pass (/root, a CI clone's 0700 folder), as the
+    # boundary does for its worker; the tmpfs mounts made in the test's own mount namespace
+    needed = {os.path.realpath(p) for p in (sys.base_prefix, sys.prefix, ROOT, tmp_path)}
+    covers = {c for c in (boundary._blocked(p, UNPRIVILEGED, UNPRIVILEGED) for p in needed) if c}
+    back = sorted(p for p in needed if any(p == c or p.startswith(c + "/") for c in covers))
+    steps = []
+    for i, path in enumerate(back):
+        (tmp_path / f"stage{i}").mkdir()
+        steps.append(f"mount --bind {path} {tmp_path / f'stage{i}'}")
+    steps += [f"mount -t tmpfs -o mode=755 tmpfs {cover}" for cover in sorted(covers)]
+    for i, path in enumerate(back):
+        steps.append(f"mkdir -p {path} && mount --move {tmp_path / f'stage{i}'} {path}")
+    script = " && ".join(
+        [
+            *steps,
+            (
+                f"exec setpriv --reuid {UNPRIVILEGED} --regid {UNPRIVILEGED} --clear-groups "
+                f"env HOME=/tmp TMPDIR={tmp_path} {sys.executable} -P -m reference_rnn check "
+                f"{target} --api cs231n --json"
+            ),
+        ]
     )
     probe.touch()
     probe.chmod(0o666)
