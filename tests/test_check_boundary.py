@@ -72,7 +72,7 @@ def groups(pid: int) -> list[str]:
     name = f"reference-rnn-{pid}-"
     found = []
     for folder, folders, _ in os.walk("/sys/fs/cgroup"):
-        found += [os.path.join(folder, f) for f in folders if f.startswith(name)]
+        found += [str(Path(folder) / f) for f in folders if f.startswith(name)]
     return found
 
 
@@ -342,7 +342,9 @@ def restarts(why: str) -> str:
 
 
 @ROOT_ONLY
-@pytest.mark.skipif(not CGROUP, reason="no writable cgroup (memory, pids) here: limits are per process")
+@pytest.mark.skipif(
+    not CGROUP, reason="no writable cgroup (memory, pids) here: limits are per process"
+)
 def test_four_children_of_150_mb_each_exceed_the_group_s_200_mb(tmp_path):
     """The cgroup's limit is the whole group's: the first three calls fail by it, each in a fresh
     worker, and the runner's other calls are not run."""

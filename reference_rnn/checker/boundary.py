@@ -1,4 +1,4 @@
-# ruff: noqa: PTH100, PTH103, PTH109, PTH112, PTH116, PTH120, PTH123, PTH208
+# ruff: noqa: PTH100, PTH102, PTH103, PTH106, PTH109, PTH110, PTH112, PTH116, PTH118, PTH120, PTH123, PTH208
 """The operating-system boundary between the checker and the worker that runs the judged code.
 
 Standard library only: the worker runs :func:`enter` first thing, before it imports NumPy (which
@@ -26,7 +26,9 @@ Three modes, chosen by the checker (:func:`spec`):
 
 In both namespace modes a waiter (the process the checker started, a subreaper) mirrors the
 worker's exit status and, when the worker ends, kills every process it started, detached
-grandchildren included. In mode "user" the worker is moreover the first process (PID 1) of its
+grandchildren included. In mode "root", where a cgroup can be made (:class:`Group`), the worker
+joins one of its own before that fork: the memory limit is the whole group's, and the number of
+its processes is limited. In mode "user" the worker is moreover the first process (PID 1) of its
 own PID namespace, where it cannot address the checker by PID.
 """
 
@@ -44,7 +46,16 @@ import sys
 import time
 from typing import Any
 
-__all__ = ["Group", "drop", "enter", "harden_checker", "known_user", "reach", "spec", "target_folder"]
+__all__ = [
+    "Group",
+    "drop",
+    "enter",
+    "harden_checker",
+    "known_user",
+    "reach",
+    "spec",
+    "target_folder",
+]
 
 #: The default worker user when the checker runs as root.
 DEFAULT_USER = "nobody"
@@ -430,7 +441,7 @@ class Group:
             own = _own_paths()
         except (OSError, ValueError):
             return None
-        group = cls._v2(name, v2, own.get("")) if v2 and "" in own else None
+        group = cls._v2(name, v2, own[""]) if v2 and "" in own else None
         if group is None:
             folders = [cls._made(v1, own, controller, name) for controller in ("memory", "pids")]
             group = cls(1, *folders) if any(folders) else None
@@ -447,6 +458,7 @@ class Group:
         if base is None:
             return None
         for parent in [base] if base == mount[0] else [base, os.path.dirname(base)]:
+            _sweep(parent)
             folder = os.path.join(parent, name)
             try:
                 os.mkdir(folder, 0o755)
@@ -459,12 +471,15 @@ class Group:
         return None
 
     @staticmethod
-    def _made(v1: dict[str, tuple[str, str]], own: dict[str, str], controller: str, name: str) -> str | None:
+    def _made(
+        v1: dict[str, tuple[str, str]], own: dict[str, str], controller: str, name: str
+    ) -> str | None:
         if controller not in v1 or controller not in own:
             return None
         parent = _under(v1[controller], own[controller])
         if parent is None:
             return None
+        _sweep(parent)
         folder = os.path.join(parent, name)
         try:
             os.mkdir(folder, 0o755)
@@ -496,7 +511,10 @@ class Group:
             if self.version == 2:
                 settings = [("memory.max", total), ("memory.swap.max", 0), ("memory.oom.group", 1)]
             else:
-                settings = [("memory.limit_in_bytes", total), ("memory.memsw.limit_in_bytes", total)]
+                settings = [
+                    ("memory.limit_in_bytes", total),
+                    ("memory.memsw.limit_in_bytes", total),
+                ]
             for name, value in settings:
                 path = os.path.join(self.memory, name)
                 if os.path.exists(path) or name in ("memory.max", "memory.limit_in_bytes"):
@@ -511,24 +529,19 @@ class Group:
         return int(_read(os.path.join(self.memory, name)))
 
     def breach(self) -> str | None:
-        """Why the group broke one of its limits (the system's counts), if it has."""
+        """Why the group broke one of its limits (the kernel's counts in it), if it has."""
+        oom = "memory.events" if self.version == 2 else "memory.oom_control"
         try:
-            if self.memory is not None and self.megabytes:
-                if self.version == 2:
-                    kills = _field(_read(os.path.join(self.memory, "memory.events")), "oom_kill")
-                else:
-                    kills = _field(_read(os.path.join(self.memory, "memory.oom_control")), "oom_kill")
-                if kills:
-                    return (
-                        f"the worker's processes together used more than {self.megabytes} MB "
-                        "(--memory-limit): the system ended one of them"
-                    )
-            if self.pids is not None and self.processes:
-                if _field(_read(os.path.join(self.pids, "pids.events")), "max"):
-                    return (
-                        f"the worker's processes reached the process limit ({self.processes} "
-                        "processes and threads in all): one could not start"
-                    )
+            if self.memory and self.megabytes and _field(_read(f"{self.memory}/{oom}"), "oom_kill"):
+                return (
+                    f"the worker's processes together used more than {self.megabytes} MB "
+                    "(--memory-limit): the system ended one of them"
+                )
+            if self.pids and self.processes and _field(_read(f"{self.pids}/pids.events"), "max"):
+                return (
+                    f"the worker's processes reached the process limit ({self.processes} "
+                    "processes and threads in all): one could not start"
+                )
         except OSError:
             return None
         return None
@@ -556,6 +569,23 @@ class Group:
             for pid in _read(os.path.join(folder, "cgroup.procs")).split():
                 with contextlib.suppress(OSError):
                     os.kill(int(pid), signal.SIGKILL)
+
+
+def _sweep(parent: str) -> None:
+    """The empty groups left in ``parent`` by checkers that were killed (``reference-rnn-PID-N``
+    of a PID that is no longer running) removed."""
+    with contextlib.suppress(OSError):
+        for entry in os.listdir(parent):
+            _, _, rest = entry.partition("reference-rnn-")
+            pid = rest.split("-")[0]
+            if (
+                not pid.isdigit()
+                or entry != f"reference-rnn-{rest}"
+                or os.path.exists(f"/proc/{pid}")
+            ):
+                continue
+            with contextlib.suppress(OSError):
+                os.rmdir(os.path.join(parent, entry))
 
 
 def _join(procs: list[str]) -> None:
