@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from reference_rnn.checker import boundary
+from reference_rnn.checker import cgroup
 
 ROOT = Path(__file__).parents[1]
 CORRECT = (ROOT / "examples" / "cs231n_rnn_layers.py").read_text()
@@ -78,7 +78,7 @@ def groups(pid: int) -> list[str]:
 
 def writable_cgroup(*controllers: str) -> bool:
     """Whether the checker here makes its workers a cgroup with these controllers."""
-    group = boundary.Group.make(f"reference-rnn-probe-{os.getpid()}")
+    group = cgroup.Group.make(f"reference-rnn-probe-{os.getpid()}")
     if group is None:
         return False
     group.remove()
@@ -332,7 +332,7 @@ FOUR_CHILDREN = """
 """
 OVER_MEMORY = "the worker's processes together used more than 200 MB (--memory-limit): the system ended one of them"
 OVER_PROCESSES = (
-    f"the worker's processes reached the process limit ({boundary.process_limit()} processes and "
+    f"the worker's processes reached the process limit ({cgroup.process_limit()} processes and "
     "threads in all): one could not start"
 )
 
@@ -363,7 +363,7 @@ def test_without_a_cgroup_four_children_of_150_mb_each_take_their_own_200_mb(tmp
         hostile(tmp_path, FOUR_CHILDREN),
         "--memory-limit",
         "200",
-        env={boundary.NO_CGROUP: "1"},
+        env={cgroup.NO_CGROUP: "1"},
     )
     assert raised(result) == {"RuntimeError: children ended with [0, 0, 0, 0]"}
 
@@ -392,7 +392,7 @@ def test_a_fork_bomb_fails_by_the_process_limit_and_its_processes_are_gone(tmp_p
     assert set(failed(result)) == {OVER_PROCESSES, restarts(OVER_PROCESSES)}
     assert time.monotonic() - started < 60
     children = [int(p) for p in (tmp_path / "pids").read_text().split()]
-    assert 0 < len(children) < 3 * boundary.process_limit()
+    assert 0 < len(children) < 3 * cgroup.process_limit()
     assert not [pid for pid in children if alive(pid)]
 
 

@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from reference_rnn.checker import boundary
+from reference_rnn.checker import boundary, cgroup
 from reference_rnn.core.validation import FloatArray
 
 __all__ = [
@@ -120,9 +120,11 @@ class WorkerProcess:
             confinement = Confinement(confinement)
         settings = boundary.spec(confinement.user, boundary.reach(confinement.folder))
         boundary.harden_checker()
-        self._group = None  # as root, where a cgroup can be made: its limits hold for all it starts
+        self._group: cgroup.Group | None = (
+            None  # as root, where a cgroup can be made: its limits hold for all it starts
+        )
         if settings["mode"] == "root":
-            self._group = boundary.Group.make(f"reference-rnn-{os.getpid()}-{next(_NUMBERS)}")
+            self._group = cgroup.Group.make(f"reference-rnn-{os.getpid()}-{next(_NUMBERS)}")
         if self._group is not None:
             settings["cgroup"] = self._group.procs()
         self._memory = confinement.memory
