@@ -99,10 +99,11 @@ class Group:
     """A cgroup made for one worker: its memory and process limits, their breaches, its end.
 
     Made by the checker (root) before the worker starts, under the checker's own cgroup so that
-    the limits above it still hold; the worker joins it first thing (:func:`enter`), before it
-    forks its waiter, so everything it starts is in it. cgroup2 where its ``memory`` and ``pids``
-    controllers are enabled for the new group; else cgroup v1's ``memory`` and ``pids``
-    hierarchies, each where it is mounted writable. :meth:`make` gives None where none is.
+    the limits above it still hold; the worker joins it first thing
+    (:func:`~reference_rnn.checker.boundary.enter`), before it forks its waiter, so everything it
+    starts is in it. cgroup2 where its ``memory`` and ``pids`` controllers are enabled for the new
+    group; else cgroup v1's ``memory`` and ``pids`` hierarchies, each where it is mounted
+    writable. :meth:`make` gives None where none is.
     """
 
     def __init__(self, version: int, memory: str | None, pids: str | None) -> None:
