@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from reference_rnn.checker import boundary
+from reference_rnn.checker import boundary, cgroup
 
 ROOT = Path(__file__).parents[1]
 CORRECT = (ROOT / "examples" / "cs231n_rnn_layers.py").read_text()
@@ -42,22 +42,50 @@ def hostile(folder: Path, change: str) -> Path:
     return path
 
 
-def run(target: Path, *options: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def run(
+    target: Path, *options: str, timeout: float = 120, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """The checker, its temporary folders in a folder of this test's: none left there after."""
     command = [sys.executable, "-P", "-m", "reference_rnn", "check", str(target), "--api", "cs231n"]
     own = target.parent / "checker-tmp"
     own.mkdir(mode=0o700)
-    env = {**os.environ, "TMPDIR": str(own)}
-    result = subprocess.run(
+    env = {**os.environ, "TMPDIR": str(own), **(env or {})}
+    with subprocess.Popen(
         [*command, "--json", *options],
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=timeout,
-        check=False,
         env=env,
-    )
+    ) as checker:
+        try:
+            stdout, stderr = checker.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            checker.kill()
+            raise
     assert list(own.iterdir()) == []
-    return result
+    assert groups(checker.pid) == []  # every cgroup the checker made is gone
+    return subprocess.CompletedProcess(checker.args, checker.returncode, stdout, stderr)
+
+
+def groups(pid: int) -> list[str]:
+    """The cgroups the checker ``pid`` made (``reference-rnn-PID-N``) that are still there."""
+    name = f"reference-rnn-{pid}-"
+    found = []
+    for folder, folders, _ in os.walk("/sys/fs/cgroup"):
+        found += [str(Path(folder) / f) for f in folders if f.startswith(name)]
+    return found
+
+
+def writable_cgroup(*controllers: str) -> bool:
+    """Whether the checker here makes its workers a cgroup with these controllers."""
+    group = cgroup.Group.make(f"reference-rnn-probe-{os.getpid()}")
+    if group is None:
+        return False
+    group.remove()
+    return all(getattr(group, c) is not None for c in controllers)
+
+
+CGROUP = writable_cgroup("memory", "pids")
 
 
 def failed(result: subprocess.CompletedProcess[str]) -> dict[str, list[str]]:
@@ -290,10 +318,7 @@ def test_a_detached_grandchild_is_dead_when_the_check_returns(tmp_path):
     assert victim.read_text() == "the checker's"
 
 
-@ROOT_ONLY
-def test_four_children_of_150_mb_each_take_their_own_200_mb(tmp_path):
-    """RLIMIT_AS is per process: the memory limit is not the group's (docs: Threat model)."""
-    change = """
+FOUR_CHILDREN = """
         import os
         children = []
         for _ in range(4):
@@ -304,9 +329,71 @@ def test_four_children_of_150_mb_each_take_their_own_200_mb(tmp_path):
             children.append(pid)
         codes = [os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) for pid in children]
         raise RuntimeError(f"children ended with {codes}")
-    """
-    result = run(hostile(tmp_path, change), "--memory-limit", "200")
+"""
+OVER_MEMORY = "the worker's processes together used more than 200 MB (--memory-limit): the system ended one of them"
+OVER_PROCESSES = (
+    f"the worker's processes reached the process limit ({cgroup.process_limit()} processes and "
+    "threads in all): one could not start"
+)
+
+
+def restarts(why: str) -> str:
+    return f"not run: 3 earlier calls crashed or hung the worker (the last: {why})"
+
+
+@ROOT_ONLY
+@pytest.mark.skipif(
+    not CGROUP, reason="no writable cgroup (memory, pids) here: limits are per process"
+)
+def test_four_children_of_150_mb_each_exceed_the_group_s_200_mb(tmp_path):
+    """The cgroup's limit is the whole group's: the first three calls fail by it, each in a fresh
+    worker, and the runner's other calls are not run."""
+    result = run(hostile(tmp_path, FOUR_CHILDREN), "--memory-limit", "200")
+    assert set(failed(result)) == {OVER_MEMORY, restarts(OVER_MEMORY)}
+    document = json.loads(result.stdout)
+    assert [c["detail"] for c in document["checks"] if c["name"].startswith("sample/")] == [
+        OVER_MEMORY
+    ] * 6
+
+
+@ROOT_ONLY
+def test_without_a_cgroup_four_children_of_150_mb_each_take_their_own_200_mb(tmp_path):
+    """RLIMIT_AS is per process: without a cgroup the limit is not the group's (docs: Threat model)."""
+    result = run(
+        hostile(tmp_path, FOUR_CHILDREN),
+        "--memory-limit",
+        "200",
+        env={cgroup.NO_CGROUP: "1"},
+    )
     assert raised(result) == {"RuntimeError: children ended with [0, 0, 0, 0]"}
+
+
+@ROOT_ONLY
+@pytest.mark.skipif(not CGROUP, reason="no writable cgroup (memory, pids) here: no process limit")
+def test_a_fork_bomb_fails_by_the_process_limit_and_its_processes_are_gone(tmp_path):
+    change = f"""
+        import os, time
+        started = failed = 0
+        for _ in range(10_000):
+            try:
+                pid = os.fork()
+            except OSError:
+                failed += 1
+                continue
+            if pid == 0:
+                open({str(tmp_path / "pids")!r}, "a").write(f"{{os.getpid()}}\\n")
+                time.sleep(60)
+                os._exit(0)
+            started += 1
+        raise RuntimeError(f"{{started}} started, {{failed}} failed")
+    """
+    started = time.monotonic()
+    result = run(hostile(tmp_path, change))
+    assert set(failed(result)) == {OVER_PROCESSES, restarts(OVER_PROCESSES)}
+    assert time.monotonic() - started < 60
+    children = [int(p) for p in (tmp_path / "pids").read_text().split()]
+    assert 0 < len(children) < 3 * cgroup.process_limit()
+    assert not [pid for pid in children if alive(pid)]
 
 
 UNPRIVILEGED = 4242

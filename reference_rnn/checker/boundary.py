@@ -26,8 +26,11 @@ Three modes, chosen by the checker (:func:`spec`):
 
 In both namespace modes a waiter (the process the checker started, a subreaper) mirrors the
 worker's exit status and, when the worker ends, kills every process it started, detached
-grandchildren included. In mode "user" the worker is moreover the first process (PID 1) of its
-own PID namespace, where it cannot address the checker by PID.
+grandchildren included. In mode "root", where a cgroup can be made
+(:class:`reference_rnn.checker.cgroup.Group`), the worker joins one of its own before that fork:
+the memory limit is the whole group's, and the number of its processes is limited. In mode
+"user" the worker is moreover the first process (PID 1) of its own PID namespace, where it cannot
+address the checker by PID.
 """
 
 from __future__ import annotations
@@ -137,6 +140,7 @@ def enter(argument: str) -> None:
     be made, the worker goes on as it is (mode "none").
     """
     settings = json.loads(argument)
+    _join(settings.get("cgroup", []))  # no limit escaped: fails the worker's start
     mode = settings["mode"]
     if mode == "none":
         return
@@ -323,3 +327,10 @@ def _no_capabilities(libc: Any) -> None:
     header = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this thread
     data = (ctypes.c_uint32 * 6)()  # effective, permitted, inheritable: twice, all zero
     _check(libc.capset(header, data), "dropping capabilities")
+
+
+def _join(procs: list[str]) -> None:
+    """The worker (root, before its fork) in its cgroup: everything it starts after is too."""
+    for path in procs:
+        with open(path, "w") as file:
+            file.write(str(os.getpid()))

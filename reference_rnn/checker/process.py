@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import itertools
 import json
 import os
 import select
@@ -36,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from reference_rnn.checker import boundary
+from reference_rnn.checker import boundary, cgroup
 from reference_rnn.core.validation import FloatArray
 
 __all__ = [
@@ -119,6 +120,14 @@ class WorkerProcess:
             confinement = Confinement(confinement)
         settings = boundary.spec(confinement.user, boundary.reach(confinement.folder))
         boundary.harden_checker()
+        self._group: cgroup.Group | None = (
+            None  # as root, where a cgroup can be made: its limits hold for all it starts
+        )
+        if settings["mode"] == "root":
+            self._group = cgroup.Group.make(f"reference-rnn-{os.getpid()}-{next(_NUMBERS)}")
+        if self._group is not None:
+            settings["cgroup"] = self._group.procs()
+        self._memory = confinement.memory
         requests, self._requests = os.pipe()
         self._replies, replies = os.pipe()
         try:
@@ -132,6 +141,10 @@ class WorkerProcess:
                 pass_fds=(requests, replies),
                 start_new_session=True,
             )
+        except BaseException:
+            if self._group is not None:
+                self._group.remove()
+            raise
         finally:
             os.close(requests)
             os.close(replies)
@@ -143,6 +156,8 @@ class WorkerProcess:
     def send(self, data: bytes, deadline: float) -> None:
         """Write ``data`` to the worker's requests; TimeoutError past ``deadline``."""
         view = memoryview(data)
+        if self._group is not None and not self._group.megabytes:  # the worker is ready
+            self._group.limit_memory(self._memory)
         if self.process.poll() is not None:  # its worker may not be gone yet: the pipe still open
             raise self._lost()
         while view:
@@ -166,10 +181,18 @@ class WorkerProcess:
             return bytes(data)
 
         try:
-            return decode(read, limit)
+            message = decode(read, limit)
         except ChannelError as exc:
             msg = f"the worker process sent back something unreadable: {exc}"
             raise WorkerLostError(msg) from None
+        self._within_limits()
+        return message
+
+    def _within_limits(self) -> None:
+        """WorkerLostError if the worker's group broke its memory or process limit."""
+        breach = None if self._group is None else self._group.breach()
+        if breach is not None:
+            raise WorkerLostError(breach)
 
     def _wait(self, fd: int, deadline: float, *, write: bool) -> None:
         """Until ``fd`` is ready; WorkerLostError if the process ends first, TimeoutError at ``deadline``."""
@@ -183,6 +206,7 @@ class WorkerProcess:
                 return
             if self.process.poll() is not None:
                 raise self._lost()
+            self._within_limits()
 
     def _lost(self) -> WorkerLostError:
         """Why the worker stopped answering: how it ended (killing it if it has not)."""
@@ -191,7 +215,8 @@ class WorkerProcess:
         except subprocess.TimeoutExpired:
             self.stop(at_once=True)
             return WorkerLostError("the worker process closed the channel to the checker")
-        return WorkerLostError(exit_reason(code))
+        breach = None if self._group is None else self._group.breach()
+        return WorkerLostError(breach or exit_reason(code))
 
     def stop(self, *, at_once: bool = False) -> None:
         """End the worker, after a moment for an idle one to end itself, and all it started."""
@@ -211,8 +236,11 @@ class WorkerProcess:
             os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait()
         os.close(self._replies)
+        if self._group is not None:  # what is left in it killed, then it is gone
+            self._group.remove()
 
 
+_NUMBERS = itertools.count()
 _LENGTH = struct.Struct("<I")
 _MAX_ARRAYS = 64
 
