@@ -28,6 +28,7 @@ from reference_rnn.checker.diagnosis import (
     mistake_line,
 )
 from reference_rnn.checker.evidence import looks
+from reference_rnn.checker.printing import printable
 from reference_rnn.core.measure import TOLERANCE
 
 __all__ = ["Check", "Report", "check_plan", "run", "target_name", "validated"]
@@ -215,6 +216,7 @@ def check_plan(
     """
     if cases is None:
         cases = battery(dtype, stateful=any(runner.blocks for runner in how.runners))
+    target = printable(target)  # every text from the judged code, escaped (also in-process)
     tolerance = TOLERANCE[dtype]
     checks = [
         Check(f"{name}/exists", False, None, tolerance, f"{target} has no {name}")
@@ -234,7 +236,8 @@ def check_plan(
                 error = measured_error(output, observation.case)
                 passed = error is not None and error <= tolerance
                 name = f"{runner.label}{case.name}/{output.name}"
-                checks.append(Check(name, passed, error, tolerance, output.problem))
+                problem = None if output.problem is None else printable(output.problem)
+                checks.append(Check(name, passed, error, tolerance, problem))
                 if observe is not None:
                     observe(name, output, observation.case)
                 records.append(
@@ -257,6 +260,7 @@ def check_plan(
         if line is not None and record.output.name not in shown:
             shown[record.output.name] = f"{record.name}: {line}"
     looked = list(shown.values())[:_LOOKS]
+    notes = [printable(note) for note in notes]
     return Report(api, target, dtype, checks, diagnoses, notes, unexplained, looked)
 
 
