@@ -216,8 +216,7 @@ def check_plan(
     """
     if cases is None:
         cases = battery(dtype, stateful=any(runner.blocks for runner in how.runners))
-    target = printable(target)  # every text from the judged code, escaped (also in-process)
-    tolerance = TOLERANCE[dtype]
+    target, tolerance = printable(target), TOLERANCE[dtype]  # escaped, in-process too
     checks = [
         Check(f"{name}/exists", False, None, tolerance, f"{target} has no {name}")
         for name in how.missing
@@ -236,7 +235,7 @@ def check_plan(
                 error = measured_error(output, observation.case)
                 passed = error is not None and error <= tolerance
                 name = f"{runner.label}{case.name}/{output.name}"
-                problem = None if output.problem is None else printable(output.problem)
+                problem = output.problem and printable(output.problem)  # None stays None
                 checks.append(Check(name, passed, error, tolerance, problem))
                 if observe is not None:
                     observe(name, output, observation.case)
@@ -260,7 +259,7 @@ def check_plan(
         if line is not None and record.output.name not in shown:
             shown[record.output.name] = f"{record.name}: {line}"
     looked = list(shown.values())[:_LOOKS]
-    notes = [printable(note) for note in notes]
+    notes = [printable(note) for note in notes]  # every text from the judged code, escaped
     return Report(api, target, dtype, checks, diagnoses, notes, unexplained, looked)
 
 
