@@ -258,8 +258,7 @@ def check_plan(
         line = looks(record, tolerance)
         if line is not None and record.output.name not in shown:
             shown[record.output.name] = f"{record.name}: {line}"
-    looked = list(shown.values())[:_LOOKS]
-    notes = [printable(note) for note in notes]  # every text from the judged code, escaped
+    looked, notes = list(shown.values())[:_LOOKS], [printable(note) for note in notes]  # escaped
     return Report(api, target, dtype, checks, diagnoses, notes, unexplained, looked)
 
 
