@@ -8,8 +8,11 @@ The code is loaded and called only in a worker process, each call under ``--time
 ``--memory-limit`` (:mod:`reference_rnn.checker.sandbox`); stdout holds the report, or exactly
 one JSON document, whatever the code does. Exit status: 0 when every check passes, 1 when one
 fails (however the code failed it: raising, crashing, hanging, even while loading), 2 for a usage
-error (TARGET does not exist, or ``--html`` without matplotlib; with ``--json``, still one
-document, with an ``error``), 130 when stopped with Ctrl-C.
+error (TARGET does not exist, ``--timeout`` or ``--memory-limit`` out of range, ``--html`` into a
+path that cannot be written or without matplotlib, all found before anything runs; with ``--json``,
+still one document, with an ``error``), 130 when stopped with Ctrl-C. A stdout that is closed or a
+pipe without a reader leaves the status the verdict's, with one line on stderr. Every text from the
+judged code is printed escaped (:mod:`reference_rnn.checker.printing`).
 """
 
 from __future__ import annotations
