@@ -18,6 +18,7 @@ checker's own process":
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -633,3 +634,20 @@ def test_plain_python_dash_m_runs_the_working_folder_s_reference_rnn_py(grading_
     )
     assert result.returncode == 0
     assert result.stdout == f"{FORGED}\n"  # not the checker's report: the impostor's line
+
+
+def test_the_writers_say_one_line_or_nothing_whatever_the_standard_files_are(monkeypatch, capsys):
+    quieted: list[bool] = []
+    monkeypatch.setattr(printing, "_quiet_stdout", lambda: quieted.append(True))
+    closed = io.StringIO()
+    closed.close()
+    monkeypatch.setattr(sys, "stdout", closed)
+    assert printing.write_stdout("report\n", "reference-rnn check") is False
+    assert quieted == [True]
+    assert capsys.readouterr().err == (
+        "reference-rnn check: could not write the report to stdout: I/O operation on closed file\n"
+    )
+    monkeypatch.setattr(sys, "stderr", closed)
+    printing.say("nobody hears this")  # a closed stderr: nothing, and no error
+    monkeypatch.setattr(sys, "stderr", None)
+    printing.say("nor this")
