@@ -527,8 +527,10 @@ def test_a_target_that_is_not_found_is_a_usage_error_in_one_json_document(tmp_pa
         ),
         (
             ["--memory-limit", "-1"],
-            "argument --memory-limit: must be a whole number of megabytes from 0 (no limit) "
-            "to 16777216, got -1",
+            (
+                "argument --memory-limit: must be a whole number of megabytes from 0 (no limit) "
+                "to 16777216, got -1"
+            ),
         ),
         (
             ["--timeout", "soon"],

@@ -24,6 +24,7 @@ import json
 from reference_rnn.checker.apis import APIS, TENSORS, with_tensors
 from reference_rnn.checker.apis.calling import Output
 from reference_rnn.checker.battery import DTYPES, Case
+from reference_rnn.checker.boundary import known_user
 from reference_rnn.checker.limits import megabytes, parsed, seconds
 from reference_rnn.checker.printing import (
     OutputFile,
@@ -81,6 +82,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         f"0 for no limit (default: {_DEFAULTS.memory})",
     )
 
+    parser.add_argument(
+        "--worker-user",
+        metavar="NAME",
+        default=None,
+        help="when run as root, the unprivileged user the code under test runs as "
+        "(default: nobody; docs/checking.md, Threat model)",
+    )
+
 
 def _seconds(text: str) -> float:
     try:
@@ -126,11 +135,13 @@ def _check(args: argparse.Namespace, rendered: list[str]) -> int:
         if errors is not None:
             steps[name] = errors  # needs: matplotlib
 
-    limits = Limits(timeout=args.timeout, memory=args.memory_limit)
+    limits = Limits(timeout=args.timeout, memory=args.memory_limit, worker_user=args.worker_user)
     try:
         api = with_tensors(args.api, args.tensors)
     except ValueError as exc:
         return _usage_error(args, f"argument --tensors: {exc}")
+    if not known_user(args.worker_user):
+        return _usage_error(args, f"argument --worker-user: no user {args.worker_user!r}")
     try:
         report = check_target(
             args.target, api=api, dtype=args.dtype, limits=limits, observe=observe

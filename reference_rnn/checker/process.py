@@ -30,15 +30,18 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from reference_rnn.checker import boundary
 from reference_rnn.core.validation import FloatArray
 
 __all__ = [
     "ChannelError",
+    "Confinement",
     "WorkerLostError",
     "WorkerProcess",
     "decode",
@@ -50,10 +53,15 @@ __all__ = [
 
 #: The package's folder's parent: the worker imports this very package, whatever the user has.
 _ROOT = str(Path(__file__).resolve().parents[2])
+#: The boundary (stdlib only) is loaded by its file and entered before any other import: NumPy
+#: may start threads, and a process with threads cannot enter namespaces.
 _BOOT = (
-    "import sys; sys.path.insert(0, sys.argv[1]); "
-    "from reference_rnn.checker.worker import main; sys.exit(main(sys.argv[2:]))"
+    "import sys, importlib.util as u; sys.path.insert(0, sys.argv[1]); "
+    "s = u.spec_from_file_location('_reference_rnn_boundary', sys.argv[5]); "
+    "b = u.module_from_spec(s); s.loader.exec_module(b); b.enter(sys.argv[6]); "
+    "from reference_rnn.checker.worker import main; sys.exit(main(sys.argv[2:5] + sys.argv[6:]))"
 )
+_BOUNDARY = str(Path(__file__).with_name("boundary.py"))
 #: How often a wait looks at the process (a grandchild may hold the channel open).
 _TICK = 0.1
 #: How long an idle worker has to end once its requests are closed (and save its coverage data,
@@ -68,6 +76,7 @@ _SIGNALS = {
     "SIGILL": "a crash in compiled code",
     "SIGABRT": "abort(), or a failed assertion in compiled code",
     "SIGKILL": "killed from outside, or by the system when memory ran out",
+    "SIGXFSZ": f"it wrote more than {boundary.OUTPUT_LIMIT // 2**20} MB to one file",
 }
 
 
@@ -87,20 +96,36 @@ def exit_reason(code: int) -> str:
     return f"the worker process was killed by {name}" + (f" ({why})" if why else "")
 
 
+@dataclass(frozen=True)
+class Confinement:
+    """What a worker is confined to: ``memory`` MB more address space (0: no limit); as root,
+    the worker ``user`` (None: ``nobody``; "": none); ``folder``, the target's, that it must read."""
+
+    memory: int = 0
+    user: str | None = None
+    folder: str | None = None
+
+
 class WorkerProcess:
     """One worker: started at once; :meth:`send` and :meth:`receive` by a deadline; :meth:`stop`.
 
-    ``capture`` is the file descriptor its stdout and stderr write to; ``memory`` the megabytes
-    of address space it may add once started (0: no limit).
+    ``capture`` is the file descriptor its stdout and stderr write to; ``confinement`` the
+    megabytes of address space it may add once started (0: no limit), or a
+    :class:`Confinement` that also names the worker user and the target's folder.
     """
 
-    def __init__(self, capture: int, memory: int) -> None:
+    def __init__(self, capture: int, confinement: int | Confinement) -> None:
+        if isinstance(confinement, int):
+            confinement = Confinement(confinement)
+        settings = boundary.spec(confinement.user, boundary.reach(confinement.folder))
+        boundary.harden_checker()
         requests, self._requests = os.pipe()
         self._replies, replies = os.pipe()
         try:
-            arguments = [str(requests), str(replies), str(memory)]
+            arguments = [str(requests), str(replies), str(confinement.memory)]
+            spec = json.dumps(settings)
             self.process = subprocess.Popen(
-                [sys.executable, "-P", "-u", "-c", _BOOT, _ROOT, *arguments],
+                [sys.executable, "-P", "-u", "-c", _BOOT, _ROOT, *arguments, _BOUNDARY, spec],
                 stdin=subprocess.DEVNULL,
                 stdout=capture,
                 stderr=capture,
@@ -113,10 +138,13 @@ class WorkerProcess:
         os.set_blocking(self._requests, False)
         os.set_blocking(self._replies, False)
         self.stopped = False
+        self._waiter = settings["mode"] != "none"  # else: the worker itself, in its own session
 
     def send(self, data: bytes, deadline: float) -> None:
         """Write ``data`` to the worker's requests; TimeoutError past ``deadline``."""
         view = memoryview(data)
+        if self.process.poll() is not None:  # its worker may not be gone yet: the pipe still open
+            raise self._lost()
         while view:
             self._wait(self._requests, deadline, write=True)
             try:  # as much as the pipe has room for: select said it has some
@@ -174,6 +202,11 @@ class WorkerProcess:
         if not at_once:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.process.wait(timeout=_GRACE)
+        if self._waiter:  # it kills the worker and every process the code started, and ends
+            with contextlib.suppress(OSError):
+                os.kill(self.process.pid, signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(timeout=_ENDING)
         with contextlib.suppress(OSError):  # none left
             os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait()

@@ -15,7 +15,10 @@ temporary folder; the report shows its first lines.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable
@@ -30,8 +33,9 @@ from reference_rnn.checker.apis import spec
 from reference_rnn.checker.apis.calling import Observation, Output, Plan
 from reference_rnn.checker.apis.spec import OutputSpec
 from reference_rnn.checker.battery import Case, battery
+from reference_rnn.checker.boundary import target_folder
 from reference_rnn.checker.limits import count, megabytes, named, seconds
-from reference_rnn.checker.process import WorkerLostError, WorkerProcess, encode
+from reference_rnn.checker.process import Confinement, WorkerLostError, WorkerProcess, encode
 from reference_rnn.checker.runner import Check, Report, check_plan, validated
 from reference_rnn.checker.target import TargetNotFoundError, search_path
 from reference_rnn.core.measure import TOLERANCE
@@ -53,11 +57,14 @@ class Limits:
     memory : megabytes of address space the code may add to the worker's (RLIMIT_AS), 0 for none
     restarts : the calls of one runner that may end or hang the worker before its others are
         not run
+    worker_user : the user the worker runs as when the checker runs as root (None: ``nobody``;
+        ``""``: root, no boundary but the namespaces)
     """
 
     timeout: float = 10.0
     memory: int = 4096
     restarts: int = 3
+    worker_user: str | None = None
 
     def __post_init__(self) -> None:  # ValueError naming the field (checker.limits)
         named("timeout", seconds, self.timeout)
@@ -82,14 +89,20 @@ class Sandbox:
 
     def __init__(self, target: str, api: str, limits: Limits) -> None:
         self.target, self.api, self.limits = target, api, limits
-        self._folder = tempfile.TemporaryDirectory(prefix="reference-rnn-check-")
-        self._output = Path(self._folder.name) / "output.txt"
-        self._capture = os.open(self._output, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        self._folder = tempfile.mkdtemp(prefix="reference-rnn-check-")  # 0700, the checker's
+        self._output = Path(self._folder) / "output.txt"
+        try:  # new, ours, a regular file: the worker only appends to it through its descriptor
+            flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_NOFOLLOW
+            self._capture = os.open(self._output, flags | os.O_CLOEXEC, 0o600)
+        except BaseException:
+            _remove(self._folder)
+            raise
+        self._confinement = Confinement(limits.memory, limits.worker_user, target_folder(target))
         self._facts: object = None
         self._calls = 0
         self._lost: dict[str, list[str]] = {}  # runner label -> why its calls were lost
         try:
-            self._worker: WorkerProcess | None = WorkerProcess(self._capture, limits.memory)
+            self._worker: WorkerProcess | None = WorkerProcess(self._capture, self._confinement)
         except BaseException:
             self._close()
             raise
@@ -105,8 +118,9 @@ class Sandbox:
         self._close()
 
     def _close(self) -> None:
-        os.close(self._capture)
-        self._folder.cleanup()
+        with contextlib.suppress(OSError):
+            os.close(self._capture)
+        _remove(self._folder)
 
     def _stop(self, *, at_once: bool) -> None:
         if self._worker is not None:
@@ -174,7 +188,7 @@ class Sandbox:
     def _remote(self, label: str, returns: tuple[OutputSpec, ...], case: Case) -> Observation:
         """One call, in the worker (a fresh one if the last was lost); WorkerLostError, TimeoutError."""
         if self._worker is None:  # the last one was lost: a fresh worker, loading the code again
-            self._worker = WorkerProcess(self._capture, self.limits.memory)
+            self._worker = WorkerProcess(self._capture, self._confinement)
             try:
                 facts = self._loaded()
             except (LoadError, TargetNotFoundError) as exc:
@@ -204,7 +218,28 @@ class Sandbox:
     def finish(self) -> list[str]:
         """End the worker; the first lines of what the code printed, all along."""
         self._stop(at_once=False)
-        return remote.output_lines(self._output)
+        # through the checker's own descriptor, whatever the path holds now
+        own = Path(f"/proc/self/fd/{self._capture}")
+        return remote.output_lines(own if own.exists() else self._output)
+
+
+def _remove(folder: str) -> None:
+    """The checker's temporary folder gone, whatever is in it; never an error (said on stderr)."""
+
+    def writable(_function: object, path: str, _exc: object) -> None:
+        entry = Path(path)
+        with contextlib.suppress(OSError):  # a folder made unreadable: ours again, then removed
+            entry.parent.chmod(0o700)
+            if entry.is_dir() and not entry.is_symlink():
+                entry.chmod(0o700)
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+
+    with contextlib.suppress(OSError):
+        shutil.rmtree(folder, onerror=writable)
+    if os.path.lexists(folder):  # a link too
+        sys.stderr.write(f"reference-rnn check: could not remove {folder}\n")
 
 
 def _prepared(dtype: str) -> list[Case]:

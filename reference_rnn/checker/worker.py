@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from reference_rnn.checker import boundary
 from reference_rnn.checker.apis import bind, spec
 from reference_rnn.checker.apis.calling import Runner, UserCodeError, exception_text, worker_mode
 from reference_rnn.checker.apis.spec import read_facts
@@ -112,12 +113,17 @@ def _cut_texts(value: Any) -> Any:
 
 
 def main(argv: Sequence[str]) -> int:
-    """Serve requests until the checker closes the channel: ``REQUESTS REPLIES MEMORY_MB``."""
-    requests, replies, memory = (int(arg) for arg in argv)
+    """Serve requests until the checker closes the channel: ``REQUESTS REPLIES MEMORY_MB [BOUNDARY]``.
+
+    BOUNDARY: what :func:`reference_rnn.checker.boundary.drop` does (JSON) once the worker's own
+    imports are done, before any of the judged code runs.
+    """
+    requests, replies, memory = (int(arg) for arg in argv[:3])
     _die_with_the_checker()
     _limit_memory(memory)
     faulthandler.enable()  # a crash in compiled code: its traceback goes to the captured stderr
     worker_mode()
+    boundary.drop(argv[3] if len(argv) > 3 else '{"mode": "none"}')
     worker = Worker()
     read = reader(requests)
     write_all(replies, encode({"op": "ready"}))

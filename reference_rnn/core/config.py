@@ -21,13 +21,23 @@ from ``nonlinearity``; ``LSTM`` and ``GRU`` are the cells to come. Whatever runs
 from __future__ import annotations
 
 import numbers
+import os
 from dataclasses import dataclass, fields
 from typing import Any, Literal
+
+import numpy as np
 
 from reference_rnn.core.functional import Nonlinearity
 from reference_rnn.core.validation import check_flag, check_nonlinearity, check_size
 
-__all__ = ["GATES", "Mode", "RNNConfig"]
+__all__ = [
+    "FALLBACK_MEMORY",
+    "GATES",
+    "Mode",
+    "RNNConfig",
+    "physical_memory",
+    "require_parameter_memory",
+]
 
 #: torch's names for the cells (``RNNBase.mode``).
 Mode = Literal["RNN_TANH", "RNN_RELU", "LSTM", "GRU"]
@@ -104,6 +114,16 @@ class RNNConfig:
                     shapes |= {b_ih: (G,), b_hh: (G,)}
         return shapes
 
+    def parameter_count(self) -> int:
+        """The number of parameter values, counted without listing them (``param_shapes`` of
+        ``num_layers=10**9`` would not end)."""
+        H, G, K = self.hidden_size, self.gate_size, self.num_directions
+
+        def per_direction(D: int) -> int:
+            return G * D + G * H + 2 * G * self.bias
+
+        return K * (per_direction(self.input_size) + (self.num_layers - 1) * per_direction(K * H))
+
     def options(self) -> dict[str, Any]:
         """The sizes, then the options that differ from torch's defaults, in torch's order.
 
@@ -122,6 +142,37 @@ class RNNConfig:
         words += [name for name in ("batch_first", "bidirectional") if getattr(self, name)]
         words += ["no bias"] * (not self.bias) + [f"dropout={self.dropout}"] * (self.dropout > 0)
         return ", ".join(words)
+
+
+#: The limit where the operating system does not say how much memory the machine has: 64 GiB.
+FALLBACK_MEMORY = 2**36
+
+
+def physical_memory() -> int:
+    """The machine's physical memory in bytes (``os.sysconf``), or :data:`FALLBACK_MEMORY`."""
+    try:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # no sysconf (Windows), or no such name
+        return FALLBACK_MEMORY
+    return memory if memory > 0 else FALLBACK_MEMORY
+
+
+def require_parameter_memory(config: RNNConfig, dtype: np.dtype[Any]) -> None:
+    """A MemoryError, before anything is allocated, for parameters larger than the machine's memory.
+
+    ``RNN(3, 4, num_layers=10**9)`` would otherwise allocate layer after layer until the machine
+    runs out.
+    """
+    need = config.parameter_count() * dtype.itemsize
+    have = physical_memory()
+    if need > have:
+        options = ", ".join(f"{name}={value!r}" for name, value in config.options().items())
+        msg = (
+            f"the parameters of ({options}) in {dtype} would need {need:,} bytes "
+            f"({need / 2**30:.1f} GiB), more than this machine's physical memory "
+            f"({have / 2**30:.1f} GiB): make hidden_size, num_layers or input_size smaller"
+        )
+        raise MemoryError(msg)
 
 
 def _check_dropout(dropout: object) -> float:

@@ -66,8 +66,11 @@ class NonFiniteResultError(FloatingPointError):
 def as_array(name: str, value: object) -> NDArray[Any]:
     """``np.asarray(value)``, with a TypeError naming ``name`` where NumPy cannot convert it.
 
-    A masked array is refused: ``np.asarray`` would silently drop its mask.
+    A masked array is refused: ``np.asarray`` would silently drop its mask. A torch tensor is
+    taken as its values (:func:`tensor_values`).
     """
+    if _is_torch_tensor(value):
+        return tensor_values(name, value)
     if isinstance(value, np.ma.MaskedArray):
         msg = (
             f"{name} must not be a masked array (its mask would be ignored): pass "
@@ -78,6 +81,35 @@ def as_array(name: str, value: object) -> NDArray[Any]:
         return np.asarray(value)
     except ValueError as exc:  # ragged nested sequences, on NumPy >= 1.24
         msg = f"{name} must be array_like, got a {type(value).__name__} that is not: {exc}"
+        raise TypeError(msg) from None
+
+
+def _is_torch_tensor(value: object) -> bool:
+    """A ``torch.Tensor`` (or a ``Parameter``), recognised without importing torch."""
+    module = type(value).__module__
+    return (module == "torch" or module.startswith("torch.")) and all(
+        hasattr(value, attribute) for attribute in ("detach", "numpy", "dtype")
+    )
+
+
+def tensor_values(name: str, tensor: Any) -> NDArray[Any]:
+    """A torch tensor's values as a NumPy array: what ``np.asarray`` would give a plain one.
+
+    Detached from autograd and brought to the CPU (a copy only where it is elsewhere); a floating
+    dtype NumPy lacks (bfloat16, the float8 types) widened to float32, which holds its every value.
+    A tensor that has no values to give (on the meta device, sparse) is a TypeError naming ``name``.
+    """
+    dtype = str(tensor.dtype).removeprefix("torch.")
+    try:
+        tensor = tensor.detach()
+        if tensor.is_floating_point() and dtype not in ("float16", "float32", "float64"):
+            tensor = tensor.float()
+        return np.asarray(tensor.numpy(force=True))
+    except (TypeError, RuntimeError, NotImplementedError, ValueError) as exc:
+        msg = (
+            f"{name} must be array_like: a torch tensor of dtype {dtype} on {tensor.device} "
+            f"whose values NumPy cannot take ({exc})"
+        )
         raise TypeError(msg) from None
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from reference_rnn.core.config import RNNConfig
+from reference_rnn.core.config import RNNConfig, require_parameter_memory
 from reference_rnn.core.validation import FloatArray, as_real_array, cast_finite
 
 __all__ = [
@@ -97,7 +97,12 @@ def parameter_array(label: str, value: object) -> FloatArray:
 def initial_parameters(
     config: RNNConfig, dtype: np.dtype[Any], rng: np.random.Generator
 ) -> dict[str, FloatArray]:
-    """torch's initialisation, U(-1/sqrt(H), 1/sqrt(H)), drawn from ``rng`` in torch's order."""
+    """torch's initialisation, U(-1/sqrt(H), 1/sqrt(H)), drawn from ``rng`` in torch's order.
+
+    Parameters larger than the machine's physical memory are a MemoryError before anything is
+    allocated (:func:`~reference_rnn.core.config.require_parameter_memory`).
+    """
+    require_parameter_memory(config, dtype)
     k = 1 / np.sqrt(config.hidden_size)
     return {
         name: rng.uniform(-k, k, size=shape).astype(dtype)

@@ -8,8 +8,11 @@ argument (:class:`Cell`): the driver never names one.
 
 Shapes: N batch, T time steps, D = input_size, H = hidden_size, L = num_layers,
 K = num_directions; D_l = D for the first layer and K * H above it; F is any feature width.
+S_i is the width of the cell's state ``i`` (:attr:`Cell.states`; the Elman cell has one, ``h``,
+of width H; an LSTM's are ``h`` and ``c``); state 0 is the one the cell outputs.
 
-    x (N, T, D), h0 (L * K, N, H)  ->  output (N, T, K * H), h_n (L * K, N, H)
+    x (N, T, D), h0 = (h0_i (L * K, N, S_i), ...)
+        ->  output (N, T, K * S_0), h_n = (h_n_i (L * K, N, S_i), ...)
 
 The caller lays arrays out as torch does, ``(T, N, F)``, ``(N, T, F)`` with batch_first or
 ``(T, F)`` unbatched; inside, every array is batch-first ``(N, T, F)``, the layout of the
@@ -20,6 +23,9 @@ the last axis, zero past each sequence's length, times a dropout mask below the 
 training. The reverse direction is the cell's forward recurrence on each sequence reversed within
 its length, so it starts at the sequence's last valid step; each direction's final state is its
 state at its own step ``length - 1``. The backward pass runs the same in reverse.
+
+Each direction's final states are the cell's states at its own step ``length - 1``; the gradient
+of ``h_n`` enters each state's sequence of gradients there.
 
 The cell checks every direction's results (the arguments were checked here): an overflow is
 re-raised with the layer, the direction and the time step in the caller's time order. The
@@ -63,6 +69,8 @@ __all__ = [
 
 #: The core's arrays for one layer and direction: weights, or their gradients, in the core's layout.
 CoreArrays = tuple[FloatArray, ...]
+#: One array per state of the cell, in the order of :attr:`Cell.states`.
+States = tuple[FloatArray, ...]
 
 
 @dataclass(frozen=True)
@@ -73,22 +81,38 @@ class Cell:
     ----------
     modes : torch's modes the cell computes (``RNNConfig.mode``)
     torch_module : the name of torch's module in ``torch.nn`` (``"RNN"``)
+    states : the names of the cell's states, the output's first (``("h",)``; an LSTM's ``("h", "c")``)
+        The core calls the gradient of state ``s``'s initial value ``"the gradient d{s}0"``.
+    state_sizes : ``config -> (S_0, S_1, ...)``
+        The width of each state (an LSTM with ``proj_size`` has ``h`` narrower than ``c``).
     weights : ``(config, params, layer, direction) -> weights``
         One layer and direction's parameters, torch-named, in the core's layout.
-    forward : ``(config, x (N, T, D_l), h0 (N, H), weights) -> (h (N, T, H), cache)``
-        The cell's sequence forward, checking its results only (``NonFiniteResultError``).
-    backward : ``(g (N, T, H), cache) -> (dx (N, T, D_l), dh0 (N, H), *dweights)``
-        Its backpropagation through time, checking its results only.
+    forward : ``(config, x (N, T, D_l), (s0_i (N, S_i), ...), weights) -> ((s_i (N, T, S_i), ...), cache)``
+        The cell's sequence forward: every state at every step, checking its results only
+        (``NonFiniteResultError``).
+    backward : ``((g_i (N, T, S_i), ...), cache) -> (dx (N, T, D_l), (ds0_i (N, S_i), ...), dweights)``
+        Its backpropagation through time from the gradient of every state at every step,
+        checking its results only.
     gradients : ``(config, layer, direction, dweights) -> grads``
         The core's gradients of the weights, torch-named and laid out.
+    gradient_names : ``(config, layer, direction) -> {core's name: torch's}``
+        The core's names of the weights' gradients in its messages (``"the gradient dWx"``), as
+        the layer's messages say them (``"the gradient of weight_ih_l0"``).
     """
 
     modes: tuple[Mode, ...]
     torch_module: str
+    states: tuple[str, ...]
+    state_sizes: Callable[[RNNConfig], tuple[int, ...]]
     weights: Callable[[RNNConfig, Mapping[str, FloatArray], int, int], CoreArrays]
-    forward: Callable[[RNNConfig, FloatArray, FloatArray, CoreArrays], tuple[FloatArray, Any]]
-    backward: Callable[[FloatArray, Any], CoreArrays]
+    forward: Callable[[RNNConfig, FloatArray, States, CoreArrays], tuple[States, Any]]
+    backward: Callable[[States, Any], tuple[FloatArray, States, CoreArrays]]
     gradients: Callable[[RNNConfig, int, int, CoreArrays], dict[str, FloatArray]]
+    gradient_names: Callable[[RNNConfig, int, int], Mapping[str, str]]
+
+    def state_label(self, name: str, i: int) -> str:
+        """The caller's spelling of state ``i`` of argument ``name``: ``hx``, or ``hx[1]`` of several."""
+        return name if len(self.states) == 1 else f"{name}[{i}]"
 
 
 Lengths = NDArray[np.intp] | None  # (N,), or None: every sequence has T steps
@@ -109,11 +133,12 @@ def stack_forward(
     config: RNNConfig,
     params: Mapping[str, FloatArray],
     x: FloatArray,
-    h0: FloatArray,
+    h0: States,
     lengths: Lengths,
     rng: np.random.Generator | None,
-) -> tuple[FloatArray, FloatArray, StackCache]:
-    """``output (N, T, K * H)`` and ``h_n (L * K, N, H)`` for checked arrays; the cache.
+) -> tuple[FloatArray, States, StackCache]:
+    """``output (N, T, K * S_0)`` and ``h_n`` (each state ``(L * K, N, S_i)``) for checked arrays;
+    the cache.
 
     ``params`` has torch's names and layout, for ``cell``; dropout masks are drawn from ``rng`` when one is
     given (training), with ``config.dropout``.
@@ -122,7 +147,8 @@ def stack_forward(
     valid = None if lengths is None else (np.arange(T) < lengths[:, None])[:, :, None]
     if valid is not None:
         x = np.where(valid, x, 0)  # the padding is never read: let it not overflow either
-    caches, masks, h_n = [], [], []
+    caches, masks = [], []
+    h_n: list[States] = []  # [layer * K + direction]: the final states
     for layer in range(config.num_layers):
         x, layer_caches, finals = _layer_forward(cell, config, params, layer, x, h0, lengths)
         if valid is not None:
@@ -133,19 +159,24 @@ def stack_forward(
         caches.append(layer_caches)
         masks.append(mask)
         h_n += finals
-    return x, np.stack(h_n), StackCache(caches, masks, lengths, valid)
+    return x, _stacked(h_n), StackCache(caches, masks, lengths, valid)
 
 
 def stack_backward(
-    cell: Cell, config: RNNConfig, g: FloatArray, g_hn: FloatArray | None, cache: StackCache
-) -> tuple[FloatArray, FloatArray, dict[str, FloatArray]]:
-    """``grad_input (N, T, D)``, ``grad_hx (L * K, N, H)`` and the parameters' gradients.
+    cell: Cell,
+    config: RNNConfig,
+    g: FloatArray,
+    g_hn: tuple[FloatArray | None, ...],
+    cache: StackCache,
+) -> tuple[FloatArray, States, dict[str, FloatArray]]:
+    """``grad_input (N, T, D)``, ``grad_hx`` (each state ``(L * K, N, S_i)``) and the parameters'
+    gradients.
 
-    ``g (N, T, K * H)`` is ``dL/d output``, ``g_hn (L * K, N, H)`` ``dL/d h_n`` or None (zeros);
-    the gradients have torch's names and layout, in no particular order.
+    ``g (N, T, K * S_0)`` is ``dL/d output``, ``g_hn`` ``dL/d h_n``, one ``(L * K, N, S_i)`` or
+    None (zeros) per state; the gradients have torch's names and layout, in no particular order.
     """
     grads: dict[str, FloatArray] = {}
-    grad_hx: list[FloatArray] = []
+    grad_hx: list[States] = []
     for layer in reversed(range(config.num_layers)):
         mask = cache.masks[layer]
         if mask is not None:
@@ -155,7 +186,12 @@ def stack_backward(
         g, layer_grad_hx, layer_grads = _layer_backward(cell, config, layer, g, g_hn, cache)
         grad_hx = layer_grad_hx + grad_hx
         grads |= layer_grads
-    return g, np.stack(grad_hx), grads
+    return g, _stacked(grad_hx), grads
+
+
+def _stacked(per_direction: list[States]) -> States:
+    """Each state's ``(L * K, N, S_i)`` from every layer and direction's ``(N, S_i)`` states."""
+    return tuple(np.stack(states) for states in zip(*per_direction, strict=True))
 
 
 def reverse(a: FloatArray, lengths: Lengths) -> FloatArray:
@@ -177,24 +213,27 @@ def _layer_forward(
     params: Mapping[str, FloatArray],
     layer: int,
     x: FloatArray,
-    h0: FloatArray,
+    h0: States,
     lengths: Lengths,
-) -> tuple[FloatArray, list[Any], list[FloatArray]]:
-    """Layer ``layer`` on ``x (N, T, D_l)``: its output (N, T, K * H), caches and final states.
+) -> tuple[FloatArray, list[Any], list[States]]:
+    """Layer ``layer`` on ``x (N, T, D_l)``: its output (N, T, K * S_0), caches and final states.
 
     The output is not yet zeroed past the lengths.
     """
     N, K = x.shape[0], config.num_directions
+    final = (slice(None), -1) if lengths is None else (np.arange(N), lengths - 1)
     caches, outputs, finals = [], [], []
     for direction in range(K):
         weights = cell.weights(config, params, layer, direction)
         x_dir = x if direction == 0 else reverse(x, lengths)
+        s0 = tuple(state[layer * K + direction] for state in h0)
         try:
-            h, cache = cell.forward(config, x_dir, h0[layer * K + direction], weights)
+            states, cache = cell.forward(config, x_dir, s0, weights)
         except NonFiniteResultError as exc:
-            raise _located(exc, layer, direction, x.shape[1], lengths) from None
+            raise _located(exc, layer, direction, x.shape[1], lengths, cell) from None
         caches.append(cache)
-        finals.append(h[:, -1] if lengths is None else h[np.arange(N), lengths - 1])
+        finals.append(tuple(s[final] for s in states))
+        h = states[0]
         outputs.append(h if direction == 0 else reverse(h, lengths))
     out = outputs[0] if K == 1 else np.concatenate(outputs, axis=2)
     return out, caches, finals
@@ -218,15 +257,17 @@ def _layer_backward(
     config: RNNConfig,
     layer: int,
     g: FloatArray,
-    g_hn: FloatArray | None,
+    g_hn: tuple[FloatArray | None, ...],
     cache: StackCache,
-) -> tuple[FloatArray, list[FloatArray], dict[str, FloatArray]]:
-    """Back through layer ``layer`` from ``g (N, T, K * H)``, the gradient of its output.
+) -> tuple[FloatArray, list[States], dict[str, FloatArray]]:
+    """Back through layer ``layer`` from ``g (N, T, K * S_0)``, the gradient of its output.
 
     Returns the gradient of its input (N, T, D_l), of its directions' initial states and of its
     parameters.
     """
-    N, H, K = g.shape[0], config.hidden_size, config.num_directions
+    (N, T, _), K = g.shape, config.num_directions
+    sizes = cell.state_sizes(config)
+    H = sizes[0]
     lengths = cache.lengths
     final = (slice(None), -1) if lengths is None else (np.arange(N), lengths - 1)
     g_inputs, grad_hx = [], []
@@ -235,17 +276,20 @@ def _layer_backward(
         g_dir = g[:, :, direction * H : (direction + 1) * H]
         if direction == 1:
             g_dir = reverse(g_dir, lengths)
-        if g_hn is not None:
-            # in the direction's own time order, h_n is the state at step length - 1
-            g_dir = np.array(g_dir)
-            g_dir[final] += g_hn[layer * K + direction]
+        # the states past the output reach the loss through h_n only
+        g_states = [g_dir] + [np.zeros((N, T, S), g.dtype) for S in sizes[1:]]
+        for i, g_final in enumerate(g_hn):
+            if g_final is not None:
+                # in the direction's own time order, h_n is the state at step length - 1
+                g_states[i] = np.array(g_states[i])
+                g_states[i][final] += g_final[layer * K + direction]
         try:
-            dx, dh0, *dweights = cell.backward(g_dir, cache.caches[layer][direction])
+            dx, ds0, dweights = cell.backward(tuple(g_states), cache.caches[layer][direction])
         except NonFiniteResultError as exc:
-            raise _located(exc, layer, direction, g.shape[1], lengths, config) from None
+            raise _located(exc, layer, direction, T, lengths, cell, config) from None
         g_inputs.append(dx if direction == 0 else reverse(dx, lengths))
-        grad_hx.append(dh0)
-        grads |= cell.gradients(config, layer, direction, tuple(dweights))
+        grad_hx.append(ds0)
+        grads |= cell.gradients(config, layer, direction, dweights)
     return (g_inputs[0] if K == 1 else g_inputs[0] + g_inputs[1]), grad_hx, grads
 
 
@@ -255,23 +299,25 @@ def _located(
     direction: int,
     T: int,
     lengths: Lengths,
+    cell: Cell,
     config: RNNConfig | None = None,
 ) -> NonFiniteResultError:
-    """``exc`` of the core in ``RNN``'s terms: layer, direction, the caller's time step, torch's
+    """``exc`` of the core in the layer's terms: layer, direction, the caller's time step, torch's
     name for a gradient (``config`` given: the backward pass)."""
     step = exc.step
     if step is not None and direction == 1:  # the core ran the sequence reversed in its length
         step = (T if lengths is None else int(lengths[exc.row])) - 1 - step
     what = exc.what
     if config is not None:
-        w_ih, w_hh, b_ih, _ = config.param_names(layer, direction)
         below = "grad_input" if layer == 0 else f"the gradient of layer {layer - 1}'s output"
+        states = {
+            f"the gradient d{state}0": cell.state_label("grad_hx", i)
+            for i, state in enumerate(cell.states)
+        }
         what = {
             "the gradient dx": below,
-            "the gradient dh0": "grad_hx",
-            "the gradient dWx": f"the gradient of {w_ih}",
-            "the gradient dWh": f"the gradient of {w_hh}",
-            "the gradient db": f"the gradient of {b_ih}",
+            **states,
+            **cell.gradient_names(config, layer, direction),
         }[what]
     where = f"layer {layer}, {'reverse' if direction else 'forward'} direction"
     return exc.relocated(what=what, step=step, where=where)
@@ -302,24 +348,54 @@ def checked_input(config: RNNConfig, input: object) -> tuple[FloatArray, bool]:
 
 
 def checked_initial_state(
-    config: RNNConfig, hx: object | None, unbatched: bool, N: int, dtype: np.dtype[np.floating]
-) -> FloatArray:
-    """The checked initial state as ``(L * K, N, H)``; zeros of ``dtype`` for None."""
-    shape = (config.num_layers * config.num_directions, N, config.hidden_size)
+    cell: Cell,
+    config: RNNConfig,
+    hx: object | None,
+    unbatched: bool,
+    N: int,
+    dtype: np.dtype[np.floating],
+) -> States:
+    """The checked initial states, each ``(L * K, N, S_i)``; zeros of ``dtype`` for None.
+
+    ``hx`` is one array for a cell of one state, a tuple of one per state (torch's ``(h_0, c_0)``)
+    for a cell of several.
+    """
+    sizes = cell.state_sizes(config)
+    LK = config.num_layers * config.num_directions
     if hx is None:
-        return np.zeros(shape, dtype=dtype)
-    h0 = as_real_array("hx", hx)
-    ndim = 2 if unbatched else 3
-    if h0.ndim != ndim:
-        kind = "unbatched 2-D" if unbatched else "batched 3-D"
-        msg = f"For {kind} input, hx should also be {ndim}-D but got {h0.ndim}-D array"
-        raise ValueError(msg)
-    if unbatched:
-        check_shape("hx", h0, (shape[0], shape[2]), "num_layers * num_directions, H")
-    else:
-        check_shape("hx", h0, shape, "num_layers * num_directions, N, H; N from input")
-    require_finite("hx", h0)
-    return h0[:, None] if unbatched else h0
+        return tuple(np.zeros((LK, N, S), dtype=dtype) for S in sizes)
+    given = (hx,) if len(sizes) == 1 else _per_state(cell, "hx", hx)
+    states = []
+    for i, (value, S) in enumerate(zip(given, sizes, strict=True)):
+        label = cell.state_label("hx", i)
+        h0 = as_real_array(label, value)
+        ndim = 2 if unbatched else 3
+        if h0.ndim != ndim:
+            kind = "unbatched 2-D" if unbatched else "batched 3-D"
+            msg = f"For {kind} input, {label} should also be {ndim}-D but got {h0.ndim}-D array"
+            raise ValueError(msg)
+        width = "H" if config.hidden_size == S else f"{cell.states[i]}'s size {S}"
+        if unbatched:
+            check_shape(label, h0, (LK, S), f"num_layers * num_directions, {width}")
+        else:
+            why = f"num_layers * num_directions, N, {width}; N from input"
+            check_shape(label, h0, (LK, N, S), why)
+        require_finite(label, h0)
+        states.append(h0[:, None] if unbatched else h0)
+    return tuple(states)
+
+
+def _per_state(cell: Cell, name: str, value: object) -> tuple[object, ...]:
+    """``value``, a tuple or list of one entry per state of ``cell``, as a tuple."""
+    if not isinstance(value, tuple | list) or len(value) != len(cell.states):
+        names = ", ".join(f"{state}" for state in cell.states)
+        msg = (
+            f"{name} must be a tuple ({names}) of {len(cell.states)} arrays, "
+            f"got {type(value).__name__}"
+            + (f" of length {len(value)}" if isinstance(value, tuple | list) else "")
+        )
+        raise TypeError(msg)
+    return tuple(value)
 
 
 def checked_lengths(
@@ -343,25 +419,39 @@ def checked_lengths(
 
 
 def checked_upstream(
+    cell: Cell,
     config: RNNConfig,
     output_shape: tuple[int, ...],
-    hx_shape: tuple[int, ...],
+    hx_shapes: tuple[tuple[int, ...], ...],
     unbatched: bool,
     grad_output: object,
     grad_h_n: object | None,
-) -> tuple[FloatArray, FloatArray | None]:
-    """``grad_output`` as (N, T, K * H) and ``grad_h_n`` as (L * K, N, H) or None, checked."""
+    name: str = "grad_h_n",
+) -> tuple[FloatArray, tuple[FloatArray | None, ...]]:
+    """``grad_output`` as (N, T, K * S_0) and the gradient of ``h_n`` (argument ``name``), each
+    state's ``(L * K, N, S_i)`` or None, checked.
+
+    ``hx_shapes`` are the shapes of ``h_n`` as the caller got them. For a cell of several states,
+    ``grad_h_n`` is None or a tuple of one array or None per state.
+    """
     g_out = as_real_array("grad_output", grad_output)
     check_shape("grad_output", g_out, output_shape, "the shape of output")
     require_finite("grad_output", g_out)
-    g_hn = None
-    if grad_h_n is not None:
-        g_hn = as_real_array("grad_h_n", grad_h_n)
-        check_shape("grad_h_n", g_hn, hx_shape, "the shape of h_n")
-        require_finite("grad_h_n", g_hn)
-        if unbatched:
-            g_hn = g_hn[:, None]  # (L * K, H) -> (L * K, 1, H)
-    return to_batch_first(config, g_out, unbatched), g_hn
+    if grad_h_n is None:
+        given: tuple[object, ...] = (None,) * len(cell.states)
+    else:
+        given = (grad_h_n,) if len(cell.states) == 1 else _per_state(cell, name, grad_h_n)
+    g_hn: list[FloatArray | None] = []
+    for i, (value, shape) in enumerate(zip(given, hx_shapes, strict=True)):
+        if value is None:
+            g_hn.append(None)
+            continue
+        label = cell.state_label(name, i)
+        g_i = as_real_array(label, value)
+        check_shape(label, g_i, shape, f"the shape of {cell.state_label('h_n', i)}")
+        require_finite(label, g_i)
+        g_hn.append(g_i[:, None] if unbatched else g_i)  # (L * K, S) -> (L * K, 1, S)
+    return to_batch_first(config, g_out, unbatched), tuple(g_hn)
 
 
 def to_batch_first(config: RNNConfig, a: FloatArray, unbatched: bool) -> FloatArray:

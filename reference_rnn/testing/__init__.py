@@ -86,6 +86,7 @@ def check(
     timeout: float = _LIMITS.timeout,
     memory_limit: int = _LIMITS.memory,
     tensors: Tensors | None = None,
+    worker_user: str | None = None,
 ) -> Report:
     """Check ``obj`` against the reference: a module (``cs231n``, ``coursera``), a class, or
     d2l's ``rnn`` function.
@@ -100,12 +101,12 @@ def check(
 
     The code is loaded again and called in a worker process, as the command does: each call
     within ``timeout`` seconds, with ``memory_limit`` more megabytes of address space (0: no
-    limit). So ``obj`` must be importable there: a module, or a class defined at the top of one
+    limit), as ``worker_user`` (default ``nobody``) when run as root. So ``obj`` must be importable there: a module, or a class defined at the top of one
     (ValueError otherwise). ``isolate=False`` calls ``obj`` itself, in this process: for
     debugging only, never for grading, since the code can then end, hang or change the checker.
     """
     api = cast("Api", with_tensors(api, tensors))
-    limits = _limits(timeout, memory_limit)
+    limits = _limits(timeout, memory_limit, worker_user)
     if not isolate:
         checked = load_target(obj) if isinstance(obj, str) else obj
         target = obj if isinstance(obj, str) else None
@@ -153,11 +154,11 @@ def parametrize(
     return argname, [pytest.param(value, id=value.id) for value in values]
 
 
-def _limits(timeout: float, memory_limit: int) -> Limits:
+def _limits(timeout: float, memory_limit: int, worker_user: str | None = None) -> Limits:
     """The worker's limits; ValueError naming the argument that is out of range."""
     named("timeout", seconds, timeout)
     named("memory_limit", megabytes, memory_limit)
-    return Limits(timeout=timeout, memory=memory_limit)
+    return Limits(timeout=timeout, memory=memory_limit, worker_user=worker_user)
 
 
 def cases(dtype: Dtype = "float64", *, seed: int = 0, stateful: bool = False) -> list[Case]:

@@ -63,6 +63,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--rnn-exclude", action="append", default=[], metavar="PATTERN", help="leave out these ids"
     )
     group.addoption(
+        "--rnn-worker-user",
+        metavar="NAME",
+        help="when run as root, the unprivileged user the code under test runs as (nobody)",
+    )
+    group.addoption(
         "--rnn-xfail-file", metavar="FILE", help="id patterns expected to fail, one a line"
     )
     group.addoption(
@@ -82,6 +87,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_LIMITS_KEY] = Limits(
         timeout=_option(config, "--rnn-timeout", seconds, whole=False, default=_LIMITS.timeout),
         memory=_option(config, "--rnn-memory-limit", megabytes, whole=True, default=_LIMITS.memory),
+        worker_user=config.getoption("rnn_worker_user"),
     )
 
 

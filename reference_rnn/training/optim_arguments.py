@@ -80,4 +80,33 @@ def checked_pairs(params: object, grads: object) -> list[tuple[Key, FloatArray, 
             msg = f"{g_label} must be finite, got an array with NaN or inf; nothing was updated"
             raise ValueError(msg)
         pairs.append((key, param, cast_finite(g_label, grad, param.dtype, f"{p_label}'s dtype")))
+    _require_separate(p_name, pairs)
     return pairs
+
+
+#: NumPy's exception for a memory overlap too costly to decide (np.exceptions from NumPy 1.25 on)
+_TOO_HARD: type[Exception] = getattr(getattr(np, "exceptions", np), "TooHardError")  # noqa: B009
+
+
+def _require_separate(p_name: str, pairs: list[tuple[Key, FloatArray, FloatArray]]) -> None:
+    """No two parameters share memory: the update written to one would overwrite the other's.
+
+    ``may_share_memory`` (bounds only) finds the candidates, ``shares_memory`` decides; a pair too
+    costly to decide counts as sharing.
+    """
+    for i, (key, param, _) in enumerate(pairs):
+        for other_key, other, _ in pairs[i + 1 :]:
+            if not np.may_share_memory(param, other):
+                continue
+            try:
+                # a bound on the exact search (NumPy's stubs allow only -1 and 0 here)
+                shared = np.shares_memory(param, other, max_work=10**6)  # type: ignore[arg-type]
+            except _TOO_HARD:
+                shared = True
+            if shared:
+                msg = (
+                    f"{p_name}[{key!r}] and {p_name}[{other_key!r}] share memory: each is updated "
+                    "in place, so one update would overwrite the other; give each parameter its "
+                    "own array (nothing was updated)"
+                )
+                raise ValueError(msg)

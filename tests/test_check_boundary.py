@@ -1,0 +1,372 @@
+"""The operating-system boundary: hostile code run by the real checker, each outcome exact.
+
+Each target is the correct CS231n example with a hostile change in ``rnn_forward``, checked by
+``python -m reference_rnn check`` as a separate process (the checker whose report, exit status and
+processes are judged), as root here, so the worker runs as ``nobody``; one test runs the checker
+itself as an unprivileged user (a user and PID namespace for its worker).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parents[1]
+CORRECT = (ROOT / "examples" / "cs231n_rnn_layers.py").read_text()
+FORWARD = """
+
+_correct_rnn_forward = rnn_forward
+
+
+def rnn_forward(x, h0, Wx, Wh, b):
+{change}
+    return _correct_rnn_forward(x, h0, Wx, Wh, b)
+"""
+ROOT_ONLY = pytest.mark.skipif(os.geteuid() != 0, reason="the drop to another user needs root")
+
+
+def hostile(folder: Path, change: str) -> Path:
+    body = textwrap.indent(textwrap.dedent(change).strip(), "    ")
+    path = folder / "hostile.py"
+    path.write_text(CORRECT + FORWARD.format(change=body))
+    return path
+
+
+def run(target: Path, *options: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """The checker, its temporary folders in a folder of this test's: none left there after."""
+    command = [sys.executable, "-P", "-m", "reference_rnn", "check", str(target), "--api", "cs231n"]
+    own = target.parent / "checker-tmp"
+    own.mkdir(mode=0o700)
+    env = {**os.environ, "TMPDIR": str(own)}
+    result = subprocess.run(
+        [*command, "--json", *options],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        env=env,
+    )
+    assert list(own.iterdir()) == []
+    return result
+
+
+def failed(result: subprocess.CompletedProcess[str]) -> dict[str, list[str]]:
+    """The checker's own report (exactly one JSON document on stdout): reason -> failed checks."""
+    assert result.returncode == 1, result.stderr
+    document = json.loads(result.stdout)
+    assert document["passed"] is False
+    found: dict[str, list[str]] = {}
+    for item in document["checks"]:
+        if not item["passed"]:
+            found.setdefault(item["detail"], []).append(item["name"])
+    return found
+
+
+def raised(result: subprocess.CompletedProcess[str]) -> set[str]:
+    """What ``rnn_forward`` raised, without where: the checks after it are not run."""
+    found = set(failed(result)) - {"not run: rnn_forward failed"}
+    return {d.removeprefix("rnn_forward raised ").split(" (at hostile.py")[0] for d in found}
+
+
+SAMPLE = {f"sample/{v}" for v in ("h", "dx", "dh0", "dWx", "dWh", "db")}
+
+
+@ROOT_ONLY
+def test_the_judged_code_runs_as_nobody_and_writes_nothing_of_the_checker_s(tmp_path):
+    probe = tmp_path / "probe.json"
+    change = f"""
+        import json, os, sys, tempfile
+        import email.mime.text, sqlite3  # not imported by the worker yet
+        import sibling  # beside the target
+        seen = {{"uid": os.getuid(), "gid": os.getgid(), "groups": os.getgroups()}}
+        for path in [os.getcwd(), {str(ROOT / "reference_rnn" / "checker")!r}, sys.prefix,
+                     "/root", {str(tmp_path / "checker-tmp")!r}]:
+            try:
+                open(os.path.join(path, "written-by-the-judged-code"), "w").close()
+                seen[path] = "written"
+            except OSError as exc:
+                seen[path] = exc.strerror
+        seen["home"] = os.environ["HOME"]
+        seen["checker folders"] = [n for n in os.listdir("/tmp") if n.startswith("reference-rnn")]
+        open({str(probe)!r}, "w").write(json.dumps(seen))
+        raise ValueError("probed")
+    """
+    (tmp_path / "sibling.py").write_text("VALUE = 1\n")
+    target = hostile(tmp_path, change)
+    target.write_text("import sibling\n" + target.read_text())  # found at import, as a script's
+    result = run(target)
+    assert raised(result) == {"ValueError: probed"}
+    seen = json.loads(probe.read_text())
+    assert (seen["uid"], seen["gid"], seen["groups"]) == (65534, 65534, [])
+    assert seen[str(Path.cwd())] == "Permission denied"
+    assert seen[str(ROOT / "reference_rnn" / "checker")] == "Permission denied"
+    assert seen[sys.prefix] == "Permission denied"
+    assert seen["/root"] == "Permission denied"
+    assert seen[str(tmp_path / "checker-tmp")] == "Permission denied"
+    assert seen["home"] == "/tmp/work"
+    assert seen["checker folders"] == []  # the checker's folder is out of sight
+    assert not list(ROOT.rglob("written-by-the-judged-code"))
+
+
+@ROOT_ONLY
+def test_an_unknown_worker_user_is_a_usage_error(tmp_path):
+    result = run(hostile(tmp_path, "pass"), "--worker-user", "no-such-user-here")
+    assert result.returncode == 2
+    assert (
+        json.loads(result.stdout)["error"] == "argument --worker-user: no user 'no-such-user-here'"
+    )
+
+
+FIND_THE_CHECKER = """
+    import os, signal, subprocess
+    mine = os.getpid()
+    pids = [os.getppid()]
+    for entry in os.listdir("/proc"):  # as an attacker finds it: every process running the checker
+        if not entry.isdigit():
+            continue
+        try:
+            line = open(f"/proc/{entry}/cmdline", "rb").read()
+        except OSError:
+            continue
+        if b"reference_rnn\\x00check" in line and int(entry) != mine:
+            pids.append(int(entry))
+    pids += [int(p) for p in subprocess.run(["pgrep", "-f", "reference_rnn check"], capture_output=True, text=True).stdout.split()]
+    hit = []
+    for pid in set(pids) - {mine}:
+        try:
+            if os.stat(f"/proc/{pid}").st_uid == os.getuid():
+                continue  # not a checker: another check's worker (docs: one worker user per check)
+            os.kill(pid, signal.%s)
+            hit.append(pid)
+        except OSError:
+            pass
+    raise PermissionError(f"signalled {len(hit)}")
+"""
+
+
+@ROOT_ONLY
+@pytest.mark.parametrize("name", ["SIGTERM", "SIGINT", "SIGSTOP"])
+def test_a_signal_to_the_checker_cannot_reach_it(tmp_path, name):
+    result = run(hostile(tmp_path, FIND_THE_CHECKER % name), timeout=120)
+    assert raised(result) == {"PermissionError: signalled 0"}  # in the checker's own report
+    assert json.loads(result.stdout)["checks"][0]["passed"] is True
+
+
+@ROOT_ONLY
+@pytest.mark.parametrize(
+    "attack",
+    [
+        "open(f'/proc/{os.getppid()}/fd/1', 'w').write('PASSED\\n')",
+        "open(f'/proc/{checker()}/fd/1', 'w').write('{\"passed\": true}\\n')",
+        "ptrace(16, checker())",  # PTRACE_ATTACH
+        "ptrace(0x4206, checker())",  # PTRACE_SEIZE
+    ],
+    ids=[
+        "fake PASSED to the parent's stdout",
+        "second document to the checker's",
+        "PTRACE_ATTACH",
+        "PTRACE_SEIZE",
+    ],
+)
+def test_the_checker_s_output_and_memory_are_out_of_reach(tmp_path, attack):
+    change = f"""
+        import ctypes, os
+        def checker():
+            for entry in os.listdir("/proc"):
+                if not entry.isdigit():
+                    continue
+                try:
+                    line = open(f"/proc/{{entry}}/cmdline", "rb").read()
+                except OSError:
+                    continue
+                if b"reference_rnn\\x00check" in line:
+                    return int(entry)
+            raise LookupError("no checker")
+        def ptrace(request, pid):
+            libc = ctypes.CDLL(None, use_errno=True)
+            if libc.ptrace(request, pid, None, None) != 0:
+                raise PermissionError(os.strerror(ctypes.get_errno()))
+        {attack}
+    """
+    result = run(hostile(tmp_path, change))
+    assert raised(result) in (  # and stdout is exactly one document, the checker's
+        {"PermissionError: Operation not permitted"},
+        {
+            f"PermissionError: [Errno 13] Permission denied: '/proc/{pid}/fd/1'"
+            for pid in pids(result)
+        },
+    )
+
+
+@ROOT_ONLY
+@pytest.mark.parametrize(
+    "attack",
+    [
+        "os.rename(capture(), capture() + '.moved'); os.mkdir(capture())",
+        "os.unlink(capture()); os.mkfifo(capture())",
+        "os.chmod(os.path.dirname(capture()), 0)",
+    ],
+    ids=["capture replaced by a directory", "capture replaced by a FIFO", "folder unreadable"],
+)
+def test_the_checker_s_files_are_out_of_reach(tmp_path, attack):
+    change = f"""
+        import os
+        def capture():
+            return os.readlink("/proc/self/fd/1")
+        {attack}
+    """
+    result = run(hostile(tmp_path, change))
+    assert len(raised(result)) == 1
+    assert next(iter(raised(result))).startswith(("PermissionError", "FileNotFoundError"))
+
+
+@ROOT_ONLY
+def test_300_mb_to_stdout_ends_the_worker_and_the_report_is_the_checker_s(tmp_path):
+    change = """
+        import os
+        block = b"x" * 2**20
+        for _ in range(300):
+            os.write(1, block)
+    """
+    started = time.monotonic()
+    result = run(hostile(tmp_path, change))
+    assert raised(result) == {"OSError: [Errno 27] File too large"}  # Python ignores SIGXFSZ
+    document = json.loads(result.stdout)
+    assert (
+        document["output"][-1] == f"[{64 * 2**20} bytes in all: only the first 1 lines are shown]"
+    )
+    assert time.monotonic() - started < 120
+
+
+def pids(result: subprocess.CompletedProcess[str]) -> set[int]:
+    import re
+
+    return {int(p) for p in re.findall(r"/proc/(\d+)/fd", result.stdout)}
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    return not (stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] == "Z")
+
+
+@ROOT_ONLY
+def test_a_detached_grandchild_is_dead_when_the_check_returns(tmp_path):
+    victim = tmp_path / "report.json"
+    victim.write_text("the checker's")
+    victim.chmod(0o666)
+    change = f"""
+        import os, time
+        if os.fork() == 0:
+            os.setsid()
+            if os.fork() == 0:
+                open(__file__ + ".pid", "w").write(str(os.getpid()))
+                time.sleep(3)
+                open({str(victim)!r}, "w").write("rewritten")
+                os._exit(0)
+            os._exit(0)
+        while not os.path.exists(__file__ + ".pid"):
+            time.sleep(0.01)
+        raise RuntimeError("forked")
+    """
+    result = run(hostile(tmp_path, change))
+    assert raised(result) == {"RuntimeError: forked"}
+    grandchild = int((tmp_path / "hostile.py.pid").read_text())
+    assert not alive(grandchild)
+    time.sleep(4)
+    assert victim.read_text() == "the checker's"
+
+
+@ROOT_ONLY
+def test_four_children_of_150_mb_each_take_their_own_200_mb(tmp_path):
+    """RLIMIT_AS is per process: the memory limit is not the group's (docs: Threat model)."""
+    change = """
+        import os
+        children = []
+        for _ in range(4):
+            pid = os.fork()
+            if pid == 0:
+                block = bytearray(150 * 2**20)
+                os._exit(0 if len(block) else 1)
+            children.append(pid)
+        codes = [os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) for pid in children]
+        raise RuntimeError(f"children ended with {codes}")
+    """
+    result = run(hostile(tmp_path, change), "--memory-limit", "200")
+    assert raised(result) == {"RuntimeError: children ended with [0, 0, 0, 0]"}
+
+
+UNPRIVILEGED = 4242
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which("setpriv") is None or shutil.which("unshare") is None,
+    reason="runs the checker as an unprivileged user: needs root, setpriv and unshare",
+)
+def test_a_checker_run_by_a_normal_user_puts_its_worker_in_namespaces(tmp_path_factory):
+    """The checker as uid 4242 (the interpreter under /root made readable for it, as it is in a
+    container's /usr/local): its worker in a user, PID and mount namespace."""
+    import tempfile
+
+    tmp_path = Path(tempfile.mkdtemp(prefix="reference-rnn-boundary-test-"))  # 4242 must reach it
+    tmp_path.chmod(0o777)
+    probe = tmp_path / "probe.json"
+    change = f"""
+        import json, os, signal
+        seen = {{"pid": os.getpid(), "ppid": os.getppid(), "uid": os.getuid()}}
+        seen["processes"] = sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
+        for name, path in [("project", {str(ROOT / "x")!r}), ("tmp", "/tmp/x")]:
+            try:
+                open(path, "w").close()
+                seen[name] = "written"
+            except OSError as exc:
+                seen[name] = exc.strerror
+        for sig in (signal.SIGTERM, signal.SIGSTOP):
+            try:
+                os.kill(os.getppid() or 1, sig) if os.getppid() else None
+            except OSError:
+                pass
+        print("PROBE" + json.dumps(seen))
+        raise ValueError("probed")
+    """
+    target = hostile(tmp_path, change)
+    prefix = os.path.realpath(sys.base_prefix)
+    stage = tmp_path / "stage"
+    stage.mkdir()
+    script = (
+        f"mount --bind {prefix} {stage} && mount -t tmpfs -o mode=755 tmpfs /root && "
+        f"mkdir -p {prefix} && mount --move {stage} {prefix} && exec setpriv --reuid {UNPRIVILEGED} --regid "
+        f"{UNPRIVILEGED} --clear-groups env HOME=/tmp TMPDIR={tmp_path} {sys.executable} -P -m reference_rnn check "
+        f"{target} --api cs231n --json"
+    )
+    probe.touch()
+    probe.chmod(0o666)
+    result = subprocess.run(
+        ["unshare", "--mount", "sh", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=ROOT,
+    )
+    assert raised(result) == {"ValueError: probed"}, result.stderr
+    seen = json.loads(json.loads(result.stdout)["output"][0].removeprefix("PROBE"))
+    assert seen["uid"] == UNPRIVILEGED
+    assert seen["pid"] == 1  # its own PID namespace: the checker has no number there
+    assert seen["ppid"] == 0
+    assert seen["processes"] == [1]
+    assert seen["project"] == "Read-only file system"
+    assert seen["tmp"] == "written"  # its private tmpfs
+    assert [p.name for p in tmp_path.glob("reference-rnn-check-*")] == []
+    shutil.rmtree(tmp_path)
