@@ -629,8 +629,16 @@ def test_python_dash_p_dash_m_in_a_folder_of_impostors_runs_the_real_checker(
 def test_plain_python_dash_m_runs_the_working_folder_s_reference_rnn_py(grading_folder):
     # Python's own rule, before any of the package's code runs: why the docs say -P, or the script
     command = [sys.executable, "-m", "reference_rnn", "check", "student.py", "--api", "cs231n"]
+    # not measured: coverage would take the impostor for the package's own reference_rnn
+    env = {name: value for name, value in os.environ.items() if not name.startswith("COVERAGE")}
     result = subprocess.run(
-        command, capture_output=True, text=True, cwd=grading_folder, timeout=300, check=False
+        command,
+        capture_output=True,
+        text=True,
+        cwd=grading_folder,
+        timeout=300,
+        check=False,
+        env=env,
     )
     assert result.returncode == 0
     assert result.stdout == f"{FORGED}\n"  # not the checker's report: the impostor's line
