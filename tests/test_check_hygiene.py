@@ -211,7 +211,7 @@ def test_a_10_mb_message_is_cut_before_it_is_escaped_and_costs_no_more_than_a_pa
         assert len(check["detail"]) <= printing.LONGEST
         assert "\\x1b[31m\\x1b[31m" in check["detail"]
     assert document["output"][0] == "\\x1b" * 49 + "\\..."  # the printed line, cut
-    assert took < 3 * measured, (took, measured)  # escaped first, it took 99 s for 2 s
+    assert took < 4 * measured, (took, measured)  # escaped first, it took 99 s for 2 s (50x)
 
 
 def test_printable_cuts_a_10_mb_text_before_escaping_it():
