@@ -521,12 +521,21 @@ def test_a_target_that_is_not_found_is_a_usage_error_in_one_json_document(tmp_pa
 @pytest.mark.parametrize(
     ("options", "error"),
     [
-        (["--timeout", "0"], "argument --timeout: must be more than 0 seconds, got 0"),
+        (
+            ["--timeout", "0"],
+            "argument --timeout: must be more than 0 and at most 86400 seconds, got 0",
+        ),
         (
             ["--memory-limit", "-1"],
-            "argument --memory-limit: must be 0 (no limit) or more megabytes, got -1",
+            (
+                "argument --memory-limit: must be a whole number of megabytes from 0 (no limit) "
+                "to 16777216, got -1"
+            ),
         ),
-        (["--timeout", "soon"], "argument --timeout: invalid _seconds value: 'soon'"),
+        (
+            ["--timeout", "soon"],
+            "argument --timeout: must be more than 0 and at most 86400 seconds, got soon",
+        ),
         (["--unknown"], "unrecognized arguments: --unknown"),
     ],
 )

@@ -19,6 +19,7 @@ from reference_rnn import testing
 from reference_rnn.checker.apis import APIS
 from reference_rnn.checker.battery import DTYPES
 from reference_rnn.checker.runner import Check, Report
+from reference_rnn.checker.target import search_path
 from reference_rnn.testing import plugin as pytest_plugin
 
 pytest_plugins = ["pytester"]
@@ -179,14 +180,12 @@ def test_the_plugin_is_off_without_a_target() -> None:
     assert items == []
 
 
-def test_the_plugin_finds_a_module_in_the_folder_pytest_runs_in(tmp_path, monkeypatch) -> None:
-    monkeypatch.setattr(sys, "path", ["/elsewhere"])
-    with pytest_plugin._importable_from(str(tmp_path)):
-        assert sys.path == [str(tmp_path), "/elsewhere"]
-    assert sys.path == ["/elsewhere"]
-    with pytest_plugin._importable_from("/elsewhere"):
-        assert sys.path == ["/elsewhere"]
-    assert sys.path == ["/elsewhere"]
+def test_the_worker_finds_a_module_in_the_folder_pytest_runs_in(tmp_path, monkeypatch) -> None:
+    # the worker's path, not the checker's own: nothing is added to this process's sys.path
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", ["/elsewhere", "", str(tmp_path)])
+    assert search_path() == [str(tmp_path), "/elsewhere"]
+    assert sys.path == ["/elsewhere", "", str(tmp_path)]
 
 
 def test_the_summary_names_the_checks_no_mistake_explains() -> None:

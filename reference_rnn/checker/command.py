@@ -8,8 +8,11 @@ The code is loaded and called only in a worker process, each call under ``--time
 ``--memory-limit`` (:mod:`reference_rnn.checker.sandbox`); stdout holds the report, or exactly
 one JSON document, whatever the code does. Exit status: 0 when every check passes, 1 when one
 fails (however the code failed it: raising, crashing, hanging, even while loading), 2 for a usage
-error (TARGET does not exist, or ``--html`` without matplotlib; with ``--json``, still one
-document, with an ``error``), 130 when stopped with Ctrl-C.
+error (TARGET does not exist, ``--timeout`` or ``--memory-limit`` out of range, ``--html`` into a
+path that cannot be written or without matplotlib, all found before anything runs; with ``--json``,
+still one document, with an ``error``), 130 when stopped with Ctrl-C. A stdout that is closed or a
+pipe without a reader leaves the status the verdict's, with one line on stderr. Every text from the
+judged code is printed escaped (:mod:`reference_rnn.checker.printing`).
 """
 
 from __future__ import annotations
@@ -17,12 +20,19 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-import sys
 
 from reference_rnn.checker.apis import APIS, TENSORS, with_tensors
 from reference_rnn.checker.apis.calling import Output
 from reference_rnn.checker.battery import DTYPES, Case
 from reference_rnn.checker.boundary import known_user
+from reference_rnn.checker.limits import megabytes, parsed, seconds
+from reference_rnn.checker.printing import (
+    OutputFile,
+    OutputPathError,
+    printable,
+    say,
+    write_stdout,
+)
 from reference_rnn.checker.sandbox import Limits, check_target
 from reference_rnn.checker.target import TargetNotFoundError, load_target
 
@@ -82,23 +92,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _seconds(text: str) -> float:
-    seconds = float(text)
-    if not seconds > 0:  # NaN too
-        msg = f"must be more than 0 seconds, got {text}"
-        raise argparse.ArgumentTypeError(msg)
-    return seconds
+    try:
+        return parsed(text, seconds, whole=False)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _megabytes(text: str) -> int:
-    megabytes = int(text)
-    if megabytes < 0:
-        msg = f"must be 0 (no limit) or more megabytes, got {text}"
-        raise argparse.ArgumentTypeError(msg)
-    return megabytes
+    try:
+        return parsed(text, megabytes, whole=True)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def command(args: argparse.Namespace) -> int:
     """Check TARGET; the exit status (see the module's docstring)."""
+    try:  # before anything runs: a page that cannot be written is a usage error, not a traceback
+        page = None if args.html is None else OutputFile(args.html)
+    except OutputPathError as exc:
+        return _usage_error(args, f"argument --html: {exc}")
+    rendered: list[str] = []  # the page, once the check has run
+    try:
+        return _check(args, rendered)
+    finally:
+        if page is not None and not rendered:
+            page.discard()
+        elif page is not None:
+            page.write(rendered[0])  # needs: matplotlib
+
+
+def _check(args: argparse.Namespace, rendered: list[str]) -> int:
     html = None if args.html is None else importlib.import_module("reference_rnn.checker.html")
     steps: dict[str, list[float]] = {}  # check name -> its error per time step, for the page
     if html is not None:
@@ -126,21 +149,23 @@ def command(args: argparse.Namespace) -> int:
     except TargetNotFoundError as exc:
         return _usage_error(args, str(exc))
     except KeyboardInterrupt:  # the worker is gone already: the sandbox ended it
-        sys.stderr.write("reference-rnn check: interrupted\n")
+        say("reference-rnn check: interrupted")
         return 130
-    if args.json:
-        sys.stdout.write(json.dumps(report.to_json(), indent=2) + "\n")
-    else:
-        sys.stdout.write(report.format() + "\n")
+    text = json.dumps(report.to_json(), indent=2) if args.json else report.format()
+    write_stdout(f"{text}\n", "reference-rnn check")  # the verdict's status even if it cannot
     if html is not None:
-        html.write_check(report, args.html, steps)  # needs: matplotlib
+        rendered.append(html.render_check(report, steps))  # needs: matplotlib
     return 0 if report.passed else 1
 
 
 def _usage_error(args: argparse.Namespace, message: str) -> int:
     """Say what is wrong on stderr (and with --json, as the one document on stdout); 2."""
-    sys.stderr.write(f"reference-rnn check: error: {message}\n")
+    message = printable(message)
+    say(f"reference-rnn check: error: {message}")
     if args.json:
-        document = {"passed": False, "api": args.api, "target": args.target, "dtype": args.dtype}
-        sys.stdout.write(json.dumps({**document, "error": message}, indent=2) + "\n")
+        target = printable(args.target)
+        document = {"passed": False, "api": args.api, "target": target, "dtype": args.dtype}
+        write_stdout(
+            json.dumps({**document, "error": message}, indent=2) + "\n", "reference-rnn check"
+        )
     return 2

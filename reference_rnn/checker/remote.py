@@ -7,8 +7,9 @@
   (:class:`~reference_rnn.checker.apis.spec.OutputSpec`): each of its names once, with its key;
   values finite, of the shape the reference's have, or else a problem. Which upstream gradient a
   value answers is decided here from its key, never taken from the worker.
-- Every text (an exception's message, a name, a line the code printed) is made printable and
-  short, so that no output can forge a line of the report.
+- Every text (an exception's message, a name, a line the code printed) is cut short and made
+  printable (:func:`~reference_rnn.checker.printing.printable`), so that no output can forge a
+  line of the report.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from reference_rnn.checker.apis.calling import Observation, Output, final_state_
 from reference_rnn.checker.apis.spec import ApiSpec, Facts, OutputSpec, not_run
 from reference_rnn.checker.battery import Case, expected_value
 from reference_rnn.checker.catalogue import SEEN
+from reference_rnn.checker.printing import printable
 from reference_rnn.checker.process import WorkerLostError
 from reference_rnn.core.validation import FloatArray
 
@@ -40,12 +42,6 @@ OUTPUT_LINES, OUTPUT_WIDTH = 20, 200
 _DETAIL = 2000  # characters of a problem
 _NAME = 100  # characters of a name
 _NOTES = 10  # notes of one call, and stray functions named
-
-
-def printable(text: str, limit: int) -> str:
-    """``text`` on one line, control characters escaped, cut to ``limit`` characters."""
-    shown = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text.expandtabs(4))
-    return shown if len(shown) <= limit else f"{shown[: limit - 3]}..."
 
 
 def _lost(what: str) -> NoReturn:

@@ -28,6 +28,7 @@ from reference_rnn.checker.diagnosis import (
     mistake_line,
 )
 from reference_rnn.checker.evidence import looks
+from reference_rnn.checker.printing import printable
 from reference_rnn.core.measure import TOLERANCE
 
 __all__ = ["Check", "Report", "check_plan", "run", "target_name", "validated"]
@@ -215,7 +216,7 @@ def check_plan(
     """
     if cases is None:
         cases = battery(dtype, stateful=any(runner.blocks for runner in how.runners))
-    tolerance = TOLERANCE[dtype]
+    target, tolerance = printable(target), TOLERANCE[dtype]  # escaped, in-process too
     checks = [
         Check(f"{name}/exists", False, None, tolerance, f"{target} has no {name}")
         for name in how.missing
@@ -234,7 +235,8 @@ def check_plan(
                 error = measured_error(output, observation.case)
                 passed = error is not None and error <= tolerance
                 name = f"{runner.label}{case.name}/{output.name}"
-                checks.append(Check(name, passed, error, tolerance, output.problem))
+                problem = output.problem and printable(output.problem)  # None stays None
+                checks.append(Check(name, passed, error, tolerance, problem))
                 if observe is not None:
                     observe(name, output, observation.case)
                 records.append(
@@ -256,7 +258,7 @@ def check_plan(
         line = looks(record, tolerance)
         if line is not None and record.output.name not in shown:
             shown[record.output.name] = f"{record.name}: {line}"
-    looked = list(shown.values())[:_LOOKS]
+    looked, notes = list(shown.values())[:_LOOKS], [printable(note) for note in notes]  # escaped
     return Report(api, target, dtype, checks, diagnoses, notes, unexplained, looked)
 
 

@@ -34,9 +34,10 @@ from reference_rnn.checker.apis.calling import Observation, Output, Plan
 from reference_rnn.checker.apis.spec import OutputSpec
 from reference_rnn.checker.battery import Case, battery
 from reference_rnn.checker.boundary import target_folder
+from reference_rnn.checker.limits import count, megabytes, named, seconds
 from reference_rnn.checker.process import Confinement, WorkerLostError, WorkerProcess, encode
 from reference_rnn.checker.runner import Check, Report, check_plan, validated
-from reference_rnn.checker.target import TargetNotFoundError
+from reference_rnn.checker.target import TargetNotFoundError, search_path
 from reference_rnn.core.measure import TOLERANCE
 
 __all__ = ["Limits", "LoadError", "Sandbox", "check_target"]
@@ -64,6 +65,11 @@ class Limits:
     memory: int = 4096
     restarts: int = 3
     worker_user: str | None = None
+
+    def __post_init__(self) -> None:  # ValueError naming the field (checker.limits)
+        named("timeout", seconds, self.timeout)
+        named("memory", megabytes, self.memory)
+        named("restarts", partial(count, least=1, most=1000), self.restarts)
 
 
 class LoadError(Exception):
@@ -151,7 +157,7 @@ class Sandbox:
         if header.get("op") != "ready":
             _lost("the worker process did not start")
         deadline = time.monotonic() + self.limits.timeout
-        request = {"op": "load", "target": self.target, "api": self.api, "path": sys.path}
+        request = {"op": "load", "target": self.target, "api": self.api, "path": search_path()}
         worker.send(encode(request), deadline)
         header, _ = worker.receive(deadline, _REPLY_MARGIN)
         op, error = header.get("op"), remote.printable(str(header.get("error")), _DETAIL)
@@ -263,13 +269,13 @@ def check_target(
     TARGET does not exist; code that cannot be loaded is the failed check ``load/TARGET``.
     """
     checked = validated(api, dtype, cases)
-    name = target if name is None else name
+    name = remote.printable(target if name is None else name)
     with Sandbox(target, api, limits or Limits()) as sandbox:
         checked = _prepared(dtype) if checked is None else checked
         try:
             how = sandbox.plan()
         except LoadError as exc:
-            load = Check("load/TARGET", False, None, TOLERANCE[dtype], str(exc))
+            load = Check("load/TARGET", False, None, TOLERANCE[dtype], remote.printable(str(exc)))
             report = Report(api, name, dtype, [load], [])
         else:
             report = check_plan(

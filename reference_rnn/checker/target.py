@@ -21,7 +21,7 @@ from types import ModuleType
 
 from reference_rnn.checker.apis.calling import call_user
 
-__all__ = ["TargetNotFoundError", "load_target", "locate"]
+__all__ = ["TargetNotFoundError", "load_target", "locate", "search_path"]
 
 _FILE_PREFIX = "_checked_"  # the module name a file is loaded under
 
@@ -87,6 +87,17 @@ def _import(name: str) -> ModuleType:
         raise TargetNotFoundError(msg)
     module: ModuleType = call_user(f"import {name}", lambda: importlib.import_module(name))
     return module
+
+
+def search_path() -> list[str]:
+    """Where a worker finds a ``package.module`` TARGET: the working folder first, as ``python -m``
+    finds it, then the checker's own ``sys.path``.
+
+    Only the worker's: the checker's own process never imports from the working folder (its
+    console script does not add it; ``python -P -m`` neither).
+    """
+    here = str(Path.cwd())
+    return [here, *(folder for folder in sys.path if folder not in ("", here))]
 
 
 def locate(obj: object) -> str:

@@ -32,6 +32,7 @@ from reference_rnn.checker.apis import bind, spec
 from reference_rnn.checker.apis.calling import Runner, UserCodeError, exception_text, worker_mode
 from reference_rnn.checker.apis.spec import read_facts
 from reference_rnn.checker.battery import Case, Readout
+from reference_rnn.checker.printing import cut
 from reference_rnn.checker.process import decode, encode, reader, write_all
 from reference_rnn.checker.target import TargetNotFoundError, load_target
 from reference_rnn.core.validation import FloatArray
@@ -53,11 +54,11 @@ class Worker:
         """The reply to one request, whatever the code under test does short of ending us."""
         try:
             if header.get("op") == "load":
-                return encode(self.load(header))
+                return encode(_cut_texts(self.load(header)))
             reply, values = self.run(header, arrays)
-            return encode(reply, values)
+            return encode(_cut_texts(reply), values)
         except BaseException as exc:  # noqa: BLE001  (the code under test's, or a request's fault)
-            error = exception_text(exc)
+            error = cut(exception_text(exc))
             return encode({"op": "error", "seq": header.get("seq"), "error": error})
         finally:  # the code may have changed what the worker's own code needs
             sys.setrecursionlimit(self.recursion_limit)
@@ -98,6 +99,17 @@ class Worker:
             )
         reply = {"op": "observation", "seq": header["seq"], "outputs": outputs}
         return reply | {"seen": list(observed.seen), "notes": list(observed.notes)}, values
+
+
+def _cut_texts(value: Any) -> Any:
+    """``value`` with every text in it cut (:func:`.printing.cut`): the checker escapes them."""
+    if isinstance(value, str):
+        return cut(value)
+    if isinstance(value, dict):
+        return {key: _cut_texts(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_cut_texts(item) for item in value]
+    return value
 
 
 def main(argv: Sequence[str]) -> int:

@@ -42,6 +42,7 @@ from reference_rnn.checker.apis import APIS, with_tensors
 from reference_rnn.checker.battery import DTYPES, Case, battery, make_case
 from reference_rnn.checker.catalogue import MISTAKES
 from reference_rnn.checker.diagnosis import Diagnosis
+from reference_rnn.checker.limits import megabytes, named, seconds
 from reference_rnn.checker.runner import Check, Report, run, target_name, validated
 from reference_rnn.checker.sandbox import Limits, check_target
 from reference_rnn.checker.target import load_target, locate
@@ -105,11 +106,11 @@ def check(
     debugging only, never for grading, since the code can then end, hang or change the checker.
     """
     api = cast("Api", with_tensors(api, tensors))
+    limits = _limits(timeout, memory_limit, worker_user)
     if not isolate:
         checked = load_target(obj) if isinstance(obj, str) else obj
         target = obj if isinstance(obj, str) else None
         return run(checked, api=api, dtype=dtype, cases=cases, target=target)
-    limits = Limits(timeout=timeout, memory=memory_limit, worker_user=worker_user)
     cases = validated(api, dtype, cases)  # before anything is loaded
     if isinstance(obj, str):
         return check_target(obj, api=api, dtype=dtype, cases=cases, limits=limits)
@@ -142,7 +143,7 @@ def parametrize(
     dtypes = [dtype] if isinstance(dtype, str) else list(dtype)
     for each in dtypes:
         validated(api, each, None)
-    limits = Limits(timeout=timeout, memory=memory_limit)
+    limits = _limits(timeout, memory_limit)
     if isinstance(target, str):
         values = checked_values(target, api=api, dtypes=dtypes, limits=limits)
     else:
@@ -151,6 +152,13 @@ def parametrize(
     import pytest  # noqa: PLC0415  (only here: the rest of this module runs without pytest)
 
     return argname, [pytest.param(value, id=value.id) for value in values]
+
+
+def _limits(timeout: float, memory_limit: int, worker_user: str | None = None) -> Limits:
+    """The worker's limits; ValueError naming the argument that is out of range."""
+    named("timeout", seconds, timeout)
+    named("memory_limit", megabytes, memory_limit)
+    return Limits(timeout=timeout, memory=memory_limit, worker_user=worker_user)
 
 
 def cases(dtype: Dtype = "float64", *, seed: int = 0, stateful: bool = False) -> list[Case]:

@@ -7,30 +7,36 @@ process as ``python -m reference_rnn check`` runs it, and each case, dtype and v
 the first failing time step and the mistake the diagnosis names. The run's diagnosis is printed
 once at the end. ``--rnn-include`` and ``--rnn-exclude`` select by id pattern (``fnmatch``, as
 often as needed); ``--rnn-xfail-file`` names a file of id patterns, one a line (``#`` comments),
-whose tests are expected to fail (strictly: one that passes fails the run).
+whose tests are expected to fail (strictly: one that passes fails the run). ``--rnn-timeout`` and
+``--rnn-memory-limit`` are ``check``'s ``--timeout`` and ``--memory-limit``, range-checked before
+anything runs; a TARGET that does not exist is a usage error too (one ``ERROR:`` line, exit 4).
 """
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
 from reference_rnn.checker.apis import APIS, TENSORS, with_tensors
 from reference_rnn.checker.battery import DTYPES
 from reference_rnn.checker.diagnosis import mistake_line
+from reference_rnn.checker.limits import megabytes, parsed, seconds
+from reference_rnn.checker.printing import printable
 from reference_rnn.checker.runner import Report
 from reference_rnn.checker.sandbox import Limits
+from reference_rnn.checker.target import TargetNotFoundError
 from reference_rnn.testing.items import CheckedValue, checked_values
 
 __all__ = ["RNNCheckItem"]
 
 _REPORTS = pytest.StashKey[list[Report]]()
+_LIMITS_KEY = pytest.StashKey[Limits]()
+_LIMITS = Limits()  # the command's defaults
+T = TypeVar("T")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -64,6 +70,38 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--rnn-xfail-file", metavar="FILE", help="id patterns expected to fail, one a line"
     )
+    group.addoption(
+        "--rnn-timeout",
+        metavar="SECONDS",
+        help=f"the most loading the code, or one call of it, may take ({_LIMITS.timeout:g})",
+    )
+    group.addoption(
+        "--rnn-memory-limit",
+        metavar="MB",
+        help=f"the memory the code may add to its process, 0 for no limit ({_LIMITS.memory})",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The numeric options, range-checked before anything runs: one ``ERROR:`` line, exit 4."""
+    config.stash[_LIMITS_KEY] = Limits(
+        timeout=_option(config, "--rnn-timeout", seconds, whole=False, default=_LIMITS.timeout),
+        memory=_option(config, "--rnn-memory-limit", megabytes, whole=True, default=_LIMITS.memory),
+        worker_user=config.getoption("rnn_worker_user"),
+    )
+
+
+def _option(
+    config: pytest.Config, flag: str, check: Callable[[object], T], *, whole: bool, default: T
+) -> T:
+    text = config.getoption(flag.lstrip("-").replace("-", "_"))
+    if text is None:
+        return default
+    try:
+        return parsed(text, check, whole=whole)
+    except ValueError as exc:
+        msg = printable(f"argument {flag}: {exc}")
+        raise pytest.UsageError(msg) from None
 
 
 class RNNCheckItem(pytest.Item):
@@ -101,9 +139,11 @@ def pytest_collection_modifyitems(
     except ValueError as exc:
         msg = f"--rnn-tensors: {exc}"
         raise pytest.UsageError(msg) from None
-    with _importable_from(str(config.invocation_params.dir)):
-        limits = Limits(worker_user=config.getoption("rnn_worker_user"))
+    limits = config.stash.get(_LIMITS_KEY, _LIMITS)
+    try:
         values = checked_values(target, api=api, dtypes=dtypes, limits=limits)
+    except TargetNotFoundError as exc:
+        raise pytest.UsageError(printable(f"--rnn-target: {exc}")) from None
     config.stash[_REPORTS] = list({id(v.report): v.report for v in values}.values())
     include, exclude = config.getoption("rnn_include"), config.getoption("rnn_exclude")
     xfails = _patterns(config.getoption("rnn_xfail_file"))
@@ -117,19 +157,6 @@ def pytest_collection_modifyitems(
         if _matches(value.id, xfails):
             item.add_marker(pytest.mark.xfail(reason="listed in --rnn-xfail-file", strict=True))
         items.append(item)
-
-
-@contextmanager
-def _importable_from(here: str) -> Iterator[None]:
-    """``package.module`` found in ``here`` too, as ``python -m`` finds it in the current folder."""
-    added = here not in sys.path
-    if added:
-        sys.path.insert(0, here)
-    try:
-        yield
-    finally:
-        if added:
-            sys.path.remove(here)
 
 
 def _matches(name: str, patterns: list[str]) -> bool:

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from reference_rnn.checker.battery import Case
+from reference_rnn.checker.printing import cut
 from reference_rnn.core.validation import FloatArray
 
 __all__ = [
@@ -159,8 +160,8 @@ def _message(exc: BaseException) -> str:
 
 
 def _printed(thunk: Callable[[], object], otherwise: str) -> str:
-    try:
-        return str(thunk())
+    try:  # cut at once: a message of 10 MB is carried no further than its first lines
+        return cut(str(thunk()))
     except _MODE.caught:
         return otherwise
 
