@@ -163,10 +163,22 @@ def test_missing_methods_and_functions():
 
     module = planted.cs231n()
     del module.rnn_step_forward, module.rnn_backward
-    report = check(module, api="cs231n")
+    report = check(module, api="cs231n")  # the exercise asks for the backward functions
+    assert failed(report) == {
+        "rnn_step_forward/exists": "SimpleNamespace has no rnn_step_forward",
+        "rnn_backward/exists": "SimpleNamespace has no rnn_backward",
+    }
+    assert report.notes == [
+        "no rnn_backward: the cs231n exercise asks for a backward "
+        "(--forward-only checks rnn_forward alone)"
+    ]
+    assert not report.forward_only
+    report = check(module, api="cs231n", forward_only=True)
     assert failed(report) == {"rnn_step_forward/exists": "SimpleNamespace has no rnn_step_forward"}
     assert report.notes == ["forward only: no rnn_backward, so rnn_forward is checked alone"]
     assert not report.passed
+    assert report.forward_only
+    assert report.verdict.startswith("FAILED (forward only): ")
 
 
 @pytest.mark.parametrize("step", ["rnn_step_forward", "rnn_forward"])
@@ -214,7 +226,10 @@ def test_dlfs2_failures_at_each_stage():
     assert failed(report) == {
         "Broken.backward/exists": "test_check_user_code:Broken has no Broken.backward"
     }
-    assert report.notes == []  # no function backward(self, ...) in this module
+    assert report.notes == [  # and no function backward(self, ...) in this module
+        "Broken has no backward: the dlfs2 exercise asks for a backward "
+        "(--forward-only checks forward alone)"
+    ]
     assert [c.name for c in report.checks if c.name.startswith("stateful")] == ["stateful/hs"]
 
 
@@ -247,8 +262,13 @@ def test_dlfs2_cell_failures():
     )
 
     report = check(subclass(CELL, backward=None), api="dlfs2-cell", cases=ONE)
+    assert failed(report) == {
+        "Broken.backward/exists": "test_check_user_code:Broken has no Broken.backward"
+    }
+    report = check(subclass(CELL, backward=None), api="dlfs2-cell", cases=ONE, forward_only=True)
     assert report.passed
     assert report.notes == ["forward only: Broken has no backward"]
+    assert report.verdict == "PASSED (forward only): 1 of 1 checks passed"
 
 
 def test_the_user_code_printing_does_not_reach_stdout(capsys):

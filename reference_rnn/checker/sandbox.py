@@ -30,7 +30,7 @@ from reference_rnn.checker import remote
 from reference_rnn.checker.apis import spec
 from reference_rnn.checker.apis.calling import Observation, Output, Plan
 from reference_rnn.checker.apis.spec import OutputSpec
-from reference_rnn.checker.battery import Case, battery
+from reference_rnn.checker.battery import Case, battery, fresh_seed
 from reference_rnn.checker.process import WorkerLostError, WorkerProcess, encode
 from reference_rnn.checker.runner import Check, Report, check_plan, validated
 from reference_rnn.checker.target import TargetNotFoundError
@@ -108,8 +108,10 @@ class Sandbox:
             self._worker.stop(at_once=at_once)
             self._worker = None
 
-    def plan(self) -> Plan:
+    def plan(self, *, forward_only: bool = False) -> Plan:
         """The plan for the code: made here, from what the worker found in it.
+
+        ``forward_only``: a backward the API requires may be missing.
 
         TargetNotFoundError when TARGET does not exist; LoadError when it cannot be loaded.
         """
@@ -128,6 +130,7 @@ class Sandbox:
         return declared.plan(
             facts,
             lambda runner, backward: partial(self._call, runner.label, runner.returns(backward)),
+            forward_only=forward_only,
         )
 
     def _loaded(self) -> object:
@@ -202,12 +205,13 @@ class Sandbox:
         return remote.output_lines(self._output)
 
 
-def _prepared(dtype: str) -> list[Case]:
-    """The battery and its expected values, made while the worker starts (on another core).
+def _prepared(dtype: str, seed: int) -> list[Case]:
+    """The battery drawn from ``seed`` and its expected values, made while the worker starts (on
+    another core).
 
     With the case in two blocks: runners that do not take blocks pass it by.
     """
-    cases = battery(dtype, stateful=True)
+    cases = battery(dtype, seed=seed, stateful=True)
     for case in cases:
         case.expected  # noqa: B018  (a cached property: computed now)
     return cases
@@ -222,23 +226,29 @@ def check_target(
     limits: Limits | None = None,
     name: str | None = None,
     observe: Callable[[str, Output, Case], None] | None = None,
+    seed: int | None = None,
+    forward_only: bool = False,
 ) -> Report:
     """Check TARGET as an ``api`` implementation, its code run only in a worker process.
 
-    ``name`` is the target's name in the report (default: TARGET). TargetNotFoundError when
-    TARGET does not exist; code that cannot be loaded is the failed check ``load/TARGET``.
+    ``name`` is the target's name in the report (default: TARGET). The battery is drawn from
+    ``seed``, a fresh one if None (unless ``cases`` are given); ``forward_only``: a backward
+    the API requires may be missing. TargetNotFoundError when TARGET does not exist; code that
+    cannot be loaded is the failed check ``load/TARGET``.
     """
-    checked = validated(api, dtype, cases)
+    checked = validated(api, dtype, cases, seed)
     name = target if name is None else name
+    if checked is None:
+        seed = fresh_seed() if seed is None else seed
     with Sandbox(target, api, limits or Limits()) as sandbox:
-        checked = _prepared(dtype) if checked is None else checked
+        checked = _prepared(dtype, seed) if seed is not None else checked
         try:
-            how = sandbox.plan()
+            how = sandbox.plan(forward_only=forward_only)
         except LoadError as exc:
             load = Check("load/TARGET", False, None, TOLERANCE[dtype], str(exc))
-            report = Report(api, name, dtype, [load], [])
+            report = Report(api, name, dtype, [load], [], seed=seed)
         else:
             report = check_plan(
-                how, api=api, dtype=dtype, cases=checked, target=name, observe=observe
+                how, api=api, dtype=dtype, cases=checked, target=name, observe=observe, seed=seed
             )
         return replace(report, output=sandbox.finish())

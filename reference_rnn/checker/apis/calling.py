@@ -97,6 +97,7 @@ class Plan:
     runners: list[Runner] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
+    forward_only: list[str] = field(default_factory=list)  # forwards checked without a backward
 
 
 class UserCodeError(Exception):

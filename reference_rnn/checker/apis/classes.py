@@ -76,6 +76,7 @@ def layer_api(
     returns: tuple[OutputSpec, OutputSpec, OutputSpec],
     *,
     required: tuple[str, ...] = (),
+    backward_required: bool = False,
     one_step: bool = False,
     blocks: bool = False,
 ) -> ApiSpec:
@@ -89,4 +90,6 @@ def layer_api(
     forward = RunnerSpec(
         "", "forward", "backward", (h,), gradients, steps, one_step=one_step, blocks=blocks
     )
-    return ApiSpec(name, "class", (forward,), required=required)
+    return ApiSpec(
+        name, "class", (forward,), required=required, backward_required=backward_required
+    )

@@ -3,8 +3,9 @@
 ``rnn_step_forward(x, prev_h, Wx, Wh, b) -> (next_h, cache)``,
 ``rnn_step_backward(dnext_h, cache) -> (dx, dprev_h, dWx, dWh, db)``,
 ``rnn_forward(x, h0, Wx, Wh, b) -> (h, cache)`` and
-``rnn_backward(dh, cache) -> (dx, dh0, dWx, dWh, db)``. A missing backward function means the
-forward function is checked alone, and the plan says so.
+``rnn_backward(dh, cache) -> (dx, dh0, dWx, dWh, db)``. The exercise asks for both backward
+functions: a missing one is a failed check, unless the check is forward only (``--forward-only``:
+the forward function is then checked alone, and the verdict says so).
 
 ``--api cs231n-torch`` (``--api cs231n --tensors torch``): the same functions written with torch
 tensors, as EECS 498-007's exercise has them: every array is given as a CPU tensor of the case's
@@ -75,5 +76,13 @@ def _runners(tensors: bool) -> tuple[RunnerSpec, ...]:
     )
 
 
-SPEC = ApiSpec("cs231n", "module", _runners(tensors=False), torch_form="cs231n-torch")
-TORCH_SPEC = ApiSpec("cs231n-torch", "module", _runners(tensors=True), tensors="torch")
+SPEC = ApiSpec(
+    "cs231n",
+    "module",
+    _runners(tensors=False),
+    torch_form="cs231n-torch",
+    backward_required=True,
+)
+TORCH_SPEC = ApiSpec(
+    "cs231n-torch", "module", _runners(tensors=True), tensors="torch", backward_required=True
+)
