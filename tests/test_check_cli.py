@@ -116,7 +116,9 @@ def test_float32_and_the_text_report(capsys):
         "against the reference, tolerance 1e-05"
     )
     seed = lines[1].removeprefix("Inputs drawn from seed ").partition(":")[0]
-    assert lines[1] == f"Inputs drawn from seed {seed}: the same seed (--seed {seed}) draws them again"
+    assert (
+        lines[1] == f"Inputs drawn from seed {seed}: the same seed (--seed {seed}) draws them again"
+    )
     assert lines[3].split() == ["case", "h", "dx", "dWx", "dWh", "db", "dh_prev"]
     assert len(lines) == 4 + 10 + 2  # title, seed, blank, header, a row per case, blank, summary
     assert lines[-1] == "PASSED: 60 of 60 checks passed; mistakes: none"

@@ -129,8 +129,10 @@ def test_a_dlfs2_method_indented_at_the_module_level_gets_the_hint():
         "TimeRNN.reset_state/exists",
     ]
     assert report.notes == [
-        "TimeRNN has no backward: the dlfs2 exercise asks for a backward "
-        "(--forward-only checks forward alone)",
+        (
+            "TimeRNN has no backward: the dlfs2 exercise asks for a backward "
+            "(--forward-only checks forward alone)"
+        ),
         *(
             f"TimeRNN has no {m}, but its module has a function {m}(self, ...): indented at the "
             "module level instead of inside the class?"

@@ -169,8 +169,10 @@ def test_missing_methods_and_functions():
         "rnn_backward/exists": "SimpleNamespace has no rnn_backward",
     }
     assert report.notes == [
-        "no rnn_backward: the cs231n exercise asks for a backward "
-        "(--forward-only checks rnn_forward alone)"
+        (
+            "no rnn_backward: the cs231n exercise asks for a backward "
+            "(--forward-only checks rnn_forward alone)"
+        )
     ]
     assert not report.forward_only
     report = check(module, api="cs231n", forward_only=True)
@@ -227,8 +229,10 @@ def test_dlfs2_failures_at_each_stage():
         "Broken.backward/exists": "test_check_user_code:Broken has no Broken.backward"
     }
     assert report.notes == [  # and no function backward(self, ...) in this module
-        "Broken has no backward: the dlfs2 exercise asks for a backward "
-        "(--forward-only checks forward alone)"
+        (
+            "Broken has no backward: the dlfs2 exercise asks for a backward "
+            "(--forward-only checks forward alone)"
+        )
     ]
     assert [c.name for c in report.checks if c.name.startswith("stateful")] == ["stateful/hs"]
 
