@@ -43,6 +43,8 @@ MISTAKE_IDS = {
     "column-input-as-rows",
     "leaves-the-graph",
     "in-place-write",
+    "imports-the-reference",
+    "modifies-its-arguments",
 }
 
 
@@ -137,9 +139,15 @@ def test_the_text_report_of_the_exercise_code(capsys):
     )
 
 
-def test_a_module_by_its_name_and_a_module_of_functions():
-    # the package's own functional core has the cs231n signatures
-    assert main(["check", "reference_rnn", "--api", "cs231n"]) == 0
+def test_a_module_by_its_name_and_a_module_of_functions(tmp_path, monkeypatch, capsys):
+    (tmp_path / "my_rnn.py").write_text((ROOT / "examples" / "cs231n_rnn_layers.py").read_text())
+    monkeypatch.syspath_prepend(tmp_path)
+    assert main(["check", "my_rnn", "--api", "cs231n"]) == 0
+    # the package's own functional core has the cs231n signatures, but the worker refuses the
+    # package to the code it checks (isolate=False checks it in this process)
+    capsys.readouterr()
+    assert main(["check", "reference_rnn", "--api", "cs231n"]) == 1
+    assert capsys.readouterr().out.endswith("mistakes: imports-the-reference\n")
 
 
 @pytest.mark.parametrize(
@@ -152,7 +160,7 @@ def test_a_module_by_its_name_and_a_module_of_functions():
             f"{ROOT / 'examples' / 'corrected_simple_rnn.py'}:Missing",
             "corrected_simple_rnn.py has no Missing",
         ),
-        ("reference_rnn:NotThere", "reference_rnn has no NotThere"),
+        ("json:NotThere", "json has no NotThere"),
         (":SimpleRNN", "no module ''"),
     ],
 )

@@ -233,12 +233,9 @@ def check_plan(
     observe: Callable[[str, Output, Case], None] | None = None,
     seed: int | None = None,
 ) -> Report:
-    """Run ``how``'s runners on ``cases`` (default: the battery in ``dtype``), measure, diagnose.
-
-    The battery's inputs are drawn from ``seed``, a fresh one if None; ``cases`` given are
-    drawn from ``seed`` (or are the caller's own, with None). ``observe(check name, output,
-    case)``, if given, sees every value the user's code returned, with the case that has its
-    expected value (``check --html`` draws the error per time step).
+    """Run ``how``'s runners on ``cases`` (default: the battery in ``dtype``, drawn from ``seed``,
+    a fresh one if None), measure, diagnose. ``observe(check name, output, case)``, if given, sees
+    every value the code returned, with its case (``check --html`` draws the error per step).
     """
     if cases is None:
         seed = fresh_seed() if seed is None else seed
@@ -265,18 +262,9 @@ def check_plan(
                 checks.append(Check(name, passed, error, tolerance, output.problem))
                 if observe is not None:
                     observe(name, output, observation.case)
-                records.append(
-                    Record(
-                        name,
-                        runner.label,
-                        observation.case,
-                        output,
-                        error,
-                        passed,
-                        runner.run,
-                        frozenset(observation.seen),
-                    )
-                )
+                seen = frozenset(observation.seen)
+                made = (runner.label, observation.case, output, error, passed, runner.run, seen)
+                records.append(Record(name, *made))
             notes += [note for note in observation.notes if note not in notes]
     diagnoses, unexplained = diagnose(records, applicable(api, dtype), dtype)
     shown: dict[str, str] = {}  # the first described failure of each output

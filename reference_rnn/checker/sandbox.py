@@ -31,6 +31,7 @@ from reference_rnn.checker.apis import spec
 from reference_rnn.checker.apis.calling import Observation, Output, Plan
 from reference_rnn.checker.apis.spec import OutputSpec
 from reference_rnn.checker.battery import Case, battery, fresh_seed
+from reference_rnn.checker.diagnosis import Diagnosis, Evidence
 from reference_rnn.checker.process import WorkerLostError, WorkerProcess, encode
 from reference_rnn.checker.runner import Check, Report, check_plan, validated
 from reference_rnn.checker.target import TargetNotFoundError
@@ -61,7 +62,14 @@ class Limits:
 
 
 class LoadError(Exception):
-    """The code under test could not be loaded: the message says why, and where."""
+    """The code under test could not be loaded: the message says why, and where.
+
+    ``mistake``: the catalogued mistake its loading showed (``imports-the-reference``), if any.
+    """
+
+    def __init__(self, message: str, mistake: str | None = None) -> None:
+        super().__init__(message)
+        self.mistake = mistake
 
 
 def _lost(message: str) -> NoReturn:
@@ -148,7 +156,8 @@ class Sandbox:
         if op == "not-found":
             raise TargetNotFoundError(error)
         if op in ("load-failed", "error"):
-            raise LoadError(error)
+            seen = header.get("seen") == ["imports-the-reference"]
+            raise LoadError(error, "imports-the-reference" if seen else None)
         if op != "loaded":
             _lost("the worker process sent back a reply to another request")
         return header.get("facts")
@@ -205,6 +214,12 @@ class Sandbox:
         return remote.output_lines(self._output)
 
 
+def _load_mistake(mistake: str, message: str) -> Diagnosis:
+    """The mistake loading the code showed, with the failed load check as its evidence."""
+    detail = f"{message}: the worker refused it; the checked code's values must be its own"
+    return Diagnosis(mistake, Evidence("load/TARGET", "TARGET", None, None, None, detail), 1)
+
+
 def _prepared(dtype: str, seed: int) -> list[Case]:
     """The battery drawn from ``seed`` and its expected values, made while the worker starts (on
     another core).
@@ -246,7 +261,8 @@ def check_target(
             how = sandbox.plan(forward_only=forward_only)
         except LoadError as exc:
             load = Check("load/TARGET", False, None, TOLERANCE[dtype], str(exc))
-            report = Report(api, name, dtype, [load], [], seed=seed)
+            named = [] if exc.mistake is None else [_load_mistake(exc.mistake, str(exc))]
+            report = Report(api, name, dtype, [load], named, seed=seed)
         else:
             report = check_plan(
                 how, api=api, dtype=dtype, cases=checked, target=name, observe=observe, seed=seed

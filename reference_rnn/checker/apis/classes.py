@@ -18,7 +18,6 @@ from reference_rnn.checker.apis.calling import (
     call_user,
     called_backward,
     class_name,
-    copies,
     unpack,
     weight_grads,
 )
@@ -63,7 +62,8 @@ class Layer:
 
 def made(cls: Any, call: Call, **options: bool) -> Layer:
     """``cls(Wx, Wh, b, **options)`` with copies of the case's weights."""
-    x, h0, Wx, Wh, b, dh = copies(call.case)
+    # the weights are the layer's parameters: its backward may update them (which is said)
+    x, h0, Wx, Wh, b, dh = call.copies(owned=("Wx", "Wh", "b"))
     name = class_name(cls)
     given = "".join(f", {option}={value}" for option, value in options.items())
     layer = call_user(f"{name}(Wx, Wh, b{given})", lambda: cls(Wx, Wh, b, **options))

@@ -21,7 +21,6 @@ from typing import Any
 from reference_rnn.checker.apis.calling import (
     call_user,
     called_backward,
-    copies,
     one_step,
     unpack,
     weight_grads,
@@ -43,7 +42,7 @@ def _steps(tensors: bool, module: Any, call: Call) -> Iterator[None]:
     """A forward function, then its backward; ``tensors``: each array given as a torch tensor."""
     runner, step = call.runner, call.runner.one_step
     N, T, D, H = call.case.shape
-    x, h0, Wx, Wh, b, dh = copies(call.case)
+    x, h0, Wx, Wh, b, dh = call.copies()
     if tensors:
         x, h0, Wx, Wh, b, dh = (torch_module().from_numpy(a) for a in (x, h0, Wx, Wh, b, dh))
     forward = getattr(module, runner.forward)

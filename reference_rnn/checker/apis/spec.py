@@ -16,6 +16,7 @@ from functools import partial
 from types import ModuleType
 from typing import Any, Literal
 
+from reference_rnn.checker.apis.audit import Audit
 from reference_rnn.checker.apis.calling import (
     Observation,
     Output,
@@ -95,7 +96,9 @@ class RunnerSpec:
         """The adapter's calls of ``target`` on ``case``: every API's one driver.
 
         A UserCodeError in the forward part fails every output; in the backward part, the
-        gradients not yet read. What failed is said in the outputs, never raised.
+        gradients not yet read. What failed is said in the outputs, never raised. A part that
+        wrote into an array it was given, or tried to import the reference, fails its outputs
+        too, and the mistake is seen (:class:`~reference_rnn.checker.apis.audit.Audit`).
         """
         call = Call(self, case, backward)
         steps = self.steps(target, call)
@@ -104,7 +107,11 @@ class RunnerSpec:
         except UserCodeError as exc:
             skipped = str(exc) if self.skipped is None else self.skipped
             failed = not_run(self.outputs, str(exc)) + not_run(self.gradients * backward, skipped)
-            return Observation(case, failed)
+            call.outputs, call.seen = failed, []  # only what the audit sees
+            call.audit.after(self.forward, call.outputs, 0, call.seen)
+            return Observation(case, call.outputs, tuple(dict.fromkeys(call.seen)))
+        call.audit.after(self.forward, call.outputs, 0, call.seen)
+        start = len(call.outputs)
         if backward and forward_only:
             call.outputs += not_run(self.gradients, "not run")
         elif backward:
@@ -114,6 +121,8 @@ class RunnerSpec:
                 done = {output.key for output in call.outputs}
                 left = [spec for spec in self.gradients if spec.key not in done]
                 call.outputs += not_run(left, str(exc))
+            part = self.backward or "the backward (torch's autograd)"
+            call.audit.after(part, call.outputs, start, call.seen)
         seen = tuple(dict.fromkeys(call.seen))
         return Observation(call.case, call.outputs, seen, tuple(call.notes))
 
@@ -170,6 +179,11 @@ class Call:
     outputs: list[Output] = field(default_factory=list)
     seen: list[str] = field(default_factory=list)  # catalogued mistakes seen in the calling
     notes: list[str] = field(default_factory=list)
+    audit: Audit = field(default_factory=Audit)  # what it did besides returning values
+
+    def copies(self, *, owned: tuple[str, ...] = ()) -> tuple[FloatArray, ...]:
+        """Fresh copies of the case's arrays, to give the code: see :meth:`Audit.give`."""
+        return self.audit.give(self.case, owned)
 
     def add(
         self,
