@@ -398,8 +398,10 @@ def test_code_that_replaces_the_reference_with_zeros_fails(tmp_path, capfd, monk
     assert [(c["name"], c["detail"]) for c in document["checks"]] == [
         (
             "load/TARGET",
-            f"loading {path} tried to import reference_rnn.checker.battery, which the checked "
-            "code may not use",
+            (
+                f"loading {path} tried to import reference_rnn.checker.battery, which the checked "
+                "code may not use"
+            ),
         )
     ]
     assert [d["mistake"] for d in document["diagnoses"]] == ["imports-the-reference"]
