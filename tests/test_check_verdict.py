@@ -94,6 +94,15 @@ LOAD_REFUSED = "loading {path} tried to import {name}, which the checked code ma
         ("__import__('reference_rnn')", "reference_rnn"),
         # caught, and the module's own code goes on: the try is the mistake
         ("try:\n    import reference_rnn\nexcept ImportError:\n    pass", "reference_rnn"),
+        # found as a question (allowed), then loaded by hand: its names import the package
+        (
+            (
+                "import importlib.util\nspec = importlib.util.find_spec('reference_rnn')\n"
+                "package = importlib.util.module_from_spec(spec)\nspec.loader.exec_module(package)\n"
+                "package.rnn_forward"
+            ),
+            "reference_rnn",
+        ),
         # the finder taken out of the import system first: the audit hook refuses it too
         (
             (

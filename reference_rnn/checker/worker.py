@@ -158,10 +158,17 @@ def _refuse(name: str) -> None:
 
 
 class _Refusal(importlib.abc.MetaPathFinder):
-    """The first finder on ``sys.meta_path``: it refuses the package, and finds nothing else."""
+    """The first finder on ``sys.meta_path``: it refuses the package, and finds nothing else.
+
+    ``importlib.util.find_spec(name)`` is a question, not an import: it is left to the other
+    finders (coverage asks it of its source packages whenever ``sys.path`` changes). Importing
+    what it finds imports the package, which is refused.
+    """
 
     def find_spec(self, name: str, path: object = None, target: object = None) -> None:  # noqa: ARG002
-        _refuse(name)
+        asking = sys._getframe(2)  # importlib's caller: an import, or a question
+        if not (asking.f_code.co_name == "find_spec" and "importlib" in asking.f_code.co_filename):
+            _refuse(name)
 
 
 def _audit(event: str, args: tuple[Any, ...]) -> None:
