@@ -11,17 +11,26 @@ Shapes: N batch, T time steps, D input features, H hidden units.
 
 ``python -m reference_rnn verify`` checks all of them against torch, finite differences and the
 exercise's documented sample.
+
+The names are imported when first used (PEP 562): importing a subsystem alone, as the checker's
+worker process imports its own modules, loads none of the math.
 """
 
-from reference_rnn.core.functional import (
-    RNNCache,
-    rnn_backward,
-    rnn_forward,
-    rnn_step_backward,
-    rnn_step_forward,
-)
-from reference_rnn.layers.rnn import RNN
-from reference_rnn.layers.simple_rnn import SimpleRNN
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from reference_rnn.core.functional import (
+        RNNCache,
+        rnn_backward,
+        rnn_forward,
+        rnn_step_backward,
+        rnn_step_forward,
+    )
+    from reference_rnn.layers.rnn import RNN
+    from reference_rnn.layers.simple_rnn import SimpleRNN
 
 __version__ = "0.1.0"
 
@@ -35,3 +44,27 @@ __all__ = [
     "rnn_step_backward",
     "rnn_step_forward",
 ]
+
+#: Each public name's module.
+_MODULES = {
+    "RNN": "reference_rnn.layers.rnn",
+    "RNNCache": "reference_rnn.core.functional",
+    "SimpleRNN": "reference_rnn.layers.simple_rnn",
+    "rnn_backward": "reference_rnn.core.functional",
+    "rnn_forward": "reference_rnn.core.functional",
+    "rnn_step_backward": "reference_rnn.core.functional",
+    "rnn_step_forward": "reference_rnn.core.functional",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _MODULES:
+        msg = f"module 'reference_rnn' has no attribute {name!r}"
+        raise AttributeError(msg)
+    value = getattr(importlib.import_module(_MODULES[name]), name)
+    globals()[name] = value  # found at once from now on
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

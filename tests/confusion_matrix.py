@@ -36,6 +36,7 @@ def rows() -> list[tuple[str, str, str]]:
     found = [
         (mistake.id, api, dtype)
         for mistake in CATALOGUE
+        if mistake.id != "imports-the-reference"  # the worker's to see: tests/test_check_verdict.py
         for api in sorted(mistake.apis)
         for dtype in (("float64",) if mistake.float32_values else DTYPES)
     ]
@@ -52,7 +53,7 @@ def named(mistake: str, api: str, dtype: str) -> list[str]:
         obj = planted.make(api, tuple(mistake.split("+")))
     else:
         obj = planted.make(api, mistake)
-    return [d.mistake for d in run(obj, api=api, dtype=dtype).diagnoses]
+    return [d.mistake for d in run(obj, api=api, dtype=dtype, seed=0).diagnoses]
 
 
 COLUMNS = [(api, dtype) for api in APIS for dtype in DTYPES]

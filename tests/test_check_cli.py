@@ -43,6 +43,8 @@ MISTAKE_IDS = {
     "column-input-as-rows",
     "leaves-the-graph",
     "in-place-write",
+    "imports-the-reference",
+    "modifies-its-arguments",
 }
 
 
@@ -54,7 +56,17 @@ def run_json(capsys, *argv: str) -> tuple[int, dict]:
 def test_a_correct_layer_exits_0_and_its_json_has_the_documented_schema(capsys):
     code, document = run_json(capsys, CORRECTED, "--api", "sprint")
     assert code == 0
-    assert set(document) == {"passed", "api", "target", "dtype", "checks", "diagnoses", "output"}
+    assert set(document) == {
+        "passed",
+        "api",
+        "target",
+        "dtype",
+        "seed",
+        "forward_only",
+        "checks",
+        "diagnoses",
+        "output",
+    }
     assert document["passed"] is True
     assert document["output"] == []  # it prints nothing
     assert document["api"] == "sprint"
@@ -105,8 +117,12 @@ def test_float32_and_the_text_report(capsys):
         f"{CORRECTED} as sprint, float32: error = max|actual - expected| / max|expected| "
         "against the reference, tolerance 1e-05"
     )
-    assert lines[2].split() == ["case", "h", "dx", "dWx", "dWh", "db", "dh_prev"]
-    assert len(lines) == 3 + 10 + 2  # title, blank, header, a row per case, blank, summary
+    seed = lines[1].removeprefix("Inputs drawn from seed ").partition(":")[0]
+    assert (
+        lines[1] == f"Inputs drawn from seed {seed}: the same seed (--seed {seed}) draws them again"
+    )
+    assert lines[3].split() == ["case", "h", "dx", "dWx", "dWh", "db", "dh_prev"]
+    assert len(lines) == 4 + 10 + 2  # title, seed, blank, header, a row per case, blank, summary
     assert lines[-1] == "PASSED: 60 of 60 checks passed; mistakes: none"
 
 
@@ -118,14 +134,20 @@ def test_the_text_report_of_the_exercise_code(capsys):
     assert "\n  reads-global-weights: a weight passed in is not used" in text
     assert "\nFailed checks that no catalogued mistake explains:\n  batch/h," in text
     assert text.splitlines()[-1] == (
-        "FAILED: 1 of 10 checks passed; "
+        "FAILED (forward only): 1 of 10 checks passed; "
         "mistakes: ignores-initial-state, batch-of-one-only, reads-global-weights"
     )
 
 
-def test_a_module_by_its_name_and_a_module_of_functions():
-    # the package's own functional core has the cs231n signatures
-    assert main(["check", "reference_rnn", "--api", "cs231n"]) == 0
+def test_a_module_by_its_name_and_a_module_of_functions(tmp_path, monkeypatch, capsys):
+    (tmp_path / "my_rnn.py").write_text((ROOT / "examples" / "cs231n_rnn_layers.py").read_text())
+    monkeypatch.syspath_prepend(tmp_path)
+    assert main(["check", "my_rnn", "--api", "cs231n"]) == 0
+    # the package's own functional core has the cs231n signatures, but the worker refuses the
+    # package to the code it checks (isolate=False checks it in this process)
+    capsys.readouterr()
+    assert main(["check", "reference_rnn", "--api", "cs231n"]) == 1
+    assert capsys.readouterr().out.endswith("mistakes: imports-the-reference\n")
 
 
 @pytest.mark.parametrize(
@@ -138,7 +160,7 @@ def test_a_module_by_its_name_and_a_module_of_functions():
             f"{ROOT / 'examples' / 'corrected_simple_rnn.py'}:Missing",
             "corrected_simple_rnn.py has no Missing",
         ),
-        ("reference_rnn:NotThere", "reference_rnn has no NotThere"),
+        ("json:NotThere", "json has no NotThere"),
         (":SimpleRNN", "no module ''"),
     ],
 )

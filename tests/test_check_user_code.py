@@ -13,6 +13,8 @@ from reference_rnn.checker.battery import make_case
 def check(obj: object, **options) -> testing.Report:
     """``testing.check`` in this process: these tests are about what the checker makes of the
     code's results; tests/test_check_sealed.py runs the code in a worker process."""
+    if "cases" not in options:
+        options.setdefault("seed", 0)  # the same battery every run: these tests need no other
     return testing.check(obj, isolate=False, **options)
 
 
@@ -163,10 +165,24 @@ def test_missing_methods_and_functions():
 
     module = planted.cs231n()
     del module.rnn_step_forward, module.rnn_backward
-    report = check(module, api="cs231n")
+    report = check(module, api="cs231n")  # the exercise asks for the backward functions
+    assert failed(report) == {
+        "rnn_step_forward/exists": "SimpleNamespace has no rnn_step_forward",
+        "rnn_backward/exists": "SimpleNamespace has no rnn_backward",
+    }
+    assert report.notes == [
+        (
+            "no rnn_backward: the cs231n exercise asks for a backward "
+            "(--forward-only checks rnn_forward alone)"
+        )
+    ]
+    assert not report.forward_only
+    report = check(module, api="cs231n", forward_only=True)
     assert failed(report) == {"rnn_step_forward/exists": "SimpleNamespace has no rnn_step_forward"}
     assert report.notes == ["forward only: no rnn_backward, so rnn_forward is checked alone"]
     assert not report.passed
+    assert report.forward_only
+    assert report.verdict.startswith("FAILED (forward only): ")
 
 
 @pytest.mark.parametrize("step", ["rnn_step_forward", "rnn_forward"])
@@ -214,7 +230,12 @@ def test_dlfs2_failures_at_each_stage():
     assert failed(report) == {
         "Broken.backward/exists": "test_check_user_code:Broken has no Broken.backward"
     }
-    assert report.notes == []  # no function backward(self, ...) in this module
+    assert report.notes == [  # and no function backward(self, ...) in this module
+        (
+            "Broken has no backward: the dlfs2 exercise asks for a backward "
+            "(--forward-only checks forward alone)"
+        )
+    ]
     assert [c.name for c in report.checks if c.name.startswith("stateful")] == ["stateful/hs"]
 
 
@@ -247,8 +268,13 @@ def test_dlfs2_cell_failures():
     )
 
     report = check(subclass(CELL, backward=None), api="dlfs2-cell", cases=ONE)
+    assert failed(report) == {
+        "Broken.backward/exists": "test_check_user_code:Broken has no Broken.backward"
+    }
+    report = check(subclass(CELL, backward=None), api="dlfs2-cell", cases=ONE, forward_only=True)
     assert report.passed
     assert report.notes == ["forward only: Broken has no backward"]
+    assert report.verdict == "PASSED (forward only): 1 of 1 checks passed"
 
 
 def test_the_user_code_printing_does_not_reach_stdout(capsys):
@@ -273,10 +299,11 @@ def test_the_user_code_cannot_change_the_cases_or_what_it_returned():
 
     case = make_case("one", 1, 3, 2, 4, seed=1)
     x = case.x.copy()
-    assert check(
-        subclass(SPRINT, forward=forward, backward=backward), api="sprint", cases=[case]
-    ).passed
-    np.testing.assert_array_equal(case.x, x)
+    report = check(subclass(SPRINT, forward=forward, backward=backward), api="sprint", cases=[case])
+    np.testing.assert_array_equal(case.x, x)  # the checker's case is its own
+    # scribbling on its own result is its business; on its input, the caller's: a mistake
+    assert failed(report) == {"one/h": "forward changed its argument x in place"}
+    assert [d.mistake for d in report.diagnoses] == ["modifies-its-arguments"]
 
 
 def test_a_gradient_that_is_not_an_array_fails_its_check():

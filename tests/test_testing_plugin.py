@@ -68,7 +68,7 @@ import pytest
 from reference_rnn import testing
 
 
-@pytest.mark.parametrize(*testing.parametrize("myrnn.{name}", api="cs231n"))
+@pytest.mark.parametrize(*testing.parametrize("myrnn.{name}", api="cs231n", seed=0))
 def test_{name}(rnn_check):
     rnn_check.assert_passed()
 """
@@ -118,7 +118,7 @@ def test_the_plugin_passes_the_good_rnn_and_the_one_line_fails_the_bad_one_where
         "",
         "rnn_check = <CheckedValue cs231n-batch_h0-float64-dWh: failed>",
         "",
-        '    @pytest.mark.parametrize(*testing.parametrize("myrnn.bad", api="cs231n"))',
+        '    @pytest.mark.parametrize(*testing.parametrize("myrnn.bad", api="cs231n", seed=0))',
         "    def test_bad(rnn_check):",
         ">       rnn_check.assert_passed()",  # __tracebackhide__: the test's line, not ours
         (
@@ -141,7 +141,7 @@ def test_the_plugin_fails_the_bad_rnn_where_h0_matters_selects_and_xfails_by_id(
     project.makepyfile(test_good=ONE_LINE.format(name="good"))
     project.makefile(".txt", xfails="# known\ncs231n-sample_h0-float32-*\n\n")
     result = project.runpytest_inprocess(
-        *(*RUN, "--rnn-target", "myrnn.bad", "--rnn-dtype", "float32"),
+        *(*RUN, "--rnn-target", "myrnn.bad", "--rnn-dtype", "float32", "--rnn-seed", "0"),
         *("--rnn-exclude", "cs231n-step_*", "--rnn-include", "cs231n-[!o]*"),
         *("--rnn-xfail-file", "xfails.txt"),
     )
@@ -167,7 +167,8 @@ def test_the_plugin_fails_the_bad_rnn_where_h0_matters_selects_and_xfails_by_id(
     ]
     # the run's diagnosis, once, in the terminal summary
     assert output.count("= reference_rnn: myrnn.bad as cs231n, float32 =") == 1
-    assert "78 of 120 checks passed" in output
+    assert "inputs drawn from seed 0 (--rnn-seed)" in output
+    assert "FAILED: 78 of 120 checks passed" in output
 
 
 def test_the_plugin_is_off_without_a_target() -> None:
@@ -199,13 +200,13 @@ def test_the_summary_names_the_checks_no_mistake_explains() -> None:
             lines.append(line)
 
     check = Check("batch/h", False, 0.5, 1e-12)
-    report = Report("cs231n", "mine", "float64", [check], [], [], ["batch/h"])
+    report = Report("cs231n", "mine", "float64", [check], [], [], ["batch/h"], forward_only=True)
     config = SimpleNamespace(stash={pytest_plugin._REPORTS: [report]})
     pytest_plugin.pytest_terminal_summary(Terminal(), config)  # type: ignore[arg-type]
     assert lines == [
         "= reference_rnn: mine as cs231n, float64",
         "failed checks no catalogued mistake explains: batch/h",
-        "0 of 1 checks passed",
+        "FAILED (forward only): 0 of 1 checks passed",
     ]
 
 

@@ -177,13 +177,14 @@ def _resized(case: Case, like: Case) -> Case:
 
 
 def _seen(
-    mistake: str, why: str, *, layout: bool = False
+    mistake: str, why: str, *, layout: bool = False, every_value: bool = False
 ) -> Callable[[Sequence[Record], float, set[int]], Found]:
     """A mistake the API's adapter saw as it called the code: the failed checks of those calls.
 
     The gradients' checks only, since forward ran as it should; for a mistake of the ``layout``
     of the inputs, every failed check of the code that made it (where the shapes happen to
-    broadcast it is seen; elsewhere the same code raised).
+    broadcast it is seen; elsewhere the same code raised); with ``every_value``, every failed
+    check of the calls where it was seen.
     """
 
     def look(records: Sequence[Record], _tolerance: float, _skip: set[int]) -> Found:
@@ -191,7 +192,7 @@ def _seen(
         found = []
         for i, record in enumerate(records):
             seen = mistake in record.seen or record.group in groups
-            counted = layout or record.output.key not in FORWARD_KEYS
+            counted = layout or every_value or record.output.key not in FORWARD_KEYS
             if seen and counted and not record.passed:
                 found.append((i, evidence(record, None, detail=f"{against(record)}; {why}")))
         return found
@@ -242,6 +243,16 @@ BEHAVIOURS: dict[str, Callable[[Sequence[Record], float, set[int]], Found]] = {
     "in-place-write": _seen(
         "in-place-write",
         "torch's backward raised: the forward wrote in place into a tensor autograd needs",
+    ),
+    "imports-the-reference": _seen(
+        "imports-the-reference",
+        "the worker refused it: the checked code's values must be its own",
+        every_value=True,
+    ),
+    "modifies-its-arguments": _seen(
+        "modifies-its-arguments",
+        "the arrays it was given were not the same after the call",
+        every_value=True,
     ),
     "batch-of-one-only": _batch_dependence,
     "reads-global-weights": _fixed_weights,

@@ -360,6 +360,20 @@ CATALOGUE = [
         phase=_BACKWARD,
         seen=True,
     ),
+    Mistake(
+        "imports-the-reference",
+        "the code imports reference_rnn instead of computing its values: the worker refuses it",
+        None,
+        seen=True,
+    ),
+    Mistake(
+        "modifies-its-arguments",
+        "the code writes into an array it was given (x, h0, Wx, Wh, b, or the upstream gradient "
+        "dh): the caller's values change",
+        None,
+        _BY_HAND,  # d2l's arrays are torch's leaves, which autograd guards
+        seen=True,
+    ),
 ]
 
 #: What an API's adapter can see as it calls the code (catalogue ids).

@@ -1,4 +1,5 @@
-"""``python -m reference_rnn check TARGET --api API [--dtype D] [--json] [--html PATH]``.
+"""``python -m reference_rnn check TARGET --api API [--dtype D] [--seed N] [--forward-only] [--json]
+[--html PATH]``.
 
 TARGET is ``path/to/file.py:NAME`` or ``package.module:NAME`` for a class (``dlfs2``,
 ``dlfs2-cell``, ``sprint``), or ``path/to/file.py`` or ``package.module`` for a module of functions
@@ -6,7 +7,9 @@ TARGET is ``path/to/file.py:NAME`` or ``package.module:NAME`` for a class (``dlf
 
 The code is loaded and called only in a worker process, each call under ``--timeout`` and
 ``--memory-limit`` (:mod:`reference_rnn.checker.sandbox`); stdout holds the report, or exactly
-one JSON document, whatever the code does. Exit status: 0 when every check passes, 1 when one
+one JSON document, whatever the code does. The battery's inputs are drawn from a fresh seed each
+run (the report says which; ``--seed N`` draws them again); ``--forward-only`` lets a backward
+that the API's exercise asks for be missing. Exit status: 0 when every check passes, 1 when one
 fails (however the code failed it: raising, crashing, hanging, even while loading), 2 for a usage
 error (TARGET does not exist, ``--timeout`` or ``--memory-limit`` out of range, ``--html`` into a
 path that cannot be written or without matplotlib, all found before anything runs; with ``--json``,
@@ -23,7 +26,7 @@ import json
 
 from reference_rnn.checker.apis import APIS, TENSORS, with_tensors
 from reference_rnn.checker.apis.calling import Output
-from reference_rnn.checker.battery import DTYPES, Case
+from reference_rnn.checker.battery import DTYPES, SEEDS, Case
 from reference_rnn.checker.boundary import known_user
 from reference_rnn.checker.limits import megabytes, parsed, seconds
 from reference_rnn.checker.printing import (
@@ -36,7 +39,7 @@ from reference_rnn.checker.printing import (
 from reference_rnn.checker.sandbox import Limits, check_target
 from reference_rnn.checker.target import TargetNotFoundError, load_target
 
-__all__ = ["TargetNotFoundError", "add_arguments", "command", "load_target"]
+__all__ = ["TargetNotFoundError", "add_arguments", "command", "load_target", "seed"]
 
 _DEFAULTS = Limits()
 
@@ -57,6 +60,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="what TARGET takes: torch for --api cs231n written with torch tensors (EECS 498)",
     )
     parser.add_argument("--dtype", choices=DTYPES, default="float64", help="default: float64")
+    parser.add_argument(
+        "--seed",
+        metavar="N",
+        type=seed,
+        default=None,
+        help="draw the inputs from seed N, to run a check again (default: a fresh seed each "
+        "run, said in the report)",
+    )
+    parser.add_argument(
+        "--forward-only",
+        action="store_true",
+        help="a missing backward is not a failure where the exercise asks for one (cs231n, "
+        "dlfs2): the forward is checked alone",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON document instead")
     parser.add_argument(
         "--html",
@@ -96,6 +113,15 @@ def _seconds(text: str) -> float:
         return parsed(text, seconds, whole=False)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def seed(text: str) -> int:
+    """``--seed``'s argument: an integer from 0 to 2**32 - 1 (ArgumentTypeError otherwise)."""
+    number = int(text) if text.isdecimal() and len(text) <= len(str(SEEDS)) else -1
+    if not 0 <= number < SEEDS:
+        msg = f"must be an integer from 0 to {SEEDS - 1}, got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return number
 
 
 def _megabytes(text: str) -> int:
@@ -144,7 +170,13 @@ def _check(args: argparse.Namespace, rendered: list[str]) -> int:
         return _usage_error(args, f"argument --worker-user: no user {args.worker_user!r}")
     try:
         report = check_target(
-            args.target, api=api, dtype=args.dtype, limits=limits, observe=observe
+            args.target,
+            api=api,
+            dtype=args.dtype,
+            limits=limits,
+            observe=observe,
+            seed=args.seed,
+            forward_only=args.forward_only,
         )
     except TargetNotFoundError as exc:
         return _usage_error(args, str(exc))

@@ -12,13 +12,13 @@ process (:mod:`reference_rnn.checker.sandbox`), or in this one (:func:`run`).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from types import ModuleType
 from typing import Any
 
 from reference_rnn.checker.apis import APIS, plan
 from reference_rnn.checker.apis.calling import Output, Plan
-from reference_rnn.checker.battery import DTYPES, Case, battery, with_readout
+from reference_rnn.checker.battery import DTYPES, SEEDS, Case, battery, fresh_seed, with_readout
 from reference_rnn.checker.catalogue import applicable
 from reference_rnn.checker.diagnosis import (
     Diagnosis,
@@ -61,6 +61,8 @@ class Report:
     unexplained: list[str] = field(default_factory=list)  # failed checks no mistake explains
     looks: list[str] = field(default_factory=list)  # what some of those look like, a line each
     output: list[str] = field(default_factory=list)  # the first lines the checked code printed
+    seed: int | None = None  # the battery's inputs were drawn from it (None: the caller's cases)
+    forward_only: bool = False  # a forward was checked without a backward
 
     @property
     def passed(self) -> bool:
@@ -78,16 +80,20 @@ class Report:
 
     @property
     def verdict(self) -> str:
-        """PASSED or FAILED, and the tally (text, HTML)."""
-        return f"{'PASSED' if self.passed else 'FAILED'}: {self.tally}"
+        """PASSED or FAILED, forward only if so, and the tally (text, HTML)."""
+        only = " (forward only)" if self.forward_only else ""
+        return f"{'PASSED' if self.passed else 'FAILED'}{only}: {self.tally}"
 
     def to_json(self) -> dict[str, Any]:
-        """``{"passed", "api", "target", "dtype", "checks", "diagnoses", "output"}``."""
+        """``{"passed", "api", "target", "dtype", "seed", "forward_only", "checks", "diagnoses",
+        "output"}``."""
         return {
             "passed": self.passed,
             "api": self.api,
             "target": self.target,
             "dtype": self.dtype,
+            "seed": self.seed,
+            "forward_only": self.forward_only,
             "checks": [asdict(check) for check in self.checks],
             "diagnoses": [diagnosis.to_json() for diagnosis in self.diagnoses],
             "output": self.output,
@@ -100,6 +106,7 @@ class Report:
                 f"{self.heading}: error = max|actual - expected| / "
                 f"max|expected| against the reference, tolerance {TOLERANCE[self.dtype]:.0e}"
             ),
+            *([] if self.seed is None else [_drawn(self.seed)]),
             *self.notes,
         ]
         lines += _tables(self.checks)
@@ -127,6 +134,10 @@ class Report:
         found = ", ".join(d.mistake for d in self.diagnoses) or "none"
         lines += ["", f"{self.verdict}; mistakes: {found}"]
         return "\n".join(lines)
+
+
+def _drawn(seed: int) -> str:
+    return f"Inputs drawn from seed {seed}: the same seed (--seed {seed}) draws them again"
 
 
 def _failure(detail: str, names: list[str]) -> str:
@@ -173,17 +184,30 @@ def run(
     cases: Iterable[Case] | None = None,
     target: str | None = None,
     observe: Callable[[str, Output, Case], None] | None = None,
+    seed: int | None = None,
+    forward_only: bool = False,
 ) -> Report:
     """Check ``obj`` as an ``api`` implementation in this process (see :func:`check_plan`)."""
-    checked = validated(api, dtype, cases)
+    checked = validated(api, dtype, cases, seed)
     target = target_name(obj) if target is None else target
+    how = plan(api, obj, forward_only=forward_only)
     return check_plan(
-        plan(api, obj), api=api, dtype=dtype, cases=checked, target=target, observe=observe
+        how, api=api, dtype=dtype, cases=checked, target=target, observe=observe, seed=seed
     )
 
 
-def validated(api: str, dtype: str, cases: Iterable[Case] | None) -> list[Case] | None:
-    """``cases`` as a list, each in ``dtype``; ValueError for another dtype, or API."""
+def validated(
+    api: str, dtype: str, cases: Iterable[Case] | None, seed: int | None = None
+) -> list[Case] | None:
+    """``cases`` as a list, each in ``dtype``; ValueError for another dtype, or API, or a seed
+    that is not an integer in [0, 2**32), or given with ``cases``."""
+    if seed is not None:
+        if type(seed) is not int or not 0 <= seed < SEEDS:
+            msg = f"seed must be an integer from 0 to {SEEDS - 1}, got {seed!r}"
+            raise ValueError(msg)
+        if cases is not None:
+            msg = "seed draws the battery's cases: give cases or a seed, not both"
+            raise ValueError(msg)
     if api not in APIS:
         msg = f"api must be one of {', '.join(APIS)}, got {api!r}"
         raise ValueError(msg)
@@ -208,14 +232,15 @@ def check_plan(
     cases: list[Case] | None,
     target: str,
     observe: Callable[[str, Output, Case], None] | None = None,
+    seed: int | None = None,
 ) -> Report:
-    """Run ``how``'s runners on ``cases`` (default: the battery in ``dtype``), measure, diagnose.
-
-    ``observe(check name, output, case)``, if given, sees every value the user's code returned,
-    with the case that has its expected value (``check --html`` draws the error per time step).
+    """Run ``how``'s runners on ``cases`` (default: the battery in ``dtype``, drawn from ``seed``,
+    a fresh one if None), measure, diagnose. ``observe(check name, output, case)``, if given, sees
+    every value the code returned, with its case (``check --html`` draws the error per step).
     """
     if cases is None:
-        cases = battery(dtype, stateful=any(runner.blocks for runner in how.runners))
+        seed = fresh_seed() if seed is None else seed
+        cases = battery(dtype, seed=seed, stateful=any(runner.blocks for runner in how.runners))
     target, tolerance = printable(target), TOLERANCE[dtype]  # escaped, in-process too
     checks = [
         Check(f"{name}/exists", False, None, tolerance, f"{target} has no {name}")
@@ -239,18 +264,9 @@ def check_plan(
                 checks.append(Check(name, passed, error, tolerance, problem))
                 if observe is not None:
                     observe(name, output, observation.case)
-                records.append(
-                    Record(
-                        name,
-                        runner.label,
-                        observation.case,
-                        output,
-                        error,
-                        passed,
-                        runner.run,
-                        frozenset(observation.seen),
-                    )
-                )
+                seen = frozenset(observation.seen)
+                made = (runner.label, observation.case, output, error, passed, runner.run, seen)
+                records.append(Record(name, *made))
             notes += [note for note in observation.notes if note not in notes]
     diagnoses, unexplained = diagnose(records, applicable(api, dtype), dtype)
     shown: dict[str, str] = {}  # the first described failure of each output
@@ -259,7 +275,8 @@ def check_plan(
         if line is not None and record.output.name not in shown:
             shown[record.output.name] = f"{record.name}: {line}"
     looked, notes = list(shown.values())[:_LOOKS], [printable(note) for note in notes]  # escaped
-    return Report(api, target, dtype, checks, diagnoses, notes, unexplained, looked)
+    report = Report(api, target, dtype, checks, diagnoses, notes, unexplained, looked)
+    return replace(report, seed=seed, forward_only=bool(how.forward_only))
 
 
 def target_name(obj: object) -> str:

@@ -32,8 +32,9 @@ from reference_rnn.checker import remote
 from reference_rnn.checker.apis import spec
 from reference_rnn.checker.apis.calling import Observation, Output, Plan
 from reference_rnn.checker.apis.spec import OutputSpec
-from reference_rnn.checker.battery import Case, battery
+from reference_rnn.checker.battery import Case, battery, fresh_seed
 from reference_rnn.checker.boundary import target_folder
+from reference_rnn.checker.diagnosis import Diagnosis, Evidence
 from reference_rnn.checker.limits import count, megabytes, named, seconds
 from reference_rnn.checker.process import Confinement, WorkerLostError, WorkerProcess, encode
 from reference_rnn.checker.runner import Check, Report, check_plan, validated
@@ -73,7 +74,14 @@ class Limits:
 
 
 class LoadError(Exception):
-    """The code under test could not be loaded: the message says why, and where."""
+    """The code under test could not be loaded: the message says why, and where.
+
+    ``mistake``: the catalogued mistake its loading showed (``imports-the-reference``), if any.
+    """
+
+    def __init__(self, message: str, mistake: str | None = None) -> None:
+        super().__init__(message)
+        self.mistake = mistake
 
 
 def _lost(message: str) -> NoReturn:
@@ -127,8 +135,10 @@ class Sandbox:
             self._worker.stop(at_once=at_once)
             self._worker = None
 
-    def plan(self) -> Plan:
+    def plan(self, *, forward_only: bool = False) -> Plan:
         """The plan for the code: made here, from what the worker found in it.
+
+        ``forward_only``: a backward the API requires may be missing.
 
         TargetNotFoundError when TARGET does not exist; LoadError when it cannot be loaded.
         """
@@ -147,6 +157,7 @@ class Sandbox:
         return declared.plan(
             facts,
             lambda runner, backward: partial(self._call, runner.label, runner.returns(backward)),
+            forward_only=forward_only,
         )
 
     def _loaded(self) -> object:
@@ -164,7 +175,8 @@ class Sandbox:
         if op == "not-found":
             raise TargetNotFoundError(error)
         if op in ("load-failed", "error"):
-            raise LoadError(error)
+            seen = header.get("seen") == ["imports-the-reference"]
+            raise LoadError(error, "imports-the-reference" if seen else None)
         if op != "loaded":
             _lost("the worker process sent back a reply to another request")
         return header.get("facts")
@@ -242,12 +254,19 @@ def _remove(folder: str) -> None:
         sys.stderr.write(f"reference-rnn check: could not remove {folder}\n")
 
 
-def _prepared(dtype: str) -> list[Case]:
-    """The battery and its expected values, made while the worker starts (on another core).
+def _load_mistake(mistake: str, message: str) -> Diagnosis:
+    """The mistake loading the code showed, with the failed load check as its evidence."""
+    detail = f"{message}: the worker refused it; the checked code's values must be its own"
+    return Diagnosis(mistake, Evidence("load/TARGET", "TARGET", None, None, None, detail), 1)
+
+
+def _prepared(dtype: str, seed: int) -> list[Case]:
+    """The battery drawn from ``seed`` and its expected values, made while the worker starts (on
+    another core).
 
     With the case in two blocks: runners that do not take blocks pass it by.
     """
-    cases = battery(dtype, stateful=True)
+    cases = battery(dtype, seed=seed, stateful=True)
     for case in cases:
         case.expected  # noqa: B018  (a cached property: computed now)
     return cases
@@ -262,23 +281,31 @@ def check_target(
     limits: Limits | None = None,
     name: str | None = None,
     observe: Callable[[str, Output, Case], None] | None = None,
+    seed: int | None = None,
+    forward_only: bool = False,
 ) -> Report:
     """Check TARGET as an ``api`` implementation, its code run only in a worker process.
 
-    ``name`` is the target's name in the report (default: TARGET). TargetNotFoundError when
-    TARGET does not exist; code that cannot be loaded is the failed check ``load/TARGET``.
+    ``name`` is the target's name in the report (default: TARGET). The battery is drawn from
+    ``seed``, a fresh one if None (unless ``cases`` are given); ``forward_only``: a backward
+    the API requires may be missing. TargetNotFoundError when TARGET does not exist; code that
+    cannot be loaded is the failed check ``load/TARGET``.
     """
-    checked = validated(api, dtype, cases)
+    checked = validated(api, dtype, cases, seed)
     name = remote.printable(target if name is None else name)
+    if checked is None:
+        seed = fresh_seed() if seed is None else seed
     with Sandbox(target, api, limits or Limits()) as sandbox:
-        checked = _prepared(dtype) if checked is None else checked
+        checked = _prepared(dtype, seed) if seed is not None else checked
         try:
-            how = sandbox.plan()
+            how = sandbox.plan(forward_only=forward_only)
         except LoadError as exc:
-            load = Check("load/TARGET", False, None, TOLERANCE[dtype], remote.printable(str(exc)))
-            report = Report(api, name, dtype, [load], [])
+            detail = remote.printable(str(exc))
+            load = Check("load/TARGET", False, None, TOLERANCE[dtype], detail)
+            mistakes = [] if exc.mistake is None else [_load_mistake(exc.mistake, detail)]
+            report = Report(api, name, dtype, [load], mistakes, seed=seed)
         else:
             report = check_plan(
-                how, api=api, dtype=dtype, cases=checked, target=name, observe=observe
+                how, api=api, dtype=dtype, cases=checked, target=name, observe=observe, seed=seed
             )
         return replace(report, output=sandbox.finish())

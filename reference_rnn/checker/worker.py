@@ -13,23 +13,36 @@ code prints, by any means, lands there. It answers requests from one pipe on ano
 Whatever the code under test raises, SystemExit and KeyboardInterrupt included, is an answer; if
 it ends the process, hangs or is killed, the sandbox sees that. The worker computes no expected
 value and compares nothing: the sandbox takes nothing from it but the values the code returned.
+
+Before it loads the code, the worker seals the package (:func:`seal`): none of the reference's
+math is loaded in it at all (its own modules import none), its own modules are taken out of
+``sys.modules``, and the import system refuses ``reference_rnn`` and its submodules to the code
+under test; each try is the seen mistake ``imports-the-reference``.
 """
 
 from __future__ import annotations
 
 import ctypes
 import faulthandler
+import importlib.abc
 import os
 import resource
 import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from reference_rnn.checker import boundary
 from reference_rnn.checker.apis import bind, spec
-from reference_rnn.checker.apis.calling import Runner, UserCodeError, exception_text, worker_mode
+from reference_rnn.checker.apis.calling import (
+    Runner,
+    UserCodeError,
+    exception_text,
+    refused,
+    worker_mode,
+)
 from reference_rnn.checker.apis.spec import read_facts
 from reference_rnn.checker.battery import Case, Readout
 from reference_rnn.checker.printing import cut
@@ -37,7 +50,7 @@ from reference_rnn.checker.process import decode, encode, reader, write_all
 from reference_rnn.checker.target import TargetNotFoundError, load_target
 from reference_rnn.core.validation import FloatArray
 
-__all__ = ["Worker", "main"]
+__all__ = ["Worker", "main", "seal"]
 
 #: The largest request the worker reads: a case's inputs, even a large one.
 REQUEST_LIMIT = 1 << 31
@@ -66,13 +79,16 @@ class Worker:
     def load(self, header: dict[str, Any]) -> dict[str, Any]:
         sys.path[:] = header["path"]  # the checker's: what it can import, this process can
         declared = spec(header["api"])
+        tried = len(refused())
         try:
             obj = load_target(header["target"])
             facts = read_facts(obj, declared)
-        except TargetNotFoundError as exc:
-            return {"op": "not-found", "error": str(exc)}
-        except UserCodeError as exc:
-            return {"op": "load-failed", "error": str(exc)}
+        except (TargetNotFoundError, UserCodeError) as exc:
+            failed = "not-found" if isinstance(exc, TargetNotFoundError) else "load-failed"
+            return _refused(header["target"], tried) or {"op": failed, "error": str(exc)}
+        caught = _refused(header["target"], tried)  # the code caught the refusal, and went on
+        if caught is not None:
+            return caught
         runners = declared.plan(facts, bind(obj)).runners
         self.runners = {runner.label: runner for runner in runners}
         described = {"name": facts.name, "callable": facts.callable, "has": sorted(facts.has)}
@@ -112,6 +128,15 @@ def _cut_texts(value: Any) -> Any:
     return value
 
 
+def _refused(target: str, tried: int) -> dict[str, Any] | None:
+    """The reply to a load that tried to import the reference; None if it did not."""
+    tries = refused()[tried:]
+    if not tries:
+        return None
+    error = f"loading {target} tried to import {tries[0]}, which the checked code may not use"
+    return {"op": "load-failed", "error": error, "seen": ["imports-the-reference"]}
+
+
 def main(argv: Sequence[str]) -> int:
     """Serve requests until the checker closes the channel: ``REQUESTS REPLIES MEMORY_MB [BOUNDARY]``.
 
@@ -125,6 +150,7 @@ def main(argv: Sequence[str]) -> int:
     worker_mode()
     boundary.drop(argv[3] if len(argv) > 3 else '{"mode": "none"}')
     worker = Worker()
+    seal()
     read = reader(requests)
     write_all(replies, encode({"op": "ready"}))
     while True:
@@ -133,6 +159,62 @@ def main(argv: Sequence[str]) -> int:
         except EOFError:  # the checker is done
             return 0
         write_all(replies, worker.answer(header, arrays))
+
+
+#: The package the code under test may not import or read, and its folder.
+_PACKAGE = __name__.partition(".")[0]
+#: The worker's own modules, taken out of sys.modules by :func:`seal` and kept alive here.
+_KEPT: dict[str, ModuleType] = {}
+
+
+def _refuse(name: str) -> None:
+    """ModuleNotFoundError for the package or a submodule, remembered; nothing for another."""
+    if name == _PACKAGE or name.startswith(f"{_PACKAGE}."):
+        refused().append(name)
+        msg = f"the checked code may not import {name}: the checker refuses its reference to it"
+        raise ModuleNotFoundError(msg, name=name)
+
+
+class _Refusal(importlib.abc.MetaPathFinder):
+    """The first finder on ``sys.meta_path``: it refuses the package, and finds nothing else.
+
+    ``importlib.util.find_spec(name)`` is a question, not an import: it is left to the other
+    finders (coverage asks it of its source packages whenever ``sys.path`` changes). Importing
+    what it finds imports the package, which is refused.
+    """
+
+    def find_spec(self, name: str, path: object = None, target: object = None) -> None:  # noqa: ARG002
+        asking = sys._getframe(2)  # importlib's caller: an import, or a question
+        if not (asking.f_code.co_name == "find_spec" and "importlib" in asking.f_code.co_filename):
+            _refuse(name)
+
+
+def _audit(event: str, args: tuple[Any, ...]) -> None:
+    """An audit hook (it cannot be removed): imports of the package, for code that takes the
+    finder out of ``sys.meta_path``.
+
+    Reading the package's files is not refused here: libraries read the source of the frames
+    on the stack (the worker's own among them). A file of the package loaded by its path
+    imports the rest of the package, which is refused; where the files must be out of reach,
+    the worker's user cannot read them (docs/checking.md).
+    """
+    if event == "import" and isinstance(args[0], str):
+        _refuse(args[0])
+
+
+_audit.__cantrace__ = True  # type: ignore[attr-defined]  # a tracer (coverage) may see it run
+
+
+def seal() -> None:
+    """Refuse the package to the code under test, from now on (see the module's docstring).
+
+    The worker's own modules stay loaded, held by the worker; they are no longer in
+    ``sys.modules``, where the code could find them.
+    """
+    for name in [n for n in sys.modules if n == _PACKAGE or n.startswith(f"{_PACKAGE}.")]:
+        _KEPT[name] = sys.modules.pop(name)
+    sys.meta_path.insert(0, _Refusal())
+    sys.addaudithook(_audit)
 
 
 def _die_with_the_checker() -> None:

@@ -87,6 +87,8 @@ def check(
     memory_limit: int = _LIMITS.memory,
     tensors: Tensors | None = None,
     worker_user: str | None = None,
+    seed: int | None = None,
+    forward_only: bool = False,
 ) -> Report:
     """Check ``obj`` against the reference: a module (``cs231n``, ``coursera``), a class, or
     d2l's ``rnn`` function.
@@ -95,8 +97,10 @@ def check(
     (EECS 498-007's), the same as ``api="cs231n-torch"``; ``d2l`` always takes them.
 
     ``obj`` may also be a TARGET string, as ``python -m reference_rnn check`` takes it
-    (``"path/to/file.py:NAME"``). ``cases`` defaults to the battery in ``dtype``;
-    :func:`make_case` makes others. Nothing the user's code does (raise, return a wrong shape or
+    (``"path/to/file.py:NAME"``). ``cases`` defaults to the battery in ``dtype``, drawn from
+    ``seed`` (a fresh one each run if None: ``report.seed`` says which); :func:`make_case` makes
+    others. ``forward_only=True``: a backward the API's exercise asks for (``cs231n``, ``dlfs2``)
+    may be missing, the forward then checked alone. Nothing the user's code does (raise, return a wrong shape or
     NaN, exit, crash, hang) makes this raise: it fails a check.
 
     The code is loaded again and called in a worker process, as the command does: each call
@@ -110,12 +114,27 @@ def check(
     if not isolate:
         checked = load_target(obj) if isinstance(obj, str) else obj
         target = obj if isinstance(obj, str) else None
-        return run(checked, api=api, dtype=dtype, cases=cases, target=target)
-    cases = validated(api, dtype, cases)  # before anything is loaded
-    if isinstance(obj, str):
-        return check_target(obj, api=api, dtype=dtype, cases=cases, limits=limits)
-    name = target_name(obj)
-    return check_target(locate(obj), api=api, dtype=dtype, cases=cases, limits=limits, name=name)
+        return run(
+            checked,
+            api=api,
+            dtype=dtype,
+            cases=cases,
+            target=target,
+            seed=seed,
+            forward_only=forward_only,
+        )
+    cases = validated(api, dtype, cases, seed)  # before anything is loaded
+    target, name = (obj, None) if isinstance(obj, str) else (locate(obj), target_name(obj))
+    return check_target(
+        target,
+        api=api,
+        dtype=dtype,
+        cases=cases,
+        limits=limits,
+        name=name,
+        seed=seed,
+        forward_only=forward_only,
+    )
 
 
 def parametrize(
@@ -126,6 +145,8 @@ def parametrize(
     argname: str = "rnn_check",
     timeout: float = _LIMITS.timeout,
     memory_limit: int = _LIMITS.memory,
+    seed: int | None = None,
+    forward_only: bool = False,
 ) -> tuple[str, list[Any]]:
     """The check of ``target`` as ``pytest.mark.parametrize``'s arguments: a test per value.
 
@@ -138,17 +159,25 @@ def parametrize(
     collected, with the code under test in a worker process; each :class:`CheckedValue` then
     passes or fails alone, its id naming case, dtype and value
     (``test_rnn[cs231n-sample_h0-float64-dWh]``), its failure the error, the first failing
-    time step and the mistake the diagnosis names.
+    time step and the mistake the diagnosis names. ``seed`` and ``forward_only`` as for
+    :func:`check`.
     """
     dtypes = [dtype] if isinstance(dtype, str) else list(dtype)
     for each in dtypes:
-        validated(api, each, None)
+        validated(api, each, None, seed)
     limits = _limits(timeout, memory_limit)
-    if isinstance(target, str):
-        values = checked_values(target, api=api, dtypes=dtypes, limits=limits)
-    else:
-        name = target_name(target)
-        values = checked_values(locate(target), api=api, dtypes=dtypes, limits=limits, name=name)
+    found, name = (
+        (target, None) if isinstance(target, str) else (locate(target), target_name(target))
+    )
+    values = checked_values(
+        found,
+        api=api,
+        dtypes=dtypes,
+        limits=limits,
+        name=name,
+        seed=seed,
+        forward_only=forward_only,
+    )
     import pytest  # noqa: PLC0415  (only here: the rest of this module runs without pytest)
 
     return argname, [pytest.param(value, id=value.id) for value in values]

@@ -83,8 +83,13 @@ def checked_values(
     dtypes: Iterable[str] = ("float64",),
     limits: Limits | None = None,
     name: str | None = None,
+    seed: int | None = None,
+    forward_only: bool = False,
 ) -> list[CheckedValue]:
     """Check TARGET as ``api`` in each dtype (a worker process each): a value per check.
+
+    Each dtype's battery is drawn from ``seed`` (a fresh one each if None); ``forward_only`` as
+    :func:`~reference_rnn.checker.sandbox.check_target` takes it.
 
     TargetNotFoundError when TARGET does not exist; code that fails to load is one failed value.
     """
@@ -98,7 +103,14 @@ def checked_values(
             steps[check] = first_time_step(output, case)
 
         report = check_target(
-            target, api=api, dtype=dtype, limits=limits, name=name, observe=observe
+            target,
+            api=api,
+            dtype=dtype,
+            limits=limits,
+            name=name,
+            observe=observe,
+            seed=seed,
+            forward_only=forward_only,
         )
         values += _values(report, steps)
     return values

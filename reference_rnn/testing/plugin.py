@@ -23,6 +23,7 @@ import pytest
 
 from reference_rnn.checker.apis import APIS, TENSORS, with_tensors
 from reference_rnn.checker.battery import DTYPES
+from reference_rnn.checker.command import seed
 from reference_rnn.checker.diagnosis import mistake_line
 from reference_rnn.checker.limits import megabytes, parsed, seconds
 from reference_rnn.checker.printing import printable
@@ -55,6 +56,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="append",
         choices=DTYPES,
         help="a dtype to check (float64), repeatable",
+    )
+    group.addoption(
+        "--rnn-seed",
+        type=seed,
+        metavar="N",
+        help="draw the inputs from seed N, to run a check again (default: a fresh seed each run)",
+    )
+    group.addoption(
+        "--rnn-forward-only",
+        action="store_true",
+        help="a missing backward is not a failure where the exercise asks for one",
     )
     group.addoption(
         "--rnn-include", action="append", default=[], metavar="PATTERN", help="run only these ids"
@@ -141,7 +153,14 @@ def pytest_collection_modifyitems(
         raise pytest.UsageError(msg) from None
     limits = config.stash.get(_LIMITS_KEY, _LIMITS)
     try:
-        values = checked_values(target, api=api, dtypes=dtypes, limits=limits)
+        values = checked_values(
+            target,
+            api=api,
+            dtypes=dtypes,
+            limits=limits,
+            seed=config.getoption("rnn_seed"),
+            forward_only=config.getoption("rnn_forward_only"),
+        )
     except TargetNotFoundError as exc:
         raise pytest.UsageError(printable(f"--rnn-target: {exc}")) from None
     config.stash[_REPORTS] = list({id(v.report): v.report for v in values}.values())
@@ -173,6 +192,8 @@ def _patterns(path: str | None) -> list[str]:
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     for report in config.stash.get(_REPORTS, []):
         terminalreporter.write_sep("=", f"reference_rnn: {report.heading}")
+        if report.seed is not None:
+            terminalreporter.write_line(f"inputs drawn from seed {report.seed} (--rnn-seed)")
         for diagnosis in report.diagnoses:
             terminalreporter.write_line(mistake_line(diagnosis.mistake))
             terminalreporter.write_line(f"  {diagnosis.evidence_line()}")
@@ -180,4 +201,4 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
             terminalreporter.write_line(
                 f"failed checks no catalogued mistake explains: {', '.join(report.unexplained)}"
             )
-        terminalreporter.write_line(report.tally)
+        terminalreporter.write_line(report.verdict)

@@ -88,7 +88,7 @@ def bind(obj: object) -> Bind:
     return lambda runner, backward: partial(runner.run, obj, backward)
 
 
-def plan(api: str, obj: object) -> Plan:
+def plan(api: str, obj: object, *, forward_only: bool = False) -> Plan:
     """How to check ``obj`` as an ``api`` implementation, calling it in this process."""
     declared = spec(api)
-    return declared.plan(read_facts(obj, declared), bind(obj))
+    return declared.plan(read_facts(obj, declared), bind(obj), forward_only=forward_only)

@@ -9,6 +9,7 @@ checker's own.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import inspect
 import io
 import linecache
@@ -28,6 +29,7 @@ from reference_rnn.checker.printing import cut
 from reference_rnn.core.validation import FloatArray
 
 __all__ = [
+    "ARGUMENTS",
     "Observation",
     "Output",
     "Plan",
@@ -44,14 +46,19 @@ __all__ = [
     "one_step",
     "output",
     "quiet",
+    "refused",
     "stray_methods",
     "unpack",
     "weight_grads",
     "worker_mode",
 ]
 
-#: Code that is not the user's: the checker's own (its call of the user's code) and NumPy's.
-_LIBRARIES = tuple(f"{p}{os.sep}" for p in (Path(__file__).parents[1], Path(np.__file__).parent))
+#: Code that is not the user's: the checker's own (its call of the user's code), NumPy's, and
+#: the import system's (an import the worker refuses is the user's line, not importlib's).
+_LIBRARIES = tuple(
+    f"{p}{os.sep}"
+    for p in (Path(__file__).parents[1], Path(np.__file__).parent, Path(importlib.__file__).parent)
+)
 
 
 @dataclass(frozen=True)
@@ -98,6 +105,7 @@ class Plan:
     runners: list[Runner] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
+    forward_only: list[str] = field(default_factory=list)  # forwards checked without a backward
 
 
 class UserCodeError(Exception):
@@ -110,6 +118,7 @@ class _Mode:
 
     caught: type[BaseException] = Exception  # what it may raise and be a finding
     swallow_prints: bool = True
+    refused: list[str] = field(default_factory=list)  # the worker's refused imports, in order
 
 
 _MODE = _Mode()
@@ -241,6 +250,15 @@ def output(
     if not np.isfinite(arr).all():
         return Output(key, name, None, f"{name} has NaN or inf")
     return Output(key, name, arr if canonical is None else canonical(arr))
+
+
+def refused() -> list[str]:
+    """The imports of the reference the worker refused to the code so far (in-process: none)."""
+    return _MODE.refused
+
+
+#: The arrays of a case given to the code, as :func:`copies` returns them.
+ARGUMENTS = ("x", "h0", "Wx", "Wh", "b", "dh")
 
 
 def copies(case: Case) -> tuple[FloatArray, ...]:

@@ -18,7 +18,6 @@ from reference_rnn.checker.apis.calling import (
     call_user,
     called_backward,
     class_name,
-    copies,
     unpack,
     weight_grads,
 )
@@ -63,7 +62,8 @@ class Layer:
 
 def made(cls: Any, call: Call, **options: bool) -> Layer:
     """``cls(Wx, Wh, b, **options)`` with copies of the case's weights."""
-    x, h0, Wx, Wh, b, dh = copies(call.case)
+    # the weights are the layer's parameters: its backward may update them (which is said)
+    x, h0, Wx, Wh, b, dh = call.copies(owned=("Wx", "Wh", "b"))
     name = class_name(cls)
     given = "".join(f", {option}={value}" for option, value in options.items())
     layer = call_user(f"{name}(Wx, Wh, b{given})", lambda: cls(Wx, Wh, b, **options))
@@ -76,6 +76,7 @@ def layer_api(
     returns: tuple[OutputSpec, OutputSpec, OutputSpec],
     *,
     required: tuple[str, ...] = (),
+    backward_required: bool = False,
     one_step: bool = False,
     blocks: bool = False,
 ) -> ApiSpec:
@@ -89,4 +90,6 @@ def layer_api(
     forward = RunnerSpec(
         "", "forward", "backward", (h,), gradients, steps, one_step=one_step, blocks=blocks
     )
-    return ApiSpec(name, "class", (forward,), required=required)
+    return ApiSpec(
+        name, "class", (forward,), required=required, backward_required=backward_required
+    )

@@ -30,7 +30,6 @@ from reference_rnn.checker.apis.calling import (
     UserCodeError,
     call_user,
     called_backward,
-    copies,
     describe,
     one_step,
     output,
@@ -60,7 +59,7 @@ def _steps(module: Any, call: Call) -> Iterator[None]:
     """A forward function on columns and a ``parameters`` dict, then its backward's dict."""
     runner, step = call.runner, call.runner.one_step
     N, T, D, H = call.case.shape
-    x, h0, Wx, Wh, b, dh = copies(call.case)
+    x, h0, Wx, Wh, b, dh = call.copies()
     parameters = _parameters(Wx, Wh, b, call.case)
     Q = parameters["Wya"].shape[0]
     forward = getattr(module, runner.forward)

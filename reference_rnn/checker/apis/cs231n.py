@@ -3,8 +3,9 @@
 ``rnn_step_forward(x, prev_h, Wx, Wh, b) -> (next_h, cache)``,
 ``rnn_step_backward(dnext_h, cache) -> (dx, dprev_h, dWx, dWh, db)``,
 ``rnn_forward(x, h0, Wx, Wh, b) -> (h, cache)`` and
-``rnn_backward(dh, cache) -> (dx, dh0, dWx, dWh, db)``. A missing backward function means the
-forward function is checked alone, and the plan says so.
+``rnn_backward(dh, cache) -> (dx, dh0, dWx, dWh, db)``. The exercise asks for both backward
+functions: a missing one is a failed check, unless the check is forward only (``--forward-only``:
+the forward function is then checked alone, and the verdict says so).
 
 ``--api cs231n-torch`` (``--api cs231n --tensors torch``): the same functions written with torch
 tensors, as EECS 498-007's exercise has them: every array is given as a CPU tensor of the case's
@@ -20,7 +21,6 @@ from typing import Any
 from reference_rnn.checker.apis.calling import (
     call_user,
     called_backward,
-    copies,
     one_step,
     unpack,
     weight_grads,
@@ -42,7 +42,7 @@ def _steps(tensors: bool, module: Any, call: Call) -> Iterator[None]:
     """A forward function, then its backward; ``tensors``: each array given as a torch tensor."""
     runner, step = call.runner, call.runner.one_step
     N, T, D, H = call.case.shape
-    x, h0, Wx, Wh, b, dh = copies(call.case)
+    x, h0, Wx, Wh, b, dh = call.copies()
     if tensors:
         x, h0, Wx, Wh, b, dh = (torch_module().from_numpy(a) for a in (x, h0, Wx, Wh, b, dh))
     forward = getattr(module, runner.forward)
@@ -75,5 +75,13 @@ def _runners(tensors: bool) -> tuple[RunnerSpec, ...]:
     )
 
 
-SPEC = ApiSpec("cs231n", "module", _runners(tensors=False), torch_form="cs231n-torch")
-TORCH_SPEC = ApiSpec("cs231n-torch", "module", _runners(tensors=True), tensors="torch")
+SPEC = ApiSpec(
+    "cs231n",
+    "module",
+    _runners(tensors=False),
+    torch_form="cs231n-torch",
+    backward_required=True,
+)
+TORCH_SPEC = ApiSpec(
+    "cs231n-torch", "module", _runners(tensors=True), tensors="torch", backward_required=True
+)

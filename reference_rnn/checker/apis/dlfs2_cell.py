@@ -35,5 +35,6 @@ SPEC = layer_api(
     "dlfs2-cell",
     _steps,
     (OutputSpec("h", "h_next"), OutputSpec("dx", "dx"), OutputSpec("dh0", "dh_prev")),
+    backward_required=True,
     one_step=True,
 )

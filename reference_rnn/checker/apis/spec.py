@@ -16,6 +16,7 @@ from functools import partial
 from types import ModuleType
 from typing import Any, Literal
 
+from reference_rnn.checker.apis.audit import Audit
 from reference_rnn.checker.apis.calling import (
     Observation,
     Output,
@@ -95,7 +96,9 @@ class RunnerSpec:
         """The adapter's calls of ``target`` on ``case``: every API's one driver.
 
         A UserCodeError in the forward part fails every output; in the backward part, the
-        gradients not yet read. What failed is said in the outputs, never raised.
+        gradients not yet read. What failed is said in the outputs, never raised. A part that
+        wrote into an array it was given, or tried to import the reference, fails its outputs
+        too, and the mistake is seen (:class:`~reference_rnn.checker.apis.audit.Audit`).
         """
         call = Call(self, case, backward)
         steps = self.steps(target, call)
@@ -104,7 +107,11 @@ class RunnerSpec:
         except UserCodeError as exc:
             skipped = str(exc) if self.skipped is None else self.skipped
             failed = not_run(self.outputs, str(exc)) + not_run(self.gradients * backward, skipped)
-            return Observation(case, failed)
+            call.outputs, call.seen = failed, []  # only what the audit sees
+            call.audit.after(self.forward, call.outputs, 0, call.seen)
+            return Observation(case, call.outputs, tuple(dict.fromkeys(call.seen)))
+        call.audit.after(self.forward, call.outputs, 0, call.seen)
+        start = len(call.outputs)
         if backward and forward_only:
             call.outputs += not_run(self.gradients, "not run")
         elif backward:
@@ -114,6 +121,8 @@ class RunnerSpec:
                 done = {output.key for output in call.outputs}
                 left = [spec for spec in self.gradients if spec.key not in done]
                 call.outputs += not_run(left, str(exc))
+            part = self.backward or "the backward (torch's autograd)"
+            call.audit.after(part, call.outputs, start, call.seen)
         seen = tuple(dict.fromkeys(call.seen))
         return Observation(call.case, call.outputs, seen, tuple(call.notes))
 
@@ -170,6 +179,11 @@ class Call:
     outputs: list[Output] = field(default_factory=list)
     seen: list[str] = field(default_factory=list)  # catalogued mistakes seen in the calling
     notes: list[str] = field(default_factory=list)
+    audit: Audit = field(default_factory=Audit)  # what it did besides returning values
+
+    def copies(self, *, owned: tuple[str, ...] = ()) -> tuple[FloatArray, ...]:
+        """Fresh copies of the case's arrays, to give the code: see :meth:`Audit.give`."""
+        return self.audit.give(self.case, owned)
 
     def add(
         self,
@@ -209,6 +223,9 @@ class ApiSpec:
     layout : how the states come back: ``batch-first`` (N, T, H), ``columns`` (H, N, T) or
         ``time-major``
     by_hand : the backward is the code's own (not torch's autograd)
+    backward_required : the exercise asks for a backward: a missing one is a failed check, unless
+        the plan is made ``forward_only`` (``--forward-only``); elsewhere the forward is checked
+        alone, and the verdict says so
     """
 
     name: str
@@ -219,6 +236,7 @@ class ApiSpec:
     torch_form: str | None = None
     layout: Literal["batch-first", "columns", "time-major"] = "batch-first"
     by_hand: bool = True
+    backward_required: bool = False
 
     @property
     def attributes(self) -> tuple[str, ...]:
@@ -231,12 +249,16 @@ class ApiSpec:
         """Whether the code runs T > 1 steps itself."""
         return not all(runner.one_step for runner in self.runners)
 
-    def plan(self, facts: Facts, bind: Bind) -> Plan:
-        """The runners ``facts`` allow, each run through ``bind``, and what is missing or left out."""
+    def plan(self, facts: Facts, bind: Bind, *, forward_only: bool = False) -> Plan:
+        """The runners ``facts`` allow, each run through ``bind``, and what is missing or left out.
+
+        ``forward_only``: a backward the API requires may be missing (the forward is checked alone).
+        """
         result = Plan()
         if self.target == "class" and not (facts.callable and "forward" in facts.has):
             result.missing.append(f"{facts.name}.forward")
             return result
+        backwards: list[str] = []  # required, and missing
         for runner in self.runners:
             if runner.forward not in facts.has and not (
                 self.target == "function" and facts.callable
@@ -244,20 +266,36 @@ class ApiSpec:
                 result.missing.append(runner.forward)
                 continue
             backward = runner.backward is None or runner.backward in facts.has
-            if not backward and runner.backward not in self.required:
+            if not backward and self.backward_required and not forward_only:
+                backwards.append(str(runner.backward))
+                result.notes.append(self._required(facts.name, runner))
+            elif not backward and runner.backward not in self.required:
                 result.notes.append(self._forward_only(facts.name, runner))
+                result.forward_only.append(runner.forward)
             run = bind(runner, backward)
             result.runners.append(
                 Runner(runner.label, run, runner.one_step, runner.blocks, runner.readout)
             )
-        for method in (m for m in self.required if m not in facts.has):
-            result.missing.append(f"{facts.name}.{method}")
+        required = dict.fromkeys(backwards + list(self.required))
+        for method in (m for m in required if m not in facts.has):
+            result.missing.append(f"{facts.name}.{method}" if self.target == "class" else method)
             if method in facts.strays:
                 result.notes.append(
                     f"{facts.name} has no {method}, but its module has a function "
                     f"{method}(self, ...): indented at the module level instead of inside the class?"
                 )
         return result
+
+    def _required(self, name: str, runner: RunnerSpec) -> str:
+        where = (
+            f"{name} has no {runner.backward}"
+            if self.target == "class"
+            else (f"no {runner.backward}")
+        )
+        return (
+            f"{where}: the {self.name} exercise asks for a backward "
+            f"(--forward-only checks {runner.forward} alone)"
+        )
 
     def _forward_only(self, name: str, runner: RunnerSpec) -> str:
         if self.target == "class":
