@@ -45,7 +45,10 @@ _DEFAULTS = Limits()
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """``check``'s arguments."""
+    """``check``'s arguments.
+
+    Long on purpose: the command's whole interface, one option after another, read in one place.
+    """
     parser.add_argument(
         "target",
         metavar="TARGET",
