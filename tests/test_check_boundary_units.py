@@ -7,6 +7,7 @@ failure or the answer it must handle and checks what it does with it.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -411,6 +412,31 @@ def test_without_cgroup_kill_each_process_of_the_group_is_killed(tmp_path):
         (tmp_path / "cgroup.procs").write_text(f"{member.pid}\n{2**22 + 12345}\n")
         cgroup.Group(1, str(tmp_path), None)._kill(str(tmp_path))
         assert member.wait(timeout=30) == -signal.SIGKILL
+
+
+def test_the_reaper_passes_by_a_process_gone_between_listing_and_reading(monkeypatch):
+    # a PID past the kernel's largest (2**22): /proc lists it here, and reading it fails, as it
+    # does for a process that ended in between; and a stat line cut short
+    gone, cut = str(2**22 + 1), str(2**22 + 2)
+    real_open = open
+
+    def opened(path, *args, **kwargs):
+        if path == f"/proc/{cut}/stat":
+            return io.BytesIO(b"12 (cut)")
+        return real_open(path, *args, **kwargs)
+
+    waited = []
+    fake = Os(
+        listdir=lambda _: ["self", gone, cut], waitpid=lambda *a: waited.append(a) or _no_child()
+    )
+    monkeypatch.setattr(boundary, "os", fake)
+    monkeypatch.setattr("builtins.open", opened)
+    boundary._kill_children()
+    assert waited == [(-1, 0)]
+
+
+def _no_child():
+    raise ChildProcessError
 
 
 # process
