@@ -6,7 +6,6 @@ gradient per time step, so that the first step that goes wrong is visible.
 
 from __future__ import annotations
 
-from pathlib import Path
 from types import ModuleType
 
 from reference_rnn.checker.apis.calling import Output
@@ -107,9 +106,4 @@ def _printed(lines: list[str]) -> str:
     return f'<h2>Printed by the checked code</h2><pre id="output">{text}</pre>'
 
 
-def write_check(report: Report, path: str | Path, steps: dict[str, list[float]]) -> None:
-    """Write the page for a ``check`` report to ``path`` (UTF-8)."""
-    Path(path).write_text(render_check(report, steps), encoding="utf-8")
-
-
-__all__ = ["render_check", "step_errors", "write_check"]
+__all__ = ["render_check", "step_errors"]
