@@ -159,7 +159,8 @@ def tests(session: nox.Session, numpy: str) -> None:
     differs between NumPy 1 and 2 is run; 100% is required of everything but what needs another
     framework: the modules in NEEDS_A_FRAMEWORK and the lines marked `# needs: <framework>`, which
     their own sessions cover (the combined report requires 100% of everything). The sessions in
-    between run the same tests without the tracer, which costs 60% more time (DEVELOPERS.md).
+    between run without the tracer, which costs 60% more time (DEVELOPERS.md): the whole suite on
+    1.26 and 2.0, the numerical tests on the others (WHOLE_SUITE_NUMPY).
     """
     _install(session, numpy, "test")
     if numpy not in WHOLE_SUITE_NUMPY:
