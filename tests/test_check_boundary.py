@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
+from processes import alive
 
 from reference_rnn.checker import boundary, cgroup
 
@@ -282,15 +283,6 @@ def pids(result: subprocess.CompletedProcess[str]) -> set[int]:
     return {int(p) for p in re.findall(r"/proc/(\d+)/fd", result.stdout)}
 
 
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    stat = Path(f"/proc/{pid}/stat")
-    return not (stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] == "Z")
-
-
 @ROOT_ONLY
 def test_a_detached_grandchild_is_dead_when_the_check_returns(tmp_path):
     victim = tmp_path / "report.json"
@@ -301,7 +293,9 @@ def test_a_detached_grandchild_is_dead_when_the_check_returns(tmp_path):
         if os.fork() == 0:
             os.setsid()
             if os.fork() == 0:
-                open(__file__ + ".pid", "w").write(str(os.getpid()))
+                # written whole, then named: whoever waits for the name reads the whole pid
+                open(__file__ + ".tmp", "w").write(str(os.getpid()))
+                os.replace(__file__ + ".tmp", __file__ + ".pid")
                 time.sleep(3)
                 open({str(victim)!r}, "w").write("rewritten")
                 os._exit(0)

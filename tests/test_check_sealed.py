@@ -11,7 +11,6 @@ The step functions' ten cases run first (60 checks), then ``rnn_forward``'s (60)
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -20,6 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
+from processes import alive
 
 from reference_rnn import testing
 from reference_rnn.checker import battery
@@ -485,21 +485,14 @@ def test_a_fake_reply_at_import_fails_the_load(tmp_path, capfd):
     ]
 
 
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    stat = Path(f"/proc/{pid}/stat")  # a zombie waits for a parent that may never reap it
-    return not (stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] == "Z")
-
-
 def test_what_the_code_starts_is_ended_with_it(tmp_path, capfd):
     # a process of its own keeps the channel open: the worker's end is seen all the same
     fork = """
         import os, time
         if os.fork() == 0:
-            open(__file__ + ".pid", "w").write(str(os.getpid()))
+            # written whole, then named: whoever waits for the name reads the whole pid
+            open(__file__ + ".tmp", "w").write(str(os.getpid()))
+            os.replace(__file__ + ".tmp", __file__ + ".pid")
             time.sleep(3600)
         while not os.path.exists(__file__ + ".pid"):
             time.sleep(0.01)
@@ -590,7 +583,9 @@ def test_a_bare_command_line_is_verify_s_and_its_usage_errors_are_json_too(capfd
 def test_ctrl_c_stops_the_checker_and_its_worker_at_once(tmp_path):
     change = """
         import os, time
-        open(__file__ + ".pid", "w").write(str(os.getpid()))
+        # written whole, then named: whoever waits for the name reads the whole pid
+        open(__file__ + ".tmp", "w").write(str(os.getpid()))
+        os.replace(__file__ + ".tmp", __file__ + ".pid")
         time.sleep(3600)
     """
     path = hostile(tmp_path, in_forward=change)
