@@ -16,12 +16,13 @@ import importlib
 import importlib.util
 import inspect
 import sys
+from importlib.machinery import PathFinder
 from pathlib import Path
 from types import ModuleType
 
 from reference_rnn.checker.apis.calling import call_user
 
-__all__ = ["TargetNotFoundError", "load_target", "locate", "search_path"]
+__all__ = ["TargetNotFoundError", "load_target", "locate", "search_path", "source_file"]
 
 _FILE_PREFIX = "_checked_"  # the module name a file is loaded under
 
@@ -32,14 +33,8 @@ class TargetNotFoundError(LookupError):
 
 def load_target(target: str) -> object:
     """The class or module TARGET names; UserCodeError when its code raises while loading."""
-    source, name = target, ""
-    head, sep, tail = target.rpartition(":")
-    if sep and tail.isidentifier():
-        source, name = head, tail
-    if source.endswith(".py") or "/" in source:
-        module = _load_file(Path(source))
-    else:
-        module = _import(source)
+    source, name = _split(target)
+    module = _load_file(Path(source)) if _is_file(source) else _import(source)
     if not name:
         return module
     found = call_user(f"reading {name} of {source}", lambda: vars(module).get(name, _MISSING))
@@ -50,6 +45,47 @@ def load_target(target: str) -> object:
 
 
 _MISSING = object()
+
+
+def _split(target: str) -> tuple[str, str]:
+    """TARGET's file or module, and the NAME after it (``""`` for a module of functions)."""
+    head, sep, tail = target.rpartition(":")
+    return (head, tail) if sep and tail.isidentifier() else (target, "")
+
+
+def _is_file(source: str) -> bool:
+    return source.endswith(".py") or "/" in source
+
+
+def source_file(target: str) -> Path:
+    """The file TARGET's code is in, found without running any of it (a package's
+    ``__init__.py`` neither); TargetNotFoundError, with the worker's words, when there is none.
+
+    A module is looked for as the worker imports it: along :func:`search_path`, then by the
+    other finders on ``sys.meta_path`` (an editable install's), a package at a time.
+    """
+    source, _ = _split(target)
+    if _is_file(source):
+        path = Path(source)
+        if not path.is_file():
+            msg = f"no file {path}"
+            raise TargetNotFoundError(msg)
+        return path.resolve()
+    parts = source.split(".")
+    spec, locations = None, search_path()
+    if all(part.isidentifier() for part in parts):
+        for i in range(len(parts)):
+            name = ".".join(parts[: i + 1])
+            finders = [PathFinder, *(f for f in sys.meta_path if f is not PathFinder)]
+            found = (finder.find_spec(name, locations) for finder in finders)
+            spec = next(filter(None, found), None)
+            if spec is None or spec.submodule_search_locations is None:
+                break  # not found; or a module, which has no submodules
+            locations = list(spec.submodule_search_locations)
+    if spec is None or name != source or spec.origin is None or not Path(spec.origin).is_file():
+        msg = f"no module {source!r} (and no file: a file's name ends in .py)"
+        raise TargetNotFoundError(msg)
+    return Path(spec.origin).resolve()
 
 
 def _load_file(path: Path) -> ModuleType:

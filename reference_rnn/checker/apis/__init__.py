@@ -36,7 +36,7 @@ from reference_rnn.checker.apis import coursera, cs231n, d2l, dlfs2, dlfs2_cell,
 from reference_rnn.checker.apis.calling import Plan
 from reference_rnn.checker.apis.spec import ApiSpec, Bind, read_facts
 
-__all__ = ["APIS", "SPECS", "TENSORS", "bind", "plan", "spec", "with_tensors"]
+__all__ = ["APIS", "SPECS", "TENSORS", "bind", "made_by", "plan", "spec", "with_tensors"]
 
 _REGISTERED = (
     cs231n.SPEC,
@@ -92,3 +92,27 @@ def plan(api: str, obj: object, *, forward_only: bool = False) -> Plan:
     """How to check ``obj`` as an ``api`` implementation, calling it in this process."""
     declared = spec(api)
     return declared.plan(read_facts(obj, declared), bind(obj), forward_only=forward_only)
+
+
+def made_by(api: str, target: str, check: str) -> tuple[str, str, str]:
+    """The user's function or method that returned ``check``'s value, the case, and the value.
+
+    ``made_by("cs231n", "mine", "step:sample-h0/dWh") == ("rnn_step_backward", "sample-h0",
+    "dWh")``; a class's method is ``TimeRNN.backward``. A check of no case (a missing
+    function, ``rnn_backward/exists``; the target that did not load, ``load/TARGET``) has the
+    case ``""``. ``target`` is the report's, ``path/to/file.py:NAME`` for a class.
+    """
+    row, _, value = check.rpartition("/")
+    if value in ("exists", "TARGET"):
+        return row, "", value
+    label, colon, case = row.rpartition(":")  # the runner's label, step: or cell:, then the case
+    declared = spec(api)
+    runner = next(r for r in declared.runners if r.label == label + colon)
+    forward = value in {output.name for output in runner.outputs} or runner.backward is None
+    made = runner.forward if forward else str(runner.backward)
+    named = target.rpartition(":")[2]  # a class's name, or d2l's function's
+    if declared.target == "class":
+        made = f"{named}.{made}"
+    elif declared.target == "function" and ":" in target:
+        made = named
+    return made, case, value
