@@ -135,7 +135,7 @@ def test_the_pytest_plugin_s_lines_hold_the_escaped_texts(tmp_path):
             "--rnn-target",
             str(path),
             "--rnn-include",
-            "cs231n-sample-*",
+            "*-sample-float64-*",
         ],
         capture_output=True,
         text=True,

@@ -473,7 +473,7 @@ def test_the_plugin_takes_forward_only_and_a_seed(pytester: pytest.Pytester):
     pytester.makepyfile(mine=CORRECT.replace("def rnn_backward(", "def rnn_backwards("))
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "--rnn-target", "mine")
     assert result.ret == 1
-    result.stdout.fnmatch_lines(["*FAILED rnn::test_rnn[cs231n-rnn_backward-float64-exists]*"])
+    result.stdout.fnmatch_lines(["*FAILED mine.py::test_rnn[[]rnn_backward-float64-exists]*"])
     result = pytester.runpytest_inprocess(
         "-p", "no:cacheprovider", "--rnn-target", "mine", "--rnn-forward-only", "--rnn-seed", "7"
     )

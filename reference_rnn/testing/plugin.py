@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from difflib import get_close_matches
@@ -35,6 +36,7 @@ class _Run:
 
 _RUN = pytest.StashKey[_Run]()
 _VALUES = pytest.StashKey[list[CheckedValue]]()
+_COLLECTED = pytest.StashKey[bool]()  # TARGET's file was collected
 _LIMITS_KEY = pytest.StashKey[Limits]()
 _LIMITS = Limits()  # the command's defaults
 T = TypeVar("T")
@@ -128,8 +130,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_RUN] = _Run(target, api, dtypes, file, xfails)
     here = config.invocation_params.dir
     named = {(here / arg.partition("[")[0].split("::")[0]).resolve() for arg in config.args}
-    if file not in named:
-        config.args.append(str(file))
+    relative = os.path.relpath(file, here)
+    if file not in named and "[" not in relative:  # pytest reads a [ as an id's parameters
+        config.args.append(relative)
 
 
 def _choice(flag: str, name: str, choices: tuple[str, ...]) -> str:
@@ -185,7 +188,12 @@ def pytest_collect_file(
     run = parent.config.stash.get(_RUN, None)
     if run is None or file_path.name != run.file.name or file_path.resolve() != run.file:
         return collected
-    return [CheckedFile.from_parent(parent, path=file_path)]
+    checked = CheckedFile.from_parent(parent, path=file_path)
+    shown = printable(checked.nodeid)
+    if shown != checked.nodeid:  # pytest prints node ids as they are: a name must not forge lines
+        checked = CheckedFile.from_parent(parent, path=file_path, nodeid=shown)
+    parent.config.stash[_COLLECTED] = True
+    return [checked]
 
 
 @pytest.hookimpl(wrapper=True)
@@ -274,8 +282,14 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
                 v.id for v in values if v.report is report and v.check.name in report.unexplained
             ]
             terminalreporter.write_line(
-                f"failed tests no catalogued mistake explains: {', '.join(unexplained)}"
+                f"failed checks no catalogued mistake explains: {', '.join(unexplained)}"
             )
             for line in report.looks:
                 terminalreporter.write_line(f"  {line}")
         terminalreporter.write_line(report.verdict)
+    if values and not config.stash.get(_COLLECTED, False):
+        file = printable(os.path.relpath(config.stash[_RUN].file))
+        terminalreporter.write_line(
+            f"reference_rnn: {file} holds the checks but was not collected: a path with a [ "
+            "is collected only where pytest's own search reaches it"
+        )
