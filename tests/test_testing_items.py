@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from reference_rnn import testing
+from reference_rnn.checker.apis import made_by
 from reference_rnn.checker.apis.calling import Output
 from reference_rnn.checker.evidence import Evidence, first_time_step
 from reference_rnn.checker.runner import Check, Report
@@ -22,7 +23,7 @@ def _report(
     return Report("cs231n", "mine", "float64", checks, diagnoses, [], unexplained)
 
 
-def test_a_value_names_the_mistake_whose_evidence_it_is_or_every_one_the_run_found():
+def test_a_value_names_the_function_and_the_mistake_whose_evidence_it_is_or_every_one_found():
     first = testing.Diagnosis("missing-bias", Evidence("batch/h", "h", None, None, None, ""), 1)
     second = testing.Diagnosis("no-recurrence", Evidence("long/h", "h", None, None, None, ""), 1)
     checks = [
@@ -30,37 +31,98 @@ def test_a_value_names_the_mistake_whose_evidence_it_is_or_every_one_the_run_fou
         Check("batch/dWh", False, 0.25, 1e-12),
         Check("step:long/dx", False, None, 1e-12, "the call raised ValueError: no"),
         Check("long/db", True, 0.0, 1e-12),
+        Check("rnn_backward/exists", False, None, 1e-12, "mine has no rnn_backward"),
     ]
-    report = _report(checks, [first, second], unexplained=["step:long/dx"])
-    values = testing_items._values(report, {"batch/h": 2})
+    report = _report(checks, [first, second], unexplained=["step:long/dx", "rnn_backward/exists"])
+    wrong = testing_items.Mismatch((0, 1, 2), 0.25, 0.5, 3, 40)
+    values = testing_items._values(report, {"batch/h": (2, wrong), "long/db": (None, None)})
     assert [v.id for v in values] == [
-        "cs231n-batch-float64-h",
-        "cs231n-batch-float64-dWh",
-        "cs231n-step_long-float64-dx",
-        "cs231n-long-float64-db",
+        "rnn_forward-batch-float64-h",
+        "rnn_backward-batch-float64-dWh",
+        "rnn_step_backward-long-float64-dx",
+        "rnn_backward-long-float64-db",
+        "rnn_backward-float64-exists",
+    ]
+    assert [v.title for v in values] == [
+        "rnn_forward: h of case batch",
+        "rnn_backward: dWh of case batch",
+        "rnn_step_backward: dx of case long",
+        "rnn_backward: db of case long",
+        "rnn_backward: exists",
     ]
     assert [v.mistakes for v in values] == [
         ("missing-bias",),
         ("missing-bias", "no-recurrence"),
         (),
         (),
+        (),
     ]
     assert values[0].failure().splitlines() == [
-        "h of case batch (mine as cs231n, float64): missing-bias",
+        "rnn_forward: h of case batch (mine as cs231n, float64): missing-bias",
         "  error 0.5 > tolerance 1e-12 (max|actual - expected| / max|expected|)",
         "  first failing time step: 2",
         "  mistake: missing-bias: " + testing.MISTAKES["missing-bias"],
+        "  Mismatched elements: 3 / 40 (7.5%)",
+        "  First mismatch at index (0, 1, 2): actual 0.25, expected 0.5",
     ]
     assert values[2].failure().splitlines() == [
-        "dx of case step:long (mine as cs231n, float64): no catalogued mistake",
+        "rnn_step_backward: dx of case long (mine as cs231n, float64): no catalogued mistake",
         "  not compared: the call raised ValueError: no",
         "  mistake: none of the catalogued mistakes explains it",
     ]
-    assert repr(values[3]) == "<CheckedValue cs231n-long-float64-db: passed>"
+    assert values[4].failure().splitlines()[:2] == [
+        "rnn_backward: exists (mine as cs231n, float64): no catalogued mistake",
+        "  not compared: mine has no rnn_backward",
+    ]
+    assert repr(values[3]) == "<CheckedValue rnn_backward-long-float64-db: passed>"
     assert str(values[3]) == values[3].id
     values[3].assert_passed()
-    with pytest.raises(AssertionError, match=r"^h of case batch"):
+    with pytest.raises(AssertionError, match=r"^rnn_forward: h of case batch"):
         values[0].assert_passed()
+
+
+@pytest.mark.parametrize(
+    ("api", "target", "check", "made"),
+    [
+        ("cs231n", "mine", "step:sample-h0/next_h", ("rnn_step_forward", "sample-h0", "next_h")),
+        ("cs231n", "mine", "step:sample-h0/dWh", ("rnn_step_backward", "sample-h0", "dWh")),
+        ("cs231n-torch", "mine", "batch/h", ("rnn_forward", "batch", "h")),
+        ("cs231n", "mine", "batch/dh0", ("rnn_backward", "batch", "dh0")),
+        ("coursera", "c.py", "cell:one-step/yt_pred", ("rnn_cell_forward", "one-step", "yt_pred")),
+        ("coursera", "c.py", "long/dWaa", ("rnn_backward", "long", "dWaa")),
+        ("dlfs2", "t.py:TimeRNN", "stateful/hs", ("TimeRNN.forward", "stateful", "hs")),
+        ("dlfs2", "t.py:TimeRNN", "batch/dWh", ("TimeRNN.backward", "batch", "dWh")),
+        ("sprint", "s.py:SimpleRNN", "batch/h", ("SimpleRNN.forward", "batch", "h")),
+        ("d2l", "d.py:my_rnn", "long/W_hh.grad", ("my_rnn", "long", "W_hh.grad")),
+        ("d2l", "d2l_module", "long/W_hh.grad", ("rnn", "long", "W_hh.grad")),
+        ("cs231n", "mine", "rnn_backward/exists", ("rnn_backward", "", "exists")),
+        ("dlfs2", "t.py:TimeRNN", "TimeRNN.backward/exists", ("TimeRNN.backward", "", "exists")),
+        ("cs231n", "mine", "load/TARGET", ("load", "", "TARGET")),
+    ],
+)
+def test_a_check_is_made_by_the_user_s_own_function_or_method(api, target, check, made):
+    assert made_by(api, target, check) == made
+
+
+def test_a_mismatch_is_the_first_element_beyond_the_tolerance_of_the_largest_expected():
+    expected = np.array([[4.0, -2.0, 1.0], [0.5, 3.0, -1.0]])
+    actual = expected.copy()
+    actual[0, 2] += 5e-12  # 5e-12 / 4 > 1e-12: beyond
+    actual[1, 0] += 3e-12  # 3e-12 / 4 < 1e-12: within, although 6e-12 of its own 0.5
+    actual[1, 2] = np.nan
+    found = testing_items.mismatch(actual, expected, 1e-12)
+    assert found == testing_items.Mismatch((0, 2), 1.000000000005, 1.0, 2, 6)
+    assert found.lines() == [
+        "Mismatched elements: 2 / 6 (33.3%)",
+        "First mismatch at index (0, 2): actual 1.000000000005, expected 1.0",
+    ]
+    zeros = np.zeros(3)
+    assert testing_items.mismatch([0.0, 2e-12, 0.0], zeros, 1e-12) == testing_items.Mismatch(
+        (1,), 2e-12, 0.0, 1, 3
+    )  # the absolute error where the expected value is all zero
+    assert testing_items.mismatch(expected + 1e-13, expected, 1e-12) is None
+    assert testing_items.mismatch(np.zeros((2, 1)), np.zeros(2), 1e-12) is None  # the check says
+    assert testing_items.mismatch(np.zeros((0, 3)), np.zeros((0, 3)), 1e-12) is None
 
 
 def test_the_first_failing_time_step_is_counted_along_the_whole_sequence():
@@ -86,7 +148,7 @@ def test_parametrize_checks_an_object_or_a_target_in_each_dtype(monkeypatch):
     monkeypatch.setattr(testing, "checked_values", checked_values)
     argname, params = testing.parametrize(testing_items, api="cs231n", dtype=["float32", "float64"])
     assert argname == "rnn_check"
-    assert [p.id for p in params] == ["cs231n-a-float64-h"]
+    assert [p.id for p in params] == ["rnn_forward-a-float64-h"]
     target, kwargs = calls[0]
     assert target == "reference_rnn.testing.items"
     assert kwargs["name"] == "reference_rnn.testing.items"

@@ -1,25 +1,33 @@
 """A second project's pytest suite checks its RNNs: the plugin, and the one-line parametrization.
 
 The project (written here, in a temporary folder) has a correct RNN and a buggy one that ignores
-the initial state; it runs under ``-W error``, as a project with ``filterwarnings = ["error"]``
-does. The correct one passes every item; the buggy one fails exactly the items whose case starts
-from a non-zero state, each failure naming the mistake. Each run checks in worker processes, as
-the command does: few runs, so that the suite stays fast.
+the initial state, in a package whose ``__init__.py`` marks each process that imports it; it runs
+under ``-W error``, as a project with ``filterwarnings = ["error"]`` does. The correct one passes
+every item; the buggy one fails exactly the items whose case starts from a non-zero state, each
+failure naming the user's function, the mistake and the first mismatching element. Pytest's
+process never imports the package: each run checks in worker processes, as the command does. Few
+runs, so that the suite stays fast.
 """
 
 from __future__ import annotations
 
+import ast
+import os
 import re
 import sys
+from importlib.machinery import ModuleSpec
+from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 
 from reference_rnn import testing
 from reference_rnn.checker.apis import APIS
 from reference_rnn.checker.battery import DTYPES
 from reference_rnn.checker.runner import Check, Report
-from reference_rnn.checker.target import search_path
+from reference_rnn.checker.target import TargetNotFoundError, search_path, source_file
+from reference_rnn.testing import items as testing_items
 from reference_rnn.testing import plugin as pytest_plugin
 
 pytest_plugins = ["pytester"]
@@ -72,19 +80,50 @@ from reference_rnn import testing
 def test_{name}(rnn_check):
     rnn_check.assert_passed()
 """
-VALUES = ("h", "dx", "dh0", "dWx", "dWh", "db")
+#: Marks the process that imports the package: pytest's own must never (the worker does)
+MARKING = """\
+import os
+from pathlib import Path
+
+try:
+    (Path(__file__).parent.parent / f"imported-{os.getpid()}").touch()
+except OSError:  # where the worker user may not write
+    pass
+"""
+GRADIENTS = ("dx", "dh0", "dWx", "dWh", "db")
+STEP = {"rnn_step_forward": ("next_h",), "rnn_step_backward": ("dx", "dprev_h", "dWx", "dWh", "db")}
+SEQUENCE = {"rnn_forward": ("h",), "rnn_backward": GRADIENTS}
 RUN = ("-W", "error", "-p", "no:cacheprovider", "-v")
+
+
+def _ids(
+    dtype: str, functions: dict[str, tuple[str, ...]], cases: set[str] | None = None
+) -> set[str]:
+    """The ids of ``functions``' values in ``cases`` (default: the whole battery), as the
+    battery spells each case."""
+    names = cases if cases is not None else {case.name for case in testing.cases(dtype)}
+    return {
+        f"{function}-{case}-{dtype}-{value}"
+        for function, values in functions.items()
+        for case in names
+        for value in values
+    }
 
 
 def _h0_cases(dtype: str) -> set[str]:
     """The battery's cases that start from a non-zero state: the ones the bug changes."""
-    return {case.name.replace("-", "_") for case in testing.cases(dtype) if not case.zero_h0}
+    return {case.name for case in testing.cases(dtype) if not case.zero_h0}
 
 
 @pytest.fixture
 def project(pytester: pytest.Pytester) -> pytest.Pytester:
-    pytester.makepyfile(**{"myrnn/__init__.py": "", "myrnn/good.py": GOOD, "myrnn/bad.py": BAD})
+    files = {"myrnn/__init__.py": MARKING, "myrnn/good.py": GOOD, "myrnn/bad.py": BAD}
+    pytester.makepyfile(**files)
     return pytester
+
+
+def _never_imported_here(project: pytest.Pytester) -> None:
+    assert not (project.path / f"imported-{os.getpid()}").exists()
 
 
 def _outcomes(output: str) -> dict[str, str]:
@@ -98,66 +137,97 @@ def _failure(output: str, test: str) -> list[str]:
     return section.group(1).splitlines()
 
 
+def _computed(source: str, case: testing.Case) -> dict[str, np.ndarray]:
+    """What the project's code (``GOOD`` or ``BAD``, run here) returns on ``case``."""
+    code: dict[str, object] = {}
+    exec(source, code)  # noqa: S102  (the test's own code, not the judged: that runs in a worker)
+    h, cache = code["rnn_forward"](case.x, case.h0, case.Wx, case.Wh, case.b)  # type: ignore[operator]
+    grads = code["rnn_backward"](case.dh, cache)  # type: ignore[operator]
+    return {"h": h, **dict(zip(GRADIENTS, grads, strict=True))}
+
+
+def _assert_first_mismatch(lines: list[str], case: testing.Case, value: str) -> None:
+    """``lines`` (a failure's last two) name the first element where BAD's ``value`` differs
+    from GOOD's beyond the tolerance, with both values, as numpy.testing does."""
+    bad, good = _computed(BAD, case)[value], _computed(GOOD, case)[value]
+    tolerance = testing.TOLERANCE[case.dtype]
+    beyond = np.abs(bad - good) > tolerance * np.abs(good).max()
+    first = tuple(int(i) for i in np.argwhere(beyond)[0])
+    count = int(beyond.sum())
+    assert lines[0] == (
+        f"  Mismatched elements: {count} / {bad.size} ({100 * count / bad.size:.3g}%)"
+    )
+    shown = re.fullmatch(r"  First mismatch at index (.*): actual (\S+), expected (\S+)", lines[1])
+    assert shown is not None, lines
+    assert ast.literal_eval(shown.group(1)) == first
+    assert float(shown.group(2)) == pytest.approx(float(bad[first]), rel=tolerance)
+    assert float(shown.group(3)) == pytest.approx(float(good[first]), rel=tolerance, abs=1e-15)
+
+
 def test_the_plugin_passes_the_good_rnn_and_the_one_line_fails_the_bad_one_where_h0_matters(
     project: pytest.Pytester,
 ) -> None:
     project.makepyfile(test_bad=ONE_LINE.format(name="bad"))
     result = project.runpytest_inprocess(*RUN, "--rnn-target", "myrnn.good")
     outcomes = _outcomes(result.stdout.str())
-    good = {name: o for name, o in outcomes.items() if name.startswith("rnn::test_rnn[")}
-    assert len(good) == 120
+    good = {name: o for name, o in outcomes.items() if name.startswith("myrnn/good.py::")}
+    assert set(good) == {f"myrnn/good.py::test_rnn[{i}]" for i in _ids("float64", STEP | SEQUENCE)}
     assert set(good.values()) == {"PASSED"}
     failed = {name for name, o in outcomes.items() if o == "FAILED"}
     assert failed == {
-        f"test_bad.py::test_bad[cs231n-{case}-float64-{value}]"
-        for case in _h0_cases("float64")
-        for value in VALUES
+        f"test_bad.py::test_bad[{i}]" for i in _ids("float64", SEQUENCE, _h0_cases("float64"))
     }
     assert len(outcomes) == 240
-    assert _failure(result.stdout.str(), "test_bad[cs231n-batch_h0-float64-dWh]") == [
+    result.stdout.fnmatch_lines(["*collected 240 items"])
+    lines = _failure(result.stdout.str(), "test_bad[rnn_backward-batch-h0-float64-dWh]")
+    assert lines[:-4] == [
         "",
-        "rnn_check = <CheckedValue cs231n-batch_h0-float64-dWh: failed>",
+        "rnn_check = <CheckedValue rnn_backward-batch-h0-float64-dWh: failed>",
         "",
         '    @pytest.mark.parametrize(*testing.parametrize("myrnn.bad", api="cs231n", seed=0))',
         "    def test_bad(rnn_check):",
         ">       rnn_check.assert_passed()",  # __tracebackhide__: the test's line, not ours
         (
-            "E       AssertionError: dWh of case batch-h0 (myrnn.bad as cs231n, float64): "
-            "ignores-initial-state"
+            "E       AssertionError: rnn_backward: dWh of case batch-h0 "
+            "(myrnn.bad as cs231n, float64): ignores-initial-state"
         ),
         "E         error 0.585 > tolerance 1e-12 (max|actual - expected| / max|expected|)",
         (
             "E         mistake: ignores-initial-state: the initial state (h0, h_prev) is not used: "
             "every sequence starts from zeros"
         ),
-        "",
-        "test_bad.py:7: AssertionError",
     ]
+    assert lines[-2:] == ["", "test_bad.py:7: AssertionError"]
+    case = {case.name: case for case in testing.cases("float64", seed=0)}["batch-h0"]
+    _assert_first_mismatch([line.removeprefix("E       ") for line in lines[-4:-2]], case, "dWh")
+    _never_imported_here(project)
 
 
 def test_the_plugin_fails_the_bad_rnn_where_h0_matters_selects_and_xfails_by_id(
     project: pytest.Pytester,
 ) -> None:
     project.makepyfile(test_good=ONE_LINE.format(name="good"))
-    project.makefile(".txt", xfails="# known\ncs231n-sample_h0-float32-*\n\n")
+    project.makefile(".txt", xfails="# known\nrnn_*-sample-h0-float32-*\n\n")
     result = project.runpytest_inprocess(
         *(*RUN, "--rnn-target", "myrnn.bad", "--rnn-dtype", "float32", "--rnn-seed", "0"),
-        *("--rnn-exclude", "cs231n-step_*", "--rnn-include", "cs231n-[!o]*"),
-        *("--rnn-xfail-file", "xfails.txt"),
+        *("--rnn-include", "rnn_forward-*", "--rnn-include", "rnn_backward-*"),
+        *("--rnn-exclude", "*-one-step-*", "--rnn-xfail-file", "xfails.txt"),
     )
     output = result.stdout.str()
     outcomes = _outcomes(output)
     good = {name: o for name, o in outcomes.items() if name.startswith("test_good.py::")}
     assert len(good) == 120
     assert set(good.values()) == {"PASSED"}
-    bad = {f"rnn::test_rnn[cs231n-{c}-float32-{v}]" for c in _h0_cases("float32") for v in VALUES}
-    xfailed = {f"rnn::test_rnn[cs231n-sample_h0-float32-{v}]" for v in VALUES}
-    one_step = {n for n in bad if n.startswith("rnn::test_rnn[cs231n-o")}
-    assert {n for n, o in outcomes.items() if o == "FAILED"} == bad - xfailed - one_step
+    h0_cases = _h0_cases("float32") - {"one-step"}
+    bad = {f"myrnn/bad.py::test_rnn[{i}]" for i in _ids("float32", SEQUENCE, h0_cases)}
+    xfailed = {f"myrnn/bad.py::test_rnn[{i}]" for i in _ids("float32", SEQUENCE, {"sample-h0"})}
+    assert {n for n, o in outcomes.items() if o == "FAILED"} == bad - xfailed
     assert {n for n, o in outcomes.items() if o == "XFAIL"} == xfailed
-    assert len(outcomes) == 120 + 60 - 12  # the one-line's; float32's sequences but one-step*
-    assert _failure(output, "test_rnn[cs231n-long-float32-h]") == [
-        "h of case long (myrnn.bad as cs231n, float32): ignores-initial-state",
+    sequences = {case.name for case in testing.cases("float32")} - {"one-step", "one-step-batch"}
+    assert len(outcomes) == 120 + len(_ids("float32", SEQUENCE, sequences))
+    lines = _failure(output, "test_rnn[rnn_forward-long-float32-h]")
+    assert lines[:-2] == [
+        "rnn_forward: h of case long (myrnn.bad as cs231n, float32): ignores-initial-state",
         "  error 0.397 > tolerance 1e-05 (max|actual - expected| / max|expected|)",
         "  first failing time step: 0",
         (
@@ -165,20 +235,180 @@ def test_the_plugin_fails_the_bad_rnn_where_h0_matters_selects_and_xfails_by_id(
             "every sequence starts from zeros"
         ),
     ]
+    case = {case.name: case for case in testing.cases("float32", seed=0)}["long"]
+    _assert_first_mismatch(lines[-2:], case, "h")
     # the run's diagnosis, once, in the terminal summary
     assert output.count("= reference_rnn: myrnn.bad as cs231n, float32 =") == 1
     assert "inputs drawn from seed 0 (--rnn-seed)" in output
     assert "FAILED: 78 of 120 checks passed" in output
+    _never_imported_here(project)
 
 
-def test_the_plugin_is_off_without_a_target() -> None:
-    class Config:
-        def getoption(self, name: str) -> None:
-            assert name == "rnn_target"
+def test_the_items_are_collected_as_any_test_and_selected_by_pytest_s_own_options(
+    project: pytest.Pytester,
+) -> None:
+    # with its cache: --lf reads it
+    every = {f"myrnn/bad.py::test_rnn[{i}]" for i in _ids("float64", STEP | SEQUENCE)}
+    h0 = {f"myrnn/bad.py::test_rnn[{i}]" for i in _ids("float64", SEQUENCE, _h0_cases("float64"))}
+    target = ("--rnn-target", "myrnn.bad")
+    listed = project.runpytest_inprocess(*target, "--co", "-q")
+    assert set(listed.outlines[:-2]) == every
+    assert listed.outlines[-1].startswith("120 tests collected in")
+    first = project.runpytest_inprocess(*target, "-rf")
+    first.stdout.fnmatch_lines(["collected 120 items", "*= 42 failed, 78 passed in *"])
+    summary = set(re.findall(r"^FAILED (\S+) - ", first.stdout.str(), re.MULTILINE))
+    assert summary == h0
+    one = "myrnn/bad.py::test_rnn[rnn_backward-sample-h0-float64-dWh]"
+    assert one in summary
+    again = project.runpytest_inprocess(*target, one, "-v")  # as the summary printed it
+    assert _outcomes(again.stdout.str()) == {one: "FAILED"}
+    again.stdout.fnmatch_lines(["*collected 1 item"])
+    last = project.runpytest_inprocess(*target, "--lf", "-v")
+    last.stdout.fnmatch_lines(["run-last-failure: rerun previous 42 failures"])
+    assert _outcomes(last.stdout.str()) == dict.fromkeys(h0, "FAILED")
+    chosen = project.runpytest_inprocess(*target, "-v", "-k", "rnn_step_backward and sample-h0")
+    assert set(_outcomes(chosen.stdout.str())) == {
+        f"myrnn/bad.py::test_rnn[{i}]"
+        for i in _ids("float64", {"rnn_step_backward": STEP["rnn_step_backward"]}, {"sample-h0"})
+    }
+    rest = project.runpytest_inprocess(*target, "-v", "--deselect", one)
+    assert set(_outcomes(rest.stdout.str())) == every - {one}
+    rest.stdout.fnmatch_lines(["*collected 120 items / 1 deselected / 119 selected"])
+    _never_imported_here(project)
 
-    items: list[pytest.Item] = []
-    pytest_plugin.pytest_collection_modifyitems(None, Config(), items)  # type: ignore[arg-type]
-    assert items == []
+
+def test_the_target_is_collected_wherever_pytest_looks_and_a_path_with_a_bracket_where_it_looks(
+    project: pytest.Pytester,
+) -> None:
+    project.makeini("[pytest]\ntestpaths = tests\n")
+    project.makepyfile(**{"tests/__init__.py": "", "tests/test_other.py": "def test_a(): pass"})
+    Path(project.path / "weird[1].py").write_text(GOOD)
+    for paths in ([], ["tests"], ["tests/test_other.py::test_a"]):
+        result = project.runpytest_inprocess(
+            "-p", "no:cacheprovider", "--co", "-q", *paths, "--rnn-target", "myrnn.good"
+        )
+        assert result.outlines[-1].startswith("121 tests collected in"), result.outlines
+        assert "tests/test_other.py::test_a" in result.outlines
+    # pytest reads a [ in a path as an id's: such a file is collected where pytest looks only
+    result = project.runpytest_inprocess("-p", "no:cacheprovider", "--rnn-target", "weird[1].py")
+    result.stdout.fnmatch_lines(
+        [
+            (
+                "reference_rnn: weird[[]1].py holds the checks but was not collected: "
+                "a path with a [[] is collected only where pytest's own search reaches it"
+            )
+        ]
+    )
+    found = project.runpytest_inprocess(
+        "-p", "no:cacheprovider", "--rnn-target", "weird[1].py", "."
+    )
+    found.stdout.fnmatch_lines(["collected 121 items", "*= 121 passed in *"])
+    _never_imported_here(project)
+
+
+@pytest.mark.parametrize(
+    ("options", "error"),
+    [
+        (
+            ("--rnn-target", "rnn_layer"),
+            "--rnn-target: no module 'rnn_layer' (and no file: a file's name ends in .py)",
+        ),
+        (("--rnn-target", "myrnn/goood.py"), "--rnn-target: no file myrnn/goood.py"),
+        (
+            ("--rnn-api", "cs231"),
+            (
+                "--rnn-api: must be one of cs231n, cs231n-torch, coursera, d2l, dlfs2, "
+                "dlfs2-cell, sprint, got 'cs231' (did you mean cs231n?)"
+            ),
+        ),
+        (
+            ("--rnn-dtype", "float64", "--rnn-dtype", "float16"),
+            "--rnn-dtype: must be one of float64, float32, got 'float16' (did you mean float64?)",
+        ),
+        (("--rnn-tensors", "jax"), "--rnn-tensors: must be one of numpy, torch, got 'jax'"),
+        (
+            ("--rnn-api", "sprint", "--rnn-tensors", "torch"),
+            (
+                "--rnn-tensors: tensors='torch' does not apply to api 'sprint': its code takes "
+                "NumPy arrays"
+            ),
+        ),
+        (
+            ("--rnn-xfail-file", "missing.txt"),
+            "--rnn-xfail-file: cannot read missing.txt: No such file or directory",
+        ),
+        (
+            ("--rnn-xfail-file", "latin1.txt"),
+            "--rnn-xfail-file: cannot read latin1.txt: not UTF-8 text",
+        ),
+    ],
+)
+def test_a_wrong_option_is_one_error_line_exit_4_before_anything_runs(
+    project: pytest.Pytester, options: tuple[str, ...], error: str
+) -> None:
+    (project.path / "latin1.txt").write_bytes("caf\xe9\n".encode("latin-1"))
+    result = project.runpytest_inprocess(
+        "-p", "no:cacheprovider", *("--rnn-target", "myrnn.bad"), *options
+    )
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert [line for line in result.errlines if line] == [f"ERROR: {error}"]
+    assert result.outlines == []  # not even the session's header: nothing ran
+    assert not list(project.path.glob("imported-*"))  # nor did the worker
+
+
+def test_a_target_s_name_that_loading_finds_missing_is_a_usage_error_too(
+    project: pytest.Pytester,
+) -> None:
+    result = project.runpytest_inprocess(
+        "-p", "no:cacheprovider", "--rnn-target", "myrnn/bad.py:TimeRN", "--rnn-api", "dlfs2"
+    )
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert [line for line in result.errlines if line] == [
+        "ERROR: --rnn-target: myrnn/bad.py has no TimeRN"
+    ]
+    assert "INTERNALERROR" not in result.stdout.str()
+
+
+def test_the_plugin_is_off_without_a_target(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_one="def test_one(): pass")
+    pytester.makepyfile(**{"pkg/__init__.py": "", "pkg/test_two.py": "def test_two(): pass"})
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
+    assert "reference_rnn" not in result.stdout.str()
+
+
+def test_the_target_s_file_is_found_without_running_any_of_its_code(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # the worker's search path starts there
+    (tmp_path / "pkg" / "sub").mkdir(parents=True)
+    (tmp_path / "pkg" / "__init__.py").write_text("raise SystemExit('ran')\n")
+    (tmp_path / "pkg" / "sub" / "__init__.py").write_text("raise SystemExit('ran')\n")
+    (tmp_path / "pkg" / "sub" / "layers.py").write_text("raise SystemExit('ran')\n")
+    (tmp_path / "spaces" / "inner").mkdir(parents=True)  # namespace packages, no __init__.py
+    (tmp_path / "spaces" / "inner" / "mod.py").write_text("")
+    (tmp_path / "mine.py").write_text("")
+    layers = (tmp_path / "pkg" / "sub" / "layers.py").resolve()
+    assert source_file("pkg.sub.layers") == layers
+    assert source_file("pkg.sub.layers:TimeRNN") == layers
+    assert source_file("pkg.sub") == layers.parent / "__init__.py"
+    assert source_file("spaces.inner.mod") == (tmp_path / "spaces" / "inner" / "mod.py").resolve()
+    assert source_file("pkg/sub/layers.py:TimeRNN") == layers
+    assert source_file("mine.py") == (tmp_path / "mine.py").resolve()
+    for missing in ("pkg.nope", "pkg.sub.layers.deeper", "spaces", "sys", "1pkg.mod", "nope"):
+        with pytest.raises(TargetNotFoundError, match=rf"^no module {re.escape(repr(missing))}"):
+            source_file(missing)
+    with pytest.raises(TargetNotFoundError, match=r"^no file pkg/missing\.py$"):
+        source_file("pkg/missing.py")
+
+    class Editable:  # an editable install's finder: found on sys.meta_path, after the path
+        @staticmethod
+        def find_spec(name: str, path: object) -> ModuleSpec | None:  # noqa: ARG004
+            found = name == "elsewhere"
+            return ModuleSpec(name, None, origin=str(tmp_path / "mine.py")) if found else None
+
+    monkeypatch.setattr(sys, "meta_path", [*sys.meta_path, Editable()])
+    assert source_file("elsewhere") == (tmp_path / "mine.py").resolve()
 
 
 def test_the_worker_finds_a_module_in_the_folder_pytest_runs_in(tmp_path, monkeypatch) -> None:
@@ -189,7 +419,7 @@ def test_the_worker_finds_a_module_in_the_folder_pytest_runs_in(tmp_path, monkey
     assert sys.path == ["/elsewhere", "", str(tmp_path)]
 
 
-def test_the_summary_names_the_checks_no_mistake_explains() -> None:
+def test_the_summary_names_the_tests_no_mistake_explains() -> None:
     lines: list[str] = []
 
     class Terminal:
@@ -199,14 +429,27 @@ def test_the_summary_names_the_checks_no_mistake_explains() -> None:
         def write_line(self, line: str) -> None:
             lines.append(line)
 
-    check = Check("batch/h", False, 0.5, 1e-12)
-    report = Report("cs231n", "mine", "float64", [check], [], [], ["batch/h"], forward_only=True)
-    config = SimpleNamespace(stash={pytest_plugin._REPORTS: [report]})
+    checks = [Check("batch/h", False, 0.5, 1e-12), Check("step:batch/next_h", True, 0.0, 1e-12)]
+    looks = ["batch/h: h is all zeros"]
+    report = Report(
+        "cs231n", "mine", "float64", checks, [], [], ["batch/h"], looks, forward_only=True
+    )
+    other = Report("cs231n", "mine", "float32", checks[:1], [], [], ["batch/h"])
+    values = testing_items._values(report, {}) + testing_items._values(other, {})
+    stash = {pytest_plugin._VALUES: values, pytest_plugin._COLLECTED: True}
+    listing = SimpleNamespace(stash=stash, option=SimpleNamespace(collectonly=True))
+    pytest_plugin.pytest_terminal_summary(Terminal(), listing)  # type: ignore[arg-type]
+    assert lines == []  # --co: the check ran to list its items, but a verdict is a run's
+    config = SimpleNamespace(stash=stash, option=SimpleNamespace(collectonly=False))
     pytest_plugin.pytest_terminal_summary(Terminal(), config)  # type: ignore[arg-type]
     assert lines == [
         "= reference_rnn: mine as cs231n, float64",
-        "failed checks no catalogued mistake explains: batch/h",
-        "FAILED (forward only): 0 of 1 checks passed",
+        "failed checks no catalogued mistake explains: rnn_forward-batch-float64-h",
+        "  batch/h: h is all zeros",
+        "FAILED (forward only): 1 of 2 checks passed",
+        "= reference_rnn: mine as cs231n, float32",
+        "failed checks no catalogued mistake explains: rnn_forward-batch-float32-h",
+        "FAILED: 0 of 1 checks passed",
     ]
 
 

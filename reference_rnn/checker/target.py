@@ -76,12 +76,18 @@ def source_file(target: str) -> Path:
     if all(part.isidentifier() for part in parts):
         for i in range(len(parts)):
             name = ".".join(parts[: i + 1])
-            finders = [PathFinder, *(f for f in sys.meta_path if f is not PathFinder)]
-            found = (finder.find_spec(name, locations) for finder in finders)
-            spec = next(filter(None, found), None)
+            # the path's finder given the last part alone: for a package's part it would
+            # otherwise read its parent in sys.modules, where nothing was imported
+            others = (f.find_spec(name, locations) for f in sys.meta_path if f is not PathFinder)
+            spec = PathFinder.find_spec(parts[i], locations) or next(filter(None, others), None)
             if spec is None or spec.submodule_search_locations is None:
                 break  # not found; or a module, which has no submodules
-            locations = list(spec.submodule_search_locations)
+            locations = (
+                list(spec.submodule_search_locations)
+                if spec.origin is not None
+                # a namespace package's folders, found as its path object would find them
+                else [str(Path(f) / parts[i]) for f in locations if (Path(f) / parts[i]).is_dir()]
+            )
     if spec is None or name != source or spec.origin is None or not Path(spec.origin).is_file():
         msg = f"no module {source!r} (and no file: a file's name ends in .py)"
         raise TargetNotFoundError(msg)

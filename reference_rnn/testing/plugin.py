@@ -192,7 +192,6 @@ def pytest_collect_file(
     shown = printable(checked.nodeid)
     if shown != checked.nodeid:  # pytest prints node ids as they are: a name must not forge lines
         checked = CheckedFile.from_parent(parent, path=file_path, nodeid=shown)
-    parent.config.stash[_COLLECTED] = True
     return [checked]
 
 
@@ -214,6 +213,7 @@ class CheckedFile(pytest.File):
 
     def collect(self) -> Iterator[RNNCheckItem]:
         config = self.config
+        config.stash[_COLLECTED] = True
         include, exclude = config.getoption("rnn_include"), config.getoption("rnn_exclude")
         xfails = config.stash[_RUN].xfails
         for value in config.stash[_VALUES]:
@@ -269,6 +269,8 @@ def _patterns(path: str | None) -> list[str]:
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    if config.option.collectonly:
+        return  # the check ran, to list its items; its verdict is a run's
     values = config.stash.get(_VALUES, [])
     for report in {id(v.report): v.report for v in values}.values():
         terminalreporter.write_sep("=", f"reference_rnn: {report.heading}")
