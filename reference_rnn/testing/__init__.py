@@ -157,10 +157,10 @@ def parametrize(
     ``target`` is what :func:`check` takes, and the result ``(argname, params)``. The check
     runs once, when the test module is
     collected, with the code under test in a worker process; each :class:`CheckedValue` then
-    passes or fails alone, its id naming case, dtype and value
-    (``test_rnn[cs231n-sample_h0-float64-dWh]``), its failure the error, the first failing
-    time step and the mistake the diagnosis names. ``seed`` and ``forward_only`` as for
-    :func:`check`.
+    passes or fails alone, its id naming the function or method that returned the value, the
+    case, the dtype and the value (``test_rnn[rnn_step_backward-sample-h0-float64-dWh]``), its
+    failure the error, the first failing time step, the mistake the diagnosis names and the
+    first mismatching element. ``seed`` and ``forward_only`` as for :func:`check`.
     """
     dtypes = [dtype] if isinstance(dtype, str) else list(dtype)
     for each in dtypes:
