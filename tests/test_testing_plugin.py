@@ -209,7 +209,8 @@ def test_the_plugin_fails_the_bad_rnn_where_h0_matters_selects_and_xfails_by_id(
     project.makepyfile(test_good=ONE_LINE.format(name="good"))
     project.makefile(".txt", xfails="# known\nrnn_*-sample-h0-float32-*\n\n")
     result = project.runpytest_inprocess(
-        *(*RUN, "--rnn-target", "myrnn.bad", "--rnn-dtype", "float32", "--rnn-seed", "0"),
+        *(*RUN, "--rnn-target", "myrnn.bad", "--rnn-seed", "0"),
+        *("--rnn-dtype", "float32", "--rnn-dtype", "float32"),  # once is enough
         *("--rnn-include", "rnn_forward-*", "--rnn-include", "rnn_backward-*"),
         *("--rnn-exclude", "*-one-step-*", "--rnn-xfail-file", "xfails.txt"),
     )
@@ -225,6 +226,7 @@ def test_the_plugin_fails_the_bad_rnn_where_h0_matters_selects_and_xfails_by_id(
     assert {n for n, o in outcomes.items() if o == "XFAIL"} == xfailed
     sequences = {case.name for case in testing.cases("float32")} - {"one-step", "one-step-batch"}
     assert len(outcomes) == 120 + len(_ids("float32", SEQUENCE, sequences))
+    result.stdout.fnmatch_lines([f"*collected {len(outcomes)} items"])
     lines = _failure(output, "test_rnn[rnn_forward-long-float32-h]")
     assert lines[:-2] == [
         "rnn_forward: h of case long (myrnn.bad as cs231n, float32): ignores-initial-state",

@@ -113,7 +113,7 @@ def pytest_configure(config: pytest.Config) -> None:
     target = config.getoption("rnn_target")
     if not target:
         return
-    dtypes = config.getoption("rnn_dtype") or ["float64"]
+    dtypes = list(dict.fromkeys(config.getoption("rnn_dtype") or ["float64"]))  # each once
     for dtype in dtypes:
         _choice("--rnn-dtype", dtype, DTYPES)
     api = _choice("--rnn-api", config.getoption("rnn_api"), APIS)
