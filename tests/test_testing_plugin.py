@@ -258,11 +258,12 @@ def test_the_items_are_collected_as_any_test_and_selected_by_pytest_s_own_option
     assert listed.outlines[-1].startswith("120 tests collected in")
     first = project.runpytest_inprocess(*target, "-rf")
     first.stdout.fnmatch_lines(["collected 120 items", "*= 42 failed, 78 passed in *"])
-    summary = set(re.findall(r"^FAILED (\S+) - ", first.stdout.str(), re.MULTILINE))
+    summary = set(re.findall(r"^FAILED (\S+)", first.stdout.str(), re.MULTILINE))
     assert summary == h0
     one = "myrnn/bad.py::test_rnn[rnn_backward-sample-h0-float64-dWh]"
     assert one in summary
-    again = project.runpytest_inprocess(*target, one, "-v")  # as the summary printed it
+    # as the summary printed it; the file is a doctest module too, and still not imported
+    again = project.runpytest_inprocess(*target, one, "-v", "--doctest-modules")
     assert _outcomes(again.stdout.str()) == {one: "FAILED"}
     again.stdout.fnmatch_lines(["*collected 1 item"])
     last = project.runpytest_inprocess(*target, "--lf", "-v")
@@ -279,28 +280,37 @@ def test_the_items_are_collected_as_any_test_and_selected_by_pytest_s_own_option
     _never_imported_here(project)
 
 
-def test_the_target_is_collected_wherever_pytest_looks_and_a_path_with_a_bracket_where_it_looks(
+def test_the_target_is_collected_wherever_it_is_and_the_summary_says_where_it_was_not(
     project: pytest.Pytester,
 ) -> None:
     project.makeini("[pytest]\ntestpaths = tests\n")
     project.makepyfile(**{"tests/__init__.py": "", "tests/test_other.py": "def test_a(): pass"})
-    Path(project.path / "weird[1].py").write_text(GOOD)
-    for paths in ([], ["tests"], ["tests/test_other.py::test_a"]):
+    (project.path / "weird[1].py").write_text(GOOD)
+    (project.path / "build").mkdir()
+    (project.path / "build" / "rnn.py").write_text(GOOD)
+    # outside testpaths, beside a folder given, a test given, and the folder that holds it
+    for paths in ([], ["tests"], ["tests/test_other.py::test_a"], ["."]):
         result = project.runpytest_inprocess(
-            "-p", "no:cacheprovider", "--co", "-q", *paths, "--rnn-target", "myrnn.good"
+            *("-p", "no:cacheprovider", "--co", "-q"), *paths, "--rnn-target", "myrnn.good"
         )
         assert result.outlines[-1].startswith("121 tests collected in"), result.outlines
         assert "tests/test_other.py::test_a" in result.outlines
-    # pytest reads a [ in a path as an id's: such a file is collected where pytest looks only
-    result = project.runpytest_inprocess("-p", "no:cacheprovider", "--rnn-target", "weird[1].py")
-    result.stdout.fnmatch_lines(
-        [
-            (
-                "reference_rnn: weird[[]1].py holds the checks but was not collected: "
-                "a path with a [[] is collected only where pytest's own search reaches it"
-            )
-        ]
-    )
+    # where pytest's search does not go: a folder it skips, under a folder given; a path with
+    # a [, which pytest reads as an id's parameters and so cannot be given
+    for target, paths in (("build/rnn.py", ["."]), ("weird[1].py", [])):
+        result = project.runpytest_inprocess(
+            "-p", "no:cacheprovider", "--rnn-target", target, *paths
+        )
+        result.stdout.fnmatch_lines(
+            [
+                "collected 1 item",
+                (
+                    f"reference_rnn: {target.replace('[', '[[]')} holds the checks, but pytest's "
+                    "search did not reach it: name it, or a folder that holds it, on the command "
+                    "line"
+                ),
+            ]
+        )
     found = project.runpytest_inprocess(
         "-p", "no:cacheprovider", "--rnn-target", "weird[1].py", "."
     )

@@ -1,3 +1,26 @@
+"""The pytest plugin: ``pytest --rnn-target TARGET --rnn-api API`` checks your RNN, a test per value.
+
+Installed with the package (the ``pytest11`` entry point ``reference_rnn``) and off unless
+``--rnn-target`` is given. Then the check runs once per dtype as collection starts, the code under
+test in a worker process as ``python -m reference_rnn check`` runs it, and TARGET's file is
+collected as any test file is (added to the paths pytest collects unless one holds it): each
+case, dtype and value is one test of it,
+``rnn_layers.py::test_rnn[rnn_step_backward-sample-h0-float64-dWh]``, named after the user's
+function or method, the case as the battery spells it, the dtype and the value. Its failure
+gives the error against the tolerance, the first failing time step, the mistake the diagnosis
+names, and the first mismatching element with its actual and expected values. The run's
+diagnosis is printed once at the end. Pytest never imports the file, nor a package that holds
+it: that package is collected as a plain folder.
+
+Selecting works as for any test: ``-k``, ``--lf``, ``--deselect`` and the node ids pytest prints.
+``--rnn-include`` and ``--rnn-exclude`` select by id pattern (``fnmatch``, as often as needed);
+``--rnn-xfail-file`` names a file of id patterns, one a line (``#`` comments), whose tests are
+expected to fail (strictly: one that passes fails the run). ``--rnn-timeout`` and
+``--rnn-memory-limit`` are ``check``'s ``--timeout`` and ``--memory-limit``. A wrong option (an
+API, dtype or tensors that does not exist, a number out of range, a TARGET that does not exist,
+an xfail file that cannot be read) is a usage error: one ``ERROR:`` line, exit 4.
+"""
+
 from __future__ import annotations
 
 import os
@@ -103,7 +126,8 @@ def pytest_configure(config: pytest.Config) -> None:
     """Every option checked before anything runs: one ``ERROR:`` line, exit 4, for a wrong one.
 
     With ``--rnn-target``, TARGET's file is added to the paths pytest collects, unless an
-    argument already names it (``rnn_layers.py::test_rnn[...]`` selects its items).
+    argument names it (``rnn_layers.py::test_rnn[...]`` selects its items) or a folder that
+    holds it (pytest's search finds it there).
     """
     config.stash[_LIMITS_KEY] = Limits(
         timeout=_option(config, "--rnn-timeout", seconds, whole=False, default=_LIMITS.timeout),
@@ -129,9 +153,11 @@ def pytest_configure(config: pytest.Config) -> None:
     xfails = _patterns(config.getoption("rnn_xfail_file"))
     config.stash[_RUN] = _Run(target, api, dtypes, file, xfails)
     here = config.invocation_params.dir
-    named = {(here / arg.partition("[")[0].split("::")[0]).resolve() for arg in config.args}
+    named = [(here / arg.partition("[")[0].split("::")[0]).resolve() for arg in config.args]
     relative = os.path.relpath(file, here)
-    if file not in named and "[" not in relative:  # pytest reads a [ as an id's parameters
+    # pytest reads a [ as an id's parameters; and pytest 8 given a folder and a file in it
+    # collects the file alone
+    if not any(file.is_relative_to(path) for path in named) and "[" not in relative:
         config.args.append(relative)
 
 
@@ -292,6 +318,6 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     if values and not config.stash.get(_COLLECTED, False):
         file = printable(os.path.relpath(config.stash[_RUN].file))
         terminalreporter.write_line(
-            f"reference_rnn: {file} holds the checks but was not collected: a path with a [ "
-            "is collected only where pytest's own search reaches it"
+            f"reference_rnn: {file} holds the checks, but pytest's search did not reach it: "
+            "name it, or a folder that holds it, on the command line"
         )
