@@ -109,7 +109,7 @@ def test_the_json_document_and_the_html_page_hold_the_escaped_texts(tmp_path):
     page = tmp_path / "page.html"
     result = run("check", str(path), "--api", "cs231n", "--json", "--html", str(page))
     assert result.returncode == 1
-    assert result.stderr == ""
+    assert result.stderr == f"reference-rnn check: wrote the HTML report to {page}\n"
     document = json.loads(result.stdout)  # exactly one document
     assert document["target"] == f"{tmp_path}/student{ESCAPED}.py"
     assert document["output"][:2] == ["x", f"{FORGED}\\x1b[2J\\u202e\\r\\u2028"]
