@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -43,29 +45,73 @@ def hostile(folder: Path, change: str) -> Path:
     return path
 
 
+UNPRIVILEGED = 4242
+AS_A_USER = shutil.which("setpriv") is not None and shutil.which("unshare") is not None
+# who starts the checker: root (its worker drops to nobody) or a normal user (its worker goes into
+# namespaces); the attacks are made in both, and each is refused in both
+STARTED_BY = [
+    pytest.param("root", id="by-root"),
+    pytest.param(
+        "a user",
+        id="by-a-user",
+        marks=pytest.mark.skipif(not AS_A_USER, reason="needs setpriv and unshare"),
+    ),
+]
+
+
 def run(
-    target: Path, *options: str, timeout: float = 120, env: dict[str, str] | None = None
+    target: Path,
+    *options: str,
+    timeout: float = 120,
+    env: dict[str, str] | None = None,
+    started_by: str = "root",
 ) -> subprocess.CompletedProcess[str]:
     """The checker, its temporary folders in a folder of this test's: none left there after."""
     command = [sys.executable, "-P", "-m", "reference_rnn", "check", str(target), "--api", "cs231n"]
     own = target.parent / "checker-tmp"
     own.mkdir(mode=0o700)
     env = {**os.environ, "TMPDIR": str(own), **(env or {})}
+    command = [*command, "--json", *options]
+    stage = Path(tempfile.mkdtemp(prefix="stage-"))  # root's: where mounts wait, out of any cover
+    if started_by == "a user":
+        os.chown(own, UNPRIVILEGED, UNPRIVILEGED)
+        command = as_a_user(command, target.parent, stage, env)
     with subprocess.Popen(
-        [*command, "--json", *options],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT
     ) as checker:
         try:
             stdout, stderr = checker.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
             checker.kill()
             raise
+        finally:
+            shutil.rmtree(stage)
     assert list(own.iterdir()) == []
     assert groups(checker.pid) == []  # every cgroup the checker made is gone
     return subprocess.CompletedProcess(checker.args, checker.returncode, stdout, stderr)
+
+
+def as_a_user(command: list[str], folder: Path, stage: Path, env: dict[str, str]) -> list[str]:
+    """``command`` run as uid 4242, the interpreter under /root made reachable for it.
+
+    As it is in a container's /usr/local: what 4242 must reach (the interpreter, the venv, the
+    project, the test's folder) is brought back under a tmpfs on each folder it may not pass (/root,
+    a CI clone's 0700 folder, pytest's 0700 base), in the command's own mount namespace, as the
+    boundary does for its worker.
+    """
+    needed = {os.path.realpath(p) for p in (sys.base_prefix, sys.prefix, ROOT, folder)}
+    covers = {c for c in (boundary._blocked(p, UNPRIVILEGED, UNPRIVILEGED) for p in needed) if c}
+    back = sorted(p for p in needed if any(p == c or p.startswith(c + "/") for c in covers))
+    steps = []
+    for i, path in enumerate(back):
+        (stage / str(i)).mkdir()
+        steps.append(f"mount --bind {path} {stage / str(i)}")
+    steps += [f"mount -t tmpfs -o mode=755 tmpfs {cover}" for cover in sorted(covers)]
+    steps += [f"mkdir -p {p} && mount --move {stage / str(i)} {p}" for i, p in enumerate(back)]
+    env["HOME"] = "/tmp"
+    user = f"setpriv --reuid {UNPRIVILEGED} --regid {UNPRIVILEGED} --clear-groups"
+    script = " && ".join([*steps, f"exec {user} {shlex.join(command)}"])
+    return ["unshare", "--mount", "sh", "-c", script]
 
 
 def groups(pid: int) -> list[str]:
@@ -185,8 +231,9 @@ FIND_THE_CHECKER = """
 
 @ROOT_ONLY
 @pytest.mark.parametrize("name", ["SIGTERM", "SIGINT", "SIGSTOP"])
-def test_a_signal_to_the_checker_cannot_reach_it(tmp_path, name):
-    result = run(hostile(tmp_path, FIND_THE_CHECKER % name), timeout=120)
+@pytest.mark.parametrize("started_by", STARTED_BY)
+def test_a_signal_to_the_checker_cannot_reach_it(tmp_path, started_by, name):
+    result = run(hostile(tmp_path, FIND_THE_CHECKER % name), started_by=started_by)
     assert raised(result) == {"PermissionError: signalled 0"}  # in the checker's own report
     assert json.loads(result.stdout)["checks"][0]["passed"] is True
 
@@ -207,7 +254,8 @@ def test_a_signal_to_the_checker_cannot_reach_it(tmp_path, name):
         "PTRACE_SEIZE",
     ],
 )
-def test_the_checker_s_output_and_memory_are_out_of_reach(tmp_path, attack):
+@pytest.mark.parametrize("started_by", STARTED_BY)
+def test_the_checker_s_output_and_memory_are_out_of_reach(tmp_path, started_by, attack):
     change = f"""
         import ctypes, os
         def checker():
@@ -227,7 +275,13 @@ def test_the_checker_s_output_and_memory_are_out_of_reach(tmp_path, attack):
                 raise PermissionError(os.strerror(ctypes.get_errno()))
         {attack}
     """
-    result = run(hostile(tmp_path, change))
+    result = run(hostile(tmp_path, change), started_by=started_by)
+    if started_by == "a user":  # the worker's own PID namespace: the checker is not in sight
+        assert raised(result) in (
+            {"FileNotFoundError: [Errno 2] No such file or directory: '/proc/0/fd/1'"},
+            {"LookupError: no checker"},
+        )
+        return
     assert raised(result) in (  # and stdout is exactly one document, the checker's
         {"PermissionError: Operation not permitted"},
         {
@@ -247,20 +301,23 @@ def test_the_checker_s_output_and_memory_are_out_of_reach(tmp_path, attack):
     ],
     ids=["capture replaced by a directory", "capture replaced by a FIFO", "folder unreadable"],
 )
-def test_the_checker_s_files_are_out_of_reach(tmp_path, attack):
+@pytest.mark.parametrize("started_by", STARTED_BY)
+def test_the_checker_s_files_are_out_of_reach(tmp_path, started_by, attack):
     change = f"""
         import os
         def capture():
             return os.readlink("/proc/self/fd/1")
         {attack}
     """
-    result = run(hostile(tmp_path, change))
+    result = run(hostile(tmp_path, change), started_by=started_by)
     assert len(raised(result)) == 1
-    assert next(iter(raised(result))).startswith(("PermissionError", "FileNotFoundError"))
+    refused = ("PermissionError", "FileNotFoundError", "OSError: [Errno 30] Read-only file system")
+    assert next(iter(raised(result))).startswith(refused)
 
 
 @ROOT_ONLY
-def test_300_mb_to_stdout_ends_the_worker_and_the_report_is_the_checker_s(tmp_path):
+@pytest.mark.parametrize("started_by", STARTED_BY)
+def test_300_mb_to_stdout_ends_the_worker_and_the_report_is_the_checker_s(tmp_path, started_by):
     change = """
         import os
         block = b"x" * 2**20
@@ -268,7 +325,7 @@ def test_300_mb_to_stdout_ends_the_worker_and_the_report_is_the_checker_s(tmp_pa
             os.write(1, block)
     """
     started = time.monotonic()
-    result = run(hostile(tmp_path, change))
+    result = run(hostile(tmp_path, change), started_by=started_by)
     assert raised(result) == {"OSError: [Errno 27] File too large"}  # Python ignores SIGXFSZ
     document = json.loads(result.stdout)
     assert (
@@ -284,32 +341,38 @@ def pids(result: subprocess.CompletedProcess[str]) -> set[int]:
 
 
 @ROOT_ONLY
-def test_a_detached_grandchild_is_dead_when_the_check_returns(tmp_path):
-    victim = tmp_path / "report.json"
-    victim.write_text("the checker's")
-    victim.chmod(0o666)
+@pytest.mark.parametrize("started_by", STARTED_BY)
+def test_a_detached_grandchild_is_dead_when_the_check_returns(tmp_path, started_by):
+    marker = str(tmp_path / "the grandchild")  # in its command line, to find it from outside
     change = f"""
-        import os, time
+        import os, sys
+        ready, told = os.pipe()
         if os.fork() == 0:
             os.setsid()
             if os.fork() == 0:
-                # written whole, then named: whoever waits for the name reads the whole pid
-                open(__file__ + ".tmp", "w").write(str(os.getpid()))
-                os.replace(__file__ + ".tmp", __file__ + ".pid")
-                time.sleep(3)
-                open({str(victim)!r}, "w").write("rewritten")
-                os._exit(0)
+                os.dup2(told, 1)
+                wait = "import os, time; os.write(1, b'ready'); time.sleep(3600)"
+                os.execv(sys.executable, [sys.executable, "-c", wait, {marker!r}])
             os._exit(0)
-        while not os.path.exists(__file__ + ".pid"):
-            time.sleep(0.01)
+        os.close(told)
+        assert os.read(ready, 5) == b"ready"  # it runs, detached, as its own session
         raise RuntimeError("forked")
     """
-    result = run(hostile(tmp_path, change))
+    result = run(hostile(tmp_path, change), started_by=started_by)
     assert raised(result) == {"RuntimeError: forked"}
-    grandchild = int((tmp_path / "hostile.py.pid").read_text())
-    assert not alive(grandchild)
-    time.sleep(4)
-    assert victim.read_text() == "the checker's"
+    assert running(marker) == []
+
+
+def running(marker: str) -> list[int]:
+    """The processes whose command line holds ``marker`` (zombies are dead: ended, not reaped)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if marker.encode() in (entry / "cmdline").read_bytes() and alive(int(entry.name)):
+                found.append(int(entry.name))
+        except (OSError, ValueError):  # not a process, or one that ended between the looks
+            continue
+    return found
 
 
 FOUR_CHILDREN = """
@@ -390,23 +453,12 @@ def test_a_fork_bomb_fails_by_the_process_limit_and_its_processes_are_gone(tmp_p
     assert not [pid for pid in children if alive(pid)]
 
 
-UNPRIVILEGED = 4242
-
-
-@pytest.mark.skipif(
-    os.geteuid() != 0 or shutil.which("setpriv") is None or shutil.which("unshare") is None,
-    reason="runs the checker as an unprivileged user: needs root, setpriv and unshare",
-)
-def test_a_checker_run_by_a_normal_user_puts_its_worker_in_namespaces(tmp_path_factory):
-    """The checker as uid 4242 (the interpreter under /root made readable for it, as it is in a
-    container's /usr/local): its worker in a user, PID and mount namespace."""
-    import tempfile
-
-    tmp_path = Path(tempfile.mkdtemp(prefix="reference-rnn-boundary-test-"))  # 4242 must reach it
-    tmp_path.chmod(0o777)
-    probe = tmp_path / "probe.json"
+@ROOT_ONLY
+@pytest.mark.skipif(not AS_A_USER, reason="needs setpriv and unshare")
+def test_a_checker_run_by_a_normal_user_puts_its_worker_in_namespaces(tmp_path):
+    """The checker as uid 4242: its worker in a user, PID and mount namespace."""
     change = f"""
-        import json, os, signal
+        import json, os
         seen = {{"pid": os.getpid(), "ppid": os.getppid(), "uid": os.getuid()}}
         seen["processes"] = sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
         for name, path in [("project", {str(ROOT / "x")!r}), ("tmp", "/tmp/x")]:
@@ -415,48 +467,10 @@ def test_a_checker_run_by_a_normal_user_puts_its_worker_in_namespaces(tmp_path_f
                 seen[name] = "written"
             except OSError as exc:
                 seen[name] = exc.strerror
-        for sig in (signal.SIGTERM, signal.SIGSTOP):
-            try:
-                os.kill(os.getppid() or 1, sig) if os.getppid() else None
-            except OSError:
-                pass
         print("PROBE" + json.dumps(seen))
         raise ValueError("probed")
     """
-    target = hostile(tmp_path, change)
-    # what uid 4242 must reach (the interpreter, the venv, the project, the target), brought back
-    # under a tmpfs on each folder it may not pass (/root, a CI clone's 0700 folder), as the
-    # boundary does for its worker; the tmpfs mounts made in the test's own mount namespace
-    needed = {os.path.realpath(p) for p in (sys.base_prefix, sys.prefix, ROOT, tmp_path)}
-    covers = {c for c in (boundary._blocked(p, UNPRIVILEGED, UNPRIVILEGED) for p in needed) if c}
-    back = sorted(p for p in needed if any(p == c or p.startswith(c + "/") for c in covers))
-    steps = []
-    for i, path in enumerate(back):
-        (tmp_path / f"stage{i}").mkdir()
-        steps.append(f"mount --bind {path} {tmp_path / f'stage{i}'}")
-    steps += [f"mount -t tmpfs -o mode=755 tmpfs {cover}" for cover in sorted(covers)]
-    for i, path in enumerate(back):
-        steps.append(f"mkdir -p {path} && mount --move {tmp_path / f'stage{i}'} {path}")
-    script = " && ".join(
-        [
-            *steps,
-            (
-                f"exec setpriv --reuid {UNPRIVILEGED} --regid {UNPRIVILEGED} --clear-groups "
-                f"env HOME=/tmp TMPDIR={tmp_path} {sys.executable} -P -m reference_rnn check "
-                f"{target} --api cs231n --json"
-            ),
-        ]
-    )
-    probe.touch()
-    probe.chmod(0o666)
-    result = subprocess.run(
-        ["unshare", "--mount", "sh", "-c", script],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        cwd=ROOT,
-    )
+    result = run(hostile(tmp_path, change), started_by="a user")
     assert raised(result) == {"ValueError: probed"}, result.stderr
     seen = json.loads(json.loads(result.stdout)["output"][0].removeprefix("PROBE"))
     assert seen["uid"] == UNPRIVILEGED
@@ -465,5 +479,3 @@ def test_a_checker_run_by_a_normal_user_puts_its_worker_in_namespaces(tmp_path_f
     assert seen["processes"] == [1]
     assert seen["project"] == "Read-only file system"
     assert seen["tmp"] == "written"  # its private tmpfs
-    assert [p.name for p in tmp_path.glob("reference-rnn-check-*")] == []
-    shutil.rmtree(tmp_path)

@@ -17,6 +17,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from processes import call_limit
 
 from reference_rnn import testing
 from reference_rnn.checker.apis import with_tensors
@@ -348,10 +349,11 @@ def test_the_new_apis_run_under_the_worker_s_limits(torch, tmp_path, capsys, api
     target = tmp_path / "hostile.py"
     target.write_text(code, encoding="utf-8")
     name = f"{target}:rnn" if api == "d2l" else str(target)
-    exit_code, document = run_json(capsys, name, "--api", api, "--timeout", "0.5")
+    exit_code, document = run_json(capsys, name, "--api", api, "--timeout", str(call_limit()))
     assert exit_code == 1
     details = {c["detail"] for c in document["checks"] if c["name"] != "rnn_forward/exists"}
-    lost = "did not return within 0.5 s: stopped" if api == "d2l" else "the worker process exited"
+    hung = f"did not return within {call_limit():g} s: stopped"
+    lost = hung if api == "d2l" else "the worker process exited"
     assert any(lost in d for d in details), details
     assert all(d.startswith((lost, "not run: 3 earlier calls")) for d in details), details
 

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
-from processes import alive
+from processes import alive, call_limit
 
 from reference_rnn import testing
 from reference_rnn.checker import battery
@@ -170,7 +170,7 @@ LOST = {
         "",
         "the worker process was killed by SIGABRT (abort(), or a failed assertion in compiled code)",
     ),
-    "while True: pass": ("while True:\n    pass", "", "did not return within 0.5 s: stopped"),
+    "while True: pass": ("while True:\n    pass", "", "did not return within {limit:g} s: stopped"),
     "an __array__ that loops": (
         "return Endless(), None",
         """
@@ -179,7 +179,7 @@ LOST = {
                 while True:
                     pass
         """,
-        "did not return within 0.5 s: stopped",
+        "did not return within {limit:g} s: stopped",
     ),
 }
 #: the first lines of what faulthandler prints to the captured stderr
@@ -191,8 +191,9 @@ def test_a_call_that_ends_or_hangs_the_worker_fails_and_the_rest_run(
     request, tmp_path, capfd, change, at_import, reason
 ):
     path = hostile(tmp_path, at_import=at_import, in_forward=change, once=True)
-    code, document = check(capfd, path, "--timeout", "0.5")
+    code, document = check(capfd, path, "--timeout", str(call_limit()))
     assert (code, document["passed"]) == (1, False)
+    reason = reason.format(limit=call_limit())
     assert failures(document) == {reason: sequence_checks(["sample"])}
     assert len(document["checks"]) == 120
     fatal = FATAL.get(request.node.callspec.id)
@@ -208,7 +209,7 @@ def test_a_call_that_ends_or_hangs_the_worker_fails_and_the_rest_run(
     ("change", "reason"),
     [
         ("import os\nos._exit(0)", LOST["os._exit(0)"][2]),
-        ("import time\ntime.sleep(3600)", "did not return within 0.5 s: stopped"),
+        ("import time\ntime.sleep(3600)", "did not return within {limit:g} s: stopped"),
     ],
     ids=["os._exit(0)", "time.sleep(3600)"],
 )
@@ -216,14 +217,30 @@ def test_code_that_crashes_or_hangs_every_call_costs_three_restarts(
     tmp_path, capfd, change, reason
 ):
     path = hostile(tmp_path, in_forward=change)
-    code, document = check(capfd, path, "--timeout", "0.5")
+    code, document = check(capfd, path, "--timeout", str(call_limit()))
     assert (code, document["passed"]) == (1, False)
+    reason = reason.format(limit=call_limit())
     assert failures(document) == {
         reason: sequence_checks(CASES[:3]),
         f"not run: 3 earlier calls crashed or hung the worker (the last: {reason})": (
             sequence_checks(CASES[3:])
         ),
     }
+
+
+def test_a_worker_s_slow_start_and_restart_do_not_count_against_the_timeout(
+    tmp_path, capfd, monkeypatch
+):
+    # every interpreter here starts slowly (a slow disk, a loaded machine): three timeouts long
+    slow = tmp_path / "slow"
+    slow.mkdir()
+    (slow / "sitecustomize.py").write_text(f"import time\ntime.sleep({3 * call_limit()})\n")
+    monkeypatch.setenv("PYTHONPATH", str(slow))
+    path = hostile(tmp_path, in_forward="import os\nos._exit(0)", once=True)
+    code, document = check(capfd, path, "--timeout", str(call_limit()))
+    # the first worker's start, then the restart after the exit: the rest passes
+    assert (code, document["passed"]) == (1, False)
+    assert failures(document) == {LOST["os._exit(0)"][2]: sequence_checks(["sample"])}
 
 
 def test_a_value_that_breaks_the_checker_reading_it_fails_that_call(tmp_path, capfd):
@@ -254,7 +271,7 @@ LOAD = {
     ),
     "a hang at import": (
         "import time\ntime.sleep(3600)",
-        "loading {path} did not finish within 1 s: stopped",
+        "loading {path} did not finish within {limit:g} s: stopped",
     ),
     "a syntax error": (
         "def broken(:\n    pass",
@@ -274,11 +291,11 @@ LOAD = {
 @pytest.mark.parametrize(("at_import", "reason"), LOAD.values(), ids=LOAD)
 def test_code_that_cannot_be_loaded_is_the_failed_check_load(tmp_path, capfd, at_import, reason):
     path = hostile(tmp_path, at_import=at_import)
-    code, document = check(capfd, path, "--timeout", "1")
+    code, document = check(capfd, path, "--timeout", str(call_limit()))
     assert (code, document["passed"]) == (1, False)
     last = at_import.splitlines()[-1].strip()
     line = path.read_text().splitlines().index(at_import.splitlines()[0]) + 1
-    expected = reason.format(path=path, at=at(path, last), line=line)
+    expected = reason.format(path=path, at=at(path, last), line=line, limit=call_limit())
     assert [(c["name"], c["detail"]) for c in document["checks"]] == [("load/TARGET", expected)]
     assert document["diagnoses"] == []
 

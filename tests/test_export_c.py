@@ -7,6 +7,7 @@ same without pytest.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -58,3 +59,20 @@ def test_the_c_example_passes_every_case_it_implements_and_its_planted_mistake_f
     # it was built and ran: the checks failed, not the compiler
     assert planted.stdout.splitlines()[-1].startswith("60 failed; ")
     assert "FAIL step-tanh-sample.float64.npz " in planted.stdout
+
+
+def test_a_relative_export_is_taken_from_where_make_is_run(tmp_path):
+    assert main(["export", str(tmp_path / "cases"), "--only", "step-tanh-sample"]) == 0
+    build = tmp_path / "build"
+    command = ["make", "--no-print-directory", "-C", str(EXAMPLE), "check", "EXPORT=cases"]
+    # as a shell runs it in tmp_path: its PWD is tmp_path
+    done = subprocess.run(
+        [*command, f"BUILD={build}"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+        env={**os.environ, "PWD": str(tmp_path)},
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.splitlines()[-2].startswith("float64: 1 passed, worst error ")

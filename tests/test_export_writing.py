@@ -180,3 +180,58 @@ def test_a_temporary_file_that_cannot_be_made_is_named_by_its_file(tmp_path, mon
         f"reference-rnn export: cannot write {tmp_path / 'step-tanh-sample.float64.npz'}: "
         "Permission denied\n"
     )
+
+
+def test_an_earlier_export_s_case_files_are_replaced_by_the_new_one_s(tmp_path):
+    folder = tmp_path / "cases"
+    assert main(["export", str(folder), "--only", "step-tanh-*", "--dtype", "float64"]) == 0
+    earlier = set(listing(folder))
+    assert "step-tanh-one-step.float64.npz" in earlier
+    (folder / "notes.txt").write_text("mine", encoding="utf-8")  # not the export's: left
+    assert main(["export", str(folder), *ONE]) == 0
+    assert listing(folder) == sorted([*WRITTEN, "notes.txt"])
+    index = json.loads((folder / "index.json").read_text(encoding="utf-8"))
+    assert [case["file"] for case in index["cases"]] == ["step-tanh-sample.float64.npz"]
+
+
+@pytest.mark.parametrize(
+    "listed",
+    [
+        ["../outside.npz", "/tmp/abs.npz", "sub/inner.npz", "..", ""],
+        "not a list",
+    ],
+    ids=["paths out of the folder", "a malformed list"],
+)
+def test_an_index_lists_only_plain_names_in_the_folder_for_removal(tmp_path, listed):
+    folder = tmp_path / "cases"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "sub" / "inner.npz").write_bytes(b"kept")
+    (tmp_path / "outside.npz").write_bytes(b"kept")
+    cases = [{"file": name} for name in listed] if isinstance(listed, list) else listed
+    index = {"format": "reference_rnn portable cases", "cases": cases}
+    (folder / "index.json").write_text(json.dumps(index), encoding="utf-8")
+    assert main(["export", str(folder), *ONE]) == 0
+    assert (folder / "sub" / "inner.npz").read_bytes() == b"kept"
+    assert (tmp_path / "outside.npz").read_bytes() == b"kept"
+
+
+def test_a_file_listed_by_another_format_s_index_is_left(tmp_path):
+    folder = tmp_path / "cases"
+    folder.mkdir()
+    (folder / "data.npz").write_bytes(b"theirs")
+    index = {"format": "someone else's", "cases": [{"file": "data.npz"}]}
+    (folder / "index.json").write_text(json.dumps(index), encoding="utf-8")
+    assert main(["export", str(folder), *ONE]) == 0
+    assert (folder / "data.npz").read_bytes() == b"theirs"
+
+
+def test_a_step_case_says_its_own_sizes_and_no_t(tmp_path):
+    index = json.loads(export.write(tmp_path / "cases", ("float64",)).read_text(encoding="utf-8"))
+    steps = [case for case in index["cases"] if case["kind"] == "step"]
+    assert steps
+    for case in steps:
+        sizes = case["sizes"]
+        assert "T=" not in case["about"]
+        assert case["about"].startswith(
+            f"one step (N={sizes['N']}, D={sizes['D']}, H={sizes['H']})"
+        )

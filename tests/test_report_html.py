@@ -17,7 +17,7 @@ pytest.importorskip("matplotlib")
 from reference_rnn import pages
 from reference_rnn.checker.apis.calling import Output
 from reference_rnn.checker.battery import battery
-from reference_rnn.checker.html import step_errors
+from reference_rnn.checker.html import value_errors
 from reference_rnn.cli import main
 from reference_rnn.core.measure import first_step_over
 from reference_rnn.verify import command as verify_command
@@ -194,21 +194,32 @@ def test_the_drift_plot_marks_where_the_tolerance_is_exceeded():
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_step_errors_are_zero_but_where_the_values_differ():
+def test_value_errors_are_zero_but_where_the_values_differ():
     case = battery("float64")[0]
     expected = case.expected["h"]  # (N, T, H)
     N, T, H = expected.shape
     assert T >= 2
     wrong = expected.copy()
     wrong[N - 1, 1, H - 1] += 0.5  # one entry at step 1
-    errors = step_errors(Output("h", "hs", wrong), case)
+    errors = value_errors(Output("h", "hs", wrong), case)
     scale = float(np.abs(expected).max())
     assert errors == [0.0, 0.5 / scale] + [0.0] * (T - 2)
     assert first_step_over(errors, 1e-12) == 1
-    assert first_step_over([0.0] * T, 1e-12) is None
-    # no time axis, or nothing to measure
-    assert step_errors(Output("dWx", "dWx", case.expected["dWx"]), case) is None
-    assert step_errors(Output("h", "hs", None, problem="raised ValueError"), case) is None
+    # a value without a time axis: entry by entry, in C order
+    dWh = case.expected["dWh"]  # (H, H)
+    wrong = dWh.copy()
+    wrong[1, 2] = np.nan
+    wrong[0, 0] += 0.25
+    errors = value_errors(Output("dWh", "dWh", wrong), case)
+    scale = float(np.abs(dWh).max())
+    assert len(errors) == dWh.size
+    assert errors[0] == pytest.approx(0.25 / scale, rel=1e-12)
+    assert errors[1 * dWh.shape[1] + 2] == np.inf  # a NaN is past every tolerance
+    assert sum(e > 0 for e in errors) == 2
+    # nothing to measure
+    assert value_errors(Output("dWh", "dWh", dWh[:1]), case) is None
+    assert value_errors(Output("h", "hs", expected[:, :1]), case) is None
+    assert value_errors(Output("h", "hs", None, problem="raised ValueError"), case) is None
 
 
 def _check_page(tmp_path, capsys, target: str) -> tuple[int, _Page, str, str]:
@@ -230,7 +241,7 @@ def test_check_html_shows_where_the_exercise_s_code_goes_wrong(tmp_path, capsys)
     assert rows["sample/h"][4:6] == ["pass", "\N{EN DASH}"]
     assert rows["sample-h0/h"][4:6] == ["FAIL", "0"]
     assert "sample-h0/h: error 4.8e-02 against the reference, first at time step 0" in out
-    assert {"plot-steps", "diagnoses"} <= page.ids
+    assert {"plot-errors", "diagnoses"} <= page.ids
     assert page.svgs == 1
     assert "ignores-initial-state" in text
 
@@ -244,7 +255,8 @@ def test_check_html_of_a_correct_layer_has_no_bad_step(tmp_path, capsys):
     assert all(row[4:6] == ["pass", "\N{EN DASH}"] for row in page.rows)
     assert "diagnoses" not in page.ids
     assert "output" not in page.ids  # it printed nothing
-    assert page.svgs == 1
+    assert page.svgs == 0  # nothing failed: nothing to plot
+    assert "no-plot" in page.ids
 
 
 def test_check_html_of_code_that_does_not_load(tmp_path, capsys):
@@ -253,17 +265,45 @@ def test_check_html_of_code_that_does_not_load(tmp_path, capsys):
     code, page, text, _ = _check_page(tmp_path, capsys, f"{broken}:SimpleRNN")
     assert code == 1
     assert [row[1] for row in page.rows] == ["load/TARGET"]
-    assert "No value with a time axis could be compared." in text
+    assert "No failing value could be compared: nothing to plot." in text
     assert page.svgs == 0
 
 
-def test_check_html_draws_a_panel_per_value_with_a_time_axis(tmp_path, capsys):
+def test_check_html_draws_a_panel_per_failing_value_weight_gradients_too(tmp_path, capsys):
     path = tmp_path / "check.html"
-    functions = str(ROOT / "examples" / "cs231n_rnn_layers.py")
-    assert main(["check", functions, "--api", "cs231n", "--html", str(path)]) == 0
-    capsys.readouterr()
-    titles = re.findall(r">(\w+)</text>", path.read_text(encoding="utf-8"))
-    assert {"h", "dx"} <= set(titles)  # the states and the input gradient, step by step
+    source = (ROOT / "examples" / "cs231n_rnn_layers.py").read_text(encoding="utf-8")
+    wrong = tmp_path / "wrong_dwh.py"  # a wrong dWh, in rnn_backward too: the rest stays right
+    wrong.write_text(source + _WRONG_DWH, encoding="utf-8")
+    assert main(["check", str(wrong), "--api", "cs231n", "--html", str(path)]) == 1
+    assert capsys.readouterr().err.endswith(f"wrote the HTML report to {path}\n")
+    text = path.read_text(encoding="utf-8")
+    titles = re.findall(r">(\w+)</text>", text)
+    assert "dWh" in titles
+    assert not {"h", "dx", "dWx", "db"} & set(titles)  # only failing values: no empty panel
+    assert "entry (C order)" in text
+
+
+_WRONG_DWH = """
+
+_right_step_backward = rnn_step_backward
+
+
+def rnn_step_backward(dnext_h, cache):
+    dx, dprev_h, dWx, dWh, db = _right_step_backward(dnext_h, cache)
+    return dx, dprev_h, dWx, 2 * dWh, db
+
+"""
+
+
+def test_check_html_without_matplotlib_is_written_without_plots(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib: ImportError
+    seed = str(ROOT / "examples" / "seed_simple_rnn.py") + ":SimpleRNN"
+    code, page, text, _ = _check_page(tmp_path, capsys, seed)
+    assert code == 1  # the verdict's status, not a usage error
+    assert page.svgs == 0
+    assert "no-plot" in page.ids
+    assert "No plots: the HTML report&#x27;s plots needs matplotlib" in text
+    assert "pip install" in text
 
 
 def test_check_html_shows_what_the_checked_code_printed(tmp_path, capsys):

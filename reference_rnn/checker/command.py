@@ -12,10 +12,11 @@ run (the report says which; ``--seed N`` draws them again); ``--forward-only`` l
 that the API's exercise asks for be missing. Exit status: 0 when every check passes, 1 when one
 fails (however the code failed it: raising, crashing, hanging, even while loading), 2 for a usage
 error (TARGET does not exist, ``--timeout`` or ``--memory-limit`` out of range, ``--html`` into a
-path that cannot be written or without matplotlib, all found before anything runs; with ``--json``,
+path that cannot be written, all found before anything runs; with ``--json``,
 still one document, with an ``error``), 130 when stopped with Ctrl-C. A stdout that is closed or a
 pipe without a reader leaves the status the verdict's, with one line on stderr. Every text from the
-judged code is printed escaped (:mod:`reference_rnn.checker.printing`).
+judged code is printed escaped (:mod:`reference_rnn.checker.printing`). ``--html`` says on stderr
+where it wrote the page; without matplotlib the page has no plots and says how to get them.
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--html",
         metavar="PATH",
         default=None,
-        help="also write a page with the error per time step (needs the [report] extra)",
+        help="also write a page with each failing value's error (plots: the [report] extra)",
     )
     parser.add_argument(
         "--timeout",
@@ -147,22 +148,18 @@ def command(args: argparse.Namespace) -> int:
         if page is not None and not rendered:
             page.discard()
         elif page is not None:
-            page.write(rendered[0])  # needs: matplotlib
+            page.write(rendered[0])
+            say(f"reference-rnn check: wrote the HTML report to {printable(page.path)}")
 
 
 def _check(args: argparse.Namespace, rendered: list[str]) -> int:
     html = None if args.html is None else importlib.import_module("reference_rnn.checker.html")
-    steps: dict[str, list[float]] = {}  # check name -> its error per time step, for the page
-    if html is not None:
-        try:
-            html.require_matplotlib()
-        except ImportError as exc:
-            return _usage_error(args, str(exc))
+    steps: dict[str, list[float]] = {}  # check name -> its error per step or entry, for the page
 
     def observe(name: str, output: Output, case: Case) -> None:
-        errors = None if html is None else html.step_errors(output, case)
+        errors = None if html is None else html.value_errors(output, case)
         if errors is not None:
-            steps[name] = errors  # needs: matplotlib
+            steps[name] = errors
 
     limits = Limits(timeout=args.timeout, memory=args.memory_limit, worker_user=args.worker_user)
     try:
@@ -189,7 +186,7 @@ def _check(args: argparse.Namespace, rendered: list[str]) -> int:
     text = json.dumps(report.to_json(), indent=2) if args.json else report.format()
     write_stdout(f"{text}\n", "reference-rnn check")  # the verdict's status even if it cannot
     if html is not None:
-        rendered.append(html.render_check(report, steps))  # needs: matplotlib
+        rendered.append(html.render_check(report, steps))
     return 0 if report.passed else 1
 
 

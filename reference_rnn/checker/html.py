@@ -1,7 +1,9 @@
 """``python -m reference_rnn check TARGET --api API --html PATH``: the report as one HTML page.
 
-Every check with its status, the mistakes found, and the error of the states and the input
-gradient per time step, so that the first step that goes wrong is visible.
+Every check with its status, the mistakes found, and a plot of each failing value's error: per
+time step for the states and the input gradient (the first step that goes wrong is visible), per
+entry for a value without a time axis (a weight gradient, ``dh0``). The plots need matplotlib (the
+``[report]`` extra); without it the page is written without them and says how to get them.
 """
 
 from __future__ import annotations
@@ -9,55 +11,78 @@ from __future__ import annotations
 from types import ModuleType
 
 from reference_rnn.checker.apis.calling import Output
-from reference_rnn.checker.battery import Case
+from reference_rnn.checker.battery import Case, expected_value
 from reference_rnn.checker.diagnosis import mistake_line
-from reference_rnn.checker.evidence import time_step_errors
+from reference_rnn.checker.evidence import STEP_KEYS, time_step_errors
 from reference_rnn.checker.runner import Report
-from reference_rnn.core.measure import TOLERANCE, first_step_over
+from reference_rnn.core.measure import TOLERANCE, entry_errors, first_step_over
 from reference_rnn.pages import CSS, ERROR_FLOOR, escape, number, require_matplotlib, svg
 
 
-def step_errors(output: Output, case: Case) -> list[float] | None:
-    """The error of each time step of ``h`` or ``dx`` (:func:`.evidence.time_step_errors`).
+def value_errors(output: Output, case: Case) -> list[float] | None:
+    """``output``'s error per time step (``h``, ``dx``) or per entry in C order (the others).
 
-    None also for a value with a problem (no value, a wrong shape, NaN): only what was compared
-    is drawn.
+    Scaled by the reference value's largest magnitude (:mod:`reference_rnn.core.measure`). None
+    for a value with a problem (no value, a wrong shape, NaN): only what was compared is drawn.
     """
-    errors = None if output.problem is not None else time_step_errors(output, case)
-    return None if errors is None else errors.tolist()
+    if output.problem is not None or output.value is None:
+        return None
+    if output.key in STEP_KEYS:
+        steps = time_step_errors(output, case)
+        return None if steps is None else steps.tolist()
+    expected = expected_value(case.expected, output.key)
+    if expected.shape != output.value.shape:
+        return None
+    return entry_errors(output.value, expected).tolist()
 
 
-def plot_steps(plt: ModuleType, steps: dict[str, list[float]], tolerance: float) -> str:
-    """The error per time step: a panel per value (h, dx, ...), a line per case."""
+def plot_errors(plt: ModuleType, errors: dict[str, list[float]], tolerance: float) -> str:
+    """A panel per value (h, dx, dWh, ...), a line per failing case: no panel is empty."""
     panels: dict[str, list[list[float]]] = {}  # the value's name (after the case's) -> lines
-    for name, errors in steps.items():
-        panels.setdefault(name.rpartition("/")[2], []).append(errors)
-    figure, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.6), squeeze=False)
+    for name, line in errors.items():
+        panels.setdefault(name.rpartition("/")[2], []).append(line)
+    figure, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.4), squeeze=False)
     for ax, (value, lines) in zip(axes[0], sorted(panels.items()), strict=True):
-        for errors in lines:
-            first = first_step_over(errors, tolerance)
-            color = "#c53030" if first is not None else "#a0aec0"
-            ax.plot([max(e, ERROR_FLOOR) for e in errors], "-", color=color, linewidth=1)
-            if first is not None:
-                ax.plot(first, max(errors[first], ERROR_FLOOR), "x", color=color, markersize=7)
+        for line in lines:  # a failing value's: some step or entry is past the tolerance
+            first = first_step_over(line, tolerance)
+            ax.plot([max(e, ERROR_FLOOR) for e in line], "-", color="#c53030", linewidth=1)
+            ax.plot(first, max(line[first], ERROR_FLOOR), "x", color="#c53030", markersize=7)
         ax.axhline(tolerance, color="black", linestyle="--", linewidth=1)
         ax.set_yscale("log")
+        # few ticks, each label apart: a log axis over many decades labels every one otherwise
+        ax.yaxis.set_major_locator(plt.LogLocator(numticks=5))
+        ax.xaxis.set_major_locator(plt.MaxNLocator(nbins=6, integer=True))
+        ax.tick_params(labelsize=8)
         ax.set_title(value)
-        ax.set_xlabel("time step t")
-        ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
-        ax.set_ylabel("max|yours_t - reference_t| / max|reference|")
+        ax.set_xlabel("time step t" if value in STEP_KEYS else "entry (C order)")
+        ax.set_ylabel("|yours - reference| / max|reference|", fontsize=8)
         ax.grid(alpha=0.3)
+    figure.tight_layout()
     return svg(plt, figure)
 
 
-def render_check(report: Report, steps: dict[str, list[float]]) -> str:
-    """The page for a ``check`` report; ``steps`` maps check names to their errors per step."""
-    plt = require_matplotlib()
+def _figure(errors: dict[str, list[float]], tolerance: float) -> str:
+    """The plots' section: the figure, or a note that there is nothing to draw or no matplotlib."""
+    if not errors:
+        return (
+            '<p class="note" id="no-plot">No failing value could be compared: nothing to plot.</p>'
+        )
+    try:
+        plt = require_matplotlib()
+    except ImportError as exc:  # the page without its plots, and how to get them
+        return f'<p class="note" id="no-plot">No plots: {escape(str(exc))}</p>'
+    return f'<figure id="plot-errors">{plot_errors(plt, errors, tolerance)}</figure>'
+
+
+def render_check(report: Report, errors: dict[str, list[float]]) -> str:
+    """The page for a ``check`` report; ``errors`` maps check names to :func:`value_errors`."""
     tolerance = TOLERANCE[report.dtype]
+    failing = {c.name: errors[c.name] for c in report.checks if not c.passed and c.name in errors}
     rows = []
     for i, check in enumerate(report.checks, 1):
         status = "pass" if check.passed else "FAIL"
-        first = first_step_over(steps[check.name], tolerance) if check.name in steps else None
+        timed = check.name in errors and check.name.rpartition("/")[2] in STEP_KEYS
+        first = first_step_over(errors[check.name], tolerance) if timed else None
         rows.append(
             f'<tr class="check" data-status="{status}"><td class="num">{i}</td>'
             f"<td>{escape(check.name)}</td>"
@@ -70,11 +95,6 @@ def render_check(report: Report, steps: dict[str, list[float]]) -> str:
         f"<li><b>{escape(mistake_line(d.mistake))}</b><br>{escape(d.evidence_line())}</li>"
         for d in report.diagnoses
     )
-    steps_html = (
-        f'<figure id="plot-steps">{plot_steps(plt, steps, tolerance)}</figure>'
-        if steps
-        else '<p class="note">No value with a time axis could be compared.</p>'
-    )
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -85,11 +105,12 @@ def render_check(report: Report, steps: dict[str, list[float]]) -> str:
 reference_rnn (tolerance {tolerance:.0e})</p>
 {f'<h2>Mistakes found</h2><ul id="diagnoses">{diagnoses}</ul>' if diagnoses else ""}
 {_printed(report.output)}
-<h2>Error per time step</h2>
-<p>Each line is one case's states <code>h</code> or input gradient <code>dx</code>, step by step,
-scaled by the reference's largest magnitude; red lines cross the tolerance (dashed), and the
-cross marks the first step that does.</p>
-{steps_html}
+<h2>Where the failing values are wrong</h2>
+<p>A panel per failing value, a line per case: the states <code>h</code> and the input gradient
+<code>dx</code> step by step, the other values (weight gradients, <code>dh0</code>) entry by entry,
+each scaled by the reference's largest magnitude, against the tolerance (dashed); the cross marks the first step or
+entry past it.</p>
+{_figure(failing, tolerance)}
 <h2>Every check</h2>
 <table id="checks" data-count="{len(report.checks)}"><tr><th>#</th><th>check</th>
 <th>max error</th><th>tolerance</th><th>status</th><th>first bad step</th><th>detail</th></tr>
@@ -106,4 +127,4 @@ def _printed(lines: list[str]) -> str:
     return f'<h2>Printed by the checked code</h2><pre id="output">{text}</pre>'
 
 
-__all__ = ["render_check", "step_errors"]
+__all__ = ["render_check", "value_errors"]

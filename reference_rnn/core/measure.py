@@ -18,6 +18,7 @@ __all__ = [
     "FD_TOLERANCE",
     "TOLERANCE",
     "central_differences",
+    "entry_errors",
     "first_step_over",
     "scaled_error",
     "step_errors",
@@ -56,16 +57,31 @@ def step_errors(actual: object, expected: object) -> FloatArray:
     """The error of each time step of ``(N, T, ...)`` values: ``max|actual_t - expected_t| / s``.
 
     ``s`` is :func:`scaled_error`'s scale, the whole expected value's, so that the worst step's
-    error is the value's. The NaN rule: a NaN in ``actual`` where ``expected`` is finite is an
-    infinite error, past any tolerance (a NaN compares false with every number: left as it is,
-    it would pass every ``>`` unseen). Shapes must match exactly.
+    error is the value's. Shapes must match exactly; NaN as in :func:`entry_errors`.
     """
+    errors = _scaled_differences(actual, expected)
+    others = tuple(axis for axis in range(errors.ndim) if axis != 1)  # (N, T, .) -> (T,)
+    step: FloatArray = errors.max(axis=others)
+    return step
+
+
+def entry_errors(actual: object, expected: object) -> FloatArray:
+    """The error of each entry, in C order: ``|actual - expected| / s`` (a weight gradient's).
+
+    ``s`` is :func:`scaled_error`'s scale. The NaN rule: a NaN in ``actual`` where ``expected``
+    is finite is an infinite error, past any tolerance (a NaN compares false with every number:
+    left as it is, it would pass every ``>`` unseen). Shapes must match exactly.
+    """
+    entries: FloatArray = _scaled_differences(actual, expected).ravel()
+    return entries
+
+
+def _scaled_differences(actual: object, expected: object) -> FloatArray:
     a, e = _same_shape(actual, expected)
-    scale = float(np.abs(e).max())
+    scale = float(np.abs(e).max()) if e.size else 0.0
     difference = np.where(np.isnan(a) & np.isfinite(e), np.inf, np.abs(a - e))
-    others = tuple(axis for axis in range(a.ndim) if axis != 1)  # (N, T, .) -> (T,)
-    errors: FloatArray = difference.max(axis=others) / (scale if scale > 0 else 1.0)
-    return errors
+    scaled: FloatArray = difference / (scale if scale > 0 else 1.0)
+    return scaled
 
 
 def first_step_over(errors: Sequence[float] | FloatArray, tolerance: float) -> int | None:

@@ -10,7 +10,9 @@ float64 expected values can move, in their last bits, with NumPy's own arithmeti
 How it is written: every file goes to a temporary name in DIR and is then renamed over its final
 name, so a reader never sees half a file; an existing symbolic link at any name the export writes
 is refused (DIR's content is never followed out of DIR), checked before anything is written; a
-file-system error is one line on stderr and exit status 1.
+file-system error is one line on stderr and exit status 1. An earlier export in DIR is replaced:
+the case files its ``index.json`` lists and this export does not write are removed after the new
+files are in place, so that DIR holds exactly what the new index lists (other files are left).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import contextlib
 import errno
 import fnmatch
 import importlib.metadata
+import json
 import os
 import sys
 import tempfile
@@ -27,7 +30,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from reference_rnn.checker.battery import DTYPES
-from reference_rnn.export.manifest import index_json, index_txt
+from reference_rnn.export.manifest import FORMAT, index_json, index_txt
 from reference_rnn.export.npz import npz_bytes
 from reference_rnn.export.portable import Portable, portable_cases
 from reference_rnn.export.readme import readme
@@ -92,8 +95,30 @@ def write_files(directory: Path, files: dict[str, bytes]) -> None:
                 errno.ELOOP, "a symbolic link: export does not follow links", str(directory / name)
             )
     directory.mkdir(parents=True, exist_ok=True)
+    earlier = _listed(directory / "index.json")
     for name, data in files.items():
         _replace(directory, name, data)
+    for name in earlier - files.keys():
+        with contextlib.suppress(FileNotFoundError):
+            (directory / name).unlink()
+
+
+def _listed(index: Path) -> set[str]:
+    """The case files an earlier export's ``index`` lists: plain names in DIR, nothing else.
+
+    An index that is not an export's (unreadable, another format) lists nothing: only what an
+    export wrote is removed, and never a path out of DIR or a link (unlink removes the link).
+    """
+    try:
+        document = json.loads(index.read_bytes())
+        files = [case["file"] for case in document["cases"]]
+    except (OSError, ValueError, TypeError, KeyError):
+        return set()
+    if document.get("format") != FORMAT:
+        return set()
+    return {
+        f for f in files if isinstance(f, str) and f == Path(f).name and f not in ("", ".", "..")
+    }
 
 
 def _replace(directory: Path, name: str, data: bytes) -> None:

@@ -18,8 +18,9 @@ from reference_rnn.core.measure import TOLERANCE
 from reference_rnn.export.npz import DESCR
 from reference_rnn.export.portable import KINDS, Portable
 
-__all__ = ["FORMAT_VERSION", "KIND_TEXT", "RULES", "index_json", "index_txt"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "KIND_TEXT", "RULES", "index_json", "index_txt"]
 
+FORMAT = "reference_rnn portable cases"  # index.json's "format": what marks an export's index
 FORMAT_VERSION = 2
 _CORE = "a_t = x_t @ Wx + h_{t-1} @ Wh + b; h_t = tanh(a_t) or relu(a_t); h_{-1} = h0"
 _CORE_ARRAYS = {
@@ -125,7 +126,7 @@ def index_json(
 ) -> bytes:
     """``index.json``: the rules, the kinds, and each case file with its SHA-256."""
     index = {
-        "format": "reference_rnn portable cases",
+        "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "package": "reference_rnn",
         "version": version,

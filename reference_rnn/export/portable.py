@@ -163,7 +163,8 @@ def _step(case: Case, nonlinearity: Nonlinearity) -> Portable:
     return Portable(
         name=f"step-{nonlinearity}-{case.name}",
         kind="step",
-        about=f"one step of {case.about}",
+        # its own sizes: the sequence case's description would say its T
+        about=f"one step (N={N}, D={D}, H={H}): the first of sequence-{nonlinearity}-{case.name}",
         dtype=case.dtype,
         nonlinearity=nonlinearity,
         inputs=inputs,
