@@ -33,7 +33,8 @@ def value_errors(output: Output, case: Case) -> list[float] | None:
     expected = expected_value(case.expected, output.key)
     if expected.shape != output.value.shape:
         return None
-    return entry_errors(output.value, expected).tolist()
+    entries: list[float] = entry_errors(output.value, expected).tolist()
+    return entries
 
 
 def plot_errors(plt: ModuleType, errors: dict[str, list[float]], tolerance: float) -> str:
@@ -45,6 +46,7 @@ def plot_errors(plt: ModuleType, errors: dict[str, list[float]], tolerance: floa
     for ax, (value, lines) in zip(axes[0], sorted(panels.items()), strict=True):
         for line in lines:  # a failing value's: some step or entry is past the tolerance
             first = first_step_over(line, tolerance)
+            assert first is not None  # a failing value's line crosses the tolerance
             ax.plot([max(e, ERROR_FLOOR) for e in line], "-", color="#c53030", linewidth=1)
             ax.plot(first, max(line[first], ERROR_FLOOR), "x", color="#c53030", markersize=7)
         ax.axhline(tolerance, color="black", linestyle="--", linewidth=1)
