@@ -37,18 +37,20 @@ def value_errors(output: Output, case: Case) -> list[float] | None:
     return entries
 
 
-def plot_errors(plt: ModuleType, errors: dict[str, list[float]], tolerance: float) -> str:
-    """A panel per value (h, dx, dWh, ...), a line per failing case: no panel is empty."""
-    panels: dict[str, list[list[float]]] = {}  # the value's name (after the case's) -> lines
-    for name, line in errors.items():
-        panels.setdefault(name.rpartition("/")[2], []).append(line)
+def plot_errors(
+    plt: ModuleType, errors: dict[str, tuple[list[float], int]], tolerance: float
+) -> str:
+    """A panel per value (h, dx, dWh, ...), a line per case: ``errors`` maps check names to their
+    errors and the first step or entry past ``tolerance``. No panel is empty."""
+    panels: dict[str, list[tuple[list[float], int]]] = {}  # value (after the case) -> lines
+    for name, crossing in errors.items():
+        panels.setdefault(name.rpartition("/")[2], []).append(crossing)
     figure, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.4), squeeze=False)
     for ax, (value, lines) in zip(axes[0], sorted(panels.items()), strict=True):
-        for line in lines:  # a failing value's: some step or entry is past the tolerance
-            first = first_step_over(line, tolerance)
-            assert first is not None  # a failing value's line crosses the tolerance
-            ax.plot([max(e, ERROR_FLOOR) for e in line], "-", color="#c53030", linewidth=1)
-            ax.plot(first, max(line[first], ERROR_FLOOR), "x", color="#c53030", markersize=7)
+        for errors_of_case, first in lines:
+            floored = [max(e, ERROR_FLOOR) for e in errors_of_case]
+            ax.plot(floored, "-", color="#c53030", linewidth=1)
+            ax.plot(first, floored[first], "x", color="#c53030", markersize=7)
         ax.axhline(tolerance, color="black", linestyle="--", linewidth=1)
         ax.set_yscale("log")
         # few ticks, each label apart: a log axis over many decades labels every one otherwise
@@ -63,7 +65,7 @@ def plot_errors(plt: ModuleType, errors: dict[str, list[float]], tolerance: floa
     return svg(plt, figure)
 
 
-def _figure(errors: dict[str, list[float]], tolerance: float) -> str:
+def _figure(errors: dict[str, tuple[list[float], int]], tolerance: float) -> str:
     """The plots' section: the figure, or a note that there is nothing to draw or no matplotlib."""
     if not errors:
         return (
@@ -79,7 +81,14 @@ def _figure(errors: dict[str, list[float]], tolerance: float) -> str:
 def render_check(report: Report, errors: dict[str, list[float]]) -> str:
     """The page for a ``check`` report; ``errors`` maps check names to :func:`value_errors`."""
     tolerance = TOLERANCE[report.dtype]
-    failing = {c.name: errors[c.name] for c in report.checks if not c.passed and c.name in errors}
+    # each failing value's errors past the tolerance, and where they first are (a check failed
+    # only by a problem beside its values, such as its dtype, has none to draw)
+    crossing = {name: (line, first_step_over(line, tolerance)) for name, line in errors.items()}
+    failing = {
+        c.name: (crossing[c.name][0], first)
+        for c in report.checks
+        if not c.passed and c.name in crossing and (first := crossing[c.name][1]) is not None
+    }
     rows = []
     for i, check in enumerate(report.checks, 1):
         status = "pass" if check.passed else "FAIL"
