@@ -42,8 +42,8 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 __all__ = [
-    "LSTMCache",
     "RNN",
+    "LSTMCache",
     "RNNCache",
     "SimpleRNN",
     "__version__",

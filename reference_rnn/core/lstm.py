@@ -45,6 +45,7 @@ fails is every step checked. The backward pass checks the gradients it returns.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -483,7 +484,7 @@ def _recur(
     per_step = checks and not _bounded(gates, h[0], Wh, Wr)
     recurrent = np.empty(gates.shape[1:], dtype=gates.dtype)  # h_{t-1} @ Wh, (N, 4H)
     ig = np.empty(c.shape[1:], dtype=c.dtype)  # i * g, (N, H)
-    m = None if Wr is None else np.empty(c.shape[1:], dtype=c.dtype)  # o * tanh(c_t), (N, H)
+    m = np.empty(c.shape[1:], dtype=c.dtype)  # o * tanh(c_t) before the projection, (N, H)
     with np.errstate(over="ignore", invalid="ignore"):
         for t in range(gates.shape[0]):
             a = gates[t]
@@ -500,7 +501,7 @@ def _recur(
             np.multiply(a[:, :H], g, out=ig)
             np.add(c[t + 1], ig, out=c[t + 1])
             np.tanh(c[t + 1], out=tanh_c[t])
-            if m is None:
+            if Wr is None:
                 np.multiply(o, tanh_c[t], out=h[t + 1])
             else:
                 np.multiply(o, tanh_c[t], out=m)
@@ -537,14 +538,15 @@ def _bounded(gates: FloatArray, h0: FloatArray, Wh: FloatArray, Wr: FloatArray |
     if not gates.size:
         return True
     largest = max(float(gates.max()), -float(gates.min()))
-    if not np.isfinite(largest):
+    if not math.isfinite(largest):
         with np.errstate(over="ignore", invalid="ignore"):
             require_finite_steps("the input projection x @ Wx + b", gates)
     H, P = gates.shape[2] // 4, h0.shape[1]
     state = 1.0 if Wr is None else H * float(np.abs(Wr).max(initial=0))
     h_largest = max(state, float(np.abs(h0).max(initial=0)))
-    bound = max(largest + P * h_largest * float(np.abs(Wh).max(initial=0)), state)
-    return bound < float(np.finfo(gates.dtype).max) / 2
+    bound: float = max(largest + P * h_largest * float(np.abs(Wh).max(initial=0)), state)
+    limit: float = float(np.finfo(gates.dtype).max) / 2  # room for rounding
+    return bound < limit
 
 
 def _backward(
