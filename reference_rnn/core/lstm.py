@@ -394,18 +394,17 @@ def _weights(
     return Wx_arr, Wh_arr, b_arr, Wr_arr
 
 
-def _forward(
+def _arguments(
     x: FloatArray,
     s0: tuple[object | None, object | None],
     weights: tuple[object, object, object, object | None],
     names: tuple[str, str],
-    *,
-    check_finite: bool,
     step: bool,
-    check_results: bool | None = None,
-) -> LSTMCache:
-    """Check the arguments (``x`` is a time-major ``(T, N, D)`` view) and run the recurrence."""
-    T, N, D = x.shape
+    check_finite: bool,
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray | None, FloatArray, FloatArray]:
+    """``Wx``, ``Wh``, ``b``, ``Wr`` and the initial states (zeros for None) as checked arrays,
+    for ``x (T, N, D)``."""
+    _, N, D = x.shape
     x_shape = caller_shape(x, step)
     Wx, Wh, b, Wr = _weights(*weights)
     H, P = Wx.shape[1] // 4, Wh.shape[0]
@@ -423,7 +422,24 @@ def _forward(
     if check_finite:
         named = [("x", x), ("Wx", Wx), ("Wh", Wh), ("b", b), (h0_name, h0), (c0_name, c0)]
         require_all_finite(named + ([("Wr", Wr)] if Wr is not None else []))
-    dtype = np.result_type(*given, h0, c0)
+    return Wx, Wh, b, Wr, h0, c0
+
+
+def _forward(
+    x: FloatArray,
+    s0: tuple[object | None, object | None],
+    weights: tuple[object, object, object, object | None],
+    names: tuple[str, str],
+    *,
+    check_finite: bool,
+    step: bool,
+    check_results: bool | None = None,
+) -> LSTMCache:
+    """Check the arguments (``x`` is a time-major ``(T, N, D)`` view) and run the recurrence."""
+    Wx, Wh, b, Wr, h0, c0 = _arguments(x, s0, weights, names, step, check_finite)
+    T, N, D = x.shape
+    H, P = Wx.shape[1] // 4, Wh.shape[0]
+    dtype = np.result_type(*(a for a in (x, Wx, Wh, b, Wr) if a is not None), h0, c0)
 
     # The bias trick: a column of ones after x's D features makes b one more row of Wx. The input
     # projection then adds b inside its product, and backward's x1.T @ da gives db as its last
@@ -581,6 +597,9 @@ def _backward_loop(
 ) -> Gradients:
     """``dx (T, N, D)``, ``dh0``, ``dc0``, ``dWx``, ``dWh``, ``db``, ``dWr`` for checked upstream
     gradients (see :func:`_backward`).
+
+    Long on purpose: the buffers, the loop over blocks and the loop over steps are one
+    computation, read together.
 
     With ``dc_t = dL/dc_t`` through step t + 1 and the output, and ``dm = dL/d(o * tanh(c_t))``
     (``dh_t``, or ``dh_t @ Wr.T`` with a projection)::
