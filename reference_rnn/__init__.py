@@ -10,6 +10,7 @@ Shapes: N batch, T time steps, D input features, H hidden units.
   :func:`lstm_backward`: the LSTM's, torch's gate order i, f, g, o.
 - :class:`SimpleRNN`: the exercise's layer.
 - :class:`RNN`: the equivalent of ``torch.nn.RNN``, with its constructor, semantics and names.
+- :class:`LSTM`: the equivalent of ``torch.nn.LSTM``, likewise.
 
 ``python -m reference_rnn verify`` checks all of them against torch, finite differences and the
 exercise's documented sample.
@@ -36,12 +37,14 @@ if TYPE_CHECKING:
         rnn_step_backward,
         rnn_step_forward,
     )
+    from reference_rnn.layers.lstm import LSTM
     from reference_rnn.layers.rnn import RNN
     from reference_rnn.layers.simple_rnn import SimpleRNN
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "LSTM",
     "RNN",
     "LSTMCache",
     "RNNCache",
@@ -59,6 +62,7 @@ __all__ = [
 
 #: Each public name's module.
 _MODULES = {
+    "LSTM": "reference_rnn.layers.lstm",
     "LSTMCache": "reference_rnn.core.functional",
     "lstm_backward": "reference_rnn.core.functional",
     "lstm_forward": "reference_rnn.core.functional",

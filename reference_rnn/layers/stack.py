@@ -42,7 +42,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from reference_rnn.core.cell_common import sealed
-from reference_rnn.core.config import Mode, RNNConfig
+from reference_rnn.core.config import CellName, Mode, RNNConfig
 from reference_rnn.core.validation import (
     FloatArray,
     NonFiniteResultError,
@@ -101,7 +101,7 @@ class Cell:
     """
 
     modes: tuple[Mode, ...]
-    torch_module: str
+    torch_module: CellName
     states: tuple[str, ...]
     state_sizes: Callable[[RNNConfig], tuple[int, ...]]
     weights: Callable[[RNNConfig, Mapping[str, FloatArray], int, int], CoreArrays]

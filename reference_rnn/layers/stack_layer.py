@@ -17,7 +17,7 @@ from __future__ import annotations
 import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, Self, TypeVar
 
 import numpy as np
@@ -129,6 +129,10 @@ class StackLayer(ABC, Generic[StateT]):
     def num_directions(self) -> int:
         return self.config.num_directions
 
+    @property
+    def proj_size(self) -> int:
+        return self.config.proj_size
+
     # -- parameters ---------------------------------------------------------------------------
 
     def __getattr__(self, name: str) -> FloatArray:
@@ -174,7 +178,7 @@ class StackLayer(ABC, Generic[StateT]):
         config, dtype = torch_interop.config_of(cls.cell, module)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # torch has already warned about dropout
-            layer = cls(**asdict(config), dtype=dtype, seed=seed)
+            layer = cls(**config.torch_options(), dtype=dtype, seed=seed)
         layer.load_state_dict(module.state_dict())
         layer.train(module.training)
         return layer
@@ -219,7 +223,10 @@ class StackLayer(ABC, Generic[StateT]):
 
     def __repr__(self) -> str:
         options = self.config.options()
+        options.pop("cell", None)  # the class's name says it
         sizes = [f"{options.pop('input_size')}", f"{options.pop('hidden_size')}"]
+        if "proj_size" in options:  # where torch's repr has it
+            sizes.append(f"proj_size={options.pop('proj_size')}")
         name = self.cell.torch_module
         return f"{name}({', '.join(sizes + [f'{k}={v!r}' for k, v in options.items()])})"
 

@@ -14,7 +14,7 @@ import re
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, replace
+from dataclasses import replace
 from types import ModuleType
 from typing import Any
 
@@ -130,7 +130,7 @@ def _module(torch: Any, problem: Problem, num_layers: int, input_size: int) -> A
 
 
 def _elman(torch: Any, config: RNNConfig, dtype: Any) -> Any:
-    return torch.nn.RNN(**asdict(config), dtype=dtype)
+    return torch.nn.RNN(**config.torch_options(), dtype=dtype)
 
 
 #: torch's module for each cell, by ``config.mode``: a new cell is one more function.

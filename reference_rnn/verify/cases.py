@@ -10,7 +10,7 @@ which the tolerances hold.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from types import ModuleType
 from typing import Any, Literal
 
@@ -72,7 +72,7 @@ class RNNCase:
 
     def _seeded_rnn(self) -> RNN:
         """``RNN(**config, dtype, seed)``: its parameters are the case's seeded draws."""
-        return RNN(**asdict(self.config), dtype=self.dtype, seed=self.seed)
+        return RNN(**self.config.torch_options(), dtype=self.dtype, seed=self.seed)
 
     def rnn_for(self, problem: Problem) -> RNN:
         """This package's ``RNN`` for the case, holding the problem's parameters.
