@@ -448,7 +448,7 @@ def checked_upstream(
             continue
         label = cell.state_label(name, i)
         g_i = as_real_array(label, value)
-        check_shape(label, g_i, shape, f"the shape of {cell.state_label('h_n', i)}")
+        check_shape(label, g_i, shape, f"the shape of {cell.states[i]}_n")
         require_finite(label, g_i)
         g_hn.append(g_i[:, None] if unbatched else g_i)  # (L * K, S) -> (L * K, 1, S)
     return to_batch_first(config, g_out, unbatched), tuple(g_hn)
