@@ -10,7 +10,7 @@ Shapes: N batch, T time steps, D input features, H hidden units.
   :func:`lstm_backward`: the LSTM's, torch's gate order i, f, g, o.
 - :class:`SimpleRNN`: the exercise's layer.
 - :class:`RNN`: the equivalent of ``torch.nn.RNN``, with its constructor, semantics and names.
-- :class:`LSTM`: the equivalent of ``torch.nn.LSTM``, likewise.
+- :class:`LSTM`, :class:`LSTMCell`: the equivalents of ``torch.nn.LSTM`` and ``torch.nn.LSTMCell``.
 
 ``python -m reference_rnn verify`` checks all of them against torch, finite differences and the
 exercise's documented sample.
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
         rnn_step_backward,
         rnn_step_forward,
     )
-    from reference_rnn.layers.lstm import LSTM
+    from reference_rnn.layers.lstm import LSTM, LSTMCell
     from reference_rnn.layers.rnn import RNN
     from reference_rnn.layers.simple_rnn import SimpleRNN
 
@@ -47,6 +47,7 @@ __all__ = [
     "LSTM",
     "RNN",
     "LSTMCache",
+    "LSTMCell",
     "RNNCache",
     "SimpleRNN",
     "__version__",
@@ -64,6 +65,7 @@ __all__ = [
 _MODULES = {
     "LSTM": "reference_rnn.layers.lstm",
     "LSTMCache": "reference_rnn.core.functional",
+    "LSTMCell": "reference_rnn.layers.lstm",
     "lstm_backward": "reference_rnn.core.functional",
     "lstm_forward": "reference_rnn.core.functional",
     "lstm_step_backward": "reference_rnn.core.functional",

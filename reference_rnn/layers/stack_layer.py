@@ -41,7 +41,7 @@ from reference_rnn.layers.stack import (
     stack_forward,
 )
 
-__all__ = ["StackLayer"]
+__all__ = ["StackLayer", "checked_dtype"]
 
 #: What ``forward`` returns beside ``output``: ``h_n`` for the Elman cell, ``(h_n, c_n)`` for an LSTM.
 StateT = TypeVar("StateT")
@@ -85,7 +85,7 @@ class StackLayer(ABC, Generic[StateT]):
                 UserWarning,
                 stacklevel=3,  # the caller of the layer's constructor
             )
-        self.dtype: np.dtype[Any] = _checked_dtype(dtype)
+        self.dtype: np.dtype[Any] = checked_dtype(dtype)
         self.rng: np.random.Generator = check_seed("seed", seed)
         self.training: bool = True
         self.grads: dict[str, FloatArray] = {}
@@ -300,7 +300,7 @@ class StackLayer(ABC, Generic[StateT]):
         return grad_input, tuple(g[:, 0] for g in g_hx) if last.unbatched else g_hx
 
 
-def _checked_dtype(dtype: DTypeLike) -> np.dtype[Any]:
+def checked_dtype(dtype: DTypeLike) -> np.dtype[Any]:
     """float32 or float64 as a NumPy dtype; anything else is a TypeError."""
     try:
         checked = np.dtype(dtype)
