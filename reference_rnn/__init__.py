@@ -37,7 +37,7 @@ if TYPE_CHECKING:
         rnn_step_backward,
         rnn_step_forward,
     )
-    from reference_rnn.layers.lstm import LSTM, LSTMCell
+    from reference_rnn.layers.lstm_layer import LSTM, LSTMCell
     from reference_rnn.layers.rnn import RNN
     from reference_rnn.layers.simple_rnn import SimpleRNN
 
@@ -63,9 +63,9 @@ __all__ = [
 
 #: Each public name's module.
 _MODULES = {
-    "LSTM": "reference_rnn.layers.lstm",
+    "LSTM": "reference_rnn.layers.lstm_layer",
     "LSTMCache": "reference_rnn.core.functional",
-    "LSTMCell": "reference_rnn.layers.lstm",
+    "LSTMCell": "reference_rnn.layers.lstm_layer",
     "lstm_backward": "reference_rnn.core.functional",
     "lstm_forward": "reference_rnn.core.functional",
     "lstm_step_backward": "reference_rnn.core.functional",

@@ -1,8 +1,13 @@
-"""The exact-arithmetic oracle: torch's documented recurrence in mpmath at 50 significant digits.
+"""The exact-arithmetic oracle: torch's documented recurrences in mpmath at 50 significant digits.
 
-Written from the equation in ``torch.nn.RNN``'s documentation, for layer ``l`` and direction ``k``:
+Long on purpose: the tape, the network's driver and each cell's step on the tape are one oracle,
+read together (a cell's step is a few lines of the tape's primitives).
+
+Written from the equations in ``torch.nn.RNN``'s and ``torch.nn.LSTM``'s documentation, for layer
+``l`` and direction ``k``:
 
     h_t = act(x_t @ weight_ih.T + bias_ih + h_{t-1} @ weight_hh.T + bias_hh)
+    (LSTM: the gates i, f, g, o of the same sum, c_t = f c_{t-1} + i g, h_t = o tanh(c_t))
 
 one scalar at a time, directly on the problem's raw arrays (torch's names and layout). A layer's
 input is the previous layer's output, ``[forward, reverse]`` on the last axis, times the problem's
@@ -19,9 +24,10 @@ except for values within 1e-45 of a midpoint between two float64 numbers. Agains
 implementation's error is its own: the report states it in units of float64 eps (2.2e-16).
 
 Gradients: reverse accumulation on a scalar tape. Every value computed is a node that records its
-parents and the derivatives with respect to them, for four primitives only: a sum of products
+parents and the derivatives with respect to them, for five primitives only: a sum of products
 (``d(sum a_i b_i + c) = sum b_i da_i + a_i db_i + dc``), tanh (``1 - tanh**2``), relu (1 where
-positive, 0 elsewhere, as torch) and a product with a constant (a dropout mask). The adjoints of
+positive, 0 elsewhere, as torch), sigmoid (``s (1 - s)``) and a product with a constant (a
+dropout mask). The adjoints of
 ``L = sum(output * grad_output) + sum(h_n * grad_h_n)`` are seeded with the upstream gradients and
 swept through the nodes in reverse order of creation. Nothing in it knows of time steps, layers or
 directions, so its correctness rests on the chain rule and those four derivatives, not on the

@@ -26,7 +26,7 @@ from reference_rnn.core.functional import (
 )
 from reference_rnn.core.measure import central_differences, scaled_error
 from reference_rnn.core.validation import FloatArray
-from reference_rnn.layers.lstm import LSTM
+from reference_rnn.layers.lstm_layer import LSTM
 from reference_rnn.layers.rnn import RNN
 from reference_rnn.layers.simple_rnn import SimpleRNN
 from reference_rnn.layers.stack_layer import StackLayer
