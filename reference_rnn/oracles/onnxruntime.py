@@ -38,6 +38,8 @@ def unsupported(problem: Problem) -> str | None:
         )
     if problem.dropout_masks is not None:
         return "dropout in training: the graph is the network in evaluation mode"
+    if problem.config.proj_size:
+        return "ONNX's LSTM has no projection (proj_size)"
     return None
 
 
