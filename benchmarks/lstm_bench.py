@@ -132,14 +132,15 @@ def main(argv: list[str] | None = None) -> None:
             shape = tuple(int(v) for v in size.split(","))
             for dtype in args.dtypes.split(","):
                 r = measure(shape, dtype, args.rounds)  # type: ignore[arg-type]
-                print(
-                    f"| {shape} | {dtype} | {r['floor s']:.3f} | {r['core s']:.3f} | "
-                    f"{r['torch s']:.3f} | {r['core / torch']:.2f} | {r['core / floor']:.2f} |",
-                    flush=True,
-                )
-    print(
-        f"threads {args.threads}, rounds {args.rounds}, torch {torch.__version__}", file=sys.stderr
-    )
+                row = [shape, dtype, r["floor s"], r["core s"], r["torch s"]]
+                row += [r["core / torch"], r["core / floor"]]
+                out.write("| " + " | ".join(_cell(v) for v in row) + " |\n")
+                out.flush()
+    sys.stderr.write(f"threads {args.threads}, rounds {args.rounds}, torch {torch.__version__}\n")
+
+
+def _cell(value: object) -> str:
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
 
 
 if __name__ == "__main__":
