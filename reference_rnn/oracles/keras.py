@@ -162,18 +162,28 @@ def run(problem: Problem) -> Results:
     for final, g in zip(stacked, upstream, strict=True):
         loss = loss + (final * torch.tensor(g.reshape(L * K, N, H))).sum()  # type: ignore[union-attr]
     loss.backward()
-    shape = problem.grad_h_n.shape
     result = {
         "output": _from_keras(problem, output.detach().numpy()),
-        "h_n": stacked[0].detach().numpy().reshape(shape),
         "grad_input": _from_keras(problem, x_t.grad.numpy()),
-        "grad_hx": states[0].grad.numpy().reshape(shape),
     }
-    if c.cell == "LSTM":
-        result |= {
-            "c_n": stacked[1].detach().numpy().reshape(shape),
-            "grad_cx": states[1].grad.numpy().reshape(shape),
-        }
+    return result | _state_results(problem, stacked, states) | _weight_gradients(problem, cells)
+
+
+def _state_results(problem: Problem, finals: list[Any], initial: list[Any]) -> Results:
+    """``h_n``, ``grad_hx`` (and an LSTM's ``c_n``, ``grad_cx``) in the problem's layout, from
+    each state's final values and initial tensors, (L * K, N, H)."""
+    shape = problem.grad_h_n.shape
+    names = [("h_n", "grad_hx"), ("c_n", "grad_cx")]
+    return {
+        key: value.reshape(shape)
+        for (final_name, grad_name), final, s0 in zip(names, finals, initial, strict=False)
+        for key, value in ((final_name, final.detach().numpy()), (grad_name, s0.grad.numpy()))
+    }
+
+
+def _weight_gradients(problem: Problem, cells: dict[tuple[str, str, str, str], Any]) -> Results:
+    """``grad.<name>`` of every parameter, from the Keras cells' variables' gradients."""
+    c, result = problem.config, {}
     for (w_ih, w_hh, b_ih, b_hh), cell in cells.items():
         result[f"grad.{w_ih}"] = cell.kernel.value.grad.numpy().T
         result[f"grad.{w_hh}"] = cell.recurrent_kernel.value.grad.numpy().T
