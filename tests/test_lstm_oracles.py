@@ -21,6 +21,8 @@ from reference_rnn.oracles import torch as torch_oracle
 from reference_rnn.verify.cases import RNNCase, finite_difference_error, oracle_error
 
 EXACT = [case for case in LSTM_CASES if exact.unsupported(case.run()[1]) is None]
+#: the exact oracle's tests: they skip where mpmath is not installed (the suite without torch)
+needs_mpmath = pytest.mark.usefixtures("mpmath")
 #: float64 against the correctly rounded values: a few units of float64's eps (2.2e-16)
 EXACT_TOLERANCE = 4e-15
 
@@ -41,11 +43,18 @@ def test_every_float64_case_is_exact_sized() -> None:
     assert all(case.dtype == "float64" for case in EXACT)
 
 
+@pytest.fixture
+def mpmath() -> ModuleType:
+    return pytest.importorskip("mpmath")
+
+
+@needs_mpmath
 @pytest.mark.parametrize("case", EXACT, ids=lambda case: case.name)
 def test_reference_is_within_a_few_eps_of_exact(case: RNNCase) -> None:
     assert oracle_error(case, exact) <= EXACT_TOLERANCE
 
 
+@needs_mpmath
 @pytest.mark.parametrize("case", EXACT, ids=lambda case: case.name)
 def test_exact_agrees_with_torch(torch: ModuleType, case: RNNCase) -> None:
     """Oracle against oracle: the reference is on neither side."""
@@ -98,30 +107,32 @@ def test_a_planted_error_fails_torch(torch: ModuleType, case: RNNCase) -> None:
     assert oracle_error(case, torch_oracle) > 100 * TOLERANCE[case.dtype]
 
 
+@needs_mpmath
 @pytest.mark.usefixtures("wrong_forget_gate")
 @pytest.mark.parametrize("case", EXACT, ids=lambda case: case.name)
 def test_a_planted_error_fails_exact(case: RNNCase) -> None:
     assert oracle_error(case, exact) > 1e3 * EXACT_TOLERANCE
 
 
+@needs_mpmath
 def test_the_exact_lstm_step_is_the_closed_form() -> None:
     """One unit, one step, x = 0, h0 = 0: c_1 = sigmoid(b_f) c0 + sigmoid(b_i) tanh(b_g),
     h_1 = sigmoid(b_o) tanh(c_1), with b = bias_ih + bias_hh, written out in mpmath."""
-    mpmath = exact.import_mpmath()
+    mp = exact.import_mpmath()
     case = RNNCase("one", {"input_size": 1, "hidden_size": 1, "cell": "LSTM"}, N=1, T=1)
     problem = case.problem()
     problem.params["weight_ih_l0"][:] = 0
     problem.params["weight_hh_l0"][:] = 0
     problem.hx[:] = 0  # type: ignore[index]
     results = exact.run(problem)
-    with mpmath.workdps(50):
+    with mp.workdps(50):
         b = [
-            mpmath.mpf(float(u)) + mpmath.mpf(float(v))
+            mp.mpf(float(u)) + mp.mpf(float(v))
             for u, v in zip(problem.params["bias_ih_l0"], problem.params["bias_hh_l0"], strict=True)
         ]
-        sig = [1 / (1 + mpmath.exp(-v)) for v in b]
-        c1 = sig[1] * mpmath.mpf(float(problem.cx[0, 0, 0])) + sig[0] * mpmath.tanh(b[2])  # type: ignore[index]
-        h1 = sig[3] * mpmath.tanh(c1)
+        sig = [1 / (1 + mp.exp(-v)) for v in b]
+        c1 = sig[1] * mp.mpf(float(problem.cx[0, 0, 0])) + sig[0] * mp.tanh(b[2])  # type: ignore[index]
+        h1 = sig[3] * mp.tanh(c1)
     assert results["c_n"][0, 0, 0] == float(c1)
     assert results["h_n"][0, 0, 0] == float(h1)
     assert np.isfinite(results["grad_cx"]).all()
