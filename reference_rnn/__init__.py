@@ -6,8 +6,11 @@ Shapes: N batch, T time steps, D input features, H hidden units.
 
 - :func:`rnn_step_forward`, :func:`rnn_step_backward`, :func:`rnn_forward`, :func:`rnn_backward`:
   the functional core, batch-first ``x (N, T, D)``.
+- :func:`lstm_step_forward`, :func:`lstm_step_backward`, :func:`lstm_forward`,
+  :func:`lstm_backward`: the LSTM's, torch's gate order i, f, g, o.
 - :class:`SimpleRNN`: the exercise's layer.
 - :class:`RNN`: the equivalent of ``torch.nn.RNN``, with its constructor, semantics and names.
+- :class:`LSTM`, :class:`LSTMCell`: the equivalents of ``torch.nn.LSTM`` and ``torch.nn.LSTMCell``.
 
 ``python -m reference_rnn verify`` checks all of them against torch, finite differences and the
 exercise's documented sample.
@@ -23,22 +26,35 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from reference_rnn.core.functional import (
+        LSTMCache,
         RNNCache,
+        lstm_backward,
+        lstm_forward,
+        lstm_step_backward,
+        lstm_step_forward,
         rnn_backward,
         rnn_forward,
         rnn_step_backward,
         rnn_step_forward,
     )
+    from reference_rnn.layers.lstm_layer import LSTM, LSTMCell
     from reference_rnn.layers.rnn import RNN
     from reference_rnn.layers.simple_rnn import SimpleRNN
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "LSTM",
     "RNN",
+    "LSTMCache",
+    "LSTMCell",
     "RNNCache",
     "SimpleRNN",
     "__version__",
+    "lstm_backward",
+    "lstm_forward",
+    "lstm_step_backward",
+    "lstm_step_forward",
     "rnn_backward",
     "rnn_forward",
     "rnn_step_backward",
@@ -47,6 +63,13 @@ __all__ = [
 
 #: Each public name's module.
 _MODULES = {
+    "LSTM": "reference_rnn.layers.lstm_layer",
+    "LSTMCache": "reference_rnn.core.functional",
+    "LSTMCell": "reference_rnn.layers.lstm_layer",
+    "lstm_backward": "reference_rnn.core.functional",
+    "lstm_forward": "reference_rnn.core.functional",
+    "lstm_step_backward": "reference_rnn.core.functional",
+    "lstm_step_forward": "reference_rnn.core.functional",
     "RNN": "reference_rnn.layers.rnn",
     "RNNCache": "reference_rnn.core.functional",
     "SimpleRNN": "reference_rnn.layers.simple_rnn",

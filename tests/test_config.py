@@ -27,6 +27,8 @@ def test_the_defaults_are_torchs_and_the_order_its_constructors():
         "batch_first": False,
         "dropout": 0.0,
         "bidirectional": False,
+        "proj_size": 0,
+        "cell": "RNN",
     }
     assert config.num_directions == 1
     with pytest.raises(FrozenInstanceError):
@@ -44,17 +46,28 @@ def test_values_are_checked_and_made_pythons():
         bool,
         float,
         bool,
+        int,
+        str,
     ]
     with pytest.raises(ValueError, match="hidden_size must be greater than zero"):
         RNNConfig(3, 0)
 
 
-def test_parameter_names_and_shapes_are_torchs(torch):
-    for options in ({}, {"num_layers": 3, "bidirectional": True}, {"num_layers": 2, "bias": False}):
-        config = RNNConfig(3, 4, **options)
-        module = torch.nn.RNN(**asdict(config))
+@pytest.mark.parametrize("cell", ["RNN", "LSTM"])
+def test_parameter_names_and_shapes_are_torchs(torch, cell):
+    projections = [{"proj_size": 2, "num_layers": 2, "bidirectional": True}] * (cell == "LSTM")
+    for options in (
+        {},
+        {"num_layers": 3, "bidirectional": True},
+        {"num_layers": 2, "bias": False},
+        *projections,
+    ):
+        config = RNNConfig(3, 4, **options, cell=cell)
+        module = getattr(torch.nn, cell)(**config.torch_options())
         expected = {name: tuple(p.shape) for name, p in module.named_parameters()}
         assert list(config.param_shapes().items()) == list(expected.items())
+        count = sum(p.numel() for p in module.parameters())
+        assert config.parameter_count() == count
 
 
 def test_names_and_input_widths_per_layer_and_direction():
@@ -101,8 +114,8 @@ def test_describe_names_what_differs():
 def test_the_layer_holds_a_config_and_shows_torchs_attributes_read_only():
     rnn = rr.RNN(3, 4, num_layers=2, bidirectional=True, dropout=0.5)
     assert rnn.config == RNNConfig(3, 4, num_layers=2, bidirectional=True, dropout=0.5)
-    for field in fields(RNNConfig):
-        assert getattr(rnn, field.name) == getattr(rnn.config, field.name), field.name
+    for name, value in rnn.config.torch_options().items():
+        assert getattr(rnn, name) == value, name
     assert rnn.num_directions == 2
     with pytest.raises(AttributeError):
         rnn.hidden_size = 5  # type: ignore[misc]

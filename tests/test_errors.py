@@ -72,6 +72,32 @@ def _backward() -> tuple[Callable[..., Any], dict]:
     return rr.rnn_backward, {"dh": np.ones(h.shape), "cache": cache}
 
 
+def lstm_args(N: int = N, T: int = T, D: int = D, H: int = H) -> dict:
+    """Valid arguments of ``lstm_forward``: x (N, T, D), h0 (N, H), Wx (D, 4H), Wh (H, 4H),
+    b (4H,), c0 (N, H)."""
+    rng = np.random.default_rng(2)
+    shapes = {"x": (N, T, D), "h0": (N, H), "Wx": (D, 4 * H), "Wh": (H, 4 * H), "b": (4 * H,)}
+    shapes["c0"] = (N, H)
+    return {name: rng.uniform(-0.5, 0.5, shape) for name, shape in shapes.items()}
+
+
+def lstm_step_args() -> dict:
+    """Valid arguments of ``lstm_step_forward``: x (N, D), prev_h, prev_c (N, H), Wx, Wh, b."""
+    a = lstm_args(T=1)
+    step = {"x": a["x"][:, 0], "prev_h": a["h0"], "prev_c": a["c0"]}
+    return step | {name: a[name] for name in ("Wx", "Wh", "b")}
+
+
+def _lstm_step_backward() -> tuple[Callable[..., Any], dict]:
+    h, c, cache = rr.lstm_step_forward(**lstm_step_args())
+    return rr.lstm_step_backward, {"dnext_h": np.ones(h.shape), "dnext_c": c + 1, "cache": cache}
+
+
+def _lstm_backward() -> tuple[Callable[..., Any], dict]:
+    h, cT, cache = rr.lstm_forward(**lstm_args())
+    return rr.lstm_backward, {"dh": np.ones(h.shape), "dcT": cT + 1, "cache": cache}
+
+
 def _simple_rnn() -> tuple[Callable[..., Any], dict]:
     a = args()
     return rr.SimpleRNN, {"Wx": a["Wx"], "Wh": a["Wh"], "b": a["b"]}
@@ -128,11 +154,16 @@ ENTRIES: dict[str, Callable[[], tuple[Callable[..., Any], dict]]] = {
     "RNN.backward": lambda: _rnn_backward(rnn_args()),
     "RNN.backward[unbatched]": lambda: _rnn_backward(unbatched_rnn_args()),
     "RNN.load_state_dict": _load_state_dict,
+    "lstm_step_forward": lambda: (rr.lstm_step_forward, lstm_step_args()),
+    "lstm_step_backward": _lstm_step_backward,
+    "lstm_forward": lambda: (rr.lstm_forward, lstm_args()),
+    "lstm_backward": _lstm_backward,
 }
 
 # Axes whose size the other arguments do not fix: changing them gives a valid call.
 FREE_AXES = {
     ("rnn_forward", "x"): (1,),
+    ("lstm_forward", "x"): (1,),
     ("SimpleRNN", "Wx"): (0,),
     ("SimpleRNN.forward", "x"): (1,),
     ("RNN.forward", "input"): (0,),

@@ -13,6 +13,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from reference_rnn.core.config import RNNConfig
 from reference_rnn.oracles import keras, onnx_reference
 
 
@@ -47,6 +48,11 @@ def test_onnx_sequence_lens_is_known_only_on_the_release_it_was_measured_on(
     monkeypatch, installed, known
 ):
     monkeypatch.setattr(importlib.metadata, "version", _version(installed))
-    with_lengths = SimpleNamespace(lengths=np.array([2, 1]))
-    assert (onnx_reference.known_difference(with_lengths) is not None) is known
-    assert onnx_reference.known_difference(SimpleNamespace(lengths=None)) is None
+    for cell, op in [("RNN", "op_rnn.py"), ("LSTM", "op_lstm.py")]:
+        config = RNNConfig(3, 4, cell=cell)
+        with_lengths = SimpleNamespace(lengths=np.array([2, 1]), config=config)
+        difference = onnx_reference.known_difference(with_lengths)
+        assert (difference is not None) is known
+        assert difference is None or op in difference
+        without = SimpleNamespace(lengths=None, config=config)
+        assert onnx_reference.known_difference(without) is None

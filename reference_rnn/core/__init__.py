@@ -3,7 +3,8 @@
 - :mod:`~reference_rnn.core.functional`: every cell's public functions in one namespace;
 - one module per cell, the fast version: :mod:`~reference_rnn.core.elman` (``rnn_step_forward``,
   ``rnn_step_backward``, ``rnn_forward``, ``rnn_backward`` and their frozen cache), and beside it
-  the textbook version to read, :mod:`~reference_rnn.core.elman_textbook`;
+  the textbook version to read, :mod:`~reference_rnn.core.elman_textbook`; the LSTM's,
+  :mod:`~reference_rnn.core.lstm` and :mod:`~reference_rnn.core.lstm_textbook`;
 - :mod:`~reference_rnn.core.cell_common`: what every cell's module shares (sealed caches, their
   checks, the finiteness checks of arguments and results);
 - :mod:`~reference_rnn.core.validation`: the argument checks, one place for every public entry

@@ -13,9 +13,12 @@ all hold one of these, so that each option is spelled out here only. Dropout is 
 only: who applies it, and with which masks, is the layer's business (the oracles are given masks).
 
 ``mode`` is torch's name for the cell (``RNNBase.mode``): ``RNN_TANH`` or ``RNN_RELU``, derived
-from ``nonlinearity``; ``LSTM`` and ``GRU`` are the cells to come. Whatever runs a network
-(the layer, each oracle, the exports) selects its cell by it, and the parameters' rows are
-``gate_size = gates * H``, as in torch.
+from ``nonlinearity``, for ``cell="RNN"``; ``LSTM`` and ``GRU`` for those cells. Whatever runs a
+network (the layer, each oracle, the exports) selects its cell by it, and the parameters' rows are
+``gate_size = gates * H``, as in torch. An LSTM with ``proj_size = P > 0`` has h of width P
+(``output_size``): ``weight_hh (4H, P)``, ``D_l = K * P`` above the first layer, and one more
+parameter per layer and direction, ``weight_hr_l{l}{_reverse} (P, H)``, after the biases.
+``torch_options()`` are the cell's torch constructor's arguments.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ from reference_rnn.core.validation import check_flag, check_nonlinearity, check_
 __all__ = [
     "FALLBACK_MEMORY",
     "GATES",
+    "TORCH_OPTIONS",
+    "CellName",
     "Mode",
     "RNNConfig",
     "physical_memory",
@@ -43,6 +48,16 @@ __all__ = [
 Mode = Literal["RNN_TANH", "RNN_RELU", "LSTM", "GRU"]
 #: Each cell's number of gates: torch stacks that many ``(H, .)`` blocks in each weight and bias.
 GATES: dict[Mode, int] = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
+#: The cells, by the name of their module in ``torch.nn``.
+CellName = Literal["RNN", "LSTM", "GRU"]
+#: The arguments of each cell's torch constructor, in its order (``torch.nn.LSTM(...)``).
+_COMMON = ("input_size", "hidden_size", "num_layers")
+_AFTER = ("bias", "batch_first", "dropout", "bidirectional")
+TORCH_OPTIONS: dict[CellName, tuple[str, ...]] = {
+    "RNN": (*_COMMON, "nonlinearity", *_AFTER),
+    "LSTM": (*_COMMON, *_AFTER, "proj_size"),
+    "GRU": (*_COMMON, *_AFTER),
+}
 
 
 @dataclass(frozen=True)
@@ -61,6 +76,10 @@ class RNNConfig:
     batch_first: bool = False
     dropout: float = 0.0
     bidirectional: bool = False
+    #: ``torch.nn.LSTM``'s projection of h: its width, or 0 for none (LSTM only)
+    proj_size: int = 0
+    #: the cell: ``"RNN"`` (Elman, with ``nonlinearity``), ``"LSTM"`` or ``"GRU"``
+    cell: CellName = "RNN"
 
     def __post_init__(self) -> None:
         checked = {
@@ -73,6 +92,10 @@ class RNNConfig:
             "bidirectional": check_flag("bidirectional", self.bidirectional),
             "dropout": _check_dropout(self.dropout),
         }
+        cell = _check_cell(self.cell)
+        checked["cell"] = cell
+        hidden_size = check_size("hidden_size", self.hidden_size)
+        checked["proj_size"] = _check_proj_size(self.proj_size, hidden_size, cell)
         for name, value in checked.items():
             object.__setattr__(self, name, value)  # frozen: the checked value replaces the given
 
@@ -82,8 +105,21 @@ class RNNConfig:
 
     @property
     def mode(self) -> Mode:
-        """torch's name for the cell: ``"RNN_TANH"`` or ``"RNN_RELU"``, from ``nonlinearity``."""
+        """torch's name for the cell: ``"LSTM"``, ``"GRU"``, or for ``"RNN"`` ``"RNN_TANH"`` or
+        ``"RNN_RELU"`` from ``nonlinearity``."""
+        if self.cell != "RNN":
+            return self.cell
         return "RNN_TANH" if self.nonlinearity == "tanh" else "RNN_RELU"
+
+    @property
+    def output_size(self) -> int:
+        """The width of h in each direction: ``proj_size`` with a projection, else ``hidden_size``."""
+        return self.proj_size or self.hidden_size
+
+    def torch_options(self) -> dict[str, Any]:
+        """The arguments of the cell's torch constructor (``torch.nn.LSTM(**options)``), and of
+        this package's layer of the cell."""
+        return {name: getattr(self, name) for name in TORCH_OPTIONS[self.cell]}
 
     @property
     def gate_size(self) -> int:
@@ -92,7 +128,7 @@ class RNNConfig:
 
     def layer_input_size(self, layer: int) -> int:
         """``D_l``: the input width of layer ``layer``."""
-        return self.input_size if layer == 0 else self.num_directions * self.hidden_size
+        return self.input_size if layer == 0 else self.num_directions * self.output_size
 
     def param_names(self, layer: int, direction: int) -> tuple[str, str, str, str]:
         """torch's names for one layer and direction: weight_ih, weight_hh, bias_ih, bias_hh.
@@ -102,27 +138,33 @@ class RNNConfig:
         end = f"_l{layer}_reverse" if direction else f"_l{layer}"
         return f"weight_ih{end}", f"weight_hh{end}", f"bias_ih{end}", f"bias_hh{end}"
 
+    def projection_name(self, layer: int, direction: int) -> str:
+        """torch's name of the projection of one layer and direction (with ``proj_size``)."""
+        return f"weight_hr_l{layer}" + "_reverse" * bool(direction)
+
     def param_shapes(self) -> dict[str, tuple[int, ...]]:
         """torch's parameter names and shapes, in torch's order (``named_parameters()``)."""
-        H, G = self.hidden_size, self.gate_size
+        H, G, P = self.hidden_size, self.gate_size, self.output_size
         shapes: dict[str, tuple[int, ...]] = {}
         for layer in range(self.num_layers):
             for direction in range(self.num_directions):
                 w_ih, w_hh, b_ih, b_hh = self.param_names(layer, direction)
-                shapes |= {w_ih: (G, self.layer_input_size(layer)), w_hh: (G, H)}
+                shapes |= {w_ih: (G, self.layer_input_size(layer)), w_hh: (G, P)}
                 if self.bias:
                     shapes |= {b_ih: (G,), b_hh: (G,)}
+                if self.proj_size:
+                    shapes[self.projection_name(layer, direction)] = (P, H)
         return shapes
 
     def parameter_count(self) -> int:
         """The number of parameter values, counted without listing them (``param_shapes`` of
         ``num_layers=10**9`` would not end)."""
-        H, G, K = self.hidden_size, self.gate_size, self.num_directions
+        H, G, K, P = self.hidden_size, self.gate_size, self.num_directions, self.output_size
 
         def per_direction(D: int) -> int:
-            return G * D + G * H + 2 * G * self.bias
+            return G * D + G * P + 2 * G * self.bias + (P * H if self.proj_size else 0)
 
-        return K * (per_direction(self.input_size) + (self.num_layers - 1) * per_direction(K * H))
+        return K * (per_direction(self.input_size) + (self.num_layers - 1) * per_direction(K * P))
 
     def options(self) -> dict[str, Any]:
         """The sizes, then the options that differ from torch's defaults, in torch's order.
@@ -138,7 +180,8 @@ class RNNConfig:
 
     def describe(self) -> str:
         """The network in a few words, for messages: ``L=2, relu, bidirectional, no bias``."""
-        words = [f"L={self.num_layers}", self.nonlinearity]
+        words = [f"L={self.num_layers}", self.nonlinearity if self.cell == "RNN" else self.cell]
+        words += [f"proj_size={self.proj_size}"] * bool(self.proj_size)
         words += [name for name in ("batch_first", "bidirectional") if getattr(self, name)]
         words += ["no bias"] * (not self.bias) + [f"dropout={self.dropout}"] * (self.dropout > 0)
         return ", ".join(words)
@@ -173,6 +216,32 @@ def require_parameter_memory(config: RNNConfig, dtype: np.dtype[Any]) -> None:
             f"({have / 2**30:.1f} GiB): make hidden_size, num_layers or input_size smaller"
         )
         raise MemoryError(msg)
+
+
+def _check_cell(cell: object) -> CellName:
+    for name in TORCH_OPTIONS:
+        if cell == name:
+            return name
+    msg = f"cell must be one of {list(TORCH_OPTIONS)}, got {cell!r}"
+    raise ValueError(msg)
+
+
+def _check_proj_size(proj_size: object, hidden_size: int, cell: CellName) -> int:
+    """0, or for an LSTM an int in [0, hidden_size), in torch's words otherwise."""
+    if isinstance(proj_size, bool) or not isinstance(proj_size, numbers.Integral):
+        msg = f"proj_size should be of type int, got: {type(proj_size).__name__}"
+        raise TypeError(msg)
+    size = int(proj_size)
+    if size < 0:
+        msg = "proj_size should be a positive integer or zero to disable projections"
+        raise ValueError(msg)
+    if size and cell != "LSTM":
+        msg = "proj_size argument is only supported for LSTM, not RNN or GRU"
+        raise ValueError(msg)
+    if size >= hidden_size:
+        msg = f"proj_size has to be smaller than hidden_size, got proj_size={size}"
+        raise ValueError(msg + f" and hidden_size={hidden_size}")
+    return size
 
 
 def _check_dropout(dropout: object) -> float:

@@ -1,4 +1,4 @@
-"""A multi-layer Elman RNN as an ONNX model, from torch-named raw arrays (``RNN.to_onnx``).
+"""A multi-layer Elman RNN or LSTM as an ONNX model, from torch-named raw arrays (``to_onnx``).
 
 Shapes: N batch, T time steps, D = input_size, H = hidden_size, L = num_layers,
 K = 2 if bidirectional else 1.
@@ -13,6 +13,10 @@ Its inputs and outputs have ``RNN.forward``'s names and layouts for batched inpu
     lengths  (N,) int64, when lengths=True: packed-sequence semantics (ONNX's sequence_lens)
     output   (T, N, K * H), or (N, T, K * H) with batch_first
     h_n      (L * K, N, H)
+
+An LSTM is one ONNX ``LSTM`` node per layer, torch's gate rows i, f, g, o reordered to ONNX's
+i, o, f, c; its graph also takes ``cx`` (L * K, N, H) with ``hx`` and gives ``c_n``. ONNX has no
+projection: an LSTM with ``proj_size`` is refused.
 
 The model is built with ``onnx.helper`` and ``onnx.numpy_helper`` only and checked with
 ``onnx.checker``. The ONNX oracles build their own graph (:mod:`reference_rnn.oracles.onnx_graph`),
@@ -41,7 +45,11 @@ MIN_OPSET = 10
 _OPERATORS: dict[Mode, tuple[str, list[str]]] = {
     "RNN_TANH": ("RNN", ["Tanh"]),
     "RNN_RELU": ("RNN", ["Relu"]),
+    "LSTM": ("LSTM", ["Sigmoid", "Tanh", "Tanh"]),
 }
+#: Where ONNX's gate order differs from torch's: ONNX's blocks of rows as torch's block indices
+#: (the LSTM's i, o, f, c from torch's i, f, g, o).
+_ONNX_GATES: dict[Mode, list[int]] = {"LSTM": [0, 3, 1, 2]}
 
 
 def build_model(
@@ -61,6 +69,12 @@ def build_model(
     """
     onnx = require("onnx", extra="oracle-onnx", purpose="RNN.to_onnx")
     hx, lengths = check_flag("hx", hx), check_flag("lengths", lengths)
+    if config.proj_size:
+        msg = (
+            f"an LSTM with proj_size={config.proj_size} has no ONNX equivalent: ONNX's LSTM "
+            "operator has no projection"
+        )
+        raise ValueError(msg)
     newest = onnx.defs.onnx_opset_version()
     if not MIN_OPSET <= check_size("opset", opset) <= newest:
         msg = f"opset must be from {MIN_OPSET} to {newest} (this onnx's newest), got {opset}"
@@ -97,6 +111,9 @@ class _Graph:
         self.initializers: list[Any] = []
         self.inputs: list[Any] = []
         self.sequence_lens = ""  # ONNX's name for an input left out
+        #: the graph's initial states, and the final ones: an LSTM has c beside h
+        self.states = ["hx", "cx"] if config.cell == "LSTM" else ["hx"]
+        self.finals = ["h_n", "c_n"] if config.cell == "LSTM" else ["h_n"]
 
     def node(self, op_type: str, inputs: list[str], outputs: list[str], **attributes: Any) -> None:
         self.nodes.append(self.helper.make_node(op_type, inputs, outputs, **attributes))
@@ -117,7 +134,8 @@ class _Graph:
             self.node("Transpose", [x], ["input_tm"], perm=[1, 0, 2])
             x = "input_tm"  # (N, T, D) -> (T, N, D)
         if hx:
-            self.inputs.append(helper.make_tensor_value_info("hx", self.elem, [L * K, "N", H]))
+            for name in self.states:
+                self.inputs.append(helper.make_tensor_value_info(name, self.elem, [L * K, "N", H]))
         if lengths:
             self.inputs.append(helper.make_tensor_value_info("lengths", TensorProto.INT64, ["N"]))
             # ONNX's sequence_lens is int32; the graph takes torch's int64 lengths
@@ -128,34 +146,46 @@ class _Graph:
 
     def layer(
         self, layer: int, params: Mapping[str, NDArray[Any]], x: str, *, hx: bool
-    ) -> tuple[str, str]:
-        """Layer ``layer``'s RNN node on ``x`` (T, N, D_l): its output (T, N, K * H) and Y_h."""
+    ) -> tuple[str, list[str]]:
+        """Layer ``layer``'s node on ``x`` (T, N, D_l): its output (T, N, K * H) and its final
+        states (Y_h, and an LSTM's Y_c)."""
         c, K = self.config, self.config.num_directions
         names = [c.param_names(layer, direction) for direction in range(K)]
+        gates = _ONNX_GATES.get(c.mode)
+
+        def rows(a: NDArray[Any]) -> NDArray[Any]:  # torch's gate rows in ONNX's order
+            if gates is None:
+                return a
+            blocks = np.split(a, len(gates))
+            return np.concatenate([blocks[k] for k in gates])
 
         def stacked(name: str, which: int) -> str:  # one array per direction: (K, ...)
-            return self.constant(name, [params[n[which]] for n in names], self.dtype)
+            return self.constant(name, [rows(params[n[which]]) for n in names], self.dtype)
 
         W, R = stacked(f"W_l{layer}", 0), stacked(f"R_l{layer}", 1)
         B = ""
         if c.bias:
-            # ONNX's B is [Wb, Rb] per direction: (K, 2 * H)
-            biases = [np.concatenate([params[n[2]], params[n[3]]]) for n in names]
+            # ONNX's B is [Wb, Rb] per direction: (K, 2 * G)
+            biases = [np.concatenate([rows(params[n[2]]), rows(params[n[3]])]) for n in names]
             B = self.constant(f"B_l{layer}", biases, self.dtype)
-        initial_h = ""
+        initial = []
         if hx:
-            initial_h = f"initial_h_l{layer}"  # hx[layer * K : (layer + 1) * K]: (K, N, H)
             bounds = [
                 self.constant(f"hx_start_l{layer}", [layer * K], "int64"),
                 self.constant(f"hx_end_l{layer}", [(layer + 1) * K], "int64"),
             ]
-            self.node("Slice", ["hx", *bounds], [initial_h])
-        Y, Y_h = f"Y_l{layer}", f"Y_h_l{layer}"
+            for state in self.states:  # hx[layer * K : (layer + 1) * K]: (K, N, H)
+                initial.append(f"initial_{state}_l{layer}")
+                self.node("Slice", [state, *bounds], [initial[-1]])
+        else:
+            initial = [""] * len(self.states)
+        Y = f"Y_l{layer}"
+        finals = [f"Y_{state[0]}_l{layer}" for state in self.states]  # Y_h_l0, Y_c_l0
         op_type, activations = _OPERATORS[c.mode]
         self.node(
             op_type,
-            [x, W, R, B, self.sequence_lens, initial_h],
-            [Y, Y_h],
+            [x, W, R, B, self.sequence_lens, *initial],
+            [Y, *finals],
             name=f"rnn_l{layer}",
             hidden_size=c.hidden_size,
             direction="bidirectional" if c.bidirectional else "forward",
@@ -166,22 +196,25 @@ class _Graph:
         last_in_time_major = layer == c.num_layers - 1 and not c.batch_first
         out = "output" if last_in_time_major else f"output_l{layer}"
         self.node("Reshape", [f"{Y}_tnkh", "flatten_directions"], [out])
-        return out, Y_h
+        return out, finals
 
-    def layout_outputs(self, x: str, finals: list[str]) -> None:
-        """``output`` from the last layer's ``x`` (T, N, K * H); ``h_n`` from every Y_h."""
+    def layout_outputs(self, x: str, finals: list[list[str]]) -> None:
+        """``output`` from the last layer's ``x`` (T, N, K * H); ``h_n`` from every Y_h, and an
+        LSTM's ``c_n`` from every Y_c."""
         if self.config.batch_first:
             self.node("Transpose", [x], ["output"], perm=[1, 0, 2])
-        self.node("Concat", finals, ["h_n"], axis=0)  # L x (K, N, H)
+        for name, per_layer in zip(self.finals, zip(*finals, strict=True), strict=True):
+            self.node("Concat", list(per_layer), [name], axis=0)  # L x (K, N, H)
 
     def make(self) -> Any:
         """The ``onnx.GraphProto``."""
         c, helper = self.config, self.helper
         K, H = c.num_directions, c.hidden_size
         out_dims = ["N", "T", K * H] if c.batch_first else ["T", "N", K * H]
-        outputs = [
-            helper.make_tensor_value_info("output", self.elem, out_dims),
-            helper.make_tensor_value_info("h_n", self.elem, [c.num_layers * K, "N", H]),
+        outputs = [helper.make_tensor_value_info("output", self.elem, out_dims)]
+        outputs += [
+            helper.make_tensor_value_info(name, self.elem, [c.num_layers * K, "N", H])
+            for name in self.finals
         ]
         return helper.make_graph(
             self.nodes, "reference_rnn", self.inputs, outputs, self.initializers

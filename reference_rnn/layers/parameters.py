@@ -111,17 +111,21 @@ def initial_parameters(
 
 
 def checked_state_dict(
-    config: RNNConfig, state_dict: object, dtype: np.dtype[Any]
+    config: RNNConfig,
+    state_dict: object,
+    dtype: np.dtype[Any],
+    shapes: Mapping[str, tuple[int, ...]] | None = None,
 ) -> dict[str, FloatArray]:
     """Every parameter of ``state_dict`` (NumPy arrays or torch tensors) as a new array of ``dtype``.
 
     Missing, unexpected and misshapen keys are a ValueError that lists them, a value that is not
-    finite in ``dtype`` one that names it.
+    finite in ``dtype`` one that names it. The names and shapes are ``config``'s, or ``shapes``
+    (a single cell's, ``LSTMCell``'s).
     """
     if not isinstance(state_dict, Mapping):
         msg = f"state_dict must be a mapping of parameter names to arrays, got {type(state_dict).__name__}"
         raise TypeError(msg)
-    shapes = config.param_shapes()
+    shapes = config.param_shapes() if shapes is None else shapes
     missing = [name for name in shapes if name not in state_dict]
     unexpected = [name for name in state_dict if name not in shapes]
     if missing or unexpected:

@@ -42,7 +42,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from reference_rnn.core.cell_common import sealed
-from reference_rnn.core.config import Mode, RNNConfig
+from reference_rnn.core.config import CellName, Mode, RNNConfig
 from reference_rnn.core.validation import (
     FloatArray,
     NonFiniteResultError,
@@ -101,7 +101,7 @@ class Cell:
     """
 
     modes: tuple[Mode, ...]
-    torch_module: str
+    torch_module: CellName
     states: tuple[str, ...]
     state_sizes: Callable[[RNNConfig], tuple[int, ...]]
     weights: Callable[[RNNConfig, Mapping[str, FloatArray], int, int], CoreArrays]
@@ -448,7 +448,7 @@ def checked_upstream(
             continue
         label = cell.state_label(name, i)
         g_i = as_real_array(label, value)
-        check_shape(label, g_i, shape, f"the shape of {cell.state_label('h_n', i)}")
+        check_shape(label, g_i, shape, f"the shape of {cell.states[i]}_n")
         require_finite(label, g_i)
         g_hn.append(g_i[:, None] if unbatched else g_i)  # (L * K, S) -> (L * K, 1, S)
     return to_batch_first(config, g_out, unbatched), tuple(g_hn)

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
-from dataclasses import asdict, fields
 from typing import Any
 
 import numpy as np
 
-from reference_rnn.core.config import RNNConfig
+from reference_rnn.core.config import TORCH_OPTIONS, RNNConfig
 from reference_rnn.core.optional import require
 from reference_rnn.core.validation import FloatArray
 from reference_rnn.layers.stack import Cell
@@ -29,7 +28,8 @@ def config_of(cell: Cell, module: Any) -> tuple[RNNConfig, str]:
     if getattr(module, "mode", None) not in cell.modes:
         msg = f"module must be a torch.nn.{cell.torch_module}, got {type(module).__name__}"
         raise TypeError(msg)
-    config = RNNConfig(**{field.name: getattr(module, field.name) for field in fields(RNNConfig)})
+    names = TORCH_OPTIONS[cell.torch_module]
+    config = RNNConfig(**{name: getattr(module, name) for name in names}, cell=cell.torch_module)
     dtype = str(next(module.parameters()).dtype).removeprefix("torch.")
     return config, dtype
 
@@ -46,6 +46,6 @@ def to_torch(
     module_class = getattr(torch.nn, cell.torch_module)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the layer's constructor has already warned about dropout
-        module = module_class(**asdict(config), dtype=getattr(torch, dtype.name))
+        module = module_class(**config.torch_options(), dtype=getattr(torch, dtype.name))
     module.load_state_dict({name: torch.from_numpy(value) for name, value in params.items()})
     return module.train(training)

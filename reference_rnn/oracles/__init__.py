@@ -83,6 +83,10 @@ class Problem:
     grad_h_n : the shape of ``h_n``, (L * K, N, H) or (L * K, H)
     dropout_masks : one per layer but the last, laid out like ``output``, multiplied into that
         layer's output; None when no dropout is applied (evaluation, or dropout = 0)
+    cx, grad_c_n : an LSTM's (``config.cell == "LSTM"``) initial cell state and the upstream
+        gradient of ``c_n``, (L * K, N, H) or (L * K, H); ``cx`` is None exactly when ``hx`` is.
+        An LSTM's h is P = ``config.output_size`` wide: ``hx``, ``h_n`` (L * K, N, P), ``output``
+        (., K * P). Its results also have ``c_n`` and ``grad_cx``.
     """
 
     config: RNNConfig
@@ -94,6 +98,8 @@ class Problem:
     grad_output: FloatArray
     grad_h_n: FloatArray
     dropout_masks: tuple[FloatArray, ...] | None = None
+    cx: FloatArray | None = None
+    grad_c_n: FloatArray | None = None
 
     @property
     def unbatched(self) -> bool:

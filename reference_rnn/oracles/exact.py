@@ -1,8 +1,13 @@
-"""The exact-arithmetic oracle: torch's documented recurrence in mpmath at 50 significant digits.
+"""The exact-arithmetic oracle: torch's documented recurrences in mpmath at 50 significant digits.
 
-Written from the equation in ``torch.nn.RNN``'s documentation, for layer ``l`` and direction ``k``:
+Long on purpose: the tape, the network's driver and each cell's step on the tape are one oracle,
+read together (a cell's step is a few lines of the tape's primitives).
+
+Written from the equations in ``torch.nn.RNN``'s and ``torch.nn.LSTM``'s documentation, for layer
+``l`` and direction ``k``:
 
     h_t = act(x_t @ weight_ih.T + bias_ih + h_{t-1} @ weight_hh.T + bias_hh)
+    (LSTM: the gates i, f, g, o of the same sum, c_t = f c_{t-1} + i g, h_t = o tanh(c_t))
 
 one scalar at a time, directly on the problem's raw arrays (torch's names and layout). A layer's
 input is the previous layer's output, ``[forward, reverse]`` on the last axis, times the problem's
@@ -19,9 +24,10 @@ except for values within 1e-45 of a midpoint between two float64 numbers. Agains
 implementation's error is its own: the report states it in units of float64 eps (2.2e-16).
 
 Gradients: reverse accumulation on a scalar tape. Every value computed is a node that records its
-parents and the derivatives with respect to them, for four primitives only: a sum of products
+parents and the derivatives with respect to them, for five primitives only: a sum of products
 (``d(sum a_i b_i + c) = sum b_i da_i + a_i db_i + dc``), tanh (``1 - tanh**2``), relu (1 where
-positive, 0 elsewhere, as torch) and a product with a constant (a dropout mask). The adjoints of
+positive, 0 elsewhere, as torch), sigmoid (``s (1 - s)``) and a product with a constant (a
+dropout mask). The adjoints of
 ``L = sum(output * grad_output) + sum(h_n * grad_h_n)`` are seeded with the upstream gradients and
 swept through the nodes in reverse order of creation. Nothing in it knows of time steps, layers or
 directions, so its correctness rests on the chain rule and those four derivatives, not on the
@@ -116,6 +122,8 @@ def run(problem: Problem) -> Results:
     evaluation = evaluate(problem, inputs(problem))
     to_float = np.vectorize(float, otypes=[np.float64])  # rounds to nearest
     results = {"output": to_float(evaluation.output), "h_n": to_float(evaluation.h_n)}
+    if evaluation.c_n is not None:
+        results["c_n"] = to_float(evaluation.c_n)
     return results | {key: to_float(grad) for key, grad in evaluation.gradients.items()}
 
 
@@ -123,15 +131,17 @@ def inputs(problem: Problem) -> dict[str, ObjectArray]:
     """The problem's input, initial state and parameters as mpmath numbers, exactly.
 
     Keyed by the name of their gradient in the results: ``grad_input``, ``grad_hx`` (zeros when
-    ``hx`` is None) and ``grad.<torch parameter name>``.
+    ``hx`` is None), an LSTM's ``grad_cx`` likewise, and ``grad.<torch parameter name>``.
     """
     mpmath = import_mpmath()
     c = problem.config
-    LK, H = c.num_layers * c.num_directions, c.hidden_size
+    LK = c.num_layers * c.num_directions
     _, N = _time_and_batch(problem)
-    hx_shape = (LK, H) if problem.unbatched else (LK, N, H)
-    hx = np.zeros(hx_shape) if problem.hx is None else problem.hx
+    batch = (LK,) if problem.unbatched else (LK, N)
+    hx = np.zeros((*batch, c.output_size)) if problem.hx is None else problem.hx
     arrays = {"grad_input": problem.x, "grad_hx": hx}
+    if c.cell == "LSTM":
+        arrays["grad_cx"] = np.zeros((*batch, c.hidden_size)) if problem.cx is None else problem.cx
     arrays |= {f"grad.{name}": value for name, value in problem.params.items()}
     # float() of a float32 or float64 value is exact, and so is mpf() of a float at 50 digits
     # (at the caller's precision it need not be)
@@ -146,10 +156,12 @@ class Evaluation:
 
     output: ObjectArray
     h_n: ObjectArray
-    #: ``sum(output * grad_output) + sum(h_n * grad_h_n)``
+    #: ``sum(output * grad_output) + sum(h_n * grad_h_n)`` (``+ sum(c_n * grad_c_n)``, LSTM)
     loss: Any
     #: ``d loss / d values[key]`` for every key of the values evaluated
     gradients: dict[str, ObjectArray]
+    #: an LSTM's final cell states
+    c_n: ObjectArray | None = None
 
 
 def evaluate(
@@ -165,10 +177,13 @@ def evaluate(
     with mpmath.workdps(digits):
         tape = _Tape(mpmath)
         ids = {key: tape.leaves(value) for key, value in values.items()}
-        output, h_n = _forward(tape, problem, ids)
+        output, h_n, c_n = _forward(tape, problem, ids)
+        pairs = [(output, problem.grad_output), (h_n, problem.grad_h_n)]
+        if c_n is not None and problem.grad_c_n is not None:
+            pairs.append((c_n, problem.grad_c_n))
         seeds = [
             (node, mpmath.mpf(float(g)))
-            for nodes, upstream in ((output, problem.grad_output), (h_n, problem.grad_h_n))
+            for nodes, upstream in pairs
             for node, g in zip(nodes.ravel().tolist(), upstream.flat, strict=True)
         ]
         loss = mpmath.fsum(tape.values[node] * g for node, g in seeds)
@@ -178,6 +193,7 @@ def evaluate(
             h_n=tape.lookup(tape.values, h_n),
             loss=loss,
             gradients={key: tape.lookup(adjoints, nodes) for key, nodes in ids.items()},
+            c_n=None if c_n is None else tape.lookup(tape.values, c_n),
         )
 
 
@@ -225,6 +241,11 @@ class _Tape:
         positive = a > 0
         return self.node(a if positive else self.mpmath.mpf(0), [(node, int(positive))])
 
+    def sigmoid(self, node: int) -> int:
+        """``1 / (1 + exp(-node))``, whose derivative is ``s (1 - s)``."""
+        s = 1 / (1 + self.mpmath.exp(-self.values[node]))
+        return self.node(s, [(node, s * (1 - s))])
+
     def scale(self, node: int, factor: Any) -> int:
         """``factor * node`` for a constant ``factor``."""
         return self.node(factor * self.values[node], [(node, factor)])
@@ -240,38 +261,53 @@ class _Tape:
         return adjoint
 
 
-def _forward(tape: _Tape, problem: Problem, ids: Mapping[str, IdArray]) -> tuple[IdArray, IdArray]:
-    """The nodes of output and h_n, in the problem's layouts, from the nodes of the values."""
+def _forward(
+    tape: _Tape, problem: Problem, ids: Mapping[str, IdArray]
+) -> tuple[IdArray, IdArray, IdArray | None]:
+    """The nodes of output, h_n and an LSTM's c_n (else None), in the problem's layouts, from the
+    nodes of the values.
+
+    A cell's state is h, or for an LSTM the pair (h, c); its output is h, P wide.
+    """
     c = problem.config
-    L, K, H = c.num_layers, c.num_directions, c.hidden_size
+    L, K, H, P = c.num_layers, c.num_directions, c.hidden_size, c.output_size
     T, N = _time_and_batch(problem)
     lengths = [T] * N if problem.lengths is None else [int(n) for n in problem.lengths]
-    hx = ids["grad_hx"].reshape(L * K, N, H)  # (LK, H) unbatched -> (LK, 1, H)
+    lstm = c.cell == "LSTM"
+    hx = ids["grad_hx"].reshape(L * K, N, P)  # (LK, P) unbatched -> (LK, 1, P)
+    cx = ids["grad_cx"].reshape(L * K, N, H) if lstm else None
     zero = tape.node(tape.mpmath.mpf(0), ())  # every padded output
     layer_in = _time_major(problem, ids["grad_input"])  # (T, N, D)
-    h_n = np.empty((L * K, N, H), dtype=np.int64)
+    h_n = np.empty((L * K, N, P), dtype=np.int64)
+    c_n = np.empty((L * K, N, H), dtype=np.int64) if lstm else None
     step = _CELLS[c.mode]
     for layer in range(L):
-        out = np.full((T, N, K * H), zero, dtype=np.int64)
+        out = np.full((T, N, K * P), zero, dtype=np.int64)
         for k in range(K):
             names = c.param_names(layer, k)
-            w_ih, w_hh = ids[f"grad.{names[0]}"], ids[f"grad.{names[1]}"]  # (H, D_l), (H, H)
+            w_ih, w_hh = ids[f"grad.{names[0]}"], ids[f"grad.{names[1]}"]  # (G, D_l), (G, P)
             biases = [ids[f"grad.{name}"] for name in names[2:]] if c.bias else []
+            extra = {"w_hr": ids[f"grad.{c.projection_name(layer, k)}"]} if c.proj_size else {}
             for n in range(N):
-                h = hx[layer * K + k, n]
+                i = layer * K + k
+                state: Any = hx[i, n] if cx is None else (hx[i, n], cx[i, n])
                 steps = range(lengths[n]) if k == 0 else reversed(range(lengths[n]))
                 for t in steps:
-                    h = step(tape, c, w_ih, w_hh, biases, layer_in[t, n], h)
-                    out[t, n, k * H : (k + 1) * H] = h
-                h_n[layer * K + k, n] = h
+                    state = step(tape, c, w_ih, w_hh, biases, layer_in[t, n], state, **extra)
+                    out[t, n, k * P : (k + 1) * P] = state if cx is None else state[0]
+                if c_n is None:
+                    h_n[i, n] = state
+                else:
+                    h_n[i, n], c_n[i, n] = state
         if problem.dropout_masks is not None and layer < L - 1:
-            mask = _time_major(problem, problem.dropout_masks[layer])  # (T, N, K * H)
+            mask = _time_major(problem, problem.dropout_masks[layer])  # (T, N, K * P)
             for index in np.ndindex(out.shape):
                 out[index] = tape.scale(int(out[index]), tape.mpmath.mpf(float(mask[index])))
         layer_in = out
     if problem.unbatched:
-        return layer_in[:, 0], h_n[:, 0]  # (T, 1, K * H) -> (T, K * H), (LK, 1, H) -> (LK, H)
-    return _time_major(problem, layer_in), h_n  # (T, N, K * H) -> the output's layout
+        # (T, 1, K * P) -> (T, K * P), (LK, 1, S) -> (LK, S)
+        return layer_in[:, 0], h_n[:, 0], None if c_n is None else c_n[:, 0]
+    return _time_major(problem, layer_in), h_n, c_n  # (T, N, K * P) -> the output's layout
 
 
 def _elman(
@@ -300,8 +336,41 @@ def _elman(
     )
 
 
+def _lstm(
+    tape: _Tape,
+    c: RNNConfig,
+    w_ih: IdArray,
+    w_hh: IdArray,
+    biases: Sequence[IdArray],
+    x_t: IdArray,
+    state: tuple[IdArray, IdArray],
+    w_hr: IdArray | None = None,
+) -> tuple[IdArray, IdArray]:
+    """One step of one sequence, node by node, from torch's documented equations: the rows of
+    ``w_ih (4H, D_l)``, ``w_hh (4H, P)`` and the biases are the gates i, f, g, o;
+    ``c' = f * c + i * g``, ``h' = o * tanh(c')``, and ``h' = w_hr @ h'`` with ``w_hr (P, H)``."""
+    h, cell = state
+    H = c.hidden_size
+    pre = [
+        tape.affine(
+            [*zip(w_ih[j], x_t, strict=True), *zip(w_hh[j], h, strict=True)],
+            [b[j] for b in biases],
+        )
+        for j in range(4 * H)
+    ]
+    i = [tape.sigmoid(a) for a in pre[:H]]
+    f = [tape.sigmoid(a) for a in pre[H : 2 * H]]
+    g = [tape.activation(a, "tanh") for a in pre[2 * H : 3 * H]]
+    o = [tape.sigmoid(a) for a in pre[3 * H :]]
+    c_new = [tape.affine([(f[j], cell[j]), (i[j], g[j])], []) for j in range(H)]
+    m = [tape.affine([(o[j], tape.activation(c_new[j], "tanh"))], []) for j in range(H)]
+    if w_hr is not None:
+        m = [tape.affine(list(zip(row, m, strict=True)), []) for row in w_hr]
+    return np.array(m, dtype=np.int64), np.array(c_new, dtype=np.int64)
+
+
 #: One step of one sequence for each cell, by ``config.mode``: a new cell is one more function.
-_CELLS: dict[Mode, Callable[..., IdArray]] = {"RNN_TANH": _elman, "RNN_RELU": _elman}
+_CELLS: dict[Mode, Callable[..., Any]] = {"RNN_TANH": _elman, "RNN_RELU": _elman, "LSTM": _lstm}
 
 
 def _time_major(problem: Problem, a: NDArray[Any]) -> NDArray[Any]:
@@ -320,8 +389,11 @@ def _time_and_batch(problem: Problem) -> tuple[int, int]:
 
 
 def _work(problem: Problem) -> int:
-    """Multiply-adds of the forward pass: N * T * H * (D_l + H) per layer and direction."""
+    """Multiply-adds of the forward pass: N * T * G * (D_l + P) per layer and direction (G rows
+    of gates, P wide states), and N * T * P * H more with a projection."""
     T, N = _time_and_batch(problem)
     c = problem.config
+    G, P = c.gate_size, c.output_size
     widths = [c.layer_input_size(layer) for layer in range(c.num_layers)]
-    return sum(c.num_directions * N * T * c.hidden_size * (D_l + c.hidden_size) for D_l in widths)
+    per_step = [G * (D_l + P) + (P * c.hidden_size if c.proj_size else 0) for D_l in widths]
+    return sum(c.num_directions * N * T * work for work in per_step)

@@ -1,4 +1,4 @@
-"""The JAX oracle: torch's documented recurrence in ``jax.numpy`` and ``lax.scan``, gradients by vjp.
+"""The JAX oracle: torch's documented recurrences in ``jax.numpy`` and ``lax.scan``, gradients by vjp.
 
 Written from the equation in ``torch.nn.RNN``'s documentation, for layer ``l`` and direction ``k``:
 
@@ -10,7 +10,8 @@ times the problem's dropout mask when it has one. Lengths follow packed-sequence
 this module's own masking: steps past a sequence's length leave its state alone and output zero,
 and the reverse direction reads each sequence's valid steps backwards from its last one.
 ``jax.vjp`` of ``(x, hx, params) -> (output, h_n)``, applied to ``(grad_output, grad_h_n)``, gives
-every gradient, so any upstream gradient is checked. Forward and backward are one ``jax.jit``
+every gradient, so any upstream gradient is checked. The LSTM (``_lstm``) is written the same way
+from ``torch.nn.LSTM``'s equations; its state is the pair (h, c), a tree to ``lax.scan`` and ``vjp``. Forward and backward are one ``jax.jit``
 function, compiled once per network structure, shapes and dtypes.
 """
 
@@ -78,15 +79,24 @@ class _Network(NamedTuple):
 def _run(problem: Problem) -> Results:
     c = problem.config
     network = _Network(c, problem.unbatched)
-    LK, H = c.num_layers * c.num_directions, c.hidden_size
-    if problem.unbatched:
-        hx_shape: tuple[int, ...] = (LK, H)
-    else:
-        hx_shape = (LK, problem.x.shape[0 if c.batch_first else 1], H)
-    hx = np.zeros(hx_shape, dtype=problem.dtype) if problem.hx is None else problem.hx
-    # one (weight_ih, weight_hh[, bias_ih, bias_hh]) per layer and direction, in h_n's order
+    LK = c.num_layers * c.num_directions
+    batch = (LK,) if problem.unbatched else (LK, problem.x.shape[0 if c.batch_first else 1])
+    hx: Any = problem.hx
+    if hx is None:
+        hx = np.zeros((*batch, c.output_size), dtype=problem.dtype)
+    grad_h_n: Any = problem.grad_h_n
+    if c.cell == "LSTM":  # the states are a pair (h, c), and so are their gradients
+        cx = problem.cx
+        cx = np.zeros((*batch, c.hidden_size), dtype=problem.dtype) if cx is None else cx
+        hx, grad_h_n = (hx, cx), (grad_h_n, problem.grad_c_n)
+    # one (weight_ih, weight_hh[, bias_ih, bias_hh][, weight_hr]) per layer and direction, in
+    # h_n's order
     names = [
-        [name for name in c.param_names(layer, direction) if name in problem.params]
+        [
+            name
+            for name in (*c.param_names(layer, direction), c.projection_name(layer, direction))
+            if name in problem.params
+        ]
         for layer in range(c.num_layers)
         for direction in range(c.num_directions)
     ]
@@ -101,9 +111,14 @@ def _run(problem: Problem) -> Results:
         problem.lengths,
         problem.dropout_masks,
         problem.grad_output,
-        problem.grad_h_n,
+        grad_h_n,
     )
-    results = {
+    if c.cell == "LSTM":
+        (h_n, c_n), (grad_hx, grad_cx) = h_n, grad_hx
+        results = {"c_n": np.asarray(c_n), "grad_cx": np.asarray(grad_cx)}
+    else:
+        results = {}
+    results |= {
         "output": np.asarray(output),
         "h_n": np.asarray(h_n),
         "grad_input": np.asarray(grad_input),
@@ -153,12 +168,15 @@ def _network(
     """``(output, h_n)`` in the problem's layouts, from x and hx in its layouts.
 
     lengths (N,) or None; masks: the problem's dropout masks or None; weights: (weight_ih,
-    weight_hh[, bias_ih, bias_hh]) per layer and direction, in h_n's order.
+    weight_hh[, bias_ih, bias_hh][, weight_hr]) per layer and direction, in h_n's order. An
+    LSTM's hx and h_n are pairs (h, c) (a tree of arrays to JAX).
     """
     jnp = jax.numpy
+    tree_map = jax.tree_util.tree_map
     L, K = network.config.num_layers, network.config.num_directions
     layer_in = _time_major(network, x)  # (T, N, D)
-    hx = hx[:, None] if network.unbatched else hx  # (LK, H) -> (LK, 1, H)
+    if network.unbatched:
+        hx = tree_map(lambda s: s[:, None], hx)  # (LK, S) -> (LK, 1, S)
     T, N, _ = layer_in.shape
     lengths = jnp.full(N, T) if lengths is None else lengths
     steps = jnp.arange(T)[:, None]  # (T, 1)
@@ -173,50 +191,52 @@ def _network(
         for direction in range(K):
             i = layer * K + direction
             inputs = layer_in if direction == 0 else _gather(jnp, layer_in, reverse)
-            out, final = _direction(jax, network, inputs, valid, hx[i], *weights[i])
+            h0 = tree_map(lambda s: s[i], hx)  # noqa: B023  (called at once)
+            out, final = _direction(jax, network, inputs, valid, h0, *weights[i])
             outputs.append(out if direction == 0 else _gather(jnp, out, reverse))
             finals.append(final)
         layer_in = jnp.concatenate(outputs, axis=-1)  # (T, N, K * H)
         if masks is not None and layer < L - 1:
             layer_in = layer_in * _time_major(network, masks[layer])
-    h_n = jnp.stack(finals)  # (LK, N, H)
+    h_n = tree_map(lambda *states: jnp.stack(states), *finals)  # (LK, N, S) each
     if network.unbatched:
-        return layer_in[:, 0], h_n[:, 0]  # (T, 1, K * H) -> (T, K * H), (LK, 1, H) -> (LK, H)
+        # (T, 1, K * H) -> (T, K * H), (LK, 1, S) -> (LK, S)
+        return layer_in[:, 0], tree_map(lambda s: s[:, 0], h_n)
     if network.config.batch_first:
         return layer_in.swapaxes(0, 1), h_n  # (T, N, K * H) -> (N, T, K * H)
     return layer_in, h_n
 
 
 def _direction(
-    jax: Any,
-    network: _Network,
-    inputs: Any,
-    valid: Any,
-    h0: Any,
-    weight_ih: Any,
-    weight_hh: Any,
-    bias_ih: Any = None,
-    bias_hh: Any = None,
+    jax: Any, network: _Network, inputs: Any, valid: Any, h0: Any, *weights: Any
 ) -> tuple[Any, Any]:
     """One layer in one direction: every step's output (T, N, H) and the final state (N, H).
 
     inputs (T, N, D_l) in the order the direction reads them; valid (T, N) marks real steps.
+    An LSTM's state is a pair (h, c) and its output h.
     """
     jnp = jax.numpy
-    cell = _CELLS[network.config.mode](jax, network, weight_ih, weight_hh, bias_ih, bias_hh)
+    cell = _CELLS[network.config.mode](jax, network, *weights)
 
     def step(h: Any, inputs_t: tuple[Any, Any]) -> tuple[Any, Any]:
         x_t, valid_t = inputs_t  # (N, D_l), (N,)
         h_new = cell(x_t, h)
         keep = valid_t[:, None]  # (N,) -> (N, 1)
-        return jnp.where(keep, h_new, h), jnp.where(keep, h_new, 0)
+        output = h_new[0] if isinstance(h_new, tuple) else h_new
+        held = jax.tree_util.tree_map(lambda new, old: jnp.where(keep, new, old), h_new, h)
+        return held, jnp.where(keep, output, 0)
 
     final, out = jax.lax.scan(step, h0, (inputs, valid))
     return out, final
 
 
 def _elman(
-    jax: Any, network: _Network, weight_ih: Any, weight_hh: Any, bias_ih: Any, bias_hh: Any
+    jax: Any,
+    network: _Network,
+    weight_ih: Any,
+    weight_hh: Any,
+    bias_ih: Any = None,
+    bias_hh: Any = None,
 ) -> Callable[[Any, Any], Any]:
     """torch's equation: ``h_t = act(x_t @ W_ih.T + b_ih + h_{t-1} @ W_hh.T + b_hh)``."""
     act = jax.numpy.tanh if network.config.mode == "RNN_TANH" else jax.nn.relu  # relu'(0) = 0
@@ -229,11 +249,39 @@ def _elman(
     return cell
 
 
+def _lstm(jax: Any, network: _Network, *weights: Any) -> Callable[[Any, Any], Any]:
+    """torch's equations, written here: with ``a = x_t @ W_ih.T + b_ih + h @ W_hh.T + b_hh`` split
+    into four blocks of H in the order i, f, g, o, ``c' = sigmoid(a_f) * c + sigmoid(a_i) *
+    tanh(a_g)``, ``h' = sigmoid(a_o) * tanh(c')``, then ``h' @ W_hr.T`` with a projection.
+
+    ``weights``: ``weight_ih``, ``weight_hh``, then ``bias_ih`` and ``bias_hh`` with bias, then
+    ``weight_hr`` with ``proj_size``.
+    """
+    jnp = jax.numpy
+    c = network.config
+    weight_ih, weight_hh, *rest = weights
+    biases = rest[:2] if c.bias else []
+    weight_hr = rest[-1] if c.proj_size else None
+
+    def cell(x_t: Any, state: Any) -> Any:
+        h, cell_state = state
+        a = x_t @ weight_ih.T + h @ weight_hh.T
+        for bias in biases:
+            a = a + bias
+        a_i, a_f, a_g, a_o = jnp.split(a, 4, axis=-1)
+        c_new = jax.nn.sigmoid(a_f) * cell_state + jax.nn.sigmoid(a_i) * jnp.tanh(a_g)
+        h_new = jax.nn.sigmoid(a_o) * jnp.tanh(c_new)
+        return (h_new if weight_hr is None else h_new @ weight_hr.T), c_new
+
+    return cell
+
+
 #: One step of each cell, ``cell(x_t, h) -> h_new``, by ``config.mode``: a new cell is one more
-#: function.
+#: function. An LSTM's state is the pair (h, c).
 _CELLS: dict[Mode, Callable[..., Callable[[Any, Any], Any]]] = {
     "RNN_TANH": _elman,
     "RNN_RELU": _elman,
+    "LSTM": _lstm,
 }
 
 

@@ -1,4 +1,8 @@
-"""The Keras 3 oracle: ``keras.layers.SimpleRNN`` built from a problem's raw arrays.
+"""The Keras 3 oracle: ``keras.layers.SimpleRNN`` (``LSTM``) built from a problem's raw arrays.
+
+An LSTM is ``keras.layers.LSTM(use_cudnn=False)``, so that Keras' own ``LSTMCell`` runs (see
+``_lstm``); Keras' gate order i, f, c, o is torch's i, f, g, o, so its kernels are torch's
+transposed as the Elman cell's are; its states are [h, c] per direction.
 
 Each layer is a ``SimpleRNN`` (``return_sequences=True, return_state=True``), wrapped in
 ``keras.layers.Bidirectional`` when bidirectional; layers are stacked by hand so that given dropout
@@ -95,7 +99,9 @@ def version() -> str:
     return f"{import_keras().__version__} ({BACKEND} backend)"
 
 
-def unsupported(problem: Problem) -> str | None:  # noqa: ARG001  (Keras expresses every problem)
+def unsupported(problem: Problem) -> str | None:
+    if problem.config.proj_size:
+        return "Keras' LSTM has no projection (proj_size)"
     return None
 
 
@@ -118,9 +124,16 @@ def run(problem: Problem) -> Results:
     L, K, H = c.num_layers, c.num_directions, c.hidden_size
     x = _to_keras(problem, problem.x)  # (N, T, D)
     N, T, _ = x.shape
-    hx_np = np.zeros((L * K, N, H), problem.dtype) if problem.hx is None else problem.hx
+    # the initial states, h's and an LSTM's c's: (L * K, N, H) each (unbatched: N = 1)
+    given = [problem.hx] + [problem.cx] * (c.cell == "LSTM")
+    states = [
+        torch.tensor(
+            np.zeros((L * K, N, H), problem.dtype) if s0 is None else s0.reshape(L * K, N, H),
+            requires_grad=True,
+        )
+        for s0 in given
+    ]
     x_t = torch.tensor(x, requires_grad=True)
-    hx = torch.tensor(hx_np.reshape(L * K, N, H), requires_grad=True)  # unbatched: N = 1
     # (N, T): True where a step is within its sequence's length
     mask = (
         None
@@ -132,26 +145,45 @@ def run(problem: Problem) -> Results:
     cells: dict[tuple[str, str, str, str], Any] = {}  # torch's names -> the Keras cell
     for layer in range(L):
         rnn, directions = _layer(keras, problem, layer, N, layer_in.shape[-1])
-        # Bidirectional takes the forward direction's initial states first, then the reverse's
-        out, *h_n_layer = rnn(
-            layer_in, initial_state=list(hx[layer * K : (layer + 1) * K]), mask=mask
-        )
-        finals += h_n_layer
+        # Bidirectional takes the forward direction's initial states first, then the reverse's;
+        # an LSTM's are [h, c] per direction, and so are its final states
+        initial = [s[i] for i in range(layer * K, (layer + 1) * K) for s in states]
+        out, *layer_finals = rnn(layer_in, initial_state=initial, mask=mask)
+        finals += layer_finals
         cells |= {c.param_names(layer, k): d.cell for k, d in enumerate(directions)}
         if problem.dropout_masks is not None and layer < L - 1:
             out = out * torch.tensor(_to_keras(problem, problem.dropout_masks[layer]))
         layer_in = out
-    output, h_n = layer_in, torch.stack(finals)  # (N, T, K * H), (L * K, N, H)
+    S = len(states)  # (L * K, N, H) for each state, from [h, c, h, c, ...]
+    output, stacked = layer_in, [torch.stack(finals[i::S]) for i in range(S)]
 
-    G = torch.tensor(_to_keras(problem, problem.grad_output))
-    GH = torch.tensor(problem.grad_h_n.reshape(L * K, N, H))
-    ((output * G).sum() + (h_n * GH).sum()).backward()
+    loss = (output * torch.tensor(_to_keras(problem, problem.grad_output))).sum()
+    upstream = [problem.grad_h_n] + [problem.grad_c_n] * (c.cell == "LSTM")
+    for final, g in zip(stacked, upstream, strict=True):
+        loss = loss + (final * torch.tensor(g.reshape(L * K, N, H))).sum()  # type: ignore[union-attr]
+    loss.backward()
     result = {
         "output": _from_keras(problem, output.detach().numpy()),
-        "h_n": h_n.detach().numpy().reshape(problem.grad_h_n.shape),
         "grad_input": _from_keras(problem, x_t.grad.numpy()),
-        "grad_hx": hx.grad.numpy().reshape(problem.grad_h_n.shape),
     }
+    return result | _state_results(problem, stacked, states) | _weight_gradients(problem, cells)
+
+
+def _state_results(problem: Problem, finals: list[Any], initial: list[Any]) -> Results:
+    """``h_n``, ``grad_hx`` (and an LSTM's ``c_n``, ``grad_cx``) in the problem's layout, from
+    each state's final values and initial tensors, (L * K, N, H)."""
+    shape = problem.grad_h_n.shape
+    names = [("h_n", "grad_hx"), ("c_n", "grad_cx")]
+    return {
+        key: value.reshape(shape)
+        for (final_name, grad_name), final, s0 in zip(names, finals, initial, strict=False)
+        for key, value in ((final_name, final.detach().numpy()), (grad_name, s0.grad.numpy()))
+    }
+
+
+def _weight_gradients(problem: Problem, cells: dict[tuple[str, str, str, str], Any]) -> Results:
+    """``grad.<name>`` of every parameter, from the Keras cells' variables' gradients."""
+    c, result = problem.config, {}
     for (w_ih, w_hh, b_ih, b_hh), cell in cells.items():
         result[f"grad.{w_ih}"] = cell.kernel.value.grad.numpy().T
         result[f"grad.{w_hh}"] = cell.recurrent_kernel.value.grad.numpy().T
@@ -180,7 +212,7 @@ def _layer(keras: Any, problem: Problem, layer: int, N: int, D: int) -> tuple[An
     for direction, keras_layer in enumerate(directions):
         w_ih, w_hh, b_ih, b_hh = c.param_names(layer, direction)
         p = problem.params
-        weights = [p[w_ih].T, p[w_hh].T]  # kernel (D, H), recurrent_kernel (H, H)
+        weights = [p[w_ih].T, p[w_hh].T]  # kernel (D, G), recurrent_kernel (H, G); G = gates * H
         if c.bias:
             weights.append(p[b_ih] + p[b_hh])
         keras_layer.set_weights(weights)
@@ -201,8 +233,29 @@ def _simple_rnn(keras: Any, problem: Problem, **options: Any) -> Any:
     )
 
 
+def _lstm(keras: Any, problem: Problem, **options: Any) -> Any:
+    """Keras' LSTM, its gates i, f, c, o (torch's i, f, g, o: the same layout), all steps and the
+    final states [h, c] out. ``use_cudnn=False``: otherwise, on the torch backend and without a
+    mask, Keras hands the whole loop to its backend's ``lstm`` (keras/src/backend/torch/rnn.py,
+    a fused torch implementation), and this oracle would not run Keras' own ``LSTMCell``."""
+    c = problem.config
+    return keras.layers.LSTM(
+        c.hidden_size,
+        use_bias=c.bias,
+        return_sequences=True,
+        return_state=True,
+        use_cudnn=False,
+        dtype=problem.dtype,
+        **options,
+    )
+
+
 #: Keras' recurrent layer for each cell, by ``config.mode``: a new cell is one more function.
-_CELLS: dict[Mode, Callable[..., Any]] = {"RNN_TANH": _simple_rnn, "RNN_RELU": _simple_rnn}
+_CELLS: dict[Mode, Callable[..., Any]] = {
+    "RNN_TANH": _simple_rnn,
+    "RNN_RELU": _simple_rnn,
+    "LSTM": _lstm,
+}
 
 
 def _to_keras(problem: Problem, a: FloatArray) -> FloatArray:

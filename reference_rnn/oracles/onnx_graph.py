@@ -1,5 +1,10 @@
 """What the two ONNX oracles share: the problem's network as an ONNX graph, built from its arrays.
 
+An LSTM is one ONNX ``LSTM`` node per layer the same way: its W (K, 4H, D_l), R (K, 4H, H) and B
+(K, 8H) hold torch's rows in ONNX's gate order i, o, f, c (torch's i, f, g, o: blocks 0, 3, 1, 2),
+it takes each layer's initial cell state too and gives its final one, ``Y_c``; ONNX has no
+projection (``proj_size``).
+
 Written from the ONNX specification of the ``RNN`` operator with ``onnx.helper`` only, and
 independent of the package's exporter (``RNN.to_onnx`` is checked against this graph). ONNX's
 recurrence is torch's, ``H_t = f(X_t @ W.T + H_{t-1} @ R.T + Wb + Rb)``, so layer ``l`` is one
@@ -42,26 +47,30 @@ Evaluate = Callable[[Any, dict[str, NDArray[Any]], list[str]], Sequence[NDArray[
 def run_model(problem: Problem, evaluate: Evaluate) -> Results:
     """``output`` and ``h_n`` of the problem's network, as an ONNX graph run by ``evaluate``."""
     c = problem.config
-    x, hx = problem.x, problem.hx
+    x = problem.x
+    # the initial states: h's, and an LSTM's c
+    given = {"h": problem.hx} | ({"c": problem.cx} if c.cell == "LSTM" else {})
     if problem.unbatched:
-        x, hx = x[:, None], None if hx is None else hx[:, None]  # a batch of one: (T, 1, .)
+        x = x[:, None]  # a batch of one: (T, 1, .)
+        given = {s: None if s0 is None else s0[:, None] for s, s0 in given.items()}
     elif c.batch_first:
         x = x.swapaxes(0, 1)  # (N, T, D) -> (T, N, D)
     T, N, _ = x.shape
     L, K, H = c.num_layers, c.num_directions, c.hidden_size
-    if hx is None:
-        hx = np.zeros((L * K, N, H), problem.dtype)
     feeds = {"X": np.ascontiguousarray(x)}
-    feeds |= {f"initial_h_l{layer}": hx[layer * K : (layer + 1) * K] for layer in range(L)}
+    for s, given_s0 in given.items():
+        s0 = np.zeros((L * K, N, H), problem.dtype) if given_s0 is None else given_s0
+        feeds |= {f"initial_{s}_l{layer}": s0[layer * K : (layer + 1) * K] for layer in range(L)}
     if problem.lengths is not None:
         feeds["sequence_lens"] = problem.lengths.astype(np.int32)
-    names = [f"Y_l{L - 1}", *(f"Y_h_l{layer}" for layer in range(L))]
+    names = [f"Y_l{L - 1}"] + [f"Y_{s}_l{layer}" for s in given for layer in range(L)]
     Y, *finals = evaluate(_model(problem), feeds, names)
     output = Y.transpose(0, 2, 1, 3).reshape(T, N, K * H)  # (T, K, N, H) -> (T, N, K * H)
-    h_n = np.concatenate(finals)  # L x (K, N, H) -> (L * K, N, H)
+    # L x (K, N, H) -> (L * K, N, H), for h, then c
+    states = {f"{s}_n": np.concatenate(finals[i * L : (i + 1) * L]) for i, s in enumerate(given)}
     if problem.unbatched:
-        return {"output": output[:, 0], "h_n": h_n[:, 0]}
-    return {"output": output.swapaxes(0, 1) if c.batch_first else output, "h_n": h_n}
+        return {"output": output[:, 0]} | {key: a[:, 0] for key, a in states.items()}
+    return {"output": output.swapaxes(0, 1) if c.batch_first else output} | states
 
 
 def _model(problem: Problem) -> Any:
@@ -72,8 +81,10 @@ def _model(problem: Problem) -> Any:
     L, K, H = c.num_layers, c.num_directions, c.hidden_size
     elem = helper.np_dtype_to_tensor_dtype(np.dtype(problem.dtype))
     inputs = [helper.make_tensor_value_info("X", elem, ["T", "N", c.input_size])]
+    states = ["h", "c"] if c.cell == "LSTM" else ["h"]
     inputs += [
-        helper.make_tensor_value_info(f"initial_h_l{layer}", elem, [K, "N", H])
+        helper.make_tensor_value_info(f"initial_{s}_l{layer}", elem, [K, "N", H])
+        for s in states
         for layer in range(L)
     ]
     if problem.lengths is not None:
@@ -81,7 +92,9 @@ def _model(problem: Problem) -> Any:
         inputs.append(helper.make_tensor_value_info("sequence_lens", int32, ["N"]))
     outputs = [helper.make_tensor_value_info(f"Y_l{L - 1}", elem, ["T", K, "N", H])]
     outputs += [
-        helper.make_tensor_value_info(f"Y_h_l{layer}", elem, [K, "N", H]) for layer in range(L)
+        helper.make_tensor_value_info(f"Y_{s}_l{layer}", elem, [K, "N", H])
+        for s in states
+        for layer in range(L)
     ]
     initializers = [
         onnx.numpy_helper.from_array(array, name) for name, array in _initializers(problem).items()
@@ -124,11 +137,38 @@ def _rnn(helper: Any, c: RNNConfig, inputs: list[str], outputs: list[str]) -> An
     )
 
 
+def _lstm(helper: Any, c: RNNConfig, inputs: list[str], outputs: list[str]) -> Any:
+    """ONNX's ``LSTM`` operator (its default activations are torch's: Sigmoid, Tanh, Tanh), with
+    the layer's initial cell state and final cell state ``Y_c``."""
+    initial_c = inputs[5].replace("initial_h", "initial_c")
+    Y_c = outputs[1].replace("Y_h", "Y_c")
+    return helper.make_node(
+        "LSTM",
+        [*inputs, initial_c],
+        [*outputs, Y_c],
+        hidden_size=c.hidden_size,
+        direction="bidirectional" if c.bidirectional else "forward",
+    )
+
+
 #: ONNX's node for each cell, by ``config.mode``: a new cell is one more function.
 _CELLS: dict[Mode, Callable[[Any, RNNConfig, list[str], list[str]], Any]] = {
     "RNN_TANH": _rnn,
     "RNN_RELU": _rnn,
+    "LSTM": _lstm,
 }
+
+#: ONNX's gate order for each cell with gates, as torch's row blocks: the LSTM's i, o, f, c are
+#: torch's i, o, f, g, blocks 0, 3, 1, 2 of torch's i, f, g, o.
+_GATE_ORDER: dict[Mode, list[int]] = {"LSTM": [0, 3, 1, 2]}
+
+
+def _onnx_rows(c: RNNConfig, a: FloatArray) -> FloatArray:
+    """torch's rows of one weight or bias (G, ...) in ONNX's gate order."""
+    if c.mode not in _GATE_ORDER:
+        return a
+    blocks = np.split(a, len(_GATE_ORDER[c.mode]))
+    return np.concatenate([blocks[k] for k in _GATE_ORDER[c.mode]])
 
 
 def _initializers(problem: Problem) -> dict[str, NDArray[Any]]:
@@ -145,15 +185,19 @@ def _initializers(problem: Problem) -> dict[str, NDArray[Any]]:
 
 
 def _weights(problem: Problem, layer: int) -> dict[str, FloatArray]:
-    """ONNX's W (K, H, D_l), R (K, H, H) and B (K, 2 * H) of layer ``layer``."""
+    """ONNX's W (K, G, D_l), R (K, G, H) and B (K, 2 * G) of layer ``layer`` (G = gates * H),
+    the gates' rows in ONNX's order."""
     c, p = problem.config, problem.params
     names = [c.param_names(layer, direction) for direction in range(c.num_directions)]
     if c.bias:
-        B = [np.concatenate([p[b_ih], p[b_hh]]) for _, _, b_ih, b_hh in names]
+        B = [
+            np.concatenate([_onnx_rows(c, p[b_ih]), _onnx_rows(c, p[b_hh])])
+            for *_, b_ih, b_hh in names
+        ]
     else:
-        B = [np.zeros(2 * c.hidden_size, problem.dtype)] * len(names)
+        B = [np.zeros(2 * c.gate_size, problem.dtype)] * len(names)
     return {
-        "W": np.stack([p[w_ih] for w_ih, _, _, _ in names]),
-        "R": np.stack([p[w_hh] for _, w_hh, _, _ in names]),
+        "W": np.stack([_onnx_rows(c, p[w_ih]) for w_ih, *_ in names]),
+        "R": np.stack([_onnx_rows(c, p[w_hh]) for _, w_hh, *_ in names]),
         "B": np.stack(B),
     }

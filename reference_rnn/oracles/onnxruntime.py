@@ -30,6 +30,11 @@ def version() -> str:
 
 
 def unsupported(problem: Problem) -> str | None:
+    if problem.dtype == "float64" and problem.config.cell == "LSTM":
+        return (
+            "onnxruntime's CPU LSTM kernel is float32 only: onnxruntime 1.32 fails a float64 "
+            "model when run, RUNTIME_EXCEPTION 'LSTM operator does not support double yet'"
+        )
     if problem.dtype == "float64":
         return (
             "onnxruntime's CPU RNN kernel is float32 only: onnxruntime 1.32 refuses a float64 "
@@ -38,6 +43,8 @@ def unsupported(problem: Problem) -> str | None:
         )
     if problem.dropout_masks is not None:
         return "dropout in training: the graph is the network in evaluation mode"
+    if problem.config.proj_size:
+        return "ONNX's LSTM has no projection (proj_size)"
     return None
 
 

@@ -1,10 +1,11 @@
-"""The torch oracle: ``torch.nn.RNN`` built from a problem's raw arrays, gradients by autograd.
+"""The torch oracle: ``torch.nn.RNN`` (``LSTM``) built from a problem's raw arrays, gradients by
+autograd.
 
 The module is made with torch's constructor and its parameters are copied in one by one from the
 problem's arrays (torch's names and layout). With lengths, the input goes through
 ``pack_padded_sequence(..., enforce_sorted=False)`` and back through ``pad_packed_sequence``.
-Autograd differentiates ``(output * grad_output).sum() + (h_n * grad_h_n).sum()``, so any upstream
-gradient is checked. With dropout masks, torch's own masks would be random: the network is then
+Autograd differentiates ``(output * grad_output).sum() + (h_n * grad_h_n).sum()`` (``+ (c_n *
+grad_c_n).sum()`` for an LSTM), so any upstream gradient is checked. With dropout masks, torch's own masks would be random: the network is then
 composed of single-layer ``torch.nn.RNN`` modules with the given masks multiplied in between.
 """
 
@@ -14,7 +15,7 @@ import re
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, replace
+from dataclasses import replace
 from types import ModuleType
 from typing import Any
 
@@ -74,7 +75,9 @@ def known_difference(problem: Problem) -> str | None:  # noqa: ARG001
 def run(problem: Problem) -> Results:
     """torch's output, h_n, grad_input, grad_hx and ``grad.<name>`` for every parameter."""
     torch = import_torch()
-    with one_thread(torch):
+    with one_thread(torch), warnings.catch_warnings():
+        # an LSTM with proj_size: torch says its oneDNN kernel has none, then runs its own
+        warnings.filterwarnings("ignore", "LSTM with projections is not supported")
         return _run_problem(torch, problem)
 
 
@@ -84,37 +87,44 @@ def _run_problem(torch: Any, problem: Problem) -> Results:
     with torch.no_grad():
         for name, param in module.named_parameters():
             param.copy_(torch.from_numpy(np.asarray(problem.params[name])))
-    LK, H = c.num_layers * c.num_directions, c.hidden_size
-    hx_shape = (LK, H) if problem.unbatched else (LK, problem.x.shape[0 if c.batch_first else 1], H)
+    LK = c.num_layers * c.num_directions
+    batch = (LK,) if problem.unbatched else (LK, problem.x.shape[0 if c.batch_first else 1])
     x = torch.tensor(problem.x, dtype=dtype, requires_grad=True)
-    hx_np = np.zeros(hx_shape) if problem.hx is None else problem.hx
-    hx = torch.tensor(hx_np, dtype=dtype, requires_grad=True)
+    # the initial states, h's and (an LSTM's) c's, zeros where the problem has none
+    given = [(problem.hx, c.output_size)] + [(problem.cx, c.hidden_size)] * (c.cell == "LSTM")
+    states = tuple(
+        torch.tensor(np.zeros((*batch, S)) if s0 is None else s0, dtype=dtype, requires_grad=True)
+        for s0, S in given
+    )
 
     if problem.dropout_masks is None:
-        output, h_n = _run(torch, module, x, hx, problem.lengths)
+        output, finals = _run(torch, module, x, states, problem.lengths)
     else:
         K = c.num_directions
-        layer_in, finals = x, []
+        layer_in, per_layer = x, []
         for layer in range(c.num_layers):
             single = _single_layer(torch, problem, module, layer)
-            out, h_n_layer = _run(
-                torch, single, layer_in, hx[layer * K : (layer + 1) * K], problem.lengths
-            )
-            finals.append(h_n_layer)
+            part = tuple(s[layer * K : (layer + 1) * K] for s in states)
+            out, layer_finals = _run(torch, single, layer_in, part, problem.lengths)
+            per_layer.append(layer_finals)
             if layer < c.num_layers - 1:
                 out = out * torch.tensor(problem.dropout_masks[layer], dtype=dtype)
             layer_in = out
-        output, h_n = layer_in, torch.cat(finals)
+        output, finals = layer_in, tuple(torch.cat(f) for f in zip(*per_layer, strict=True))
 
-    G = torch.tensor(problem.grad_output, dtype=dtype)
-    GH = torch.tensor(problem.grad_h_n, dtype=dtype)
-    ((output * G).sum() + (h_n * GH).sum()).backward()
+    upstream = [problem.grad_h_n] + [problem.grad_c_n] * (c.cell == "LSTM")
+    loss = (output * torch.tensor(problem.grad_output, dtype=dtype)).sum()
+    for final, g in zip(finals, upstream, strict=True):
+        loss = loss + (final * torch.tensor(g, dtype=dtype)).sum()
+    loss.backward()
     result = {
         "output": output.detach().numpy(),
-        "h_n": h_n.detach().numpy(),
+        "h_n": finals[0].detach().numpy(),
         "grad_input": x.grad.numpy(),
-        "grad_hx": hx.grad.numpy(),
+        "grad_hx": states[0].grad.numpy(),
     }
+    if c.cell == "LSTM":
+        result |= {"c_n": finals[1].detach().numpy(), "grad_cx": states[1].grad.numpy()}
     for name, param in module.named_parameters():
         result[f"grad.{name}"] = param.grad.numpy()
     return result
@@ -130,17 +140,32 @@ def _module(torch: Any, problem: Problem, num_layers: int, input_size: int) -> A
 
 
 def _elman(torch: Any, config: RNNConfig, dtype: Any) -> Any:
-    return torch.nn.RNN(**asdict(config), dtype=dtype)
+    return torch.nn.RNN(**config.torch_options(), dtype=dtype)
+
+
+def _lstm(torch: Any, config: RNNConfig, dtype: Any) -> Any:
+    return torch.nn.LSTM(**config.torch_options(), dtype=dtype)
 
 
 #: torch's module for each cell, by ``config.mode``: a new cell is one more function.
 _CELLS: dict[Mode, Callable[[Any, RNNConfig, Any], Any]] = {
     "RNN_TANH": _elman,
     "RNN_RELU": _elman,
+    "LSTM": _lstm,
 }
 
 
-def _run(torch: Any, module: Any, x: Any, hx: Any, lengths: Any) -> tuple[Any, Any]:
+def _run(
+    torch: Any, module: Any, x: Any, states: tuple[Any, ...], lengths: Any
+) -> tuple[Any, tuple[Any, ...]]:
+    """``module(x, hx)`` with ``hx`` the one state or the tuple of them, through
+    pack_padded_sequence and back when lengths are given; the final states as a tuple."""
+    hx = states[0] if len(states) == 1 else states
+    out, finals = _call(torch, module, x, hx, lengths)
+    return out, (finals,) if len(states) == 1 else tuple(finals)
+
+
+def _call(torch: Any, module: Any, x: Any, hx: Any, lengths: Any) -> tuple[Any, Any]:
     """``module(x, hx)``, through pack_padded_sequence and back when lengths are given."""
     if lengths is None:
         out, h_n = module(x, hx)
@@ -161,7 +186,7 @@ def _run(torch: Any, module: Any, x: Any, hx: Any, lengths: Any) -> tuple[Any, A
 
 
 def _single_layer(torch: Any, problem: Problem, module: Any, layer: int) -> Any:
-    """Layer ``layer`` of ``module`` as a one-layer ``torch.nn.RNN`` sharing its parameters."""
+    """Layer ``layer`` of ``module`` as a one-layer module of its cell sharing its parameters."""
     single = _module(torch, problem, 1, problem.config.layer_input_size(layer))
     own = re.compile(rf"_l{layer}(?=$|_)")
     for name, param in module.named_parameters():

@@ -2,15 +2,15 @@
 
 A case gives its raw arrays as an oracle's :class:`~reference_rnn.oracles.Problem` and runs
 reference_rnn on the same arrays (``run``); both sides return the same keys: ``output``, ``h_n``,
-``grad_input``, ``grad_hx`` and ``grad.<torch parameter name>``, and :func:`oracle_error` compares
-them. The verification report, the golden fixtures and the tests all build on these. Weights are torch's default initialisation, U(-1/sqrt(H), 1/sqrt(H)), the scale at
+``grad_input``, ``grad_hx`` and ``grad.<torch parameter name>`` (an LSTM's also ``c_n`` and
+``grad_cx``), and :func:`oracle_error` compares them. The verification report, the golden fixtures and the tests all build on these. Weights are torch's default initialisation, U(-1/sqrt(H), 1/sqrt(H)), the scale at
 which the tolerances hold.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from types import ModuleType
 from typing import Any, Literal
 
@@ -26,8 +26,10 @@ from reference_rnn.core.functional import (
 )
 from reference_rnn.core.measure import central_differences, scaled_error
 from reference_rnn.core.validation import FloatArray
+from reference_rnn.layers.lstm_layer import LSTM
 from reference_rnn.layers.rnn import RNN
 from reference_rnn.layers.simple_rnn import SimpleRNN
+from reference_rnn.layers.stack_layer import StackLayer
 from reference_rnn.oracles import Problem, Results
 
 __all__ = [
@@ -70,11 +72,13 @@ class RNNCase:
         assert isinstance(self.rnn, RNNConfig)  # made one by __post_init__
         return self.rnn
 
-    def _seeded_rnn(self) -> RNN:
-        """``RNN(**config, dtype, seed)``: its parameters are the case's seeded draws."""
-        return RNN(**asdict(self.config), dtype=self.dtype, seed=self.seed)
+    def _seeded_rnn(self) -> StackLayer[Any]:
+        """``RNN(**config, dtype, seed)`` (``LSTM`` for an LSTM): its parameters are the case's
+        seeded draws."""
+        layer = LSTM if self.config.cell == "LSTM" else RNN
+        return layer(**self.config.torch_options(), dtype=self.dtype, seed=self.seed)
 
-    def rnn_for(self, problem: Problem) -> RNN:
+    def rnn_for(self, problem: Problem) -> StackLayer[Any]:
         """This package's ``RNN`` for the case, holding the problem's parameters.
 
         Seeded as :meth:`problem` is, so that in training its dropout masks are drawn from the
@@ -92,25 +96,24 @@ class RNNCase:
         """
         init, c = self._seeded_rnn(), self.config
         rng = np.random.default_rng(self.seed + 1)
-        LK, H, D = c.num_layers * c.num_directions, c.hidden_size, c.input_size
+        LK, H, D, P = c.num_layers * c.num_directions, c.hidden_size, c.input_size, c.output_size
         x_shape: tuple[int, ...]
-        hx_shape: tuple[int, ...]
+        batch: tuple[int, ...] = (LK,) if self.unbatched else (LK, self.N)
         if self.unbatched:
-            x_shape, hx_shape = (self.T, D), (LK, H)
+            x_shape = (self.T, D)
         else:
             x_shape = (self.N, self.T, D) if c.batch_first else (self.T, self.N, D)
-            hx_shape = (LK, self.N, H)
-        out_shape = (*x_shape[:-1], c.num_directions * H)
+        hx_shape = (*batch, P)
+        out_shape = (*x_shape[:-1], c.num_directions * P)
         x = rng.standard_normal(x_shape).astype(self.dtype)
         hx = rng.uniform(-1, 1, hx_shape).astype(self.dtype) if self.hx else None
-        return problem_for(
-            init,
-            x,
-            hx,
-            self.lengths,
-            rng.standard_normal(out_shape).astype(self.dtype),
-            rng.standard_normal(hx_shape).astype(self.dtype),
-        )
+        grad_output = rng.standard_normal(out_shape).astype(self.dtype)
+        grad_h_n = rng.standard_normal(hx_shape).astype(self.dtype)
+        cx = grad_c_n = None
+        if c.cell == "LSTM":  # drawn after the Elman cell's arrays, which keep their values
+            cx = rng.uniform(-2, 2, (*batch, H)).astype(self.dtype) if self.hx else None
+            grad_c_n = rng.standard_normal((*batch, H)).astype(self.dtype)
+        return problem_for(init, x, hx, self.lengths, grad_output, grad_h_n, cx, grad_c_n)
 
     def run(self) -> tuple[Results, Problem]:
         """This package's results, and the problem with the dropout masks they used, if any."""
@@ -127,17 +130,19 @@ class RNNCase:
 
 
 def problem_for(
-    rnn: RNN,
+    rnn: StackLayer[Any],
     x: object,
     hx: object | None,
     lengths: object | None,
     grad_output: object,
     grad_h_n: object,
+    cx: object | None = None,
+    grad_c_n: object | None = None,
 ) -> Problem:
     """``rnn``'s configuration and a copy of its parameters, with these inputs, as raw arrays.
 
     The arrays are laid out as for ``rnn.forward`` and ``rnn.backward``; they are converted to
-    the RNN's dtype.
+    the RNN's dtype. ``cx`` and ``grad_c_n`` are an LSTM's.
     """
     dtype = rnn.dtype.name
 
@@ -153,14 +158,25 @@ def problem_for(
         lengths=None if lengths is None else np.asarray(lengths, dtype=np.int64),
         grad_output=cast(grad_output),
         grad_h_n=cast(grad_h_n),
+        cx=None if cx is None else cast(cx),
+        grad_c_n=None if grad_c_n is None else cast(grad_c_n),
     )
 
 
-def run_rnn(rnn: RNN, problem: Problem) -> Results:
+def run_rnn(rnn: StackLayer[Any], problem: Problem) -> Results:
     """``rnn``'s forward and backward on the problem's inputs and upstream gradients."""
-    output, h_n = rnn(problem.x, problem.hx, problem.lengths)
-    grad_input, grad_hx = rnn.backward(problem.grad_output, problem.grad_h_n)
-    results = {"output": output, "h_n": h_n, "grad_input": grad_input, "grad_hx": grad_hx}
+    if isinstance(rnn, LSTM):
+        hx = None if problem.hx is None else (problem.hx, problem.cx)
+        output, (h_n, c_n) = rnn(problem.x, hx, problem.lengths)
+        upstream = (problem.grad_h_n, problem.grad_c_n)
+        grad_input, (grad_h0, grad_c0) = rnn.backward(problem.grad_output, upstream)
+        results = {"output": output, "h_n": h_n, "c_n": c_n, "grad_input": grad_input}
+        results |= {"grad_hx": grad_h0, "grad_cx": grad_c0}
+    else:
+        assert isinstance(rnn, RNN)  # the two layers of a case
+        output, h_n = rnn(problem.x, problem.hx, problem.lengths)
+        grad_input, grad_hx = rnn.backward(problem.grad_output, problem.grad_h_n)
+        results = {"output": output, "h_n": h_n, "grad_input": grad_input, "grad_hx": grad_hx}
     return results | {f"grad.{name}": grad for name, grad in rnn.grads.items()}
 
 
@@ -173,14 +189,17 @@ def finite_difference_error(case: RNNCase) -> float:
     problem = case.problem()
     rnn = case.rnn_for(problem).eval()
     analytic = run_rnn(rnn, problem)
-    point = {"grad_input": problem.x, "grad_hx": problem.hx}
+    point = {"grad_input": problem.x, "grad_hx": problem.hx, "grad_cx": problem.cx}
     point = {name: value for name, value in point.items() if value is not None}
     point |= {f"grad.{name}": value for name, value in problem.params.items()}
 
     def loss(p: Mapping[str, FloatArray]) -> float:
         rnn.load_state_dict({name: p[f"grad.{name}"] for name in problem.params})
-        output, h_n = rnn(p["grad_input"], p.get("grad_hx"), problem.lengths)
-        return float((output * problem.grad_output).sum() + (h_n * problem.grad_h_n).sum())
+        states = {key: value for key, value in p.items() if not key.startswith("grad.")}
+        moved = replace(problem, x=states["grad_input"], hx=states.get("grad_hx"))
+        results = run_rnn(rnn, replace(moved, cx=states.get("grad_cx")))
+        upstream = {"output": problem.grad_output, "h_n": problem.grad_h_n, "c_n": problem.grad_c_n}
+        return float(sum((results[key] * g).sum() for key, g in upstream.items() if g is not None))
 
     numeric = central_differences(loss, point)
     return max(scaled_error(analytic[name], numeric[name]) for name in numeric)
