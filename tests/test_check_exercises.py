@@ -65,6 +65,32 @@ def test_each_course_s_example_passes_every_check_in_a_worker(torch, capsys, arg
     assert names <= {c["name"] for c in document["checks"]}
 
 
+def torch_import_seconds() -> float:
+    """How long a fresh interpreter takes to import torch here, now (the fastest of two)."""
+    timed = "import time; t = time.perf_counter(); import torch; print(time.perf_counter() - t)"
+    runs = [
+        subprocess.run([sys.executable, "-c", timed], capture_output=True, text=True, check=True)
+        for _ in "ab"
+    ]
+    return min(float(run.stdout) for run in runs)
+
+
+@pytest.mark.parametrize(("target", "api"), [(f"{D2L}:rnn", "d2l"), (EECS498, "eecs498")])
+def test_torch_s_import_is_the_worker_s_start_not_the_load_under_the_timeout(
+    torch, capsys, target, api
+):
+    # a limit the calls keep, shorter than importing torch, which both examples do as they load
+    limit = call_limit()
+    if torch_import_seconds() < 2 * limit:
+        pytest.skip(
+            f"torch imports within twice a call's limit ({limit:g} s) here: nothing to show"
+        )
+    tensors = ["--api", "cs231n", "--tensors", "torch"] if api == "eecs498" else ["--api", api]
+    code, document = run_json(capsys, target, *tensors, "--timeout", str(limit))
+    assert [c["detail"] for c in document["checks"] if not c["passed"]] == []
+    assert code == 0
+
+
 @EXAMPLES_RUN
 def test_each_course_s_example_passes_every_check_in_float32(torch, argv, count, names):
     # in this process: the worker is the same for both dtypes, and costs torch's import each time

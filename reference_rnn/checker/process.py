@@ -100,11 +100,15 @@ def exit_reason(code: int) -> str:
 @dataclass(frozen=True)
 class Confinement:
     """What a worker is confined to: ``memory`` MB more address space (0: no limit); as root,
-    the worker ``user`` (None: ``nobody``; "": none); ``folder``, the target's, that it must read."""
+    the worker ``user`` (None: ``nobody``; "": none); ``folder``, the target's, that it must read;
+    ``preload``, the functions (``module:function``) it runs as it starts, before the drop (torch
+    imported and warmed, for code that takes tensors: that is then the worker's start, not the
+    judged code's load or first call under ``--timeout``)."""
 
     memory: int = 0
     user: str | None = None
     folder: str | None = None
+    preload: tuple[str, ...] = ()
 
 
 class WorkerProcess:
@@ -127,6 +131,7 @@ class WorkerProcess:
             self._group = cgroup.Group.make(f"reference-rnn-{os.getpid()}-{next(_NUMBERS)}")
         if self._group is not None:
             settings["cgroup"] = self._group.procs()
+        settings["preload"] = list(confinement.preload)
         self._memory = confinement.memory
         requests, self._requests = os.pipe()
         self._replies, replies = os.pipe()

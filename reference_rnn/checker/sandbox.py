@@ -105,7 +105,10 @@ class Sandbox:
         except BaseException:
             _remove(self._folder)
             raise
-        self._confinement = Confinement(limits.memory, limits.worker_user, target_folder(target))
+        torch = spec(api).tensors == "torch"
+        preload = ("reference_rnn.checker.apis.d2l:warm_torch",) if torch else ()
+        folder = target_folder(target)
+        self._confinement = Confinement(limits.memory, limits.worker_user, folder, preload)
         self._facts: object = None
         self._calls = 0
         self._lost: dict[str, list[str]] = {}  # runner label -> why its calls were lost

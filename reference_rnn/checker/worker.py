@@ -22,9 +22,12 @@ under test; each try is the seen mistake ``imports-the-reference``.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import faulthandler
+import importlib
 import importlib.abc
+import json
 import os
 import resource
 import signal
@@ -148,7 +151,12 @@ def main(argv: Sequence[str]) -> int:
     _limit_memory(memory)
     faulthandler.enable()  # a crash in compiled code: its traceback goes to the captured stderr
     worker_mode()
-    boundary.drop(argv[3] if len(argv) > 3 else '{"mode": "none"}')
+    settings = argv[3] if len(argv) > 3 else '{"mode": "none"}'
+    for name in json.loads(settings).get("preload", []):  # the worker's start, not the code's load
+        module, _, function = name.partition(":")
+        with contextlib.suppress(ImportError):  # missing: the load says how to install it
+            getattr(importlib.import_module(module), function)()
+    boundary.drop(settings)
     worker = Worker()
     seal()
     read = reader(requests)
