@@ -1,7 +1,8 @@
 """The mistakes found from the user's own code, run again on other cases, not from a variant.
 
 - ``batch-of-one-only`` explains a failed check on a batch when the batch's sequences run one at
-  a time are right, and the batch's result (or error) differs from theirs;
+  a time are right, and the batch's result (or error) differs from theirs, in code that passes
+  every case of a batch of one (but those another mistake explains);
 - ``reads-global-weights``: a weight is not taken from the arguments when a case that passes
   fails once that weight alone is given other values of its shape (where the reference's value
   changes). Such code crashes, or returns the wrong shape, where the weights have other sizes
@@ -47,13 +48,21 @@ Found = list[tuple[int, Evidence]]
 def _batch_dependence(records: Sequence[Record], tolerance: float, skip: set[int]) -> Found:
     """Failed batch records whose sequences one at a time are right, and differ from the batch.
 
-    Records in ``skip`` (explained by a catalogued variant) are left alone.
+    Records in ``skip`` (explained by a catalogued variant) are left alone, and so is code
+    that fails a case of a batch of one that no variant explains: it does not work for a batch
+    of one either.
     """
     singles: dict[int, list[Observation]] = {}
     found = []
+    alone_fails = {
+        r.group
+        for i, r in enumerate(records)
+        if r.case.shape[0] == 1 and not r.passed
+        if i not in skip
+    }
     for i, record in enumerate(records):
         case = record.case
-        if record.passed or case.shape[0] == 1 or i in skip:
+        if record.passed or case.shape[0] == 1 or i in skip or record.group in alone_fails:
             continue
         if id(case) not in singles:
             singles[id(case)] = [record.rerun(case.sequence(n)) for n in range(case.shape[0])]

@@ -7,23 +7,31 @@ and compared with the user's value:
   the tolerance, where the variant's differs from the reference's;
 - a *passed* check where the variant differs from the reference rules the variant out for the code
   that made it (the step functions and the sequence functions of a module are separate code): it
-  does the right thing exactly where the mistake would not; so do failed states far from the
-  variant's, for a forward mistake (its own evidence contradicts it). Hypotheses are localised: a passed
-  check of the states rules out only a mistake in the forward pass, and a passed gradient check
-  only a mistake in the backward pass, and only where the user's own states were right on that
-  case (a backward that is right given a wrong forward says nothing about the forward).
+  does the right thing exactly where the mistake would not; so does a failed value far from the
+  variant's (its own evidence contradicts it): the states, for a forward mistake; a gradient, for
+  a backward one, where the user's states were right on that case. Hypotheses are localised: a
+  passed check of the states rules out only a mistake in the forward pass, and a passed gradient
+  check only a mistake in the backward pass, and only where the user's own states were right on
+  that case (a backward that is right given a wrong forward says nothing about the forward).
+
+A mistake is named only on evidence that tells it apart: a failed check it explains on a case
+that has what it needs (``Mistake.needs``: T > 1, N > 1), where no other mistake left explains
+the same check. One matched only where nothing tells it apart (a degenerate case: at T = 1 dWh
+from ``h_t`` is also dWh from the last state) is reported as consistent with the failures, not
+named. ``batch-of-one-only`` is named only for code whose batch-of-one cases pass, but those
+another mistake explains.
 
 Some mistakes are found from the user's own code, run again on other cases, or seen by the API's
 adapter as it called it (:mod:`reference_rnn.checker.behaviours`).
 
 A mistake often explains a few checks that another explains too (at one step, ignoring h0 and
 dropping the recurrence are the same thing). The diagnoses are the smallest set, chosen greedily,
-that explains every failed check any mistake explains; mistakes that explain exactly the same
-checks are named together, since nothing here tells them apart. When failed checks with values
-are left that no single mistake explains, pairs are searched (:data:`MAX_PAIRS` at most): a
-mistake that changes only the inputs, the results or their layout, with any other, one of the two
-explaining some checks alone; a pair that explains more than the single mistakes is named as the
-pair.
+that explains every failed check any mistake named explains; mistakes that explain exactly the
+same checks are named together (two variants that do are not named: nothing tells them apart). When failed checks with values are left that no single mistake
+explains, pairs are searched (:data:`MAX_PAIRS` at most): a mistake that changes only the
+inputs, the results or their layout, with any other, one of the two explaining some checks
+alone; a pair that explains more than the single mistakes, on a case that tells it apart, is
+named as the pair.
 """
 
 from __future__ import annotations
@@ -35,9 +43,9 @@ from typing import Any
 
 import numpy as np
 
-from reference_rnn.checker.battery import FORWARD_KEYS, Values, evaluate, expected_value
+from reference_rnn.checker.battery import FORWARD_KEYS, Case, Values, evaluate, expected_value
 from reference_rnn.checker.behaviours import BEHAVIOURS, MISSED_BY, Found
-from reference_rnn.checker.catalogue import MISTAKES, Mistake, pair
+from reference_rnn.checker.catalogue import MISTAKES, NEEDS, Mistake, pair
 from reference_rnn.checker.evidence import Evidence, Record, evidence, measured_error
 from reference_rnn.core.measure import TOLERANCE, scaled_error
 from reference_rnn.core.validation import FloatArray
@@ -92,36 +100,47 @@ def mistake_line(mistake: str) -> str:
 
 def diagnose(
     records: Sequence[Record], mistakes: Sequence[Mistake], dtype: str
-) -> tuple[list[Diagnosis], list[str]]:
-    """The mistakes that explain the failed ``records``, and the failed checks none explains.
+) -> tuple[list[Diagnosis], list[str], dict[str, list[str]]]:
+    """The mistakes that explain the failed ``records``, the failed checks none explains, and the
+    mistakes those checks are consistent with but that nothing there tells apart (by id, the
+    checks each explains).
 
-    The evidence of a diagnosis (:class:`~reference_rnn.checker.evidence.Evidence`) is its first
-    explained check on the forward pass's values, or its first explained check if it explains
-    none there; a mistake named as one of a pair has the other's id as its ``partner``, also
-    said at the end of the evidence's ``detail``.
+    A mistake is named only on evidence that tells it apart (:func:`_telling`). The evidence of
+    a diagnosis (:class:`~reference_rnn.checker.evidence.Evidence`) is its first explained check
+    on the forward pass's values, or its first explained check if it explains none there; a
+    mistake named as one of a pair has the other's id as its ``partner``, also said at the end
+    of the evidence's ``detail``.
     """
     tolerance = TOLERANCE[dtype]
-    explained: dict[str, Found] = {}
+    needed = {need for need, meets in NEEDS.items() if any(meets(r.case) for r in records)}
+    matched: dict[str, Found] = {}
     for mistake in mistakes:
         if mistake.variant is not None:
             found = _matches(records, mistake, tolerance)
             if found:
-                explained[mistake.id] = found
-    for mistake_id, found in list(explained.items()):
-        explained[mistake_id] = found + _not_run_after(records, found)
-    by_variants = {i for found in explained.values() for i, _ in found}
-    for mistake in mistakes:
-        if mistake.variant is None and mistake.id in BEHAVIOURS:
-            found = BEHAVIOURS[mistake.id](records, tolerance, by_variants)
-            if found:
-                explained[mistake.id] = found
+                matched[mistake.id] = found
+    by_id = {mistake.id: mistake for mistake in mistakes}
+    shown = _telling(records, matched, by_id, needed)
+    explained = {
+        m: found + _not_run_after(records, found) for m, found in matched.items() if m in shown
+    }
+    skip = {i for found in explained.values() for i, _ in found}
+    behaving = [m.id for m in mistakes if m.variant is None and m.id in BEHAVIOURS]
+    by_behaviour: dict[str, Found] = {}
+    # batch-of-one-only last: a batch of one's failures another mistake explains leave it possible
+    for mistake_id in sorted(behaving, key=lambda m: m == "batch-of-one-only"):
+        found = BEHAVIOURS[mistake_id](records, tolerance, skip)
+        if found:
+            by_behaviour[mistake_id] = found
+            skip |= {i for i, _ in found}
+    explained |= {m: by_behaviour[m] for m in behaving if m in by_behaviour}  # catalogue order
     explains = {mistake: {i for i, _ in found} for mistake, found in explained.items()}
     chosen = _cover(explains)
     covered = set().union(*(explains[m] for m in chosen))
     failed = {i for i, r in enumerate(records) if not r.passed}
     partners: dict[str, str] = {}
     if any(records[i].output.value is not None for i in failed - covered):
-        best = _best_pair(records, mistakes, tolerance, covered, set(explained))
+        best = _best_pair(records, mistakes, tolerance, covered, set(explained), needed)
         if best is not None:
             (first, second), found = best
             partners = {first: second, second: first}
@@ -132,12 +151,47 @@ def diagnose(
             covered = set().union(*(explains[m] for m in chosen))
     diagnoses = []
     for m in chosen:
-        shown = _strongest(records, explained[m])
+        evidence_shown = _strongest(records, explained[m])
         if m in partners:
-            shown = replace(shown, detail=f"{shown.detail}, with {partners[m]}")
-        diagnoses.append(Diagnosis(m, shown, len(explained[m]), partners.get(m)))
-    unexplained = [records[i].name for i in sorted(failed - covered)]
-    return diagnoses, unexplained
+            detail = f"{evidence_shown.detail}, with {partners[m]}"
+            evidence_shown = replace(evidence_shown, detail=detail)
+        diagnoses.append(Diagnosis(m, evidence_shown, len(explained[m]), partners.get(m)))
+    left = failed - covered
+    unexplained = [records[i].name for i in sorted(left)]
+    consistent = {
+        m: [records[i].name for i, _ in found if i in left]
+        for m, found in matched.items()
+        if m not in shown and any(i in left for i, _ in found)
+    }
+    return diagnoses, unexplained, consistent
+
+
+def _meets(mistake: Mistake, case: Case, needed: set[str]) -> bool:
+    """Whether ``case`` has what ``mistake`` needs to be told apart, of what the run has."""
+    return all(NEEDS[need](case) for need in mistake.needs & needed)
+
+
+def _telling(
+    records: Sequence[Record],
+    matched: dict[str, Found],
+    by_id: dict[str, Mistake],
+    needed: set[str],
+) -> set[str]:
+    """The mistakes in ``matched`` that explain a failed check that tells them apart.
+
+    Telling: on a case with what the mistake needs (:attr:`Mistake.needs`), where no other
+    mistake left in ``matched`` explains the same check (there the two give the same value).
+    A mistake without such a check is only consistent with the failures.
+    """
+    explaining: dict[int, int] = {}  # by record: how many mistakes explain it
+    for found in matched.values():
+        for i, _ in found:
+            explaining[i] = explaining.get(i, 0) + 1
+    return {
+        m
+        for m, found in matched.items()
+        if any(explaining[i] == 1 and _meets(by_id[m], records[i].case, needed) for i, _ in found)
+    }
 
 
 def _not_run_after(records: Sequence[Record], found: Found) -> Found:
@@ -160,11 +214,13 @@ def _best_pair(
     tolerance: float,
     covered: set[int],
     seen: set[str],
+    needed: set[str],
 ) -> tuple[tuple[str, str], Found] | None:
     """The pair of mistakes that explains the most failed checks outside ``covered``, if any.
 
     Tried: pairs with one mistake in ``seen``, those that explain some checks alone (a forward
     mistake explains the states of code with a backward mistake too; the reverse is rarer).
+    Counted: only a pair that explains a new check on a case with what both mistakes need.
     """
     variants = [m for m in mistakes if m.variant is not None]
     candidates = (
@@ -177,10 +233,13 @@ def _best_pair(
     best: tuple[tuple[str, str], Found] | None = None
     most = 0
     for first, second in islice(candidates, MAX_PAIRS):
-        found = _matches(records, pair(first, second), tolerance)
-        new = len({i for i, _ in found} - covered)
-        if new > most:
-            best, most = ((first.id, second.id), found), new
+        both = pair(first, second)
+        found = _matches(records, both, tolerance)
+        new = {i for i, _ in found} - covered
+        if not any(_meets(both, records[i].case, needed) for i in new):
+            continue  # nothing new it is told apart by
+        if len(new) > most:
+            best, most = ((first.id, second.id), found), len(new)
     return best
 
 
@@ -202,13 +261,26 @@ def _rules_out(mistake: Mistake, record: Record, states_right: set[tuple[str, in
     return True
 
 
-def _contradicts(mistake: Mistake, record: Record, error: float | None, tolerance: float) -> bool:
-    """Whether the user's failed states, far from ``mistake``'s (``error``), rule it out.
+def _contradicts(
+    mistake: Mistake,
+    record: Record,
+    error: float | None,
+    tolerance: float,
+    states_right: set[tuple[str, int]],
+) -> bool:
+    """Whether the user's failed value, far from ``mistake``'s (``error``), rules it out.
 
-    Far: by over ``MISSED_BY`` times the tolerance, or of another shape, so that rounding (float32
-    states through a saturating case) never does. Only a forward mistake's states are so telling.
+    Far: by over ``MISSED_BY`` times the tolerance, or of another size, so that rounding (float32
+    states through a saturating case) never does. A forward mistake is ruled out so by the
+    states; a backward one by a gradient, where the user's own states were right on that case
+    (given other states, its gradients are not the code's).
     """
-    if mistake.phase == "backward" or record.output.key not in _STATES:
+    if mistake.float32_values:
+        return False  # matched at float32's tolerance, on float32 numbers only
+    if record.output.key in _STATES:
+        if mistake.phase == "backward":
+            return False
+    elif mistake.phase != "backward" or (record.group, id(record.case)) not in states_right:
         return False
     return error is None or error > MISSED_BY * tolerance
 
@@ -247,7 +319,7 @@ def _matches(records: Sequence[Record], mistake: Mistake, tolerance: float) -> F
             continue
         if error is not None and error <= match_tolerance:
             found.setdefault(record.group, []).append((i, evidence(record, error)))
-        elif _contradicts(mistake, record, error, tolerance):
+        elif _contradicts(mistake, record, error, tolerance, states_right):
             ruled_out.add(record.group)  # wrong states, but not as this mistake's
     kept = [item for group, items in found.items() if group not in ruled_out for item in items]
     return sorted(kept, key=lambda item: item[0])

@@ -60,6 +60,8 @@ class Report:
     notes: list[str] = field(default_factory=list)  # what is not checked, and why
     unexplained: list[str] = field(default_factory=list)  # failed checks no mistake explains
     looks: list[str] = field(default_factory=list)  # what some of those look like, a line each
+    # by mistake, the unexplained checks it explains where nothing tells it apart (not named)
+    consistent: dict[str, list[str]] = field(default_factory=dict)
     output: list[str] = field(default_factory=list)  # the first lines the checked code printed
     seed: int | None = None  # the battery's inputs were drawn from it (None: the caller's cases)
     forward_only: bool = False  # a forward was checked without a backward
@@ -128,12 +130,21 @@ class Report:
             lines += ["", "Failed checks that no catalogued mistake explains:"]
             lines.append(f"  {', '.join(self.unexplained)}")
             lines += [f"  {line}" for line in self.looks]
+            lines += [f"  {_consistent(m, checks)}" for m, checks in self.consistent.items()]
         if self.output:
             lines += ["", "Printed by the checked code (stdout and stderr, first lines):"]
             lines += [f"  | {line}" for line in self.output]
         found = ", ".join(d.mistake for d in self.diagnoses) or "none"
         lines += ["", f"{self.verdict}; mistakes: {found}"]
         return "\n".join(lines)
+
+
+def _consistent(mistake: str, checks: list[str]) -> str:
+    """A mistake the failures are consistent with, though no case tells it apart: not named."""
+    return (
+        f"consistent with {mistake}, not shown: it explains {', '.join(checks)} only, "
+        "where it cannot be told apart"
+    )
 
 
 def _drawn(seed: int) -> str:
@@ -268,14 +279,14 @@ def check_plan(
                 made = (runner.label, observation.case, output, error, passed, runner.run, seen)
                 records.append(Record(name, *made))
             notes += [note for note in observation.notes if note not in notes]
-    diagnoses, unexplained = diagnose(records, applicable(api, dtype), dtype)
+    diagnoses, unexplained, consistent = diagnose(records, applicable(api, dtype), dtype)
     shown: dict[str, str] = {}  # the first described failure of each output
     for record in (r for r in records if r.name in set(unexplained)):
         line = looks(record, tolerance)
         if line is not None and record.output.name not in shown:
             shown[record.output.name] = f"{record.name}: {line}"
     looked, notes = list(shown.values())[:_LOOKS], [printable(note) for note in notes]  # escaped
-    report = Report(api, target, dtype, checks, diagnoses, notes, unexplained, looked)
+    report = Report(api, target, dtype, checks, diagnoses, notes, unexplained, looked, consistent)
     return replace(report, seed=seed, forward_only=bool(how.forward_only))
 
 

@@ -1,0 +1,149 @@
+"""Issue 27: a mistake is named only on evidence that tells it apart.
+
+Each implementation is written here as people wrote it (CS231n's four functions, the exercise's
+SimpleRNN), independently of reference_rnn, and checked in this process; the asserted names
+are what the code does, worked out by hand from the code, not from the checker.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import planted
+
+from reference_rnn import testing
+
+
+def check(obj: object, api: str = "cs231n") -> testing.Report:
+    return testing.check(obj, api=api, isolate=False, seed=0)
+
+
+def names(report: testing.Report) -> list[str]:
+    return [diagnosis.mistake for diagnosis in report.diagnoses]
+
+
+def cs231n(step_backward=None, *, alias=False, steps=None) -> SimpleNamespace:
+    """CS231n's functions, the sequence functions calling the step functions, as the course has it.
+
+    ``step_backward`` replaces the right one; ``alias``: rnn_forward keeps one state buffer and
+    writes each new state into it, so every cache's ``prev_h`` is that buffer (at the end, the
+    last state); ``steps``: rnn_backward raises for sequences longer than that.
+    """
+
+    def rnn_step_forward(x, prev_h, Wx, Wh, b):
+        next_h = np.tanh(x @ Wx + prev_h @ Wh + b)
+        return next_h, (x, prev_h, Wx, Wh, next_h)
+
+    def right_step_backward(dnext_h, cache):
+        x, prev_h, Wx, Wh, next_h = cache
+        da = dnext_h * (1 - next_h**2)  # (N, H)
+        return da @ Wx.T, da @ Wh.T, x.T @ da, prev_h.T @ da, da.sum(axis=0)
+
+    rnn_step_backward = step_backward or right_step_backward
+
+    def rnn_forward(x, h0, Wx, Wh, b):
+        N, T, _ = x.shape
+        h = np.zeros((N, T, Wh.shape[0]))
+        caches = []
+        prev_h = h0.copy()
+        for t in range(T):
+            next_h, cache = rnn_step_forward(x[:, t], prev_h, Wx, Wh, b)
+            h[:, t] = next_h
+            caches.append(cache)
+            if alias:
+                prev_h[:] = next_h  # the cache's prev_h is this buffer: overwritten
+            else:
+                prev_h = next_h
+        return h, caches
+
+    def rnn_backward(dh, caches):
+        N, T, H = dh.shape
+        if steps is not None and steps < T:
+            raise ValueError("only short sequences")
+        D = caches[0][0].shape[1]
+        dx, dWx, dWh, db = np.zeros((N, T, D)), np.zeros((D, H)), np.zeros((H, H)), np.zeros(H)
+        dprev_h = np.zeros((N, H))
+        for t in reversed(range(T)):
+            dx_t, dprev_h, dWx_t, dWh_t, db_t = rnn_step_backward(dh[:, t] + dprev_h, caches[t])
+            dx[:, t] = dx_t
+            dWx, dWh, db = dWx + dWx_t, dWh + dWh_t, db + db_t
+        return dx, dprev_h, dWx, dWh, db
+
+    return SimpleNamespace(
+        rnn_step_forward=rnn_step_forward,
+        rnn_step_backward=rnn_step_backward,
+        rnn_forward=rnn_forward,
+        rnn_backward=rnn_backward,
+    )
+
+
+def test_the_implementation_above_is_right():
+    assert check(cs231n()).passed
+
+
+def test_weight_gradients_all_zero_are_not_named_as_a_mistake_that_is_zero_only_somewhere():
+    # zero where T = 1 or h0 = 0, weight-gradients-overwritten and dWh-missing-initial-state-term
+    # differ from zeros everywhere else
+    def zero_weight_gradients(dnext_h, cache):
+        _x, _prev_h, Wx, Wh, next_h = cache
+        da = dnext_h * (1 - next_h**2)
+        return da @ Wx.T, da @ Wh.T, np.zeros_like(Wx), np.zeros_like(Wh), np.zeros(Wh.shape[0])
+
+    report = check(cs231n(zero_weight_gradients))
+    assert names(report) == [], report.format()
+    assert "batch-h0/dWh" in report.unexplained
+    assert "step:batch-h0/dWx" in report.unexplained
+
+
+def test_a_bias_gradient_summed_with_keepdims_is_not_the_unsummed_one():
+    # (1, H): right values, another shape; only a batch of one gives the unsummed one that shape
+    def keepdims(dnext_h, cache):
+        x, prev_h, Wx, Wh, next_h = cache
+        da = dnext_h * (1 - next_h**2)
+        return da @ Wx.T, da @ Wh.T, x.T @ da, prev_h.T @ da, da.sum(axis=0, keepdims=True)
+
+    report = check(cs231n(keepdims))
+    assert "bias-gradient-not-summed" not in names(report), report.format()
+    assert names(report) == []
+    assert "batch/db" in report.unexplained
+
+
+def test_an_aliased_state_is_not_dwh_uses_current_state_which_it_equals_at_one_step():
+    # every cache's prev_h is the last state: at T = 1 that is the current state, h_t
+    report = check(cs231n(alias=True))
+    assert names(report) == [], report.format()
+    assert {"one-step/dWh", "batch/dWh", "long/dWh"} <= set(report.unexplained)
+
+
+def test_a_mistake_matched_only_where_nothing_tells_it_apart_is_consistent_not_shown():
+    # dWh from h_t: right at one step of the sequence functions, where an aliased prev_h gives
+    # the same; the sequences that would tell them apart raise
+    def current_state(dnext_h, cache):
+        x, _prev_h, Wx, Wh, next_h = cache
+        da = dnext_h * (1 - next_h**2)
+        return da @ Wx.T, da @ Wh.T, x.T @ da, next_h.T @ da, da.sum(axis=0)
+
+    module = cs231n(steps=1)
+    module.rnn_backward = cs231n(current_state, steps=1).rnn_backward
+    report = check(module)
+    assert names(report) == [], report.format()
+    assert report.consistent == {"dWh-uses-current-state": ["one-step/dWh", "one-step-batch/dWh"]}
+    assert (
+        "consistent with dWh-uses-current-state, not shown: it explains one-step/dWh, "
+        "one-step-batch/dWh only, where it cannot be told apart"
+    ) in report.format()
+
+
+def test_batch_of_one_only_is_not_named_where_a_batch_of_one_fails_too():
+    # time-major states out and dh in: a batch of one of T > 1 steps fails as a batch does
+    class TimeMajor(planted.make("dlfs2")):
+        def forward(self, xs):
+            return super().forward(xs).swapaxes(0, 1)  # (T, N, H)
+
+        def backward(self, dhs):
+            return super().backward(dhs.swapaxes(0, 1))  # read as (T, N, H)
+
+    report = check(TimeMajor, api="dlfs2")
+    assert "batch-of-one-only" not in names(report), report.format()
+    assert not any(c.passed for c in report.checks if c.name == "batch-of-one/dxs")
