@@ -7,6 +7,8 @@ are what the code does, worked out by hand from the code, not from the checker.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -147,3 +149,56 @@ def test_batch_of_one_only_is_not_named_where_a_batch_of_one_fails_too():
     report = check(TimeMajor, api="dlfs2")
     assert "batch-of-one-only" not in names(report), report.format()
     assert not any(c.passed for c in report.checks if c.name == "batch-of-one/dxs")
+
+
+def test_a_mistake_the_catalogue_lacks_is_said_so_and_each_value_described():
+    # dprev_h = da @ Wh, not da @ Wh.T: the last step's dx is right, the steps before are not
+    def untransposed(dnext_h, cache):
+        x, prev_h, Wx, Wh, next_h = cache
+        da = dnext_h * (1 - next_h**2)
+        return da @ Wx.T, da @ Wh, x.T @ da, prev_h.T @ da, da.sum(axis=0)
+
+    module = cs231n(untransposed)
+    report = check(module)
+    assert names(report) == [], report.format()
+    text = report.format()
+    assert "\nFailed checks: no catalogued mistake explains these\n" in text
+    shown = dict(line.split(": ", 1) for line in report.looks)
+    # one line per value of each code: the step functions', then the sequence functions'
+    assert list(shown) == [
+        "step:sample/dprev_h",
+        "sample/dx",
+        "sample/dh0",
+        "sample/dWx",
+        "sample/dWh",
+        "sample/db",
+    ]
+    # the values, from the right backward above, on the exercise's sample (N=1, T=3, D=2, H=4)
+    case = testing.cases()[0]
+    right = cs231n()
+    _, caches = right.rnn_forward(case.x, case.h0, case.Wx, case.Wh, case.b)
+    dx = right.rnn_backward(case.dh, caches)[0]
+    _, caches = module.rnn_forward(case.x, case.h0, case.Wx, case.Wh, case.b)
+    user_dx = module.rnn_backward(case.dh, caches)[0]
+    assert shown["sample/dx"] == (
+        f"first mismatch at [0, 0, 0]: {user_dx[0, 0, 0]:.6g} where the reference has "
+        f"{dx[0, 0, 0]:.6g} (4 of 6 entries wrong); dx right for t > 1, wrong from t = 1 back "
+        "(of 3)"
+    )
+    assert "sample/dWx: first mismatch at [0, 0]: " in text
+    assert shown["step:sample/dprev_h"].endswith("(4 of 4 entries wrong)")  # no time axis
+
+
+def test_the_json_carries_each_diagnosis_description_and_the_unexplained_values(capsys):
+    from reference_rnn.cli import main
+
+    path = Path(__file__).parent / "planted_dwh_current.py"
+    assert main(["check", f"{path}", "--api", "cs231n", "--seed", "0", "--json"]) == 1
+    document = json.loads(capsys.readouterr().out)
+    (diagnosis,) = document["diagnoses"]
+    assert diagnosis["mistake"] == "dWh-uses-current-state"
+    assert diagnosis["description"] == "dWh sums h_t.T @ da_t instead of h_{t-1}.T @ da_t"
+    assert diagnosis["evidence"]["check"] == "step:sample/dWh"
+    assert diagnosis["evidence"]["error_vs_mistake"] < 1e-12
+    assert document["unexplained"] == document["looks"] == []
+    assert document["consistent"] == {}

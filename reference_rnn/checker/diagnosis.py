@@ -83,14 +83,15 @@ class Diagnosis:
         return f"{e.check}: {e.detail}; explains {explains} failed check{'s' * (explains > 1)}"
 
     def to_json(self) -> dict[str, Any]:
-        """``{"mistake", "evidence"}``: the evidence's fields, ``weights`` only when there are any,
+        """``{"mistake", "description", "evidence"}``: the catalogue's description; the evidence's
+        fields (``detail`` the sentence the reports show), ``weights`` only when there are any,
         ``checks_explained``, and ``with`` (the partner) only for a pair."""
         shown = asdict(self.evidence)
         weights = shown.pop("weights")
         shown |= {"weights": list(weights)} if weights else {}
         shown |= {"checks_explained": self.checks_explained}
         shown |= {"with": self.partner} if self.partner is not None else {}
-        return {"mistake": self.mistake, "evidence": shown}
+        return {"mistake": self.mistake, "description": MISTAKES[self.mistake], "evidence": shown}
 
 
 def mistake_line(mistake: str) -> str:
