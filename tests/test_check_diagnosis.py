@@ -109,6 +109,9 @@ def test_a_bias_gradient_summed_with_keepdims_is_not_the_unsummed_one():
     assert "bias-gradient-not-summed" not in names(report), report.format()
     assert names(report) == []
     assert "batch/db" in report.unexplained
+    assert "step:sample/db: db has shape (1, 4), the reference (4,): the reference's values" in (
+        report.looks
+    )
 
 
 def test_an_aliased_state_is_not_dwh_uses_current_state_which_it_equals_at_one_step():
