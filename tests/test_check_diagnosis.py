@@ -205,3 +205,41 @@ def test_the_json_carries_each_diagnosis_description_and_the_unexplained_values(
     assert diagnosis["evidence"]["error_vs_mistake"] < 1e-12
     assert document["unexplained"] == document["looks"] == []
     assert document["consistent"] == {}
+
+
+def time_major(step_module: SimpleNamespace) -> SimpleNamespace:
+    """CS231n's sequence functions written time-major throughout: x (T, N, D), h and dh
+    (T, N, H), dx (T, N, D), the steps as ``step_module``'s."""
+
+    def rnn_forward(x, h0, Wx, Wh, b):
+        states, caches, prev_h = [], [], h0
+        for x_t in x:  # (N, D), t = 0, 1, ...
+            prev_h, cache = step_module.rnn_step_forward(x_t, prev_h, Wx, Wh, b)
+            states.append(prev_h)
+            caches.append(cache)
+        return np.stack(states), caches
+
+    def rnn_backward(dh, caches):
+        dxs, dWx, dWh, db = [], 0, 0, 0
+        dprev_h = np.zeros_like(dh[0])
+        for t in reversed(range(len(caches))):
+            dx_t, dprev_h, dWx_t, dWh_t, db_t = step_module.rnn_step_backward(
+                dh[t] + dprev_h, caches[t]
+            )
+            dxs.insert(0, dx_t)
+            dWx, dWh, db = dWx + dWx_t, dWh + dWh_t, db + db_t
+        return np.stack(dxs), dprev_h, dWx, dWh, db
+
+    return SimpleNamespace(
+        **{**vars(step_module), "rnn_forward": rnn_forward, "rnn_backward": rnn_backward}
+    )
+
+
+def test_code_time_major_throughout_is_said_to_be_right_in_that_layout():
+    report = check(time_major(cs231n()))
+    assert names(report) == ["time-major-throughout"], report.format()
+    (diagnosis,) = report.diagnoses
+    assert diagnosis.evidence.detail.endswith("values are right in the time-major layout")
+    # every failed check is the layout's: the step functions pass
+    assert report.unexplained == []
+    assert all(c.passed for c in report.checks if c.name.startswith("step:"))

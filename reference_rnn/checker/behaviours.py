@@ -7,7 +7,10 @@
   fails once that weight alone is given other values of its shape (where the reference's value
   changes). Such code crashes, or returns the wrong shape, where the weights have other sizes
   than the array it reads: it explains the checks that failed so and that run when their case is
-  given the passing case's sizes and weights.
+  given the passing case's sizes and weights;
+- ``time-major-throughout``: code whose failed case, given time-major (x (T, N, D), dh
+  (T, N, H)), returns the reference's values time-major: it explains every failed check of that
+  code, with the message that the values are right in the time-major layout.
 """
 
 from __future__ import annotations
@@ -230,6 +233,56 @@ def _left_graph(records: Sequence[Record], _tolerance: float, _skip: set[int]) -
     return found
 
 
+def _time_major(records: Sequence[Record], tolerance: float, _skip: set[int]) -> Found:
+    """Every failed check of code that is right when given its case time-major.
+
+    The code is given a failed case of N > 1 sequences of T > 1 steps, N != T (so that
+    batch-first code cannot run it right), with x (T, N, D) and dh (T, N, H); it is right there
+    when every value it returns is the reference's, the states and dx read as (T, N, .).
+    """
+    found = []
+    for group in dict.fromkeys(r.group for r in records if not r.passed):
+        members = [(i, r) for i, r in enumerate(records) if r.group == group]
+        failed = [r.case for _, r in members if not r.passed]
+        case = next((c for c in failed if _tells_layouts_apart(c)), None)
+        if case is None or not _right_time_major(
+            members[0][1].rerun(_transposed(case)), case, tolerance
+        ):
+            continue
+        given = f"{case.name} given time-major, x (T, N, D) and dh (T, N, H)"
+        for i, record in members:
+            if not record.passed:
+                detail = f"{against(record)}; {given}: values are right in the time-major layout"
+                found.append((i, evidence(record, None, detail=detail)))
+    return found
+
+
+def _tells_layouts_apart(case: Case) -> bool:
+    """Whether ``case`` runs right in one layout only: N > 1, T > 1, N != T, in one call."""
+    N, T, _, _ = case.shape
+    return N > 1 and T > 1 and N != T and case.split is None and case.readout is None
+
+
+def _transposed(case: Case) -> Case:
+    """``case`` laid out time-major: x (T, N, D) and dh (T, N, H); h0 stays (N, H)."""
+    return replace(case, x=case.x.swapaxes(0, 1).copy(), dh=case.dh.swapaxes(0, 1).copy())
+
+
+def _right_time_major(observation: Observation, case: Case, tolerance: float) -> bool:
+    """Whether every value in ``observation`` is ``case``'s, those with a time axis (T, N, .)."""
+    for output in observation.outputs:
+        if output.value is None:
+            return False
+        value = output.value.swapaxes(0, 1) if output.key in _TIME_AXIS else output.value
+        right = expected_value(case.expected, output.key)
+        if value.shape != right.shape or scaled_error(value, right) > tolerance:
+            return False
+    return bool(observation.outputs)
+
+
+_TIME_AXIS = ("h", "dx", "y")  # (N, T, .) in the reference's layout
+
+
 #: How the mistakes without a variant are found, by id.
 BEHAVIOURS: dict[str, Callable[[Sequence[Record], float, set[int]], Found]] = {
     "weights-updated-in-backward": _seen(
@@ -264,5 +317,6 @@ BEHAVIOURS: dict[str, Callable[[Sequence[Record], float, set[int]], Found]] = {
         every_value=True,
     ),
     "batch-of-one-only": _batch_dependence,
+    "time-major-throughout": _time_major,
     "reads-global-weights": _fixed_weights,
 }

@@ -328,6 +328,13 @@ CATALOGUE = [
         time_major=True,
     ),
     Mistake(
+        "time-major-throughout",
+        "x, dh and every per-step result are time-major, (T, N, ...), where the API is "
+        "batch-first, (N, T, ...): the values are right in the time-major layout",
+        None,
+        _BATCH_FIRST,
+    ),
+    Mistake(
         "weights-updated-in-backward",
         "backward updates the weights itself (an optimizer step) instead of only filling .grads",
         None,
