@@ -13,8 +13,10 @@ from types import SimpleNamespace
 
 import numpy as np
 import planted
+import pytest
 
 from reference_rnn import testing
+from reference_rnn.checker.battery import make_case
 
 
 def check(obj: object, api: str = "cs231n") -> testing.Report:
@@ -243,3 +245,48 @@ def test_code_time_major_throughout_is_said_to_be_right_in_that_layout():
     # every failed check is the layout's: the step functions pass
     assert report.unexplained == []
     assert all(c.passed for c in report.checks if c.name.startswith("step:"))
+
+
+def test_a_d2l_rnn_returning_a_list_of_per_step_outputs_is_checked_as_their_concatenation():
+    torch = pytest.importorskip("torch")
+
+    def rnn(inputs, state, params):  # d2l's, but the outputs kept as a list, one (N, q) per step
+        W_xh, W_hh, b_h, W_hq, b_q = params
+        (H,) = state
+        outputs = []
+        for X in inputs:
+            H = torch.tanh(X @ W_xh + H @ W_hh + b_h)
+            outputs.append(H @ W_hq + b_q)
+        return outputs, (H,)
+
+    report = check(rnn, api="d2l")
+    assert report.passed, report.format()
+    assert (
+        "rnn returns its outputs as a list of one (N, q) tensor per step: checked as their torch.cat"
+        in (report.notes)
+    )
+
+
+@pytest.mark.parametrize("form", ["one step short", "numpy arrays", "unequal shapes"])
+def test_other_lists_of_outputs_are_not_read_as_per_step_outputs(form):
+    torch = pytest.importorskip("torch")
+
+    def rnn(inputs, state, params):
+        W_xh, W_hh, b_h, W_hq, b_q = params
+        (H,) = state
+        outputs = []
+        for X in inputs:
+            H = torch.tanh(X @ W_xh + H @ W_hh + b_h)
+            outputs.append(H @ W_hq + b_q)
+        if form == "one step short":
+            outputs = outputs[:-1]
+        elif form == "numpy arrays":
+            outputs = [Y.detach().numpy() for Y in outputs]
+        else:
+            outputs[-1] = outputs[-1][:, :1]
+        return outputs, (H,)
+
+    cases = [make_case("two-steps", 3, 2, 3, 5)]
+    report = testing.check(rnn, api="d2l", isolate=False, cases=cases)
+    assert not report.passed
+    assert not any("per step" in note for note in report.notes)
