@@ -290,3 +290,27 @@ def test_other_lists_of_outputs_are_not_read_as_per_step_outputs(form):
     report = testing.check(rnn, api="d2l", isolate=False, cases=cases)
     assert not report.passed
     assert not any("per step" in note for note in report.notes)
+
+
+@pytest.mark.parametrize("api", ["dlfs2", "dlfs2-cell", "sprint"])
+@pytest.mark.parametrize("how", ["params", "attributes"])
+def test_a_backward_that_rebinds_the_weights_updated_is_an_update(api, how):
+    base = planted.make(api)
+
+    class Rebinding(base):
+        def __init__(self, Wx, Wh, b, **options):
+            super().__init__(Wx, Wh, b, **options)
+            self.Wx, self.Wh, self.b = Wx, Wh, b
+
+        def backward(self, *args):  # an optimizer step instead of the gradients in .grads
+            result = super().backward(*args)
+            grads, self.grads = self.grads, [np.zeros_like(g) for g in self.grads]
+            if how == "params":  # a new list of new arrays: the caller's stay as they were
+                self.params = [p - 0.1 * g for p, g in zip(self.params, grads, strict=True)]
+            else:
+                self.Wx = self.Wx - 0.1 * grads[0]
+            return result
+
+    report = check(Rebinding, api=api)
+    assert names(report) == ["weights-updated-in-backward"], report.format()
+    assert any(".backward bound new values to the weights it was given" in n for n in report.notes)
