@@ -314,3 +314,30 @@ def test_a_backward_that_rebinds_the_weights_updated_is_an_update(api, how):
     report = check(Rebinding, api=api)
     assert names(report) == ["weights-updated-in-backward"], report.format()
     assert any(".backward bound new values to the weights it was given" in n for n in report.notes)
+
+
+def test_a_forward_mistake_explains_the_gradients_of_a_backward_right_for_its_states():
+    # Wh.T in forward only; the backward, right, reads the cached states and Wh
+    module = cs231n()
+
+    def rnn_step_forward(x, prev_h, Wx, Wh, b):
+        next_h = np.tanh(x @ Wx + prev_h @ Wh.T + b)
+        return next_h, (x, prev_h, Wx, Wh, next_h)
+
+    module.rnn_step_forward = rnn_step_forward
+
+    def rnn_forward(x, h0, Wx, Wh, b):
+        N, T, _ = x.shape
+        h, caches, prev_h = np.zeros((N, T, Wh.shape[0])), [], h0
+        for t in range(T):
+            prev_h, cache = rnn_step_forward(x[:, t], prev_h, Wx, Wh, b)
+            h[:, t] = prev_h
+            caches.append(cache)
+        return h, caches
+
+    module.rnn_forward = rnn_forward
+    report = check(module)
+    assert names(report) == ["recurrent-weight-transposed"], report.format()
+    assert report.unexplained == []
+    (diagnosis,) = report.diagnoses
+    assert diagnosis.checks_explained == len([c for c in report.checks if not c.passed])

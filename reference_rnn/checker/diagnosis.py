@@ -47,6 +47,7 @@ from reference_rnn.checker.battery import FORWARD_KEYS, Case, Values, evaluate, 
 from reference_rnn.checker.behaviours import BEHAVIOURS, MISSED_BY, Found
 from reference_rnn.checker.catalogue import MISTAKES, NEEDS, Mistake, pair
 from reference_rnn.checker.evidence import Evidence, Record, evidence, measured_error
+from reference_rnn.checker.variants import backward_of_states
 from reference_rnn.core.measure import TOLERANCE, scaled_error
 from reference_rnn.core.validation import FloatArray
 
@@ -118,6 +119,11 @@ def diagnose(
     for mistake in mistakes:
         if mistake.variant is not None:
             found = _matches(records, mistake, tolerance)
+            states = any(records[i].output.key in _STATES for i, _ in found)
+            if states and mistake.phase == "forward" and not mistake.time_major:
+                # its states, with a backward right for them: it explains their gradients too
+                own = replace(mistake, variant=backward_of_states(mistake.variant))
+                found = sorted(dict(found + _matches(records, own, tolerance)).items())
             if found:
                 matched[mistake.id] = found
     by_id = {mistake.id: mistake for mistake in mistakes}
