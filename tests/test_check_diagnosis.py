@@ -341,3 +341,34 @@ def test_a_forward_mistake_explains_the_gradients_of_a_backward_right_for_its_st
     assert report.unexplained == []
     (diagnosis,) = report.diagnoses
     assert diagnosis.checks_explained == len([c for c in report.checks if not c.passed])
+
+
+def test_a_last_step_not_computed_that_crashes_at_one_step_is_named_for_that_crash_too():
+    def rnn_forward(x, h0, Wx, Wh, b):
+        N, T, _ = x.shape
+        states, prev_h = [], h0
+        for t in range(T - 1):  # one step short
+            prev_h = np.tanh(x[:, t] @ Wx + prev_h @ Wh + b)
+            states.append(prev_h)
+        return np.stack([*states, np.zeros_like(states[0])], axis=1), None  # IndexError at T = 1
+
+    module = cs231n()
+    module.rnn_forward = rnn_forward
+    del module.rnn_backward
+    report = testing.check(module, api="cs231n", isolate=False, seed=0, forward_only=True)
+    assert names(report) == ["last-step-not-computed"], report.format()
+    assert report.unexplained == []
+    assert "one-step/h" in [c.name for c in report.checks if not c.passed]
+
+
+def test_two_mistakes_neither_shown_alone_are_named_as_the_pair():
+    # one step short and from zeros, with a backward that cannot run: neither alone explains h
+    class Layer(planted.make("sprint", ("last-step-not-computed", "ignores-initial-state"))):
+        def backward(self, dout):
+            raise RuntimeError("not written yet")
+
+    report = check(Layer, api="sprint")
+    assert sorted(names(report)) == ["ignores-initial-state", "last-step-not-computed"], (
+        report.format()
+    )
+    assert all(name.endswith(("/dx", "/dWx", "/dWh", "/db")) for name in report.unexplained)

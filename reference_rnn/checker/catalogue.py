@@ -91,7 +91,7 @@ class Mistake:
         mistakes is searched for when no single one explains the failures).
     needs : what a case must have for its evidence to tell the mistake apart from something
         else the value could be (:data:`NEEDS`): ``steps``, T > 1 (at one step ``h_t`` is also the
-        last state, and dWh without its h0 term is zero); ``batch``, N > 1 (at a batch of one,
+        last state, dWh without its h0 term is zero, and a loop one step short leaves zeros); ``batch``, N > 1 (at a batch of one,
         an unsummed bias gradient is a summed one of shape (1, H)). Required only where the
         run has such a case: code that runs one step is shown by its one-step cases.
     """
@@ -108,6 +108,9 @@ class Mistake:
     time_major: bool = False  # the states come back (T, N, H): compared so
     seen: bool = False  # the API's adapter sees it as it calls the code (Observation.seen)
     needs: frozenset[str] = frozenset()
+    # at T = 1 it computes nothing, and code that then reads a state it never made raises: it
+    # explains such a crash of the states on a one-step case, in code it is shown for
+    raises_at_one_step: bool = False
 
     @property
     def composable(self) -> bool:
@@ -319,6 +322,8 @@ CATALOGUE = [
         "the time loop stops one step early: h[:, T-1] stays zero (and T = 1 computes nothing)",
         last_step_not_computed,
         _SEQUENCE_APIS,
+        needs=_STEPS,  # at T = 1 every value is zero: not computed, for any reason
+        raises_at_one_step=True,
     ),
     Mistake(
         "time-major-output",

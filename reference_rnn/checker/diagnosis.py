@@ -46,7 +46,7 @@ import numpy as np
 from reference_rnn.checker.battery import FORWARD_KEYS, Case, Values, evaluate, expected_value
 from reference_rnn.checker.behaviours import BEHAVIOURS, MISSED_BY, Found
 from reference_rnn.checker.catalogue import MISTAKES, NEEDS, Mistake, pair
-from reference_rnn.checker.evidence import Evidence, Record, evidence, measured_error
+from reference_rnn.checker.evidence import Evidence, Record, against, evidence, measured_error
 from reference_rnn.checker.variants import backward_of_states
 from reference_rnn.core.measure import TOLERANCE, scaled_error
 from reference_rnn.core.validation import FloatArray
@@ -131,6 +131,11 @@ def diagnose(
     explained = {
         m: found + _not_run_after(records, found) for m, found in matched.items() if m in shown
     }
+    for m in [m for m in explained if by_id[m].raises_at_one_step]:
+        crashed = _raised_at_one_step(records, explained[m])
+        explained[m] = sorted(
+            dict(explained[m] + crashed + _not_run_after(records, crashed)).items()
+        )
     skip = {i for found in explained.values() for i, _ in found}
     behaving = [m.id for m in mistakes if m.variant is None and m.id in BEHAVIOURS]
     by_behaviour: dict[str, Found] = {}
@@ -171,6 +176,19 @@ def diagnose(
         if m not in shown and any(i in left for i, _ in found)
     }
     return diagnoses, unexplained, consistent
+
+
+def _raised_at_one_step(records: Sequence[Record], found: Found) -> Found:
+    """The states that raised on a one-step case, in the code ``found`` is in."""
+    groups = {records[i].group for i, _ in found}
+    why = "at T = 1 the loop runs no step, and code that reads a state it never made raises"
+    return [
+        (i, evidence(r, None, detail=f"{against(r)}; {why}"))
+        for i, r in enumerate(records)
+        if r.group in groups and r.case.shape[1] == 1 and r.output.key in _STATES
+        if not r.passed and r.output.value is None
+        if not (r.output.problem or "").startswith("not run")
+    ]
 
 
 def _meets(mistake: Mistake, case: Case, needed: set[str]) -> bool:
@@ -225,22 +243,29 @@ def _best_pair(
 ) -> tuple[tuple[str, str], Found] | None:
     """The pair of mistakes that explains the most failed checks outside ``covered``, if any.
 
-    Tried: pairs with one mistake in ``seen``, those that explain some checks alone (a forward
-    mistake explains the states of code with a backward mistake too; the reverse is rarer).
-    Counted: only a pair that explains a new check on a case with what both mistakes need.
+    Tried first: pairs with one mistake in ``seen``, those that explain some checks alone (a
+    forward mistake explains the states of code with a backward mistake too; the reverse is
+    rarer); then the others, each run on the whole battery only if it explains the first failed
+    value left (its case alone is run first). Counted: only a pair that explains a new check on
+    a case with what both mistakes need.
     """
     variants = [m for m in mistakes if m.variant is not None]
-    candidates = (
+    candidates = [
         (first, second)
         for i, first in enumerate(variants)
         for j, second in enumerate(variants)
         if first.composable and i != j and not (second.composable and j < i)
-        if first.id in seen or second.id in seen
-    )
+    ]
+    candidates.sort(key=lambda p: p[0].id not in seen and p[1].id not in seen)  # stable
+    left = [i for i, r in enumerate(records) if not r.passed and r.output.value is not None]
+    target = next(i for i in left if i not in covered)  # the caller saw one
     best: tuple[tuple[str, str], Found] | None = None
     most = 0
     for first, second in islice(candidates, MAX_PAIRS):
         both = pair(first, second)
+        alone = first.id not in seen and second.id not in seen
+        if alone and not _explains(records[target], both, tolerance):
+            continue
         found = _matches(records, both, tolerance)
         new = {i for i, _ in found} - covered
         if not any(_meets(both, records[i].case, needed) for i in new):
@@ -248,6 +273,27 @@ def _best_pair(
         if len(new) > most:
             best, most = ((first.id, second.id), found), len(new)
     return best
+
+
+def _explains(record: Record, mistake: Mistake, tolerance: float) -> bool:
+    """Whether ``mistake``'s variant, run on ``record``'s case alone, gives the user's value."""
+    assert record.output.value is not None
+    wrong = _value(mistake, record, {})
+    tolerance = TOLERANCE["float32"] if mistake.float32_values else tolerance
+    user = record.output.value
+    return user.shape == wrong.shape and scaled_error(user, wrong) <= tolerance
+
+
+def _value(mistake: Mistake, record: Record, results: dict[int, Values]) -> FloatArray:
+    """``mistake``'s value for ``record``, in the user's layout; ``results`` keeps each case's."""
+    assert mistake.variant is not None
+    case = record.case
+    if id(case) not in results:
+        results[id(case)] = evaluate(mistake.variant, case, carries_state=mistake.carries_state)
+    wrong = expected_value(results[id(case)], record.output.key)
+    if mistake.time_major and record.output.key == "h":
+        wrong = wrong.swapaxes(0, 1)  # (N, T, H) -> (T, N, H)
+    return wrong
 
 
 def _strongest(records: Sequence[Record], found: Found) -> Evidence:
@@ -294,8 +340,6 @@ def _contradicts(
 
 def _matches(records: Sequence[Record], mistake: Mistake, tolerance: float) -> Found:
     """The failed records ``mistake``'s variant explains; none if a passed record rules it out."""
-    assert mistake.variant is not None
-    variant = mistake.variant
     match_tolerance = TOLERANCE["float32"] if mistake.float32_values else tolerance
     states = [(r.group, id(r.case), r.passed) for r in records if r.output.key in _STATES]
     states_right = {(g, c) for g, c, ok in states if ok} - {(g, c) for g, c, ok in states if not ok}
@@ -304,11 +348,7 @@ def _matches(records: Sequence[Record], mistake: Mistake, tolerance: float) -> F
     ruled_out: set[str] = set()
     for i, record in enumerate(records):
         case = record.case
-        if id(case) not in results:
-            results[id(case)] = evaluate(variant, case, carries_state=mistake.carries_state)
-        wrong = expected_value(results[id(case)], record.output.key)
-        if mistake.time_major and record.output.key == "h":
-            wrong = wrong.swapaxes(0, 1)  # (N, T, H) -> (T, N, H)
+        wrong = _value(mistake, record, results)
         right = expected_value(case.expected, record.output.key)
         if wrong.shape == right.shape and scaled_error(wrong, right) <= tolerance:
             continue  # here the mistake makes no difference
