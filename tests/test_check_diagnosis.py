@@ -345,7 +345,7 @@ def test_a_forward_mistake_explains_the_gradients_of_a_backward_right_for_its_st
 
 def test_a_last_step_not_computed_that_crashes_at_one_step_is_named_for_that_crash_too():
     def rnn_forward(x, h0, Wx, Wh, b):
-        N, T, _ = x.shape
+        T = x.shape[1]
         states, prev_h = [], h0
         for t in range(T - 1):  # one step short
             prev_h = np.tanh(x[:, t] @ Wx + prev_h @ Wh + b)
@@ -364,7 +364,7 @@ def test_a_last_step_not_computed_that_crashes_at_one_step_is_named_for_that_cra
 def test_two_mistakes_neither_shown_alone_are_named_as_the_pair():
     # one step short and from zeros, with a backward that cannot run: neither alone explains h
     class Layer(planted.make("sprint", ("last-step-not-computed", "ignores-initial-state"))):
-        def backward(self, dout):
+        def backward(self, _dout):
             raise RuntimeError("not written yet")
 
     report = check(Layer, api="sprint")
