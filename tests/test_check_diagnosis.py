@@ -16,7 +16,9 @@ import planted
 import pytest
 
 from reference_rnn import testing
+from reference_rnn.checker.apis.calling import Output
 from reference_rnn.checker.battery import make_case
+from reference_rnn.checker.evidence import Record, looks
 
 
 def check(obj: object, api: str = "cs231n") -> testing.Report:
@@ -372,3 +374,22 @@ def test_two_mistakes_neither_shown_alone_are_named_as_the_pair():
         report.format()
     )
     assert all(name.endswith(("/dx", "/dWx", "/dWh", "/db")) for name in report.unexplained)
+
+
+def test_a_value_of_another_shape_or_with_another_problem_is_described_so():
+    case = make_case("batch", 2, 5, 3, 4)
+    right = case.expected["db"]
+
+    def line(value, problem):
+        output = Output("db", "db", value, problem)
+        return looks(Record("batch/db", "", case, output, None, False, print), 1e-12)
+
+    assert line(right[None], "db has shape (1, 4), expected (4,)") == (
+        "db has shape (1, 4), the reference (4,): the reference's values"
+    )
+    assert line(2 * right[None], "db has shape (1, 4), expected (4,)") == (
+        "db has shape (1, 4), the reference (4,): other values"
+    )
+    # right values that failed for another reason (an argument changed in place): that reason
+    # is the report's to say
+    assert line(right, "backward changed its argument dh in place") is None

@@ -270,14 +270,17 @@ def _transposed(case: Case) -> Case:
 
 def _right_time_major(observation: Observation, case: Case, tolerance: float) -> bool:
     """Whether every value in ``observation`` is ``case``'s, those with a time axis (T, N, .)."""
-    for output in observation.outputs:
-        if output.value is None:
-            return False
-        value = output.value.swapaxes(0, 1) if output.key in _TIME_AXIS else output.value
-        right = expected_value(case.expected, output.key)
-        if value.shape != right.shape or scaled_error(value, right) > tolerance:
-            return False
-    return bool(observation.outputs)
+    outputs = observation.outputs
+    return bool(outputs) and all(_right_value(o, case, tolerance) for o in outputs)
+
+
+def _right_value(output: Output, case: Case, tolerance: float) -> bool:
+    """Whether ``output`` is ``case``'s value, read time-major if it has a time axis."""
+    if output.value is None:
+        return False
+    value = output.value.swapaxes(0, 1) if output.key in _TIME_AXIS else output.value
+    right = expected_value(case.expected, output.key)
+    return value.shape == right.shape and scaled_error(value, right) <= tolerance
 
 
 _TIME_AXIS = ("h", "dx", "y")  # (N, T, .) in the reference's layout

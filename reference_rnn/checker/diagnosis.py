@@ -27,11 +27,13 @@ adapter as it called it (:mod:`reference_rnn.checker.behaviours`).
 A mistake often explains a few checks that another explains too (at one step, ignoring h0 and
 dropping the recurrence are the same thing). The diagnoses are the smallest set, chosen greedily,
 that explains every failed check any mistake named explains; mistakes that explain exactly the
-same checks are named together (two variants that do are not named: nothing tells them apart). When failed checks with values are left that no single mistake
-explains, pairs are searched (:data:`MAX_PAIRS` at most): a mistake that changes only the
-inputs, the results or their layout, with any other, one of the two explaining some checks
-alone; a pair that explains more than the single mistakes, on a case that tells it apart, is
-named as the pair.
+same checks are named together (two variants that do are not named: nothing tells them apart).
+A forward mistake is also tried with a backward right for its states: it then explains their
+gradients too. When failed checks with values are left that no single mistake explains, pairs
+are searched (:data:`MAX_PAIRS` at most): a mistake that changes only the inputs, the results or
+their layout, with any other (first those with one mistake that explains some checks alone); a
+pair that explains more than the single mistakes, on a case that tells it apart, is named as
+the pair.
 """
 
 from __future__ import annotations
