@@ -38,6 +38,7 @@ MISTAKE_IDS = {
     "tanh-derivative-of-output",
     "last-step-not-computed",
     "time-major-output",
+    "time-major-throughout",
     "weights-updated-in-backward",
     "backward-is-generator",
     "column-bias-gradient-flat",

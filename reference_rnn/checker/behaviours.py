@@ -264,8 +264,16 @@ def _tells_layouts_apart(case: Case) -> bool:
 
 
 def _transposed(case: Case) -> Case:
-    """``case`` laid out time-major: x (T, N, D) and dh (T, N, H); h0 stays (N, H)."""
-    return replace(case, x=case.x.swapaxes(0, 1).copy(), dh=case.dh.swapaxes(0, 1).copy())
+    """``case`` laid out time-major: x (T, N, D) and dh (T, N, H); h0 stays (N, H).
+
+    Its expected values are ``case``'s in that layout, set here: the reference cannot compute
+    them (to it, N would be T, and h0 of another shape), and a worker's values are read against
+    their shapes.
+    """
+    laid_out = replace(case, x=case.x.swapaxes(0, 1).copy(), dh=case.dh.swapaxes(0, 1).copy())
+    expected = {k: v.swapaxes(0, 1) if k in _TIME_AXIS else v for k, v in case.expected.items()}
+    laid_out.__dict__["expected"] = expected  # the cached_property's own slot
+    return laid_out
 
 
 def _right_time_major(observation: Observation, case: Case, tolerance: float) -> bool:

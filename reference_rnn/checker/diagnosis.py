@@ -1,5 +1,8 @@
 """Naming the mistake: which catalogued wrong variants the user's failed results match.
 
+Long on purpose: the diagnosis is one procedure (match, rule out, tell apart, cover, pair), and
+its steps read each other's results.
+
 For every check, every applicable variant (reference_rnn.checker.catalogue) is computed on the same case
 and compared with the user's value:
 
@@ -117,6 +120,45 @@ def diagnose(
     """
     tolerance = TOLERANCE[dtype]
     needed = {need for need, meets in NEEDS.items() if any(meets(r.case) for r in records)}
+    matched, explained = _singles(records, mistakes, tolerance, needed)
+    explains = {mistake: {i for i, _ in found} for mistake, found in explained.items()}
+    chosen = _cover(explains)
+    covered = set().union(*(explains[m] for m in chosen))
+    failed = {i for i, r in enumerate(records) if not r.passed}
+    partners: dict[str, str] = {}
+    if any(records[i].output.value is not None for i in failed - covered):
+        alone = covered | {i for found in matched.values() for i, _ in found}
+        best = _best_pair(records, mistakes, tolerance, alone, set(explained), needed)
+        if best is not None:
+            (first, second), found = best
+            partners = {first: second, second: first}
+            for m in (first, second):  # each explains what it did alone, and the pair's
+                explained[m] = sorted(dict(explained.get(m, []) + found).items())
+                explains[m] = {i for i, _ in explained[m]}
+            chosen = _cover(explains, start=[first, second])
+            covered = set().union(*(explains[m] for m in chosen))
+    diagnoses = []
+    for m in chosen:
+        evidence_shown = _strongest(records, explained[m])
+        if m in partners:
+            detail = f"{evidence_shown.detail}, with {partners[m]}"
+            evidence_shown = replace(evidence_shown, detail=detail)
+        diagnoses.append(Diagnosis(m, evidence_shown, len(explained[m]), partners.get(m)))
+    left = failed - covered
+    unexplained = [records[i].name for i in sorted(left)]
+    consistent = {
+        m: [records[i].name for i, _ in found if i in left]
+        for m, found in matched.items()
+        if m not in explained and any(i in left for i, _ in found)
+    }
+    return diagnoses, unexplained, consistent
+
+
+def _singles(
+    records: Sequence[Record], mistakes: Sequence[Mistake], tolerance: float, needed: set[str]
+) -> tuple[dict[str, Found], dict[str, Found]]:
+    """What each variant matches, and what each mistake shown alone explains (a variant told
+    apart, or a behaviour), by id."""
     matched: dict[str, Found] = {}
     for mistake in mistakes:
         if mistake.variant is not None:
@@ -148,36 +190,7 @@ def diagnose(
             by_behaviour[mistake_id] = found
             skip |= {i for i, _ in found}
     explained |= {m: by_behaviour[m] for m in behaving if m in by_behaviour}  # catalogue order
-    explains = {mistake: {i for i, _ in found} for mistake, found in explained.items()}
-    chosen = _cover(explains)
-    covered = set().union(*(explains[m] for m in chosen))
-    failed = {i for i, r in enumerate(records) if not r.passed}
-    partners: dict[str, str] = {}
-    if any(records[i].output.value is not None for i in failed - covered):
-        best = _best_pair(records, mistakes, tolerance, covered, set(explained), needed)
-        if best is not None:
-            (first, second), found = best
-            partners = {first: second, second: first}
-            for m in (first, second):  # each explains what it did alone, and the pair's
-                explained[m] = sorted(dict(explained.get(m, []) + found).items())
-                explains[m] = {i for i, _ in explained[m]}
-            chosen = _cover(explains, start=[first, second])
-            covered = set().union(*(explains[m] for m in chosen))
-    diagnoses = []
-    for m in chosen:
-        evidence_shown = _strongest(records, explained[m])
-        if m in partners:
-            detail = f"{evidence_shown.detail}, with {partners[m]}"
-            evidence_shown = replace(evidence_shown, detail=detail)
-        diagnoses.append(Diagnosis(m, evidence_shown, len(explained[m]), partners.get(m)))
-    left = failed - covered
-    unexplained = [records[i].name for i in sorted(left)]
-    consistent = {
-        m: [records[i].name for i, _ in found if i in left]
-        for m, found in matched.items()
-        if m not in shown and any(i in left for i, _ in found)
-    }
-    return diagnoses, unexplained, consistent
+    return matched, explained
 
 
 def _raised_at_one_step(records: Sequence[Record], found: Found) -> Found:
@@ -243,7 +256,8 @@ def _best_pair(
     seen: set[str],
     needed: set[str],
 ) -> tuple[tuple[str, str], Found] | None:
-    """The pair of mistakes that explains the most failed checks outside ``covered``, if any.
+    """The pair of mistakes that explains the most failed checks outside ``covered`` (those a
+    single mistake explains, shown or not: there the pair tells nothing apart), if any.
 
     Tried first: pairs with one mistake in ``seen``, those that explain some checks alone (a
     forward mistake explains the states of code with a backward mistake too; the reverse is
@@ -260,7 +274,9 @@ def _best_pair(
     ]
     candidates.sort(key=lambda p: p[0].id not in seen and p[1].id not in seen)  # stable
     left = [i for i, r in enumerate(records) if not r.passed and r.output.value is not None]
-    target = next(i for i in left if i not in covered)  # the caller saw one
+    target = next((i for i in left if i not in covered), None)
+    if target is None:
+        return None  # every failed value is a single mistake's: a pair would tell nothing apart
     best: tuple[tuple[str, str], Found] | None = None
     most = 0
     for first, second in islice(candidates, MAX_PAIRS):
