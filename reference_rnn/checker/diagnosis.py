@@ -277,8 +277,7 @@ def _best_pair(
     target = next((i for i in left if i not in covered), None)
     if target is None:
         return None  # every failed value is a single mistake's: a pair would tell nothing apart
-    best: tuple[tuple[str, str], Found] | None = None
-    most = 0
+    scored: list[tuple[int, tuple[str, str], Found]] = []
     for first, second in islice(candidates, MAX_PAIRS):
         both = pair(first, second)
         alone = first.id not in seen and second.id not in seen
@@ -288,9 +287,11 @@ def _best_pair(
         new = {i for i, _ in found} - covered
         if not any(_meets(both, records[i].case, needed) for i in new):
             continue  # nothing new it is told apart by
-        if len(new) > most:
-            best, most = ((first.id, second.id), found), len(new)
-    return best
+        scored.append((len(new), (first.id, second.id), found))
+    if not scored:
+        return None
+    _, ids, found = max(scored, key=lambda s: s[0])  # the first of those that explain the most
+    return ids, found
 
 
 def _explains(record: Record, mistake: Mistake, tolerance: float) -> bool:
@@ -346,14 +347,10 @@ def _contradicts(
     states; a backward one by a gradient, where the user's own states were right on that case
     (given other states, its gradients are not the code's).
     """
-    if mistake.float32_values:
-        return False  # matched at float32's tolerance, on float32 numbers only
-    if record.output.key in _STATES:
-        if mistake.phase == "backward":
-            return False
-    elif mistake.phase != "backward" or (record.group, id(record.case)) not in states_right:
-        return False
-    return error is None or error > MISSED_BY * tolerance
+    states, backward = record.output.key in _STATES, mistake.phase == "backward"
+    right = (record.group, id(record.case)) in states_right
+    telling = (states and not backward) or (not states and backward and right)
+    return telling and (error is None or error > MISSED_BY * tolerance)
 
 
 def _matches(records: Sequence[Record], mistake: Mistake, tolerance: float) -> Found:
