@@ -94,9 +94,16 @@ def backward(dh, cache, mistake=None):
 
 def _layout(mistake):
     """How every state is returned: (N, T, H), or time-major (T, N, H)."""
-    if mistake == "time-major-output":
+    if mistake in ("time-major-output", "time-major-throughout"):
         return lambda h: h.swapaxes(0, 1)
     return lambda h: h
+
+
+def _read(mistake):
+    """How x and dh are read: (N, T, .), or time-major (T, N, .), swapped to the math's layout."""
+    if mistake == "time-major-throughout":
+        return lambda a: a.swapaxes(0, 1)
+    return lambda a: a
 
 
 def _updated(layer, mistake):
@@ -142,12 +149,12 @@ def cs231n(mistake=None) -> SimpleNamespace:
         return store(dx[:, 0]), dprev_h, dWx, dWh, db
 
     def rnn_forward(x, h0, Wx, Wh, b):
-        h, cache = forward(x, h0, Wx, Wh, b, mistake)
+        h, cache = forward(_read(mistake)(x), h0, Wx, Wh, b, mistake)
         return _layout(mistake)(store(h)), cache
 
     def rnn_backward(dh, cache):
-        dx, dh0, dWx, dWh, db = backward(dh, cache, mistake)
-        return store(dx), dh0, dWx, dWh, db
+        dx, dh0, dWx, dWh, db = backward(_read(mistake)(dh), cache, mistake)
+        return _read(mistake)(store(dx)), dh0, dWx, dWh, db
 
     return SimpleNamespace(
         rnn_step_forward=rnn_step_forward,
@@ -173,6 +180,7 @@ def time_rnn(mistake=None) -> type:
             self.h = None
 
         def forward(self, xs):
+            xs = _read(mistake)(xs)
             Wx, Wh, b = self.params
             h0 = self.h
             if not self.stateful or h0 is None:
@@ -182,9 +190,9 @@ def time_rnn(mistake=None) -> type:
             return _layout(mistake)(store(hs))
 
         def backward(self, dhs):
-            dxs, self.dh, *grads = backward(dhs, self.cache, mistake)
+            dxs, self.dh, *grads = backward(_read(mistake)(dhs), self.cache, mistake)
             _updated(self, mistake)(grads)
-            return store(dxs)
+            return _read(mistake)(store(dxs))
 
     TimeRNN.backward = _generator(TimeRNN.backward, mistake)
     return TimeRNN
@@ -222,18 +230,18 @@ def sprint(mistake=None, *, sequences=True) -> type:
             self.dh_prev = None
 
         def forward(self, x, h_prev):
-            h, self.cache = forward(x, h_prev, *self.params, mistake)
+            h, self.cache = forward(_read(mistake)(x), h_prev, *self.params, mistake)
             return _layout(mistake)(store(h)) if sequences else store(h[:, -1])
 
         def backward(self, dout):
             if sequences:
-                dh = dout
+                dh = _read(mistake)(dout)
             else:
                 dh = np.zeros_like(self.cache[4])
                 dh[:, -1] = dout
             dx, self.dh_prev, *grads = backward(dh, self.cache, mistake)
             _updated(self, mistake)(grads)
-            return store(dx)
+            return _read(mistake)(store(dx))
 
     SimpleRNN.backward = _generator(SimpleRNN.backward, mistake)
     return SimpleRNN

@@ -270,7 +270,9 @@ def test_the_evidence_names_the_output_and_the_first_wrong_step():
     evidence = diagnosis.evidence
     assert evidence.check == "sample/dx"  # the first failed check: T = 3
     assert evidence.output == "dx"
-    assert evidence.first_time_step == 0  # the last step's dx is right; the earlier are not
+    # the last step's dx is right, the earlier are not: backward (from t = 2) goes wrong at t = 1
+    assert evidence.first_time_step == 1
+    assert "first at time step 1 going back from the last" in evidence.detail
     assert evidence.error_vs_mistake < 1e-12 < evidence.error_vs_reference
     assert diagnosis.checks_explained == 8 * 5  # 8 cases with T > 1 x dx, dh0, dWx, dWh, db
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from reference_rnn import testing
 from reference_rnn.cli import main
 
 ROOT = Path(__file__).parents[1]
@@ -37,6 +38,7 @@ MISTAKE_IDS = {
     "tanh-derivative-of-output",
     "last-step-not-computed",
     "time-major-output",
+    "time-major-throughout",
     "weights-updated-in-backward",
     "backward-is-generator",
     "column-bias-gradient-flat",
@@ -65,6 +67,9 @@ def test_a_correct_layer_exits_0_and_its_json_has_the_documented_schema(capsys):
         "forward_only",
         "checks",
         "diagnoses",
+        "unexplained",
+        "looks",
+        "consistent",
         "output",
     }
     assert document["passed"] is True
@@ -100,7 +105,8 @@ def test_the_exercise_code_exits_1_and_its_json_names_the_three_mistakes(capsys)
         "detail",
     }
     for diagnosis in document["diagnoses"]:
-        assert set(diagnosis) == {"mistake", "evidence"}
+        assert set(diagnosis) == {"mistake", "description", "evidence"}
+        assert diagnosis["description"] == testing.MISTAKES[diagnosis["mistake"]]
         fixed = diagnosis["mistake"] == "reads-global-weights"
         assert set(diagnosis["evidence"]) == evidence | ({"weights"} if fixed else set())
     assert document["diagnoses"][2]["evidence"]["weights"] == ["Wx"]
@@ -132,7 +138,7 @@ def test_the_text_report_of_the_exercise_code(capsys):
     assert "forward only: SimpleRNN has no backward" in text
     assert "\nMistakes found:\n  ignores-initial-state: the initial state" in text
     assert "\n  reads-global-weights: a weight passed in is not used" in text
-    assert "\nFailed checks that no catalogued mistake explains:\n  batch/h," in text
+    assert "\nFailed checks: no catalogued mistake explains these\n  batch/h," in text
     assert text.splitlines()[-1] == (
         "FAILED (forward only): 1 of 10 checks passed; "
         "mistakes: ignores-initial-state, batch-of-one-only, reads-global-weights"

@@ -1,12 +1,16 @@
 """The mistakes found from the user's own code, run again on other cases, not from a variant.
 
 - ``batch-of-one-only`` explains a failed check on a batch when the batch's sequences run one at
-  a time are right, and the batch's result (or error) differs from theirs;
+  a time are right, and the batch's result (or error) differs from theirs, in code that passes
+  every case of a batch of one (but those another mistake explains);
 - ``reads-global-weights``: a weight is not taken from the arguments when a case that passes
   fails once that weight alone is given other values of its shape (where the reference's value
   changes). Such code crashes, or returns the wrong shape, where the weights have other sizes
   than the array it reads: it explains the checks that failed so and that run when their case is
-  given the passing case's sizes and weights.
+  given the passing case's sizes and weights;
+- ``time-major-throughout``: code whose failed case, given time-major (x (T, N, D), dh
+  (T, N, H)), returns the reference's values time-major: it explains every failed check of that
+  code, with the message that the values are right in the time-major layout.
 """
 
 from __future__ import annotations
@@ -47,13 +51,21 @@ Found = list[tuple[int, Evidence]]
 def _batch_dependence(records: Sequence[Record], tolerance: float, skip: set[int]) -> Found:
     """Failed batch records whose sequences one at a time are right, and differ from the batch.
 
-    Records in ``skip`` (explained by a catalogued variant) are left alone.
+    Records in ``skip`` (explained by a catalogued variant) are left alone, and so is code
+    that fails a case of a batch of one that no variant explains: it does not work for a batch
+    of one either.
     """
     singles: dict[int, list[Observation]] = {}
     found = []
+    alone_fails = {
+        r.group
+        for i, r in enumerate(records)
+        if r.case.shape[0] == 1 and not r.passed
+        if i not in skip
+    }
     for i, record in enumerate(records):
         case = record.case
-        if record.passed or case.shape[0] == 1 or i in skip:
+        if record.passed or case.shape[0] == 1 or i in skip or record.group in alone_fails:
             continue
         if id(case) not in singles:
             singles[id(case)] = [record.rerun(case.sequence(n)) for n in range(case.shape[0])]
@@ -221,6 +233,67 @@ def _left_graph(records: Sequence[Record], _tolerance: float, _skip: set[int]) -
     return found
 
 
+def _time_major(records: Sequence[Record], tolerance: float, _skip: set[int]) -> Found:
+    """Every failed check of code that is right when given its case time-major.
+
+    The code is given a failed case of N > 1 sequences of T > 1 steps, N != T (so that
+    batch-first code cannot run it right), with x (T, N, D) and dh (T, N, H); it is right there
+    when every value it returns is the reference's, the states and dx read as (T, N, .).
+    """
+    found = []
+    for group in dict.fromkeys(r.group for r in records if not r.passed):
+        members = [(i, r) for i, r in enumerate(records) if r.group == group]
+        failed = [r.case for _, r in members if not r.passed]
+        case = next((c for c in failed if _tells_layouts_apart(c)), None)
+        if case is None or not _right_time_major(
+            members[0][1].rerun(_transposed(case)), case, tolerance
+        ):
+            continue
+        given = f"{case.name} given time-major, x (T, N, D) and dh (T, N, H)"
+        for i, record in members:
+            if not record.passed:
+                detail = f"{against(record)}; {given}: values are right in the time-major layout"
+                found.append((i, evidence(record, None, detail=detail)))
+    return found
+
+
+def _tells_layouts_apart(case: Case) -> bool:
+    """Whether ``case`` runs right in one layout only: N > 1, T > 1, N != T, in one call."""
+    N, T, _, _ = case.shape
+    return N > 1 and T > 1 and N != T and case.split is None and case.readout is None
+
+
+def _transposed(case: Case) -> Case:
+    """``case`` laid out time-major: x (T, N, D) and dh (T, N, H); h0 stays (N, H).
+
+    Its expected values are ``case``'s in that layout, set here: the reference cannot compute
+    them (to it, N would be T, and h0 of another shape), and a worker's values are read against
+    their shapes.
+    """
+    laid_out = replace(case, x=case.x.swapaxes(0, 1).copy(), dh=case.dh.swapaxes(0, 1).copy())
+    expected = {k: v.swapaxes(0, 1) if k in _TIME_AXIS else v for k, v in case.expected.items()}
+    laid_out.__dict__["expected"] = expected  # the cached_property's own slot
+    return laid_out
+
+
+def _right_time_major(observation: Observation, case: Case, tolerance: float) -> bool:
+    """Whether every value in ``observation`` is ``case``'s, those with a time axis (T, N, .)."""
+    outputs = observation.outputs
+    return bool(outputs) and all(_right_value(o, case, tolerance) for o in outputs)
+
+
+def _right_value(output: Output, case: Case, tolerance: float) -> bool:
+    """Whether ``output`` is ``case``'s value, read time-major if it has a time axis."""
+    if output.value is None:
+        return False
+    value = output.value.swapaxes(0, 1) if output.key in _TIME_AXIS else output.value
+    right = expected_value(case.expected, output.key)
+    return value.shape == right.shape and scaled_error(value, right) <= tolerance
+
+
+_TIME_AXIS = ("h", "dx", "y")  # (N, T, .) in the reference's layout
+
+
 #: How the mistakes without a variant are found, by id.
 BEHAVIOURS: dict[str, Callable[[Sequence[Record], float, set[int]], Found]] = {
     "weights-updated-in-backward": _seen(
@@ -255,5 +328,6 @@ BEHAVIOURS: dict[str, Callable[[Sequence[Record], float, set[int]], Found]] = {
         every_value=True,
     ),
     "batch-of-one-only": _batch_dependence,
+    "time-major-throughout": _time_major,
     "reads-global-weights": _fixed_weights,
 }

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from reference_rnn.checker.apis import SPECS
 from reference_rnn.checker.apis.spec import ApiSpec
-from reference_rnn.checker.battery import Implementation, Inputs, Values, reference
+from reference_rnn.checker.battery import Case, Implementation, Inputs, Values, reference
 from reference_rnn.checker.variants import (
     averaged,
     bias_gradient_not_summed,
@@ -42,6 +42,7 @@ from reference_rnn.checker.variants import (
 __all__ = [
     "CATALOGUE",
     "MISTAKES",
+    "NEEDS",
     "SEEN",
     "Mistake",
     "applicable",
@@ -88,6 +89,11 @@ class Mistake:
     inputs, outputs : for a mistake that is the reference run on other inputs, or with some of its
         results changed, those two changes; such a mistake composes with any other (a pair of
         mistakes is searched for when no single one explains the failures).
+    needs : what a case must have for its evidence to tell the mistake apart from something
+        else the value could be (:data:`NEEDS`): ``steps``, T > 1 (at one step ``h_t`` is also the
+        last state, dWh without its h0 term is zero, and a loop one step short leaves zeros); ``batch``, N > 1 (at a batch of one,
+        an unsummed bias gradient is a summed one of shape (1, H)). Required only where the
+        run has such a case: code that runs one step is shown by its one-step cases.
     """
 
     id: str
@@ -101,6 +107,10 @@ class Mistake:
     outputs: Callable[[Values, Inputs], Values] | None = None
     time_major: bool = False  # the states come back (T, N, H): compared so
     seen: bool = False  # the API's adapter sees it as it calls the code (Observation.seen)
+    needs: frozenset[str] = frozenset()
+    # at T = 1 it computes nothing, and code that then reads a state it never made raises: it
+    # explains such a crash of the states on a one-step case, in code it is shown for
+    raises_at_one_step: bool = False
 
     @property
     def composable(self) -> bool:
@@ -162,10 +172,17 @@ def pair(first: Mistake, second: Mistake) -> Mistake:
         float32_values=first.float32_values or second.float32_values,
         phase="both",
         time_major=first.time_major or second.time_major,
+        needs=first.needs | second.needs,
     )
 
 
 _BACKWARD = "backward"
+#: What a case may need to tell a mistake apart (``Mistake.needs``): T > 1, N > 1.
+NEEDS: dict[str, Callable[[Case], bool]] = {
+    "steps": lambda case: case.shape[1] > 1,
+    "batch": lambda case: case.shape[0] > 1,
+}
+_STEPS, _BATCH = frozenset({"steps"}), frozenset({"batch"})
 
 
 CATALOGUE = [
@@ -200,6 +217,7 @@ CATALOGUE = [
         dwh_uses_current_state,
         _BY_HAND,
         phase=_BACKWARD,
+        needs=_STEPS,
     ),
     Mistake(
         "no-gradient-through-time",
@@ -221,6 +239,7 @@ CATALOGUE = [
         bias_gradient_not_summed,
         _BY_HAND,
         phase=_BACKWARD,
+        needs=_BATCH,
     ),
     changed(
         "initial-state-gradient-missing",
@@ -274,6 +293,7 @@ CATALOGUE = [
         dwh_missing_initial_term,
         _BY_HAND,
         phase=_BACKWARD,
+        needs=_STEPS,
     ),
     changed(
         "last-state-gradient-at-every-step",
@@ -302,6 +322,8 @@ CATALOGUE = [
         "the time loop stops one step early: h[:, T-1] stays zero (and T = 1 computes nothing)",
         last_step_not_computed,
         _SEQUENCE_APIS,
+        needs=_STEPS,  # at T = 1 every value is zero: not computed, for any reason
+        raises_at_one_step=True,
     ),
     Mistake(
         "time-major-output",
@@ -309,6 +331,13 @@ CATALOGUE = [
         reference,
         _BATCH_FIRST,
         time_major=True,
+    ),
+    Mistake(
+        "time-major-throughout",
+        "x, dh and every per-step result are time-major, (T, N, ...), where the API is "
+        "batch-first, (N, T, ...): the values are right in the time-major layout",
+        None,
+        _BATCH_FIRST,
     ),
     Mistake(
         "weights-updated-in-backward",

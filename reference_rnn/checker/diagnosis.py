@@ -1,5 +1,8 @@
 """Naming the mistake: which catalogued wrong variants the user's failed results match.
 
+Long on purpose: the diagnosis is one procedure (match, rule out, tell apart, cover, pair), and
+its steps read each other's results.
+
 For every check, every applicable variant (reference_rnn.checker.catalogue) is computed on the same case
 and compared with the user's value:
 
@@ -7,23 +10,33 @@ and compared with the user's value:
   the tolerance, where the variant's differs from the reference's;
 - a *passed* check where the variant differs from the reference rules the variant out for the code
   that made it (the step functions and the sequence functions of a module are separate code): it
-  does the right thing exactly where the mistake would not; so do failed states far from the
-  variant's, for a forward mistake (its own evidence contradicts it). Hypotheses are localised: a passed
-  check of the states rules out only a mistake in the forward pass, and a passed gradient check
-  only a mistake in the backward pass, and only where the user's own states were right on that
-  case (a backward that is right given a wrong forward says nothing about the forward).
+  does the right thing exactly where the mistake would not; so does a failed value far from the
+  variant's (its own evidence contradicts it): the states, for a forward mistake; a gradient, for
+  a backward one, where the user's states were right on that case. Hypotheses are localised: a
+  passed check of the states rules out only a mistake in the forward pass, and a passed gradient
+  check only a mistake in the backward pass, and only where the user's own states were right on
+  that case (a backward that is right given a wrong forward says nothing about the forward).
+
+A mistake is named only on evidence that tells it apart: a failed check it explains on a case
+that has what it needs (``Mistake.needs``: T > 1, N > 1), where no other mistake left explains
+the same check. One matched only where nothing tells it apart (a degenerate case: at T = 1 dWh
+from ``h_t`` is also dWh from the last state) is reported as consistent with the failures, not
+named. ``batch-of-one-only`` is named only for code whose batch-of-one cases pass, but those
+another mistake explains.
 
 Some mistakes are found from the user's own code, run again on other cases, or seen by the API's
 adapter as it called it (:mod:`reference_rnn.checker.behaviours`).
 
 A mistake often explains a few checks that another explains too (at one step, ignoring h0 and
 dropping the recurrence are the same thing). The diagnoses are the smallest set, chosen greedily,
-that explains every failed check any mistake explains; mistakes that explain exactly the same
-checks are named together, since nothing here tells them apart. When failed checks with values
-are left that no single mistake explains, pairs are searched (:data:`MAX_PAIRS` at most): a
-mistake that changes only the inputs, the results or their layout, with any other, one of the two
-explaining some checks alone; a pair that explains more than the single mistakes is named as the
-pair.
+that explains every failed check any mistake named explains; mistakes that explain exactly the
+same checks are named together (two variants that do are not named: nothing tells them apart).
+A forward mistake is also tried with a backward right for its states: it then explains their
+gradients too. When failed checks with values are left that no single mistake explains, pairs
+are searched (:data:`MAX_PAIRS` at most): a mistake that changes only the inputs, the results or
+their layout, with any other (first those with one mistake that explains some checks alone); a
+pair that explains more than the single mistakes, on a case that tells it apart, is named as
+the pair.
 """
 
 from __future__ import annotations
@@ -35,10 +48,11 @@ from typing import Any
 
 import numpy as np
 
-from reference_rnn.checker.battery import FORWARD_KEYS, Values, evaluate, expected_value
+from reference_rnn.checker.battery import FORWARD_KEYS, Case, Values, evaluate, expected_value
 from reference_rnn.checker.behaviours import BEHAVIOURS, MISSED_BY, Found
-from reference_rnn.checker.catalogue import MISTAKES, Mistake, pair
-from reference_rnn.checker.evidence import Evidence, Record, evidence, measured_error
+from reference_rnn.checker.catalogue import MISTAKES, NEEDS, Mistake, pair
+from reference_rnn.checker.evidence import Evidence, Record, against, evidence, measured_error
+from reference_rnn.checker.variants import backward_of_states
 from reference_rnn.core.measure import TOLERANCE, scaled_error
 from reference_rnn.core.validation import FloatArray
 
@@ -75,14 +89,15 @@ class Diagnosis:
         return f"{e.check}: {e.detail}; explains {explains} failed check{'s' * (explains > 1)}"
 
     def to_json(self) -> dict[str, Any]:
-        """``{"mistake", "evidence"}``: the evidence's fields, ``weights`` only when there are any,
+        """``{"mistake", "description", "evidence"}``: the catalogue's description; the evidence's
+        fields (``detail`` the sentence the reports show), ``weights`` only when there are any,
         ``checks_explained``, and ``with`` (the partner) only for a pair."""
         shown = asdict(self.evidence)
         weights = shown.pop("weights")
         shown |= {"weights": list(weights)} if weights else {}
         shown |= {"checks_explained": self.checks_explained}
         shown |= {"with": self.partner} if self.partner is not None else {}
-        return {"mistake": self.mistake, "evidence": shown}
+        return {"mistake": self.mistake, "description": MISTAKES[self.mistake], "evidence": shown}
 
 
 def mistake_line(mistake: str) -> str:
@@ -92,36 +107,28 @@ def mistake_line(mistake: str) -> str:
 
 def diagnose(
     records: Sequence[Record], mistakes: Sequence[Mistake], dtype: str
-) -> tuple[list[Diagnosis], list[str]]:
-    """The mistakes that explain the failed ``records``, and the failed checks none explains.
+) -> tuple[list[Diagnosis], list[str], dict[str, list[str]]]:
+    """The mistakes that explain the failed ``records``, the failed checks none explains, and the
+    mistakes those checks are consistent with but that nothing there tells apart (by id, the
+    checks each explains).
 
-    The evidence of a diagnosis (:class:`~reference_rnn.checker.evidence.Evidence`) is its first
-    explained check on the forward pass's values, or its first explained check if it explains
-    none there; a mistake named as one of a pair has the other's id as its ``partner``, also
-    said at the end of the evidence's ``detail``.
+    A mistake is named only on evidence that tells it apart (:func:`_telling`). The evidence of
+    a diagnosis (:class:`~reference_rnn.checker.evidence.Evidence`) is its first explained check
+    on the forward pass's values, or its first explained check if it explains none there; a
+    mistake named as one of a pair has the other's id as its ``partner``, also said at the end
+    of the evidence's ``detail``.
     """
     tolerance = TOLERANCE[dtype]
-    explained: dict[str, Found] = {}
-    for mistake in mistakes:
-        if mistake.variant is not None:
-            found = _matches(records, mistake, tolerance)
-            if found:
-                explained[mistake.id] = found
-    for mistake_id, found in list(explained.items()):
-        explained[mistake_id] = found + _not_run_after(records, found)
-    by_variants = {i for found in explained.values() for i, _ in found}
-    for mistake in mistakes:
-        if mistake.variant is None and mistake.id in BEHAVIOURS:
-            found = BEHAVIOURS[mistake.id](records, tolerance, by_variants)
-            if found:
-                explained[mistake.id] = found
+    needed = {need for need, meets in NEEDS.items() if any(meets(r.case) for r in records)}
+    matched, explained = _singles(records, mistakes, tolerance, needed)
     explains = {mistake: {i for i, _ in found} for mistake, found in explained.items()}
     chosen = _cover(explains)
     covered = set().union(*(explains[m] for m in chosen))
     failed = {i for i, r in enumerate(records) if not r.passed}
     partners: dict[str, str] = {}
     if any(records[i].output.value is not None for i in failed - covered):
-        best = _best_pair(records, mistakes, tolerance, covered, set(explained))
+        alone = covered | {i for found in matched.values() for i, _ in found}
+        best = _best_pair(records, mistakes, tolerance, alone, set(explained), needed)
         if best is not None:
             (first, second), found = best
             partners = {first: second, second: first}
@@ -132,12 +139,99 @@ def diagnose(
             covered = set().union(*(explains[m] for m in chosen))
     diagnoses = []
     for m in chosen:
-        shown = _strongest(records, explained[m])
+        evidence_shown = _strongest(records, explained[m])
         if m in partners:
-            shown = replace(shown, detail=f"{shown.detail}, with {partners[m]}")
-        diagnoses.append(Diagnosis(m, shown, len(explained[m]), partners.get(m)))
-    unexplained = [records[i].name for i in sorted(failed - covered)]
-    return diagnoses, unexplained
+            detail = f"{evidence_shown.detail}, with {partners[m]}"
+            evidence_shown = replace(evidence_shown, detail=detail)
+        diagnoses.append(Diagnosis(m, evidence_shown, len(explained[m]), partners.get(m)))
+    left = failed - covered
+    unexplained = [records[i].name for i in sorted(left)]
+    consistent = {
+        m: [records[i].name for i, _ in found if i in left]
+        for m, found in matched.items()
+        if m not in explained and any(i in left for i, _ in found)
+    }
+    return diagnoses, unexplained, consistent
+
+
+def _singles(
+    records: Sequence[Record], mistakes: Sequence[Mistake], tolerance: float, needed: set[str]
+) -> tuple[dict[str, Found], dict[str, Found]]:
+    """What each variant matches, and what each mistake shown alone explains (a variant told
+    apart, or a behaviour), by id."""
+    matched: dict[str, Found] = {}
+    for mistake in mistakes:
+        if mistake.variant is not None:
+            found = _matches(records, mistake, tolerance)
+            states = any(records[i].output.key in _STATES for i, _ in found)
+            if states and mistake.phase == "forward" and not mistake.time_major:
+                # its states, with a backward right for them: it explains their gradients too
+                own = replace(mistake, variant=backward_of_states(mistake.variant))
+                found = sorted(dict(found + _matches(records, own, tolerance)).items())
+            if found:
+                matched[mistake.id] = found
+    by_id = {mistake.id: mistake for mistake in mistakes}
+    shown = _telling(records, matched, by_id, needed)
+    explained = {
+        m: found + _not_run_after(records, found) for m, found in matched.items() if m in shown
+    }
+    for m in [m for m in explained if by_id[m].raises_at_one_step]:
+        crashed = _raised_at_one_step(records, explained[m])
+        explained[m] = sorted(
+            dict(explained[m] + crashed + _not_run_after(records, crashed)).items()
+        )
+    skip = {i for found in explained.values() for i, _ in found}
+    behaving = [m.id for m in mistakes if m.variant is None and m.id in BEHAVIOURS]
+    by_behaviour: dict[str, Found] = {}
+    # batch-of-one-only last: a batch of one's failures another mistake explains leave it possible
+    for mistake_id in sorted(behaving, key=lambda m: m == "batch-of-one-only"):
+        found = BEHAVIOURS[mistake_id](records, tolerance, skip)
+        if found:
+            by_behaviour[mistake_id] = found
+            skip |= {i for i, _ in found}
+    explained |= {m: by_behaviour[m] for m in behaving if m in by_behaviour}  # catalogue order
+    return matched, explained
+
+
+def _raised_at_one_step(records: Sequence[Record], found: Found) -> Found:
+    """The states that raised on a one-step case, in the code ``found`` is in."""
+    groups = {records[i].group for i, _ in found}
+    why = "at T = 1 the loop runs no step, and code that reads a state it never made raises"
+    return [
+        (i, evidence(r, None, detail=f"{against(r)}; {why}"))
+        for i, r in enumerate(records)
+        if r.group in groups and r.case.shape[1] == 1 and r.output.key in _STATES
+        if not r.passed and r.output.value is None
+        if not (r.output.problem or "").startswith("not run")
+    ]
+
+
+def _meets(mistake: Mistake, case: Case, needed: set[str]) -> bool:
+    """Whether ``case`` has what ``mistake`` needs to be told apart, of what the run has."""
+    return all(NEEDS[need](case) for need in mistake.needs & needed)
+
+
+def _telling(
+    records: Sequence[Record],
+    matched: dict[str, Found],
+    by_id: dict[str, Mistake],
+    needed: set[str],
+) -> set[str]:
+    """The mistakes in ``matched`` that explain a failed check that tells them apart.
+
+    Telling: on a case with what the mistake needs (:attr:`Mistake.needs`), where no other
+    mistake left in ``matched`` explains the same check (there the two give the same value).
+    A mistake without such a check is only consistent with the failures.
+    """
+    explaining: dict[int, int] = {}  # by record: how many mistakes explain it
+    for found in matched.values():
+        for i, _ in found:
+            explaining[i] = explaining.get(i, 0) + 1
+    return {
+        m
+        for m, found in matched.items()
+        if any(explaining[i] == 1 and _meets(by_id[m], records[i].case, needed) for i, _ in found)
+    }
 
 
 def _not_run_after(records: Sequence[Record], found: Found) -> Found:
@@ -160,28 +254,65 @@ def _best_pair(
     tolerance: float,
     covered: set[int],
     seen: set[str],
+    needed: set[str],
 ) -> tuple[tuple[str, str], Found] | None:
-    """The pair of mistakes that explains the most failed checks outside ``covered``, if any.
+    """The pair of mistakes that explains the most failed checks outside ``covered`` (those a
+    single mistake explains, shown or not: there the pair tells nothing apart), if any.
 
-    Tried: pairs with one mistake in ``seen``, those that explain some checks alone (a forward
-    mistake explains the states of code with a backward mistake too; the reverse is rarer).
+    Tried first: pairs with one mistake in ``seen``, those that explain some checks alone (a
+    forward mistake explains the states of code with a backward mistake too; the reverse is
+    rarer); then the others, each run on the whole battery only if it explains the first failed
+    value left (its case alone is run first). Counted: only a pair that explains a new check on
+    a case with what both mistakes need.
     """
     variants = [m for m in mistakes if m.variant is not None]
-    candidates = (
+    candidates = [
         (first, second)
         for i, first in enumerate(variants)
         for j, second in enumerate(variants)
         if first.composable and i != j and not (second.composable and j < i)
-        if first.id in seen or second.id in seen
-    )
-    best: tuple[tuple[str, str], Found] | None = None
-    most = 0
+    ]
+    candidates.sort(key=lambda p: p[0].id not in seen and p[1].id not in seen)  # stable
+    left = [i for i, r in enumerate(records) if not r.passed and r.output.value is not None]
+    target = next((i for i in left if i not in covered), None)
+    if target is None:
+        return None  # every failed value is a single mistake's: a pair would tell nothing apart
+    scored: list[tuple[int, tuple[str, str], Found]] = []
     for first, second in islice(candidates, MAX_PAIRS):
-        found = _matches(records, pair(first, second), tolerance)
-        new = len({i for i, _ in found} - covered)
-        if new > most:
-            best, most = ((first.id, second.id), found), new
-    return best
+        both = pair(first, second)
+        alone = first.id not in seen and second.id not in seen
+        if alone and not _explains(records[target], both, tolerance):
+            continue
+        found = _matches(records, both, tolerance)
+        new = {i for i, _ in found} - covered
+        if not any(_meets(both, records[i].case, needed) for i in new):
+            continue  # nothing new it is told apart by
+        scored.append((len(new), (first.id, second.id), found))
+    if not scored:
+        return None
+    _, ids, found = max(scored, key=lambda s: s[0])  # the first of those that explain the most
+    return ids, found
+
+
+def _explains(record: Record, mistake: Mistake, tolerance: float) -> bool:
+    """Whether ``mistake``'s variant, run on ``record``'s case alone, gives the user's value."""
+    assert record.output.value is not None
+    wrong = _value(mistake, record, {})
+    tolerance = TOLERANCE["float32"] if mistake.float32_values else tolerance
+    user = record.output.value
+    return user.shape == wrong.shape and scaled_error(user, wrong) <= tolerance
+
+
+def _value(mistake: Mistake, record: Record, results: dict[int, Values]) -> FloatArray:
+    """``mistake``'s value for ``record``, in the user's layout; ``results`` keeps each case's."""
+    assert mistake.variant is not None
+    case = record.case
+    if id(case) not in results:
+        results[id(case)] = evaluate(mistake.variant, case, carries_state=mistake.carries_state)
+    wrong = expected_value(results[id(case)], record.output.key)
+    if mistake.time_major and record.output.key == "h":
+        wrong = wrong.swapaxes(0, 1)  # (N, T, H) -> (T, N, H)
+    return wrong
 
 
 def _strongest(records: Sequence[Record], found: Found) -> Evidence:
@@ -202,21 +333,28 @@ def _rules_out(mistake: Mistake, record: Record, states_right: set[tuple[str, in
     return True
 
 
-def _contradicts(mistake: Mistake, record: Record, error: float | None, tolerance: float) -> bool:
-    """Whether the user's failed states, far from ``mistake``'s (``error``), rule it out.
+def _contradicts(
+    mistake: Mistake,
+    record: Record,
+    error: float | None,
+    tolerance: float,
+    states_right: set[tuple[str, int]],
+) -> bool:
+    """Whether the user's failed value, far from ``mistake``'s (``error``), rules it out.
 
-    Far: by over ``MISSED_BY`` times the tolerance, or of another shape, so that rounding (float32
-    states through a saturating case) never does. Only a forward mistake's states are so telling.
+    Far: by over ``MISSED_BY`` times the tolerance, or of another size, so that rounding (float32
+    states through a saturating case) never does. A forward mistake is ruled out so by the
+    states; a backward one by a gradient, where the user's own states were right on that case
+    (given other states, its gradients are not the code's).
     """
-    if mistake.phase == "backward" or record.output.key not in _STATES:
-        return False
-    return error is None or error > MISSED_BY * tolerance
+    states, backward = record.output.key in _STATES, mistake.phase == "backward"
+    right = (record.group, id(record.case)) in states_right
+    telling = (states and not backward) or (not states and backward and right)
+    return telling and (error is None or error > MISSED_BY * tolerance)
 
 
 def _matches(records: Sequence[Record], mistake: Mistake, tolerance: float) -> Found:
     """The failed records ``mistake``'s variant explains; none if a passed record rules it out."""
-    assert mistake.variant is not None
-    variant = mistake.variant
     match_tolerance = TOLERANCE["float32"] if mistake.float32_values else tolerance
     states = [(r.group, id(r.case), r.passed) for r in records if r.output.key in _STATES]
     states_right = {(g, c) for g, c, ok in states if ok} - {(g, c) for g, c, ok in states if not ok}
@@ -225,11 +363,7 @@ def _matches(records: Sequence[Record], mistake: Mistake, tolerance: float) -> F
     ruled_out: set[str] = set()
     for i, record in enumerate(records):
         case = record.case
-        if id(case) not in results:
-            results[id(case)] = evaluate(variant, case, carries_state=mistake.carries_state)
-        wrong = expected_value(results[id(case)], record.output.key)
-        if mistake.time_major and record.output.key == "h":
-            wrong = wrong.swapaxes(0, 1)  # (N, T, H) -> (T, N, H)
+        wrong = _value(mistake, record, results)
         right = expected_value(case.expected, record.output.key)
         if wrong.shape == right.shape and scaled_error(wrong, right) <= tolerance:
             continue  # here the mistake makes no difference
@@ -247,7 +381,7 @@ def _matches(records: Sequence[Record], mistake: Mistake, tolerance: float) -> F
             continue
         if error is not None and error <= match_tolerance:
             found.setdefault(record.group, []).append((i, evidence(record, error)))
-        elif _contradicts(mistake, record, error, tolerance):
+        elif _contradicts(mistake, record, error, tolerance, states_right):
             ruled_out.add(record.group)  # wrong states, but not as this mistake's
     kept = [item for group, items in found.items() if group not in ruled_out for item in items]
     return sorted(kept, key=lambda item: item[0])

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from reference_rnn.checker.apis.calling import Observation, Output
-from reference_rnn.checker.battery import Case, expected_value
-from reference_rnn.core.measure import TOLERANCE, first_step_over, scaled_error, step_errors
+from reference_rnn.checker.battery import FORWARD_KEYS, Case, expected_value
+from reference_rnn.core.measure import TOLERANCE, scaled_error, step_errors
 from reference_rnn.core.validation import FloatArray
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "Evidence",
     "Record",
     "against",
+    "along_time",
     "evidence",
     "find",
     "first_time_step",
@@ -110,7 +111,8 @@ def against(record: Record) -> str:
     if record.error is None:
         return str(record.output.problem)
     step = first_time_step(record.output, record.case)
-    at = "" if step is None else f", first at time step {step}"
+    back = "" if record.output.key in FORWARD_KEYS else " going back from the last"
+    at = "" if step is None else f", first at time step {step}{back}"
     return f"error {record.error:.1e} against the reference{at}"
 
 
@@ -130,36 +132,83 @@ def time_step_errors(output: Output, case: Case) -> FloatArray | None:
 
 
 def first_time_step(output: Output, case: Case) -> int | None:
-    """The first step where ``output``'s error exceeds the tolerance of ``case``'s dtype.
+    """The first step where ``output``'s error exceeds the tolerance of ``case``'s dtype, in the
+    order the pass computes the steps: from t = 0 for the states, from the last step back for a
+    gradient (backpropagation through time starts there).
 
     Counted over the whole sequence: for a case in two blocks, the first block's steps come
     first. None for a value without a time axis, and where no step's error exceeds it.
     """
     errors = time_step_errors(output, case)
-    step = None if errors is None else first_step_over(errors, TOLERANCE[case.dtype])
-    return None if step is None else step + (case.split or 0)
+    if errors is None:
+        return None
+    over = np.flatnonzero(errors > TOLERANCE[case.dtype])
+    if not over.size:
+        return None
+    step = over[0] if output.key in FORWARD_KEYS else over[-1]
+    return int(step) + (case.split or 0)
 
 
 def looks(record: Record, tolerance: float) -> str | None:
-    """What a failed value that no mistake explains looks like, in a line; None if nothing plain.
+    """A failed value that no mistake explains, in a line; None where there is no value to read.
 
-    Where it first goes wrong in time (``h right for t < 4, wrong from t = 4``), a last step left
-    at zero, a value all zeros, or a value that is the reference's times a constant.
+    Its first mismatching entry (index, the value and the reference's, as numpy.testing shows
+    it) and how many are wrong; where along time the error starts (:func:`along_time`); and what
+    it looks like: a last step left at zero, all zeros, the reference's times a constant, or the
+    reference's values in another shape.
     """
     user, key, name = record.output.value, record.output.key, record.output.name
-    if user is None or record.output.problem is not None:
+    if user is None:
         return None
     right = expected_value(record.case.expected, key)
+    if user.shape != right.shape:  # a failure the report's errors name: what the values are
+        same = (
+            user.size == right.size and scaled_error(user.reshape(right.shape), right) <= tolerance
+        )
+        values = "the reference's values" if same else "other values"
+        return f"{name} has shape {user.shape}, the reference {right.shape}: {values}"
+    if record.output.problem is not None:
+        return None  # not a number everywhere: the report's errors say what
+    parts = [_first_mismatch(user, right, tolerance), along_time(record.output, record.case)]
+    last_zero = key in STEP_KEYS and user.shape[1] > 1 and not np.abs(user[:, -1]).any()
     if not np.abs(user).any():
-        return f"{name} is all zeros"
-    if key in ("h", "dx") and user.shape[1] > 1:
-        T = user.shape[1]
-        if not np.abs(user[:, -1]).any() and scaled_error(user[:, :-1], right[:, :-1]) <= tolerance:
-            return f"{name}[:, T-1] is all zeros; the steps before are right"
-        step = first_time_step(record.output, record.case)
-        if step is not None and step > (record.case.split or 0):
-            return f"{name} right for t < {step}, wrong from t = {step} (of {T})"
+        parts.append(f"{name} is all zeros")
+    elif last_zero and scaled_error(user[:, :-1], right[:, :-1]) <= tolerance:
+        parts.append(f"{name}[:, T-1] is all zeros; the steps before are right")
     ratio = float(np.vdot(user, right) / (np.vdot(right, right) or 1.0))
     if ratio and scaled_error(user, ratio * right) <= tolerance:
-        return f"{name} is {ratio:.4g} times the reference's"
-    return None
+        parts.append(f"{name} is {ratio:.4g} times the reference's")
+    return "; ".join(part for part in parts if part)
+
+
+def _first_mismatch(user: FloatArray, right: FloatArray, tolerance: float) -> str:
+    """The first entry, in C order, off by more than the tolerance of the value's scale."""
+    scale = float(np.abs(right).max()) or 1.0
+    wrong = ~(np.abs(user - right) <= tolerance * scale)  # a NaN is wrong
+    index = tuple(int(i) for i in np.argwhere(wrong)[0])
+    return (
+        f"first mismatch at [{', '.join(map(str, index))}]: {user[index]:.6g} where the "
+        f"reference has {right[index]:.6g} ({int(wrong.sum())} of {wrong.size} entries wrong)"
+    )
+
+
+def along_time(output: Output, case: Case) -> str | None:
+    """Where along time ``output``'s error starts (:func:`first_time_step`), in words; None for a
+    value without a time axis, or none over the tolerance.
+
+    The states: ``h right for t < 4, wrong from t = 4 (of 6)``; a gradient, computed from the last
+    step back: ``dx right for t > 2, wrong from t = 2 back (of 6)``.
+    """
+    step = first_time_step(output, case)
+    if step is None:
+        return None
+    name, first = output.name, case.split or 0
+    T = case.shape[1]  # the whole sequence: for a case in two blocks, both
+    of = f"(of {T})"
+    if output.key not in FORWARD_KEYS:
+        if step == T - 1:
+            return f"{name} wrong from the last step, t = {step}, where backward starts {of}"
+        return f"{name} right for t > {step}, wrong from t = {step} back {of}"
+    if step == first:
+        return f"{name} wrong from its first step, t = {step} {of}"
+    return f"{name} right for t < {step}, wrong from t = {step} {of}"

@@ -34,9 +34,6 @@ from reference_rnn.core.measure import TOLERANCE
 __all__ = ["Check", "Report", "check_plan", "run", "target_name", "validated"]
 
 
-_LOOKS = 8  # the unexplained failures described, at most
-
-
 @dataclass(frozen=True)
 class Check:
     """One value of one case: ``max_error`` is None when there was nothing to measure."""
@@ -59,7 +56,9 @@ class Report:
     diagnoses: list[Diagnosis]
     notes: list[str] = field(default_factory=list)  # what is not checked, and why
     unexplained: list[str] = field(default_factory=list)  # failed checks no mistake explains
-    looks: list[str] = field(default_factory=list)  # what some of those look like, a line each
+    looks: list[str] = field(default_factory=list)  # each unexplained value described, a line each
+    # by mistake, the unexplained checks it explains where nothing tells it apart (not named)
+    consistent: dict[str, list[str]] = field(default_factory=dict)
     output: list[str] = field(default_factory=list)  # the first lines the checked code printed
     seed: int | None = None  # the battery's inputs were drawn from it (None: the caller's cases)
     forward_only: bool = False  # a forward was checked without a backward
@@ -86,7 +85,7 @@ class Report:
 
     def to_json(self) -> dict[str, Any]:
         """``{"passed", "api", "target", "dtype", "seed", "forward_only", "checks", "diagnoses",
-        "output"}``."""
+        "unexplained", "looks", "consistent", "output"}``."""
         return {
             "passed": self.passed,
             "api": self.api,
@@ -96,6 +95,9 @@ class Report:
             "forward_only": self.forward_only,
             "checks": [asdict(check) for check in self.checks],
             "diagnoses": [diagnosis.to_json() for diagnosis in self.diagnoses],
+            "unexplained": self.unexplained,
+            "looks": self.looks,
+            "consistent": self.consistent,
             "output": self.output,
         }
 
@@ -125,15 +127,24 @@ class Report:
                     lines.append(f"    together with {diagnosis.partner}")
                 lines.append(f"    {diagnosis.evidence_line()}")
         if self.unexplained:
-            lines += ["", "Failed checks that no catalogued mistake explains:"]
+            lines += ["", "Failed checks: no catalogued mistake explains these"]
             lines.append(f"  {', '.join(self.unexplained)}")
             lines += [f"  {line}" for line in self.looks]
+            lines += [f"  {_consistent(m, checks)}" for m, checks in self.consistent.items()]
         if self.output:
             lines += ["", "Printed by the checked code (stdout and stderr, first lines):"]
             lines += [f"  | {line}" for line in self.output]
         found = ", ".join(d.mistake for d in self.diagnoses) or "none"
         lines += ["", f"{self.verdict}; mistakes: {found}"]
         return "\n".join(lines)
+
+
+def _consistent(mistake: str, checks: list[str]) -> str:
+    """A mistake the failures are consistent with, though no case tells it apart: not named."""
+    return (
+        f"consistent with {mistake}, not shown: it explains {', '.join(checks)} only, "
+        "where it cannot be told apart"
+    )
 
 
 def _drawn(seed: int) -> str:
@@ -268,14 +279,15 @@ def check_plan(
                 made = (runner.label, observation.case, output, error, passed, runner.run, seen)
                 records.append(Record(name, *made))
             notes += [note for note in observation.notes if note not in notes]
-    diagnoses, unexplained = diagnose(records, applicable(api, dtype), dtype)
-    shown: dict[str, str] = {}  # the first described failure of each output
+    diagnoses, unexplained, consistent = diagnose(records, applicable(api, dtype), dtype)
+    shown: dict[tuple[str, str], str] = {}  # each unexplained value: its code's first failure
     for record in (r for r in records if r.name in set(unexplained)):
         line = looks(record, tolerance)
-        if line is not None and record.output.name not in shown:
-            shown[record.output.name] = f"{record.name}: {line}"
-    looked, notes = list(shown.values())[:_LOOKS], [printable(note) for note in notes]  # escaped
-    report = Report(api, target, dtype, checks, diagnoses, notes, unexplained, looked)
+        value = (record.group, record.output.name)
+        if line is not None and value not in shown:
+            shown[value] = f"{record.name}: {line}"
+    looked, notes = list(shown.values()), [printable(note) for note in notes]  # escaped
+    report = Report(api, target, dtype, checks, diagnoses, notes, unexplained, looked, consistent)
     return replace(report, seed=seed, forward_only=bool(how.forward_only))
 
 

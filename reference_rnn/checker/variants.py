@@ -10,6 +10,7 @@ from __future__ import annotations
 
 __all__ = [
     "averaged",
+    "backward_of_states",
     "bias_gradient_not_summed",
     "derivative_of_preactivation",
     "dwh_missing_initial_term",
@@ -32,7 +33,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from reference_rnn.checker.battery import Inputs, Values, reference
+from reference_rnn.checker.battery import Implementation, Inputs, Values, reference
 from reference_rnn.core.validation import FloatArray
 
 
@@ -122,6 +123,19 @@ def weight_gradients_overwritten(a: Inputs) -> Values:
 
 def float32_buffers(values: Values, _: Inputs) -> Values:
     return {key: value.astype(np.float32).astype(np.float64) for key, value in values.items()}
+
+
+def backward_of_states(variant: Implementation) -> Implementation:
+    """``variant``'s forward, with a backward right for the states it computed: the reference's
+    backpropagation through time from those states (a right backward after a wrong forward,
+    which reads the states the forward cached)."""
+
+    def run(a: Inputs) -> Values:
+        values = variant(a)
+        h = values["h"]
+        return values | _gradients(a, h, _bptt(a, 1 - h**2))
+
+    return run
 
 
 def _previous(a: Inputs, h: FloatArray) -> FloatArray:

@@ -39,18 +39,26 @@ class Layer:
     weights: tuple[FloatArray, FloatArray, FloatArray]  # Wx, Wh, b
 
     def backward(self, what: str, thunk: Callable[[], Any], call: Call) -> Any:
-        """``thunk()``, the layer's backward; whether it changed the weights is seen."""
+        """``thunk()``, the layer's backward; whether it changed the weights is seen: in place,
+        or by binding other values where the layer held them (``self.params = [...]``,
+        ``self.Wx = self.Wx - lr * dWx``)."""
+        held = _holders(self.obj, self.weights)
         result = called_backward(what, thunk, call.seen)
         case = call.case
         originals = (case.Wx, case.Wh, case.b)
         if any(not np.array_equal(a, o) for a, o in zip(self.weights, originals, strict=True)):
-            call.seen.append("weights-updated-in-backward")
-            call.notes.append(
-                f"{self.name}.backward changed the weights it was given in place: "
-                "it takes an optimizer step itself. The checker reads the gradients from .grads; "
-                "to check the step instead, give the layer an optimizer of learning rate 0, or "
-                "read the change: dW = (W_before - W_after) / lr"
-            )
+            how = "changed the weights it was given in place"
+        elif _rebound(self.obj, held, originals):
+            how = "bound new values to the weights it was given"
+        else:
+            return result
+        call.seen.append("weights-updated-in-backward")
+        call.notes.append(
+            f"{self.name}.backward {how}: "
+            "it takes an optimizer step itself. The checker reads the gradients from .grads; "
+            "to check the step instead, give the layer an optimizer of learning rate 0, or "
+            "read the change: dW = (W_before - W_after) / lr"
+        )
         return result
 
     def gradients(self, call: Call) -> None:
@@ -58,6 +66,38 @@ class Layer:
         _, _, D, H = call.case.shape
         grads = unpack(".grads", call_user(".grads", lambda: self.obj.grads), 3)
         call.outputs += weight_grads(grads, D, H)
+
+
+#: Where a layer holds an array: its attribute, and the index in a list there (None: itself).
+_Place = tuple[str, int | None]
+
+
+def _arrays(obj: Any) -> dict[_Place, FloatArray]:
+    """The arrays ``obj``'s attributes hold: an attribute, or an item of a list or tuple in one
+    (dlfs2's ``params``)."""
+    found: dict[_Place, FloatArray] = {}
+    for name, value in dict(getattr(obj, "__dict__", {})).items():  # slots only: nothing
+        items = enumerate(value) if isinstance(value, list | tuple) else [(None, value)]
+        found |= {(name, i): item for i, item in items if isinstance(item, np.ndarray)}
+    return found
+
+
+def _holders(obj: Any, weights: tuple[FloatArray, ...]) -> dict[_Place, int]:
+    """Where ``obj`` holds the arrays ``weights``, by their index in it."""
+    arrays = _arrays(obj)
+    return {place: k for place, a in arrays.items() for k, w in enumerate(weights) if a is w}
+
+
+def _rebound(obj: Any, held: dict[_Place, int], originals: tuple[FloatArray, ...]) -> bool:
+    """Whether a place in ``held`` now holds an array of its weight's shape with other values:
+    an update bound where the weight was."""
+    now = _arrays(obj)
+    return any(
+        place in now
+        and now[place].shape == originals[k].shape
+        and not np.array_equal(now[place], originals[k])
+        for place, k in held.items()
+    )
 
 
 def made(cls: Any, call: Call, **options: bool) -> Layer:

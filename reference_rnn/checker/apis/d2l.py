@@ -76,6 +76,7 @@ def _steps(target: Any, call: Call) -> Iterator[None]:
     inputs, state, *params = tensors
     out = call_user("rnn", lambda: rnn(inputs, (state,), list(params)))
     outputs, (last,) = unpack("rnn", out, 2)[0], unpack("rnn's state", out[1], 1)
+    outputs = _joined(torch, outputs, T, call.notes)
     # outputs: the steps one after another, (T * N, Q) -> (T, N, Q) -> (N, T, Q)
     call.add("y", _values(torch, outputs), (T * N, Q), _batch_first(T, N, Q))
     call.add("h_last", _values(torch, last), (N, H))
@@ -86,6 +87,22 @@ def _steps(target: Any, call: Call) -> Iterator[None]:
         for tensor, spec in zip(tensors, call.runner.gradients, strict=True)
     )
     call.outputs += [_input_gradient(inputs_grad, T, N, D), *grads]
+
+
+def _joined(torch: ModuleType, outputs: object, T: int, notes: list[str]) -> object:
+    """``outputs``, or, for a list of T tensors of one shape (one per step), their ``torch.cat``
+    (in the graph): d2l's layout, which the report then says it read so."""
+    if not isinstance(outputs, list | tuple) or len(outputs) != T:
+        return outputs
+    if not all(isinstance(o, torch.Tensor) for o in outputs):
+        return outputs
+    if len({tuple(o.shape) for o in outputs}) != 1:
+        return outputs
+    notes.append(
+        "rnn returns its outputs as a list of one (N, q) tensor per step: checked as their "
+        "torch.cat"
+    )
+    return torch.cat(list(outputs), dim=0)
 
 
 def _values(torch: ModuleType, value: object) -> object:
