@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from itertools import pairwise
 from typing import Any, Literal
 
 import numpy as np
@@ -415,8 +414,9 @@ def _recur(h: FloatArray, Wh: FloatArray, nonlinearity: Nonlinearity, per_step: 
     """
     activation = np.tanh if nonlinearity == "tanh" else _relu
     recurrent = np.empty(h.shape[1:], dtype=h.dtype)  # h_{t-1} @ Wh, one buffer for every step
-    for t, (h_prev, h_t) in enumerate(pairwise(h)):
-        np.dot(h_prev, Wh, out=recurrent)
+    for t in range(h.shape[0] - 1):
+        h_t = h[t + 1]
+        np.dot(h[t], Wh, out=recurrent)
         np.add(h_t, recurrent, out=h_t)
         if per_step and not np.isfinite(h_t).all():
             what = "the pre-activation x_t @ Wx + h_{t-1} @ Wh + b"
@@ -480,9 +480,9 @@ def _backward_loop(
             np.subtract(1, da_block, out=da_block)
         else:
             np.greater(h_block, 0, out=da_block)
-        # t = end - 1 down to start
-        for dh_t, da_t in reversed(list(zip(dh[start:end], da_block, strict=True))):
-            g += dh_t
+        for t in range(end - 1, start - 1, -1):
+            da_t = da_block[t - start]
+            g += dh[t]
             np.multiply(da_t, g, out=da_t)
             np.dot(da_t, Wh_T, out=g)
         # The block's steps as rows: (n, N, .) -> (n * N, .).
