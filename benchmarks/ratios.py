@@ -135,12 +135,24 @@ def large_contenders(problem: Problem) -> list[Contender]:
     return [floor_contender(problem), core_contender(problem), torch_contender(problem)]
 
 
+def header(ratios: Sequence[tuple[str, str, str]]) -> list[str]:
+    names = " | ".join(what for what, _, _ in ratios)
+    return [
+        f"| dtype, (N, T, D, H) | {names} | median per call |",
+        "|---|" + "--:|" * len(ratios) + "---|",
+    ]
+
+
 def duration(seconds: float) -> str:
     return f"{1e3 * seconds:.1f} ms" if seconds >= 1e-3 else f"{1e6 * seconds:.1f} us"
 
 
 def row(
-    label: str, contenders: list[Contender], rounds: int, runs: int, ratios: Sequence[Any]
+    label: str,
+    contenders: list[Contender],
+    rounds: int,
+    runs: int,
+    ratios: Sequence[tuple[str, str, str]],
 ) -> str:
     for contender in contenders:  # warm-up: first touch, JAX's compilation, BLAS threads
         contender.reset()
@@ -176,13 +188,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     }
     load = os.getloadavg()[0]
     lines = [
-        f"numpy {np.__version__}, torch {torch.__version__}, {threads} threads, "
-        f"load average (1 min) {load:.2f} at the start. "
-        "Medians of per-round ratios (first-third quartile); below 1: ours is faster.",
+        (
+            f"numpy {np.__version__}, torch {torch.__version__}, {threads} threads, "
+            f"load average (1 min) {load:.2f} at the start. Medians of per-round ratios "
+            "(first-third quartile); below 1: ours is faster."
+        ),
         "",
-        "| dtype, (N, T, D, H) | " + " | ".join(what for what, _, _ in SMALL_RATIOS) + " | "
-        "median per call |",
-        "|---|--:|--:|--:|---|",
+        *header(SMALL_RATIOS),
     ]
     with threadpool_limits(limits=threads, user_api="blas"):
         torch.set_num_threads(threads)
@@ -191,13 +203,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             contenders = small_contenders(dtype, peers, threads)
             lines.append(row(label, contenders, args.rounds, RUNS_SMALL, SMALL_RATIOS))
         if not args.quick:
-            lines += [
-                "",
-                "| dtype, (N, T, D, H) | "
-                + " | ".join(what for what, _, _ in LARGE_RATIOS)
-                + " | median per call |",
-                "|---|--:|--:|---|",
-            ]
+            lines += ["", *header(LARGE_RATIOS)]
             for dtype in DTYPES:
                 for size in LARGE:
                     label = f"{np.dtype(dtype).name}, {size}"
