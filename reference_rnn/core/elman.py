@@ -348,29 +348,7 @@ def _forward(
     H = Wx_arr.shape[1]
     dtype = np.result_type(x, Wx_arr, Wh_arr, b_arr, h0_arr)
 
-    # Everything the cache holds, in one buffer laid out [x1 | Wx1 | Wh | h], so that one pair of
-    # passes over it checks the arguments' copies and the input projection and bounds every tanh
-    # step (see below). At small sizes the number of NumPy calls is the cost, not the bytes.
-    x1_end = T * N * (D + 1)
-    Wx1_end = x1_end + (D + 1) * H
-    Wh_end = Wx1_end + H * H
-    buffer = np.empty(Wh_end + (T + 1) * N * H, dtype=dtype)
-    # The bias trick: a column of ones after x's D features makes b one more row of Wx. The input
-    # projection then adds b inside its product instead of in a pass of its own over the states,
-    # and backward's x1.T @ da gives db as its last row. x1 is also the cache's private copy of x.
-    x1 = buffer[:x1_end].reshape(T, N, D + 1)
-    x1[..., :D] = x
-    x1[..., D] = 1
-    Wx1 = buffer[x1_end:Wx1_end].reshape(D + 1, H)
-    Wx1[:D] = Wx_arr
-    Wx1[D] = b_arr
-    # A private copy, C-contiguous whatever the caller's layout (RNN passes torch's weight_hh.T):
-    # OpenBLAS's small products run up to 2x slower with a transposed operand.
-    Wh_copy = buffer[Wx1_end:Wh_end].reshape(H, H)
-    Wh_copy[...] = Wh_arr
-    h = buffer[Wh_end:].reshape(T + 1, N, H)
-    h[0] = h0_arr
-
+    buffer, (x1, Wx1, Wh_copy, h) = _cache_buffer(x, Wx_arr, Wh_arr, b_arr, h0_arr, dtype)
     checks = check_finite if check_results is None else check_results
     tanh_checks = checks and nonlinearity == "tanh"
     # Entered once for the whole pass: overflow is checked here, or not at all.
@@ -406,6 +384,45 @@ def _forward(
     )
     register(cache)
     return cache
+
+
+def _cache_buffer(
+    x: FloatArray,
+    Wx: FloatArray,
+    Wh: FloatArray,
+    b: FloatArray,
+    h0: FloatArray,
+    dtype: np.dtype[Any],
+) -> tuple[FloatArray, tuple[FloatArray, FloatArray, FloatArray, FloatArray]]:
+    """Everything the cache holds, in one new buffer laid out ``[x1 | Wx1 | Wh | h]``, and its parts.
+
+    The arguments are copied in (``x (T, N, D)`` time-major), ``h[1:]`` is left to fill. One
+    buffer, so that one pair of passes over it checks every argument's copy and the input
+    projection and bounds every tanh step (``_forward``): at small sizes the number of NumPy
+    calls is the cost, not the bytes.
+    """
+    T, N, D = x.shape
+    H = Wx.shape[1]
+    x1_end = T * N * (D + 1)
+    Wx1_end = x1_end + (D + 1) * H
+    Wh_end = Wx1_end + H * H
+    buffer = np.empty(Wh_end + (T + 1) * N * H, dtype=dtype)
+    # The bias trick: a column of ones after x's D features makes b one more row of Wx. The input
+    # projection then adds b inside its product instead of in a pass of its own over the states,
+    # and backward's x1.T @ da gives db as its last row. x1 is also the cache's private copy of x.
+    x1 = buffer[:x1_end].reshape(T, N, D + 1)
+    x1[..., :D] = x
+    x1[..., D] = 1
+    Wx1 = buffer[x1_end:Wx1_end].reshape(D + 1, H)
+    Wx1[:D] = Wx
+    Wx1[D] = b
+    # A private copy, C-contiguous whatever the caller's layout (RNN passes torch's weight_hh.T):
+    # OpenBLAS's small products run up to 2x slower with a transposed operand.
+    Wh_copy = buffer[Wx1_end:Wh_end].reshape(H, H)
+    Wh_copy[...] = Wh
+    h = buffer[Wh_end:].reshape(T + 1, N, H)
+    h[0] = h0
+    return buffer, (x1, Wx1, Wh_copy, h)
 
 
 def _recur(h: FloatArray, Wh: FloatArray, nonlinearity: Nonlinearity, per_step: bool) -> None:
