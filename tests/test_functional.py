@@ -158,6 +158,16 @@ def test_empty_batch_is_allowed():
         np.testing.assert_array_equal(grad, 0)
 
 
+def test_an_empty_batch_of_no_hidden_units_has_nothing_to_check():
+    # the forward's checks read the cache's buffer, empty here: they must not fail on it
+    h, cache = rr.rnn_forward(
+        np.zeros((0, 4, 3)), np.zeros((0, 0)), np.zeros((3, 0)), np.zeros((0, 0)), []
+    )
+    dx, dh0, dWx, dWh, db = rr.rnn_backward(np.zeros((0, 4, 0)), cache)
+    assert (h.shape, dx.shape, dh0.shape) == ((0, 4, 0), (0, 4, 3), (0, 0))
+    assert (dWx.shape, dWh.shape, db.shape) == ((3, 0), (0, 0), (0,))
+
+
 def test_arguments_are_never_modified_and_the_cache_is_private():
     a = make_args(3, 6, 4, 5)
     before = {name: value.copy() for name, value in a.items()}

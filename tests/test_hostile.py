@@ -201,6 +201,40 @@ def test_a_gradient_that_overflows_names_the_gradient_and_its_step():
     )
 
 
+def test_an_rnn_layer_checks_the_projection_it_did_not_check_the_arguments_of():
+    # RNN checks its arguments itself and asks the core for the result checks alone
+    rnn = rr.RNN(2, 3, seed=0)
+    rnn.params["weight_ih_l0"] = np.full((3, 2), 1e200)
+    with pytest.raises(NonFiniteResultError) as info:
+        rnn(np.full((3, 2, 2), 1e300))
+    assert str(info.value).startswith(
+        "the input projection x @ Wx + b overflowed at time step 0 (layer 0, forward direction): "
+        "it reached inf"
+    )
+
+
+def test_a_relu_projection_that_overflows_is_the_state_that_overflows():
+    a = rng_args(D=2)
+    a["x"] = np.full((2, 3, 2), 1e300)
+    a["Wx"] = np.full((2, 3), 1e200)  # finite arguments; relu(inf) is the state at step 0
+    with unchanged(a), pytest.raises(NonFiniteResultError) as info:
+        rr.rnn_forward(**a, nonlinearity="relu")
+    assert str(info.value).startswith("the state overflowed at time step 0: it reached inf")
+
+
+def test_finite_arguments_and_gradients_whose_sums_overflow_are_no_error():
+    # Every state is 0, so dL/da = dL/dh: db is dh's one step, the other gradients are 0. The sums
+    # that check dh and the gradients reach inf (2e308); each number is finite.
+    zeros = {"x": (1, 1, 1), "h0": (1, 2), "Wx": (1, 2), "Wh": (2, 2), "b": (2,)}
+    _, cache = rr.rnn_forward(**{name: np.zeros(shape) for name, shape in zeros.items()})
+    dh = np.full((1, 1, 2), 1e308)
+    with unchanged(dh):
+        dx, dh0, dWx, dWh, db = rr.rnn_backward(dh, cache)
+    np.testing.assert_array_equal(db, [1e308, 1e308])
+    for grad in (dx, dh0, dWx, dWh):
+        np.testing.assert_array_equal(grad, 0)
+
+
 def test_simple_rnn_checks_its_results():
     a = rng_args(D=2)
     layer = rr.SimpleRNN(np.array([[1e200] * 3, [-1e200] * 3]), a["Wh"], a["b"])

@@ -29,8 +29,8 @@ With ``check_finite=True`` (the default) the arguments are checked for NaN and i
 results: finite arguments whose arithmetic overflows raise :class:`NonFiniteResultError` (a
 ``FloatingPointError``) naming the result and the time step, instead of returning NaN or inf.
 Under tanh the forward pass checks the input projection once before the loop, and a bound,
-``m + H * max(1, m) * max|Wh|`` below half the dtype's largest value with ``m`` the largest of
-``|x @ Wx + b|`` and ``|h0|``, proves that no step can overflow: only where it fails is each
+``m + H * max(1, m) * m`` below half the dtype's largest value with ``m`` the largest magnitude of
+the arguments and of ``x @ Wx + b``, proves that no step can overflow: only where it fails is each
 step's pre-activation checked. Under relu the states are checked after the loop. The backward
 pass checks the gradients it returns.
 """
@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from itertools import pairwise
 from typing import Any, Literal
 
 import numpy as np
@@ -47,6 +46,7 @@ import numpy as np
 from reference_rnn.core.cell_common import (
     caller_shape,
     check_cache,
+    finite,
     initial_state,
     non_finite,
     register,
@@ -67,6 +67,9 @@ from reference_rnn.core.validation import (
 )
 
 Nonlinearity = Literal["tanh", "relu"]
+
+#: The largest step output (N * H numbers) whose product is np.dot's, not np.matmul's.
+_DOT_MAX_SIZE = 256
 
 #: The backward pass works on blocks of steps of about this many bytes of dL/da (see _backward):
 #: small enough to stay in a core's cache, large enough for efficient matrix products.
@@ -305,9 +308,11 @@ def _arguments(
     b: object,
     h0_name: str,
     step: bool,
-    check_finite: bool,
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
-    """``Wx``, ``Wh``, ``b`` and ``h0`` (zeros for None) as checked arrays, for ``x (T, N, D)``."""
+    """``Wx``, ``Wh``, ``b`` and ``h0`` (zeros for None) as arrays of checked shapes, for ``x (T, N, D)``.
+
+    Their finiteness is checked on the cache's copies (``_forward``).
+    """
     _, N, D = x.shape
     x_shape = caller_shape(x, step)
     Wx_arr, Wh_arr, b_arr = check_weights(Wx, Wh, b)
@@ -320,9 +325,6 @@ def _arguments(
         raise ValueError(msg)
     why = f"N = {N} from x, H = {H} from Wx"
     h0_arr = initial_state(h0_name, h0, (N, H), why, x, Wx_arr, Wh_arr, b_arr)
-    if check_finite:
-        named = (("x", x), ("Wx", Wx_arr), ("Wh", Wh_arr), ("b", b_arr), (h0_name, h0_arr))
-        require_all_finite(named)
     return Wx_arr, Wh_arr, b_arr, h0_arr
 
 
@@ -341,37 +343,42 @@ def _forward(
 ) -> RNNCache:
     """Check the arguments (``x`` is a time-major ``(T, N, D)`` view) and run the recurrence."""
     nonlinearity = check_nonlinearity(nonlinearity)  # type: ignore[assignment]
-    Wx_arr, Wh_arr, b_arr, h0_arr = _arguments(x, h0, Wx, Wh, b, h0_name, step, check_finite)
+    Wx_arr, Wh_arr, b_arr, h0_arr = _arguments(x, h0, Wx, Wh, b, h0_name, step)
     T, N, D = x.shape
     H = Wx_arr.shape[1]
     dtype = np.result_type(x, Wx_arr, Wh_arr, b_arr, h0_arr)
 
-    # The bias trick: a column of ones after x's D features makes b one more row of Wx. The input
-    # projection then adds b inside its product instead of in a pass of its own over the states,
-    # and backward's x1.T @ da gives db as its last row. x1 is also the cache's private copy of x.
-    x1 = np.empty((T, N, D + 1), dtype=dtype)
-    x1[..., :D] = x
-    x1[..., D] = 1
-    Wx1 = np.empty((D + 1, H), dtype=dtype)
-    Wx1[:D] = Wx_arr
-    Wx1[D] = b_arr
-    # A private copy, C-contiguous whatever the caller's layout (RNN passes torch's weight_hh.T):
-    # OpenBLAS's small products run up to 2x slower with a transposed operand.
-    Wh_arr = np.array(Wh_arr, dtype=dtype, order="C")
-
-    h = np.empty((T + 1, N, H), dtype=dtype)
-    h[0] = h0_arr
-    # The input projection of every step at once: (T * N, D + 1) @ (D + 1, H), into h[1:].
-    with np.errstate(over="ignore", invalid="ignore"):  # checked in _recur, or not at all
+    buffer, (x1, Wx1, Wh_copy, h) = _cache_buffer(x, Wx_arr, Wh_arr, b_arr, h0_arr, dtype)
+    checks = check_finite if check_results is None else check_results
+    tanh_checks = checks and nonlinearity == "tanh"
+    # Entered once for the whole pass: overflow is checked here, or not at all.
+    with np.errstate(over="ignore", invalid="ignore"):
+        # The input projection of every step at once: (T * N, D + 1) @ (D + 1, H), into h[1:].
         np.matmul(x1.reshape(T * N, D + 1), Wx1, out=h[1:].reshape(T * N, H))
-    _recur(h, Wh_arr, nonlinearity, check_finite if check_results is None else check_results)
+        # The largest magnitude in the buffer: its largest and smallest values, two passes without
+        # a temporary (initial=0: an empty buffer has none). A NaN or inf makes it non-finite:
+        # then each argument is checked, which names the first bad one (the copies widen to the
+        # result dtype, so they are finite where the arguments are), then the projection.
+        largest = 0.0
+        if check_finite or tanh_checks:
+            largest = max(float(buffer.max(initial=0)), -float(buffer.min(initial=0)))
+        if not math.isfinite(largest):
+            if check_finite:
+                named = (("x", x), ("Wx", Wx_arr), ("Wh", Wh_arr), ("b", b_arr), (h0_name, h0_arr))
+                require_all_finite(named)
+            if tanh_checks:
+                require_finite_steps("the input projection x @ Wx + b", h[1:])
+        per_step = tanh_checks and not _tanh_bounded(largest, H, dtype)
+        _recur(h, Wh_copy, nonlinearity, per_step)
+        if checks and nonlinearity == "relu":
+            require_finite_steps("the state", h[1:])
     x1 = sealed(x1)
     cache = RNNCache(
         x=x1[..., :D],
         x1=x1,
         h=sealed(h),
         Wx=sealed(Wx1)[:D],
-        Wh=sealed(Wh_arr),
+        Wh=sealed(Wh_copy),
         nonlinearity=nonlinearity,
         step=step,
     )
@@ -379,45 +386,88 @@ def _forward(
     return cache
 
 
-def _recur(h: FloatArray, Wh: FloatArray, nonlinearity: Nonlinearity, checks: bool) -> None:
+def _cache_buffer(
+    x: FloatArray,
+    Wx: FloatArray,
+    Wh: FloatArray,
+    b: FloatArray,
+    h0: FloatArray,
+    dtype: np.dtype[Any],
+) -> tuple[FloatArray, tuple[FloatArray, FloatArray, FloatArray, FloatArray]]:
+    """Everything the cache holds, in one new buffer laid out ``[x1 | Wx1 | Wh | h]``, and its parts.
+
+    The arguments are copied in (``x (T, N, D)`` time-major), ``h[1:]`` is left to fill. One
+    buffer, so that one pair of passes over it checks every argument's copy and the input
+    projection and bounds every tanh step (``_forward``): at small sizes the number of NumPy
+    calls is the cost, not the bytes.
+    """
+    T, N, D = x.shape
+    H = Wx.shape[1]
+    x1_end = T * N * (D + 1)
+    Wx1_end = x1_end + (D + 1) * H
+    Wh_end = Wx1_end + H * H
+    buffer = np.empty(Wh_end + (T + 1) * N * H, dtype=dtype)
+    # The bias trick: a column of ones after x's D features makes b one more row of Wx. The input
+    # projection then adds b inside its product instead of in a pass of its own over the states,
+    # and backward's x1.T @ da gives db as its last row. x1 is also the cache's private copy of x.
+    x1 = buffer[:x1_end].reshape(T, N, D + 1)
+    x1[..., :D] = x
+    x1[..., D] = 1
+    Wx1 = buffer[x1_end:Wx1_end].reshape(D + 1, H)
+    Wx1[:D] = Wx
+    Wx1[D] = b
+    # A private copy, C-contiguous whatever the caller's layout (RNN passes torch's weight_hh.T):
+    # OpenBLAS's small products run up to 2x slower with a transposed operand.
+    Wh_copy = buffer[Wx1_end:Wh_end].reshape(H, H)
+    Wh_copy[...] = Wh
+    h = buffer[Wh_end:].reshape(T + 1, N, H)
+    h[0] = h0
+    return buffer, (x1, Wx1, Wh_copy, h)
+
+
+def _recur(h: FloatArray, Wh: FloatArray, nonlinearity: Nonlinearity, per_step: bool) -> None:
     """The loop, in place: ``h[0]`` is ``h0``, ``h[1:]`` the input projections, then the states.
 
-    With ``checks``, what overflows is an error at its step (the module docstring says how).
+    With ``per_step``, a pre-activation that overflows is an error at its step. The caller holds
+    ``np.errstate(over="ignore", invalid="ignore")``.
     """
-    per_step = checks and nonlinearity == "tanh" and not _tanh_bounded(h, Wh)
     activation = np.tanh if nonlinearity == "tanh" else _relu
     recurrent = np.empty(h.shape[1:], dtype=h.dtype)  # h_{t-1} @ Wh, one buffer for every step
-    with np.errstate(over="ignore", invalid="ignore"):
-        for t, (h_prev, h_t) in enumerate(pairwise(h)):
-            np.matmul(h_prev, Wh, out=recurrent)
-            np.add(h_t, recurrent, out=h_t)
-            if per_step and not np.isfinite(h_t).all():
-                what = "the pre-activation x_t @ Wx + h_{t-1} @ Wh + b"
-                raise non_finite(what, h_t[None], t)
-            activation(h_t, out=h_t)
-        if checks and nonlinearity == "relu":
-            require_finite_steps("the state", h[1:])
+    product = _step_product(recurrent.size)
+    for t in range(h.shape[0] - 1):
+        h_t = h[t + 1]
+        product(h[t], Wh, out=recurrent)
+        np.add(h_t, recurrent, out=h_t)
+        if per_step and not np.isfinite(h_t).all():
+            what = "the pre-activation x_t @ Wx + h_{t-1} @ Wh + b"
+            raise non_finite(what, h_t[None], t)
+        activation(h_t, out=h_t)
 
 
 def _backward(
     dh: FloatArray, cache: RNNCache, dh_name: str, *, check_finite: bool, check_results: bool
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
     """The backward pass for a checked time-major ``dh (T, N, H)``; ``dx`` comes time-major."""
-    if check_finite:
-        require_finite(dh_name, dh)
-    with np.errstate(over="ignore", invalid="ignore"):  # checked below, or not at all
-        grads = _backward_loop(dh, cache)
+    # Entered once for the whole pass: overflow is checked below, or not at all.
+    with np.errstate(over="ignore", invalid="ignore"):
+        if check_finite and not finite(dh):  # a sum that is not finite: look at each number
+            require_finite(dh_name, dh)
+        dx, grads, (dh0, dWx1, dWh) = _backward_loop(dh, cache)
+        D = dx.shape[2]
+        dWx, db = dWx1[:D], dWx1[D]
         if check_results:
-            dx, dh0, dWx, dWh, db = grads
             require_finite_steps("the gradient dx", dx)
-            require_finite_gradients((("dh0", dh0), ("dWx", dWx), ("dWh", dWh), ("db", db)))
-    return grads
+            if not finite(grads):  # one pass over all four; each is named where one is bad
+                require_finite_gradients((("dh0", dh0), ("dWx", dWx), ("dWh", dWh), ("db", db)))
+    return dx, dh0, dWx, dWh, db
 
 
 def _backward_loop(
     dh: FloatArray, cache: RNNCache
-) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
-    """``dx (T, N, D)``, ``dh0``, ``dWx``, ``dWh``, ``db`` for a checked ``dh (T, N, H)``."""
+) -> tuple[FloatArray, FloatArray, tuple[FloatArray, ...]]:
+    """``dx (T, N, D)``, then ``dh0``, ``dWx1 = [dWx; db]`` and ``dWh`` as one flat array and as
+    views of it, for a checked ``dh (T, N, H)``: one pass checks all three.
+    """
     T, N, H = dh.shape
     D = cache.x.shape[2]
     dtype = np.result_type(cache.h, dh)
@@ -429,13 +479,17 @@ def _backward_loop(
     # numbers to memory and read them back three times.
     B = _steps_per_block(N, H, dtype)
     da = np.empty((min(B, T), N, H), dtype=dtype)  # the current block's dL/da_t
-    g = np.zeros((N, H), dtype=dtype)  # dL/dh_t through step t + 1, zero after the last
+    # [g | dWx1 | dWh]. g: dL/dh_t through step t + 1, zero after the last, and dh0 in the end.
+    # dWx1: dWx, then db as its last row (the bias trick).
+    grads = np.zeros(N * H + (D + 1) * H + H * H, dtype=dtype)
+    g = grads[: N * H].reshape(N, H)
+    dWx1 = grads[N * H : N * H + (D + 1) * H].reshape(D + 1, H)
+    dWh = grads[N * H + (D + 1) * H :].reshape(H, H)
     # Wh.T, C-contiguous: OpenBLAS's small products run up to 2x slower with a transposed
     # operand (float32, (32, 128) @ (128, 128): 20 us against 10 us, measured here).
     Wh_T = np.ascontiguousarray(cache.Wh.T, dtype=dtype)
+    product = _step_product(g.size)
     dx = np.empty((T, N, D), dtype=dtype)
-    dWx1 = np.zeros((D + 1, H), dtype=dtype)  # dWx, then db as its last row (the bias trick)
-    dWh = np.zeros((H, H), dtype=dtype)
     for end in range(T, 0, -B):
         start = max(0, end - B)
         da_block = da[: end - start]
@@ -447,18 +501,33 @@ def _backward_loop(
             np.subtract(1, da_block, out=da_block)
         else:
             np.greater(h_block, 0, out=da_block)
-        # t = end - 1 down to start
-        for dh_t, da_t in reversed(list(zip(dh[start:end], da_block, strict=True))):
-            g += dh_t
+        for t in range(end - 1, start - 1, -1):
+            da_t = da_block[t - start]
+            g += dh[t]
             np.multiply(da_t, g, out=da_t)
-            np.matmul(da_t, Wh_T, out=g)
+            product(da_t, Wh_T, out=g)
         # The block's steps as rows: (n, N, .) -> (n * N, .).
         rows = (end - start) * N
         da_rows = da_block.reshape(rows, H)
-        dWx1 += x1[start:end].reshape(rows, D + 1).T @ da_rows
-        dWh += h[start:end].reshape(rows, H).T @ da_rows
+        if end == T:  # the first block written: the products are the gradients so far
+            np.matmul(x1[start:end].reshape(rows, D + 1).T, da_rows, out=dWx1)
+            np.matmul(h[start:end].reshape(rows, H).T, da_rows, out=dWh)
+        else:
+            dWx1 += x1[start:end].reshape(rows, D + 1).T @ da_rows
+            dWh += h[start:end].reshape(rows, H).T @ da_rows
         np.matmul(da_rows, cache.Wx.T, out=dx[start:end].reshape(rows, D))
-    return dx, g, dWx1[:D], dWh, dWx1[D]
+    return dx, grads, (g, dWx1, dWh)
+
+
+def _step_product(size: int) -> Any:
+    """The function for a step's product into an ``out`` of ``size`` numbers.
+
+    np.dot and np.matmul make the same BLAS call (the same bits). np.dot costs about 0.25 us less
+    a call, and first zeroes its ``out``: where ``out`` is small, np.dot is faster (a step at the
+    exercise's size is a few us); from a few KB on, the zeroing costs more (1-2% of a step at
+    (N, H) = (64, 256), measured here).
+    """
+    return np.dot if size <= _DOT_MAX_SIZE else np.matmul
 
 
 def _steps_per_block(N: int, H: int, dtype: np.dtype[Any]) -> int:
@@ -470,24 +539,15 @@ def _relu(a: FloatArray, out: FloatArray) -> FloatArray:
     return np.maximum(a, 0, out=out)
 
 
-def _tanh_bounded(h: FloatArray, Wh: FloatArray) -> bool:
-    """Check the projection ``h[1:]``; then whether no tanh step can overflow from ``h[0]``.
+def _tanh_bounded(largest: float, H: int, dtype: np.dtype[Any]) -> bool:
+    """Whether no tanh step can overflow, given the ``largest`` magnitude of ``Wh``, ``h0`` and
+    the input projections ``x_t @ Wx + b`` (and of more: the bound is only looser for it).
 
     ``|a_t| <= |x_t @ Wx + b| + H * max|h_{t-1}| * max|Wh|``, and ``|h_{t-1}| <= 1`` after the
-    first step: below half the dtype's largest value (room for rounding), nothing overflows. The
-    largest and smallest values of ``h``, two passes without a temporary, are also the
-    projection's check: a NaN or inf in it makes one of them non-finite.
+    first step: below half the dtype's largest value (room for rounding), nothing overflows.
     """
-    if not h.size:
-        return True
-    H = h.shape[2]
-    # over h0 too (finite, checked), so one pair of passes: the bound is only looser for it
-    largest = max(float(h.max()), -float(h.min()))
-    if not math.isfinite(largest):
-        with np.errstate(over="ignore", invalid="ignore"):
-            require_finite_steps("the input projection x @ Wx + b", h[1:])
-    bound = largest + H * max(1.0, largest) * float(np.abs(Wh).max())
-    return bound < _LARGEST[h.dtype.char] / 2 if h.dtype.char in _LARGEST else False
+    bound = largest + H * max(1.0, largest) * largest
+    return bound < _LARGEST[dtype.char] / 2 if dtype.char in _LARGEST else False
 
 
 #: The largest finite value of each floating dtype whose range a Python float holds.

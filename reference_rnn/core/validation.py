@@ -69,6 +69,8 @@ def as_array(name: str, value: object) -> NDArray[Any]:
     A masked array is refused: ``np.asarray`` would silently drop its mask. A torch tensor is
     taken as its values (:func:`tensor_values`).
     """
+    if type(value) is np.ndarray:  # the common case first: nothing to convert or refuse
+        return value
     if _is_torch_tensor(value):
         return tensor_values(name, value)
     if isinstance(value, np.ma.MaskedArray):
