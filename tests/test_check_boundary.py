@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -479,3 +480,40 @@ def test_a_checker_run_by_a_normal_user_puts_its_worker_in_namespaces(tmp_path):
     assert seen["processes"] == [1]
     assert seen["project"] == "Read-only file system"
     assert seen["tmp"] == "written"  # its private tmpfs
+
+
+@ROOT_ONLY
+def test_the_plugin_s_run_keeps_the_boundary(tmp_path):
+    """Through the pytest plugin: the judged code signals every pytest it finds, and writes a
+    conftest.py beside itself; pytest ends with its own summary, and no file is written."""
+    change = """
+        import os, signal
+        mine, hit = os.getpid(), []
+        for entry in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                line = open(f"/proc/{entry}/cmdline", "rb").read()
+            except OSError:
+                continue
+            if b"pytest" in line and int(entry) != mine:
+                try:
+                    os.kill(int(entry), signal.SIGTERM)
+                    hit.append(entry)
+                except OSError:
+                    pass
+        try:
+            open(os.path.join(os.path.dirname(__file__), "conftest.py"), "w").write("boom")
+        except OSError as exc:
+            raise PermissionError(f"signalled {len(hit)}; conftest: {exc.strerror}") from None
+    """
+    target = hostile(tmp_path, change)
+    tmp_path.chmod(0o755)  # a grader's folder: the worker user reads it, and writes nothing there
+    command = [sys.executable, "-P", "-m", "pytest", "-p", "no:cacheprovider"]
+    options = ["--rnn-target", str(target), "--rnn-api", "cs231n", "--rnn-include", "*-sample-*"]
+    result = subprocess.run(
+        [*command, *options], capture_output=True, text=True, cwd=tmp_path, timeout=300, check=False
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    refused = "rnn_forward raised PermissionError: signalled 0; conftest: Permission denied"
+    assert refused in result.stdout
+    assert re.search(r"=+ \d+ failed, \d+ passed in ", result.stdout.splitlines()[-1]), result.stdout
+    assert not (tmp_path / "conftest.py").exists()
