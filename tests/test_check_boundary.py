@@ -515,5 +515,7 @@ def test_the_plugin_s_run_keeps_the_boundary(tmp_path):
     assert result.returncode == 1, result.stdout + result.stderr
     refused = "rnn_forward raised PermissionError: signalled 0; conftest: Permission denied"
     assert refused in result.stdout
-    assert re.search(r"=+ \d+ failed, \d+ passed in ", result.stdout.splitlines()[-1]), result.stdout
+    assert re.search(r"=+ \d+ failed, \d+ passed in ", result.stdout.splitlines()[-1]), (
+        result.stdout
+    )
     assert not (tmp_path / "conftest.py").exists()

@@ -161,7 +161,7 @@ def test_outputs_are_read_only_and_grads_replaced():
         (
             lambda c: c(np.ones((N, D)), (np.ones((N, H)), np.ones((H,)))),
             ValueError,
-            "hx[1] must have shape (4, 5) (the shape of h_1), got (5,)",
+            "hx[1] must have shape (4, 5) (for input of shape (4, 3) and hidden_size 5), got (5,)",
         ),
         (
             lambda c: c(np.ones(D), (np.ones(H), np.ones((1, H)))),

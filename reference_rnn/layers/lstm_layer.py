@@ -255,9 +255,10 @@ class LSTMCell:
             raise ValueError(msg)
         require_finite("input", x)
         shape = (*x.shape[:-1], self.hidden_size)  # of each state: (N, H), or (H,) unbatched
+        why = f"for input of shape {x.shape} and hidden_size {self.hidden_size}"
         x = x.reshape(-1, 1, self.input_size)  # (N, D) or (D,) -> (N, 1, D): one step
         zeros = np.zeros(shape, self.dtype)
-        h0, c0 = (zeros, zeros) if hx is None else _pair("hx", hx, shape, "the shape of h_1")
+        h0, c0 = (zeros, zeros) if hx is None else _pair("hx", hx, shape, why)
         W = self._params
         H = self.hidden_size
         b = W["bias_ih"] + W["bias_hh"] if self.bias else np.zeros(4 * H, self.dtype)
