@@ -50,6 +50,13 @@ COVERED_NUMPY = {NUMPY[0], NUMPY[-1]}
 #: NumPy, and they are most of a session's time.
 WHOLE_SUITE_NUMPY = COVERED_NUMPY | {"1.26", "2.0"}
 NOT_NUMERICAL = ["tests/test_check*.py", "tests/test_testing*.py", "tests/test_export*.py"]
+#: ... nor the LSTM's layer matrices (every option against torch, exact arithmetic and finite
+#: differences: 35 s of a session), whose NumPy calls are its core's, tested on every minor
+NOT_NUMERICAL += [
+    "tests/test_lstm_layer.py",
+    "tests/test_lstm_oracles.py",
+    "tests/test_lstm_hostile.py",
+]
 #: pytest-xdist, one worker per core, for the whole suite: it is mostly Python, one core's work at a
 #: time. On two cores a NumPy session's tests took 40 s instead of 63 s in the same environment,
 #: 44-55 s instead of 55-70 s in CI's fresh ones. The oracle sessions run without it: with two
