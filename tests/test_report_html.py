@@ -295,17 +295,6 @@ def rnn_step_backward(dnext_h, cache):
 """
 
 
-def test_check_html_without_matplotlib_is_written_without_plots(tmp_path, capsys, monkeypatch):
-    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib: ImportError
-    seed = str(ROOT / "examples" / "seed_simple_rnn.py") + ":SimpleRNN"
-    code, page, text, _ = _check_page(tmp_path, capsys, seed)
-    assert code == 1  # the verdict's status, not a usage error
-    assert page.svgs == 0
-    assert "no-plot" in page.ids
-    assert "No plots: the HTML report&#x27;s plots needs matplotlib" in text
-    assert "pip install" in text
-
-
 def test_check_html_shows_what_the_checked_code_printed(tmp_path, capsys):
     corrected = (ROOT / "examples" / "corrected_simple_rnn.py").read_text(encoding="utf-8")
     printing = tmp_path / "printing.py"
