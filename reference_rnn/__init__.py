@@ -23,7 +23,12 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from reference_rnn.core.functional import (
+        GRUCache,
         RNNCache,
+        gru_backward,
+        gru_forward,
+        gru_step_backward,
+        gru_step_forward,
         rnn_backward,
         rnn_forward,
         rnn_step_backward,
@@ -36,9 +41,14 @@ __version__ = "0.1.0"
 
 __all__ = [
     "RNN",
+    "GRUCache",
     "RNNCache",
     "SimpleRNN",
     "__version__",
+    "gru_backward",
+    "gru_forward",
+    "gru_step_backward",
+    "gru_step_forward",
     "rnn_backward",
     "rnn_forward",
     "rnn_step_backward",
@@ -47,6 +57,11 @@ __all__ = [
 
 #: Each public name's module.
 _MODULES = {
+    "GRUCache": "reference_rnn.core.functional",
+    "gru_backward": "reference_rnn.core.functional",
+    "gru_forward": "reference_rnn.core.functional",
+    "gru_step_backward": "reference_rnn.core.functional",
+    "gru_step_forward": "reference_rnn.core.functional",
     "RNN": "reference_rnn.layers.rnn",
     "RNNCache": "reference_rnn.core.functional",
     "SimpleRNN": "reference_rnn.layers.simple_rnn",

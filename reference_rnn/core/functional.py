@@ -1,7 +1,8 @@
 """The functional core: every cell's public functions, batch-first, in one namespace.
 
 Each cell computes in its own module (:mod:`~reference_rnn.core.elman`: ``rnn_step_forward``,
-``rnn_step_backward``, ``rnn_forward``, ``rnn_backward``); this module gathers their public names,
+``rnn_step_backward``, ``rnn_forward``, ``rnn_backward``; :mod:`~reference_rnn.core.gru`: the
+``gru_*`` functions); this module gathers their public names,
 as ``torch.nn.functional`` does, so that ``reference_rnn`` and its users import them from one place.
 """
 
@@ -16,11 +17,23 @@ from reference_rnn.core.elman import (
     rnn_step_backward,
     rnn_step_forward,
 )
+from reference_rnn.core.gru import (
+    GRUCache,
+    gru_backward,
+    gru_forward,
+    gru_step_backward,
+    gru_step_forward,
+)
 
 __all__ = [
+    "GRUCache",
     "NonFiniteResultError",
     "Nonlinearity",
     "RNNCache",
+    "gru_backward",
+    "gru_forward",
+    "gru_step_backward",
+    "gru_step_forward",
     "rnn_backward",
     "rnn_forward",
     "rnn_step_backward",
