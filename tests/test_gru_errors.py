@@ -36,22 +36,22 @@ def _step(**changed):
 @pytest.mark.parametrize(
     ("name", "value", "message"),
     [
-        ("Wx", np.zeros((D, 14)), "Wx must have shape (D, 3H), the gates r, z, n side by side, "
-         "got (3, 14): 14 columns is not a multiple of 3"),
+        ("Wx", np.zeros((D, 14)), ("Wx must have shape (D, 3H), the gates r, z, n side by side, "
+         "got (3, 14): 14 columns is not a multiple of 3")),
         ("Wx", np.zeros(15), "Wx must be 2-D (D, 3H), got 1-D array of shape (15,)"),
-        ("Wx", np.zeros((4, 15)), "Wx must have shape (3, 15) for x of shape (2, 4, 3), got "
-         "(4, 15); or x must have D = 4 features on its last axis"),
+        ("Wx", np.zeros((4, 15)), ("Wx must have shape (3, 15) for x of shape (2, 4, 3), got "
+         "(4, 15); or x must have D = 4 features on its last axis")),
         ("Wh", np.zeros((5, 5)), "Wh must have shape (5, 15) (H = 5 from Wx), got (5, 5)"),
         ("Wh", np.zeros((15, 5)), "Wh must have shape (5, 15) (H = 5 from Wx), got (15, 5)"),
         ("b", np.zeros(5), "b must have shape (15,) (H = 5 from Wx), got (5,)"),
         ("bh", np.zeros(5), "bh must have shape (15,) (H = 5 from Wx), got (5,)"),
         ("bh", np.zeros((2, 15)), "bh must have shape (15,) (H = 5 from Wx), got (2, 15)"),
-        ("h0", np.zeros((3, 5)), "h0 must have shape (2, 5) (N = 2 from x, H = 5 from Wx), "
-         "got (3, 5)"),
+        ("h0", np.zeros((3, 5)), ("h0 must have shape (2, 5) (N = 2 from x, H = 5 from Wx), "
+         "got (3, 5)")),
         ("x", np.zeros((2, 3)), "x must be 3-D (N, T, D), got 2-D array of shape (2, 3)"),
         ("x", np.zeros((2, 0, 3)), "x must have at least one time step, got shape (2, 0, 3)"),
-        ("bh", np.zeros(15) + 0j, "bh must be a real floating or integer array, got dtype "
-         "complex128"),
+        ("bh", np.zeros(15) + 0j, ("bh must be a real floating or integer array, got dtype "
+         "complex128")),
         ("bh", np.array(["a"] * 15), "bh must be a real floating or integer array, got dtype <U1"),
     ],
 )  # fmt: skip
@@ -178,5 +178,5 @@ def test_a_weight_gradient_that_overflows_is_named(reset_after):
     a["x"][...] = 1.0
     a["dh"][...] = 1e308
     _, cache = rr.gru_forward(*forward_args(a), reset_after=reset_after)
-    with pytest.raises(NonFiniteResultError, match="^the gradient dWx overflowed: it reached inf"):
+    with pytest.raises(NonFiniteResultError, match=r"^the gradient dWx overflowed: it reached inf"):
         rr.gru_backward(a["dh"], cache)

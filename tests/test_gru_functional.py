@@ -18,7 +18,7 @@ from gru_arrays import GRADIENTS, OPERANDS, RESETS, forward_args, gru_arrays, re
 
 import reference_rnn as rr
 from reference_rnn.core.measure import TOLERANCE, scaled_error
-from reference_rnn.core.validation import DTYPES, NonFiniteResultError
+from reference_rnn.core.validation import DTYPES
 
 # (N, T, D, H): ones, primes, a single step, a single unit, a batch of one, a larger one
 SHAPES = [(1, 1, 1, 1), (2, 3, 5, 4), (3, 7, 1, 9), (5, 2, 3, 1), (1, 13, 4, 6), (16, 20, 8, 32)]
@@ -182,7 +182,7 @@ def test_a_cache_that_no_forward_made_is_refused():
         rr.gru_backward(a["dh"], forged)
     _, elman_cache = rr.rnn_forward(a["x"], a["h0"], a["Wx"][:, :5], a["Wh"][:, :5], a["b"][:5])
     with pytest.raises(
-        TypeError, match="^cache must be the cache returned by gru_forward, got RNNCache$"
+        TypeError, match=r"^cache must be the cache returned by gru_forward, got RNNCache$"
     ):
         rr.gru_backward(a["dh"], elman_cache)
 
@@ -193,12 +193,12 @@ def test_the_step_and_sequence_caches_are_not_interchangeable():
     _, step_cache = rr.gru_step_forward(a["x"][:, 0], *forward_args(a)[1:])
     with pytest.raises(
         TypeError,
-        match="^cache must be the cache returned by gru_forward, got the cache of gru_step_forward$",
+        match=r"^cache must be the cache returned by gru_forward, got the cache of gru_step_forward$",
     ):
         rr.gru_backward(a["dh"][:, :1], step_cache)
     with pytest.raises(
         TypeError,
-        match="^cache must be the cache returned by gru_step_forward, got the cache of gru_forward$",
+        match=r"^cache must be the cache returned by gru_step_forward, got the cache of gru_forward$",
     ):
         rr.gru_step_backward(a["dh"][:, 0], sequence_cache)
 
@@ -248,7 +248,9 @@ def test_longdouble_stays_longdouble():
     h, cache = rr.gru_forward(*forward_args(long))
     assert h.dtype == np.longdouble
     assert scaled_error(h, h64) < 1e-15
-    for g, g64 in zip(rr.gru_backward(long["dh"], cache), rr.gru_backward(a["dh"], cache64)):
+    for g, g64 in zip(
+        rr.gru_backward(long["dh"], cache), rr.gru_backward(a["dh"], cache64), strict=True
+    ):
         assert g.dtype == np.longdouble
         assert scaled_error(g, g64) < 1e-14
 
