@@ -8,6 +8,9 @@ Shapes: N batch, T time steps, D input features, H hidden units.
   the functional core, batch-first ``x (N, T, D)``.
 - :class:`SimpleRNN`: the exercise's layer.
 - :class:`RNN`: the equivalent of ``torch.nn.RNN``, with its constructor, semantics and names.
+- :func:`gru_step_forward`, :func:`gru_step_backward`, :func:`gru_forward`, :func:`gru_backward`,
+  :class:`GRU` and :class:`GRUCell`: the GRU, ``torch.nn.GRU``'s equations (``reset_after=True``)
+  or the ONNX default's (``reset_after=False``).
 
 ``python -m reference_rnn verify`` checks all of them against torch, finite differences and the
 exercise's documented sample.
@@ -34,14 +37,17 @@ if TYPE_CHECKING:
         rnn_step_backward,
         rnn_step_forward,
     )
+    from reference_rnn.layers.gru import GRU, GRUCell
     from reference_rnn.layers.rnn import RNN
     from reference_rnn.layers.simple_rnn import SimpleRNN
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "GRU",
     "RNN",
     "GRUCache",
+    "GRUCell",
     "RNNCache",
     "SimpleRNN",
     "__version__",
@@ -57,6 +63,8 @@ __all__ = [
 
 #: Each public name's module.
 _MODULES = {
+    "GRU": "reference_rnn.layers.gru",
+    "GRUCell": "reference_rnn.layers.gru",
     "GRUCache": "reference_rnn.core.functional",
     "gru_backward": "reference_rnn.core.functional",
     "gru_forward": "reference_rnn.core.functional",

@@ -27,6 +27,8 @@ def test_the_defaults_are_torchs_and_the_order_its_constructors():
         "batch_first": False,
         "dropout": 0.0,
         "bidirectional": False,
+        "reset_after": True,
+        "cell": "RNN",
     }
     assert config.num_directions == 1
     with pytest.raises(FrozenInstanceError):
@@ -44,6 +46,8 @@ def test_values_are_checked_and_made_pythons():
         bool,
         float,
         bool,
+        bool,
+        str,
     ]
     with pytest.raises(ValueError, match="hidden_size must be greater than zero"):
         RNNConfig(3, 0)
@@ -52,7 +56,7 @@ def test_values_are_checked_and_made_pythons():
 def test_parameter_names_and_shapes_are_torchs(torch):
     for options in ({}, {"num_layers": 3, "bidirectional": True}, {"num_layers": 2, "bias": False}):
         config = RNNConfig(3, 4, **options)
-        module = torch.nn.RNN(**asdict(config))
+        module = torch.nn.RNN(**config.torch_options())
         expected = {name: tuple(p.shape) for name, p in module.named_parameters()}
         assert list(config.param_shapes().items()) == list(expected.items())
 
@@ -101,8 +105,9 @@ def test_describe_names_what_differs():
 def test_the_layer_holds_a_config_and_shows_torchs_attributes_read_only():
     rnn = rr.RNN(3, 4, num_layers=2, bidirectional=True, dropout=0.5)
     assert rnn.config == RNNConfig(3, 4, num_layers=2, bidirectional=True, dropout=0.5)
-    for field in fields(RNNConfig):
-        assert getattr(rnn, field.name) == getattr(rnn.config, field.name), field.name
+    # its constructor's options, torch's
+    for name, value in rnn.config.layer_options().items():
+        assert getattr(rnn, name) == value, name
     assert rnn.num_directions == 2
     with pytest.raises(AttributeError):
         rnn.hidden_size = 5  # type: ignore[misc]

@@ -13,9 +13,10 @@ all hold one of these, so that each option is spelled out here only. Dropout is 
 only: who applies it, and with which masks, is the layer's business (the oracles are given masks).
 
 ``mode`` is torch's name for the cell (``RNNBase.mode``): ``RNN_TANH`` or ``RNN_RELU``, derived
-from ``nonlinearity``; ``LSTM`` and ``GRU`` are the cells to come. Whatever runs a network
-(the layer, each oracle, the exports) selects its cell by it, and the parameters' rows are
-``gate_size = gates * H``, as in torch.
+from ``nonlinearity``, for ``cell="RNN"``; ``GRU`` for ``cell="GRU"``; ``LSTM`` is the cell to
+come. Whatever runs a network (the layer, each oracle, the exports) selects its cell by it, and
+the parameters' rows are ``gate_size = gates * H``, as in torch. A cell's own options follow
+torch's: ``reset_after`` (the GRU's; True is torch's equations, False the ONNX default's).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from reference_rnn.core.functional import Nonlinearity
 from reference_rnn.core.validation import check_flag, check_nonlinearity, check_size
 
 __all__ = [
+    "CELLS",
     "FALLBACK_MEMORY",
     "GATES",
     "Mode",
@@ -43,6 +45,9 @@ __all__ = [
 Mode = Literal["RNN_TANH", "RNN_RELU", "LSTM", "GRU"]
 #: Each cell's number of gates: torch stacks that many ``(H, .)`` blocks in each weight and bias.
 GATES: dict[Mode, int] = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
+#: The cells a configuration can name (``RNNConfig.cell``): the Elman cell and the GRU.
+CellName = Literal["RNN", "GRU"]
+CELLS: tuple[CellName, ...] = ("RNN", "GRU")
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,10 @@ class RNNConfig:
     batch_first: bool = False
     dropout: float = 0.0
     bidirectional: bool = False
+    #: the GRU's: where its reset gate acts (core/gru.py); True is torch's
+    reset_after: bool = True
+    #: which of torch's modules: ``"RNN"`` (``nonlinearity`` says tanh or relu) or ``"GRU"``
+    cell: CellName = "RNN"
 
     def __post_init__(self) -> None:
         checked = {
@@ -72,9 +81,17 @@ class RNNConfig:
             "batch_first": check_flag("batch_first", self.batch_first),
             "bidirectional": check_flag("bidirectional", self.bidirectional),
             "dropout": _check_dropout(self.dropout),
+            "reset_after": check_flag("reset_after", self.reset_after),
+            "cell": _check_cell(self.cell),
         }
         for name, value in checked.items():
             object.__setattr__(self, name, value)  # frozen: the checked value replaces the given
+        if self.cell != "RNN" and self.nonlinearity != "tanh":
+            msg = f"nonlinearity is torch.nn.RNN's option, not a {self.cell}'s: got {self.nonlinearity!r}"
+            raise ValueError(msg)
+        if self.cell != "GRU" and not self.reset_after:
+            msg = f"reset_after is the GRU's option, not an {self.cell}'s: got reset_after=False"
+            raise ValueError(msg)
 
     @property
     def num_directions(self) -> int:
@@ -82,8 +99,34 @@ class RNNConfig:
 
     @property
     def mode(self) -> Mode:
-        """torch's name for the cell: ``"RNN_TANH"`` or ``"RNN_RELU"``, from ``nonlinearity``."""
+        """torch's name for the cell: ``"RNN_TANH"`` or ``"RNN_RELU"`` from ``nonlinearity``, or
+        the cell's name (``"GRU"``)."""
+        if self.cell != "RNN":
+            return self.cell
         return "RNN_TANH" if self.nonlinearity == "tanh" else "RNN_RELU"
+
+    def layer_options(self) -> dict[str, Any]:
+        """The keyword arguments of this package's layer for the cell (``RNN``, ``GRU``), all of
+        them: ``GRU(**config.layer_options())`` has this configuration."""
+        options = {field.name: getattr(self, field.name) for field in fields(self)}
+        del options["cell"]
+        del options["nonlinearity" if self.cell == "GRU" else "reset_after"]
+        return options
+
+    def torch_options(self) -> dict[str, Any]:
+        """The keyword arguments of torch's module for the cell (``torch.nn.GRU(**...)``).
+
+        torch computes the GRU with ``reset_after=True`` only: the other is a ValueError.
+        """
+        options = self.layer_options()
+        if options.pop("reset_after", True) is False:
+            msg = (
+                "torch.nn.GRU computes reset_after=True only (n = tanh(W_in x + b_in + "
+                "r * (W_hn h + b_hn))): this GRU has reset_after=False, which no torch module "
+                "computes"
+            )
+            raise ValueError(msg)
+        return options
 
     @property
     def gate_size(self) -> int:
@@ -138,7 +181,8 @@ class RNNConfig:
 
     def describe(self) -> str:
         """The network in a few words, for messages: ``L=2, relu, bidirectional, no bias``."""
-        words = [f"L={self.num_layers}", self.nonlinearity]
+        kind = self.nonlinearity if self.cell == "RNN" else self.cell
+        words = [f"L={self.num_layers}", kind] + ["reset_after=False"] * (not self.reset_after)
         words += [name for name in ("batch_first", "bidirectional") if getattr(self, name)]
         words += ["no bias"] * (not self.bias) + [f"dropout={self.dropout}"] * (self.dropout > 0)
         return ", ".join(words)
@@ -173,6 +217,13 @@ def require_parameter_memory(config: RNNConfig, dtype: np.dtype[Any]) -> None:
             f"({have / 2**30:.1f} GiB): make hidden_size, num_layers or input_size smaller"
         )
         raise MemoryError(msg)
+
+
+def _check_cell(cell: object) -> CellName:
+    if cell not in CELLS:
+        msg = f"cell must be one of {', '.join(map(repr, CELLS))}, got {cell!r}"
+        raise ValueError(msg)
+    return cell  # type: ignore[return-value]
 
 
 def _check_dropout(dropout: object) -> float:

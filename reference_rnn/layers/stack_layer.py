@@ -17,7 +17,7 @@ from __future__ import annotations
 import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, Self, TypeVar
 
 import numpy as np
@@ -41,7 +41,7 @@ from reference_rnn.layers.stack import (
     stack_forward,
 )
 
-__all__ = ["StackLayer"]
+__all__ = ["StackLayer", "checked_dtype"]
 
 #: What ``forward`` returns beside ``output``: ``h_n`` for the Elman cell, ``(h_n, c_n)`` for an LSTM.
 StateT = TypeVar("StateT")
@@ -85,7 +85,7 @@ class StackLayer(ABC, Generic[StateT]):
                 UserWarning,
                 stacklevel=3,  # the caller of the layer's constructor
             )
-        self.dtype: np.dtype[Any] = _checked_dtype(dtype)
+        self.dtype: np.dtype[Any] = checked_dtype(dtype)
         self.rng: np.random.Generator = check_seed("seed", seed)
         self.training: bool = True
         self.grads: dict[str, FloatArray] = {}
@@ -174,7 +174,7 @@ class StackLayer(ABC, Generic[StateT]):
         config, dtype = torch_interop.config_of(cls.cell, module)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # torch has already warned about dropout
-            layer = cls(**asdict(config), dtype=dtype, seed=seed)
+            layer = cls(**config.layer_options(), dtype=dtype, seed=seed)
         layer.load_state_dict(module.state_dict())
         layer.train(module.training)
         return layer
@@ -219,6 +219,7 @@ class StackLayer(ABC, Generic[StateT]):
 
     def __repr__(self) -> str:
         options = self.config.options()
+        options.pop("cell", None)  # the class's name says it
         sizes = [f"{options.pop('input_size')}", f"{options.pop('hidden_size')}"]
         name = self.cell.torch_module
         return f"{name}({', '.join(sizes + [f'{k}={v!r}' for k, v in options.items()])})"
@@ -293,7 +294,7 @@ class StackLayer(ABC, Generic[StateT]):
         return grad_input, tuple(g[:, 0] for g in g_hx) if last.unbatched else g_hx
 
 
-def _checked_dtype(dtype: DTypeLike) -> np.dtype[Any]:
+def checked_dtype(dtype: DTypeLike) -> np.dtype[Any]:
     """float32 or float64 as a NumPy dtype; anything else is a TypeError."""
     try:
         checked = np.dtype(dtype)

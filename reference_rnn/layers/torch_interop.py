@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
-from dataclasses import asdict, fields
+from dataclasses import fields
 from typing import Any
 
 import numpy as np
@@ -29,7 +29,11 @@ def config_of(cell: Cell, module: Any) -> tuple[RNNConfig, str]:
     if getattr(module, "mode", None) not in cell.modes:
         msg = f"module must be a torch.nn.{cell.torch_module}, got {type(module).__name__}"
         raise TypeError(msg)
-    config = RNNConfig(**{field.name: getattr(module, field.name) for field in fields(RNNConfig)})
+    # the options torch's module has (torch.nn.GRU has no nonlinearity), and the cell's name
+    options = {
+        f.name: getattr(module, f.name) for f in fields(RNNConfig) if hasattr(module, f.name)
+    }
+    config = RNNConfig(**options, cell=cell.torch_module)
     dtype = str(next(module.parameters()).dtype).removeprefix("torch.")
     return config, dtype
 
@@ -46,6 +50,6 @@ def to_torch(
     module_class = getattr(torch.nn, cell.torch_module)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the layer's constructor has already warned about dropout
-        module = module_class(**asdict(config), dtype=getattr(torch, dtype.name))
+        module = module_class(**config.torch_options(), dtype=getattr(torch, dtype.name))
     module.load_state_dict({name: torch.from_numpy(value) for name, value in params.items()})
     return module.train(training)

@@ -10,7 +10,7 @@ which the tolerances hold.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from types import ModuleType
 from typing import Any, Literal
 
@@ -26,6 +26,7 @@ from reference_rnn.core.functional import (
 )
 from reference_rnn.core.measure import central_differences, scaled_error
 from reference_rnn.core.validation import FloatArray
+from reference_rnn.layers.gru import GRU
 from reference_rnn.layers.rnn import RNN
 from reference_rnn.layers.simple_rnn import SimpleRNN
 from reference_rnn.oracles import Problem, Results
@@ -70,11 +71,13 @@ class RNNCase:
         assert isinstance(self.rnn, RNNConfig)  # made one by __post_init__
         return self.rnn
 
-    def _seeded_rnn(self) -> RNN:
-        """``RNN(**config, dtype, seed)``: its parameters are the case's seeded draws."""
-        return RNN(**asdict(self.config), dtype=self.dtype, seed=self.seed)
+    def _seeded_rnn(self) -> RNN | GRU:
+        """``RNN(**config, dtype, seed)`` (``GRU`` for its cell): its parameters are the case's
+        seeded draws."""
+        layer = GRU if self.config.cell == "GRU" else RNN
+        return layer(**self.config.layer_options(), dtype=self.dtype, seed=self.seed)
 
-    def rnn_for(self, problem: Problem) -> RNN:
+    def rnn_for(self, problem: Problem) -> RNN | GRU:
         """This package's ``RNN`` for the case, holding the problem's parameters.
 
         Seeded as :meth:`problem` is, so that in training its dropout masks are drawn from the
@@ -127,7 +130,7 @@ class RNNCase:
 
 
 def problem_for(
-    rnn: RNN,
+    rnn: RNN | GRU,
     x: object,
     hx: object | None,
     lengths: object | None,
@@ -156,7 +159,7 @@ def problem_for(
     )
 
 
-def run_rnn(rnn: RNN, problem: Problem) -> Results:
+def run_rnn(rnn: RNN | GRU, problem: Problem) -> Results:
     """``rnn``'s forward and backward on the problem's inputs and upstream gradients."""
     output, h_n = rnn(problem.x, problem.hx, problem.lengths)
     grad_input, grad_hx = rnn.backward(problem.grad_output, problem.grad_h_n)
