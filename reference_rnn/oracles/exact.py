@@ -19,9 +19,11 @@ except for values within 1e-45 of a midpoint between two float64 numbers. Agains
 implementation's error is its own: the report states it in units of float64 eps (2.2e-16).
 
 Gradients: reverse accumulation on a scalar tape. Every value computed is a node that records its
-parents and the derivatives with respect to them, for four primitives only: a sum of products
-(``d(sum a_i b_i + c) = sum b_i da_i + a_i db_i + dc``), tanh (``1 - tanh**2``), relu (1 where
-positive, 0 elsewhere, as torch) and a product with a constant (a dropout mask). The adjoints of
+parents and the derivatives with respect to them, for five primitives only: a sum of products
+(``d(sum a_i b_i + c) = sum b_i da_i + a_i db_i + dc``), tanh (``1 - tanh**2``), the sigmoid
+(``s (1 - s)``, the GRU's gates), relu (1 where positive, 0 elsewhere, as torch) and a product with
+a constant (a dropout mask). The GRU's step (``_gru``) is written from torch's equations, or with
+``reset_after=False`` the ONNX default's, in those primitives. The adjoints of
 ``L = sum(output * grad_output) + sum(h_n * grad_h_n)`` are seeded with the upstream gradients and
 swept through the nodes in reverse order of creation. Nothing in it knows of time steps, layers or
 directions, so its correctness rests on the chain rule and those four derivatives, not on the
@@ -217,11 +219,15 @@ class _Tape:
         return self.node(value, parents + [(c, one) for c in terms])
 
     def activation(self, node: int, nonlinearity: str) -> int:
-        """``tanh(node)`` or ``relu(node)``; relu's derivative at 0 is 0, as torch's."""
+        """``tanh(node)``, ``sigmoid(node)`` or ``relu(node)``; relu's derivative at 0 is 0, as
+        torch's."""
         a = self.values[node]
         if nonlinearity == "tanh":
             h = self.mpmath.tanh(a)
             return self.node(h, [(node, 1 - h * h)])
+        if nonlinearity == "sigmoid":
+            s = 1 / (1 + self.mpmath.exp(-a))
+            return self.node(s, [(node, s * (1 - s))])
         positive = a > 0
         return self.node(a if positive else self.mpmath.mpf(0), [(node, int(positive))])
 
@@ -300,8 +306,51 @@ def _elman(
     )
 
 
+def _gru(
+    tape: _Tape,
+    c: RNNConfig,
+    w_ih: IdArray,
+    w_hh: IdArray,
+    biases: Sequence[IdArray],
+    x_t: IdArray,
+    h: IdArray,
+) -> IdArray:
+    """One GRU step of one sequence, node by node, torch's gate order r, z, n (rows of w_ih)::
+
+        r_j = sigmoid(w_ih[j] . x + w_hh[j] . h + b_ih[j] + b_hh[j]), z_j with rows H + j
+        n_j = tanh(w_ih[k] . x + b_ih[k] + r_j * (w_hh[k] . h + b_hh[k]))   reset_after, k = 2H + j
+        n_j = tanh(w_ih[k] . x + b_ih[k] + w_hh[k] . (r * h) + b_hh[k])     otherwise
+        h'_j = n_j + z_j * h_j - z_j * n_j
+    """
+    H = len(h)
+    b_ih, b_hh = biases if biases else (None, None)
+
+    def bias(b: IdArray | None, row: int) -> list[int]:
+        return [] if b is None else [b[row]]
+
+    def gate(row: int) -> int:  # r (row j) or z (row H + j), through the sigmoid
+        pairs = [*zip(w_ih[row], x_t, strict=True), *zip(w_hh[row], h, strict=True)]
+        return tape.activation(tape.affine(pairs, bias(b_ih, row) + bias(b_hh, row)), "sigmoid")
+
+    r = [gate(j) for j in range(H)]
+    rh = [tape.affine([(r[i], h[i])], []) for i in range(H)]  # r * h, reset_after=False
+    out = []
+    for j in range(H):
+        z, k = gate(H + j), 2 * H + j
+        inputs = list(zip(w_ih[k], x_t, strict=True))
+        if c.reset_after:
+            hn = tape.affine(list(zip(w_hh[k], h, strict=True)), bias(b_hh, k))
+            pre = tape.affine([*inputs, (r[j], hn)], bias(b_ih, k))
+        else:
+            pairs = [*inputs, *zip(w_hh[k], rh, strict=True)]
+            pre = tape.affine(pairs, bias(b_ih, k) + bias(b_hh, k))
+        n = tape.activation(pre, "tanh")
+        out.append(tape.affine([(z, h[j]), (z, tape.scale(n, tape.mpmath.mpf(-1)))], [n]))
+    return np.array(out, dtype=np.int64)
+
+
 #: One step of one sequence for each cell, by ``config.mode``: a new cell is one more function.
-_CELLS: dict[Mode, Callable[..., IdArray]] = {"RNN_TANH": _elman, "RNN_RELU": _elman}
+_CELLS: dict[Mode, Callable[..., IdArray]] = {"RNN_TANH": _elman, "RNN_RELU": _elman, "GRU": _gru}
 
 
 def _time_major(problem: Problem, a: NDArray[Any]) -> NDArray[Any]:
@@ -320,8 +369,9 @@ def _time_and_batch(problem: Problem) -> tuple[int, int]:
 
 
 def _work(problem: Problem) -> int:
-    """Multiply-adds of the forward pass: N * T * H * (D_l + H) per layer and direction."""
+    """Multiply-adds of the forward pass: N * T * G * (D_l + H) per layer and direction, with
+    ``G = gate_size``, the rows of the weights (H for the Elman cell, 3H for the GRU)."""
     T, N = _time_and_batch(problem)
     c = problem.config
     widths = [c.layer_input_size(layer) for layer in range(c.num_layers)]
-    return sum(c.num_directions * N * T * c.hidden_size * (D_l + c.hidden_size) for D_l in widths)
+    return sum(c.num_directions * N * T * c.gate_size * (D_l + c.hidden_size) for D_l in widths)

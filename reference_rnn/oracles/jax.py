@@ -229,11 +229,45 @@ def _elman(
     return cell
 
 
+def _gru(
+    jax: Any, network: _Network, weight_ih: Any, weight_hh: Any, bias_ih: Any, bias_hh: Any
+) -> Callable[[Any, Any], Any]:
+    """torch's GRU equations (``reset_after``), or the ONNX default's, gate by gate (r, z, n)::
+
+        r = sigmoid(x W_ir.T + b_ir + h W_hr.T + b_hr)
+        z = sigmoid(x W_iz.T + b_iz + h W_hz.T + b_hz)
+        n = tanh(x W_in.T + b_in + r * (h W_hn.T + b_hn))      reset_after
+        n = tanh(x W_in.T + b_in + (r * h) W_hn.T + b_hn)      otherwise
+        h' = (1 - z) * n + z * h
+    """
+    jnp, sigmoid = jax.numpy, jax.nn.sigmoid
+    W_ir, W_iz, W_in = jnp.split(weight_ih, 3)  # (3H, D) -> three (H, D), torch's gate order
+    W_hr, W_hz, W_hn = jnp.split(weight_hh, 3)
+    if network.config.bias:
+        b_ir, b_iz, b_in = jnp.split(bias_ih, 3)
+        b_hr, b_hz, b_hn = jnp.split(bias_hh, 3)
+    else:
+        b_ir = b_iz = b_in = b_hr = b_hz = b_hn = 0
+    reset_after = network.config.reset_after
+
+    def cell(x_t: Any, h: Any) -> Any:
+        r = sigmoid(x_t @ W_ir.T + b_ir + h @ W_hr.T + b_hr)
+        z = sigmoid(x_t @ W_iz.T + b_iz + h @ W_hz.T + b_hz)
+        if reset_after:
+            n = jnp.tanh(x_t @ W_in.T + b_in + r * (h @ W_hn.T + b_hn))
+        else:
+            n = jnp.tanh(x_t @ W_in.T + b_in + (r * h) @ W_hn.T + b_hn)
+        return (1 - z) * n + z * h
+
+    return cell
+
+
 #: One step of each cell, ``cell(x_t, h) -> h_new``, by ``config.mode``: a new cell is one more
 #: function.
 _CELLS: dict[Mode, Callable[..., Callable[[Any, Any], Any]]] = {
     "RNN_TANH": _elman,
     "RNN_RELU": _elman,
+    "GRU": _gru,
 }
 
 
