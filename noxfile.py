@@ -61,7 +61,7 @@ WORKERS = ["--numprocesses", "auto", "--dist", "worksteal"]
 #: Each oracle framework's session: the extra that pins it, and the tests that need it. The exact
 #: oracle needs only mpmath, which the `test` group holds: every NumPy session runs it.
 ORACLE_FRAMEWORKS = {
-    "jax": ["tests/test_oracle_jax.py", "tests/test_gru_jax.py"],
+    "jax": ["tests/test_oracle_jax.py", "tests/test_gru_jax.py", "tests/test_gru_oracles.py"],
     "keras": ["tests/test_oracle_keras.py"],
     "onnx": ["tests/test_onnx.py"],
 }
