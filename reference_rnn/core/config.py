@@ -35,6 +35,7 @@ __all__ = [
     "CELLS",
     "FALLBACK_MEMORY",
     "GATES",
+    "CellName",
     "Mode",
     "RNNConfig",
     "physical_memory",
@@ -220,10 +221,11 @@ def require_parameter_memory(config: RNNConfig, dtype: np.dtype[Any]) -> None:
 
 
 def _check_cell(cell: object) -> CellName:
-    if cell not in CELLS:
-        msg = f"cell must be one of {', '.join(map(repr, CELLS))}, got {cell!r}"
-        raise ValueError(msg)
-    return cell  # type: ignore[return-value]
+    for name in CELLS:
+        if cell == name:
+            return name
+    msg = f"cell must be one of {', '.join(map(repr, CELLS))}, got {cell!r}"
+    raise ValueError(msg)
 
 
 def _check_dropout(dropout: object) -> float:

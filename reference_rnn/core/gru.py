@@ -528,7 +528,7 @@ def _bounded(h: FloatArray, gates: FloatArray, Wh: FloatArray, bh: FloatArray) -
     m = max(1.0, float(np.abs(h[0]).max(initial=0)))
     recurrent = H * m * float(np.abs(Wh).max()) + float(np.abs(bh).max())
     # a longdouble's largest value is inf as a float: then a finite bound is always below it
-    return projection + recurrent < float(np.finfo(h.dtype).max) / 2
+    return bool(projection + recurrent < float(np.finfo(h.dtype).max) / 2)
 
 
 def _backward(

@@ -170,7 +170,7 @@ class GRUCell:
         rng = check_seed("seed", seed)
         D, H = self.input_size, self.hidden_size
         k = 1 / np.sqrt(H)
-        shapes = {"weight_ih": (3 * H, D), "weight_hh": (3 * H, H)}
+        shapes: dict[str, tuple[int, ...]] = {"weight_ih": (3 * H, D), "weight_hh": (3 * H, H)}
         if self.bias:
             shapes |= {"bias_ih": (3 * H,), "bias_hh": (3 * H,)}
         #: the parameters, torch's names, shapes and order; update them in place

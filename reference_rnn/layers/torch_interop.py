@@ -9,11 +9,11 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping
 from dataclasses import fields
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
-from reference_rnn.core.config import RNNConfig
+from reference_rnn.core.config import CellName, RNNConfig
 from reference_rnn.core.optional import require
 from reference_rnn.core.validation import FloatArray
 from reference_rnn.layers.stack import Cell
@@ -33,7 +33,7 @@ def config_of(cell: Cell, module: Any) -> tuple[RNNConfig, str]:
     options = {
         f.name: getattr(module, f.name) for f in fields(RNNConfig) if hasattr(module, f.name)
     }
-    config = RNNConfig(**options, cell=cell.torch_module)
+    config = RNNConfig(**options, cell=cast("CellName", cell.torch_module))  # RNNConfig checks it
     dtype = str(next(module.parameters()).dtype).removeprefix("torch.")
     return config, dtype
 

@@ -317,10 +317,10 @@ def _gru(
 ) -> IdArray:
     """One GRU step of one sequence, node by node, torch's gate order r, z, n (rows of w_ih)::
 
-        r_j = sigmoid(w_ih[j] . x + w_hh[j] . h + b_ih[j] + b_hh[j]), z_j with rows H + j
-        n_j = tanh(w_ih[k] . x + b_ih[k] + r_j * (w_hh[k] . h + b_hh[k]))   reset_after, k = 2H + j
-        n_j = tanh(w_ih[k] . x + b_ih[k] + w_hh[k] . (r * h) + b_hh[k])     otherwise
-        h'_j = n_j + z_j * h_j - z_j * n_j
+    r_j = sigmoid(w_ih[j] . x + w_hh[j] . h + b_ih[j] + b_hh[j]), z_j with rows H + j
+    n_j = tanh(w_ih[k] . x + b_ih[k] + r_j * (w_hh[k] . h + b_hh[k]))   reset_after, k = 2H + j
+    n_j = tanh(w_ih[k] . x + b_ih[k] + w_hh[k] . (r * h) + b_hh[k])     otherwise
+    h'_j = n_j + z_j * h_j - z_j * n_j
     """
     H = len(h)
     b_ih, b_hh = biases if biases else (None, None)

@@ -234,11 +234,11 @@ def _gru(
 ) -> Callable[[Any, Any], Any]:
     """torch's GRU equations (``reset_after``), or the ONNX default's, gate by gate (r, z, n)::
 
-        r = sigmoid(x W_ir.T + b_ir + h W_hr.T + b_hr)
-        z = sigmoid(x W_iz.T + b_iz + h W_hz.T + b_hz)
-        n = tanh(x W_in.T + b_in + r * (h W_hn.T + b_hn))      reset_after
-        n = tanh(x W_in.T + b_in + (r * h) W_hn.T + b_hn)      otherwise
-        h' = (1 - z) * n + z * h
+    r = sigmoid(x W_ir.T + b_ir + h W_hr.T + b_hr)
+    z = sigmoid(x W_iz.T + b_iz + h W_hz.T + b_hz)
+    n = tanh(x W_in.T + b_in + r * (h W_hn.T + b_hn))      reset_after
+    n = tanh(x W_in.T + b_in + (r * h) W_hn.T + b_hn)      otherwise
+    h' = (1 - z) * n + z * h
     """
     jnp, sigmoid = jax.numpy, jax.nn.sigmoid
     W_ir, W_iz, W_in = jnp.split(weight_ih, 3)  # (3H, D) -> three (H, D), torch's gate order
