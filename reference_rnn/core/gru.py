@@ -550,6 +550,9 @@ def _backward(
 def _backward_loop(dh: FloatArray, cache: GRUCache) -> Grads:
     """``dx (T, N, D)``, ``dh0``, ``dWx``, ``dWh``, ``db``, ``dbh`` for a checked ``dh (T, N, H)``.
 
+    Long on purpose: the step's derivatives fill the buffers that the products after the loop
+    read, one computation in two halves.
+
     With ``g = dL/dh_t`` (from above and from step t + 1), the step's derivatives are::
 
         dn = g * (1 - z);  dz = g * (h_{t-1} - n);  dL/dh_{t-1} gets g * z

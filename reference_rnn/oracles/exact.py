@@ -1,5 +1,8 @@
 """The exact-arithmetic oracle: torch's documented recurrence in mpmath at 50 significant digits.
 
+Long on purpose: the scalar tape and each cell's step written on it are one idea (a cell is its
+equations in the tape's primitives), read with the network that runs them.
+
 Written from the equation in ``torch.nn.RNN``'s documentation, for layer ``l`` and direction ``k``:
 
     h_t = act(x_t @ weight_ih.T + bias_ih + h_{t-1} @ weight_hh.T + bias_hh)
