@@ -1,10 +1,12 @@
-"""A multi-layer Elman RNN as an ONNX model, from torch-named raw arrays (``RNN.to_onnx``).
+"""A multi-layer Elman RNN or GRU as an ONNX model, from torch-named raw arrays (``to_onnx``).
 
 Shapes: N batch, T time steps, D = input_size, H = hidden_size, L = num_layers,
 K = 2 if bidirectional else 1.
 
-The graph has one ONNX ``RNN`` node per layer (``direction`` forward or bidirectional) and only
-layout plumbing around them: ONNX's ``Y`` is ``(T, K, N, H)`` where torch's output is
+The graph has one ONNX ``RNN`` (``GRU``) node per layer (``direction`` forward or bidirectional)
+and only layout plumbing around them. A GRU's node has ONNX's gate order z, r, h (torch's r, z, n
+reordered) and ``linear_before_reset`` set from ``reset_after``: always written, as ONNX's default,
+0, is ``reset_after=False``, not torch's equations. Around the nodes: ONNX's ``Y`` is ``(T, K, N, H)`` where torch's output is
 ``(T, N, K * H)``, and ONNX runs time-major, so Transpose and Reshape nodes move between the two.
 Its inputs and outputs have ``RNN.forward``'s names and layouts for batched input:
 
@@ -37,11 +39,15 @@ __all__ = ["MIN_OPSET", "build_model"]
 #: Slice takes its bounds as inputs from opset 10 on.
 MIN_OPSET = 10
 #: ONNX's operator for each cell, by ``config.mode``, and its activations for one direction: a new
-#: cell is one more entry (with its weights' layout in ``_Graph.layer``).
+#: cell is one more entry (with its gates' order in ``_GATE_ORDER``).
 _OPERATORS: dict[Mode, tuple[str, list[str]]] = {
     "RNN_TANH": ("RNN", ["Tanh"]),
     "RNN_RELU": ("RNN", ["Relu"]),
+    "GRU": ("GRU", ["Sigmoid", "Tanh"]),
 }
+#: ONNX's order of a cell's gate blocks, as positions in torch's: the GRU's z, r, h are torch's
+#: blocks 1, 0, 2 (torch stacks r, z, n). A cell of one gate has one block.
+_GATE_ORDER: dict[Mode, list[int]] = {"GRU": [1, 0, 2]}
 
 
 def build_model(
@@ -133,14 +139,19 @@ class _Graph:
         c, K = self.config, self.config.num_directions
         names = [c.param_names(layer, direction) for direction in range(K)]
 
+        order = _GATE_ORDER.get(c.mode, [0])
+
+        def gates(a: NDArray[Any]) -> NDArray[Any]:  # (G, ...) in ONNX's gate order
+            return np.concatenate([np.split(a, len(order))[i] for i in order])
+
         def stacked(name: str, which: int) -> str:  # one array per direction: (K, ...)
-            return self.constant(name, [params[n[which]] for n in names], self.dtype)
+            return self.constant(name, [gates(params[n[which]]) for n in names], self.dtype)
 
         W, R = stacked(f"W_l{layer}", 0), stacked(f"R_l{layer}", 1)
         B = ""
         if c.bias:
-            # ONNX's B is [Wb, Rb] per direction: (K, 2 * H)
-            biases = [np.concatenate([params[n[2]], params[n[3]]]) for n in names]
+            # ONNX's B is [Wb, Rb] per direction: (K, 2 * G)
+            biases = [np.concatenate([gates(params[n[2]]), gates(params[n[3]])]) for n in names]
             B = self.constant(f"B_l{layer}", biases, self.dtype)
         initial_h = ""
         if hx:
@@ -152,6 +163,8 @@ class _Graph:
             self.node("Slice", ["hx", *bounds], [initial_h])
         Y, Y_h = f"Y_l{layer}", f"Y_h_l{layer}"
         op_type, activations = _OPERATORS[c.mode]
+        # the GRU's reset gate: ONNX's default, 0, is reset_after=False; torch's is 1
+        cell = {"linear_before_reset": int(c.reset_after)} if c.mode == "GRU" else {}
         self.node(
             op_type,
             [x, W, R, B, self.sequence_lens, initial_h],
@@ -160,6 +173,7 @@ class _Graph:
             hidden_size=c.hidden_size,
             direction="bidirectional" if c.bidirectional else "forward",
             activations=activations * K,
+            **cell,
         )
         # (T, K, N, H) -> (T, N, K, H) -> (T, N, K * H): torch's [forward, backward] on the last axis
         self.node("Transpose", [Y], [f"{Y}_tnkh"], perm=[0, 2, 1, 3])
