@@ -23,7 +23,9 @@ from reference_rnn.verify.cases import finite_difference_error, oracle_error
 from reference_rnn.verify.suite import GRU_CASES
 
 #: the oracles that compute a GRU
-GRU_ORACLES = ["torch", "jax", "exact"]
+GRU_ORACLES = ["torch", "jax", "keras", "onnxruntime", "onnx reference", "exact"]
+#: the conventions each computes
+CONVENTIONS = {"torch": {True}}
 
 
 def installed(name: str) -> types.ModuleType:
@@ -36,7 +38,13 @@ def installed(name: str) -> types.ModuleType:
 
 
 def supported(oracle: types.ModuleType) -> list[Any]:
-    return [case for case in GRU_CASES if oracle.unsupported(case.run()[1]) is None]
+    """The cases the oracle computes and has no known difference on."""
+    return [
+        case
+        for case in GRU_CASES
+        if oracle.unsupported(problem := case.run()[1]) is None
+        and oracle.known_difference(problem) is None
+    ]
 
 
 def test_the_cases_cover_both_conventions_and_dtypes():
@@ -50,10 +58,20 @@ def test_every_supported_case_agrees(name: str) -> None:
     oracle = installed(name)
     cases = supported(oracle)
     conventions = {case.config.reset_after for case in cases}
-    assert conventions == ({True} if name == "torch" else {True, False})
+    assert conventions == CONVENTIONS.get(name, {True, False})
     for case in cases:
         error = oracle_error(case, oracle)
         assert error <= TOLERANCE[case.dtype], f"{case.name} {case.dtype}: {error:.2e}"
+
+
+def test_the_reference_evaluators_known_difference_is_lengths_only():
+    reference = installed("onnx reference")
+    for case in GRU_CASES:
+        problem = case.run()[1]
+        if reference.unsupported(problem) is None:
+            assert (reference.known_difference(problem) is None) == (case.lengths is None)
+            if case.lengths is not None:  # ignored: every sequence runs T steps
+                assert oracle_error(case, reference) > 0.5
 
 
 def test_what_each_oracle_supports():

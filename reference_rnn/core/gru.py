@@ -575,10 +575,11 @@ def _backward_loop(dh: FloatArray, cache: GRUCache) -> Grads:
     Wh_rz_T, Wh_n_T = Wh_T[: 2 * H], Wh_T[2 * H :]
 
     da = np.empty((T, N, 3 * H), dtype=dtype)  # dL/d the input side's pre-activations r, z, n
-    # reset_after: dL/d (h_{t-1} @ Wh + bh), which is da with its n part times r
-    dhp = None if hn is None else np.empty((T, N, 3 * H), dtype=dtype)
+    # reset_after: dL/d (h_{t-1} @ Wh_n + bh_n), da_n times r; the r, z parts are da's own
+    dhn = None if hn is None else np.empty((T, N, H), dtype=dtype)
     g = np.zeros((N, H), dtype=dtype)  # dL/dh_t through step t + 1, zero after the last
     d = np.empty((N, H), dtype=dtype)  # scratch
+    back = np.empty((N, H), dtype=dtype)  # a product's share of dL/dh_{t-1}
     for t in reversed(range(T)):
         g += dh[t]
         h_prev = h[t]
@@ -599,35 +600,36 @@ def _backward_loop(dh: FloatArray, cache: GRUCache) -> Grads:
         np.subtract(1, r, out=d)
         np.multiply(r, d, out=da_r)
         g *= z  # the state's direct path: dL/dh_{t-1} gets g * z
-        if hn is not None and dhp is not None:  # reset_after
+        if hn is not None and dhn is not None:  # reset_after
             da_r *= da_n
             da_r *= hn[t]
-            dhp_t = dhp[t]
-            dhp_t[:, : 2 * H] = da[t, :, : 2 * H]
-            np.multiply(da_n, r, out=dhp_t[:, 2 * H :])
-            g += dhp_t @ Wh_T
+            dhn_t = dhn[t]
+            np.multiply(da_n, r, out=dhn_t)
+            np.matmul(dhn_t, Wh_n_T, out=back)
         else:
             np.matmul(da_n, Wh_n_T, out=d)  # d(r * h_{t-1})
             da_r *= d
             da_r *= h_prev
-            d *= r
-            g += d
-            g += da[t, :, : 2 * H] @ Wh_rz_T
+            np.multiply(d, r, out=back)
+        g += back
+        np.matmul(da[t, :, : 2 * H], Wh_rz_T, out=back)
+        g += back
     # Every step's gradients as rows: (T, N, .) -> (T * N, .).
     rows = T * N
     da_rows = da.reshape(rows, 3 * H)
     dWx1 = x1.reshape(rows, D + 1).T @ da_rows  # dWx, then db as its last row (the bias trick)
     dx = (da_rows @ cache.Wx.T).reshape(T, N, D)
     h_rows = h[:-1].reshape(rows, H)
-    if dhp is not None:  # reset_after
-        dWh = h_rows.T @ dhp.reshape(rows, 3 * H)
-        dbh = dhp.reshape(rows, 3 * H).sum(axis=0)
+    dWh = np.empty((H, 3 * H), dtype=dtype)
+    dWh[:, : 2 * H] = h_rows.T @ da_rows[:, : 2 * H]
+    dbh = dWx1[D].copy()  # b and bh enter r's and z's pre-activations alike (and n's, before)
+    if dhn is not None:  # reset_after: the n part went through r
+        dhn_rows = dhn.reshape(rows, H)
+        dWh[:, 2 * H :] = h_rows.T @ dhn_rows
+        dbh[2 * H :] = dhn_rows.sum(axis=0)
     else:
-        dWh = np.empty((H, 3 * H), dtype=dtype)
-        dWh[:, : 2 * H] = h_rows.T @ da_rows[:, : 2 * H]
         rh = gates[:, :, :H] * h[:-1]  # r_t * h_{t-1}, (T, N, H)
         dWh[:, 2 * H :] = rh.reshape(rows, H).T @ da_rows[:, 2 * H :]
-        dbh = dWx1[D].copy()  # b and bh enter every pre-activation alike
     return dx, g, dWx1[:D], dWh, dWx1[D], dbh
 
 

@@ -124,11 +124,29 @@ def _rnn(helper: Any, c: RNNConfig, inputs: list[str], outputs: list[str]) -> An
     )
 
 
+def _gru(helper: Any, c: RNNConfig, inputs: list[str], outputs: list[str]) -> Any:
+    """ONNX's ``GRU`` operator; ``linear_before_reset`` 1 is torch's equations (reset_after),
+    ONNX's default 0 the other convention's."""
+    return helper.make_node(
+        "GRU",
+        inputs,
+        outputs,
+        hidden_size=c.hidden_size,
+        direction="bidirectional" if c.bidirectional else "forward",
+        activations=["Sigmoid", "Tanh"] * c.num_directions,
+        linear_before_reset=int(c.reset_after),
+    )
+
+
 #: ONNX's node for each cell, by ``config.mode``: a new cell is one more function.
 _CELLS: dict[Mode, Callable[[Any, RNNConfig, list[str], list[str]], Any]] = {
     "RNN_TANH": _rnn,
     "RNN_RELU": _rnn,
+    "GRU": _gru,
 }
+#: ONNX's order of a cell's gates where it differs from torch's: the GRU's z, r, h are torch's
+#: blocks 1, 0, 2 of its r, z, n.
+_ONNX_GATES: dict[Mode, list[int]] = {"GRU": [1, 0, 2]}
 
 
 def _initializers(problem: Problem) -> dict[str, NDArray[Any]]:
@@ -145,15 +163,22 @@ def _initializers(problem: Problem) -> dict[str, NDArray[Any]]:
 
 
 def _weights(problem: Problem, layer: int) -> dict[str, FloatArray]:
-    """ONNX's W (K, H, D_l), R (K, H, H) and B (K, 2 * H) of layer ``layer``."""
-    c, p = problem.config, problem.params
+    """ONNX's W (K, G, D_l), R (K, G, H) and B (K, 2 * G) of layer ``layer``, G = gates * H,
+    the gates in ONNX's order."""
+    c = problem.config
+    order = _ONNX_GATES.get(c.mode, [0])
+
+    def p(name: str) -> FloatArray:  # torch's gate blocks in ONNX's order
+        blocks = np.split(problem.params[name], len(order))
+        return np.concatenate([blocks[i] for i in order])
+
     names = [c.param_names(layer, direction) for direction in range(c.num_directions)]
     if c.bias:
-        B = [np.concatenate([p[b_ih], p[b_hh]]) for _, _, b_ih, b_hh in names]
+        B = [np.concatenate([p(b_ih), p(b_hh)]) for _, _, b_ih, b_hh in names]
     else:
-        B = [np.zeros(2 * c.hidden_size, problem.dtype)] * len(names)
+        B = [np.zeros(2 * c.gate_size, problem.dtype)] * len(names)
     return {
-        "W": np.stack([p[w_ih] for w_ih, _, _, _ in names]),
-        "R": np.stack([p[w_hh] for _, w_hh, _, _ in names]),
+        "W": np.stack([p(w_ih) for w_ih, _, _, _ in names]),
+        "R": np.stack([p(w_hh) for _, w_hh, _, _ in names]),
         "B": np.stack(B),
     }
