@@ -1,4 +1,4 @@
-"""The layers: ``SimpleRNN`` (the exercise's) and ``RNN`` (``torch.nn.RNN``'s equivalent).
+"""The layers: ``SimpleRNN`` (the exercise's), ``RNN`` and ``GRU`` (torch's equivalents), ``GRUCell``.
 
 Both are thin stateful wrappers around the core's functions, with no second copy of the math.
 ``RNN`` is its cell (:mod:`~reference_rnn.layers.elman_cell`) run by the stack driver
