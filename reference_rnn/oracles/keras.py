@@ -1,6 +1,9 @@
 """The Keras 3 oracle: ``keras.layers.SimpleRNN`` (``LSTM``, ``GRU``) built from a problem's raw
 arrays.
 
+Long on purpose: each cell's Keras layer and its weights to and from torch's layout (an entry of
+``_CELLS``) are read with the driver that runs them.
+
 An LSTM is ``keras.layers.LSTM(use_cudnn=False)``, so that Keras' own ``LSTMCell`` runs (see
 ``_lstm``); Keras' gate order i, f, c, o is torch's i, f, g, o, so its kernels are torch's
 transposed as the Elman cell's are; its states are [h, c] per direction. A GRU is
