@@ -67,9 +67,24 @@ WORKERS = ["--numprocesses", "auto", "--dist", "worksteal"]
 #: Each oracle framework's session: the extra that pins it, and the tests that need it. The exact
 #: oracle needs only mpmath, which the `test` group holds: every NumPy session runs it.
 ORACLE_FRAMEWORKS = {
-    "jax": ["tests/test_oracle_jax.py", "tests/test_lstm_oracle_jax.py"],
-    "keras": ["tests/test_oracle_keras.py", "tests/test_lstm_oracle_keras.py"],
-    "onnx": ["tests/test_onnx.py", "tests/test_lstm_onnx.py"],
+    "jax": [
+        "tests/test_oracle_jax.py",
+        "tests/test_lstm_oracle_jax.py",
+        "tests/test_gru_jax.py",
+        "tests/test_gru_oracles.py",
+    ],
+    "keras": [
+        "tests/test_oracle_keras.py",
+        "tests/test_lstm_oracle_keras.py",
+        "tests/test_gru_keras.py",
+        "tests/test_gru_oracles.py",
+    ],
+    "onnx": [
+        "tests/test_onnx.py",
+        "tests/test_lstm_onnx.py",
+        "tests/test_gru_onnx.py",
+        "tests/test_gru_oracles.py",
+    ],
 }
 #: What only an oracle session can run: the NumPy sessions hold 100% coverage of the rest.
 NEEDS_A_FRAMEWORK = [

@@ -11,6 +11,9 @@ Shapes: N batch, T time steps, D input features, H hidden units.
 - :class:`SimpleRNN`: the exercise's layer.
 - :class:`RNN`: the equivalent of ``torch.nn.RNN``, with its constructor, semantics and names.
 - :class:`LSTM`, :class:`LSTMCell`: the equivalents of ``torch.nn.LSTM`` and ``torch.nn.LSTMCell``.
+- :func:`gru_step_forward`, :func:`gru_step_backward`, :func:`gru_forward`, :func:`gru_backward`,
+  :class:`GRU` and :class:`GRUCell`: the GRU, ``torch.nn.GRU``'s equations (``reset_after=True``)
+  or the ONNX default's (``reset_after=False``).
 
 ``python -m reference_rnn verify`` checks all of them against torch, finite differences and the
 exercise's documented sample.
@@ -26,8 +29,13 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from reference_rnn.core.functional import (
+        GRUCache,
         LSTMCache,
         RNNCache,
+        gru_backward,
+        gru_forward,
+        gru_step_backward,
+        gru_step_forward,
         lstm_backward,
         lstm_forward,
         lstm_step_backward,
@@ -37,6 +45,7 @@ if TYPE_CHECKING:
         rnn_step_backward,
         rnn_step_forward,
     )
+    from reference_rnn.layers.gru import GRU, GRUCell
     from reference_rnn.layers.lstm_layer import LSTM, LSTMCell
     from reference_rnn.layers.rnn import RNN
     from reference_rnn.layers.simple_rnn import SimpleRNN
@@ -44,13 +53,20 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 __all__ = [
+    "GRU",
     "LSTM",
     "RNN",
+    "GRUCache",
+    "GRUCell",
     "LSTMCache",
     "LSTMCell",
     "RNNCache",
     "SimpleRNN",
     "__version__",
+    "gru_backward",
+    "gru_forward",
+    "gru_step_backward",
+    "gru_step_forward",
     "lstm_backward",
     "lstm_forward",
     "lstm_step_backward",
@@ -70,6 +86,13 @@ _MODULES = {
     "lstm_forward": "reference_rnn.core.functional",
     "lstm_step_backward": "reference_rnn.core.functional",
     "lstm_step_forward": "reference_rnn.core.functional",
+    "GRU": "reference_rnn.layers.gru",
+    "GRUCell": "reference_rnn.layers.gru",
+    "GRUCache": "reference_rnn.core.functional",
+    "gru_backward": "reference_rnn.core.functional",
+    "gru_forward": "reference_rnn.core.functional",
+    "gru_step_backward": "reference_rnn.core.functional",
+    "gru_step_forward": "reference_rnn.core.functional",
     "RNN": "reference_rnn.layers.rnn",
     "RNNCache": "reference_rnn.core.functional",
     "SimpleRNN": "reference_rnn.layers.simple_rnn",

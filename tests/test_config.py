@@ -28,6 +28,7 @@ def test_the_defaults_are_torchs_and_the_order_its_constructors():
         "dropout": 0.0,
         "bidirectional": False,
         "proj_size": 0,
+        "reset_after": True,
         "cell": "RNN",
     }
     assert config.num_directions == 1
@@ -47,13 +48,14 @@ def test_values_are_checked_and_made_pythons():
         float,
         bool,
         int,
+        bool,
         str,
     ]
     with pytest.raises(ValueError, match="hidden_size must be greater than zero"):
         RNNConfig(3, 0)
 
 
-@pytest.mark.parametrize("cell", ["RNN", "LSTM"])
+@pytest.mark.parametrize("cell", ["RNN", "LSTM", "GRU"])
 def test_parameter_names_and_shapes_are_torchs(torch, cell):
     projections = [{"proj_size": 2, "num_layers": 2, "bidirectional": True}] * (cell == "LSTM")
     for options in (
@@ -114,7 +116,8 @@ def test_describe_names_what_differs():
 def test_the_layer_holds_a_config_and_shows_torchs_attributes_read_only():
     rnn = rr.RNN(3, 4, num_layers=2, bidirectional=True, dropout=0.5)
     assert rnn.config == RNNConfig(3, 4, num_layers=2, bidirectional=True, dropout=0.5)
-    for name, value in rnn.config.torch_options().items():
+    # its constructor's options, torch's
+    for name, value in rnn.config.layer_options().items():
         assert getattr(rnn, name) == value, name
     assert rnn.num_directions == 2
     with pytest.raises(AttributeError):

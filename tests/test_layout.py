@@ -55,6 +55,7 @@ SHARED_STEMS = {
     "__init__": "a package",
     "command": "a subsystem's subcommand: add_arguments(parser) and command(args)",
     "html": "a subsystem's report as one HTML page",
+    "gru": "a cell: its math in core (core.gru), torch's module in layers (layers.gru)",
     # the public paths the README shows, kept as re-exports of the module of the same job
     "optim": "reference_rnn.optim re-exports reference_rnn.training.optim",
     "initializers": "reference_rnn.initializers re-exports reference_rnn.training.initializers",

@@ -18,7 +18,9 @@ network (the layer, each oracle, the exports) selects its cell by it, and the pa
 ``gate_size = gates * H``, as in torch. An LSTM with ``proj_size = P > 0`` has h of width P
 (``output_size``): ``weight_hh (4H, P)``, ``D_l = K * P`` above the first layer, and one more
 parameter per layer and direction, ``weight_hr_l{l}{_reverse} (P, H)``, after the biases.
-``torch_options()`` are the cell's torch constructor's arguments.
+A GRU's ``reset_after`` says where its reset gate acts (True is torch's equations, False the ONNX
+default's). ``torch_options()`` are the cell's torch constructor's arguments, ``layer_options()``
+this package's layer's (the GRU's add ``reset_after``).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from reference_rnn.core.functional import Nonlinearity
 from reference_rnn.core.validation import check_flag, check_nonlinearity, check_size
 
 __all__ = [
+    "CELLS",
     "FALLBACK_MEMORY",
     "GATES",
     "TORCH_OPTIONS",
@@ -50,6 +53,7 @@ Mode = Literal["RNN_TANH", "RNN_RELU", "LSTM", "GRU"]
 GATES: dict[Mode, int] = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 #: The cells, by the name of their module in ``torch.nn``.
 CellName = Literal["RNN", "LSTM", "GRU"]
+CELLS: tuple[CellName, ...] = ("RNN", "LSTM", "GRU")
 #: The arguments of each cell's torch constructor, in its order (``torch.nn.LSTM(...)``).
 _COMMON = ("input_size", "hidden_size", "num_layers")
 _AFTER = ("bias", "batch_first", "dropout", "bidirectional")
@@ -58,6 +62,8 @@ TORCH_OPTIONS: dict[CellName, tuple[str, ...]] = {
     "LSTM": (*_COMMON, *_AFTER, "proj_size"),
     "GRU": (*_COMMON, *_AFTER),
 }
+#: The options of this package's layer of a cell that torch's constructor does not take.
+_LAYER_ONLY: dict[CellName, tuple[str, ...]] = {"GRU": ("reset_after",)}
 
 
 @dataclass(frozen=True)
@@ -78,6 +84,8 @@ class RNNConfig:
     bidirectional: bool = False
     #: ``torch.nn.LSTM``'s projection of h: its width, or 0 for none (LSTM only)
     proj_size: int = 0
+    #: the GRU's: where its reset gate acts (core/gru.py); True is torch's
+    reset_after: bool = True
     #: the cell: ``"RNN"`` (Elman, with ``nonlinearity``), ``"LSTM"`` or ``"GRU"``
     cell: CellName = "RNN"
 
@@ -91,6 +99,7 @@ class RNNConfig:
             "batch_first": check_flag("batch_first", self.batch_first),
             "bidirectional": check_flag("bidirectional", self.bidirectional),
             "dropout": _check_dropout(self.dropout),
+            "reset_after": check_flag("reset_after", self.reset_after),
         }
         cell = _check_cell(self.cell)
         checked["cell"] = cell
@@ -98,6 +107,13 @@ class RNNConfig:
         checked["proj_size"] = _check_proj_size(self.proj_size, hidden_size, cell)
         for name, value in checked.items():
             object.__setattr__(self, name, value)  # frozen: the checked value replaces the given
+        article = "an" if cell in ("RNN", "LSTM") else "a"
+        if cell != "RNN" and self.nonlinearity != "tanh":
+            msg = f"nonlinearity is torch.nn.RNN's option, not {article} {cell}'s"
+            raise ValueError(msg + f": got {self.nonlinearity!r}")
+        if cell != "GRU" and not self.reset_after:
+            msg = f"reset_after is the GRU's option, not {article} {cell}'s: got reset_after=False"
+            raise ValueError(msg)
 
     @property
     def num_directions(self) -> int:
@@ -111,15 +127,30 @@ class RNNConfig:
             return self.cell
         return "RNN_TANH" if self.nonlinearity == "tanh" else "RNN_RELU"
 
+    def layer_options(self) -> dict[str, Any]:
+        """The keyword arguments of this package's layer for the cell (``RNN``, ``LSTM``, ``GRU``),
+        all of them: ``GRU(**config.layer_options())`` has this configuration."""
+        names = TORCH_OPTIONS[self.cell] + _LAYER_ONLY.get(self.cell, ())
+        return {name: getattr(self, name) for name in names}
+
+    def torch_options(self) -> dict[str, Any]:
+        """The arguments of the cell's torch constructor (``torch.nn.LSTM(**options)``).
+
+        torch computes the GRU with ``reset_after=True`` only: the other is a ValueError.
+        """
+        if not self.reset_after:
+            msg = (
+                "torch.nn.GRU computes reset_after=True only (n = tanh(W_in x + b_in + "
+                "r * (W_hn h + b_hn))): this GRU has reset_after=False, which no torch module "
+                "computes"
+            )
+            raise ValueError(msg)
+        return {name: getattr(self, name) for name in TORCH_OPTIONS[self.cell]}
+
     @property
     def output_size(self) -> int:
         """The width of h in each direction: ``proj_size`` with a projection, else ``hidden_size``."""
         return self.proj_size or self.hidden_size
-
-    def torch_options(self) -> dict[str, Any]:
-        """The arguments of the cell's torch constructor (``torch.nn.LSTM(**options)``), and of
-        this package's layer of the cell."""
-        return {name: getattr(self, name) for name in TORCH_OPTIONS[self.cell]}
 
     @property
     def gate_size(self) -> int:
@@ -182,6 +213,7 @@ class RNNConfig:
         """The network in a few words, for messages: ``L=2, relu, bidirectional, no bias``."""
         words = [f"L={self.num_layers}", self.nonlinearity if self.cell == "RNN" else self.cell]
         words += [f"proj_size={self.proj_size}"] * bool(self.proj_size)
+        words += ["reset_after=False"] * (not self.reset_after)
         words += [name for name in ("batch_first", "bidirectional") if getattr(self, name)]
         words += ["no bias"] * (not self.bias) + [f"dropout={self.dropout}"] * (self.dropout > 0)
         return ", ".join(words)
@@ -219,10 +251,10 @@ def require_parameter_memory(config: RNNConfig, dtype: np.dtype[Any]) -> None:
 
 
 def _check_cell(cell: object) -> CellName:
-    for name in TORCH_OPTIONS:
+    for name in CELLS:
         if cell == name:
             return name
-    msg = f"cell must be one of {list(TORCH_OPTIONS)}, got {cell!r}"
+    msg = f"cell must be one of {list(CELLS)}, got {cell!r}"
     raise ValueError(msg)
 
 

@@ -2,7 +2,8 @@
 
 Each cell computes in its own module (:mod:`~reference_rnn.core.elman`: ``rnn_step_forward``,
 ``rnn_step_backward``, ``rnn_forward``, ``rnn_backward``; :mod:`~reference_rnn.core.lstm`:
-``lstm_step_forward``, ``lstm_step_backward``, ``lstm_forward``, ``lstm_backward``); this module gathers their public names,
+``lstm_step_forward``, ``lstm_step_backward``, ``lstm_forward``, ``lstm_backward``;
+:mod:`~reference_rnn.core.gru`: the ``gru_*`` functions); this module gathers their public names,
 as ``torch.nn.functional`` does, so that ``reference_rnn`` and its users import them from one place.
 """
 
@@ -17,6 +18,13 @@ from reference_rnn.core.elman import (
     rnn_step_backward,
     rnn_step_forward,
 )
+from reference_rnn.core.gru import (
+    GRUCache,
+    gru_backward,
+    gru_forward,
+    gru_step_backward,
+    gru_step_forward,
+)
 from reference_rnn.core.lstm import (
     LSTMCache,
     lstm_backward,
@@ -26,10 +34,15 @@ from reference_rnn.core.lstm import (
 )
 
 __all__ = [
+    "GRUCache",
     "LSTMCache",
     "NonFiniteResultError",
     "Nonlinearity",
     "RNNCache",
+    "gru_backward",
+    "gru_forward",
+    "gru_step_backward",
+    "gru_step_forward",
     "lstm_backward",
     "lstm_forward",
     "lstm_step_backward",

@@ -1,6 +1,6 @@
 """The layers: ``SimpleRNN`` (the exercise's), ``RNN`` (``torch.nn.RNN``'s equivalent), ``LSTM``
 and ``LSTMCell`` (:mod:`~reference_rnn.layers.lstm_layer`, over the cell
-:mod:`~reference_rnn.layers.lstm_cell`).
+:mod:`~reference_rnn.layers.lstm_cell`), ``GRU`` and ``GRUCell`` (:mod:`~reference_rnn.layers.gru`).
 
 Both are thin stateful wrappers around the core's functions, with no second copy of the math.
 ``RNN`` is its cell (:mod:`~reference_rnn.layers.elman_cell`) run by the stack driver

@@ -1,11 +1,14 @@
-"""A multi-layer Elman RNN or LSTM as an ONNX model, from torch-named raw arrays (``to_onnx``).
+"""A multi-layer Elman RNN, LSTM or GRU as an ONNX model, from torch-named raw arrays (``to_onnx``).
 
 Shapes: N batch, T time steps, D = input_size, H = hidden_size, L = num_layers,
 K = 2 if bidirectional else 1.
 
-The graph has one ONNX ``RNN`` node per layer (``direction`` forward or bidirectional) and only
-layout plumbing around them: ONNX's ``Y`` is ``(T, K, N, H)`` where torch's output is
-``(T, N, K * H)``, and ONNX runs time-major, so Transpose and Reshape nodes move between the two.
+The graph has one ONNX ``RNN`` (``LSTM``, ``GRU``) node per layer (``direction`` forward or
+bidirectional) and only layout plumbing around them. A GRU's node has ONNX's gate order z, r, h
+(torch's r, z, n reordered) and ``linear_before_reset`` set from ``reset_after``: always written,
+as ONNX's default, 0, is ``reset_after=False``, not torch's equations. Around the nodes: ONNX's
+``Y`` is ``(T, K, N, H)`` where torch's output is ``(T, N, K * H)``, and ONNX runs time-major, so
+Transpose and Reshape nodes move between the two.
 Its inputs and outputs have ``RNN.forward``'s names and layouts for batched input:
 
     input    (T, N, D), or (N, T, D) with batch_first
@@ -41,15 +44,16 @@ __all__ = ["MIN_OPSET", "build_model"]
 #: Slice takes its bounds as inputs from opset 10 on.
 MIN_OPSET = 10
 #: ONNX's operator for each cell, by ``config.mode``, and its activations for one direction: a new
-#: cell is one more entry (with its weights' layout in ``_Graph.layer``).
+#: cell is one more entry (with its gates' order in ``_ONNX_GATES``).
 _OPERATORS: dict[Mode, tuple[str, list[str]]] = {
     "RNN_TANH": ("RNN", ["Tanh"]),
     "RNN_RELU": ("RNN", ["Relu"]),
     "LSTM": ("LSTM", ["Sigmoid", "Tanh", "Tanh"]),
+    "GRU": ("GRU", ["Sigmoid", "Tanh"]),
 }
 #: Where ONNX's gate order differs from torch's: ONNX's blocks of rows as torch's block indices
-#: (the LSTM's i, o, f, c from torch's i, f, g, o).
-_ONNX_GATES: dict[Mode, list[int]] = {"LSTM": [0, 3, 1, 2]}
+#: (the LSTM's i, o, f, c from torch's i, f, g, o; the GRU's z, r, h from torch's r, z, n).
+_ONNX_GATES: dict[Mode, list[int]] = {"LSTM": [0, 3, 1, 2], "GRU": [1, 0, 2]}
 
 
 def build_model(
@@ -182,6 +186,8 @@ class _Graph:
         Y = f"Y_l{layer}"
         finals = [f"Y_{state[0]}_l{layer}" for state in self.states]  # Y_h_l0, Y_c_l0
         op_type, activations = _OPERATORS[c.mode]
+        # the GRU's reset gate: ONNX's default, 0, is reset_after=False; torch's is 1
+        cell = {"linear_before_reset": int(c.reset_after)} if c.mode == "GRU" else {}
         self.node(
             op_type,
             [x, W, R, B, self.sequence_lens, *initial],
@@ -190,6 +196,7 @@ class _Graph:
             hidden_size=c.hidden_size,
             direction="bidirectional" if c.bidirectional else "forward",
             activations=activations * K,
+            **cell,
         )
         # (T, K, N, H) -> (T, N, K, H) -> (T, N, K * H): torch's [forward, backward] on the last axis
         self.node("Transpose", [Y], [f"{Y}_tnkh"], perm=[0, 2, 1, 3])

@@ -178,7 +178,7 @@ class StackLayer(ABC, Generic[StateT]):
         config, dtype = torch_interop.config_of(cls.cell, module)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # torch has already warned about dropout
-            layer = cls(**config.torch_options(), dtype=dtype, seed=seed)
+            layer = cls(**config.layer_options(), dtype=dtype, seed=seed)
         layer.load_state_dict(module.state_dict())
         layer.train(module.training)
         return layer

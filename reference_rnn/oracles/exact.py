@@ -3,8 +3,8 @@
 Long on purpose: the tape, the network's driver and each cell's step on the tape are one oracle,
 read together (a cell's step is a few lines of the tape's primitives).
 
-Written from the equations in ``torch.nn.RNN``'s and ``torch.nn.LSTM``'s documentation, for layer
-``l`` and direction ``k``:
+Written from the equations in ``torch.nn.RNN``'s, ``torch.nn.LSTM``'s and ``torch.nn.GRU``'s
+documentation, for layer ``l`` and direction ``k``:
 
     h_t = act(x_t @ weight_ih.T + bias_ih + h_{t-1} @ weight_hh.T + bias_hh)
     (LSTM: the gates i, f, g, o of the same sum, c_t = f c_{t-1} + i g, h_t = o tanh(c_t))
@@ -26,8 +26,9 @@ implementation's error is its own: the report states it in units of float64 eps 
 Gradients: reverse accumulation on a scalar tape. Every value computed is a node that records its
 parents and the derivatives with respect to them, for five primitives only: a sum of products
 (``d(sum a_i b_i + c) = sum b_i da_i + a_i db_i + dc``), tanh (``1 - tanh**2``), relu (1 where
-positive, 0 elsewhere, as torch), sigmoid (``s (1 - s)``) and a product with a constant (a
-dropout mask). The adjoints of
+positive, 0 elsewhere, as torch), sigmoid (``s (1 - s)``, the LSTM's and GRU's gates) and a product
+with a constant (a dropout mask). The GRU's step (``_gru``) is written from torch's equations, or
+with ``reset_after=False`` the ONNX default's, in those primitives. The adjoints of
 ``L = sum(output * grad_output) + sum(h_n * grad_h_n)`` are seeded with the upstream gradients and
 swept through the nodes in reverse order of creation. Nothing in it knows of time steps, layers or
 directions, so its correctness rests on the chain rule and those four derivatives, not on the
@@ -369,8 +370,56 @@ def _lstm(
     return np.array(m, dtype=np.int64), np.array(c_new, dtype=np.int64)
 
 
+def _gru(
+    tape: _Tape,
+    c: RNNConfig,
+    w_ih: IdArray,
+    w_hh: IdArray,
+    biases: Sequence[IdArray],
+    x_t: IdArray,
+    h: IdArray,
+) -> IdArray:
+    """One GRU step of one sequence, node by node, torch's gate order r, z, n (rows of w_ih)::
+
+    r_j = sigmoid(w_ih[j] . x + w_hh[j] . h + b_ih[j] + b_hh[j]), z_j with rows H + j
+    n_j = tanh(w_ih[k] . x + b_ih[k] + r_j * (w_hh[k] . h + b_hh[k]))   reset_after, k = 2H + j
+    n_j = tanh(w_ih[k] . x + b_ih[k] + w_hh[k] . (r * h) + b_hh[k])     otherwise
+    h'_j = n_j + z_j * h_j - z_j * n_j
+    """
+    H = len(h)
+    b_ih, b_hh = biases if biases else (None, None)
+
+    def bias(b: IdArray | None, row: int) -> list[int]:
+        return [] if b is None else [b[row]]
+
+    def gate(row: int) -> int:  # r (row j) or z (row H + j), through the sigmoid
+        pairs = [*zip(w_ih[row], x_t, strict=True), *zip(w_hh[row], h, strict=True)]
+        return tape.sigmoid(tape.affine(pairs, bias(b_ih, row) + bias(b_hh, row)))
+
+    r = [gate(j) for j in range(H)]
+    rh = [tape.affine([(r[i], h[i])], []) for i in range(H)]  # r * h, reset_after=False
+    out = []
+    for j in range(H):
+        z, k = gate(H + j), 2 * H + j
+        inputs = list(zip(w_ih[k], x_t, strict=True))
+        if c.reset_after:
+            hn = tape.affine(list(zip(w_hh[k], h, strict=True)), bias(b_hh, k))
+            pre = tape.affine([*inputs, (r[j], hn)], bias(b_ih, k))
+        else:
+            pairs = [*inputs, *zip(w_hh[k], rh, strict=True)]
+            pre = tape.affine(pairs, bias(b_ih, k) + bias(b_hh, k))
+        n = tape.activation(pre, "tanh")
+        out.append(tape.affine([(z, h[j]), (z, tape.scale(n, tape.mpmath.mpf(-1)))], [n]))
+    return np.array(out, dtype=np.int64)
+
+
 #: One step of one sequence for each cell, by ``config.mode``: a new cell is one more function.
-_CELLS: dict[Mode, Callable[..., Any]] = {"RNN_TANH": _elman, "RNN_RELU": _elman, "LSTM": _lstm}
+_CELLS: dict[Mode, Callable[..., Any]] = {
+    "RNN_TANH": _elman,
+    "RNN_RELU": _elman,
+    "LSTM": _lstm,
+    "GRU": _gru,
+}
 
 
 def _time_major(problem: Problem, a: NDArray[Any]) -> NDArray[Any]:
@@ -390,7 +439,8 @@ def _time_and_batch(problem: Problem) -> tuple[int, int]:
 
 def _work(problem: Problem) -> int:
     """Multiply-adds of the forward pass: N * T * G * (D_l + P) per layer and direction (G rows
-    of gates, P wide states), and N * T * P * H more with a projection."""
+    of gates: H for the Elman cell, 4H for the LSTM, 3H for the GRU; P wide states), and
+    N * T * P * H more with a projection."""
     T, N = _time_and_batch(problem)
     c = problem.config
     G, P = c.gate_size, c.output_size

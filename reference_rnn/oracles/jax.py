@@ -11,8 +11,10 @@ this module's own masking: steps past a sequence's length leave its state alone 
 and the reverse direction reads each sequence's valid steps backwards from its last one.
 ``jax.vjp`` of ``(x, hx, params) -> (output, h_n)``, applied to ``(grad_output, grad_h_n)``, gives
 every gradient, so any upstream gradient is checked. The LSTM (``_lstm``) is written the same way
-from ``torch.nn.LSTM``'s equations; its state is the pair (h, c), a tree to ``lax.scan`` and ``vjp``. Forward and backward are one ``jax.jit``
-function, compiled once per network structure, shapes and dtypes.
+from ``torch.nn.LSTM``'s equations; its state is the pair (h, c), a tree to ``lax.scan`` and
+``vjp``. The GRU (``_gru``) is written from ``torch.nn.GRU``'s equations, or with
+``reset_after=False`` the ONNX default's. Forward and backward are one ``jax.jit`` function,
+compiled once per network structure, shapes and dtypes.
 """
 
 from __future__ import annotations
@@ -276,12 +278,51 @@ def _lstm(jax: Any, network: _Network, *weights: Any) -> Callable[[Any, Any], An
     return cell
 
 
+def _gru(
+    jax: Any,
+    network: _Network,
+    weight_ih: Any,
+    weight_hh: Any,
+    bias_ih: Any = None,
+    bias_hh: Any = None,
+) -> Callable[[Any, Any], Any]:
+    """torch's GRU equations (``reset_after``), or the ONNX default's, gate by gate (r, z, n)::
+
+    r = sigmoid(x W_ir.T + b_ir + h W_hr.T + b_hr)
+    z = sigmoid(x W_iz.T + b_iz + h W_hz.T + b_hz)
+    n = tanh(x W_in.T + b_in + r * (h W_hn.T + b_hn))      reset_after
+    n = tanh(x W_in.T + b_in + (r * h) W_hn.T + b_hn)      otherwise
+    h' = (1 - z) * n + z * h
+    """
+    jnp, sigmoid = jax.numpy, jax.nn.sigmoid
+    W_ir, W_iz, W_in = jnp.split(weight_ih, 3)  # (3H, D) -> three (H, D), torch's gate order
+    W_hr, W_hz, W_hn = jnp.split(weight_hh, 3)
+    if network.config.bias:
+        b_ir, b_iz, b_in = jnp.split(bias_ih, 3)
+        b_hr, b_hz, b_hn = jnp.split(bias_hh, 3)
+    else:
+        b_ir = b_iz = b_in = b_hr = b_hz = b_hn = 0
+    reset_after = network.config.reset_after
+
+    def cell(x_t: Any, h: Any) -> Any:
+        r = sigmoid(x_t @ W_ir.T + b_ir + h @ W_hr.T + b_hr)
+        z = sigmoid(x_t @ W_iz.T + b_iz + h @ W_hz.T + b_hz)
+        if reset_after:
+            n = jnp.tanh(x_t @ W_in.T + b_in + r * (h @ W_hn.T + b_hn))
+        else:
+            n = jnp.tanh(x_t @ W_in.T + b_in + (r * h) @ W_hn.T + b_hn)
+        return (1 - z) * n + z * h
+
+    return cell
+
+
 #: One step of each cell, ``cell(x_t, h) -> h_new``, by ``config.mode``: a new cell is one more
 #: function. An LSTM's state is the pair (h, c).
 _CELLS: dict[Mode, Callable[..., Callable[[Any, Any], Any]]] = {
     "RNN_TANH": _elman,
     "RNN_RELU": _elman,
     "LSTM": _lstm,
+    "GRU": _gru,
 }
 
 

@@ -1,8 +1,14 @@
-"""The Keras 3 oracle: ``keras.layers.SimpleRNN`` (``LSTM``) built from a problem's raw arrays.
+"""The Keras 3 oracle: ``keras.layers.SimpleRNN`` (``LSTM``, ``GRU``) built from a problem's raw
+arrays.
+
+Long on purpose: each cell's Keras layer and its weights to and from torch's layout (an entry of
+``_CELLS``) are read with the driver that runs them.
 
 An LSTM is ``keras.layers.LSTM(use_cudnn=False)``, so that Keras' own ``LSTMCell`` runs (see
 ``_lstm``); Keras' gate order i, f, c, o is torch's i, f, g, o, so its kernels are torch's
-transposed as the Elman cell's are; its states are [h, c] per direction.
+transposed as the Elman cell's are; its states are [h, c] per direction. A GRU is
+``keras.layers.GRU(use_cudnn=False)`` in the problem's convention, its gates z, r, h torch's
+r, z, n reordered (``_gru``).
 
 Each layer is a ``SimpleRNN`` (``return_sequences=True, return_state=True``), wrapped in
 ``keras.layers.Bidirectional`` when bidirectional; layers are stacked by hand so that given dropout
@@ -13,6 +19,9 @@ torch's packed semantics: a masked step keeps the state and outputs zero
 (``zero_output_for_mask``), so ``h_n`` is the last valid state, and the reverse direction
 (``go_backwards``) meets the padding first and so starts at each sequence's last valid step.
 Keras is batch-first: time-major arrays are transposed, unbatched ones are a batch of one.
+A GRU is ``keras.layers.GRU`` with ``reset_after`` as the problem's, its gates in Keras' order
+z, r, h and its bias ``(2, 3H)`` (input, recurrent) with reset_after or one ``(3H,)`` without
+(``_gru_weights``), run on Keras' own cell (``use_cudnn=False``).
 
 The backend is torch (:data:`BACKEND`), chosen through ``KERAS_BACKEND`` before keras is first
 imported. Autograd differentiates ``(output * grad_output).sum() + (h_n * grad_h_n).sum()``
@@ -26,6 +35,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
@@ -63,7 +73,7 @@ FLOAT64_DIFFERENCE = (
     "(keras/src/backend/common/dtypes.py, BIT64_TO_BIT32_DTYPE; keras-team/keras#23704), so "
     "SimpleRNNCell's two products are rounded to float32; measured with Keras 3.15.1 on the "
     "parity set: 9e-8 to 3e-7 relative to the values' scale, and 1.3e-15 with those products "
-    "made float64"
+    "made float64 (GRUCell's products likewise: 6e-8 to 1.5e-7 on the GRU's cases)"
 )
 
 
@@ -183,12 +193,10 @@ def _state_results(problem: Problem, finals: list[Any], initial: list[Any]) -> R
 
 def _weight_gradients(problem: Problem, cells: dict[tuple[str, str, str, str], Any]) -> Results:
     """``grad.<name>`` of every parameter, from the Keras cells' variables' gradients."""
-    c, result = problem.config, {}
-    for (w_ih, w_hh, b_ih, b_hh), cell in cells.items():
-        result[f"grad.{w_ih}"] = cell.kernel.value.grad.numpy().T
-        result[f"grad.{w_hh}"] = cell.recurrent_kernel.value.grad.numpy().T
-        if c.bias:  # Keras' one bias is the sum of torch's two: both get its gradient
-            result[f"grad.{b_ih}"] = result[f"grad.{b_hh}"] = cell.bias.value.grad.numpy()
+    result: Results = {}
+    for names, cell in cells.items():
+        grads = _CELLS[problem.config.mode].gradients(problem, cell)
+        result |= {f"grad.{name}": grad for name, grad in zip(names, grads, strict=False)}
     return result
 
 
@@ -199,7 +207,7 @@ def _layer(keras: Any, problem: Problem, layer: int, N: int, D: int) -> tuple[An
     """
 
     c = problem.config
-    recurrent = _CELLS[c.mode]
+    recurrent = _CELLS[c.mode].layer
     if c.bidirectional:
         # Bidirectional sets zero_output_for_mask on both of its layers itself
         rnn = keras.layers.Bidirectional(recurrent(keras, problem), dtype=problem.dtype)
@@ -210,12 +218,9 @@ def _layer(keras: Any, problem: Problem, layer: int, N: int, D: int) -> tuple[An
         directions = [rnn]
     rnn.build((N, None, D))
     for direction, keras_layer in enumerate(directions):
-        w_ih, w_hh, b_ih, b_hh = c.param_names(layer, direction)
-        p = problem.params
-        weights = [p[w_ih].T, p[w_hh].T]  # kernel (D, G), recurrent_kernel (H, G); G = gates * H
-        if c.bias:
-            weights.append(p[b_ih] + p[b_hh])
-        keras_layer.set_weights(weights)
+        names = c.param_names(layer, direction)
+        torchs = [problem.params[name] for name in names[: 4 if c.bias else 2]]
+        keras_layer.set_weights(_CELLS[c.mode].weights(problem, *torchs))
     return rnn, directions
 
 
@@ -250,11 +255,90 @@ def _lstm(keras: Any, problem: Problem, **options: Any) -> Any:
     )
 
 
-#: Keras' recurrent layer for each cell, by ``config.mode``: a new cell is one more function.
-_CELLS: dict[Mode, Callable[..., Any]] = {
-    "RNN_TANH": _simple_rnn,
-    "RNN_RELU": _simple_rnn,
-    "LSTM": _lstm,
+def _same_order_weights(problem: Problem, W_ih: Any, W_hh: Any, *biases: Any) -> list[Any]:
+    """kernel (D, G), recurrent_kernel (H, G) and Keras' one bias, the sum of torch's two: the
+    Elman cell's and the LSTM's, whose gates Keras orders as torch does (G = gates * H)."""
+    return [W_ih.T, W_hh.T] + ([biases[0] + biases[1]] if problem.config.bias else [])
+
+
+def _same_order_gradients(problem: Problem, cell: Any) -> list[FloatArray]:
+    """The gradients of weight_ih, weight_hh (and of both biases: their sum's) from the cell's."""
+    grads = [cell.kernel.value.grad.numpy().T, cell.recurrent_kernel.value.grad.numpy().T]
+    if problem.config.bias:  # Keras' one bias is the sum of torch's two: both get its gradient
+        grads += [cell.bias.value.grad.numpy()] * 2
+    return grads
+
+
+def _gru(keras: Any, problem: Problem, **options: Any) -> Any:
+    """Keras' GRU layer in the problem's convention, on Keras' own cell (``use_cudnn=False``).
+
+    With ``use_cudnn="auto"``, Keras' torch backend would run a reset_after=True GRU without a
+    mask through its own fused loop (``backend.gru``) instead of ``GRUCell.call``; False keeps
+    every step in the cell (tests/test_gru_keras.py shows it ran).
+    """
+    c = problem.config
+    return keras.layers.GRU(
+        c.hidden_size,
+        activation="tanh",
+        recurrent_activation="sigmoid",
+        use_bias=c.bias,
+        reset_after=c.reset_after,
+        return_sequences=True,
+        return_state=True,
+        use_cudnn=False,
+        dtype=problem.dtype,
+        **options,
+    )
+
+
+def _keras_gates(a: Any, axis: int = 0) -> Any:
+    """torch's gate blocks r, z, n as Keras' z, r, h along ``axis``; its own inverse."""
+    r, z, n = np.split(a, 3, axis=axis)
+    return np.concatenate([z, r, n], axis=axis)
+
+
+def _gru_weights(problem: Problem, W_ih: Any, W_hh: Any, *biases: Any) -> list[Any]:
+    """kernel (D, 3H), recurrent_kernel (H, 3H) in Keras' gate order z, r, h, and the bias:
+    ``(2, 3H)``, input and recurrent, with reset_after; otherwise one ``(3H,)``, their sum (only
+    the sum enters reset_after=False's equations)."""
+    weights = [_keras_gates(W_ih).T, _keras_gates(W_hh).T]
+    if not problem.config.bias:
+        return weights
+    b_ih, b_hh = (_keras_gates(b) for b in biases)
+    return [*weights, np.stack([b_ih, b_hh]) if problem.config.reset_after else b_ih + b_hh]
+
+
+def _gru_gradients(problem: Problem, cell: Any) -> list[FloatArray]:
+    """The gradients of weight_ih, weight_hh, bias_ih and bias_hh, in torch's gate order."""
+    grads = [
+        _keras_gates(cell.kernel.value.grad.numpy().T),
+        _keras_gates(cell.recurrent_kernel.value.grad.numpy().T),
+    ]
+    if problem.config.bias:
+        bias = _keras_gates(cell.bias.value.grad.numpy(), axis=-1)
+        grads += list(bias) if problem.config.reset_after else [bias, bias]
+    return grads
+
+
+@dataclass(frozen=True)
+class _KerasCell:
+    """Keras' recurrent layer for a cell, and its weights to and from torch's layout."""
+
+    #: ``(keras, problem, **options) -> layer``, every step and the final state out
+    layer: Callable[..., Any]
+    #: ``(problem, weight_ih, weight_hh[, bias_ih, bias_hh]) -> set_weights' list``
+    weights: Callable[..., list[Any]]
+    #: ``(problem, cell) -> the gradients of weight_ih, weight_hh[, bias_ih, bias_hh]``
+    gradients: Callable[[Problem, Any], list[FloatArray]]
+
+
+_SIMPLE_RNN = _KerasCell(_simple_rnn, _same_order_weights, _same_order_gradients)
+#: Keras' recurrent layer for each cell, by ``config.mode``: a new cell is one more entry.
+_CELLS: dict[Mode, _KerasCell] = {
+    "RNN_TANH": _SIMPLE_RNN,
+    "RNN_RELU": _SIMPLE_RNN,
+    "LSTM": _KerasCell(_lstm, _same_order_weights, _same_order_gradients),
+    "GRU": _KerasCell(_gru, _gru_weights, _gru_gradients),
 }
 
 

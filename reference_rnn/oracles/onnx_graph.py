@@ -151,16 +151,31 @@ def _lstm(helper: Any, c: RNNConfig, inputs: list[str], outputs: list[str]) -> A
     )
 
 
+def _gru(helper: Any, c: RNNConfig, inputs: list[str], outputs: list[str]) -> Any:
+    """ONNX's ``GRU`` operator; ``linear_before_reset`` 1 is torch's equations (reset_after),
+    ONNX's default 0 the other convention's."""
+    return helper.make_node(
+        "GRU",
+        inputs,
+        outputs,
+        hidden_size=c.hidden_size,
+        direction="bidirectional" if c.bidirectional else "forward",
+        activations=["Sigmoid", "Tanh"] * c.num_directions,
+        linear_before_reset=int(c.reset_after),
+    )
+
+
 #: ONNX's node for each cell, by ``config.mode``: a new cell is one more function.
 _CELLS: dict[Mode, Callable[[Any, RNNConfig, list[str], list[str]], Any]] = {
     "RNN_TANH": _rnn,
     "RNN_RELU": _rnn,
     "LSTM": _lstm,
+    "GRU": _gru,
 }
 
 #: ONNX's gate order for each cell with gates, as torch's row blocks: the LSTM's i, o, f, c are
-#: torch's i, o, f, g, blocks 0, 3, 1, 2 of torch's i, f, g, o.
-_GATE_ORDER: dict[Mode, list[int]] = {"LSTM": [0, 3, 1, 2]}
+#: blocks 0, 3, 1, 2 of torch's i, f, g, o; the GRU's z, r, h are blocks 1, 0, 2 of its r, z, n.
+_GATE_ORDER: dict[Mode, list[int]] = {"LSTM": [0, 3, 1, 2], "GRU": [1, 0, 2]}
 
 
 def _onnx_rows(c: RNNConfig, a: FloatArray) -> FloatArray:

@@ -1,5 +1,5 @@
-"""The torch oracle: ``torch.nn.RNN`` (``LSTM``) built from a problem's raw arrays, gradients by
-autograd.
+"""The torch oracle: ``torch.nn.RNN`` (``LSTM``, ``GRU``) built from a problem's raw arrays,
+gradients by autograd.
 
 The module is made with torch's constructor and its parameters are copied in one by one from the
 problem's arrays (torch's names and layout). With lengths, the input goes through
@@ -64,7 +64,13 @@ def version() -> str:
     return str(import_torch().__version__)
 
 
-def unsupported(problem: Problem) -> str | None:  # noqa: ARG001  (torch expresses every problem)
+def unsupported(problem: Problem) -> str | None:
+    """Why torch cannot express ``problem``: a GRU with ``reset_after=False``, or None."""
+    if not problem.config.reset_after:
+        return (
+            "torch.nn.GRU computes reset_after=True only (the reset gate applied after the "
+            "recurrent product)"
+        )
     return None
 
 
@@ -147,11 +153,16 @@ def _lstm(torch: Any, config: RNNConfig, dtype: Any) -> Any:
     return torch.nn.LSTM(**config.torch_options(), dtype=dtype)
 
 
+def _gru(torch: Any, config: RNNConfig, dtype: Any) -> Any:
+    return torch.nn.GRU(**config.torch_options(), dtype=dtype)
+
+
 #: torch's module for each cell, by ``config.mode``: a new cell is one more function.
 _CELLS: dict[Mode, Callable[[Any, RNNConfig, Any], Any]] = {
     "RNN_TANH": _elman,
     "RNN_RELU": _elman,
     "LSTM": _lstm,
+    "GRU": _gru,
 }
 
 

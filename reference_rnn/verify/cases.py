@@ -26,6 +26,7 @@ from reference_rnn.core.functional import (
 )
 from reference_rnn.core.measure import central_differences, scaled_error
 from reference_rnn.core.validation import FloatArray
+from reference_rnn.layers.gru import GRU
 from reference_rnn.layers.lstm_layer import LSTM
 from reference_rnn.layers.rnn import RNN
 from reference_rnn.layers.simple_rnn import SimpleRNN
@@ -73,10 +74,11 @@ class RNNCase:
         return self.rnn
 
     def _seeded_rnn(self) -> StackLayer[Any]:
-        """``RNN(**config, dtype, seed)`` (``LSTM`` for an LSTM): its parameters are the case's
-        seeded draws."""
-        layer = LSTM if self.config.cell == "LSTM" else RNN
-        return layer(**self.config.torch_options(), dtype=self.dtype, seed=self.seed)
+        """``RNN(**config, dtype, seed)`` (``LSTM``, ``GRU`` for those cells): its parameters are
+        the case's seeded draws."""
+        layers: dict[str, type[StackLayer[Any]]] = {"RNN": RNN, "LSTM": LSTM, "GRU": GRU}
+        layer = layers[self.config.cell]
+        return layer(**self.config.layer_options(), dtype=self.dtype, seed=self.seed)
 
     def rnn_for(self, problem: Problem) -> StackLayer[Any]:
         """This package's ``RNN`` for the case, holding the problem's parameters.
@@ -173,7 +175,7 @@ def run_rnn(rnn: StackLayer[Any], problem: Problem) -> Results:
         results = {"output": output, "h_n": h_n, "c_n": c_n, "grad_input": grad_input}
         results |= {"grad_hx": grad_h0, "grad_cx": grad_c0}
     else:
-        assert isinstance(rnn, RNN)  # the two layers of a case
+        assert isinstance(rnn, RNN | GRU)  # the other layers of a case: h alone
         output, h_n = rnn(problem.x, problem.hx, problem.lengths)
         grad_input, grad_hx = rnn.backward(problem.grad_output, problem.grad_h_n)
         results = {"output": output, "h_n": h_n, "grad_input": grad_input, "grad_hx": grad_hx}

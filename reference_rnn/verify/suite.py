@@ -110,3 +110,40 @@ FD_RNN_CASES = [
 
 
 PARITY_CASES: list[RNNCase | CoreCase] = [*CORE_CASES, *RNN_CASES]
+
+#: The GRU's cases, each in both conventions (reset_after True and False) and both dtypes: each
+#: convention is run against the oracles that compute it (torch: reset_after=True only).
+_GRU_CONFIGS: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
+    ("1 layer", {}, {}),
+    ("1 layer, batch_first, hx=None", {"batch_first": True}, {"hx": False}),
+    ("2 layers, no bias", {"num_layers": 2, "bias": False}, {}),
+    ("bidirectional", {"bidirectional": True}, {}),
+    (
+        "unbatched, 2 layers bidirectional",
+        {"num_layers": 2, "bidirectional": True},
+        {"unbatched": True},
+    ),
+    (
+        "lengths, 2 layers bidirectional",
+        {"num_layers": 2, "bidirectional": True},
+        {"N": 4, "T": 6, "lengths": (2, 6, 5, 1)},
+    ),
+    (
+        "dropout 0.4 in training, 3 layers bidirectional",
+        {"num_layers": 3, "dropout": 0.4, "bidirectional": True},
+        {"training": True},
+    ),
+]
+
+GRU_CASES = [
+    RNNCase(
+        f"GRU {label}, reset_after={reset_after}",
+        {"input_size": 4, "hidden_size": 5, "cell": "GRU", "reset_after": reset_after} | options,
+        dtype=dtype,
+        seed=i,
+        **shape,
+    )
+    for i, (label, options, shape) in enumerate(_GRU_CONFIGS)
+    for reset_after in (True, False)
+    for dtype in DTYPES
+]

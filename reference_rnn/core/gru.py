@@ -1,0 +1,637 @@
+"""The GRU cell, the fast version: ``forward(...) -> (out, cache)``, ``backward(dout, cache)``.
+
+Long on purpose: the four functions, their cache and the two loops they share are one idea, and
+are read together. The same math in a screen each, plain loops over t, is
+:mod:`~reference_rnn.core.gru_textbook`: the version to read and compare one's own code with.
+What every cell shares (sealed caches, their checks, the finiteness checks) is
+:mod:`~reference_rnn.core.cell_common`.
+
+Shapes, named once and used throughout::
+
+    N  batch size          T  number of time steps
+    D  input features      H  hidden units
+
+    x_t (N, D), h_t (N, H), Wx (D, 3H), Wh (H, 3H), b (3H,), bh (3H,)
+
+The three gates sit side by side in torch's order r, z, n: ``Wx[:, :H]`` is the reset gate's,
+``Wx[:, H:2H]`` the update gate's, ``Wx[:, 2H:]`` the candidate's, and so in ``Wh``, ``b`` (the
+input bias, torch's ``bias_ih``) and ``bh`` (the recurrent bias, torch's ``bias_hh``)::
+
+    r_t = sigmoid(x_t @ Wx_r + b_r + h_{t-1} @ Wh_r + bh_r)
+    z_t = sigmoid(x_t @ Wx_z + b_z + h_{t-1} @ Wh_z + bh_z)
+    n_t = tanh(x_t @ Wx_n + b_n + r_t * (h_{t-1} @ Wh_n + bh_n))     reset_after=True (torch)
+    n_t = tanh(x_t @ Wx_n + b_n + (r_t * h_{t-1}) @ Wh_n + bh_n)     reset_after=False
+    h_t = (1 - z_t) * n_t + z_t * h_{t-1}
+
+``reset_after=True`` is torch's, cuDNN's and Keras 3's default: the reset gate scales the
+recurrent product, bias included. ``reset_after=False`` is the ONNX operator's default
+(``linear_before_reset=0``), Keras' ``reset_after=False``, and the GRU of d2l and of
+deep-learning-from-scratch-2: the reset gate scales the state before the product. The two are
+different functions of the same weights (docs/gru.md). With ``reset_after=False`` only the sum
+``b_n + bh_n`` matters, as only ``b + bh`` does for r and z in both.
+
+The public functions are batch-first, ``x (N, T, D)``. Inside, every per-step array is time-major,
+``(T, N, .)``, so that the state of step ``t`` is one contiguous ``(N, H)`` block and the input
+projection of every gate is a single matrix product over all ``T * N`` rows; ``dWx``, ``dWh`` and
+``dx`` are single products after the backward loop.
+
+The functions never modify their arguments. The cache holds private, read-only copies of what the
+backward pass needs, so the same cache can be used any number of times, in any order: their memory
+is reachable only through read-only views, and a backward function takes only a cache that a
+forward function made. The returned hidden states are read-only views of the cache.
+
+With ``check_finite=True`` (the default) the arguments are checked for NaN and inf, and so are the
+results: finite arguments whose arithmetic overflows raise :class:`NonFiniteResultError` naming
+the result and the time step. The states cannot overflow: each is a convex combination of the
+previous one and ``n_t`` in [-1, 1], so ``|h_t| <= max(1, max|h0|) = m``. The pre-activations are
+at most ``p + H * m * max|Wh| + max|bh|`` with ``p`` the largest ``|x @ Wx + b|`` (checked once,
+before the loop): below half the dtype's largest value nothing can overflow, and only where that
+bound fails is each step's pre-activations checked. The backward pass checks the gradients it
+returns.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from reference_rnn.core.cell_common import (
+    caller_shape,
+    check_cache,
+    initial_state,
+    non_finite,
+    register,
+    require_all_finite,
+    require_finite_gradients,
+    require_finite_steps,
+    sealed,
+)
+from reference_rnn.core.validation import (
+    FloatArray,
+    NonFiniteResultError,
+    as_real_array,
+    check_flag,
+    check_ndim,
+    check_shape,
+    require_finite,
+)
+
+__all__ = [
+    "GRUCache",
+    "NonFiniteResultError",
+    "backward_sequence",
+    "forward_sequence",
+    "gru_backward",
+    "gru_forward",
+    "gru_step_backward",
+    "gru_step_forward",
+]
+
+#: The gradients the backward functions return, in order: dx, dh0 (or dprev_h), dWx, dWh, db, dbh.
+Grads = tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]
+
+
+@dataclass(frozen=True, eq=False)
+class GRUCache:
+    """What the backward pass needs from the forward pass; build it with a forward function.
+
+    Attributes (all read-only)
+    --------------------------
+    x : (T, N, D) array
+        The inputs, time-major: a view of ``x1``.
+    x1 : (T, N, D + 1) array
+        ``x`` with a column of ones after its ``D`` features (the bias trick, see ``_forward``).
+    h : (T + 1, N, H) array
+        ``h[0]`` is the initial state, ``h[t + 1]`` the state after step ``t``.
+    gates : (T, N, 3H) array
+        ``r_t``, ``z_t`` and ``n_t`` side by side, after their nonlinearities.
+    hn : (T, N, H) array, or None
+        With ``reset_after``, the recurrent term the reset gate scales, ``h_{t-1} @ Wh_n + bh_n``;
+        None otherwise (the backward pass then forms ``r_t * h_{t-1}`` from ``gates`` and ``h``).
+    Wx, Wh : (D, 3H), (H, 3H) arrays
+        The weights the forward pass used.
+    reset_after : bool
+    step : bool
+        True for the cache of :func:`gru_step_forward`, False for :func:`gru_forward`.
+
+    The arrays' memory is reachable only through read-only views. A backward function refuses a
+    cache that no forward function made (one built by hand or by ``dataclasses.replace``).
+    """
+
+    x: FloatArray
+    x1: FloatArray
+    h: FloatArray
+    gates: FloatArray
+    hn: FloatArray | None
+    Wx: FloatArray
+    Wh: FloatArray
+    reset_after: bool
+    step: bool
+
+
+def gru_step_forward(
+    x: object,
+    prev_h: object,
+    Wx: object,
+    Wh: object,
+    b: object,
+    bh: object,
+    *,
+    reset_after: bool = True,
+    check_finite: bool = True,
+) -> tuple[FloatArray, GRUCache]:
+    """One step of the GRU: ``next_h = (1 - z) * n + z * prev_h`` (the module's equations).
+
+    Parameters
+    ----------
+    x : (N, D) array_like
+    prev_h : (N, H) array_like
+    Wx : (D, 3H) array_like
+        The input weights of the gates r, z, n side by side (torch's ``weight_ih.T``).
+    Wh : (H, 3H) array_like
+        The recurrent weights, in the same order (torch's ``weight_hh.T``).
+    b : (3H,) array_like
+        The input bias (torch's ``bias_ih``).
+    bh : (3H,) array_like
+        The recurrent bias (torch's ``bias_hh``); with ``reset_after`` the reset gate scales its
+        n part.
+    reset_after : bool
+        True: torch's ``n = tanh(x @ Wx_n + b_n + r * (prev_h @ Wh_n + bh_n))``; False: the ONNX
+        default's ``n = tanh(x @ Wx_n + b_n + (r * prev_h) @ Wh_n + bh_n)``.
+    check_finite : bool
+        Reject NaN and inf in the arguments, and results that overflow (the default).
+
+    Returns
+    -------
+    next_h : (N, H) ndarray, read-only
+    cache : GRUCache, for :func:`gru_step_backward`
+    """
+    x_arr = as_real_array("x", x)
+    check_ndim("x", x_arr, 2, "(N, D)")
+    cache = _forward(
+        x_arr[None],  # (N, D) -> (1, N, D): one time-major step
+        prev_h,
+        Wx,
+        Wh,
+        b,
+        bh,
+        "prev_h",
+        reset_after,
+        check_finite=check_finite,
+        step=True,
+    )
+    return cache.h[1], cache
+
+
+def gru_step_backward(dnext_h: object, cache: GRUCache, *, check_finite: bool = True) -> Grads:
+    """Gradients of one step, given ``dnext_h = dL/dnext_h``.
+
+    Parameters
+    ----------
+    dnext_h : (N, H) array_like
+    cache : GRUCache from :func:`gru_step_forward`
+    check_finite : bool
+        Reject NaN and inf in ``dnext_h``, and gradients that overflow (the default).
+
+    Returns
+    -------
+    dx : (N, D), dprev_h : (N, H), dWx : (D, 3H), dWh : (H, 3H), db : (3H,), dbh : (3H,)
+    """
+    _check_cache(cache, step=True)
+    _, N, H = cache.h.shape
+    dh = as_real_array("dnext_h", dnext_h)
+    check_shape("dnext_h", dh, (N, H), "the shape of next_h")
+    # (N, H) -> (1, N, H): one time-major step.
+    dx, *grads = _backward(
+        dh[None], cache, "dnext_h", check_finite=check_finite, check_results=check_finite
+    )
+    dprev_h, dWx, dWh, db, dbh = grads
+    return dx[0], dprev_h, dWx, dWh, db, dbh
+
+
+def gru_forward(
+    x: object,
+    h0: object,
+    Wx: object,
+    Wh: object,
+    b: object,
+    bh: object,
+    *,
+    reset_after: bool = True,
+    check_finite: bool = True,
+) -> tuple[FloatArray, GRUCache]:
+    """Run the GRU over a whole batch of sequences.
+
+    Parameters
+    ----------
+    x : (N, T, D) array_like
+        Inputs, batch-first; T must be at least 1.
+    h0 : (N, H) array_like
+        Initial hidden state.
+    Wx, Wh, b, bh : (D, 3H), (H, 3H), (3H,), (3H,) array_like
+        As in :func:`gru_step_forward`: the gates r, z, n side by side.
+    reset_after : bool
+        Where the reset gate acts (:func:`gru_step_forward`); True is torch's.
+    check_finite : bool
+        Reject NaN and inf in the arguments, and results that overflow (the default).
+
+    Returns
+    -------
+    h : (N, T, H) ndarray, read-only
+        The hidden state after every step; ``h[:, -1]`` is the final state.
+    cache : GRUCache, for :func:`gru_backward`
+    """
+    return forward_sequence(x, h0, Wx, Wh, b, bh, "h0", reset_after, check_finite=check_finite)
+
+
+def gru_backward(dh: object, cache: GRUCache, *, check_finite: bool = True) -> Grads:
+    """Backpropagation through time.
+
+    Parameters
+    ----------
+    dh : (N, T, H) array_like
+        ``dL/dh_t`` from above, for every step (zeros where the loss does not use a step).
+    cache : GRUCache from :func:`gru_forward`
+    check_finite : bool
+        Reject NaN and inf in ``dh``, and gradients that overflow (the default).
+
+    Returns
+    -------
+    dx : (N, T, D), dh0 : (N, H), dWx : (D, 3H), dWh : (H, 3H), db : (3H,), dbh : (3H,)
+    """
+    return backward_sequence(dh, cache, "dh", check_finite=check_finite)
+
+
+def forward_sequence(
+    x: object,
+    h0: object | None,
+    Wx: object,
+    Wh: object,
+    b: object,
+    bh: object,
+    h0_name: str,
+    reset_after: bool,
+    *,
+    check_finite: bool,
+    check_results: bool | None = None,
+) -> tuple[FloatArray, GRUCache]:
+    """:func:`gru_forward`, with the name by which the caller knows ``h0`` (for messages).
+
+    ``h0=None`` starts from zeros. ``check_results`` (default: ``check_finite``) checks the
+    results alone, for a caller that has checked the arguments itself.
+    """
+    x_arr = as_real_array("x", x)
+    check_ndim("x", x_arr, 3, "(N, T, D)")
+    cache = _forward(
+        x_arr.transpose(1, 0, 2),  # (N, T, D) -> (T, N, D): a view; _forward copies it
+        h0,
+        Wx,
+        Wh,
+        b,
+        bh,
+        h0_name,
+        reset_after,
+        check_finite=check_finite,
+        step=False,
+        check_results=check_results,
+    )
+    # (T, N, H) -> (N, T, H): a read-only view of the cache.
+    return cache.h[1:].transpose(1, 0, 2), cache
+
+
+def backward_sequence(
+    dh: object,
+    cache: GRUCache,
+    dh_name: str,
+    *,
+    check_finite: bool,
+    check_results: bool | None = None,
+) -> Grads:
+    """:func:`gru_backward`, with the name by which the caller knows ``dh`` (for messages).
+
+    ``check_results`` (default: ``check_finite``) checks the gradients alone.
+    """
+    _check_cache(cache, step=False)
+    T, N, H = cache.h.shape[0] - 1, cache.h.shape[1], cache.h.shape[2]
+    dh_arr = as_real_array(dh_name, dh)
+    check_shape(dh_name, dh_arr, (N, T, H), "the shape of h")
+    dx, *grads = _backward(
+        dh_arr.transpose(1, 0, 2),  # (N, T, H) -> (T, N, H): a view
+        cache,
+        dh_name,
+        check_finite=check_finite,
+        check_results=check_finite if check_results is None else check_results,
+    )
+    dh0, dWx, dWh, db, dbh = grads
+    return dx.transpose(1, 0, 2), dh0, dWx, dWh, db, dbh  # dx (T, N, D) -> (N, T, D)
+
+
+def _weights(
+    Wx: object, Wh: object, b: object, bh: object
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """``Wx (D, 3H)``, ``Wh (H, 3H)``, ``b (3H,)`` and ``bh (3H,)`` as arrays; H comes from Wx."""
+    Wx_arr = as_real_array("Wx", Wx)
+    check_ndim("Wx", Wx_arr, 2, "(D, 3H)")
+    if Wx_arr.shape[1] % 3:
+        msg = (
+            f"Wx must have shape (D, 3H), the gates r, z, n side by side, got {Wx_arr.shape}: "
+            f"{Wx_arr.shape[1]} columns is not a multiple of 3"
+        )
+        raise ValueError(msg)
+    H = Wx_arr.shape[1] // 3
+    why = f"H = {H} from Wx"
+    Wh_arr = as_real_array("Wh", Wh)
+    check_shape("Wh", Wh_arr, (H, 3 * H), why)
+    b_arr = as_real_array("b", b)
+    check_shape("b", b_arr, (3 * H,), why)
+    bh_arr = as_real_array("bh", bh)
+    check_shape("bh", bh_arr, (3 * H,), why)
+    return Wx_arr, Wh_arr, b_arr, bh_arr
+
+
+def _arguments(
+    x: FloatArray,
+    h0: object | None,
+    Wx: object,
+    Wh: object,
+    b: object,
+    bh: object,
+    h0_name: str,
+    step: bool,
+    check_finite: bool,
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
+    """``Wx``, ``Wh``, ``b``, ``bh`` and ``h0`` (zeros for None) checked, for ``x (T, N, D)``."""
+    _, N, D = x.shape
+    x_shape = caller_shape(x, step)
+    Wx_arr, Wh_arr, b_arr, bh_arr = _weights(Wx, Wh, b, bh)
+    H = Wh_arr.shape[0]
+    if Wx_arr.shape[0] != D:
+        msg = (
+            f"Wx must have shape {(D, 3 * H)} for x of shape {x_shape}, got {Wx_arr.shape}; "
+            f"or x must have D = {Wx_arr.shape[0]} features on its last axis"
+        )
+        raise ValueError(msg)
+    why = f"N = {N} from x, H = {H} from Wx"
+    h0_arr = initial_state(h0_name, h0, (N, H), why, x, Wx_arr, Wh_arr, b_arr, bh_arr)
+    if check_finite:
+        named = (("x", x), ("Wx", Wx_arr), ("Wh", Wh_arr), ("b", b_arr), ("bh", bh_arr))
+        require_all_finite((*named, (h0_name, h0_arr)))
+    return Wx_arr, Wh_arr, b_arr, bh_arr, h0_arr
+
+
+def _forward(
+    x: FloatArray,
+    h0: object | None,
+    Wx: object,
+    Wh: object,
+    b: object,
+    bh: object,
+    h0_name: str,
+    reset_after: bool,
+    *,
+    check_finite: bool,
+    step: bool,
+    check_results: bool | None = None,
+) -> GRUCache:
+    """Check the arguments (``x`` is a time-major ``(T, N, D)`` view) and run the recurrence."""
+    reset_after = check_flag("reset_after", reset_after)
+    Wx_arr, Wh_arr, b_arr, bh_arr, h0_arr = _arguments(
+        x, h0, Wx, Wh, b, bh, h0_name, step, check_finite
+    )
+    T, N, D = x.shape
+    H = Wh_arr.shape[0]
+    dtype = np.result_type(x, Wx_arr, Wh_arr, b_arr, bh_arr, h0_arr)
+
+    # The bias trick: a column of ones after x's D features makes b one more row of Wx, so the
+    # input projection adds b inside its product, and backward's x1.T @ da gives db as its last
+    # row. x1 is also the cache's private copy of x.
+    x1 = np.empty((T, N, D + 1), dtype=dtype)
+    x1[..., :D] = x
+    x1[..., D] = 1
+    Wx1 = np.empty((D + 1, 3 * H), dtype=dtype)
+    Wx1[:D] = Wx_arr
+    Wx1[D] = b_arr
+    # Private copies, C-contiguous whatever the caller's layout (GRU passes torch's weight_hh.T).
+    Wh_arr = np.array(Wh_arr, dtype=dtype, order="C")
+    bh_arr = np.array(bh_arr, dtype=dtype)
+
+    h = np.empty((T + 1, N, H), dtype=dtype)
+    h[0] = h0_arr
+    gates = np.empty((T, N, 3 * H), dtype=dtype)
+    hn = np.empty((T, N, H), dtype=dtype) if reset_after else None
+    # The input projection of every gate at every step at once: (T * N, D + 1) @ (D + 1, 3H).
+    with np.errstate(over="ignore", invalid="ignore"):  # checked in _recur, or not at all
+        np.matmul(x1.reshape(T * N, D + 1), Wx1, out=gates.reshape(T * N, 3 * H))
+    checks = check_finite if check_results is None else check_results
+    _recur(h, gates, hn, Wh_arr, bh_arr, checks)
+    x1 = sealed(x1)
+    cache = GRUCache(
+        x=x1[..., :D],
+        x1=x1,
+        h=sealed(h),
+        gates=sealed(gates),
+        hn=None if hn is None else sealed(hn),
+        Wx=sealed(Wx1)[:D],
+        Wh=sealed(Wh_arr),
+        reset_after=reset_after,
+        step=step,
+    )
+    register(cache)
+    return cache
+
+
+def _recur(
+    h: FloatArray,
+    gates: FloatArray,
+    hn: FloatArray | None,
+    Wh: FloatArray,
+    bh: FloatArray,
+    checks: bool,
+) -> None:
+    """The loop, in place: ``h[0]`` is ``h0``; ``gates`` holds the input projections, then the
+    gates ``r, z, n`` of every step; ``h[1:]`` the states; ``hn`` (reset_after) the recurrent term
+    of n. With ``checks``, what overflows is an error at its step (the module docstring says how).
+    """
+    _, N, H = h.shape
+    per_step = checks and not _bounded(h, gates, Wh, bh)
+    # (H, 3H) -> the r and z columns, and n's, each C-contiguous for the products
+    Wh_rz, Wh_n = np.ascontiguousarray(Wh[:, : 2 * H]), np.ascontiguousarray(Wh[:, 2 * H :])
+    bh_rz, bh_n = bh[: 2 * H], bh[2 * H :]
+    recurrent = np.empty((N, 3 * H), dtype=h.dtype)  # h_{t-1} @ Wh + bh, one buffer for every step
+    rh = np.empty((N, H), dtype=h.dtype)  # r_t * h_{t-1} (reset_after=False), or r_t * hn_t
+    with np.errstate(over="ignore", invalid="ignore"):
+        for t in range(gates.shape[0]):
+            h_prev, g = h[t], gates[t]
+            rz, n = g[:, : 2 * H], g[:, 2 * H :]
+            if hn is not None:  # reset_after
+                np.matmul(h_prev, Wh, out=recurrent)
+                recurrent += bh
+                hn_t = hn[t]
+                hn_t[...] = recurrent[:, 2 * H :]
+                rz += recurrent[:, : 2 * H]
+                if per_step:
+                    _check_pre_activation("the pre-activation of the gates r and z", rz, t)
+                _sigmoid(rz)
+                np.multiply(rz[:, :H], hn_t, out=rh)  # r_t * (h_{t-1} @ Wh_n + bh_n)
+                n += rh
+            else:
+                recurrent_rz = recurrent[:, : 2 * H]
+                np.matmul(h_prev, Wh_rz, out=recurrent_rz)
+                recurrent_rz += bh_rz
+                rz += recurrent_rz
+                if per_step:
+                    _check_pre_activation("the pre-activation of the gates r and z", rz, t)
+                _sigmoid(rz)
+                np.multiply(rz[:, :H], h_prev, out=rh)  # r_t * h_{t-1}
+                recurrent_n = recurrent[:, 2 * H :]
+                np.matmul(rh, Wh_n, out=recurrent_n)
+                n += recurrent_n
+                n += bh_n
+            if per_step:
+                _check_pre_activation("the pre-activation of the candidate n", n, t)
+            np.tanh(n, out=n)
+            # h_t = (1 - z) * n + z * h_{t-1} = n + z * (h_{t-1} - n)
+            h_t = h[t + 1]
+            np.subtract(h_prev, n, out=h_t)
+            h_t *= rz[:, H:]
+            h_t += n
+
+
+def _sigmoid(a: FloatArray) -> None:
+    """``a = 1 / (1 + exp(-a))`` in place; exp's overflow (a < -710 in float64) gives 0."""
+    np.negative(a, out=a)
+    np.exp(a, out=a)
+    a += 1
+    np.reciprocal(a, out=a)
+
+
+def _check_pre_activation(what: str, a: FloatArray, t: int) -> None:
+    if not np.isfinite(a).all():
+        raise non_finite(what, a[None], t)
+
+
+def _bounded(h: FloatArray, gates: FloatArray, Wh: FloatArray, bh: FloatArray) -> bool:
+    """Check the input projection ``gates``; then whether no pre-activation can overflow.
+
+    The module docstring gives the bound. The largest and smallest values of the projection,
+    two passes without a temporary, are also its check: a NaN or inf makes one of them
+    non-finite.
+    """
+    if not gates.size:
+        return True
+    H = h.shape[2]
+    projection = max(float(gates.max()), -float(gates.min()))
+    if not math.isfinite(projection):
+        require_finite_steps("the input projection x @ Wx + b", gates)
+    m = max(1.0, float(np.abs(h[0]).max(initial=0)))
+    recurrent = H * m * float(np.abs(Wh).max()) + float(np.abs(bh).max())
+    # a longdouble's largest value is inf as a float: then a finite bound is always below it
+    return bool(projection + recurrent < float(np.finfo(h.dtype).max) / 2)
+
+
+def _backward(
+    dh: FloatArray, cache: GRUCache, dh_name: str, *, check_finite: bool, check_results: bool
+) -> Grads:
+    """The backward pass for a checked time-major ``dh (T, N, H)``; ``dx`` comes time-major."""
+    if check_finite:
+        require_finite(dh_name, dh)
+    with np.errstate(over="ignore", invalid="ignore"):  # checked below, or not at all
+        grads = _backward_loop(dh, cache)
+        if check_results:
+            dx, *rest = grads
+            require_finite_steps("the gradient dx", dx)
+            names = ("dh0", "dWx", "dWh", "db", "dbh")
+            require_finite_gradients(tuple(zip(names, rest, strict=True)))
+    return grads
+
+
+def _backward_loop(dh: FloatArray, cache: GRUCache) -> Grads:
+    """``dx (T, N, D)``, ``dh0``, ``dWx``, ``dWh``, ``db``, ``dbh`` for a checked ``dh (T, N, H)``.
+
+    Long on purpose: the step's derivatives fill the buffers that the products after the loop
+    read, one computation in two halves.
+
+    With ``g = dL/dh_t`` (from above and from step t + 1), the step's derivatives are::
+
+        dn = g * (1 - z);  dz = g * (h_{t-1} - n);  dL/dh_{t-1} gets g * z
+        da_n = dn * (1 - n**2);  da_z = dz * z * (1 - z)
+        reset_after:  dr = da_n * hn;            recurrent gradient [da_r, da_z, da_n * r]
+        otherwise:    d(r h) = da_n @ Wh_n.T;     dr = d(r h) * h_{t-1}
+        da_r = dr * r * (1 - r)
+
+    where ``da_*`` are the gradients of the pre-activations, the input side's ``[da_r, da_z,
+    da_n]`` for ``dWx``, ``db`` and ``dx``.
+    """
+    T, N, H = dh.shape
+    D = cache.x.shape[2]
+    dtype = np.result_type(cache.h, dh)
+    h, x1, gates = cache.h, cache.x1, cache.gates
+    hn = cache.hn  # None unless reset_after
+    # Transposes, C-contiguous: OpenBLAS's small products run up to 2x slower with a transposed
+    # operand.
+    Wh_T = np.ascontiguousarray(cache.Wh.T, dtype=dtype)  # (3H, H)
+    Wh_rz_T, Wh_n_T = Wh_T[: 2 * H], Wh_T[2 * H :]
+
+    da = np.empty((T, N, 3 * H), dtype=dtype)  # dL/d the input side's pre-activations r, z, n
+    # reset_after: dL/d (h_{t-1} @ Wh_n + bh_n), da_n times r; the r, z parts are da's own
+    dhn = None if hn is None else np.empty((T, N, H), dtype=dtype)
+    g = np.zeros((N, H), dtype=dtype)  # dL/dh_t through step t + 1, zero after the last
+    d = np.empty((N, H), dtype=dtype)  # scratch
+    back = np.empty((N, H), dtype=dtype)  # a product's share of dL/dh_{t-1}
+    for t in reversed(range(T)):
+        g += dh[t]
+        h_prev = h[t]
+        r, z, n = gates[t, :, :H], gates[t, :, H : 2 * H], gates[t, :, 2 * H :]
+        da_r, da_z, da_n = da[t, :, :H], da[t, :, H : 2 * H], da[t, :, 2 * H :]
+        # da_n = g * (1 - z) * (1 - n**2)
+        np.multiply(n, n, out=da_n)
+        np.subtract(1, da_n, out=da_n)
+        np.subtract(1, z, out=d)
+        da_n *= d
+        da_n *= g
+        # da_z = g * (h_{t-1} - n) * z * (1 - z)
+        np.subtract(h_prev, n, out=da_z)
+        da_z *= g
+        da_z *= z
+        da_z *= d
+        # da_r = dr * r * (1 - r), dr from the candidate's recurrent term
+        np.subtract(1, r, out=d)
+        np.multiply(r, d, out=da_r)
+        g *= z  # the state's direct path: dL/dh_{t-1} gets g * z
+        if hn is not None and dhn is not None:  # reset_after
+            da_r *= da_n
+            da_r *= hn[t]
+            dhn_t = dhn[t]
+            np.multiply(da_n, r, out=dhn_t)
+            np.matmul(dhn_t, Wh_n_T, out=back)
+        else:
+            np.matmul(da_n, Wh_n_T, out=d)  # d(r * h_{t-1})
+            da_r *= d
+            da_r *= h_prev
+            np.multiply(d, r, out=back)
+        g += back
+        np.matmul(da[t, :, : 2 * H], Wh_rz_T, out=back)
+        g += back
+    # Every step's gradients as rows: (T, N, .) -> (T * N, .).
+    rows = T * N
+    da_rows = da.reshape(rows, 3 * H)
+    dWx1 = x1.reshape(rows, D + 1).T @ da_rows  # dWx, then db as its last row (the bias trick)
+    dx = (da_rows @ cache.Wx.T).reshape(T, N, D)
+    h_rows = h[:-1].reshape(rows, H)
+    dWh = np.empty((H, 3 * H), dtype=dtype)
+    dWh[:, : 2 * H] = h_rows.T @ da_rows[:, : 2 * H]
+    dbh = dWx1[D].copy()  # b and bh enter r's and z's pre-activations alike (and n's, before)
+    if dhn is not None:  # reset_after: the n part went through r
+        dhn_rows = dhn.reshape(rows, H)
+        dWh[:, 2 * H :] = h_rows.T @ dhn_rows
+        dbh[2 * H :] = dhn_rows.sum(axis=0)
+    else:
+        rh = gates[:, :, :H] * h[:-1]  # r_t * h_{t-1}, (T, N, H)
+        dWh[:, 2 * H :] = rh.reshape(rows, H).T @ da_rows[:, 2 * H :]
+    return dx, g, dWx1[:D], dWh, dWx1[D], dbh
+
+
+def _check_cache(cache: object, *, step: bool) -> None:
+    check_cache(cache, GRUCache, step=step, made_by=("gru_step_forward", "gru_forward"))
