@@ -49,12 +49,15 @@ TORCH = "torch==2.13.0"
 #: most of a session's time (the whole suite on 1.26 and 2.0 too made CI 20 minutes and more).
 WHOLE_SUITE_NUMPY = {NUMPY[0], NUMPY[-1]}
 NOT_NUMERICAL = ["tests/test_check*.py", "tests/test_testing*.py", "tests/test_export*.py"]
-#: ... nor the LSTM's layer matrices (every option against torch, exact arithmetic and finite
-#: differences: 35 s of a session), whose NumPy calls are its core's, tested on every minor
+#: ... nor the LSTM's and the GRU's layer matrices (every option against torch, exact arithmetic
+#: and finite differences: 35 s of a session each), whose NumPy calls are their cores', tested on
+#: every minor
 NOT_NUMERICAL += [
     "tests/test_lstm_layer.py",
     "tests/test_lstm_oracles.py",
     "tests/test_lstm_hostile.py",
+    "tests/test_gru_layer.py",
+    "tests/test_gru_oracles.py",
 ]
 #: pytest-xdist, one worker per core, for the whole suite: it is mostly Python, one core's work at a
 #: time. On two cores a NumPy session's tests took 40 s instead of 63 s in the same environment,
