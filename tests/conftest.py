@@ -8,13 +8,16 @@ from types import ModuleType
 
 import numpy as np
 import pytest
-from hypothesis import settings
 
 # The property tests draw the same examples every run (a test that passes passes again);
-# HYPOTHESIS_PROFILE=explore draws new ones, to look for what the fixed ones miss.
-settings.register_profile("fixed", derandomize=True)
-settings.register_profile("explore", derandomize=False)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "fixed"))
+# HYPOTHESIS_PROFILE=explore draws new ones, to look for what the fixed ones miss. (The browser
+# session installs pytest alone: no hypothesis there.)
+if importlib.util.find_spec("hypothesis") is not None:
+    from hypothesis import settings
+
+    settings.register_profile("fixed", derandomize=True)
+    settings.register_profile("explore", derandomize=False)
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "fixed"))
 
 HAVE_TORCH = importlib.util.find_spec("torch") is not None
 
