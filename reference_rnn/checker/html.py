@@ -92,8 +92,8 @@ def render_check(report: Report, errors: dict[str, list[float]]) -> str:
     rows = []
     for i, check in enumerate(report.checks, 1):
         status = "pass" if check.passed else "FAIL"
-        timed = check.name in errors and check.name.rpartition("/")[2] in STEP_KEYS
-        first = first_step_over(errors[check.name], tolerance) if timed else None
+        timed = check.name in crossing and check.name.rpartition("/")[2] in STEP_KEYS
+        first = crossing[check.name][1] if timed else None
         rows.append(
             f'<tr class="check" data-status="{status}"><td class="num">{i}</td>'
             f"<td>{escape(check.name)}</td>"
