@@ -363,7 +363,7 @@ def docs(session: nox.Session) -> None:
     """
     # the tested versions of every framework (torch's CPU build among them): the site's report
     # page shows the same versions as the rest of the docs
-    measured = [f"oracle-{framework}-measured" for framework in ORACLE_FRAMEWORKS]
+    measured = [f"oracle-{framework}-measured" for framework in [*ORACLE_FRAMEWORKS, "exact"]]
     _pip(
         session,
         *nox.project.dependency_groups(PYPROJECT, "docs", *measured),

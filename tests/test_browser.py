@@ -17,6 +17,7 @@ import importlib.util
 import itertools
 import json
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -31,7 +32,19 @@ from reference_rnn.verify.rows import Row, Verification
 REQUIRED = os.environ.get("REQUIRE_BROWSER") == "1"
 ROOT = Path(__file__).resolve().parents[1]
 SITE = Path(os.environ.get("SITE", ROOT / "site"))
-SITE_PAGES = ["index", "math", "torch", "verification", "checking", "training", "benchmark", "api"]
+SITE_PAGES = [
+    "index",
+    "math",
+    "torch",
+    "lstm",
+    "gru",
+    "verification",
+    "checking",
+    "training",
+    "benchmark",
+    "api",
+    "architecture",
+]
 #: What a closed network and a throwaway profile need (see DEVELOPERS.md).
 FLAGS = [
     "--headless",
@@ -58,6 +71,8 @@ INSPECT = """JSON.stringify({
   rows: document.querySelectorAll("#checks tr.check").length,
   count: document.querySelector("#checks") && Number(document.querySelector("#checks").dataset.count),
   api: document.querySelectorAll(".doc-heading").length,
+  footer: document.querySelector(".md-copyright") && document.querySelector(".md-copyright").innerText.trim(),
+  summary: document.querySelector("#summary") && document.querySelector("#summary").innerText,
 })"""
 
 
@@ -212,21 +227,35 @@ def site() -> Path:
     return SITE
 
 
+@pytest.fixture(scope="module")
+def footer(browser, site) -> str:
+    """The front page's footer: the versions the site and its report page were built with."""
+    line = browser.open((site / "index.html").as_uri())["footer"]
+    assert line.startswith("The report page and this site were built with NumPy ")
+    return line
+
+
 @pytest.mark.parametrize("page", SITE_PAGES)
-def test_each_page_of_the_site_renders(browser, screenshots, site, page):
+def test_each_page_of_the_site_renders(browser, screenshots, site, footer, page):
     path = site / "index.html" if page == "index" else site / page / "index.html"
     facts = browser.open(path.as_uri())
     _assert_rendered(facts, f"site-{page}", screenshots)
+    assert facts["footer"] == footer
     if page == "api":
         assert facts["api"] >= 10  # mkdocstrings rendered the docstrings
 
 
-def test_the_site_carries_this_build_s_report(browser, screenshots, site):
+def test_the_site_carries_this_build_s_report(browser, screenshots, site, footer):
     facts = browser.open((site / "report.html").as_uri())
     _assert_rendered(facts, "site-report", screenshots)
     assert facts["rows"] == facts["count"] > 50
     assert len(facts["svgs"]) >= 2  # the accuracy plot only where the exact oracle ran
     assert all(svg["marks"] > 10 for svg in facts["svgs"])
+    # every framework the pages' footer names, at its version, is one the report ran on
+    named = re.findall(r"(\w+) (\d+(?:\.\d+)+)", footer)
+    assert len(named) == 7, footer
+    for name, version in named:
+        assert f"{name.lower()} {version}" in facts["summary"], (name, facts["summary"])
 
 
 def test_the_check_page_renders_its_steps_and_rows(browser, screenshots, tmp_path, capsys):
