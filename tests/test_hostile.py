@@ -641,6 +641,25 @@ def named_or_right(
             np.testing.assert_array_equal(ours, expected)
 
 
+def named_or_right_as_shown(
+    call: Callable[[dict[str, Any]], Any],
+    args: dict[str, Any],
+    name: str,
+    value: Any,
+    reference: Callable[[], Any] | None,
+) -> None:
+    """:func:`named_or_right` for a drawn argument a message names otherwise: ``hx[0]`` as
+    ``hx``, ``state_dict.weight_ih_l0`` as ``weight_ih_l0`` (the property looks for the name as a
+    word)."""
+    shown = name.replace("state_dict.", "").split("[")[0]
+    args_shown = {(shown if k == name else k): v for k, v in args.items()}
+
+    def renamed(a: dict[str, Any]) -> Any:
+        return call({(name if k == shown else k): v for k, v in a.items()})
+
+    named_or_right(renamed, args_shown, shown, value, reference)
+
+
 def _float64_like(value: Any) -> bool:
     """Values whose computation is float64 and must equal the float64 reference exactly."""
     arr = np.asarray(value) if isinstance(value, np.ndarray) else None

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from test_hostile import SETTINGS, _plain, hostile, named_or_right
+from test_hostile import SETTINGS, _plain, hostile, named_or_right, named_or_right_as_shown
 
 import reference_rnn as rr
 
@@ -80,22 +80,6 @@ def test_the_step_functions(data: st.DataObject):
     named_or_right(_step, args, name, value, lambda: _step(args | {name: _plain(value)}))
 
 
-def _shown(name: str) -> str:
-    """How a message names the argument drawn: ``hx[0]`` as ``hx``, ``state_dict['w']`` as
-    ``w`` (the property looks for the name as a word)."""
-    return name.replace("state_dict.", "").split("[")[0]
-
-
-def _property(call: Any, args: dict[str, Any], name: str, value: Any, reference: Any) -> None:
-    shown = _shown(name)
-    args_shown = {(shown if k == name else k): v for k, v in args.items()}
-
-    def renamed(a: dict[str, Any]) -> Any:
-        return call({(name if k == shown else k): v for k, v in a.items()})
-
-    named_or_right(renamed, args_shown, shown, value, reference)
-
-
 def _lstm(a: dict[str, Any]) -> tuple[Any, ...]:
     lstm = rr.LSTM(D, H, num_layers=2, bidirectional=True, proj_size=2, seed=0)
     lstm.load_state_dict({k[len("state_dict.") :]: v for k, v in a.items() if k.startswith("st")})
@@ -122,7 +106,7 @@ def test_lstm(data: st.DataObject):
     name = data.draw(st.sampled_from(sorted(args)))
     value, _ = data.draw(hostile(np.shape(args[name])))
     reference = None if name == "lengths" else lambda: _lstm(args | {name: _plain(value)})
-    _property(_lstm, args, name, value, reference)
+    named_or_right_as_shown(_lstm, args, name, value, reference)
 
 
 def _cell(a: dict[str, Any]) -> tuple[Any, ...]:
@@ -148,4 +132,4 @@ def test_lstm_cell(data: st.DataObject):
     }
     name = data.draw(st.sampled_from(sorted(args)))
     value, _ = data.draw(hostile(np.shape(args[name])))
-    _property(_cell, args, name, value, lambda: _cell(args | {name: _plain(value)}))
+    named_or_right_as_shown(_cell, args, name, value, lambda: _cell(args | {name: _plain(value)}))
