@@ -575,41 +575,29 @@ def _backward_loop(dh: FloatArray, cache: GRUCache) -> Grads:
     Wh_rz_T, Wh_n_T = Wh_T[: 2 * H], Wh_T[2 * H :]
 
     da = np.empty((T, N, 3 * H), dtype=dtype)  # dL/d the input side's pre-activations r, z, n
+    # Before the loop, the factors of da that need no gradient, for every step at once (see
+    # _factors); the loop then multiplies each by its gradient in place.
+    _factors(gates, h[:-1], hn, da)
     # reset_after: dL/d (h_{t-1} @ Wh_n + bh_n), da_n times r; the r, z parts are da's own
     dhn = None if hn is None else np.empty((T, N, H), dtype=dtype)
     g = np.zeros((N, H), dtype=dtype)  # dL/dh_t through step t + 1, zero after the last
-    d = np.empty((N, H), dtype=dtype)  # scratch
+    d = np.empty((N, H), dtype=dtype)  # scratch: d(r * h_{t-1}) (reset_after=False)
     back = np.empty((N, H), dtype=dtype)  # a product's share of dL/dh_{t-1}
     for t in reversed(range(T)):
         g += dh[t]
-        h_prev = h[t]
-        r, z, n = gates[t, :, :H], gates[t, :, H : 2 * H], gates[t, :, 2 * H :]
+        r, z = gates[t, :, :H], gates[t, :, H : 2 * H]
         da_r, da_z, da_n = da[t, :, :H], da[t, :, H : 2 * H], da[t, :, 2 * H :]
-        # da_n = g * (1 - z) * (1 - n**2)
-        np.multiply(n, n, out=da_n)
-        np.subtract(1, da_n, out=da_n)
-        np.subtract(1, z, out=d)
-        da_n *= d
-        da_n *= g
-        # da_z = g * (h_{t-1} - n) * z * (1 - z)
-        np.subtract(h_prev, n, out=da_z)
-        da_z *= g
-        da_z *= z
-        da_z *= d
-        # da_r = dr * r * (1 - r), dr from the candidate's recurrent term
-        np.subtract(1, r, out=d)
-        np.multiply(r, d, out=da_r)
+        da_n *= g  # g * (1 - z) * (1 - n**2)
+        da_z *= g  # g * (h_{t-1} - n) * z * (1 - z)
         g *= z  # the state's direct path: dL/dh_{t-1} gets g * z
-        if hn is not None and dhn is not None:  # reset_after
+        if dhn is not None:  # reset_after: da_r = da_n * hn * r (1 - r)
             da_r *= da_n
-            da_r *= hn[t]
             dhn_t = dhn[t]
             np.multiply(da_n, r, out=dhn_t)
             np.matmul(dhn_t, Wh_n_T, out=back)
-        else:
-            np.matmul(da_n, Wh_n_T, out=d)  # d(r * h_{t-1})
+        else:  # da_r = d(r * h_{t-1}) * h_{t-1} * r (1 - r)
+            np.matmul(da_n, Wh_n_T, out=d)
             da_r *= d
-            da_r *= h_prev
             np.multiply(d, r, out=back)
         g += back
         np.matmul(da[t, :, : 2 * H], Wh_rz_T, out=back)
@@ -631,6 +619,28 @@ def _backward_loop(dh: FloatArray, cache: GRUCache) -> Grads:
         rh = gates[:, :, :H] * h[:-1]  # r_t * h_{t-1}, (T, N, H)
         dWh[:, 2 * H :] = rh.reshape(rows, H).T @ da_rows[:, 2 * H :]
     return dx, g, dWx1[:D], dWh, dWx1[D], dbh
+
+
+def _factors(gates: FloatArray, h_prev: FloatArray, hn: FloatArray | None, out: FloatArray) -> None:
+    """The factors of dL/da that need no gradient, for every step, into ``out (T, N, 3H)``.
+
+    From the gates ``[r z n] (T, N, 3H)``, ``h_{t-1} (T, N, H)`` and ``hn`` (reset_after) or None:
+    ``[r (1 - r) * hn, (h_{t-1} - n) * z (1 - z), (1 - z) * (1 - n**2)]``, with ``h_{t-1}`` in
+    place of ``hn`` when reset_after is False (see ``_backward_loop``).
+    """
+    H = h_prev.shape[2]
+    r, z, n = gates[..., :H], gates[..., H : 2 * H], gates[..., 2 * H :]
+    k_r, k_z, k_n = out[..., :H], out[..., H : 2 * H], out[..., 2 * H :]
+    np.subtract(1, r, out=k_r)
+    k_r *= r
+    k_r *= h_prev if hn is None else hn
+    np.subtract(1, z, out=k_n)
+    np.multiply(z, k_n, out=k_z)
+    scratch = np.subtract(h_prev, n)  # (T, N, H), then 1 - n**2
+    k_z *= scratch
+    np.multiply(n, n, out=scratch)
+    np.subtract(1, scratch, out=scratch)
+    k_n *= scratch
 
 
 def _check_cache(cache: object, *, step: bool) -> None:
