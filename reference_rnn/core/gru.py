@@ -458,18 +458,22 @@ def _recur(
     per_step = checks and not _bounded(h, gates, Wh, bh)
     # (H, 3H) -> the r and z columns, and n's, each C-contiguous for the products
     Wh_rz, Wh_n = np.ascontiguousarray(Wh[:, : 2 * H]), np.ascontiguousarray(Wh[:, 2 * H :])
-    bh_rz, bh_n = bh[: 2 * H], bh[2 * H :]
-    recurrent = np.empty((N, 3 * H), dtype=h.dtype)  # h_{t-1} @ Wh + bh, one buffer for every step
+    bh_n = bh[2 * H :]
+    recurrent = np.empty((N, 3 * H), dtype=h.dtype)  # h_{t-1} @ Wh, one buffer for every step
     rh = np.empty((N, H), dtype=h.dtype)  # r_t * h_{t-1} (reset_after=False), or r_t * hn_t
     with np.errstate(over="ignore", invalid="ignore"):
+        # The recurrent biases that no gate multiplies join the input projection, every step at
+        # once, after its check (an overflow here is then the pre-activation's, at its step): r's
+        # and z's, and n's too without reset_after. The loop adds the products alone.
+        folded = 2 * H if hn is not None else 3 * H
+        gates[:, :, :folded] += bh[:folded]
         for t in range(gates.shape[0]):
             h_prev, g = h[t], gates[t]
             rz, n = g[:, : 2 * H], g[:, 2 * H :]
             if hn is not None:  # reset_after
                 np.matmul(h_prev, Wh, out=recurrent)
-                recurrent += bh
                 hn_t = hn[t]
-                hn_t[...] = recurrent[:, 2 * H :]
+                np.add(recurrent[:, 2 * H :], bh_n, out=hn_t)  # h_{t-1} @ Wh_n + bh_n
                 rz += recurrent[:, : 2 * H]
                 if per_step:
                     _check_pre_activation("the pre-activation of the gates r and z", rz, t)
@@ -479,7 +483,6 @@ def _recur(
             else:
                 recurrent_rz = recurrent[:, : 2 * H]
                 np.matmul(h_prev, Wh_rz, out=recurrent_rz)
-                recurrent_rz += bh_rz
                 rz += recurrent_rz
                 if per_step:
                     _check_pre_activation("the pre-activation of the gates r and z", rz, t)
@@ -488,7 +491,6 @@ def _recur(
                 recurrent_n = recurrent[:, 2 * H :]
                 np.matmul(rh, Wh_n, out=recurrent_n)
                 n += recurrent_n
-                n += bh_n
             if per_step:
                 _check_pre_activation("the pre-activation of the candidate n", n, t)
             np.tanh(n, out=n)
