@@ -14,6 +14,7 @@ the GRU, both conventions; a sigmoid 0.1% too large in each core's forward fails
 
 from __future__ import annotations
 
+import functools
 import types
 from typing import Any
 
@@ -122,7 +123,11 @@ def test_an_unknown_oracle_is_named() -> None:
 def cell_rows(name: str) -> list[Planned]:
     """The report's LSTM and GRU rows against oracle ``name`` that count (no known difference):
     the first of each cell, convention and dtype, so that each oracle is asked in every one."""
-    oracle = installed(name)
+    return _cell_rows(installed(name), name)
+
+
+@functools.cache  # planning runs every case of the report: once per oracle, for three tests
+def _cell_rows(oracle: types.ModuleType, name: str) -> list[Planned]:
     rows: dict[tuple[str, str], Planned] = {}
     for row in plan.plan({name: oracle}):
         if row.against == name and row.known_difference is None:
