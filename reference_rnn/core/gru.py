@@ -92,6 +92,10 @@ __all__ = [
 #: The gradients the backward functions return, in order: dx, dh0 (or dprev_h), dWx, dWh, db, dbh.
 Grads = tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]
 
+#: The backward pass computes its gradient-free factors in blocks of steps of about this many
+#: bytes of da (see _backward_loop): still in a core's cache when the steps read them.
+_BLOCK_BYTES = 1 << 20
+
 
 @dataclass(frozen=True, eq=False)
 class GRUCache:
@@ -577,33 +581,39 @@ def _backward_loop(dh: FloatArray, cache: GRUCache) -> Grads:
     Wh_rz_T, Wh_n_T = Wh_T[: 2 * H], Wh_T[2 * H :]
 
     da = np.empty((T, N, 3 * H), dtype=dtype)  # dL/d the input side's pre-activations r, z, n
-    # Before the loop, the factors of da that need no gradient, for every step at once (see
-    # _factors); the loop then multiplies each by its gradient in place.
-    _factors(gates, h[:-1], hn, da)
     # reset_after: dL/d (h_{t-1} @ Wh_n + bh_n), da_n times r; the r, z parts are da's own
     dhn = None if hn is None else np.empty((T, N, H), dtype=dtype)
     g = np.zeros((N, H), dtype=dtype)  # dL/dh_t through step t + 1, zero after the last
     d = np.empty((N, H), dtype=dtype)  # scratch: d(r * h_{t-1}) (reset_after=False)
     back = np.empty((N, H), dtype=dtype)  # a product's share of dL/dh_{t-1}
-    for t in reversed(range(T)):
-        g += dh[t]
-        r, z = gates[t, :, :H], gates[t, :, H : 2 * H]
-        da_r, da_z, da_n = da[t, :, :H], da[t, :, H : 2 * H], da[t, :, 2 * H :]
-        da_n *= g  # g * (1 - z) * (1 - n**2)
-        da_z *= g  # g * (h_{t-1} - n) * z * (1 - z)
-        g *= z  # the state's direct path: dL/dh_{t-1} gets g * z
-        if dhn is not None:  # reset_after: da_r = da_n * hn * r (1 - r)
-            da_r *= da_n
-            dhn_t = dhn[t]
-            np.multiply(da_n, r, out=dhn_t)
-            np.matmul(dhn_t, Wh_n_T, out=back)
-        else:  # da_r = d(r * h_{t-1}) * h_{t-1} * r (1 - r)
-            np.matmul(da_n, Wh_n_T, out=d)
-            da_r *= d
-            np.multiply(d, r, out=back)
-        g += back
-        np.matmul(da[t, :, : 2 * H], Wh_rz_T, out=back)
-        g += back
+    # The steps run last to first in blocks of B: first the block's factors of da that need no
+    # gradient (see _factors), all at once while the block's gates are in cache; then each step
+    # multiplies them by its gradient in place. One block of da fills about _BLOCK_BYTES.
+    B = max(1, _BLOCK_BYTES // (N * 3 * H * da.itemsize))
+    for end in range(T, 0, -B):
+        start = max(0, end - B)
+        _factors(
+            gates[start:end], h[start:end], None if hn is None else hn[start:end], da[start:end]
+        )
+        for t in reversed(range(start, end)):
+            g += dh[t]
+            r, z = gates[t, :, :H], gates[t, :, H : 2 * H]
+            da_r, da_z, da_n = da[t, :, :H], da[t, :, H : 2 * H], da[t, :, 2 * H :]
+            da_n *= g  # g * (1 - z) * (1 - n**2)
+            da_z *= g  # g * (h_{t-1} - n) * z * (1 - z)
+            g *= z  # the state's direct path: dL/dh_{t-1} gets g * z
+            if dhn is not None:  # reset_after: da_r = da_n * hn * r (1 - r)
+                da_r *= da_n
+                dhn_t = dhn[t]
+                np.multiply(da_n, r, out=dhn_t)
+                np.matmul(dhn_t, Wh_n_T, out=back)
+            else:  # da_r = d(r * h_{t-1}) * h_{t-1} * r (1 - r)
+                np.matmul(da_n, Wh_n_T, out=d)
+                da_r *= d
+                np.multiply(d, r, out=back)
+            g += back
+            np.matmul(da[t, :, : 2 * H], Wh_rz_T, out=back)
+            g += back
     # Every step's gradients as rows: (T, N, .) -> (T * N, .).
     rows = T * N
     da_rows = da.reshape(rows, 3 * H)
@@ -624,9 +634,9 @@ def _backward_loop(dh: FloatArray, cache: GRUCache) -> Grads:
 
 
 def _factors(gates: FloatArray, h_prev: FloatArray, hn: FloatArray | None, out: FloatArray) -> None:
-    """The factors of dL/da that need no gradient, for every step, into ``out (T, N, 3H)``.
+    """The factors of dL/da that need no gradient, for a block of steps, into ``out (n, N, 3H)``.
 
-    From the gates ``[r z n] (T, N, 3H)``, ``h_{t-1} (T, N, H)`` and ``hn`` (reset_after) or None:
+    From the block's gates ``[r z n] (n, N, 3H)``, ``h_{t-1} (n, N, H)`` and ``hn`` (reset_after) or None:
     ``[r (1 - r) * hn, (h_{t-1} - n) * z (1 - z), (1 - z) * (1 - n**2)]``, with ``h_{t-1}`` in
     place of ``hn`` when reset_after is False (see ``_backward_loop``).
     """
@@ -638,7 +648,7 @@ def _factors(gates: FloatArray, h_prev: FloatArray, hn: FloatArray | None, out: 
     k_r *= h_prev if hn is None else hn
     np.subtract(1, z, out=k_n)
     np.multiply(z, k_n, out=k_z)
-    scratch = np.subtract(h_prev, n)  # (T, N, H), then 1 - n**2
+    scratch = np.subtract(h_prev, n)  # (n, N, H), then 1 - n**2
     k_z *= scratch
     np.multiply(n, n, out=scratch)
     np.subtract(1, scratch, out=scratch)
