@@ -589,7 +589,7 @@ def _backward_loop(dh: FloatArray, cache: GRUCache) -> Grads:
     # The steps run last to first in blocks of B: first the block's factors of da that need no
     # gradient (see _factors), all at once while the block's gates are in cache; then each step
     # multiplies them by its gradient in place. One block of da fills about _BLOCK_BYTES.
-    B = max(1, _BLOCK_BYTES // (N * 3 * H * da.itemsize))
+    B = max(1, _BLOCK_BYTES // max(1, N * 3 * H * da.itemsize))  # N or H may be 0
     for end in range(T, 0, -B):
         start = max(0, end - B)
         _factors(
