@@ -199,25 +199,25 @@ CELL_CASES: list[RNNCase] = [*LSTM_CASES, *GRU_CASES]
 FD_CELL_CASES = [
     RNNCase(
         "LSTM bidirectional, lengths",
-        {"input_size": 2, "hidden_size": 3, "cell": "LSTM", "bidirectional": True},
-        T=4,
-        lengths=(4, 1, 3),
+        {"input_size": 2, "hidden_size": 2, "cell": "LSTM", "bidirectional": True},
+        T=3,
+        lengths=(3, 1, 2),
     ),
     RNNCase(
         "LSTM unbatched, proj_size, no bias, 2 layers",
-        {"input_size": 2, "hidden_size": 3, "cell": "LSTM", "num_layers": 2, "proj_size": 2}
+        {"input_size": 2, "hidden_size": 2, "cell": "LSTM", "num_layers": 2, "proj_size": 1}
         | {"bias": False},
-        T=4,
+        T=3,
         unbatched=True,
         seed=1,
     ),
     *(
         RNNCase(
             f"GRU bidirectional, lengths, reset_after={reset_after}",
-            {"input_size": 2, "hidden_size": 3, "cell": "GRU", "reset_after": reset_after}
+            {"input_size": 2, "hidden_size": 2, "cell": "GRU", "reset_after": reset_after}
             | {"bidirectional": True},
-            T=4,
-            lengths=(4, 1, 3),
+            T=3,
+            lengths=(3, 1, 2),
             seed=2,
         )
         for reset_after in (True, False)
