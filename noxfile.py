@@ -75,6 +75,7 @@ ORACLE_FRAMEWORKS = {
         "tests/test_lstm_oracle_jax.py",
         "tests/test_gru_jax.py",
         "tests/test_gru_oracles.py",
+        "tests/test_gru_layouts.py",
     ],
     "keras": [
         "tests/test_oracle_keras.py",

@@ -4,7 +4,10 @@ Both run the same work: one layer, batch-first, identical weights, an upstream g
 step; ours is ``gru_forward`` then ``gru_backward`` (``reset_after=True``, torch's equations, and
 ``reset_after=False``), torch's is ``module(x, h0)`` then ``output.backward(G)``. They take turns in
 one process, each round starting with the other, and the result is the median of the per-round
-ratios ``ours / torch`` (below 1: ours is faster). A benchmark measures: nothing is enforced.
+ratios ``ours / torch`` (below 1: ours is faster). Both on the same threads: ``torch.set_num_threads``
+and, for NumPy's BLAS, threadpoolctl (without it NumPy's BLAS takes every core whatever
+``--threads`` says, and on a busy machine its spinning threads made ours 5x torch's on one
+thread). A benchmark measures: nothing is enforced.
 
 Usage, from the repository root::
 
@@ -22,6 +25,7 @@ import time
 
 import numpy as np
 import torch
+from threadpoolctl import threadpool_limits
 
 import reference_rnn as rr
 
@@ -111,14 +115,15 @@ def main():
         "| (N, T, D, H) | dtype | torch s | ours/torch reset_after | ours/torch reset_before |\n"
     )
     out.write("|---|---|---|---|---|\n")
-    for size in QUICK if args.quick else SIZES:
-        for dtype in ("float64", "float32"):
-            ratios, medians = measure(size, dtype, args.rounds)
-            out.write(
-                f"| {size} | {dtype} | {medians['torch']:.3f} | {ratios['after']:.2f} | "
-                f"{ratios['before']:.2f} |\n"
-            )
-            out.flush()
+    with threadpool_limits(limits=args.threads, user_api="blas"):
+        for size in QUICK if args.quick else SIZES:
+            for dtype in ("float64", "float32"):
+                ratios, medians = measure(size, dtype, args.rounds)
+                out.write(
+                    f"| {size} | {dtype} | {medians['torch']:.3f} | {ratios['after']:.2f} | "
+                    f"{ratios['before']:.2f} |\n"
+                )
+                out.flush()
 
 
 if __name__ == "__main__":

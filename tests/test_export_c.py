@@ -51,7 +51,8 @@ def test_the_c_example_passes_every_case_it_implements_and_its_planted_mistake_f
     assert lines[-2].startswith("float64: 30 passed, worst error ")
     assert "; float32: 30 passed, worst error " in lines[-2]
     assert lines[-1] == (
-        "0 failed; 22 rnn cases skipped (multi-layer torch layout, not implemented here)"
+        "0 failed; 22 rnn cases skipped (multi-layer torch layout, not implemented here); "
+        "50 lstm and gru cases skipped (other cells)"
     )
 
     planted = make("check-planted", export, tmp_path / "build")

@@ -158,7 +158,7 @@ def test_repeated_dtypes_are_written_once(tmp_path, capsys):
     assert "(float32)," in capsys.readouterr().out
     index = json.loads((tmp_path / "index.json").read_text(encoding="utf-8"))
     names = [entry["file"] for entry in index["cases"]]
-    assert len(names) == len(set(names)) == 41
+    assert len(names) == len(set(names)) == 66
     assert index["dtypes"] == ["float32"]
 
 

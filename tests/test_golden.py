@@ -53,6 +53,22 @@ def test_golden_cases_cover_the_options():
     assert has(lambda c: c.config.batch_first)
     assert has(lambda c: c.dtype == "float32")
     assert has(lambda c: not c.hx)
+    assert has(lambda c: c.config.cell == "LSTM" and c.config.proj_size > 0)
+    assert has(lambda c: c.config.cell == "LSTM" and c.lengths is not None)
+    assert {c.config.reset_after for c in GOLDEN_CASES if c.config.cell == "GRU"} == {True, False}
+
+
+@pytest.mark.parametrize("path", golden_paths(), ids=lambda path: path.stem)
+def test_a_fixture_torch_cannot_compute_holds_exact_arithmetic_and_says_so(path):
+    """torch computes every fixture but the GRU's with reset_after=False: those are mpmath's."""
+    case = load_case(path)
+    with np.load(path, allow_pickle=False) as data:
+        source = str(data["oracle"]) if "oracle" in data.files else "torch"
+    if case.config.reset_after:
+        assert source == "torch"
+    else:
+        assert source.startswith("exact arithmetic, mpmath ")
+        assert case.dtype == "float64"
 
 
 def test_a_fixture_whose_results_do_not_match_the_api_is_an_error(tmp_path):

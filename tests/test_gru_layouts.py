@@ -156,7 +156,7 @@ def test_the_flipped_update_gate_is_sigmoid_of_the_negated_pre_activation():
 @pytest.fixture(scope="module")
 def flax_and_jax():
     if importlib.util.find_spec("flax") is None:
-        pytest.skip("flax is not installed (not among the oracle extras)")
+        pytest.skip("flax is not installed (the jax oracle session installs it)")
     os.environ.setdefault("JAX_PLATFORMS", "cpu")
     import flax.linen
     import jax

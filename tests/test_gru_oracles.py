@@ -149,3 +149,15 @@ def test_a_planted_error_fails_every_case(name: str, planted: str, request) -> N
     for case in cases:
         error = oracle_error(case, oracle)
         assert error > 10 * TOLERANCE[case.dtype], f"{case.name} {case.dtype}: {error:.2e}"
+
+
+@pytest.mark.parametrize("name", ["torch", "exact"])
+def test_the_backward_in_blocks_of_one_step_agrees(name: str, monkeypatch) -> None:
+    """The backward's factors computed a step at a time (the block size of the largest layers)
+    give the same gradients as the oracle: both conventions by exact arithmetic."""
+    oracle = installed(name)
+    cases = supported(oracle)
+    monkeypatch.setattr(gru, "_BLOCK_BYTES", 1)
+    for case in cases[:6]:
+        error = oracle_error(case, oracle)
+        assert error <= TOLERANCE[case.dtype], f"{case.name} {case.dtype}: {error:.2e}"

@@ -120,13 +120,13 @@ REFERENCE_CASES = [
 def test_the_onnx_oracles_express_exactly_these_cases():
     names = {(case.name, case.dtype) for case in ORT_CASES}
     assert names == {
-        ("1 layer", "float32"),
-        ("1 layer, hx=None, no bias", "float32"),
-        ("2 layers bidirectional, lengths", "float32"),
+        ("LSTM 1 layer", "float32"),
+        ("LSTM 1 layer, hx=None, no bias", "float32"),
+        ("LSTM 2 layers bidirectional, lengths", "float32"),
     }
     assert {(case.name, case.dtype) for case in REFERENCE_CASES} == {
-        ("1 layer", "float64"),
-        ("1 layer, hx=None, no bias", "float64"),
+        ("LSTM 1 layer", "float64"),
+        ("LSTM 1 layer, hx=None, no bias", "float64"),
     }
 
 

@@ -21,9 +21,11 @@ from reference_rnn.verify.rows import Row, Verification
 from reference_rnn.verify.text import format_table
 
 # The counts docs/verification.md states for `verify` with torch installed.
-TORCH_CHECKS = 40 + 16  # parity, then training: 9 optimizers, 4 clippings, 2 TBPTT, 1 classifier
-FD_CHECKS = 6
-GOLDEN_CHECKS = 11  # ten fixtures and the sample's recorded states
+# parity: the Elman cell's 40, the LSTM's 16, the GRU's 14 (reset_after=True: torch computes no
+# other); then training: 9 optimizers, 4 clippings, 2 TBPTT, 1 classifier
+TORCH_CHECKS = 40 + 16 + 14 + 16
+FD_CHECKS = 6 + 4  # the Elman cell's, then the LSTM's 2 and the GRU's 2
+GOLDEN_CHECKS = 10 + 3 + 4 + 1  # the Elman cell's, the LSTM's, the GRU's, the sample's states
 STATISTICS_CHECKS = 4  # the random initializers' laws
 DEFINITION_CHECKS = 2  # orthogonality, seeds
 
@@ -230,11 +232,32 @@ def test_an_oracle_is_planned_only_for_the_cases_it_supports_and_its_reasons_are
     stub.unsupported = lambda problem: "no float32" if problem.dtype == "float32" else None
     stub.known_difference = lambda problem: "a reason" if problem.lengths is not None else None
     planned = [p for p in plan.plan({"stub": stub}) if p.against == "stub"]
-    float64 = [case for case in suite.PARITY_CASES if case.dtype == "float64"]
+    cases = [*suite.PARITY_CASES, *suite.CELL_CASES]
+    float64 = [case for case in cases if case.dtype == "float64"]
     assert [p.name for p in planned] == [case.name for case in float64]
     assert {p.dtype for p in planned} == {"float64"}
     with_lengths = {p.name for p in planned if p.known_difference == "a reason"}
     assert with_lengths == {
         "RNN lengths (unsorted)",
         "RNN lengths, 2 layers bidirectional relu",
+        "LSTM 2 layers bidirectional, lengths",
+        "LSTM 3 layers bidirectional, proj_size, lengths",
+        "LSTM 2 layers bidirectional, dropout masks, lengths",
+        "GRU lengths, 2 layers bidirectional, reset_after=True",
+        "GRU lengths, 2 layers bidirectional, reset_after=False",
     }
+
+
+def test_every_cell_and_convention_has_rows_in_both_dtypes_for_the_oracles_that_compute_it(
+    torch: ModuleType, report
+):
+    """The LSTM's and the GRU's rows: every case of each against torch where torch computes it,
+    and each against central differences."""
+    torch_rows = {(c.name, c.dtype) for c in report.checks if c.against == "torch"}
+    for case in suite.CELL_CASES:
+        computed = case.config.cell == "LSTM" or case.config.reset_after
+        assert ((case.name, case.dtype) in torch_rows) == computed, case.name
+    fd_rows = {c.name for c in report.checks if c.against == "finite differences"}
+    assert {case.name for case in suite.FD_CELL_CASES} <= fd_rows
+    gru = [case for case in suite.FD_CELL_CASES if case.config.cell == "GRU"]
+    assert {case.config.reset_after for case in gru} == {True, False}

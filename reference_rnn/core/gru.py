@@ -92,6 +92,10 @@ __all__ = [
 #: The gradients the backward functions return, in order: dx, dh0 (or dprev_h), dWx, dWh, db, dbh.
 Grads = tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]
 
+#: The backward pass computes its gradient-free factors in blocks of steps of about this many
+#: bytes of da (see _backward_loop): still in a core's cache when the steps read them.
+_BLOCK_BYTES = 1 << 20
+
 
 @dataclass(frozen=True, eq=False)
 class GRUCache:
@@ -458,18 +462,22 @@ def _recur(
     per_step = checks and not _bounded(h, gates, Wh, bh)
     # (H, 3H) -> the r and z columns, and n's, each C-contiguous for the products
     Wh_rz, Wh_n = np.ascontiguousarray(Wh[:, : 2 * H]), np.ascontiguousarray(Wh[:, 2 * H :])
-    bh_rz, bh_n = bh[: 2 * H], bh[2 * H :]
-    recurrent = np.empty((N, 3 * H), dtype=h.dtype)  # h_{t-1} @ Wh + bh, one buffer for every step
+    bh_n = bh[2 * H :]
+    recurrent = np.empty((N, 3 * H), dtype=h.dtype)  # h_{t-1} @ Wh, one buffer for every step
     rh = np.empty((N, H), dtype=h.dtype)  # r_t * h_{t-1} (reset_after=False), or r_t * hn_t
     with np.errstate(over="ignore", invalid="ignore"):
+        # The recurrent biases that no gate multiplies join the input projection, every step at
+        # once, after its check (an overflow here is then the pre-activation's, at its step): r's
+        # and z's, and n's too without reset_after. The loop adds the products alone.
+        folded = 2 * H if hn is not None else 3 * H
+        gates[:, :, :folded] += bh[:folded]
         for t in range(gates.shape[0]):
             h_prev, g = h[t], gates[t]
             rz, n = g[:, : 2 * H], g[:, 2 * H :]
             if hn is not None:  # reset_after
                 np.matmul(h_prev, Wh, out=recurrent)
-                recurrent += bh
                 hn_t = hn[t]
-                hn_t[...] = recurrent[:, 2 * H :]
+                np.add(recurrent[:, 2 * H :], bh_n, out=hn_t)  # h_{t-1} @ Wh_n + bh_n
                 rz += recurrent[:, : 2 * H]
                 if per_step:
                     _check_pre_activation("the pre-activation of the gates r and z", rz, t)
@@ -479,7 +487,6 @@ def _recur(
             else:
                 recurrent_rz = recurrent[:, : 2 * H]
                 np.matmul(h_prev, Wh_rz, out=recurrent_rz)
-                recurrent_rz += bh_rz
                 rz += recurrent_rz
                 if per_step:
                     _check_pre_activation("the pre-activation of the gates r and z", rz, t)
@@ -488,7 +495,6 @@ def _recur(
                 recurrent_n = recurrent[:, 2 * H :]
                 np.matmul(rh, Wh_n, out=recurrent_n)
                 n += recurrent_n
-                n += bh_n
             if per_step:
                 _check_pre_activation("the pre-activation of the candidate n", n, t)
             np.tanh(n, out=n)
@@ -578,42 +584,36 @@ def _backward_loop(dh: FloatArray, cache: GRUCache) -> Grads:
     # reset_after: dL/d (h_{t-1} @ Wh_n + bh_n), da_n times r; the r, z parts are da's own
     dhn = None if hn is None else np.empty((T, N, H), dtype=dtype)
     g = np.zeros((N, H), dtype=dtype)  # dL/dh_t through step t + 1, zero after the last
-    d = np.empty((N, H), dtype=dtype)  # scratch
+    d = np.empty((N, H), dtype=dtype)  # scratch: d(r * h_{t-1}) (reset_after=False)
     back = np.empty((N, H), dtype=dtype)  # a product's share of dL/dh_{t-1}
-    for t in reversed(range(T)):
-        g += dh[t]
-        h_prev = h[t]
-        r, z, n = gates[t, :, :H], gates[t, :, H : 2 * H], gates[t, :, 2 * H :]
-        da_r, da_z, da_n = da[t, :, :H], da[t, :, H : 2 * H], da[t, :, 2 * H :]
-        # da_n = g * (1 - z) * (1 - n**2)
-        np.multiply(n, n, out=da_n)
-        np.subtract(1, da_n, out=da_n)
-        np.subtract(1, z, out=d)
-        da_n *= d
-        da_n *= g
-        # da_z = g * (h_{t-1} - n) * z * (1 - z)
-        np.subtract(h_prev, n, out=da_z)
-        da_z *= g
-        da_z *= z
-        da_z *= d
-        # da_r = dr * r * (1 - r), dr from the candidate's recurrent term
-        np.subtract(1, r, out=d)
-        np.multiply(r, d, out=da_r)
-        g *= z  # the state's direct path: dL/dh_{t-1} gets g * z
-        if hn is not None and dhn is not None:  # reset_after
-            da_r *= da_n
-            da_r *= hn[t]
-            dhn_t = dhn[t]
-            np.multiply(da_n, r, out=dhn_t)
-            np.matmul(dhn_t, Wh_n_T, out=back)
-        else:
-            np.matmul(da_n, Wh_n_T, out=d)  # d(r * h_{t-1})
-            da_r *= d
-            da_r *= h_prev
-            np.multiply(d, r, out=back)
-        g += back
-        np.matmul(da[t, :, : 2 * H], Wh_rz_T, out=back)
-        g += back
+    # The steps run last to first in blocks of B: first the block's factors of da that need no
+    # gradient (see _factors), all at once while the block's gates are in cache; then each step
+    # multiplies them by its gradient in place. One block of da fills about _BLOCK_BYTES.
+    B = max(1, _BLOCK_BYTES // max(1, N * 3 * H * da.itemsize))  # N or H may be 0
+    for end in range(T, 0, -B):
+        start = max(0, end - B)
+        _factors(
+            gates[start:end], h[start:end], None if hn is None else hn[start:end], da[start:end]
+        )
+        for t in reversed(range(start, end)):
+            g += dh[t]
+            r, z = gates[t, :, :H], gates[t, :, H : 2 * H]
+            da_r, da_z, da_n = da[t, :, :H], da[t, :, H : 2 * H], da[t, :, 2 * H :]
+            da_n *= g  # g * (1 - z) * (1 - n**2)
+            da_z *= g  # g * (h_{t-1} - n) * z * (1 - z)
+            g *= z  # the state's direct path: dL/dh_{t-1} gets g * z
+            if dhn is not None:  # reset_after: da_r = da_n * hn * r (1 - r)
+                da_r *= da_n
+                dhn_t = dhn[t]
+                np.multiply(da_n, r, out=dhn_t)
+                np.matmul(dhn_t, Wh_n_T, out=back)
+            else:  # da_r = d(r * h_{t-1}) * h_{t-1} * r (1 - r)
+                np.matmul(da_n, Wh_n_T, out=d)
+                da_r *= d
+                np.multiply(d, r, out=back)
+            g += back
+            np.matmul(da[t, :, : 2 * H], Wh_rz_T, out=back)
+            g += back
     # Every step's gradients as rows: (T, N, .) -> (T * N, .).
     rows = T * N
     da_rows = da.reshape(rows, 3 * H)
@@ -631,6 +631,28 @@ def _backward_loop(dh: FloatArray, cache: GRUCache) -> Grads:
         rh = gates[:, :, :H] * h[:-1]  # r_t * h_{t-1}, (T, N, H)
         dWh[:, 2 * H :] = rh.reshape(rows, H).T @ da_rows[:, 2 * H :]
     return dx, g, dWx1[:D], dWh, dWx1[D], dbh
+
+
+def _factors(gates: FloatArray, h_prev: FloatArray, hn: FloatArray | None, out: FloatArray) -> None:
+    """The factors of dL/da that need no gradient, for a block of steps, into ``out (n, N, 3H)``.
+
+    From the block's gates ``[r z n] (n, N, 3H)``, ``h_{t-1} (n, N, H)`` and ``hn`` (reset_after) or None:
+    ``[r (1 - r) * hn, (h_{t-1} - n) * z (1 - z), (1 - z) * (1 - n**2)]``, with ``h_{t-1}`` in
+    place of ``hn`` when reset_after is False (see ``_backward_loop``).
+    """
+    H = h_prev.shape[2]
+    r, z, n = gates[..., :H], gates[..., H : 2 * H], gates[..., 2 * H :]
+    k_r, k_z, k_n = out[..., :H], out[..., H : 2 * H], out[..., 2 * H :]
+    np.subtract(1, r, out=k_r)
+    k_r *= r
+    k_r *= h_prev if hn is None else hn
+    np.subtract(1, z, out=k_n)
+    np.multiply(z, k_n, out=k_z)
+    scratch = np.subtract(h_prev, n)  # (n, N, H), then 1 - n**2
+    k_z *= scratch
+    np.multiply(n, n, out=scratch)
+    np.subtract(1, scratch, out=scratch)
+    k_n *= scratch
 
 
 def _check_cache(cache: object, *, step: bool) -> None:

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reference_rnn.core.measure import TOLERANCE
+from reference_rnn.export.gated import EQUATIONS
 from reference_rnn.export.npz import DESCR
 from reference_rnn.export.portable import KINDS, Portable
 
@@ -105,9 +106,129 @@ KIND_TEXT: dict[str, dict[str, Any]] = {
         },
     },
 }
+#: The gated cells' functional kinds: the Elman kinds' arrays, with the cell's gates and states.
+_GATED_ARRAYS = {
+    "lstm": {
+        "Wx": "input weights, x_t @ Wx, the gates i, f, g, o as blocks of H columns",
+        "Wh": "recurrent weights, h_{t-1} @ Wh (not transposed), gates as Wx's",
+        "b": "bias (one: torch's bias_ih + bias_hh), gates as Wx's",
+        "h0": "the initial hidden state",
+        "c0": "the initial cell state",
+        "dh": "dL/dh_t from above (step: dL/dnext_h)",
+        "dc": "dL/dc of the final cell state (step: dL/dnext_c)",
+        "h": "expected hidden states",
+        "c": "expected final cell state",
+        "dx": "expected dL/dx",
+        "dh0": "expected dL/dh0",
+        "dc0": "expected dL/dc0",
+        "dWx": "expected dL/dWx",
+        "dWh": "expected dL/dWh",
+        "db": "expected dL/db",
+    },
+    "gru": {
+        "Wx": "input weights, x_t @ Wx, the gates r, z, n as blocks of H columns",
+        "Wh": "recurrent weights, h_{t-1} @ Wh (not transposed), gates as Wx's",
+        "b": "input-side bias (torch's bias_ih)",
+        "bh": "recurrent-side bias (torch's bias_hh): inside r * (...) for n with reset_after",
+        "h0": "the initial hidden state",
+        "dh": "dL/dh_t from above (step: dL/dnext_h)",
+        "h": "expected hidden states",
+        "dx": "expected dL/dx",
+        "dh0": "expected dL/dh0",
+        "dWx": "expected dL/dWx",
+        "dWh": "expected dL/dWh",
+        "db": "expected dL/db",
+        "dbh": "expected dL/dbh",
+    },
+}
+_STATEFUL = {
+    "x1": "block 1's inputs",
+    "x2": "block 2's inputs",
+    "h1": "expected states of block 1",
+    "dx": "expected dL/dx2",
+    "dh0": "expected dL/d(the state block 2 started from)",
+}
+for _cell, _calls in (
+    (
+        "lstm",
+        (
+            (
+                "lstm_step_forward(x, prev_h, prev_c, Wx, Wh, b), lstm_step_backward(dnext_h, "
+                "dnext_c, cache)"
+            ),
+            "lstm_forward(x, h0, Wx, Wh, b, c0), lstm_backward(dh, dcT, cache)",
+        ),
+    ),
+    (
+        "gru",
+        (
+            (
+                "gru_step_forward(x, prev_h, Wx, Wh, b, bh, reset_after=config.reset_after), "
+                "gru_step_backward(dnext_h, cache)"
+            ),
+            (
+                "gru_forward(x, h0, Wx, Wh, b, bh, "
+                "reset_after=config.reset_after), gru_backward(dh, cache)"
+            ),
+        ),
+    ),
+):
+    _loss = "L = sum(h * dh)" + " + sum(c * dc)" * (_cell == "lstm")
+    KIND_TEXT[f"{_cell}-step"] = {
+        "calls": _calls[0],
+        "equations": f"one step of {EQUATIONS[_cell]}; {_loss}",
+        "arrays": _GATED_ARRAYS[_cell],
+    }
+    KIND_TEXT[f"{_cell}-sequence"] = {
+        "calls": _calls[1],
+        "equations": f"{EQUATIONS[_cell]}, for t = 0 .. T-1, batch-first; {_loss}",
+        "arrays": _GATED_ARRAYS[_cell],
+    }
+    KIND_TEXT[f"{_cell}-stateful"] = {
+        "calls": f"a layer that keeps its state: {_calls[1]} on x1, then on x2 from block 1's "
+        "last states; the backward of block 2 only",
+        "equations": f"{EQUATIONS[_cell]}; block 2 starts from block 1's last states; {_loss} "
+        "over block 2 only, and no gradient flows into block 1 (truncated BPTT)",
+        "arrays": _GATED_ARRAYS[_cell]
+        | _STATEFUL
+        | (
+            {
+                "c1": "expected final cell state of block 1",
+                "dc0": "expected dL/d(the cell state block 2 started from)",
+            }
+            if _cell == "lstm"
+            else {}
+        ),
+    }
+KIND_TEXT["lstm"] = {
+    "calls": "torch.nn.LSTM(D, H, **config)(input, (h_0, c_0)), lengths as for rnn",
+    "equations": "per layer and direction, torch's gate order i, f, g, o as blocks of H rows of "
+    "weight_ih (4H, D_l), weight_hh (4H, P), bias_ih, bias_hh (4H,): a = x_t @ weight_ih.T + "
+    "bias_ih + h_{t-1} @ weight_hh.T + bias_hh; c_t = f * c_{t-1} + i * g; h_t = o * tanh(c_t), "
+    "then h_t @ weight_hr.T (P, H) with proj_size = P; L = sum(output * grad_output) + "
+    "sum(h_n * grad_h_n) + sum(c_n * grad_c_n)",
+    "arrays": KIND_TEXT["rnn"]["arrays"]
+    | {
+        "c_0": "initial cell state, indexed as h_0, (L * K, N, H)",
+        "weight_hr_l{l}[_reverse]": "(P, H), only with config.proj_size = P: h is P wide",
+        "grad_c_n": "dL/d c_n",
+        "c_n": "expected last (valid) cell state of every layer and direction",
+        "grad_c_0": "expected dL/d c_0",
+    },
+}
+KIND_TEXT["gru"] = {
+    "calls": "torch.nn.GRU(D, H, **config)(input, h_0) when config.reset_after is true (its "
+    "default); reset_after=False has no torch module (ONNX GRU's linear_before_reset=0)",
+    "equations": "per layer and direction, torch's gate order r, z, n as blocks of H rows of "
+    "weight_ih (3H, D_l), weight_hh (3H, H), bias_ih, bias_hh (3H,); " + EQUATIONS["gru"] + "; "
+    "L = sum(output * grad_output) + sum(h_n * grad_h_n)",
+    "arrays": KIND_TEXT["rnn"]["arrays"],
+}
+
 RULES = {
     "loss": "the stored gradients are those of L = sum(h * dh) (rnn: sum(output * grad_output) "
-    "+ sum(h_n * grad_h_n)): the upstream gradients are inputs, so every gradient is tested",
+    "+ sum(h_n * grad_h_n); each kind's equations say its own): the upstream gradients are "
+    "inputs, so every gradient is tested",
     "error": "for every expected array e and your a: max|a - e| / max|e| (max|a - e| where e "
     "is all zero), computed in float64",
     "tolerance": "a case passes when the error of every expected array is at most its "

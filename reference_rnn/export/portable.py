@@ -8,7 +8,9 @@ Four kinds, each named after what it calls:
   ``TimeRNN(stateful=True)``): block 2 starts from block 1's last state, and its backward stops
   there (truncated BPTT);
 - ``rnn``: :class:`~reference_rnn.RNN` in ``torch.nn.RNN``'s layout and parameter names: layers,
-  directions, ``batch_first``, ``lengths``, no bias, unbatched input.
+  directions, ``batch_first``, ``lengths``, no bias, unbatched input;
+- the same four for the LSTM and the GRU, ``lstm-step`` ... ``lstm`` and ``gru-step`` ... ``gru``
+  (:mod:`~reference_rnn.export.gated`).
 
 The first three are tanh and relu each, from the checker's battery; the ``rnn`` cases are
 :data:`RNN_CASES`. Every input is drawn in float64 and rounded once to the case's dtype; the
@@ -19,7 +21,6 @@ its own float32 inputs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -28,18 +29,18 @@ from numpy.typing import NDArray
 from reference_rnn.checker.battery import KEYS, Case, battery, make_case
 from reference_rnn.core.config import RNNConfig
 from reference_rnn.core.functional import (
-    Nonlinearity,
     rnn_backward,
     rnn_forward,
     rnn_step_backward,
     rnn_step_forward,
 )
-from reference_rnn.core.validation import FloatArray
+from reference_rnn.export.case import Nonlinearity, Portable, rounded
+from reference_rnn.export.gated import GATED_KINDS, gated_cases
 from reference_rnn.layers.rnn import RNN
 
 __all__ = ["KINDS", "NONLINEARITIES", "RNN_CASES", "Portable", "portable_cases"]
 
-KINDS = ("step", "sequence", "stateful", "rnn")
+KINDS = ("step", "sequence", "stateful", "rnn", *GATED_KINDS)
 NONLINEARITIES: tuple[Nonlinearity, ...] = ("tanh", "relu")
 #: The battery's cases whose first step is a ``step`` case.
 STEP_SOURCES = ("sample", "one-step", "one-step-batch", "batch-h0")
@@ -102,34 +103,6 @@ for _layout in LAYOUTS.values():
     _layout |= {"db": "(H,)"}
 
 
-@dataclass(frozen=True, eq=False)
-class Portable:
-    """One case file: its arrays (inputs, then expected values) in the case's dtype.
-
-    ``lengths`` is int64 in any dtype. ``sizes``: N, T, D, H (and for ``stateful``, T1 and T2;
-    for ``rnn``, L and K); ``config``: the ``RNN``'s options (``rnn`` only).
-    """
-
-    name: str
-    kind: str
-    about: str
-    dtype: str
-    nonlinearity: Nonlinearity
-    inputs: dict[str, NDArray[Any]]
-    expected: dict[str, NDArray[Any]]
-    layouts: dict[str, str]
-    sizes: dict[str, int]
-    config: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def file(self) -> str:
-        return f"{self.name}.{self.dtype}.npz"
-
-    @property
-    def arrays(self) -> dict[str, NDArray[Any]]:
-        return self.inputs | self.expected
-
-
 def portable_cases(dtype: str, seed: int = 0) -> list[Portable]:
     """Every case in ``dtype`` (``"float64"`` or ``"float32"``), in the order of :data:`KINDS`."""
     cases = battery(dtype, seed=seed)
@@ -142,11 +115,7 @@ def portable_cases(dtype: str, seed: int = 0) -> list[Portable]:
         portable += [_sequence(case, nonlinearity) for case in cases]
     portable += [_stateful(two_blocks, nonlinearity, split=3) for nonlinearity in NONLINEARITIES]
     portable += [_rnn(dtype, seed, i, *spec) for i, spec in enumerate(RNN_CASES)]
-    return portable
-
-
-def _rounded(values: dict[str, FloatArray], dtype: str) -> dict[str, NDArray[Any]]:
-    return {key: np.asarray(value).astype(dtype) for key, value in values.items()}
+    return portable + gated_cases(dtype, seed)
 
 
 def _core_inputs(case: Case) -> dict[str, NDArray[Any]]:
@@ -168,7 +137,7 @@ def _step(case: Case, nonlinearity: Nonlinearity) -> Portable:
         dtype=case.dtype,
         nonlinearity=nonlinearity,
         inputs=inputs,
-        expected=_rounded(dict(zip(KEYS, (h, *grads), strict=True)), case.dtype),
+        expected=rounded(dict(zip(KEYS, (h, *grads), strict=True)), case.dtype),
         layouts=LAYOUTS["step"],
         sizes={"N": N, "D": D, "H": H},
     )
@@ -187,7 +156,7 @@ def _sequence(case: Case, nonlinearity: Nonlinearity) -> Portable:
         dtype=case.dtype,
         nonlinearity=nonlinearity,
         inputs=_core_inputs(case),
-        expected=_rounded(dict(zip(KEYS, (h, *grads), strict=True)), case.dtype),
+        expected=rounded(dict(zip(KEYS, (h, *grads), strict=True)), case.dtype),
         layouts=LAYOUTS["sequence"],
         sizes={"N": N, "T": T, "D": D, "H": H},
     )
@@ -210,9 +179,7 @@ def _stateful(case: Case, nonlinearity: Nonlinearity, split: int) -> Portable:
         dtype=case.dtype,
         nonlinearity=nonlinearity,
         inputs=inputs,
-        expected=_rounded(
-            {"h1": h1, "h": h, **dict(zip(KEYS[1:], grads, strict=True))}, case.dtype
-        ),
+        expected=rounded({"h1": h1, "h": h, **dict(zip(KEYS[1:], grads, strict=True))}, case.dtype),
         layouts=LAYOUTS["stateful"],
         sizes={"N": N, "T1": split, "T2": T - split, "D": D, "H": H},
     )
@@ -259,7 +226,7 @@ def _rnn(
         dtype=dtype,
         nonlinearity=config.nonlinearity,
         inputs=inputs,
-        expected=_rounded(values, dtype),
+        expected=rounded(values, dtype),
         layouts={key: layout[key] for key in (*inputs, *values)},
         sizes=({} if unbatched else {"N": N}) | {"T": T, "D": D, "H": H, "L": L, "K": K},
         config=config.options() | {"unbatched": unbatched},

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from reference_rnn.core.measure import TOLERANCE
+from reference_rnn.export.gated import EQUATIONS
 from reference_rnn.export.manifest import FORMAT_VERSION, RULES
 from reference_rnn.export.portable import KINDS, Portable, portable_cases
 
@@ -30,8 +31,8 @@ def readme(cases: Sequence[Portable], *, version: str, seed: int) -> bytes:
 
 Written by `python -m reference_rnn export` (reference_rnn {version}, seed {seed}, format version
 {FORMAT_VERSION}): {len(cases)} case files ({listed}). Each holds the inputs of one run of an
-Elman RNN and the reference's expected outputs and gradients, so that an implementation in any
-language can check itself against these files alone.
+Elman RNN, an LSTM or a GRU and the reference's expected outputs and gradients, so that an
+implementation in any language can check itself against these files alone.
 
 ## Layout
 
@@ -49,7 +50,7 @@ parameter names: time-major unless `batch_first`, `weight_ih_l0 (H, D)`, `h_0` a
 `layer * K + direction`, bidirectional outputs `[forward, reverse]` on the last axis, `lengths`
 with packed-sequence semantics).
 
-## Rules
+{_gated()}## Rules
 
 - Loss: {RULES["loss"]}.
 - Error: {RULES["error"]}.
@@ -74,6 +75,28 @@ here), `dx = da @ Wx.T`, `dh0 = da @ Wh.T`. An implementation passes this case w
 each of its `h`, `dx`, `dh0`, `dWx`, `dWh` and `db` is at most {TOLERANCE[example.dtype]:g}.
 """
     return text.encode("utf-8")
+
+
+def _gated() -> str:
+    """The section on the LSTM's and the GRU's kinds: their gate order and equations."""
+    return f"""## The LSTM and the GRU
+
+Each has the same four kinds, prefixed with its name: `lstm-step`, `lstm-sequence`,
+`lstm-stateful`, `lstm`, and `gru-step`, `gru-sequence`, `gru-stateful`, `gru`; their
+`nonlinearity` column is `tanh`, the cells' own. The gates are in torch's order, each a block of H
+columns of `Wx (D, G)`, `Wh (H, G)` and `b (G,)` in the functional kinds (G = 4H, 3H) and a block
+of H rows of torch's `weight_ih`, `weight_hh`, `bias_ih`, `bias_hh` in the layer kinds:
+
+- LSTM, gates **i, f, g, o**: {EQUATIONS["lstm"]}. One bias `b` (torch's `bias_ih + bias_hh`); the
+  initial and final cell states are `c0` and `c` (`c_0`, `c_n` in the layer kinds), and the loss
+  adds `sum(c * dc)` (`sum(c_n * grad_c_n)`). With `proj_size = P` (layer kinds, `config`),
+  `h_t = (o * tanh(c_t)) @ weight_hr.T`, `weight_hr (P, H)`, and h is P wide.
+- GRU, gates **r, z, n**, with two biases, `b` on the input side and `bh` on the recurrent side
+  (torch's `bias_ih`, `bias_hh`): {EQUATIONS["gru"]}. Every GRU case comes in both conventions,
+  named `-reset-after` and `-reset-before`, its `config` says `reset_after`; torch computes the
+  first only, ONNX's `GRU` the second by default (`linear_before_reset=0`).
+
+"""
 
 
 def _number(value: Any) -> str:

@@ -3,6 +3,9 @@
 ``golden/*.npz`` (in :func:`~reference_rnn.core.sample.fixtures_dir`) each hold one
 :class:`~reference_rnn.verify.cases.RNNCase`: its configuration, parameters, inputs and upstream
 gradients, torch's outputs and gradients, and the torch and NumPy versions that recorded them.
+The Elman cell's, the LSTM's and the GRU's (``lstm_*``, ``gru_*``); torch computes no GRU with
+``reset_after=False``, so those (``gru_reset_before_*``) hold exact arithmetic's results, rounded
+to float64, and say so in their ``oracle`` entry (absent: torch).
 Recording also adds torch's state sequence to the documented sample
 (:mod:`reference_rnn.core.sample`). Regenerate them with ``nox -s fixtures``
 (``python -m reference_rnn.verify.golden``, which needs torch).
@@ -32,6 +35,7 @@ from reference_rnn.core.measure import scaled_error
 from reference_rnn.core.sample import documented_sample, fixtures_dir
 from reference_rnn.core.validation import FloatArray
 from reference_rnn.oracles import Problem
+from reference_rnn.oracles import exact as exact_oracle
 from reference_rnn.oracles import torch as torch_oracle
 from reference_rnn.verify.cases import RNNCase, run_rnn
 
@@ -43,7 +47,8 @@ __all__ = [
     "record",
 ]
 
-_INPUTS = ("x", "hx", "lengths", "grad_output", "grad_h_n")  # the arrays of a Problem
+#: the arrays of a Problem (the last two an LSTM's)
+_INPUTS = ("x", "hx", "lengths", "grad_output", "grad_h_n", "cx", "grad_c_n")
 
 #: Evaluation mode only: a recorded dropout mask would tie the fixture to NumPy's random stream.
 GOLDEN_CASES = [
@@ -97,6 +102,52 @@ GOLDEN_CASES = [
         dtype="float32",
     ),
     RNNCase("l1_large_hidden", {"input_size": 16, "hidden_size": 64}, N=8, T=20, seed=7),
+    RNNCase(
+        "lstm_l2_bidirectional_lengths",
+        {"input_size": 3, "hidden_size": 4, "num_layers": 2, "bidirectional": True, "cell": "LSTM"},
+        lengths=(5, 2, 4),
+        seed=1,
+    ),
+    RNNCase(
+        "lstm_l3_proj_batch_first_float32",
+        {"input_size": 4, "hidden_size": 5, "num_layers": 3, "proj_size": 3, "cell": "LSTM"}
+        | {"batch_first": True},
+        dtype="float32",
+        seed=2,
+    ),
+    RNNCase(
+        "lstm_unbatched_no_bias",
+        {"input_size": 3, "hidden_size": 4, "bias": False, "cell": "LSTM"},
+        unbatched=True,
+        hx=False,
+        seed=3,
+    ),
+    RNNCase(
+        "gru_l2_bidirectional_lengths",
+        {"input_size": 3, "hidden_size": 4, "num_layers": 2, "bidirectional": True, "cell": "GRU"},
+        lengths=(5, 2, 4),
+        seed=4,
+    ),
+    RNNCase(
+        "gru_l1_batch_first_float32",
+        {"input_size": 4, "hidden_size": 5, "batch_first": True, "cell": "GRU"},
+        dtype="float32",
+        seed=5,
+    ),
+    RNNCase(
+        "gru_reset_before_l2_lengths",
+        {"input_size": 3, "hidden_size": 3, "num_layers": 2, "cell": "GRU", "reset_after": False},
+        lengths=(4, 1, 3),
+        T=4,
+        seed=6,
+    ),
+    RNNCase(
+        "gru_reset_before_bidirectional_no_bias",
+        {"input_size": 2, "hidden_size": 3, "bidirectional": True, "cell": "GRU"}
+        | {"reset_after": False, "bias": False},
+        T=4,
+        seed=7,
+    ),
 ]
 
 
@@ -149,6 +200,8 @@ def check_golden(path: Path) -> tuple[RNNCase, float, str]:
             lengths=None if "lengths" not in inputs else inputs["lengths"].astype(np.int64),
             grad_output=inputs["grad_output"],
             grad_h_n=inputs["grad_h_n"],
+            cx=inputs.get("cx"),
+            grad_c_n=inputs.get("grad_c_n"),
         )
     ours = run_rnn(case.rnn_for(problem), problem)
     if ours.keys() != expected.keys():
@@ -160,17 +213,23 @@ def check_golden(path: Path) -> tuple[RNNCase, float, str]:
 
 
 def record(directory: Path) -> list[Path]:
-    """Record every golden case and the sample's torch states into ``directory`` (needs torch)."""
+    """Record every golden case and the sample's torch states into ``directory`` (needs torch;
+    mpmath for the cases torch does not compute)."""
     versions = {"numpy_version": np.__version__, "torch_version": torch_oracle.version()}
     (directory / "golden").mkdir(parents=True, exist_ok=True)
     paths = [_record_sample_states(directory)]
     for case in GOLDEN_CASES:
         problem = case.problem()
-        expected = torch_oracle.run(problem)
+        source: dict[str, str] = {}
+        if torch_oracle.unsupported(problem) is None:
+            expected = torch_oracle.run(problem)
+        else:  # a GRU with reset_after=False
+            expected = exact_oracle.run(problem)
+            source = {"oracle": f"exact arithmetic, {exact_oracle.version()}"}
         inputs = {name: getattr(problem, name) for name in _INPUTS}
         arrays = {
             "config": np.array(json.dumps(_config(case))),
-            **{key: np.array(value) for key, value in versions.items()},
+            **{key: np.array(value) for key, value in (versions | source).items()},
             **{f"param.{name}": value for name, value in problem.params.items()},
             **{f"input.{name}": value for name, value in inputs.items() if value is not None},
             **{f"expected.{name}": value for name, value in expected.items()},

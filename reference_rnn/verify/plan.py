@@ -18,7 +18,13 @@ from reference_rnn.verify import training_rows
 from reference_rnn.verify.cases import CoreCase, RNNCase, finite_difference_error, oracle_error
 from reference_rnn.verify.golden import check_golden, golden_paths, load_case
 from reference_rnn.verify.rows import Planned, Row, Verification
-from reference_rnn.verify.suite import FD_CORE_CASES, FD_RNN_CASES, PARITY_CASES
+from reference_rnn.verify.suite import (
+    CELL_CASES,
+    FD_CELL_CASES,
+    FD_CORE_CASES,
+    FD_RNN_CASES,
+    PARITY_CASES,
+)
 
 #: Half a unit in the last place that the exercise prints.
 SAMPLE_TOLERANCE = 5e-9
@@ -64,9 +70,10 @@ def plan(available: dict[str, ModuleType]) -> Iterator[Planned]:
         _sample_states,
     )
     # the problem each oracle is given: with the dropout masks that our run draws
-    given = [case.run()[1] for case in PARITY_CASES] if available else []
+    cases = [*PARITY_CASES, *CELL_CASES]
+    given = [case.run()[1] for case in cases] if available else []
     for name, oracle in available.items():
-        for case, problem in zip(PARITY_CASES, given, strict=True):
+        for case, problem in zip(cases, given, strict=True):
             if oracle.unsupported(problem) is None:
                 yield Planned(
                     case.name,
@@ -80,7 +87,7 @@ def plan(available: dict[str, ModuleType]) -> Iterator[Planned]:
         yield Planned(
             core.name, "finite differences", "float64", FD_TOLERANCE, core.finite_difference_error
         )
-    for case in FD_RNN_CASES:
+    for case in [*FD_RNN_CASES, *FD_CELL_CASES]:
         yield Planned(
             case.name,
             "finite differences",
@@ -90,12 +97,12 @@ def plan(available: dict[str, ModuleType]) -> Iterator[Planned]:
         )
     for path in golden_paths():
         try:
-            dtype = load_case(path).dtype
-            tolerance = TOLERANCE[dtype]
+            case = load_case(path)
+            cell, dtype, tolerance = case.config.cell, case.dtype, TOLERANCE[case.dtype]
         except (ValueError, KeyError):  # the row fails with check_golden's reason
-            dtype, tolerance = "float64", TOLERANCE["float64"]
+            cell, dtype, tolerance = "RNN", "float64", TOLERANCE["float64"]
         yield Planned(
-            f"RNN {path.stem}", "golden fixture", dtype, tolerance, partial(_golden, path)
+            f"{cell} {path.stem}", "golden fixture", dtype, tolerance, partial(_golden, path)
         )
     yield from training_rows.planned(available)
 
@@ -174,5 +181,5 @@ def run(
         )
     if "exact" in available:
         peers = {name: available[name] for name in ACCURACY_PEERS if name in available}
-        report.accuracy = exact_accuracy(PARITY_CASES, peers)
+        report.accuracy = exact_accuracy([*PARITY_CASES, *CELL_CASES], peers)
     return report

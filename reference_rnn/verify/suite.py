@@ -3,6 +3,8 @@
 The functional core and ``SimpleRNN`` (:class:`~reference_rnn.verify.cases.CoreCase`) and
 ``RNN``'s options (:class:`~reference_rnn.verify.cases.RNNCase`), each in float64 and float32,
 are run against every installed oracle; a few of them in float64 against central differences.
+The LSTM's and the GRU's options (both reset conventions) likewise (:data:`CELL_CASES`,
+:data:`FD_CELL_CASES`), each against the oracles that compute it.
 """
 
 from __future__ import annotations
@@ -146,4 +148,78 @@ GRU_CASES = [
     for i, (label, options, shape) in enumerate(_GRU_CONFIGS)
     for reset_after in (True, False)
     for dtype in DTYPES
+]
+
+#: The LSTM's cases: every option of torch.nn.LSTM, 1-3 layers, both directions, both dtypes.
+_LSTM_CONFIGS: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
+    ("1 layer", {}, {}),
+    ("1 layer, hx=None, no bias", {"bias": False}, {"hx": False}),
+    (
+        "2 layers bidirectional, lengths",
+        {"num_layers": 2, "bidirectional": True},
+        {"lengths": (5, 2, 4)},
+    ),
+    (
+        "2 layers, proj_size, batch_first",
+        {"num_layers": 2, "proj_size": 2, "batch_first": True},
+        {},
+    ),
+    (
+        "3 layers bidirectional, proj_size, lengths",
+        {"num_layers": 3, "bidirectional": True, "proj_size": 3},
+        {"lengths": (3, 5), "N": 2, "T": 5},
+    ),
+    ("unbatched, proj_size, no bias", {"proj_size": 1, "bias": False}, {"unbatched": True}),
+    ("3 layers, dropout masks", {"num_layers": 3, "dropout": 0.5}, {"training": True, "N": 2}),
+    (
+        "2 layers bidirectional, dropout masks, lengths",
+        {"num_layers": 2, "bidirectional": True, "dropout": 0.4},
+        {"training": True, "lengths": (2, 4), "N": 2, "T": 4},
+    ),
+]
+
+LSTM_CASES = [
+    RNNCase(
+        f"LSTM {label}",
+        {"input_size": 3, "hidden_size": 4, "cell": "LSTM"} | options,
+        dtype=dtype,
+        seed=seed,
+        **call,
+    )
+    for seed, (label, options, call) in enumerate(_LSTM_CONFIGS)
+    for dtype in DTYPES
+]
+
+#: The gated cells' parity cases, run by the report against every oracle that computes each (an
+#: oracle's ``unsupported`` says which); the Elman cell's are :data:`PARITY_CASES`.
+CELL_CASES: list[RNNCase] = [*LSTM_CASES, *GRU_CASES]
+
+#: The gated cells' layers against central differences, float64, in evaluation mode: the options
+#: the oracles' rows cannot all reach (exact arithmetic's size limit) in a few small networks.
+FD_CELL_CASES = [
+    RNNCase(
+        "LSTM bidirectional, lengths",
+        {"input_size": 2, "hidden_size": 2, "cell": "LSTM", "bidirectional": True},
+        T=3,
+        lengths=(3, 1, 2),
+    ),
+    RNNCase(
+        "LSTM unbatched, proj_size, no bias, 2 layers",
+        {"input_size": 2, "hidden_size": 2, "cell": "LSTM", "num_layers": 2, "proj_size": 1}
+        | {"bias": False},
+        T=3,
+        unbatched=True,
+        seed=1,
+    ),
+    *(
+        RNNCase(
+            f"GRU bidirectional, lengths, reset_after={reset_after}",
+            {"input_size": 2, "hidden_size": 2, "cell": "GRU", "reset_after": reset_after}
+            | {"bidirectional": True},
+            T=3,
+            lengths=(3, 1, 2),
+            seed=2,
+        )
+        for reset_after in (True, False)
+    ),
 ]
