@@ -120,13 +120,13 @@ def swapped_gates(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def scaled_sigmoid(monkeypatch: pytest.MonkeyPatch) -> None:
-    right = gru._sigmoid
+    right = gru.sigmoid
 
     def planted(a: Any) -> None:
         right(a)
         a *= 1.001
 
-    monkeypatch.setattr(gru, "_sigmoid", planted)
+    monkeypatch.setattr(gru, "sigmoid", planted)
 
 
 @pytest.fixture
