@@ -3,9 +3,9 @@
 A cell's module (:mod:`~reference_rnn.core.elman` today) computes; this module holds the rest of
 the contract its functions keep, written once so that a new cell reuses it:
 
-- the caches are read-only down to their memory (:func:`sealed`), and a backward function takes
-  only a cache that one of its cell's forward functions made (:func:`register`,
-  :func:`check_cache`);
+- the caches are read-only down to their memory (:func:`sealed`), hold what every cell's holds
+  (:class:`CellCache`), and a backward function takes only a cache that one of its cell's forward
+  functions made (:func:`register`, :func:`check_cache`);
 - the shells of the step and sequence functions: ``x`` as one time-major step or a time-major
   view of a batch-first sequence (:func:`step_input`, :func:`sequence_input`), a sequence has at
   least one step (:func:`caller_shape`), ``Wx``'s rows match its features
@@ -30,6 +30,7 @@ from __future__ import annotations
 import math
 import weakref
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -44,6 +45,7 @@ from reference_rnn.core.validation import (
 )
 
 __all__ = [
+    "CellCache",
     "batch_first",
     "bias_trick",
     "caller_shape",
@@ -72,6 +74,35 @@ __all__ = [
 #: The backward passes work on blocks of steps of about this many bytes of dL/da: small enough
 #: to stay in a core's cache, large enough for efficient matrix products.
 _BLOCK_BYTES = 1 << 20
+
+
+@dataclass(frozen=True, eq=False)
+class CellCache:
+    """What every cell's backward pass needs from its forward pass; a cell's cache adds its own.
+
+    Attributes (all read-only)
+    --------------------------
+    x : (T, N, D) array
+        The inputs, time-major: a view of ``x1``.
+    x1 : (T, N, D + 1) array
+        ``x`` with a column of ones after its ``D`` features (the bias trick, :func:`bias_trick`).
+    h : (T + 1, N, .) array
+        ``h[0]`` is the initial (hidden) state, ``h[t + 1]`` the state after step ``t``.
+    Wx, Wh : (D, G), (., G) arrays
+        The weights the forward pass used; G is the width of the cell's pre-activations.
+    step : bool
+        True for the cache of the cell's step forward, False for its sequence functions'.
+
+    The arrays' memory is reachable only through read-only views. A backward function refuses a
+    cache that no forward function made (one built by hand or by ``dataclasses.replace``).
+    """
+
+    x: FloatArray
+    x1: FloatArray
+    h: FloatArray
+    Wx: FloatArray
+    Wh: FloatArray
+    step: bool
 
 
 def sealed(arr: FloatArray) -> FloatArray:

@@ -43,26 +43,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from reference_rnn.core.cell_common import (
-    batch_first,
-    caller_shape,
-    check_cache,
-    check_features,
-    initial_state,
-    non_finite,
-    register,
-    require_all_finite,
-    require_finite_results,
-    require_finite_steps,
-    require_finite_upstream,
-    sealed,
-    sealed_inputs,
-    sequence_input,
-    step_input,
-    steps_per_block,
-    upstream,
-    upstream_steps,
-)
+from reference_rnn.core import cell_common
 from reference_rnn.core.validation import (
     FloatArray,
     NonFiniteResultError,
@@ -89,34 +70,15 @@ __all__ = [
 
 
 @dataclass(frozen=True, eq=False)
-class RNNCache:
+class RNNCache(cell_common.CellCache):
     """What the backward pass needs from the forward pass; build it with a forward function.
 
-    Attributes (all read-only)
-    --------------------------
-    x : (T, N, D) array
-        The inputs, time-major: a view of ``x1``.
-    x1 : (T, N, D + 1) array
-        ``x`` with a column of ones after its ``D`` features (the bias trick, see ``_forward``).
-    h : (T + 1, N, H) array
-        ``h[0]`` is the initial state, ``h[t + 1]`` the state after step ``t``.
-    Wx, Wh : (D, H), (H, H) arrays
-        The weights the forward pass used.
-    nonlinearity : "tanh" or "relu"
-    step : bool
-        True for the cache of :func:`rnn_step_forward`, False for :func:`rnn_forward`.
-
-    The arrays' memory is reachable only through read-only views. A backward function refuses a
-    cache that no forward function made (one built by hand or by ``dataclasses.replace``).
+    The attributes of :class:`~reference_rnn.core.cell_common.CellCache` (read-only, ``h (T + 1,
+    N, H)``, ``Wx (D, H)``, ``Wh (H, H)``; ``step`` for :func:`rnn_step_forward`'s), and
+    ``nonlinearity``, "tanh" or "relu".
     """
 
-    x: FloatArray
-    x1: FloatArray
-    h: FloatArray
-    Wx: FloatArray
-    Wh: FloatArray
     nonlinearity: Nonlinearity
-    step: bool
 
 
 def rnn_step_forward(
@@ -148,7 +110,7 @@ def rnn_step_forward(
     cache : RNNCache, for :func:`rnn_step_backward`
     """
     cache = _forward(
-        step_input(x),
+        cell_common.step_input(x),
         prev_h,
         Wx,
         Wh,
@@ -178,7 +140,7 @@ def rnn_step_backward(
     dx : (N, D), dprev_h : (N, H), dWx : (D, H), dWh : (H, H), db : (H,)
     """
     _check_cache(cache, step=True)
-    dh = upstream("dnext_h", dnext_h, cache.h.shape[1:], "the shape of next_h")
+    dh = cell_common.upstream("dnext_h", dnext_h, cache.h.shape[1:], "the shape of next_h")
     # (N, H) -> (1, N, H): one time-major step.
     dx, dprev_h, dWx, dWh, db = _backward(
         dh[None], cache, "dnext_h", check_finite=check_finite, check_results=check_finite
@@ -258,7 +220,7 @@ def forward_sequence(
     results alone, for a caller that has checked the arguments itself.
     """
     cache = _forward(
-        sequence_input(x),  # (N, T, D) -> (T, N, D): a view; _forward copies it
+        cell_common.sequence_input(x),  # (N, T, D) -> (T, N, D): a view; _forward copies it
         h0,
         Wx,
         Wh,
@@ -269,7 +231,7 @@ def forward_sequence(
         step=False,
         check_results=check_results,
     )
-    return batch_first(cache.h), cache
+    return cell_common.batch_first(cache.h), cache
 
 
 def backward_sequence(
@@ -286,7 +248,9 @@ def backward_sequence(
     """
     _check_cache(cache, step=False)
     dx, dh0, dWx, dWh, db = _backward(
-        upstream_steps(dh_name, dh, cache.h, "the shape of h"),  # (N, T, H) -> (T, N, H)
+        cell_common.upstream_steps(
+            dh_name, dh, cache.h, "the shape of h"
+        ),  # (N, T, H) -> (T, N, H)
         cache,
         dh_name,
         check_finite=check_finite,
@@ -310,12 +274,12 @@ def _arguments(
     Their finiteness is checked on the cache's copies (``_forward``).
     """
     N = x.shape[1]
-    caller_shape(x, step)  # T >= 1, checked before the weights
+    cell_common.caller_shape(x, step)  # T >= 1, checked before the weights
     Wx_arr, Wh_arr, b_arr = check_weights(Wx, Wh, b)
-    check_features(Wx_arr, x, step)
+    cell_common.check_features(Wx_arr, x, step)
     H = Wx_arr.shape[1]
     why = f"N = {N} from x, H = {H} from Wx"
-    h0_arr = initial_state(h0_name, h0, (N, H), why, x, Wx_arr, Wh_arr, b_arr)
+    h0_arr = cell_common.initial_state(h0_name, h0, (N, H), why, x, Wx_arr, Wh_arr, b_arr)
     return Wx_arr, Wh_arr, b_arr, h0_arr
 
 
@@ -356,21 +320,21 @@ def _forward(
         if not math.isfinite(largest):
             if check_finite:
                 named = (("x", x), ("Wx", Wx_arr), ("Wh", Wh_arr), ("b", b_arr), (h0_name, h0_arr))
-                require_all_finite(named)
+                cell_common.require_all_finite(named)
             if tanh_checks:
-                require_finite_steps("the input projection x @ Wx + b", h[1:])
+                cell_common.require_finite_steps("the input projection x @ Wx + b", h[1:])
         per_step = tanh_checks and not _tanh_bounded(largest, H, dtype)
         _recur(h, Wh_copy, nonlinearity, per_step)
         if checks and nonlinearity == "relu":
-            require_finite_steps("the state", h[1:])
+            cell_common.require_finite_steps("the state", h[1:])
     cache = RNNCache(
-        **sealed_inputs(x1, Wx1),
-        h=sealed(h),
-        Wh=sealed(Wh_copy),
+        **cell_common.sealed_inputs(x1, Wx1),
+        h=cell_common.sealed(h),
+        Wh=cell_common.sealed(Wh_copy),
         nonlinearity=nonlinearity,
         step=step,
     )
-    register(cache)
+    cell_common.register(cache)
     return cache
 
 
@@ -428,7 +392,7 @@ def _recur(h: FloatArray, Wh: FloatArray, nonlinearity: Nonlinearity, per_step: 
         np.add(h_t, recurrent, out=h_t)
         if per_step and not np.isfinite(h_t).all():
             what = "the pre-activation x_t @ Wx + h_{t-1} @ Wh + b"
-            raise non_finite(what, h_t[None], t)
+            raise cell_common.non_finite(what, h_t[None], t)
         activation(h_t, out=h_t)
 
 
@@ -439,13 +403,13 @@ def _backward(
     # Entered once for the whole pass: overflow is checked below, or not at all.
     with np.errstate(over="ignore", invalid="ignore"):
         if check_finite:
-            require_finite_upstream(((dh_name, dh),))
+            cell_common.require_finite_upstream(((dh_name, dh),))
         dx, grads, (dh0, dWx1, dWh) = _backward_loop(dh, cache)
         D = dx.shape[2]
         dWx, db = dWx1[:D], dWx1[D]
         if check_results:  # one pass over all four gradients (grads); each named where one is bad
             named = (("dh0", dh0), ("dWx", dWx), ("dWh", dWh), ("db", db))
-            require_finite_results(dx, named, whole=grads)
+            cell_common.require_finite_results(dx, named, whole=grads)
     return dx, dh0, dWx, dWh, db
 
 
@@ -464,7 +428,7 @@ def _backward_loop(
     # the block's share of every weight gradient and its rows of dx are then one product each,
     # while da is still in cache. So da is never stored for all T steps, which would write N*T*H
     # numbers to memory and read them back three times.
-    B = steps_per_block(N * H * dtype.itemsize)
+    B = cell_common.steps_per_block(N * H * dtype.itemsize)
     da = np.empty((min(B, T), N, H), dtype=dtype)  # the current block's dL/da_t
     # [g | dWx1 | dWh]. g: dL/dh_t through step t + 1, zero after the last, and dh0 in the end.
     # dWx1: dWx, then db as its last row (the bias trick).
@@ -537,4 +501,4 @@ _LARGEST = {dtype.char: float(np.finfo(dtype).max) for dtype in map(np.dtype, "e
 
 
 def _check_cache(cache: object, *, step: bool) -> None:
-    check_cache(cache, RNNCache, step=step, made_by=("rnn_step_forward", "rnn_forward"))
+    cell_common.check_cache(cache, RNNCache, step=step, made_by=("rnn_step_forward", "rnn_forward"))

@@ -56,27 +56,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from reference_rnn.core.cell_common import (
-    batch_first,
-    bias_trick,
-    caller_shape,
-    check_cache,
-    check_features,
-    checked_projection,
-    initial_state,
-    non_finite,
-    register,
-    require_all_finite,
-    require_finite_results,
-    require_finite_upstream,
-    sealed,
-    sealed_inputs,
-    sequence_input,
-    sigmoid,
-    step_input,
-    upstream,
-    upstream_steps,
-)
+from reference_rnn.core import cell_common
 from reference_rnn.core.validation import (
     FloatArray,
     NonFiniteResultError,
@@ -102,41 +82,23 @@ Grads = tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray, FloatA
 
 
 @dataclass(frozen=True, eq=False)
-class GRUCache:
+class GRUCache(cell_common.CellCache):
     """What the backward pass needs from the forward pass; build it with a forward function.
 
-    Attributes (all read-only)
-    --------------------------
-    x : (T, N, D) array
-        The inputs, time-major: a view of ``x1``.
-    x1 : (T, N, D + 1) array
-        ``x`` with a column of ones after its ``D`` features (the bias trick, see ``_forward``).
-    h : (T + 1, N, H) array
-        ``h[0]`` is the initial state, ``h[t + 1]`` the state after step ``t``.
-    gates : (T, N, 3H) array
+    The attributes of :class:`~reference_rnn.core.cell_common.CellCache` (read-only, ``h (T + 1,
+    N, H)``, ``Wx (D, 3H)``, ``Wh (H, 3H)``; ``step`` for :func:`gru_step_forward`'s), and:
+
+    gates : (T, N, 3H) array, read-only
         ``r_t``, ``z_t`` and ``n_t`` side by side, after their nonlinearities.
-    hn : (T, N, H) array, or None
+    hn : (T, N, H) array, read-only, or None
         With ``reset_after``, the recurrent term the reset gate scales, ``h_{t-1} @ Wh_n + bh_n``;
         None otherwise (the backward pass then forms ``r_t * h_{t-1}`` from ``gates`` and ``h``).
-    Wx, Wh : (D, 3H), (H, 3H) arrays
-        The weights the forward pass used.
     reset_after : bool
-    step : bool
-        True for the cache of :func:`gru_step_forward`, False for :func:`gru_forward`.
-
-    The arrays' memory is reachable only through read-only views. A backward function refuses a
-    cache that no forward function made (one built by hand or by ``dataclasses.replace``).
     """
 
-    x: FloatArray
-    x1: FloatArray
-    h: FloatArray
     gates: FloatArray
     hn: FloatArray | None
-    Wx: FloatArray
-    Wh: FloatArray
     reset_after: bool
-    step: bool
 
 
 def gru_step_forward(
@@ -177,7 +139,7 @@ def gru_step_forward(
     cache : GRUCache, for :func:`gru_step_backward`
     """
     cache = _forward(
-        step_input(x),  # (N, D) -> (1, N, D): one time-major step
+        cell_common.step_input(x),  # (N, D) -> (1, N, D): one time-major step
         prev_h,
         Wx,
         Wh,
@@ -206,7 +168,7 @@ def gru_step_backward(dnext_h: object, cache: GRUCache, *, check_finite: bool = 
     dx : (N, D), dprev_h : (N, H), dWx : (D, 3H), dWh : (H, 3H), db : (3H,), dbh : (3H,)
     """
     _check_cache(cache, step=True)
-    dh = upstream("dnext_h", dnext_h, cache.h.shape[1:], "the shape of next_h")
+    dh = cell_common.upstream("dnext_h", dnext_h, cache.h.shape[1:], "the shape of next_h")
     # (N, H) -> (1, N, H): one time-major step.
     dx, *grads = _backward(
         dh[None], cache, "dnext_h", check_finite=check_finite, check_results=check_finite
@@ -287,7 +249,7 @@ def forward_sequence(
     results alone, for a caller that has checked the arguments itself.
     """
     cache = _forward(
-        sequence_input(x),  # (N, T, D) -> (T, N, D): a view; _forward copies it
+        cell_common.sequence_input(x),  # (N, T, D) -> (T, N, D): a view; _forward copies it
         h0,
         Wx,
         Wh,
@@ -299,7 +261,7 @@ def forward_sequence(
         step=False,
         check_results=check_results,
     )
-    return batch_first(cache.h), cache
+    return cell_common.batch_first(cache.h), cache
 
 
 def backward_sequence(
@@ -316,7 +278,9 @@ def backward_sequence(
     """
     _check_cache(cache, step=False)
     dx, *grads = _backward(
-        upstream_steps(dh_name, dh, cache.h, "the shape of h"),  # (N, T, H) -> (T, N, H)
+        cell_common.upstream_steps(
+            dh_name, dh, cache.h, "the shape of h"
+        ),  # (N, T, H) -> (T, N, H)
         cache,
         dh_name,
         check_finite=check_finite,
@@ -362,15 +326,15 @@ def _arguments(
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
     """``Wx``, ``Wh``, ``b``, ``bh`` and ``h0`` (zeros for None) checked, for ``x (T, N, D)``."""
     N = x.shape[1]
-    caller_shape(x, step)  # T >= 1, checked before the weights
+    cell_common.caller_shape(x, step)  # T >= 1, checked before the weights
     Wx_arr, Wh_arr, b_arr, bh_arr = _weights(Wx, Wh, b, bh)
-    check_features(Wx_arr, x, step)
+    cell_common.check_features(Wx_arr, x, step)
     H = Wh_arr.shape[0]
     why = f"N = {N} from x, H = {H} from Wx"
-    h0_arr = initial_state(h0_name, h0, (N, H), why, x, Wx_arr, Wh_arr, b_arr, bh_arr)
+    h0_arr = cell_common.initial_state(h0_name, h0, (N, H), why, x, Wx_arr, Wh_arr, b_arr, bh_arr)
     if check_finite:
         named = (("x", x), ("Wx", Wx_arr), ("Wh", Wh_arr), ("b", b_arr), ("bh", bh_arr))
-        require_all_finite((*named, (h0_name, h0_arr)))
+        cell_common.require_all_finite((*named, (h0_name, h0_arr)))
     return Wx_arr, Wh_arr, b_arr, bh_arr, h0_arr
 
 
@@ -397,7 +361,7 @@ def _forward(
     H = Wh_arr.shape[0]
     dtype = np.result_type(x, Wx_arr, Wh_arr, b_arr, bh_arr, h0_arr)
 
-    x1, Wx1 = bias_trick(x, Wx_arr, b_arr, dtype)
+    x1, Wx1 = cell_common.bias_trick(x, Wx_arr, b_arr, dtype)
     # Private copies, C-contiguous whatever the caller's layout (GRU passes torch's weight_hh.T).
     Wh_arr = np.array(Wh_arr, dtype=dtype, order="C")
     bh_arr = np.array(bh_arr, dtype=dtype)
@@ -412,15 +376,15 @@ def _forward(
     checks = check_finite if check_results is None else check_results
     _recur(h, gates, hn, Wh_arr, bh_arr, checks)
     cache = GRUCache(
-        **sealed_inputs(x1, Wx1),
-        h=sealed(h),
-        gates=sealed(gates),
-        hn=None if hn is None else sealed(hn),
-        Wh=sealed(Wh_arr),
+        **cell_common.sealed_inputs(x1, Wx1),
+        h=cell_common.sealed(h),
+        gates=cell_common.sealed(gates),
+        hn=None if hn is None else cell_common.sealed(hn),
+        Wh=cell_common.sealed(Wh_arr),
         reset_after=reset_after,
         step=step,
     )
-    register(cache)
+    cell_common.register(cache)
     return cache
 
 
@@ -455,7 +419,7 @@ def _recur(
                 rz += recurrent[:, : 2 * H]
                 if per_step:
                     _check_pre_activation("the pre-activation of the gates r and z", rz, t)
-                sigmoid(rz)
+                cell_common.sigmoid(rz)
                 np.multiply(rz[:, :H], hn_t, out=rh)  # r_t * (h_{t-1} @ Wh_n + bh_n)
                 n += rh
             else:
@@ -465,7 +429,7 @@ def _recur(
                 rz += recurrent_rz
                 if per_step:
                     _check_pre_activation("the pre-activation of the gates r and z", rz, t)
-                sigmoid(rz)
+                cell_common.sigmoid(rz)
                 np.multiply(rz[:, :H], h_prev, out=rh)  # r_t * h_{t-1}
                 recurrent_n = recurrent[:, 2 * H :]
                 np.matmul(rh, Wh_n, out=recurrent_n)
@@ -483,7 +447,7 @@ def _recur(
 
 def _check_pre_activation(what: str, a: FloatArray, t: int) -> None:
     if not np.isfinite(a).all():
-        raise non_finite(what, a[None], t)
+        raise cell_common.non_finite(what, a[None], t)
 
 
 def _bounded(h: FloatArray, gates: FloatArray, Wh: FloatArray, bh: FloatArray) -> bool:
@@ -496,7 +460,7 @@ def _bounded(h: FloatArray, gates: FloatArray, Wh: FloatArray, bh: FloatArray) -
     if not gates.size:
         return True
     H = h.shape[2]
-    projection = checked_projection(gates)
+    projection = cell_common.checked_projection(gates)
     m = max(1.0, float(np.abs(h[0]).max(initial=0)))
     recurrent = H * m * float(np.abs(Wh).max()) + float(np.abs(bh).max())
     # a longdouble's largest value is inf as a float: then a finite bound is always below it
@@ -509,12 +473,12 @@ def _backward(
     """The backward pass for a checked time-major ``dh (T, N, H)``; ``dx`` comes time-major."""
     with np.errstate(over="ignore", invalid="ignore"):  # checked below, or not at all
         if check_finite:
-            require_finite_upstream(((dh_name, dh),))
+            cell_common.require_finite_upstream(((dh_name, dh),))
         grads = _backward_loop(dh, cache)
         if check_results:
             dx, *rest = grads
             names = ("dh0", "dWx", "dWh", "db", "dbh")
-            require_finite_results(dx, tuple(zip(names, rest, strict=True)))
+            cell_common.require_finite_results(dx, tuple(zip(names, rest, strict=True)))
     return grads
 
 
@@ -605,4 +569,4 @@ def _backward_loop(dh: FloatArray, cache: GRUCache) -> Grads:
 
 
 def _check_cache(cache: object, *, step: bool) -> None:
-    check_cache(cache, GRUCache, step=step, made_by=("gru_step_forward", "gru_forward"))
+    cell_common.check_cache(cache, GRUCache, step=step, made_by=("gru_step_forward", "gru_forward"))

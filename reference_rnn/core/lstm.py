@@ -49,28 +49,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from reference_rnn.core.cell_common import (
-    batch_first,
-    bias_trick,
-    caller_shape,
-    check_cache,
-    check_features,
-    checked_projection,
-    initial_state,
-    non_finite,
-    register,
-    require_all_finite,
-    require_finite_results,
-    require_finite_upstream,
-    sealed,
-    sealed_inputs,
-    sequence_input,
-    sigmoid,
-    step_input,
-    steps_per_block,
-    upstream,
-    upstream_steps,
-)
+from reference_rnn.core import cell_common
 from reference_rnn.core.validation import (
     FloatArray,
     NonFiniteResultError,
@@ -101,44 +80,27 @@ Gradients = tuple[
 
 
 @dataclass(frozen=True, eq=False)
-class LSTMCache:
+class LSTMCache(cell_common.CellCache):
     """What the backward pass needs from the forward pass; build it with a forward function.
 
-    Attributes (all read-only)
-    --------------------------
-    x : (T, N, D) array
-        The inputs, time-major: a view of ``x1``.
-    x1 : (T, N, D + 1) array
-        ``x`` with a column of ones after its ``D`` features (the bias trick, see ``_forward``).
-    h : (T + 1, N, P) array
-        ``h[0]`` is the initial hidden state, ``h[t + 1]`` the state after step ``t``.
+    The attributes of :class:`~reference_rnn.core.cell_common.CellCache` (read-only, the hidden
+    states ``h (T + 1, N, P)``, ``Wx (D, 4H)``, ``Wh (P, 4H)``; ``step`` for
+    :func:`lstm_step_forward`'s), and (read-only too):
+
     c : (T + 1, N, H) array
-        The same for the cell state.
+        ``c[0]`` is the initial cell state, ``c[t + 1]`` the cell state after step ``t``.
     gates : (T, N, 4H) array
         Step ``t``'s gates after their nonlinearities, ``[i f g o]``.
     tanh_c : (T, N, H) array
         ``tanh(c_t)`` of step ``t``.
-    Wx, Wh : (D, 4H), (P, 4H) arrays
-        The weights the forward pass used.
     Wr : (H, P) array or None
         The projection, or None without one (then P = H).
-    step : bool
-        True for the cache of :func:`lstm_step_forward`, False for the sequence functions.
-
-    The arrays' memory is reachable only through read-only views. A backward function refuses a
-    cache that no forward function made (one built by hand or by ``dataclasses.replace``).
     """
 
-    x: FloatArray
-    x1: FloatArray
-    h: FloatArray
     c: FloatArray
     gates: FloatArray
     tanh_c: FloatArray
-    Wx: FloatArray
-    Wh: FloatArray
     Wr: FloatArray | None
-    step: bool
 
 
 def lstm_step_forward(
@@ -170,7 +132,7 @@ def lstm_step_forward(
     cache : LSTMCache, for :func:`lstm_step_backward`
     """
     cache = _forward(
-        step_input(x),  # (N, D) -> (1, N, D): one time-major step
+        cell_common.step_input(x),  # (N, D) -> (1, N, D): one time-major step
         (prev_h, prev_c),
         (Wx, Wh, b, None),
         ("prev_h", "prev_c"),
@@ -197,8 +159,8 @@ def lstm_step_backward(
     dx : (N, D), dprev_h : (N, H), dprev_c : (N, H), dWx : (D, 4H), dWh : (H, 4H), db : (4H,)
     """
     _check_cache(cache, step=True)
-    dh = upstream("dnext_h", dnext_h, cache.h.shape[1:], "the shape of next_h")
-    dc = upstream("dnext_c", dnext_c, cache.c.shape[1:], "the shape of next_c")
+    dh = cell_common.upstream("dnext_h", dnext_h, cache.h.shape[1:], "the shape of next_h")
+    dc = cell_common.upstream("dnext_c", dnext_c, cache.c.shape[1:], "the shape of next_c")
     # (N, H) -> (1, N, H): one time-major step; dnext_c is the final cell state's gradient
     dx, dprev_h, dprev_c, dWx, dWh, db, _ = _backward(
         dh[None],
@@ -273,9 +235,13 @@ def lstm_backward(
     dx : (N, T, D), dh0 : (N, H), dc0 : (N, H), dWx : (D, 4H), dWh : (H, 4H), db : (4H,)
     """
     _check_cache(cache, step=False)
-    dcT_arr = None if dcT is None else upstream("dcT", dcT, cache.c.shape[1:], "the shape of cT")
+    dcT_arr = (
+        None
+        if dcT is None
+        else cell_common.upstream("dcT", dcT, cache.c.shape[1:], "the shape of cT")
+    )
     dx, dh0, dc0, dWx, dWh, db, _ = _backward(
-        upstream_steps("dh", dh, cache.h, "the shape of h"),
+        cell_common.upstream_steps("dh", dh, cache.h, "the shape of h"),
         None,
         dcT_arr,
         cache,
@@ -307,7 +273,7 @@ def forward_sequence(
     checked the arguments itself.
     """
     cache = _forward(
-        sequence_input(x),  # (N, T, D) -> (T, N, D): a view; _forward copies it
+        cell_common.sequence_input(x),  # (N, T, D) -> (T, N, D): a view; _forward copies it
         (h0, c0),
         (Wx, Wh, b, Wr),
         names,
@@ -315,7 +281,7 @@ def forward_sequence(
         step=False,
         check_results=check_results,
     )
-    return batch_first(cache.h), batch_first(cache.c), cache
+    return cell_common.batch_first(cache.h), cell_common.batch_first(cache.c), cache
 
 
 def backward_sequence(
@@ -335,8 +301,10 @@ def backward_sequence(
     ``check_finite``) checks the gradients alone.
     """
     _check_cache(cache, step=False)
-    dh_arr = upstream_steps(names[0], dh, cache.h, "the shape of h")
-    dc_arr = None if dc is None else upstream_steps(names[1], dc, cache.c, "the shape of c")
+    dh_arr = cell_common.upstream_steps(names[0], dh, cache.h, "the shape of h")
+    dc_arr = (
+        None if dc is None else cell_common.upstream_steps(names[1], dc, cache.c, "the shape of c")
+    )
     dx, *grads = _backward(
         dh_arr,
         dc_arr,
@@ -388,18 +356,20 @@ def _arguments(
     """``Wx``, ``Wh``, ``b``, ``Wr`` and the initial states (zeros for None) as checked arrays,
     for ``x (T, N, D)``."""
     N = x.shape[1]
-    caller_shape(x, step)  # T >= 1, checked before the weights
+    cell_common.caller_shape(x, step)  # T >= 1, checked before the weights
     Wx, Wh, b, Wr = _weights(*weights)
-    check_features(Wx, x, step)
+    cell_common.check_features(Wx, x, step)
     H, P = Wx.shape[1] // 4, Wh.shape[0]
     h0_name, c0_name = names
     given = [a for a in (x, Wx, Wh, b, Wr) if a is not None]
     width = f"P = {P} from Wr" if Wr is not None else f"H = {H} from Wx"
-    h0 = initial_state(h0_name, s0[0], (N, P), f"N = {N} from x, {width}", *given)
-    c0 = initial_state(c0_name, s0[1], (N, H), f"N = {N} from x, H = {H} from Wx", *given)
+    h0 = cell_common.initial_state(h0_name, s0[0], (N, P), f"N = {N} from x, {width}", *given)
+    c0 = cell_common.initial_state(
+        c0_name, s0[1], (N, H), f"N = {N} from x, H = {H} from Wx", *given
+    )
     if check_finite:
         named = [("x", x), ("Wx", Wx), ("Wh", Wh), ("b", b), (h0_name, h0), (c0_name, c0)]
-        require_all_finite(named + ([("Wr", Wr)] if Wr is not None else []))
+        cell_common.require_all_finite(named + ([("Wr", Wr)] if Wr is not None else []))
     return Wx, Wh, b, Wr, h0, c0
 
 
@@ -419,7 +389,7 @@ def _forward(
     H, P = Wx.shape[1] // 4, Wh.shape[0]
     dtype = np.result_type(*(a for a in (x, Wx, Wh, b, Wr) if a is not None), h0, c0)
 
-    x1, Wx1 = bias_trick(x, Wx, b, dtype)
+    x1, Wx1 = cell_common.bias_trick(x, Wx, b, dtype)
     # private copies, C-contiguous whatever the caller's layout (the layer passes torch's
     # weight_hh.T): OpenBLAS's small products run up to 2x slower with a transposed operand
     Wh = np.array(Wh, dtype=dtype, order="C")
@@ -436,16 +406,16 @@ def _forward(
         np.matmul(x1.reshape(T * N, D + 1), Wx1, out=gates.reshape(T * N, 4 * H))
     _recur(gates, h, c, tanh_c, Wh, Wr, check_finite if check_results is None else check_results)
     cache = LSTMCache(
-        **sealed_inputs(x1, Wx1),
-        h=sealed(h),
-        c=sealed(c),
-        gates=sealed(gates),
-        tanh_c=sealed(tanh_c),
-        Wh=sealed(Wh),
-        Wr=None if Wr is None else sealed(Wr),
+        **cell_common.sealed_inputs(x1, Wx1),
+        h=cell_common.sealed(h),
+        c=cell_common.sealed(c),
+        gates=cell_common.sealed(gates),
+        tanh_c=cell_common.sealed(tanh_c),
+        Wh=cell_common.sealed(Wh),
+        Wr=None if Wr is None else cell_common.sealed(Wr),
         step=step,
     )
-    register(cache)
+    cell_common.register(cache)
     return cache
 
 
@@ -475,10 +445,10 @@ def _recur(
             np.add(a, recurrent, out=a)
             if per_step and not np.isfinite(a).all():
                 what = "the gates' pre-activation x_t @ Wx + h_{t-1} @ Wh + b"
-                raise non_finite(what, a[None], t)
+                raise cell_common.non_finite(what, a[None], t)
             i_f, g, o = a[:, : 2 * H], a[:, 2 * H : 3 * H], a[:, 3 * H :]
-            sigmoid(i_f)
-            sigmoid(o)
+            cell_common.sigmoid(i_f)
+            cell_common.sigmoid(o)
             np.tanh(g, out=g)
             np.multiply(a[:, H : 2 * H], c[t], out=c[t + 1])  # f * c_{t-1}
             np.multiply(a[:, :H], g, out=ig)
@@ -491,7 +461,7 @@ def _recur(
                 np.matmul(m, Wr, out=h[t + 1])
                 if per_step and not np.isfinite(h[t + 1]).all():
                     what = "the projected state h_t = (o * tanh(c_t)) @ Wr"
-                    raise non_finite(what, h[t + 1][None], t)
+                    raise cell_common.non_finite(what, h[t + 1][None], t)
 
 
 def _bounded(gates: FloatArray, h0: FloatArray, Wh: FloatArray, Wr: FloatArray | None) -> bool:
@@ -506,7 +476,7 @@ def _bounded(gates: FloatArray, h0: FloatArray, Wh: FloatArray, Wr: FloatArray |
     """
     if not gates.size:
         return True
-    largest = checked_projection(gates)
+    largest = cell_common.checked_projection(gates)
     H, P = gates.shape[2] // 4, h0.shape[1]
     state = 1.0 if Wr is None else H * float(np.abs(Wr).max(initial=0))
     h_largest = max(state, float(np.abs(h0).max(initial=0)))
@@ -529,12 +499,14 @@ def _backward(
     ``dcT (N, H)`` or None; ``dx`` comes time-major."""
     with np.errstate(over="ignore", invalid="ignore"):  # checked below, or not at all
         if check_finite:
-            require_finite_upstream(((names[0], dh), (names[1], dc), (names[1], dcT)))
+            cell_common.require_finite_upstream(((names[0], dh), (names[1], dc), (names[1], dcT)))
         grads = _backward_loop(dh, dc, dcT, cache)
         if check_results:
             dx, dh0, dc0, dWx, dWh, db, dWr = grads
             named = (("dh0", dh0), ("dc0", dc0), ("dWx", dWx), ("dWh", dWh), ("db", db))
-            require_finite_results(dx, named + ((("dWr", dWr),) if dWr is not None else ()))
+            cell_common.require_finite_results(
+                dx, named + ((("dWr", dWr),) if dWr is not None else ())
+            )
     return grads
 
 
@@ -566,7 +538,7 @@ def _backward_loop(
     # factors that need no gradient are computed at once (``da`` holds them, then is overwritten
     # with dL/da step by step): [g * i', c_{t-1} * f', i * g', tanh(c_t) * o'] with s' = s (1 - s)
     # for a sigmoid gate and 1 - g**2 for g, and ``k = o * (1 - tanh(c_t)**2)``.
-    B = steps_per_block(N * 4 * H * dtype.itemsize)
+    B = cell_common.steps_per_block(N * 4 * H * dtype.itemsize)
     da = np.empty((min(B, T), N, 4 * H), dtype=dtype)
     k = np.empty((min(B, T), N, H), dtype=dtype)
     g_h = np.zeros((N, P), dtype=dtype)  # dL/dh_t through step t + 1: zero after the last
@@ -638,4 +610,6 @@ def _factors(
 
 
 def _check_cache(cache: object, *, step: bool) -> None:
-    check_cache(cache, LSTMCache, step=step, made_by=("lstm_step_forward", "lstm_forward"))
+    cell_common.check_cache(
+        cache, LSTMCache, step=step, made_by=("lstm_step_forward", "lstm_forward")
+    )
