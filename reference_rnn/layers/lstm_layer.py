@@ -39,7 +39,7 @@ from reference_rnn.core.validation import (
 from reference_rnn.layers.lstm_cell import LSTM_CELL
 from reference_rnn.layers.parameters import Parameters, checked_state_dict
 from reference_rnn.layers.stack import Cell
-from reference_rnn.layers.stack_layer import StackLayer, checked_dtype
+from reference_rnn.layers.stack_layer import StackLayer, checked_dtype, torch_options
 
 __all__ = ["LSTM", "LSTMCell"]
 
@@ -88,18 +88,7 @@ class LSTM(StackLayer[Pair]):
         dtype: DTypeLike = np.float64,
         seed: int | np.random.Generator | None = None,
     ) -> None:
-        options = {
-            "input_size": input_size,
-            "hidden_size": hidden_size,
-            "num_layers": num_layers,
-            "bias": bias,
-            "batch_first": batch_first,
-            "dropout": dropout,
-            "bidirectional": bidirectional,
-            "proj_size": proj_size,
-            "cell": "LSTM",
-        }
-        super().__init__(options, dtype=dtype, seed=seed)
+        super().__init__(torch_options(locals()) | {"cell": "LSTM"}, dtype=dtype, seed=seed)
 
     def forward(
         self, input: object, hx: object | None = None, lengths: object | None = None

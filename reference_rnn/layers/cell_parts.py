@@ -1,0 +1,98 @@
+"""What the cells' adapters share: torch's parameters to the core's weights, and back.
+
+A cell (:class:`~reference_rnn.layers.stack.Cell`) maps torch's ``weight_ih (G, D_l)``,
+``weight_hh (G, S)`` and two biases ``(G,)`` of one layer and direction onto its core's ``Wx =
+weight_ih.T``, ``Wh = weight_hh.T`` and biases, and the core's gradients back onto torch's names
+and layouts (G: the gates times the hidden size). The Elman cell and the LSTM's core take one
+bias, ``b = bias_ih + bias_hh``, whose gradient is both biases' gradient; the GRU's core takes the
+two apart. A cell of one state (``h``) runs its core's sequence functions as
+:func:`one_state_backward` says.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+from reference_rnn.core.config import RNNConfig
+from reference_rnn.core.validation import FloatArray
+from reference_rnn.layers.stack import CoreArrays, States
+
+__all__ = [
+    "core_weights",
+    "gradient_names",
+    "hidden_width",
+    "one_state_backward",
+    "torch_gradients",
+]
+
+
+def core_weights(
+    config: RNNConfig,
+    params: Mapping[str, FloatArray],
+    layer: int,
+    direction: int,
+    *,
+    summed: bool,
+) -> CoreArrays:
+    """``Wx (D_l, G)``, ``Wh (S, G)`` and the biases ``(G,)`` of one layer and direction.
+
+    ``summed``: one ``b = bias_ih + bias_hh``; otherwise ``b = bias_ih`` and ``bh = bias_hh``.
+    Zeros without bias.
+    """
+    w_ih, w_hh, b_ih, b_hh = config.param_names(layer, direction)
+    W_ih = params[w_ih]
+    if config.bias:
+        biases = (params[b_ih] + params[b_hh],) if summed else (params[b_ih], params[b_hh])
+    else:
+        zeros = np.zeros(config.gate_size, W_ih.dtype)
+        biases = (zeros,) if summed else (zeros, zeros)
+    return W_ih.T, params[w_hh].T, *biases
+
+
+def torch_gradients(
+    config: RNNConfig, layer: int, direction: int, dweights: CoreArrays
+) -> dict[str, FloatArray]:
+    """The core's ``dWx``, ``dWh`` and ``db`` (and ``dbh``, the biases apart) of one layer and
+    direction, named and laid out as torch's: without ``dbh``, ``db`` is both biases' gradient."""
+    dWx, dWh, db, *dbh = dweights
+    w_ih, w_hh, b_ih, b_hh = config.param_names(layer, direction)
+    grads = {w_ih: dWx.T, w_hh: dWh.T}
+    if config.bias:
+        grads |= {b_ih: db, b_hh: dbh[0] if dbh else db.copy()}
+    return grads
+
+
+def gradient_names(config: RNNConfig, layer: int, direction: int) -> dict[str, str]:
+    """The core's names of ``dWx``, ``dWh`` and ``db`` in its messages, as the layer says them."""
+    w_ih, w_hh, b_ih, _ = config.param_names(layer, direction)
+    return {
+        "the gradient dWx": f"the gradient of {w_ih}",
+        "the gradient dWh": f"the gradient of {w_hh}",
+        "the gradient db": f"the gradient of {b_ih}",
+    }
+
+
+def hidden_width(config: RNNConfig) -> tuple[int, ...]:
+    """The state widths of a cell whose one state is ``h (N, H)``."""
+    return (config.hidden_size,)
+
+
+def one_state_backward(
+    backward_sequence: Callable[..., tuple[FloatArray, ...]],
+) -> Callable[[States, Any], tuple[FloatArray, States, CoreArrays]]:
+    """A :attr:`~reference_rnn.layers.stack.Cell.backward` for a cell of one state, ``h``, on its
+    core's ``backward_sequence(dh, cache, dh_name, *, check_finite, check_results)`` returning
+    ``dx``, ``dh0`` and the weights' gradients: the driver checked the arguments, the core checks
+    its results only."""
+
+    def backward(g: States, cache: Any) -> tuple[FloatArray, States, CoreArrays]:
+        (g_h,) = g
+        dx, dh0, *dweights = backward_sequence(
+            g_h, cache, "grad_output", check_finite=False, check_results=True
+        )
+        return dx, (dh0,), tuple(dweights)
+
+    return backward
