@@ -53,6 +53,7 @@ __all__ = [
     "check_features",
     "checked_projection",
     "finite",
+    "gate_weights",
     "initial_state",
     "non_finite",
     "register",
@@ -178,6 +179,19 @@ def upstream_steps(name: str, value: object, states: FloatArray, why: str) -> Fl
     checked to ``(N, T, F)``, as a time-major view ``(T, N, F)``."""
     T, N, F = states.shape[0] - 1, states.shape[1], states.shape[2]
     return upstream(name, value, (N, T, F), why).transpose(1, 0, 2)
+
+
+def gate_weights(Wx: object, gates: int, uneven: str) -> tuple[FloatArray, int]:
+    """``Wx (D, gates * H)`` of a cell of several gates side by side as an array, and H.
+
+    ``uneven`` is the message where its columns are not a multiple of ``gates``, a format string
+    of ``shape`` and ``columns``.
+    """
+    Wx_arr = as_real_array("Wx", Wx)
+    check_ndim("Wx", Wx_arr, 2, f"(D, {gates}H)")
+    if Wx_arr.shape[1] % gates:
+        raise ValueError(uneven.format(shape=Wx_arr.shape, columns=Wx_arr.shape[1]))
+    return Wx_arr, Wx_arr.shape[1] // gates
 
 
 def check_features(Wx: FloatArray, x: FloatArray, step: bool) -> None:

@@ -62,7 +62,6 @@ from reference_rnn.core.validation import (
     NonFiniteResultError,
     as_real_array,
     check_flag,
-    check_ndim,
     check_shape,
 )
 
@@ -294,15 +293,11 @@ def _weights(
     Wx: object, Wh: object, b: object, bh: object
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
     """``Wx (D, 3H)``, ``Wh (H, 3H)``, ``b (3H,)`` and ``bh (3H,)`` as arrays; H comes from Wx."""
-    Wx_arr = as_real_array("Wx", Wx)
-    check_ndim("Wx", Wx_arr, 2, "(D, 3H)")
-    if Wx_arr.shape[1] % 3:
-        msg = (
-            f"Wx must have shape (D, 3H), the gates r, z, n side by side, got {Wx_arr.shape}: "
-            f"{Wx_arr.shape[1]} columns is not a multiple of 3"
-        )
-        raise ValueError(msg)
-    H = Wx_arr.shape[1] // 3
+    uneven = (
+        "Wx must have shape (D, 3H), the gates r, z, n side by side, got {shape}: "
+        "{columns} columns is not a multiple of 3"
+    )
+    Wx_arr, H = cell_common.gate_weights(Wx, 3, uneven)
     why = f"H = {H} from Wx"
     Wh_arr = as_real_array("Wh", Wh)
     check_shape("Wh", Wh_arr, (H, 3 * H), why)

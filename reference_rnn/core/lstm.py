@@ -321,15 +321,11 @@ def _weights(
     Wx: object, Wh: object, b: object, Wr: object | None
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray | None]:
     """``Wx (D, 4H)``, ``Wh (P, 4H)``, ``b (4H,)`` and ``Wr (H, P)`` or None, checked; H from Wx."""
-    Wx_arr = as_real_array("Wx", Wx)
-    check_ndim("Wx", Wx_arr, 2, "(D, 4H)")
-    if Wx_arr.shape[1] % 4:
-        msg = (
-            f"Wx must have 4H columns, the gates i, f, g, o of H units each, got shape "
-            f"{Wx_arr.shape}: {Wx_arr.shape[1]} is not a multiple of 4"
-        )
-        raise ValueError(msg)
-    H = Wx_arr.shape[1] // 4
+    uneven = (
+        "Wx must have 4H columns, the gates i, f, g, o of H units each, got shape {shape}: "
+        "{columns} is not a multiple of 4"
+    )
+    Wx_arr, H = cell_common.gate_weights(Wx, 4, uneven)
     P = H
     Wr_arr = None
     if Wr is not None:

@@ -6,7 +6,7 @@ weight_ih.T``, ``Wh = weight_hh.T`` and biases, and the core's gradients back on
 and layouts (G: the gates times the hidden size). The Elman cell and the LSTM's core take one
 bias, ``b = bias_ih + bias_hh``, whose gradient is both biases' gradient; the GRU's core takes the
 two apart. A cell of one state (``h``) runs its core's sequence functions as
-:func:`one_state_backward` says.
+:func:`one_state_forward` and :func:`one_state_backward` say.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ __all__ = [
     "gradient_names",
     "hidden_width",
     "one_state_backward",
+    "one_state_forward",
     "torch_gradients",
 ]
 
@@ -44,6 +45,7 @@ def core_weights(
     """
     w_ih, w_hh, b_ih, b_hh = config.param_names(layer, direction)
     W_ih = params[w_ih]
+    biases: CoreArrays
     if config.bias:
         biases = (params[b_ih] + params[b_hh],) if summed else (params[b_ih], params[b_hh])
     else:
@@ -78,6 +80,28 @@ def gradient_names(config: RNNConfig, layer: int, direction: int) -> dict[str, s
 def hidden_width(config: RNNConfig) -> tuple[int, ...]:
     """The state widths of a cell whose one state is ``h (N, H)``."""
     return (config.hidden_size,)
+
+
+def one_state_forward(
+    forward_sequence: Callable[..., tuple[FloatArray, Any]],
+    option: Callable[[RNNConfig], object],
+) -> Callable[[RNNConfig, FloatArray, States, CoreArrays], tuple[States, Any]]:
+    """A :attr:`~reference_rnn.layers.stack.Cell.forward` for a cell of one state, ``h``, on its
+    core's ``forward_sequence(x, h0, *weights, h0_name, option, *, check_finite, check_results)``
+    returning ``h`` and the cache; ``option`` reads the cell's option from the configuration
+    (the Elman cell's ``nonlinearity``). The driver checked the arguments: the core checks its
+    results only."""
+
+    def forward(
+        config: RNNConfig, x: FloatArray, s0: States, weights: CoreArrays
+    ) -> tuple[States, Any]:
+        (h0,) = s0
+        h, cache = forward_sequence(
+            x, h0, *weights, "hx", option(config), check_finite=False, check_results=True
+        )
+        return (h,), cache
+
+    return forward
 
 
 def one_state_backward(

@@ -10,31 +10,20 @@ its results only.
 from __future__ import annotations
 
 from functools import partial
+from operator import attrgetter
 
-from reference_rnn.core.config import RNNConfig
-from reference_rnn.core.elman import RNNCache, backward_sequence, forward_sequence
-from reference_rnn.core.validation import FloatArray
+from reference_rnn.core.elman import backward_sequence, forward_sequence
 from reference_rnn.layers.cell_parts import (
     core_weights,
     gradient_names,
     hidden_width,
     one_state_backward,
+    one_state_forward,
     torch_gradients,
 )
-from reference_rnn.layers.stack import Cell, CoreArrays, States
+from reference_rnn.layers.stack import Cell
 
 __all__ = ["ELMAN"]
-
-
-def _forward(
-    config: RNNConfig, x: FloatArray, s0: States, weights: CoreArrays
-) -> tuple[States, RNNCache]:
-    Wx, Wh, b = weights
-    (h0,) = s0
-    h, cache = forward_sequence(
-        x, h0, Wx, Wh, b, "hx", config.nonlinearity, check_finite=False, check_results=True
-    )
-    return (h,), cache
 
 
 #: ``torch.nn.RNN``'s cell, tanh or relu.
@@ -44,7 +33,7 @@ ELMAN = Cell(
     states=("h",),
     state_sizes=hidden_width,
     weights=partial(core_weights, summed=True),
-    forward=_forward,
+    forward=one_state_forward(forward_sequence, attrgetter("nonlinearity")),
     backward=one_state_backward(backward_sequence),
     gradients=torch_gradients,
     gradient_names=gradient_names,

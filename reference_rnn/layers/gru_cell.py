@@ -11,31 +11,21 @@ as the reset gate scales ``bias_hh``'s n part with ``reset_after``. Its one stat
 from __future__ import annotations
 
 from functools import partial
+from operator import attrgetter
 
 from reference_rnn.core.config import RNNConfig
-from reference_rnn.core.gru import GRUCache, backward_sequence, forward_sequence
-from reference_rnn.core.validation import FloatArray
+from reference_rnn.core.gru import backward_sequence, forward_sequence
 from reference_rnn.layers.cell_parts import (
     core_weights,
     gradient_names,
     hidden_width,
     one_state_backward,
+    one_state_forward,
     torch_gradients,
 )
-from reference_rnn.layers.stack import Cell, CoreArrays, States
+from reference_rnn.layers.stack import Cell
 
 __all__ = ["GRU_CELL"]
-
-
-def _forward(
-    config: RNNConfig, x: FloatArray, s0: States, weights: CoreArrays
-) -> tuple[States, GRUCache]:
-    Wx, Wh, b, bh = weights
-    (h0,) = s0
-    h, cache = forward_sequence(
-        x, h0, Wx, Wh, b, bh, "hx", config.reset_after, check_finite=False, check_results=True
-    )
-    return (h,), cache
 
 
 def _gradient_names(config: RNNConfig, layer: int, direction: int) -> dict[str, str]:
@@ -52,7 +42,7 @@ GRU_CELL = Cell(
     states=("h",),
     state_sizes=hidden_width,
     weights=partial(core_weights, summed=False),
-    forward=_forward,
+    forward=one_state_forward(forward_sequence, attrgetter("reset_after")),
     backward=one_state_backward(backward_sequence),
     gradients=torch_gradients,
     gradient_names=_gradient_names,

@@ -63,13 +63,9 @@ class LSTM(StackLayer[Pair]):
 
     Attributes
     ----------
-    grads : dict
-        The gradients of the last ``backward``, keyed and shaped as ``named_parameters()`` in torch.
-    dropout_masks : list of arrays
-        The masks the last forward multiplied into each layer's output but the last (training with
-        dropout > 0 only), in the layout of ``output``; values are 0 or 1 / (1 - dropout).
-    training : bool
-        Dropout is applied only while training (``train()``, the default, or ``eval()``).
+    grads, dropout_masks, training
+        As :class:`~reference_rnn.layers.rnn.RNN`'s: the gradients of the last ``backward`` with
+        torch's names, the masks of the last forward, and whether dropout is applied.
     """
 
     cell: ClassVar[Cell] = LSTM_CELL
@@ -101,11 +97,8 @@ class LSTM(StackLayer[Pair]):
         hx : (h_0, c_0), a tuple of array_likes (L * K, N, P) and (L * K, N, H) (unbatched
             (L * K, P) and (L * K, H)), or None (zeros)
         lengths : (N,) integers in [1, T], or None
-            The valid length of each sequence, in any order: exactly what
-            ``pack_padded_sequence(input, lengths, enforce_sorted=False)`` through torch's LSTM and
-            ``pad_packed_sequence(..., total_length=T)`` give. Outputs past a length are zero,
-            ``h_n`` and ``c_n`` hold each sequence's last valid states, and the reverse direction
-            starts at each sequence's last valid step.
+            As :meth:`~reference_rnn.layers.rnn.RNN.forward`'s (torch's packed sequences):
+            ``h_n`` and ``c_n`` hold each sequence's last valid states.
 
         Returns
         -------
