@@ -6,7 +6,8 @@ weight_ih.T``, ``Wh = weight_hh.T`` and biases, and the core's gradients back on
 and layouts (G: the gates times the hidden size). The Elman cell and the LSTM's core take one
 bias, ``b = bias_ih + bias_hh``, whose gradient is both biases' gradient; the GRU's core takes the
 two apart. A cell of one state (``h``) runs its core's sequence functions as
-:func:`one_state_forward` and :func:`one_state_backward` say.
+:func:`one_state_forward` and :func:`one_state_backward` say. The one-step cells (``GRUCell``,
+``LSTMCell``) check their parameters and input as :func:`checked_step_input` says.
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from typing import Any
 import numpy as np
 
 from reference_rnn.core.config import RNNConfig
-from reference_rnn.core.validation import FloatArray
+from reference_rnn.core.validation import FloatArray, as_real_array, require_finite
 from reference_rnn.layers.stack import CoreArrays, States
 
 __all__ = [
+    "checked_step_input",
     "core_weights",
     "gradient_names",
     "hidden_width",
@@ -120,3 +122,21 @@ def one_state_backward(
         return dx, (dh0,), tuple(dweights)
 
     return backward
+
+
+def checked_step_input(
+    params: Mapping[str, FloatArray], input: object, input_size: int, layout: str
+) -> FloatArray:
+    """A one-step cell's ``input``, ``(N, D)`` or ``(D,)`` unbatched, checked, finite; and its
+    parameters finite first (they are writable: an optimizer may have made them non-finite).
+
+    ``layout`` is the cell's words for the two shapes in its message.
+    """
+    for name, param in params.items():
+        require_finite(name, param)
+    x = as_real_array("input", input)
+    if x.ndim not in (1, 2) or x.shape[-1] != input_size:
+        msg = f"input must be {layout} D = input_size = {input_size}, got shape {x.shape}"
+        raise ValueError(msg)
+    require_finite("input", x)
+    return x

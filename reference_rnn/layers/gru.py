@@ -43,6 +43,7 @@ from reference_rnn.core.validation import (
     check_size,
     require_finite,
 )
+from reference_rnn.layers.cell_parts import checked_step_input
 from reference_rnn.layers.gru_cell import GRU_CELL
 from reference_rnn.layers.parameters import parameter_array
 from reference_rnn.layers.stack import Cell, read_only_view
@@ -186,16 +187,8 @@ class GRUCell:
     def forward(self, input: object, hx: object | None = None) -> FloatArray:
         """``h'`` after one step from ``hx`` (zeros for None) on ``input``; see the class."""
         self._last = None  # a failed call must not leave the previous forward behind
-        for name, param in self.params.items():
-            require_finite(name, param)  # writable: an optimizer may have made them non-finite
-        x = as_real_array("input", input)
-        if x.ndim not in (1, 2) or x.shape[-1] != self.input_size:
-            msg = (
-                f"input must be 2-D (N, D) or 1-D (D,) unbatched with D = input_size = "
-                f"{self.input_size}, got shape {x.shape}"
-            )
-            raise ValueError(msg)
-        require_finite("input", x)
+        layout = "2-D (N, D) or 1-D (D,) unbatched with"
+        x = checked_step_input(self.params, input, self.input_size, layout)
         unbatched = x.ndim == 1
         shape = (*x.shape[:-1], self.hidden_size)  # (N, H) or (H,)
         if hx is None:

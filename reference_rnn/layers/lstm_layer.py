@@ -36,6 +36,7 @@ from reference_rnn.core.validation import (
     check_shape,
     require_finite,
 )
+from reference_rnn.layers.cell_parts import checked_step_input
 from reference_rnn.layers.lstm_cell import LSTM_CELL
 from reference_rnn.layers.parameters import Parameters, checked_state_dict
 from reference_rnn.layers.stack import Cell
@@ -226,16 +227,8 @@ class LSTMCell:
         """``(h_1, c_1)``, each ``(N, H)`` (``(H,)`` unbatched), read-only, for ``input (N, D)``
         or ``(D,)`` and ``hx = (h_0, c_0)`` or None (zeros)."""
         self._last = None  # a failed call must not leave the previous forward behind
-        for name, param in self._params.items():
-            require_finite(name, param)
-        x = as_real_array("input", input)
-        if x.ndim not in (1, 2) or x.shape[-1] != self.input_size:
-            msg = (
-                f"input must be 2-D (N, D), or 1-D (D,) unbatched, with D = input_size = "
-                f"{self.input_size}, got shape {x.shape}"
-            )
-            raise ValueError(msg)
-        require_finite("input", x)
+        layout = "2-D (N, D), or 1-D (D,) unbatched, with"
+        x = checked_step_input(self._params, input, self.input_size, layout)
         shape = (*x.shape[:-1], self.hidden_size)  # of each state: (N, H), or (H,) unbatched
         why = f"for input of shape {x.shape} and hidden_size {self.hidden_size}"
         x = x.reshape(-1, 1, self.input_size)  # (N, D) or (D,) -> (N, 1, D): one step
