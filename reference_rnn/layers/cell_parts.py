@@ -5,29 +5,29 @@ A cell (:class:`~reference_rnn.layers.stack.Cell`) maps torch's ``weight_ih (G, 
 weight_ih.T``, ``Wh = weight_hh.T`` and biases, and the core's gradients back onto torch's names
 and layouts (G: the gates times the hidden size). The Elman cell and the LSTM's core take one
 bias, ``b = bias_ih + bias_hh``, whose gradient is both biases' gradient; the GRU's core takes the
-two apart. A cell of one state (``h``) runs its core's sequence functions as
-:func:`one_state_forward` and :func:`one_state_backward` say. The one-step cells (``GRUCell``,
+two apart. A cell of one state (``h``: the Elman cell, the GRU) is :func:`one_state_cell`. The one-step cells (``GRUCell``,
 ``LSTMCell``) check their parameters and input as :func:`checked_step_input` says.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from functools import partial
+from operator import attrgetter
+from types import ModuleType
 from typing import Any
 
 import numpy as np
 
-from reference_rnn.core.config import RNNConfig
+from reference_rnn.core.config import CellName, Mode, RNNConfig
 from reference_rnn.core.validation import FloatArray, as_real_array, require_finite
-from reference_rnn.layers.stack import CoreArrays, States
+from reference_rnn.layers.stack import Cell, CoreArrays, States
 
 __all__ = [
     "checked_step_input",
     "core_weights",
     "gradient_names",
-    "hidden_width",
-    "one_state_backward",
-    "one_state_forward",
+    "one_state_cell",
     "torch_gradients",
 ]
 
@@ -79,12 +79,43 @@ def gradient_names(config: RNNConfig, layer: int, direction: int) -> dict[str, s
     }
 
 
-def hidden_width(config: RNNConfig) -> tuple[int, ...]:
+def one_state_cell(
+    modes: tuple[Mode, ...],
+    torch_module: CellName,
+    core: ModuleType,
+    option: str,
+    *,
+    summed_bias: bool,
+    names: Callable[[RNNConfig, int, int], Mapping[str, str]] = gradient_names,
+) -> Cell:
+    """The :class:`~reference_rnn.layers.stack.Cell` of a cell whose one state is ``h (N, H)``.
+
+    ``core`` is its core module: ``forward_sequence(x, h0, *weights, h0_name, option, *,
+    check_finite, check_results)`` and ``backward_sequence(dh, cache, dh_name, *, check_finite,
+    check_results)`` returning ``dx``, ``dh0`` and the weights' gradients. ``option`` names the
+    configuration's field the core takes after the weights (the Elman cell's ``nonlinearity``);
+    ``summed_bias``: the core takes one bias (:func:`core_weights`); ``names``: the gradients'
+    names in messages, beyond :func:`gradient_names`'s.
+    """
+    return Cell(
+        modes=modes,
+        torch_module=torch_module,
+        states=("h",),
+        state_sizes=_hidden_width,
+        weights=partial(core_weights, summed=summed_bias),
+        forward=_one_state_forward(core.forward_sequence, attrgetter(option)),
+        backward=_one_state_backward(core.backward_sequence),
+        gradients=torch_gradients,
+        gradient_names=names,
+    )
+
+
+def _hidden_width(config: RNNConfig) -> tuple[int, ...]:
     """The state widths of a cell whose one state is ``h (N, H)``."""
     return (config.hidden_size,)
 
 
-def one_state_forward(
+def _one_state_forward(
     forward_sequence: Callable[..., tuple[FloatArray, Any]],
     option: Callable[[RNNConfig], object],
 ) -> Callable[[RNNConfig, FloatArray, States, CoreArrays], tuple[States, Any]]:
@@ -106,7 +137,7 @@ def one_state_forward(
     return forward
 
 
-def one_state_backward(
+def _one_state_backward(
     backward_sequence: Callable[..., tuple[FloatArray, ...]],
 ) -> Callable[[States, Any], tuple[FloatArray, States, CoreArrays]]:
     """A :attr:`~reference_rnn.layers.stack.Cell.backward` for a cell of one state, ``h``, on its

@@ -9,32 +9,11 @@ its results only.
 
 from __future__ import annotations
 
-from functools import partial
-from operator import attrgetter
-
-from reference_rnn.core.elman import backward_sequence, forward_sequence
-from reference_rnn.layers.cell_parts import (
-    core_weights,
-    gradient_names,
-    hidden_width,
-    one_state_backward,
-    one_state_forward,
-    torch_gradients,
-)
-from reference_rnn.layers.stack import Cell
+from reference_rnn.core import elman
+from reference_rnn.layers.cell_parts import one_state_cell
 
 __all__ = ["ELMAN"]
 
 
 #: ``torch.nn.RNN``'s cell, tanh or relu.
-ELMAN = Cell(
-    modes=("RNN_TANH", "RNN_RELU"),
-    torch_module="RNN",
-    states=("h",),
-    state_sizes=hidden_width,
-    weights=partial(core_weights, summed=True),
-    forward=one_state_forward(forward_sequence, attrgetter("nonlinearity")),
-    backward=one_state_backward(backward_sequence),
-    gradients=torch_gradients,
-    gradient_names=gradient_names,
-)
+ELMAN = one_state_cell(("RNN_TANH", "RNN_RELU"), "RNN", elman, "nonlinearity", summed_bias=True)

@@ -10,20 +10,9 @@ as the reset gate scales ``bias_hh``'s n part with ``reset_after``. Its one stat
 
 from __future__ import annotations
 
-from functools import partial
-from operator import attrgetter
-
+from reference_rnn.core import gru
 from reference_rnn.core.config import RNNConfig
-from reference_rnn.core.gru import backward_sequence, forward_sequence
-from reference_rnn.layers.cell_parts import (
-    core_weights,
-    gradient_names,
-    hidden_width,
-    one_state_backward,
-    one_state_forward,
-    torch_gradients,
-)
-from reference_rnn.layers.stack import Cell
+from reference_rnn.layers.cell_parts import gradient_names, one_state_cell
 
 __all__ = ["GRU_CELL"]
 
@@ -36,14 +25,6 @@ def _gradient_names(config: RNNConfig, layer: int, direction: int) -> dict[str, 
 
 
 #: ``torch.nn.GRU``'s cell, with either place of the reset gate (``config.reset_after``).
-GRU_CELL = Cell(
-    modes=("GRU",),
-    torch_module="GRU",
-    states=("h",),
-    state_sizes=hidden_width,
-    weights=partial(core_weights, summed=False),
-    forward=one_state_forward(forward_sequence, attrgetter("reset_after")),
-    backward=one_state_backward(backward_sequence),
-    gradients=torch_gradients,
-    gradient_names=_gradient_names,
+GRU_CELL = one_state_cell(
+    ("GRU",), "GRU", gru, "reset_after", summed_bias=False, names=_gradient_names
 )

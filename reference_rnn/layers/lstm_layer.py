@@ -112,22 +112,13 @@ class LSTM(StackLayer[Pair]):
     def backward(
         self, grad_output: object, grad_hx: object | None = None
     ) -> tuple[FloatArray, Pair]:
-        """Gradients for the last ``forward``.
+        """Gradients for the last ``forward``: ``grad_input`` (the shape of ``input``) and
+        ``(grad_h0, grad_c0)`` (the shapes of ``h_n`` and ``c_n``: the initial states' gradients,
+        also when hx was None); fills ``grads`` with the gradient of every parameter.
 
-        Parameters
-        ----------
-        grad_output : array_like in the shape of ``output``
-            ``dL/d output``.
-        grad_hx : (grad_h_n, grad_c_n), each array_like in the shape of ``h_n``, ``c_n`` or None
-            (zeros); or None (both zeros). ``dL/d h_n`` and ``dL/d c_n``.
-
-        Returns
-        -------
-        grad_input : the shape of ``input``
-        (grad_h0, grad_c0) : the shapes of ``h_n`` and ``c_n``; the gradients of the initial
-            states, also when hx was None
-
-        Fills ``grads`` with the gradient of every parameter.
+        ``grad_output`` is ``dL/d output`` in the shape of ``output``; ``grad_hx`` is ``(grad_h_n,
+        grad_c_n)``, ``dL/d h_n`` and ``dL/d c_n`` in their shapes or None (zeros), or None (both
+        zeros).
         """
         grad_input, (grad_h0, grad_c0) = self._backward_states(grad_output, grad_hx, "grad_hx")
         return grad_input, (grad_h0, grad_c0)
