@@ -109,16 +109,9 @@ def rnn_step_forward(
     next_h : (N, H) ndarray, read-only
     cache : RNNCache, for :func:`rnn_step_backward`
     """
+    x_step = cell_common.step_input(x)  # (N, D) -> (1, N, D): one time-major step
     cache = _forward(
-        cell_common.step_input(x),
-        prev_h,
-        Wx,
-        Wh,
-        b,
-        "prev_h",
-        nonlinearity,
-        check_finite=check_finite,
-        step=True,
+        x_step, prev_h, Wx, Wh, b, "prev_h", nonlinearity, check_finite=check_finite, step=True
     )
     return cache.h[1], cache
 
@@ -247,10 +240,9 @@ def backward_sequence(
     ``check_results`` (default: ``check_finite``) checks the gradients alone.
     """
     _check_cache(cache, step=False)
+    dh_steps = cell_common.upstream_steps(dh_name, dh, cache.h, "the shape of h")  # (T, N, H)
     dx, dh0, dWx, dWh, db = _backward(
-        cell_common.upstream_steps(
-            dh_name, dh, cache.h, "the shape of h"
-        ),  # (N, T, H) -> (T, N, H)
+        dh_steps,
         cache,
         dh_name,
         check_finite=check_finite,

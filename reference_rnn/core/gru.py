@@ -276,10 +276,9 @@ def backward_sequence(
     ``check_results`` (default: ``check_finite``) checks the gradients alone.
     """
     _check_cache(cache, step=False)
+    dh_steps = cell_common.upstream_steps(dh_name, dh, cache.h, "the shape of h")  # (T, N, H)
     dx, *grads = _backward(
-        cell_common.upstream_steps(
-            dh_name, dh, cache.h, "the shape of h"
-        ),  # (N, T, H) -> (T, N, H)
+        dh_steps,
         cache,
         dh_name,
         check_finite=check_finite,

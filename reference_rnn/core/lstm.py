@@ -302,9 +302,9 @@ def backward_sequence(
     """
     _check_cache(cache, step=False)
     dh_arr = cell_common.upstream_steps(names[0], dh, cache.h, "the shape of h")
-    dc_arr = (
-        None if dc is None else cell_common.upstream_steps(names[1], dc, cache.c, "the shape of c")
-    )
+    dc_arr: FloatArray | None = None
+    if dc is not None:
+        dc_arr = cell_common.upstream_steps(names[1], dc, cache.c, "the shape of c")
     dx, *grads = _backward(
         dh_arr,
         dc_arr,
