@@ -178,7 +178,9 @@ def upstream_steps(name: str, value: object, states: FloatArray, why: str) -> Fl
     """The batch-first upstream gradient of every step of the time-major ``states (T + 1, N, F)``,
     checked to ``(N, T, F)``, as a time-major view ``(T, N, F)``."""
     T, N, F = states.shape[0] - 1, states.shape[1], states.shape[2]
-    return upstream(name, value, (N, T, F), why).transpose(1, 0, 2)
+    arr = as_real_array(name, value)
+    check_shape(name, arr, (N, T, F), why)
+    return arr.transpose(1, 0, 2)
 
 
 def gate_weights(Wx: object, gates: int, uneven: str) -> tuple[FloatArray, int]:
@@ -208,11 +210,10 @@ def check_features(Wx: FloatArray, x: FloatArray, step: bool) -> None:
 def caller_shape(x: FloatArray, step: bool) -> tuple[int, ...]:
     """The shape of the time-major ``x (T, N, D)`` as the caller passed it; T is at least 1."""
     T, N, D = x.shape
-    x_shape = (N, D) if step else (N, T, D)
     if T == 0:
-        msg = f"x must have at least one time step, got shape {x_shape}"
+        msg = f"x must have at least one time step, got shape {(N, D) if step else (N, T, D)}"
         raise ValueError(msg)
-    return x_shape
+    return (N, D) if step else (N, T, D)
 
 
 def initial_state(
@@ -248,11 +249,11 @@ def bias_trick(
     return x1, Wx1
 
 
-def sealed_inputs(x1: FloatArray, Wx1: FloatArray) -> dict[str, FloatArray]:
+def sealed_inputs(x1: FloatArray, Wx1: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
     """A cache's ``x``, ``x1`` and ``Wx`` from the bias trick's ``x1`` and ``Wx1``, sealed."""
     D = Wx1.shape[0] - 1
     x1 = sealed(x1)
-    return {"x": x1[..., :D], "x1": x1, "Wx": sealed(Wx1)[:D]}
+    return x1[..., :D], x1, sealed(Wx1)[:D]
 
 
 def require_all_finite(named: Iterable[tuple[str, FloatArray]]) -> None:
@@ -268,12 +269,16 @@ def finite(*arrays: FloatArray) -> bool:
     alarm, which the caller's element-wise check then clears. Callers hold
     ``np.errstate(over="ignore", invalid="ignore")``: entering it costs as much as a small sum.
     """
-    return all(math.isfinite(float(a.sum())) for a in arrays)
+    for a in arrays:  # noqa: SIM110  (a loop, not all() of a generator: called a few times a step)
+        if not math.isfinite(float(a.sum())):
+            return False
+    return True
 
 
 def require_finite_steps(what: str, a: FloatArray) -> None:
     """No NaN or inf in the time-major ``a (T, N, F)``; otherwise an error at its first bad step."""
-    if not finite(a) and not np.isfinite(a).all():
+    # finite(a), inlined: this runs on every result of every call
+    if not math.isfinite(float(a.sum())) and not np.isfinite(a).all():
         bad = ~np.all(np.isfinite(a).reshape(a.shape[0], a.shape[1], -1), axis=2)  # (T, N)
         t = int(np.argmax(np.any(bad, axis=1)))
         raise non_finite(what, a[t : t + 1], t, row=int(np.argmax(bad[t])))
@@ -290,7 +295,7 @@ def checked_projection(projection: FloatArray) -> float:
     return largest
 
 
-def require_finite_upstream(named: Iterable[tuple[str, FloatArray | None]]) -> None:
+def require_finite_upstream(*named: tuple[str, FloatArray | None]) -> None:
     """No NaN or inf in the named upstream gradients (None: not given), the first bad one named.
 
     By their sums first (:func:`finite`): the caller holds ``np.errstate``.

@@ -319,8 +319,11 @@ def _forward(
         _recur(h, Wh_copy, nonlinearity, per_step)
         if checks and nonlinearity == "relu":
             cell_common.require_finite_steps("the state", h[1:])
+    sealed_x, sealed_x1, sealed_Wx = cell_common.sealed_inputs(x1, Wx1)
     cache = RNNCache(
-        **cell_common.sealed_inputs(x1, Wx1),
+        x=sealed_x,
+        x1=sealed_x1,
+        Wx=sealed_Wx,
         h=cell_common.sealed(h),
         Wh=cell_common.sealed(Wh_copy),
         nonlinearity=nonlinearity,
@@ -395,7 +398,7 @@ def _backward(
     # Entered once for the whole pass: overflow is checked below, or not at all.
     with np.errstate(over="ignore", invalid="ignore"):
         if check_finite:
-            cell_common.require_finite_upstream(((dh_name, dh),))
+            cell_common.require_finite_upstream((dh_name, dh))
         dx, grads, (dh0, dWx1, dWh) = _backward_loop(dh, cache)
         D = dx.shape[2]
         dWx, db = dWx1[:D], dWx1[D]

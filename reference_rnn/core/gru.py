@@ -369,8 +369,11 @@ def _forward(
         np.matmul(x1.reshape(T * N, D + 1), Wx1, out=gates.reshape(T * N, 3 * H))
     checks = check_finite if check_results is None else check_results
     _recur(h, gates, hn, Wh_arr, bh_arr, checks)
+    sealed_x, sealed_x1, sealed_Wx = cell_common.sealed_inputs(x1, Wx1)
     cache = GRUCache(
-        **cell_common.sealed_inputs(x1, Wx1),
+        x=sealed_x,
+        x1=sealed_x1,
+        Wx=sealed_Wx,
         h=cell_common.sealed(h),
         gates=cell_common.sealed(gates),
         hn=None if hn is None else cell_common.sealed(hn),
@@ -467,7 +470,7 @@ def _backward(
     """The backward pass for a checked time-major ``dh (T, N, H)``; ``dx`` comes time-major."""
     with np.errstate(over="ignore", invalid="ignore"):  # checked below, or not at all
         if check_finite:
-            cell_common.require_finite_upstream(((dh_name, dh),))
+            cell_common.require_finite_upstream((dh_name, dh))
         grads = _backward_loop(dh, cache)
         if check_results:
             dx, *rest = grads

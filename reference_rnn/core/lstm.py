@@ -401,8 +401,11 @@ def _forward(
     with np.errstate(over="ignore", invalid="ignore"):  # checked in _recur, or not at all
         np.matmul(x1.reshape(T * N, D + 1), Wx1, out=gates.reshape(T * N, 4 * H))
     _recur(gates, h, c, tanh_c, Wh, Wr, check_finite if check_results is None else check_results)
+    sealed_x, sealed_x1, sealed_Wx = cell_common.sealed_inputs(x1, Wx1)
     cache = LSTMCache(
-        **cell_common.sealed_inputs(x1, Wx1),
+        x=sealed_x,
+        x1=sealed_x1,
+        Wx=sealed_Wx,
         h=cell_common.sealed(h),
         c=cell_common.sealed(c),
         gates=cell_common.sealed(gates),
@@ -495,7 +498,7 @@ def _backward(
     ``dcT (N, H)`` or None; ``dx`` comes time-major."""
     with np.errstate(over="ignore", invalid="ignore"):  # checked below, or not at all
         if check_finite:
-            cell_common.require_finite_upstream(((names[0], dh), (names[1], dc), (names[1], dcT)))
+            cell_common.require_finite_upstream((names[0], dh), (names[1], dc), (names[1], dcT))
         grads = _backward_loop(dh, dc, dcT, cache)
         if check_results:
             dx, dh0, dc0, dWx, dWh, db, dWr = grads
