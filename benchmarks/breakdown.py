@@ -49,7 +49,7 @@ from bench import (
 )
 from threadpoolctl import threadpool_limits
 
-from reference_rnn.core.elman import _steps_per_block
+from reference_rnn.core.cell_common import steps_per_block
 
 NOT_SUMMED = ("core", "floor", "Python per step")
 
@@ -64,7 +64,7 @@ def parts(
     rng = np.random.default_rng(0)
     h = rng.uniform(-1, 1, (T + 1, N, H)).astype(dtype)
     x1 = np.ones((T, N, D + 1), dtype=dtype)
-    B = _steps_per_block(N, H, dtype)  # as the core has it
+    B = steps_per_block(N * H * dtype.itemsize)  # as the core has it
     da_block = rng.standard_normal((B, N, H)).astype(dtype)
     da_rows = rng.standard_normal((T * N, H)).astype(dtype)  # all steps' dL/da, as the floor has it
     dx = np.empty((T * N, D), dtype=dtype)

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import reference_rnn as rr
-from reference_rnn.core import elman as functional
+from reference_rnn.core import cell_common
 from reference_rnn.core.draw import draw_arrays
 from reference_rnn.core.measure import TOLERANCE, scaled_error
 
@@ -141,7 +141,7 @@ def test_backward_blocks_of_any_length_match_torch(
     """Blocks of one step, of 4 and of 5 steps (5, 5, 2), and one block for all 12 steps."""
     N, T, D, H = 4, 12, 6, 7
     a = make_args(N, T, D, H, seed=2)
-    monkeypatch.setattr(functional, "_BLOCK_BYTES", block_steps * N * H * 8)
+    monkeypatch.setattr(cell_common, "_BLOCK_BYTES", block_steps * N * H * 8)
     _, cache = rr.rnn_forward(a["x"], a["h0"], a["Wx"], a["Wh"], a["b"])
     grads = zip(["dx", "dh0", "dWx", "dWh", "db"], rr.rnn_backward(a["dh"], cache), strict=True)
     expected = torch_rnn(torch, **a, nonlinearity="tanh")

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from reference_rnn import oracles
-from reference_rnn.core import gru
+from reference_rnn.core import cell_common, gru
 from reference_rnn.core.measure import FD_TOLERANCE, TOLERANCE
 from reference_rnn.verify.cases import finite_difference_error, oracle_error
 from reference_rnn.verify.suite import GRU_CASES
@@ -120,13 +120,13 @@ def swapped_gates(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def scaled_sigmoid(monkeypatch: pytest.MonkeyPatch) -> None:
-    right = gru._sigmoid
+    right = cell_common.sigmoid
 
     def planted(a: Any) -> None:
         right(a)
         a *= 1.001
 
-    monkeypatch.setattr(gru, "_sigmoid", planted)
+    monkeypatch.setattr(cell_common, "sigmoid", planted)
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import reference_rnn as rr
-from reference_rnn.core import lstm
+from reference_rnn.core import cell_common, lstm
 from reference_rnn.core.measure import TOLERANCE, scaled_error
 from reference_rnn.core.validation import DTYPES
 
@@ -230,7 +230,7 @@ def test_backward_blocks_of_any_length_match_torch(
     """Blocks of one step, of 4 and of 5 steps (5, 5, 2), and one block for all 12 steps."""
     N, T, D, H = 4, 12, 6, 7
     a = make_args(N, T, D, H, P, seed=2)
-    monkeypatch.setattr(lstm, "_BLOCK_BYTES", block_steps * N * 4 * H * 8)
+    monkeypatch.setattr(cell_common, "_BLOCK_BYTES", block_steps * N * 4 * H * 8)
     *_, cache = _sequence_forward(a)
     grads = lstm.backward_sequence(a["dh"], a["dc"], cache, ("dh", "dc"), check_finite=True)
     expected = torch_lstm(torch, a, per_step_c=True)
@@ -380,5 +380,5 @@ def test_sigmoid_in_place_on_strided_columns(dtype, columns):
     wrong in float32 (the first fast version failed torch's H = 1 cases that way)."""
     a = np.linspace(-3, 3, 16, dtype=dtype).reshape(4, 4)
     expected = 1 / (1 + np.exp(-a[columns].astype(np.float64)))
-    lstm._sigmoid(a[columns])
+    cell_common.sigmoid(a[columns])
     np.testing.assert_allclose(a[columns], expected, rtol=1e-6)

@@ -43,37 +43,18 @@ from typing import Any, Literal
 
 import numpy as np
 
-from reference_rnn.core.cell_common import (
-    caller_shape,
-    check_cache,
-    finite,
-    initial_state,
-    non_finite,
-    register,
-    require_all_finite,
-    require_finite_gradients,
-    require_finite_steps,
-    sealed,
-)
+from reference_rnn.core import cell_common
 from reference_rnn.core.validation import (
     FloatArray,
     NonFiniteResultError,
-    as_real_array,
-    check_ndim,
     check_nonlinearity,
-    check_shape,
     check_weights,
-    require_finite,
 )
 
 Nonlinearity = Literal["tanh", "relu"]
 
 #: The largest step output (N * H numbers) whose product is np.dot's, not np.matmul's.
 _DOT_MAX_SIZE = 256
-
-#: The backward pass works on blocks of steps of about this many bytes of dL/da (see _backward):
-#: small enough to stay in a core's cache, large enough for efficient matrix products.
-_BLOCK_BYTES = 1 << 20
 
 __all__ = [
     "NonFiniteResultError",
@@ -89,34 +70,15 @@ __all__ = [
 
 
 @dataclass(frozen=True, eq=False)
-class RNNCache:
+class RNNCache(cell_common.CellCache):
     """What the backward pass needs from the forward pass; build it with a forward function.
 
-    Attributes (all read-only)
-    --------------------------
-    x : (T, N, D) array
-        The inputs, time-major: a view of ``x1``.
-    x1 : (T, N, D + 1) array
-        ``x`` with a column of ones after its ``D`` features (the bias trick, see ``_forward``).
-    h : (T + 1, N, H) array
-        ``h[0]`` is the initial state, ``h[t + 1]`` the state after step ``t``.
-    Wx, Wh : (D, H), (H, H) arrays
-        The weights the forward pass used.
-    nonlinearity : "tanh" or "relu"
-    step : bool
-        True for the cache of :func:`rnn_step_forward`, False for :func:`rnn_forward`.
-
-    The arrays' memory is reachable only through read-only views. A backward function refuses a
-    cache that no forward function made (one built by hand or by ``dataclasses.replace``).
+    The attributes of :class:`~reference_rnn.core.cell_common.CellCache` (read-only, ``h (T + 1,
+    N, H)``, ``Wx (D, H)``, ``Wh (H, H)``; ``step`` for :func:`rnn_step_forward`'s), and
+    ``nonlinearity``, "tanh" or "relu".
     """
 
-    x: FloatArray
-    x1: FloatArray
-    h: FloatArray
-    Wx: FloatArray
-    Wh: FloatArray
     nonlinearity: Nonlinearity
-    step: bool
 
 
 def rnn_step_forward(
@@ -147,10 +109,9 @@ def rnn_step_forward(
     next_h : (N, H) ndarray, read-only
     cache : RNNCache, for :func:`rnn_step_backward`
     """
-    x_arr = as_real_array("x", x)
-    check_ndim("x", x_arr, 2, "(N, D)")
+    x_step = cell_common.step_input(x)  # (N, D) -> (1, N, D): one time-major step
     cache = _forward(
-        x_arr[None], prev_h, Wx, Wh, b, "prev_h", nonlinearity, check_finite=check_finite, step=True
+        x_step, prev_h, Wx, Wh, b, "prev_h", nonlinearity, check_finite=check_finite, step=True
     )
     return cache.h[1], cache
 
@@ -172,9 +133,7 @@ def rnn_step_backward(
     dx : (N, D), dprev_h : (N, H), dWx : (D, H), dWh : (H, H), db : (H,)
     """
     _check_cache(cache, step=True)
-    _, N, H = cache.h.shape
-    dh = as_real_array("dnext_h", dnext_h)
-    check_shape("dnext_h", dh, (N, H), "the shape of next_h")
+    dh = cell_common.upstream("dnext_h", dnext_h, cache.h.shape[1:], "the shape of next_h")
     # (N, H) -> (1, N, H): one time-major step.
     dx, dprev_h, dWx, dWh, db = _backward(
         dh[None], cache, "dnext_h", check_finite=check_finite, check_results=check_finite
@@ -253,11 +212,8 @@ def forward_sequence(
     ``h0=None`` starts from zeros. ``check_results`` (default: ``check_finite``) checks the
     results alone, for a caller that has checked the arguments itself.
     """
-    x_arr = as_real_array("x", x)
-    check_ndim("x", x_arr, 3, "(N, T, D)")
-    # (N, T, D) -> (T, N, D): a view; _forward copies it time-major.
     cache = _forward(
-        x_arr.transpose(1, 0, 2),
+        cell_common.sequence_input(x),  # (N, T, D) -> (T, N, D): a view; _forward copies it
         h0,
         Wx,
         Wh,
@@ -268,8 +224,7 @@ def forward_sequence(
         step=False,
         check_results=check_results,
     )
-    # (T, N, H) -> (N, T, H): a read-only view of the cache.
-    return cache.h[1:].transpose(1, 0, 2), cache
+    return cell_common.batch_first(cache.h), cache
 
 
 def backward_sequence(
@@ -285,12 +240,9 @@ def backward_sequence(
     ``check_results`` (default: ``check_finite``) checks the gradients alone.
     """
     _check_cache(cache, step=False)
-    T, N, H = cache.h.shape[0] - 1, cache.h.shape[1], cache.h.shape[2]
-    dh_arr = as_real_array(dh_name, dh)
-    check_shape(dh_name, dh_arr, (N, T, H), "the shape of h")
-    # (N, T, H) -> (T, N, H): a view.
+    dh_steps = cell_common.upstream_steps(dh_name, dh, cache.h, "the shape of h")  # (T, N, H)
     dx, dh0, dWx, dWh, db = _backward(
-        dh_arr.transpose(1, 0, 2),
+        dh_steps,
         cache,
         dh_name,
         check_finite=check_finite,
@@ -313,18 +265,13 @@ def _arguments(
 
     Their finiteness is checked on the cache's copies (``_forward``).
     """
-    _, N, D = x.shape
-    x_shape = caller_shape(x, step)
+    N = x.shape[1]
+    cell_common.caller_shape(x, step)  # T >= 1, checked before the weights
     Wx_arr, Wh_arr, b_arr = check_weights(Wx, Wh, b)
+    cell_common.check_features(Wx_arr, x, step)
     H = Wx_arr.shape[1]
-    if Wx_arr.shape[0] != D:
-        msg = (
-            f"Wx must have shape {(D, H)} for x of shape {x_shape}, got {Wx_arr.shape}; "
-            f"or x must have D = {Wx_arr.shape[0]} features on its last axis"
-        )
-        raise ValueError(msg)
     why = f"N = {N} from x, H = {H} from Wx"
-    h0_arr = initial_state(h0_name, h0, (N, H), why, x, Wx_arr, Wh_arr, b_arr)
+    h0_arr = cell_common.initial_state(h0_name, h0, (N, H), why, x, Wx_arr, Wh_arr, b_arr)
     return Wx_arr, Wh_arr, b_arr, h0_arr
 
 
@@ -365,24 +312,24 @@ def _forward(
         if not math.isfinite(largest):
             if check_finite:
                 named = (("x", x), ("Wx", Wx_arr), ("Wh", Wh_arr), ("b", b_arr), (h0_name, h0_arr))
-                require_all_finite(named)
+                cell_common.require_all_finite(named)
             if tanh_checks:
-                require_finite_steps("the input projection x @ Wx + b", h[1:])
+                cell_common.require_finite_steps("the input projection x @ Wx + b", h[1:])
         per_step = tanh_checks and not _tanh_bounded(largest, H, dtype)
         _recur(h, Wh_copy, nonlinearity, per_step)
         if checks and nonlinearity == "relu":
-            require_finite_steps("the state", h[1:])
-    x1 = sealed(x1)
+            cell_common.require_finite_steps("the state", h[1:])
+    sealed_x, sealed_x1, sealed_Wx = cell_common.sealed_inputs(x1, Wx1)
     cache = RNNCache(
-        x=x1[..., :D],
-        x1=x1,
-        h=sealed(h),
-        Wx=sealed(Wx1)[:D],
-        Wh=sealed(Wh_copy),
+        x=sealed_x,
+        x1=sealed_x1,
+        Wx=sealed_Wx,
+        h=cell_common.sealed(h),
+        Wh=cell_common.sealed(Wh_copy),
         nonlinearity=nonlinearity,
         step=step,
     )
-    register(cache)
+    cell_common.register(cache)
     return cache
 
 
@@ -440,7 +387,7 @@ def _recur(h: FloatArray, Wh: FloatArray, nonlinearity: Nonlinearity, per_step: 
         np.add(h_t, recurrent, out=h_t)
         if per_step and not np.isfinite(h_t).all():
             what = "the pre-activation x_t @ Wx + h_{t-1} @ Wh + b"
-            raise non_finite(what, h_t[None], t)
+            raise cell_common.non_finite(what, h_t[None], t)
         activation(h_t, out=h_t)
 
 
@@ -450,15 +397,14 @@ def _backward(
     """The backward pass for a checked time-major ``dh (T, N, H)``; ``dx`` comes time-major."""
     # Entered once for the whole pass: overflow is checked below, or not at all.
     with np.errstate(over="ignore", invalid="ignore"):
-        if check_finite and not finite(dh):  # a sum that is not finite: look at each number
-            require_finite(dh_name, dh)
+        if check_finite:
+            cell_common.require_finite_upstream((dh_name, dh))
         dx, grads, (dh0, dWx1, dWh) = _backward_loop(dh, cache)
         D = dx.shape[2]
         dWx, db = dWx1[:D], dWx1[D]
-        if check_results:
-            require_finite_steps("the gradient dx", dx)
-            if not finite(grads):  # one pass over all four; each is named where one is bad
-                require_finite_gradients((("dh0", dh0), ("dWx", dWx), ("dWh", dWh), ("db", db)))
+        if check_results:  # one pass over all four gradients (grads); each named where one is bad
+            named = (("dh0", dh0), ("dWx", dWx), ("dWh", dWh), ("db", db))
+            cell_common.require_finite_results(dx, named, whole=grads)
     return dx, dh0, dWx, dWh, db
 
 
@@ -477,7 +423,7 @@ def _backward_loop(
     # the block's share of every weight gradient and its rows of dx are then one product each,
     # while da is still in cache. So da is never stored for all T steps, which would write N*T*H
     # numbers to memory and read them back three times.
-    B = _steps_per_block(N, H, dtype)
+    B = cell_common.steps_per_block(N * H * dtype.itemsize)
     da = np.empty((min(B, T), N, H), dtype=dtype)  # the current block's dL/da_t
     # [g | dWx1 | dWh]. g: dL/dh_t through step t + 1, zero after the last, and dh0 in the end.
     # dWx1: dWx, then db as its last row (the bias trick).
@@ -530,11 +476,6 @@ def _step_product(size: int) -> Any:
     return np.dot if size <= _DOT_MAX_SIZE else np.matmul
 
 
-def _steps_per_block(N: int, H: int, dtype: np.dtype[Any]) -> int:
-    """How many steps' ``(N, H)`` blocks of ``dtype`` fill ``_BLOCK_BYTES``; at least one."""
-    return max(1, _BLOCK_BYTES // max(1, N * H * dtype.itemsize))
-
-
 def _relu(a: FloatArray, out: FloatArray) -> FloatArray:
     return np.maximum(a, 0, out=out)
 
@@ -555,4 +496,4 @@ _LARGEST = {dtype.char: float(np.finfo(dtype).max) for dtype in map(np.dtype, "e
 
 
 def _check_cache(cache: object, *, step: bool) -> None:
-    check_cache(cache, RNNCache, step=step, made_by=("rnn_step_forward", "rnn_forward"))
+    cell_common.check_cache(cache, RNNCache, step=step, made_by=("rnn_step_forward", "rnn_forward"))

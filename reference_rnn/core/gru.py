@@ -52,30 +52,17 @@ returns.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from reference_rnn.core.cell_common import (
-    caller_shape,
-    check_cache,
-    initial_state,
-    non_finite,
-    register,
-    require_all_finite,
-    require_finite_gradients,
-    require_finite_steps,
-    sealed,
-)
+from reference_rnn.core import cell_common
 from reference_rnn.core.validation import (
     FloatArray,
     NonFiniteResultError,
     as_real_array,
     check_flag,
-    check_ndim,
     check_shape,
-    require_finite,
 )
 
 __all__ = [
@@ -98,41 +85,23 @@ _BLOCK_BYTES = 1 << 20
 
 
 @dataclass(frozen=True, eq=False)
-class GRUCache:
+class GRUCache(cell_common.CellCache):
     """What the backward pass needs from the forward pass; build it with a forward function.
 
-    Attributes (all read-only)
-    --------------------------
-    x : (T, N, D) array
-        The inputs, time-major: a view of ``x1``.
-    x1 : (T, N, D + 1) array
-        ``x`` with a column of ones after its ``D`` features (the bias trick, see ``_forward``).
-    h : (T + 1, N, H) array
-        ``h[0]`` is the initial state, ``h[t + 1]`` the state after step ``t``.
-    gates : (T, N, 3H) array
+    The attributes of :class:`~reference_rnn.core.cell_common.CellCache` (read-only, ``h (T + 1,
+    N, H)``, ``Wx (D, 3H)``, ``Wh (H, 3H)``; ``step`` for :func:`gru_step_forward`'s), and:
+
+    gates : (T, N, 3H) array, read-only
         ``r_t``, ``z_t`` and ``n_t`` side by side, after their nonlinearities.
-    hn : (T, N, H) array, or None
+    hn : (T, N, H) array, read-only, or None
         With ``reset_after``, the recurrent term the reset gate scales, ``h_{t-1} @ Wh_n + bh_n``;
         None otherwise (the backward pass then forms ``r_t * h_{t-1}`` from ``gates`` and ``h``).
-    Wx, Wh : (D, 3H), (H, 3H) arrays
-        The weights the forward pass used.
     reset_after : bool
-    step : bool
-        True for the cache of :func:`gru_step_forward`, False for :func:`gru_forward`.
-
-    The arrays' memory is reachable only through read-only views. A backward function refuses a
-    cache that no forward function made (one built by hand or by ``dataclasses.replace``).
     """
 
-    x: FloatArray
-    x1: FloatArray
-    h: FloatArray
     gates: FloatArray
     hn: FloatArray | None
-    Wx: FloatArray
-    Wh: FloatArray
     reset_after: bool
-    step: bool
 
 
 def gru_step_forward(
@@ -172,10 +141,8 @@ def gru_step_forward(
     next_h : (N, H) ndarray, read-only
     cache : GRUCache, for :func:`gru_step_backward`
     """
-    x_arr = as_real_array("x", x)
-    check_ndim("x", x_arr, 2, "(N, D)")
     cache = _forward(
-        x_arr[None],  # (N, D) -> (1, N, D): one time-major step
+        cell_common.step_input(x),  # (N, D) -> (1, N, D): one time-major step
         prev_h,
         Wx,
         Wh,
@@ -204,9 +171,7 @@ def gru_step_backward(dnext_h: object, cache: GRUCache, *, check_finite: bool = 
     dx : (N, D), dprev_h : (N, H), dWx : (D, 3H), dWh : (H, 3H), db : (3H,), dbh : (3H,)
     """
     _check_cache(cache, step=True)
-    _, N, H = cache.h.shape
-    dh = as_real_array("dnext_h", dnext_h)
-    check_shape("dnext_h", dh, (N, H), "the shape of next_h")
+    dh = cell_common.upstream("dnext_h", dnext_h, cache.h.shape[1:], "the shape of next_h")
     # (N, H) -> (1, N, H): one time-major step.
     dx, *grads = _backward(
         dh[None], cache, "dnext_h", check_finite=check_finite, check_results=check_finite
@@ -286,10 +251,8 @@ def forward_sequence(
     ``h0=None`` starts from zeros. ``check_results`` (default: ``check_finite``) checks the
     results alone, for a caller that has checked the arguments itself.
     """
-    x_arr = as_real_array("x", x)
-    check_ndim("x", x_arr, 3, "(N, T, D)")
     cache = _forward(
-        x_arr.transpose(1, 0, 2),  # (N, T, D) -> (T, N, D): a view; _forward copies it
+        cell_common.sequence_input(x),  # (N, T, D) -> (T, N, D): a view; _forward copies it
         h0,
         Wx,
         Wh,
@@ -301,8 +264,7 @@ def forward_sequence(
         step=False,
         check_results=check_results,
     )
-    # (T, N, H) -> (N, T, H): a read-only view of the cache.
-    return cache.h[1:].transpose(1, 0, 2), cache
+    return cell_common.batch_first(cache.h), cache
 
 
 def backward_sequence(
@@ -318,11 +280,9 @@ def backward_sequence(
     ``check_results`` (default: ``check_finite``) checks the gradients alone.
     """
     _check_cache(cache, step=False)
-    T, N, H = cache.h.shape[0] - 1, cache.h.shape[1], cache.h.shape[2]
-    dh_arr = as_real_array(dh_name, dh)
-    check_shape(dh_name, dh_arr, (N, T, H), "the shape of h")
+    dh_steps = cell_common.upstream_steps(dh_name, dh, cache.h, "the shape of h")  # (T, N, H)
     dx, *grads = _backward(
-        dh_arr.transpose(1, 0, 2),  # (N, T, H) -> (T, N, H): a view
+        dh_steps,
         cache,
         dh_name,
         check_finite=check_finite,
@@ -336,15 +296,11 @@ def _weights(
     Wx: object, Wh: object, b: object, bh: object
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
     """``Wx (D, 3H)``, ``Wh (H, 3H)``, ``b (3H,)`` and ``bh (3H,)`` as arrays; H comes from Wx."""
-    Wx_arr = as_real_array("Wx", Wx)
-    check_ndim("Wx", Wx_arr, 2, "(D, 3H)")
-    if Wx_arr.shape[1] % 3:
-        msg = (
-            f"Wx must have shape (D, 3H), the gates r, z, n side by side, got {Wx_arr.shape}: "
-            f"{Wx_arr.shape[1]} columns is not a multiple of 3"
-        )
-        raise ValueError(msg)
-    H = Wx_arr.shape[1] // 3
+    uneven = (
+        "Wx must have shape (D, 3H), the gates r, z, n side by side, got {shape}: "
+        "{columns} columns is not a multiple of 3"
+    )
+    Wx_arr, H = cell_common.gate_weights(Wx, 3, uneven)
     why = f"H = {H} from Wx"
     Wh_arr = as_real_array("Wh", Wh)
     check_shape("Wh", Wh_arr, (H, 3 * H), why)
@@ -367,21 +323,16 @@ def _arguments(
     check_finite: bool,
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
     """``Wx``, ``Wh``, ``b``, ``bh`` and ``h0`` (zeros for None) checked, for ``x (T, N, D)``."""
-    _, N, D = x.shape
-    x_shape = caller_shape(x, step)
+    N = x.shape[1]
+    cell_common.caller_shape(x, step)  # T >= 1, checked before the weights
     Wx_arr, Wh_arr, b_arr, bh_arr = _weights(Wx, Wh, b, bh)
+    cell_common.check_features(Wx_arr, x, step)
     H = Wh_arr.shape[0]
-    if Wx_arr.shape[0] != D:
-        msg = (
-            f"Wx must have shape {(D, 3 * H)} for x of shape {x_shape}, got {Wx_arr.shape}; "
-            f"or x must have D = {Wx_arr.shape[0]} features on its last axis"
-        )
-        raise ValueError(msg)
     why = f"N = {N} from x, H = {H} from Wx"
-    h0_arr = initial_state(h0_name, h0, (N, H), why, x, Wx_arr, Wh_arr, b_arr, bh_arr)
+    h0_arr = cell_common.initial_state(h0_name, h0, (N, H), why, x, Wx_arr, Wh_arr, b_arr, bh_arr)
     if check_finite:
         named = (("x", x), ("Wx", Wx_arr), ("Wh", Wh_arr), ("b", b_arr), ("bh", bh_arr))
-        require_all_finite((*named, (h0_name, h0_arr)))
+        cell_common.require_all_finite((*named, (h0_name, h0_arr)))
     return Wx_arr, Wh_arr, b_arr, bh_arr, h0_arr
 
 
@@ -408,15 +359,7 @@ def _forward(
     H = Wh_arr.shape[0]
     dtype = np.result_type(x, Wx_arr, Wh_arr, b_arr, bh_arr, h0_arr)
 
-    # The bias trick: a column of ones after x's D features makes b one more row of Wx, so the
-    # input projection adds b inside its product, and backward's x1.T @ da gives db as its last
-    # row. x1 is also the cache's private copy of x.
-    x1 = np.empty((T, N, D + 1), dtype=dtype)
-    x1[..., :D] = x
-    x1[..., D] = 1
-    Wx1 = np.empty((D + 1, 3 * H), dtype=dtype)
-    Wx1[:D] = Wx_arr
-    Wx1[D] = b_arr
+    x1, Wx1 = cell_common.bias_trick(x, Wx_arr, b_arr, dtype)
     # Private copies, C-contiguous whatever the caller's layout (GRU passes torch's weight_hh.T).
     Wh_arr = np.array(Wh_arr, dtype=dtype, order="C")
     bh_arr = np.array(bh_arr, dtype=dtype)
@@ -430,19 +373,19 @@ def _forward(
         np.matmul(x1.reshape(T * N, D + 1), Wx1, out=gates.reshape(T * N, 3 * H))
     checks = check_finite if check_results is None else check_results
     _recur(h, gates, hn, Wh_arr, bh_arr, checks)
-    x1 = sealed(x1)
+    sealed_x, sealed_x1, sealed_Wx = cell_common.sealed_inputs(x1, Wx1)
     cache = GRUCache(
-        x=x1[..., :D],
-        x1=x1,
-        h=sealed(h),
-        gates=sealed(gates),
-        hn=None if hn is None else sealed(hn),
-        Wx=sealed(Wx1)[:D],
-        Wh=sealed(Wh_arr),
+        x=sealed_x,
+        x1=sealed_x1,
+        Wx=sealed_Wx,
+        h=cell_common.sealed(h),
+        gates=cell_common.sealed(gates),
+        hn=None if hn is None else cell_common.sealed(hn),
+        Wh=cell_common.sealed(Wh_arr),
         reset_after=reset_after,
         step=step,
     )
-    register(cache)
+    cell_common.register(cache)
     return cache
 
 
@@ -481,7 +424,7 @@ def _recur(
                 rz += recurrent[:, : 2 * H]
                 if per_step:
                     _check_pre_activation("the pre-activation of the gates r and z", rz, t)
-                _sigmoid(rz)
+                cell_common.sigmoid(rz)
                 np.multiply(rz[:, :H], hn_t, out=rh)  # r_t * (h_{t-1} @ Wh_n + bh_n)
                 n += rh
             else:
@@ -490,7 +433,7 @@ def _recur(
                 rz += recurrent_rz
                 if per_step:
                     _check_pre_activation("the pre-activation of the gates r and z", rz, t)
-                _sigmoid(rz)
+                cell_common.sigmoid(rz)
                 np.multiply(rz[:, :H], h_prev, out=rh)  # r_t * h_{t-1}
                 recurrent_n = recurrent[:, 2 * H :]
                 np.matmul(rh, Wh_n, out=recurrent_n)
@@ -505,17 +448,9 @@ def _recur(
             h_t += n
 
 
-def _sigmoid(a: FloatArray) -> None:
-    """``a = 1 / (1 + exp(-a))`` in place; exp's overflow (a < -710 in float64) gives 0."""
-    np.negative(a, out=a)
-    np.exp(a, out=a)
-    a += 1
-    np.reciprocal(a, out=a)
-
-
 def _check_pre_activation(what: str, a: FloatArray, t: int) -> None:
     if not np.isfinite(a).all():
-        raise non_finite(what, a[None], t)
+        raise cell_common.non_finite(what, a[None], t)
 
 
 def _bounded(h: FloatArray, gates: FloatArray, Wh: FloatArray, bh: FloatArray) -> bool:
@@ -528,9 +463,7 @@ def _bounded(h: FloatArray, gates: FloatArray, Wh: FloatArray, bh: FloatArray) -
     if not gates.size:
         return True
     H = h.shape[2]
-    projection = max(float(gates.max()), -float(gates.min()))
-    if not math.isfinite(projection):
-        require_finite_steps("the input projection x @ Wx + b", gates)
+    projection = cell_common.checked_projection(gates)
     m = max(1.0, float(np.abs(h[0]).max(initial=0)))
     recurrent = H * m * float(np.abs(Wh).max()) + float(np.abs(bh).max())
     # a longdouble's largest value is inf as a float: then a finite bound is always below it
@@ -541,15 +474,14 @@ def _backward(
     dh: FloatArray, cache: GRUCache, dh_name: str, *, check_finite: bool, check_results: bool
 ) -> Grads:
     """The backward pass for a checked time-major ``dh (T, N, H)``; ``dx`` comes time-major."""
-    if check_finite:
-        require_finite(dh_name, dh)
     with np.errstate(over="ignore", invalid="ignore"):  # checked below, or not at all
+        if check_finite:
+            cell_common.require_finite_upstream((dh_name, dh))
         grads = _backward_loop(dh, cache)
         if check_results:
             dx, *rest = grads
-            require_finite_steps("the gradient dx", dx)
             names = ("dh0", "dWx", "dWh", "db", "dbh")
-            require_finite_gradients(tuple(zip(names, rest, strict=True)))
+            cell_common.require_finite_results(dx, tuple(zip(names, rest, strict=True)))
     return grads
 
 
@@ -656,4 +588,4 @@ def _factors(gates: FloatArray, h_prev: FloatArray, hn: FloatArray | None, out: 
 
 
 def _check_cache(cache: object, *, step: bool) -> None:
-    check_cache(cache, GRUCache, step=step, made_by=("gru_step_forward", "gru_forward"))
+    cell_common.check_cache(cache, GRUCache, step=step, made_by=("gru_step_forward", "gru_forward"))

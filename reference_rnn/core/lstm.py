@@ -45,35 +45,18 @@ fails is every step checked. The backward pass checks the gradients it returns.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
-from reference_rnn.core.cell_common import (
-    caller_shape,
-    check_cache,
-    initial_state,
-    non_finite,
-    register,
-    require_all_finite,
-    require_finite_gradients,
-    require_finite_steps,
-    sealed,
-)
+from reference_rnn.core import cell_common
 from reference_rnn.core.validation import (
     FloatArray,
     NonFiniteResultError,
     as_real_array,
     check_ndim,
     check_shape,
-    require_finite,
 )
-
-#: The backward pass works on blocks of steps of about this many bytes of dL/da (see
-#: _backward_loop): small enough to stay in a core's cache, large enough for efficient products.
-_BLOCK_BYTES = 1 << 20
 
 #: The gates, in torch's order, as blocks of H columns of Wx, Wh and b.
 GATES = ("i", "f", "g", "o")
@@ -97,44 +80,27 @@ Gradients = tuple[
 
 
 @dataclass(frozen=True, eq=False)
-class LSTMCache:
+class LSTMCache(cell_common.CellCache):
     """What the backward pass needs from the forward pass; build it with a forward function.
 
-    Attributes (all read-only)
-    --------------------------
-    x : (T, N, D) array
-        The inputs, time-major: a view of ``x1``.
-    x1 : (T, N, D + 1) array
-        ``x`` with a column of ones after its ``D`` features (the bias trick, see ``_forward``).
-    h : (T + 1, N, P) array
-        ``h[0]`` is the initial hidden state, ``h[t + 1]`` the state after step ``t``.
+    The attributes of :class:`~reference_rnn.core.cell_common.CellCache` (read-only, the hidden
+    states ``h (T + 1, N, P)``, ``Wx (D, 4H)``, ``Wh (P, 4H)``; ``step`` for
+    :func:`lstm_step_forward`'s), and (read-only too):
+
     c : (T + 1, N, H) array
-        The same for the cell state.
+        ``c[0]`` is the initial cell state, ``c[t + 1]`` the cell state after step ``t``.
     gates : (T, N, 4H) array
         Step ``t``'s gates after their nonlinearities, ``[i f g o]``.
     tanh_c : (T, N, H) array
         ``tanh(c_t)`` of step ``t``.
-    Wx, Wh : (D, 4H), (P, 4H) arrays
-        The weights the forward pass used.
     Wr : (H, P) array or None
         The projection, or None without one (then P = H).
-    step : bool
-        True for the cache of :func:`lstm_step_forward`, False for the sequence functions.
-
-    The arrays' memory is reachable only through read-only views. A backward function refuses a
-    cache that no forward function made (one built by hand or by ``dataclasses.replace``).
     """
 
-    x: FloatArray
-    x1: FloatArray
-    h: FloatArray
     c: FloatArray
     gates: FloatArray
     tanh_c: FloatArray
-    Wx: FloatArray
-    Wh: FloatArray
     Wr: FloatArray | None
-    step: bool
 
 
 def lstm_step_forward(
@@ -165,10 +131,8 @@ def lstm_step_forward(
     next_h, next_c : (N, H) ndarrays, read-only
     cache : LSTMCache, for :func:`lstm_step_backward`
     """
-    x_arr = as_real_array("x", x)
-    check_ndim("x", x_arr, 2, "(N, D)")
     cache = _forward(
-        x_arr[None],  # (N, D) -> (1, N, D): one time-major step
+        cell_common.step_input(x),  # (N, D) -> (1, N, D): one time-major step
         (prev_h, prev_c),
         (Wx, Wh, b, None),
         ("prev_h", "prev_c"),
@@ -195,11 +159,8 @@ def lstm_step_backward(
     dx : (N, D), dprev_h : (N, H), dprev_c : (N, H), dWx : (D, 4H), dWh : (H, 4H), db : (4H,)
     """
     _check_cache(cache, step=True)
-    _, N, H = cache.h.shape
-    dh = as_real_array("dnext_h", dnext_h)
-    check_shape("dnext_h", dh, (N, H), "the shape of next_h")
-    dc = as_real_array("dnext_c", dnext_c)
-    check_shape("dnext_c", dc, (N, H), "the shape of next_c")
+    dh = cell_common.upstream("dnext_h", dnext_h, cache.h.shape[1:], "the shape of next_h")
+    dc = cell_common.upstream("dnext_c", dnext_c, cache.c.shape[1:], "the shape of next_c")
     # (N, H) -> (1, N, H): one time-major step; dnext_c is the final cell state's gradient
     dx, dprev_h, dprev_c, dWx, dWh, db, _ = _backward(
         dh[None],
@@ -274,14 +235,13 @@ def lstm_backward(
     dx : (N, T, D), dh0 : (N, H), dc0 : (N, H), dWx : (D, 4H), dWh : (H, 4H), db : (4H,)
     """
     _check_cache(cache, step=False)
-    T, N, H = cache.c.shape[0] - 1, cache.c.shape[1], cache.c.shape[2]
-    dcT_arr = None
-    if dcT is not None:
-        dcT_arr = as_real_array("dcT", dcT)
-        check_shape("dcT", dcT_arr, (N, H), "the shape of cT")
-    dh_arr = _checked_steps("dh", dh, (N, T, cache.h.shape[2]), "the shape of h")
+    dcT_arr = (
+        None
+        if dcT is None
+        else cell_common.upstream("dcT", dcT, cache.c.shape[1:], "the shape of cT")
+    )
     dx, dh0, dc0, dWx, dWh, db, _ = _backward(
-        dh_arr,
+        cell_common.upstream_steps("dh", dh, cache.h, "the shape of h"),
         None,
         dcT_arr,
         cache,
@@ -312,10 +272,8 @@ def forward_sequence(
     ``check_results`` (default: ``check_finite``) checks the results alone, for a caller that has
     checked the arguments itself.
     """
-    x_arr = as_real_array("x", x)
-    check_ndim("x", x_arr, 3, "(N, T, D)")
     cache = _forward(
-        x_arr.transpose(1, 0, 2),  # (N, T, D) -> (T, N, D): a view; _forward copies it
+        cell_common.sequence_input(x),  # (N, T, D) -> (T, N, D): a view; _forward copies it
         (h0, c0),
         (Wx, Wh, b, Wr),
         names,
@@ -323,8 +281,7 @@ def forward_sequence(
         step=False,
         check_results=check_results,
     )
-    # (T, N, .) -> (N, T, .): read-only views of the cache
-    return cache.h[1:].transpose(1, 0, 2), cache.c[1:].transpose(1, 0, 2), cache
+    return cell_common.batch_first(cache.h), cell_common.batch_first(cache.c), cache
 
 
 def backward_sequence(
@@ -344,9 +301,10 @@ def backward_sequence(
     ``check_finite``) checks the gradients alone.
     """
     _check_cache(cache, step=False)
-    T, N, H = cache.c.shape[0] - 1, cache.c.shape[1], cache.c.shape[2]
-    dh_arr = _checked_steps(names[0], dh, (N, T, cache.h.shape[2]), "the shape of h")
-    dc_arr = None if dc is None else _checked_steps(names[1], dc, (N, T, H), "the shape of c")
+    dh_arr = cell_common.upstream_steps(names[0], dh, cache.h, "the shape of h")
+    dc_arr: FloatArray | None = None
+    if dc is not None:
+        dc_arr = cell_common.upstream_steps(names[1], dc, cache.c, "the shape of c")
     dx, *grads = _backward(
         dh_arr,
         dc_arr,
@@ -359,26 +317,15 @@ def backward_sequence(
     return (dx.transpose(1, 0, 2), *grads)  # type: ignore[return-value]
 
 
-def _checked_steps(name: str, value: object, shape: tuple[int, int, int], why: str) -> FloatArray:
-    """A batch-first ``(N, T, F)`` upstream gradient, checked to ``shape``, as a time-major view."""
-    arr = as_real_array(name, value)
-    check_shape(name, arr, shape, why)
-    return arr.transpose(1, 0, 2)  # (N, T, F) -> (T, N, F)
-
-
 def _weights(
     Wx: object, Wh: object, b: object, Wr: object | None
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray | None]:
     """``Wx (D, 4H)``, ``Wh (P, 4H)``, ``b (4H,)`` and ``Wr (H, P)`` or None, checked; H from Wx."""
-    Wx_arr = as_real_array("Wx", Wx)
-    check_ndim("Wx", Wx_arr, 2, "(D, 4H)")
-    if Wx_arr.shape[1] % 4:
-        msg = (
-            f"Wx must have 4H columns, the gates i, f, g, o of H units each, got shape "
-            f"{Wx_arr.shape}: {Wx_arr.shape[1]} is not a multiple of 4"
-        )
-        raise ValueError(msg)
-    H = Wx_arr.shape[1] // 4
+    uneven = (
+        "Wx must have 4H columns, the gates i, f, g, o of H units each, got shape {shape}: "
+        "{columns} is not a multiple of 4"
+    )
+    Wx_arr, H = cell_common.gate_weights(Wx, 4, uneven)
     P = H
     Wr_arr = None
     if Wr is not None:
@@ -404,24 +351,21 @@ def _arguments(
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray | None, FloatArray, FloatArray]:
     """``Wx``, ``Wh``, ``b``, ``Wr`` and the initial states (zeros for None) as checked arrays,
     for ``x (T, N, D)``."""
-    _, N, D = x.shape
-    x_shape = caller_shape(x, step)
+    N = x.shape[1]
+    cell_common.caller_shape(x, step)  # T >= 1, checked before the weights
     Wx, Wh, b, Wr = _weights(*weights)
+    cell_common.check_features(Wx, x, step)
     H, P = Wx.shape[1] // 4, Wh.shape[0]
-    if Wx.shape[0] != D:
-        msg = (
-            f"Wx must have shape {(D, 4 * H)} for x of shape {x_shape}, got {Wx.shape}; "
-            f"or x must have D = {Wx.shape[0]} features on its last axis"
-        )
-        raise ValueError(msg)
     h0_name, c0_name = names
     given = [a for a in (x, Wx, Wh, b, Wr) if a is not None]
     width = f"P = {P} from Wr" if Wr is not None else f"H = {H} from Wx"
-    h0 = initial_state(h0_name, s0[0], (N, P), f"N = {N} from x, {width}", *given)
-    c0 = initial_state(c0_name, s0[1], (N, H), f"N = {N} from x, H = {H} from Wx", *given)
+    h0 = cell_common.initial_state(h0_name, s0[0], (N, P), f"N = {N} from x, {width}", *given)
+    c0 = cell_common.initial_state(
+        c0_name, s0[1], (N, H), f"N = {N} from x, H = {H} from Wx", *given
+    )
     if check_finite:
         named = [("x", x), ("Wx", Wx), ("Wh", Wh), ("b", b), (h0_name, h0), (c0_name, c0)]
-        require_all_finite(named + ([("Wr", Wr)] if Wr is not None else []))
+        cell_common.require_all_finite(named + ([("Wr", Wr)] if Wr is not None else []))
     return Wx, Wh, b, Wr, h0, c0
 
 
@@ -441,15 +385,7 @@ def _forward(
     H, P = Wx.shape[1] // 4, Wh.shape[0]
     dtype = np.result_type(*(a for a in (x, Wx, Wh, b, Wr) if a is not None), h0, c0)
 
-    # The bias trick: a column of ones after x's D features makes b one more row of Wx. The input
-    # projection then adds b inside its product, and backward's x1.T @ da gives db as its last
-    # row. x1 is also the cache's private copy of x.
-    x1 = np.empty((T, N, D + 1), dtype=dtype)
-    x1[..., :D] = x
-    x1[..., D] = 1
-    Wx1 = np.empty((D + 1, 4 * H), dtype=dtype)
-    Wx1[:D] = Wx
-    Wx1[D] = b
+    x1, Wx1 = cell_common.bias_trick(x, Wx, b, dtype)
     # private copies, C-contiguous whatever the caller's layout (the layer passes torch's
     # weight_hh.T): OpenBLAS's small products run up to 2x slower with a transposed operand
     Wh = np.array(Wh, dtype=dtype, order="C")
@@ -465,20 +401,20 @@ def _forward(
     with np.errstate(over="ignore", invalid="ignore"):  # checked in _recur, or not at all
         np.matmul(x1.reshape(T * N, D + 1), Wx1, out=gates.reshape(T * N, 4 * H))
     _recur(gates, h, c, tanh_c, Wh, Wr, check_finite if check_results is None else check_results)
-    x1 = sealed(x1)
+    sealed_x, sealed_x1, sealed_Wx = cell_common.sealed_inputs(x1, Wx1)
     cache = LSTMCache(
-        x=x1[..., :D],
-        x1=x1,
-        h=sealed(h),
-        c=sealed(c),
-        gates=sealed(gates),
-        tanh_c=sealed(tanh_c),
-        Wx=sealed(Wx1)[:D],
-        Wh=sealed(Wh),
-        Wr=None if Wr is None else sealed(Wr),
+        x=sealed_x,
+        x1=sealed_x1,
+        Wx=sealed_Wx,
+        h=cell_common.sealed(h),
+        c=cell_common.sealed(c),
+        gates=cell_common.sealed(gates),
+        tanh_c=cell_common.sealed(tanh_c),
+        Wh=cell_common.sealed(Wh),
+        Wr=None if Wr is None else cell_common.sealed(Wr),
         step=step,
     )
-    register(cache)
+    cell_common.register(cache)
     return cache
 
 
@@ -508,10 +444,10 @@ def _recur(
             np.add(a, recurrent, out=a)
             if per_step and not np.isfinite(a).all():
                 what = "the gates' pre-activation x_t @ Wx + h_{t-1} @ Wh + b"
-                raise non_finite(what, a[None], t)
+                raise cell_common.non_finite(what, a[None], t)
             i_f, g, o = a[:, : 2 * H], a[:, 2 * H : 3 * H], a[:, 3 * H :]
-            _sigmoid(i_f)
-            _sigmoid(o)
+            cell_common.sigmoid(i_f)
+            cell_common.sigmoid(o)
             np.tanh(g, out=g)
             np.multiply(a[:, H : 2 * H], c[t], out=c[t + 1])  # f * c_{t-1}
             np.multiply(a[:, :H], g, out=ig)
@@ -524,21 +460,7 @@ def _recur(
                 np.matmul(m, Wr, out=h[t + 1])
                 if per_step and not np.isfinite(h[t + 1]).all():
                     what = "the projected state h_t = (o * tanh(c_t)) @ Wr"
-                    raise non_finite(what, h[t + 1][None], t)
-
-
-def _sigmoid(a: FloatArray) -> None:
-    """``a = 1 / (1 + exp(-a))`` in place: exp overflows to inf for very negative ``a``, and
-    1 / inf is the right 0 (the caller ignores the overflow).
-
-    ``a`` is a strided view (some columns of the gates). Not ``np.negative(a, out=a)``: on NumPy
-    2.4.6 it writes wrong values into such a view (float32 ``(4, 1)`` columns of a ``(4, 4)``
-    array, measured here); ``np.multiply`` is right on every layout.
-    """
-    np.multiply(a, -1, out=a)
-    np.exp(a, out=a)
-    np.add(a, 1, out=a)
-    np.reciprocal(a, out=a)
+                    raise cell_common.non_finite(what, h[t + 1][None], t)
 
 
 def _bounded(gates: FloatArray, h0: FloatArray, Wh: FloatArray, Wr: FloatArray | None) -> bool:
@@ -553,10 +475,7 @@ def _bounded(gates: FloatArray, h0: FloatArray, Wh: FloatArray, Wr: FloatArray |
     """
     if not gates.size:
         return True
-    largest = max(float(gates.max()), -float(gates.min()))
-    if not math.isfinite(largest):
-        with np.errstate(over="ignore", invalid="ignore"):
-            require_finite_steps("the input projection x @ Wx + b", gates)
+    largest = cell_common.checked_projection(gates)
     H, P = gates.shape[2] // 4, h0.shape[1]
     state = 1.0 if Wr is None else H * float(np.abs(Wr).max(initial=0))
     h_largest = max(state, float(np.abs(h0).max(initial=0)))
@@ -577,18 +496,16 @@ def _backward(
 ) -> Gradients:
     """The backward pass for checked time-major ``dh (T, N, P)``, ``dc (T, N, H)`` or None, and
     ``dcT (N, H)`` or None; ``dx`` comes time-major."""
-    if check_finite:
-        require_finite(names[0], dh)
-        for upstream in (dc, dcT):
-            if upstream is not None:
-                require_finite(names[1], upstream)
     with np.errstate(over="ignore", invalid="ignore"):  # checked below, or not at all
+        if check_finite:
+            cell_common.require_finite_upstream((names[0], dh), (names[1], dc), (names[1], dcT))
         grads = _backward_loop(dh, dc, dcT, cache)
         if check_results:
             dx, dh0, dc0, dWx, dWh, db, dWr = grads
-            require_finite_steps("the gradient dx", dx)
             named = (("dh0", dh0), ("dc0", dc0), ("dWx", dWx), ("dWh", dWh), ("db", db))
-            require_finite_gradients(named + ((("dWr", dWr),) if dWr is not None else ()))
+            cell_common.require_finite_results(
+                dx, named + ((("dWr", dWr),) if dWr is not None else ())
+            )
     return grads
 
 
@@ -620,7 +537,7 @@ def _backward_loop(
     # factors that need no gradient are computed at once (``da`` holds them, then is overwritten
     # with dL/da step by step): [g * i', c_{t-1} * f', i * g', tanh(c_t) * o'] with s' = s (1 - s)
     # for a sigmoid gate and 1 - g**2 for g, and ``k = o * (1 - tanh(c_t)**2)``.
-    B = _steps_per_block(N, H, dtype)
+    B = cell_common.steps_per_block(N * 4 * H * dtype.itemsize)
     da = np.empty((min(B, T), N, 4 * H), dtype=dtype)
     k = np.empty((min(B, T), N, H), dtype=dtype)
     g_h = np.zeros((N, P), dtype=dtype)  # dL/dh_t through step t + 1: zero after the last
@@ -691,10 +608,7 @@ def _factors(
     np.multiply(k, o, out=k)
 
 
-def _steps_per_block(N: int, H: int, dtype: np.dtype[Any]) -> int:
-    """How many steps' ``(N, 4H)`` blocks of ``dtype`` fill ``_BLOCK_BYTES``; at least one."""
-    return max(1, _BLOCK_BYTES // max(1, N * 4 * H * dtype.itemsize))
-
-
 def _check_cache(cache: object, *, step: bool) -> None:
-    check_cache(cache, LSTMCache, step=step, made_by=("lstm_step_forward", "lstm_forward"))
+    cell_common.check_cache(
+        cache, LSTMCache, step=step, made_by=("lstm_step_forward", "lstm_forward")
+    )

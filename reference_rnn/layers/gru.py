@@ -43,15 +43,16 @@ from reference_rnn.core.validation import (
     check_size,
     require_finite,
 )
+from reference_rnn.layers.cell_parts import checked_step_input
 from reference_rnn.layers.gru_cell import GRU_CELL
 from reference_rnn.layers.parameters import parameter_array
 from reference_rnn.layers.stack import Cell, read_only_view
-from reference_rnn.layers.stack_layer import StackLayer, checked_dtype
+from reference_rnn.layers.stack_layer import OneStateLayer, checked_dtype, torch_options
 
 __all__ = ["GRU", "GRUCell"]
 
 
-class GRU(StackLayer[FloatArray]):
+class GRU(OneStateLayer):
     """A multi-layer GRU with ``torch.nn.GRU``'s constructor, semantics and parameter names.
 
     Parameters
@@ -72,6 +73,8 @@ class GRU(StackLayer[FloatArray]):
     grads, dropout_masks, training
         As :class:`~reference_rnn.layers.rnn.RNN`'s: the gradients of the last ``backward`` with
         torch's names, the masks of the last forward, and whether dropout is applied.
+
+    ``forward`` and ``backward`` are :class:`~reference_rnn.layers.stack_layer.OneStateLayer`'s.
     """
 
     cell: ClassVar[Cell] = GRU_CELL
@@ -90,56 +93,11 @@ class GRU(StackLayer[FloatArray]):
         dtype: DTypeLike = np.float64,
         seed: int | np.random.Generator | None = None,
     ) -> None:
-        options = {
-            "input_size": input_size,
-            "hidden_size": hidden_size,
-            "num_layers": num_layers,
-            "bias": bias,
-            "batch_first": batch_first,
-            "dropout": dropout,
-            "bidirectional": bidirectional,
-            "reset_after": reset_after,
-            "cell": "GRU",
-        }
-        super().__init__(options, dtype=dtype, seed=seed)
+        super().__init__(torch_options(locals()) | {"cell": "GRU"}, dtype=dtype, seed=seed)
 
     @property
     def reset_after(self) -> bool:
         return self.config.reset_after
-
-    def forward(
-        self, input: object, hx: object | None = None, lengths: object | None = None
-    ) -> tuple[FloatArray, FloatArray]:
-        """Run every layer and direction over ``input``.
-
-        Parameters
-        ----------
-        input : (T, N, D), (N, T, D) with batch_first, or (T, D) unbatched; array_like
-        hx : (L * K, N, H), or (L * K, H) unbatched; array_like or None (zeros)
-        lengths : (N,) integers in [1, T], or None
-            The valid length of each sequence, in any order: what ``pack_padded_sequence(input,
-            lengths, enforce_sorted=False)`` through torch's GRU and ``pad_packed_sequence(...,
-            total_length=T)`` give (outputs past a length are zero, ``h_n`` holds each sequence's
-            last valid state, the reverse direction starts at its last valid step).
-
-        Returns
-        -------
-        output : (T, N, K * H), (N, T, K * H) with batch_first, or (T, K * H); read-only
-        h_n : (L * K, N, H), or (L * K, H) unbatched; read-only
-        """
-        output, (h_n,) = self._forward_states(input, hx, lengths)
-        return output, h_n
-
-    def backward(
-        self, grad_output: object, grad_h_n: object | None = None
-    ) -> tuple[FloatArray, FloatArray]:
-        """Gradients for the last ``forward``: ``grad_input`` and ``grad_hx``; fills ``grads``.
-
-        ``grad_output`` has the shape of ``output``, ``grad_h_n`` that of ``h_n`` or is None
-        (zeros); ``grad_hx`` is the initial state's gradient, also when hx was None.
-        """
-        grad_input, (grad_hx,) = self._backward_states(grad_output, grad_h_n, "grad_h_n")
-        return grad_input, grad_hx
 
 
 class GRUCell:
@@ -229,16 +187,8 @@ class GRUCell:
     def forward(self, input: object, hx: object | None = None) -> FloatArray:
         """``h'`` after one step from ``hx`` (zeros for None) on ``input``; see the class."""
         self._last = None  # a failed call must not leave the previous forward behind
-        for name, param in self.params.items():
-            require_finite(name, param)  # writable: an optimizer may have made them non-finite
-        x = as_real_array("input", input)
-        if x.ndim not in (1, 2) or x.shape[-1] != self.input_size:
-            msg = (
-                f"input must be 2-D (N, D) or 1-D (D,) unbatched with D = input_size = "
-                f"{self.input_size}, got shape {x.shape}"
-            )
-            raise ValueError(msg)
-        require_finite("input", x)
+        layout = "2-D (N, D) or 1-D (D,) unbatched with"
+        x = checked_step_input(self.params, input, self.input_size, layout)
         unbatched = x.ndim == 1
         shape = (*x.shape[:-1], self.hidden_size)  # (N, H) or (H,)
         if hx is None:

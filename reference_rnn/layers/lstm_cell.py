@@ -12,11 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import numpy as np
-
 from reference_rnn.core.config import RNNConfig
 from reference_rnn.core.lstm import LSTMCache, backward_sequence, forward_sequence
 from reference_rnn.core.validation import FloatArray
+from reference_rnn.layers.cell_parts import core_weights, gradient_names, torch_gradients
 from reference_rnn.layers.stack import Cell, CoreArrays, States
 
 __all__ = ["LSTM_CELL"]
@@ -26,10 +25,7 @@ def _weights(
     config: RNNConfig, params: Mapping[str, FloatArray], layer: int, direction: int
 ) -> CoreArrays:
     """``Wx (D_l, 4H)``, ``Wh (P, 4H)``, ``b (4H,)`` and, with a projection, ``Wr (H, P)``."""
-    w_ih, w_hh, b_ih, b_hh = config.param_names(layer, direction)
-    W_ih = params[w_ih]
-    b = params[b_ih] + params[b_hh] if config.bias else np.zeros(config.gate_size, W_ih.dtype)
-    weights: CoreArrays = (W_ih.T, params[w_hh].T, b)
+    weights = core_weights(config, params, layer, direction, summed=True)
     if config.proj_size:
         weights += (params[config.projection_name(layer, direction)].T,)
     return weights
@@ -66,23 +62,16 @@ def _gradients(
     config: RNNConfig, layer: int, direction: int, dweights: CoreArrays
 ) -> dict[str, FloatArray]:
     """The core's gradients of one layer and direction, named and laid out as torch's."""
-    dWx, dWh, db, *projection = dweights
-    w_ih, w_hh, b_ih, b_hh = config.param_names(layer, direction)
-    grads = {w_ih: dWx.T, w_hh: dWh.T}
-    if config.bias:
-        grads |= {b_ih: db, b_hh: db.copy()}
-    if projection:
+    grads = torch_gradients(config, layer, direction, dweights[:3])
+    if projection := dweights[3:]:
         grads[config.projection_name(layer, direction)] = projection[0].T
     return grads
 
 
 def _gradient_names(config: RNNConfig, layer: int, direction: int) -> dict[str, str]:
-    w_ih, w_hh, b_ih, _ = config.param_names(layer, direction)
-    return {
-        "the gradient dWx": f"the gradient of {w_ih}",
-        "the gradient dWh": f"the gradient of {w_hh}",
-        "the gradient db": f"the gradient of {b_ih}",
-        "the gradient dWr": f"the gradient of {config.projection_name(layer, direction)}",
+    projection = config.projection_name(layer, direction)
+    return gradient_names(config, layer, direction) | {
+        "the gradient dWr": f"the gradient of {projection}"
     }
 
 

@@ -36,10 +36,11 @@ from reference_rnn.core.validation import (
     check_shape,
     require_finite,
 )
+from reference_rnn.layers.cell_parts import checked_step_input
 from reference_rnn.layers.lstm_cell import LSTM_CELL
 from reference_rnn.layers.parameters import Parameters, checked_state_dict
 from reference_rnn.layers.stack import Cell
-from reference_rnn.layers.stack_layer import StackLayer, checked_dtype
+from reference_rnn.layers.stack_layer import StackLayer, checked_dtype, torch_options
 
 __all__ = ["LSTM", "LSTMCell"]
 
@@ -63,13 +64,9 @@ class LSTM(StackLayer[Pair]):
 
     Attributes
     ----------
-    grads : dict
-        The gradients of the last ``backward``, keyed and shaped as ``named_parameters()`` in torch.
-    dropout_masks : list of arrays
-        The masks the last forward multiplied into each layer's output but the last (training with
-        dropout > 0 only), in the layout of ``output``; values are 0 or 1 / (1 - dropout).
-    training : bool
-        Dropout is applied only while training (``train()``, the default, or ``eval()``).
+    grads, dropout_masks, training
+        As :class:`~reference_rnn.layers.rnn.RNN`'s: the gradients of the last ``backward`` with
+        torch's names, the masks of the last forward, and whether dropout is applied.
     """
 
     cell: ClassVar[Cell] = LSTM_CELL
@@ -88,18 +85,7 @@ class LSTM(StackLayer[Pair]):
         dtype: DTypeLike = np.float64,
         seed: int | np.random.Generator | None = None,
     ) -> None:
-        options = {
-            "input_size": input_size,
-            "hidden_size": hidden_size,
-            "num_layers": num_layers,
-            "bias": bias,
-            "batch_first": batch_first,
-            "dropout": dropout,
-            "bidirectional": bidirectional,
-            "proj_size": proj_size,
-            "cell": "LSTM",
-        }
-        super().__init__(options, dtype=dtype, seed=seed)
+        super().__init__(torch_options(locals()) | {"cell": "LSTM"}, dtype=dtype, seed=seed)
 
     def forward(
         self, input: object, hx: object | None = None, lengths: object | None = None
@@ -112,11 +98,8 @@ class LSTM(StackLayer[Pair]):
         hx : (h_0, c_0), a tuple of array_likes (L * K, N, P) and (L * K, N, H) (unbatched
             (L * K, P) and (L * K, H)), or None (zeros)
         lengths : (N,) integers in [1, T], or None
-            The valid length of each sequence, in any order: exactly what
-            ``pack_padded_sequence(input, lengths, enforce_sorted=False)`` through torch's LSTM and
-            ``pad_packed_sequence(..., total_length=T)`` give. Outputs past a length are zero,
-            ``h_n`` and ``c_n`` hold each sequence's last valid states, and the reverse direction
-            starts at each sequence's last valid step.
+            As :meth:`~reference_rnn.layers.rnn.RNN.forward`'s (torch's packed sequences):
+            ``h_n`` and ``c_n`` hold each sequence's last valid states.
 
         Returns
         -------
@@ -129,22 +112,13 @@ class LSTM(StackLayer[Pair]):
     def backward(
         self, grad_output: object, grad_hx: object | None = None
     ) -> tuple[FloatArray, Pair]:
-        """Gradients for the last ``forward``.
+        """Gradients for the last ``forward``: ``grad_input`` (the shape of ``input``) and
+        ``(grad_h0, grad_c0)`` (the shapes of ``h_n`` and ``c_n``: the initial states' gradients,
+        also when hx was None); fills ``grads`` with the gradient of every parameter.
 
-        Parameters
-        ----------
-        grad_output : array_like in the shape of ``output``
-            ``dL/d output``.
-        grad_hx : (grad_h_n, grad_c_n), each array_like in the shape of ``h_n``, ``c_n`` or None
-            (zeros); or None (both zeros). ``dL/d h_n`` and ``dL/d c_n``.
-
-        Returns
-        -------
-        grad_input : the shape of ``input``
-        (grad_h0, grad_c0) : the shapes of ``h_n`` and ``c_n``; the gradients of the initial
-            states, also when hx was None
-
-        Fills ``grads`` with the gradient of every parameter.
+        ``grad_output`` is ``dL/d output`` in the shape of ``output``; ``grad_hx`` is ``(grad_h_n,
+        grad_c_n)``, ``dL/d h_n`` and ``dL/d c_n`` in their shapes or None (zeros), or None (both
+        zeros).
         """
         grad_input, (grad_h0, grad_c0) = self._backward_states(grad_output, grad_hx, "grad_hx")
         return grad_input, (grad_h0, grad_c0)
@@ -244,16 +218,8 @@ class LSTMCell:
         """``(h_1, c_1)``, each ``(N, H)`` (``(H,)`` unbatched), read-only, for ``input (N, D)``
         or ``(D,)`` and ``hx = (h_0, c_0)`` or None (zeros)."""
         self._last = None  # a failed call must not leave the previous forward behind
-        for name, param in self._params.items():
-            require_finite(name, param)
-        x = as_real_array("input", input)
-        if x.ndim not in (1, 2) or x.shape[-1] != self.input_size:
-            msg = (
-                f"input must be 2-D (N, D), or 1-D (D,) unbatched, with D = input_size = "
-                f"{self.input_size}, got shape {x.shape}"
-            )
-            raise ValueError(msg)
-        require_finite("input", x)
+        layout = "2-D (N, D), or 1-D (D,) unbatched, with"
+        x = checked_step_input(self._params, input, self.input_size, layout)
         shape = (*x.shape[:-1], self.hidden_size)  # of each state: (N, H), or (H,) unbatched
         why = f"for input of shape {x.shape} and hidden_size {self.hidden_size}"
         x = x.reshape(-1, 1, self.input_size)  # (N, D) or (D,) -> (N, 1, D): one step

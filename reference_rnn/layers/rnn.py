@@ -28,15 +28,14 @@ import numpy as np
 from numpy.typing import DTypeLike
 
 from reference_rnn.core.functional import Nonlinearity
-from reference_rnn.core.validation import FloatArray
 from reference_rnn.layers.elman_cell import ELMAN
 from reference_rnn.layers.stack import Cell
-from reference_rnn.layers.stack_layer import StackLayer
+from reference_rnn.layers.stack_layer import OneStateLayer, torch_options
 
 __all__ = ["RNN"]
 
 
-class RNN(StackLayer[FloatArray]):
+class RNN(OneStateLayer):
     """A multi-layer Elman RNN with ``torch.nn.RNN``'s constructor, semantics and parameter names.
 
     Parameters
@@ -61,6 +60,8 @@ class RNN(StackLayer[FloatArray]):
         Read-only, as ``output`` and ``h_n`` are: ``flags.writeable = True`` raises.
     training : bool
         Dropout is applied only while training (``train()``, the default, or ``eval()``).
+
+    ``forward`` and ``backward`` are :class:`~reference_rnn.layers.stack_layer.OneStateLayer`'s.
     """
 
     cell: ClassVar[Cell] = ELMAN
@@ -79,64 +80,8 @@ class RNN(StackLayer[FloatArray]):
         dtype: DTypeLike = np.float64,
         seed: int | np.random.Generator | None = None,
     ) -> None:
-        options = {
-            "input_size": input_size,
-            "hidden_size": hidden_size,
-            "num_layers": num_layers,
-            "nonlinearity": nonlinearity,
-            "bias": bias,
-            "batch_first": batch_first,
-            "dropout": dropout,
-            "bidirectional": bidirectional,
-        }
-        super().__init__(options, dtype=dtype, seed=seed)
+        super().__init__(torch_options(locals()), dtype=dtype, seed=seed)
 
     @property
     def nonlinearity(self) -> Nonlinearity:
         return self.config.nonlinearity
-
-    def forward(
-        self, input: object, hx: object | None = None, lengths: object | None = None
-    ) -> tuple[FloatArray, FloatArray]:
-        """Run every layer and direction over ``input``.
-
-        Parameters
-        ----------
-        input : (T, N, D), (N, T, D) with batch_first, or (T, D) unbatched; array_like
-        hx : (L * K, N, H), or (L * K, H) unbatched; array_like or None (zeros)
-        lengths : (N,) integers in [1, T], or None
-            The valid length of each sequence, in any order: the result is exactly what
-            ``pack_padded_sequence(input, lengths, enforce_sorted=False)`` through torch's RNN and
-            ``pad_packed_sequence(..., total_length=T)`` give. Outputs past a length are zero,
-            ``h_n`` holds each sequence's last valid state, and the reverse direction starts at
-            each sequence's last valid step.
-
-        Returns
-        -------
-        output : (T, N, K * H), (N, T, K * H) with batch_first, or (T, K * H); read-only
-        h_n : (L * K, N, H), or (L * K, H) unbatched; read-only
-        """
-        output, (h_n,) = self._forward_states(input, hx, lengths)
-        return output, h_n
-
-    def backward(
-        self, grad_output: object, grad_h_n: object | None = None
-    ) -> tuple[FloatArray, FloatArray]:
-        """Gradients for the last ``forward``.
-
-        Parameters
-        ----------
-        grad_output : array_like in the shape of ``output``
-            ``dL/d output``.
-        grad_h_n : array_like in the shape of ``h_n``, or None (zeros)
-            ``dL/d h_n``.
-
-        Returns
-        -------
-        grad_input : the shape of ``input``
-        grad_hx : the shape of ``h_n``; the gradient of the initial state, also when hx was None
-
-        Fills ``grads`` with the gradient of every parameter.
-        """
-        grad_input, (grad_hx,) = self._backward_states(grad_output, grad_h_n, "grad_h_n")
-        return grad_input, grad_hx

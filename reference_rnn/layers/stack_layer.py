@@ -1,10 +1,14 @@
 """``StackLayer``: the stateful shell every torch-equivalent layer shares, over its cell.
 
-A layer class (``RNN``; an ``LSTM`` or ``GRU`` to come) is its constructor (torch's signature,
-making a :class:`~reference_rnn.core.config.RNNConfig`), its cell (:class:`~reference_rnn.layers.stack.Cell`,
-a class attribute) and its ``forward``/``backward``, which map torch's signature for the cell's
-states (``h_n``; ``(h_n, c_n)``) onto :meth:`StackLayer._forward_states` and
-:meth:`StackLayer._backward_states`. Everything else is here: torch's attributes read from the
+Long on purpose: the shell is what torch's users meet of every layer (attributes, parameters,
+modes, interop, forward and backward for one state or several), read as one class.
+
+A layer class (``RNN``, ``LSTM``, ``GRU``) is its constructor (torch's signature, whose arguments
+:func:`torch_options` makes an :class:`~reference_rnn.core.config.RNNConfig`), its cell
+(:class:`~reference_rnn.layers.stack.Cell`, a class attribute) and its ``forward``/``backward``,
+which map torch's signature for the cell's states (``h_n``; ``(h_n, c_n)``) onto
+:meth:`StackLayer._forward_states` and :meth:`StackLayer._backward_states`: a cell of one state
+takes them from :class:`OneStateLayer`. Everything else is here: torch's attributes read from the
 configuration, the parameters (``params``, ``state_dict``, attribute access by torch's names),
 training and evaluation, ``__call__``, the repr, and the conversions to and from torch and ONNX.
 
@@ -41,7 +45,7 @@ from reference_rnn.layers.stack import (
     stack_forward,
 )
 
-__all__ = ["StackLayer", "checked_dtype"]
+__all__ = ["OneStateLayer", "StackLayer", "checked_dtype", "torch_options"]
 
 #: What ``forward`` returns beside ``output``: ``h_n`` for the Elman cell, ``(h_n, c_n)`` for an LSTM.
 StateT = TypeVar("StateT")
@@ -298,6 +302,68 @@ class StackLayer(ABC, Generic[StateT]):
         self.grads = {key: grads[key] for key in self._params}  # torch's order
         grad_input = from_batch_first(self.config, g_in, last.unbatched)
         return grad_input, tuple(g[:, 0] for g in g_hx) if last.unbatched else g_hx
+
+
+class OneStateLayer(StackLayer[FloatArray]):
+    """The shell of a stack of a cell of one state, ``h``: torch's ``forward`` and ``backward``
+    for ``h_n`` as one array (``RNN``, ``GRU``)."""
+
+    def forward(
+        self, input: object, hx: object | None = None, lengths: object | None = None
+    ) -> tuple[FloatArray, FloatArray]:
+        """Run every layer and direction over ``input``.
+
+        Parameters
+        ----------
+        input : (T, N, D), (N, T, D) with batch_first, or (T, D) unbatched; array_like
+        hx : (L * K, N, H), or (L * K, H) unbatched; array_like or None (zeros)
+        lengths : (N,) integers in [1, T], or None
+            The valid length of each sequence, in any order: the result is exactly what
+            ``pack_padded_sequence(input, lengths, enforce_sorted=False)`` through torch's module
+            and ``pad_packed_sequence(..., total_length=T)`` give. Outputs past a length are zero,
+            ``h_n`` holds each sequence's last valid state, and the reverse direction starts at
+            each sequence's last valid step.
+
+        Returns
+        -------
+        output : (T, N, K * H), (N, T, K * H) with batch_first, or (T, K * H); read-only
+        h_n : (L * K, N, H), or (L * K, H) unbatched; read-only
+        """
+        output, (h_n,) = self._forward_states(input, hx, lengths)
+        return output, h_n
+
+    def backward(
+        self, grad_output: object, grad_h_n: object | None = None
+    ) -> tuple[FloatArray, FloatArray]:
+        """Gradients for the last ``forward``.
+
+        Parameters
+        ----------
+        grad_output : array_like in the shape of ``output``
+            ``dL/d output``.
+        grad_h_n : array_like in the shape of ``h_n``, or None (zeros)
+            ``dL/d h_n``.
+
+        Returns
+        -------
+        grad_input : the shape of ``input``
+        grad_hx : the shape of ``h_n``; the gradient of the initial state, also when hx was None
+
+        Fills ``grads`` with the gradient of every parameter.
+        """
+        grad_input, (grad_hx,) = self._backward_states(grad_output, grad_h_n, "grad_h_n")
+        return grad_input, grad_hx
+
+
+def torch_options(arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """torch's constructor arguments, by name, from a layer constructor's ``locals()``: all of
+    them but ``dtype`` and ``seed`` (this package's), so that each is written once, in the
+    signature."""
+    return {
+        name: value
+        for name, value in arguments.items()
+        if name not in ("self", "__class__", "dtype", "seed")
+    }
 
 
 def checked_dtype(dtype: DTypeLike) -> np.dtype[Any]:
