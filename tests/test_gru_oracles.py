@@ -157,7 +157,7 @@ def test_the_backward_in_blocks_of_one_step_agrees(name: str, monkeypatch) -> No
     give the same gradients as the oracle: both conventions by exact arithmetic."""
     oracle = installed(name)
     cases = supported(oracle)
-    monkeypatch.setattr(gru, "_BLOCK_BYTES", 1)
+    monkeypatch.setattr(cell_common, "_BLOCK_BYTES", 1)
     for case in cases[:6]:
         error = oracle_error(case, oracle)
         assert error <= TOLERANCE[case.dtype], f"{case.name} {case.dtype}: {error:.2e}"

@@ -79,10 +79,6 @@ __all__ = [
 #: The gradients the backward functions return, in order: dx, dh0 (or dprev_h), dWx, dWh, db, dbh.
 Grads = tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]
 
-#: The backward pass computes its gradient-free factors in blocks of steps of about this many
-#: bytes of da (see _backward_loop): still in a core's cache when the steps read them.
-_BLOCK_BYTES = 1 << 20
-
 
 @dataclass(frozen=True, eq=False)
 class GRUCache(cell_common.CellCache):
@@ -520,8 +516,8 @@ def _backward_loop(dh: FloatArray, cache: GRUCache) -> Grads:
     back = np.empty((N, H), dtype=dtype)  # a product's share of dL/dh_{t-1}
     # The steps run last to first in blocks of B: first the block's factors of da that need no
     # gradient (see _factors), all at once while the block's gates are in cache; then each step
-    # multiplies them by its gradient in place. One block of da fills about _BLOCK_BYTES.
-    B = max(1, _BLOCK_BYTES // max(1, N * 3 * H * da.itemsize))  # N or H may be 0
+    # multiplies them by its gradient in place: still in a core's cache when the steps read them.
+    B = cell_common.steps_per_block(N * 3 * H * da.itemsize)
     for end in range(T, 0, -B):
         start = max(0, end - B)
         _factors(
