@@ -238,9 +238,12 @@ def test_check_html_shows_where_the_exercise_s_code_goes_wrong(tmp_path, capsys)
     rows = {row[1]: row for row in page.rows}
     # the exercise's sample passes; with a nonzero initial state it is wrong from step 0, which
     # the checker's own diagnosis says too
-    assert rows["sample/h"][4:6] == ["pass", "\N{EN DASH}"]
-    assert rows["sample-h0/h"][4:6] == ["FAIL", "0"]
-    assert "sample-h0/h: error 4.8e-02 against the reference, first at time step 0" in out
+    assert rows["SimpleRNN.forward: h of case sample"][4:6] == ["pass", "\N{EN DASH}"]
+    assert rows["SimpleRNN.forward: h of case sample-h0"][4:6] == ["FAIL", "0"]
+    assert (
+        "SimpleRNN.forward: h of case sample-h0: error 4.8e-02 against the reference, first at time step 0"
+        in out
+    )
     assert {"plot-errors", "diagnoses"} <= page.ids
     assert page.svgs == 1
     assert "ignores-initial-state" in text
@@ -264,7 +267,7 @@ def test_check_html_of_code_that_does_not_load(tmp_path, capsys):
     broken.write_text("raise RuntimeError('no')\n", encoding="utf-8")
     code, page, text, _ = _check_page(tmp_path, capsys, f"{broken}:SimpleRNN")
     assert code == 1
-    assert [row[1] for row in page.rows] == ["load/TARGET"]
+    assert [row[1] for row in page.rows] == ["load: TARGET"]
     assert "No failing value could be compared: nothing to plot." in text
     assert page.svgs == 0
 

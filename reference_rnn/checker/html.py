@@ -38,13 +38,11 @@ def value_errors(output: Output, case: Case) -> list[float] | None:
 
 
 def plot_errors(
-    plt: ModuleType, errors: dict[str, tuple[list[float], int]], tolerance: float
+    plt: ModuleType, errors: dict[str, list[tuple[list[float], int]]], tolerance: float
 ) -> str:
-    """A panel per value (h, dx, dWh, ...), a line per case: ``errors`` maps check names to their
-    errors and the first step or entry past ``tolerance``. No panel is empty."""
-    panels: dict[str, list[tuple[list[float], int]]] = {}  # value (after the case) -> lines
-    for name, crossing in errors.items():
-        panels.setdefault(name.rpartition("/")[2], []).append(crossing)
+    """A panel per value (h, dx, dWh, ...), a line per case: ``errors`` maps each value to its
+    checks' errors and the first step or entry past ``tolerance``. No panel is empty."""
+    panels = {value: lines for value, lines in errors.items() if lines}
     figure, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.4), squeeze=False)
     for ax, (value, lines) in zip(axes[0], sorted(panels.items()), strict=True):
         for errors_of_case, first in lines:
@@ -65,7 +63,7 @@ def plot_errors(
     return svg(plt, figure)
 
 
-def _figure(errors: dict[str, tuple[list[float], int]], tolerance: float) -> str:
+def _figure(errors: dict[str, list[tuple[list[float], int]]], tolerance: float) -> str:
     """The plots' section: the figure, or a note that there is nothing to draw or no matplotlib."""
     if not errors:
         return (
@@ -84,15 +82,14 @@ def render_check(report: Report, errors: dict[str, list[float]]) -> str:
     # each failing value's errors past the tolerance, and where they first are (a check failed
     # only by a problem beside its values, such as its dtype, has none to draw)
     crossing = {name: (line, first_step_over(line, tolerance)) for name, line in errors.items()}
-    failing = {
-        c.name: (crossing[c.name][0], first)
-        for c in report.checks
-        if not c.passed and c.name in crossing and (first := crossing[c.name][1]) is not None
-    }
+    failing: dict[str, list[tuple[list[float], int]]] = {}  # by value: its failing checks' lines
+    for c in report.checks:
+        if not c.passed and c.name in crossing and (first := crossing[c.name][1]) is not None:
+            failing.setdefault(c.value, []).append((crossing[c.name][0], first))
     rows = []
     for i, check in enumerate(report.checks, 1):
         status = "pass" if check.passed else "FAIL"
-        timed = check.name in crossing and check.name.rpartition("/")[2] in STEP_KEYS
+        timed = check.name in crossing and check.value in STEP_KEYS
         first = crossing[check.name][1] if timed else None
         rows.append(
             f'<tr class="check" data-status="{status}"><td class="num">{i}</td>'
