@@ -50,7 +50,7 @@ import numpy as np
 
 from reference_rnn.checker.battery import FORWARD_KEYS, Case, Values, evaluate, expected_value
 from reference_rnn.checker.behaviours import BEHAVIOURS, MISSED_BY, Found
-from reference_rnn.checker.catalogue import MISTAKES, NEEDS, Mistake, pair
+from reference_rnn.checker.catalogue import MISTAKES, NEEDS, Mistake, combined
 from reference_rnn.checker.evidence import Evidence, Record, against, evidence, measured_error
 from reference_rnn.checker.variants import backward_of_states
 from reference_rnn.core.measure import TOLERANCE, scaled_error
@@ -128,14 +128,23 @@ def diagnose(
     partners: dict[str, str] = {}
     if any(records[i].output.value is not None for i in failed - covered):
         alone = covered | {i for found in matched.values() for i, _ in found}
-        best = _best_pair(records, mistakes, tolerance, alone, set(explained), needed)
+        best = _best_combination(records, mistakes, tolerance, alone, set(explained), needed)
         if best is not None:
-            (first, second), found = best
-            partners = {first: second, second: first}
-            for m in (first, second):  # each explains what it did alone, and the pair's
-                explained[m] = sorted(dict(explained.get(m, []) + found).items())
+            ids, found = best
+            together = dict.fromkeys(ids, found)  # what each explains, as one of the mistakes
+            closed = alone | {i for i, _ in found}
+            if any(records[i].output.value is not None for i in failed - closed):
+                third = _best_combination(
+                    records, mistakes, tolerance, closed, set(explained), needed, ids
+                )
+                if third is not None:  # a third mistake closes what the pair leaves
+                    ids, found = third
+                    together = {m: together.get(m, []) + found for m in ids}
+            partners = {m: "+".join(other for other in ids if other != m) for m in ids}
+            for m in ids:  # each explains what it did alone, and the combination's
+                explained[m] = sorted(dict(explained.get(m, []) + together[m]).items())
                 explains[m] = {i for i, _ in explained[m]}
-            chosen = _cover(explains, start=[first, second])
+            chosen = _cover(explains, start=list(ids))
             covered = set().union(*(explains[m] for m in chosen))
     diagnoses = []
     for m in chosen:
@@ -248,46 +257,49 @@ def _not_run_after(records: Sequence[Record], found: Found) -> Found:
     ]
 
 
-def _best_pair(
+def _best_combination(
     records: Sequence[Record],
     mistakes: Sequence[Mistake],
     tolerance: float,
     covered: set[int],
     seen: set[str],
     needed: set[str],
-) -> tuple[tuple[str, str], Found] | None:
-    """The pair of mistakes that explains the most failed checks outside ``covered`` (those a
-    single mistake explains, shown or not: there the pair tells nothing apart), if any.
+    base: tuple[str, ...] = (),
+) -> tuple[tuple[str, ...], Found] | None:
+    """The pair of mistakes (or, given a pair as ``base``, the third one with it) that explains
+    the most failed checks outside ``covered`` (those single mistakes, or the pair, explain:
+    there the combination tells nothing apart), if any.
 
-    Tried first: pairs with one mistake in ``seen``, those that explain some checks alone (a
-    forward mistake explains the states of code with a backward mistake too; the reverse is
-    rarer); then the others, each run on the whole battery only if it explains the first failed
-    value left (its case alone is run first). Counted: only a pair that explains a new check on
-    a case with what both mistakes need.
+    Any two mistakes that make one code together (:func:`~reference_rnn.checker.catalogue.combined`:
+    two inside the backward, in stages of their own, too). Tried first: those with a mistake in
+    ``seen``, those that explain some checks alone (a forward mistake explains the states of code
+    with a backward mistake too; the reverse is rarer); each run on the whole battery only if it
+    explains the first failed value left (its case alone is run first), at most
+    :data:`MAX_PAIRS`. Counted: only a combination that explains a new check on a case with what
+    its mistakes need.
     """
     variants = [m for m in mistakes if m.variant is not None]
-    candidates = [
-        (first, second)
-        for i, first in enumerate(variants)
-        for j, second in enumerate(variants)
-        if first.composable and i != j and not (second.composable and j < i)
-    ]
-    candidates.sort(key=lambda p: p[0].id not in seen and p[1].id not in seen)  # stable
+    if base:
+        fixed = tuple(m for m in variants if m.id in base)
+        groups = [(*fixed, m) for m in variants if m.id not in base]
+    else:
+        groups = [(a, b) for i, a in enumerate(variants) for b in variants[i + 1 :]]
+    candidates = [(group, both) for group in groups if (both := combined(*group)) is not None]
+    candidates.sort(key=lambda c: not any(m.id in seen for m in c[0][len(base) :]))  # stable
     left = [i for i, r in enumerate(records) if not r.passed and r.output.value is not None]
     target = next((i for i in left if i not in covered), None)
     if target is None:
-        return None  # every failed value is a single mistake's: a pair would tell nothing apart
-    scored: list[tuple[int, tuple[str, str], Found]] = []
-    for first, second in islice(candidates, MAX_PAIRS):
-        both = pair(first, second)
-        alone = first.id not in seen and second.id not in seen
+        return None  # every failed value is explained already: a pair would tell nothing apart
+    scored: list[tuple[int, tuple[str, ...], Found]] = []
+    for group, both in islice(candidates, MAX_PAIRS):
+        alone = base or not any(m.id in seen for m in group)
         if alone and not _explains(records[target], both, tolerance):
             continue
         found = _matches(records, both, tolerance)
         new = {i for i, _ in found} - covered
         if not any(_meets(both, records[i].case, needed) for i in new):
             continue  # nothing new it is told apart by
-        scored.append((len(new), (first.id, second.id), found))
+        scored.append((len(new), tuple(m.id for m in group), found))
     if not scored:
         return None
     _, ids, found = max(scored, key=lambda s: s[0])  # the first of those that explain the most
@@ -347,9 +359,10 @@ def _contradicts(
     states; a backward one by a gradient, where the user's own states were right on that case
     (given other states, its gradients are not the code's).
     """
-    states, backward = record.output.key in _STATES, mistake.phase == "backward"
+    states = record.output.key in _STATES
     right = (record.group, id(record.case)) in states_right
-    telling = (states and not backward) or (not states and backward and right)
+    in_forward, in_backward = mistake.phase != "backward", mistake.phase != "forward"  # or both
+    telling = (states and in_forward) or (not states and in_backward and right)
     return telling and (error is None or error > MISSED_BY * tolerance)
 
 
