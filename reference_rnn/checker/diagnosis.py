@@ -36,14 +36,16 @@ gradients too. When failed checks with values are left that no single mistake ex
 are searched (:data:`MAX_PAIRS` at most): a mistake that changes only the inputs, the results or
 their layout, with any other (first those with one mistake that explains some checks alone); a
 pair that explains more than the single mistakes, on a case that tells it apart, is named as
-the pair.
+the pair. Where the pair leaves failed values, a third mistake with it that explains some is
+searched; where no pair explains anything, groups of three (:data:`MAX_TRIPLES`). Two mistakes
+inside a backward written by hand (``Mistake.stages``) combine where each is in a stage of its own.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
-from itertools import islice
+from itertools import combinations, islice
 from typing import Any
 
 import numpy as np
@@ -69,6 +71,8 @@ __all__ = [
 _STATES = FORWARD_KEYS
 #: The most pairs of mistakes tried when no single one explains the failures.
 MAX_PAIRS = 250
+#: The most groups of three tried when no pair explains anything (each first on one case).
+MAX_TRIPLES = 1500
 
 
 @dataclass(frozen=True)
@@ -129,6 +133,8 @@ def diagnose(
     if any(records[i].output.value is not None for i in failed - covered):
         alone = covered | {i for found in matched.values() for i, _ in found}
         best = _best_combination(records, mistakes, tolerance, alone, set(explained), needed)
+        if best is None:  # three mistakes, no two of which explain anything together
+            best = _best_combination(records, mistakes, tolerance, alone, set(explained), needed, 3)
         if best is not None:
             ids, found = best
             together = dict.fromkeys(ids, found)  # what each explains, as one of the mistakes
@@ -147,8 +153,9 @@ def diagnose(
             chosen = _cover(explains, start=list(ids))
             covered = set().union(*(explains[m] for m in chosen))
     diagnoses = []
+    phases = {mistake.id: mistake.phase for mistake in mistakes}
     for m in chosen:
-        evidence_shown = _strongest(records, explained[m])
+        evidence_shown = _strongest(records, explained[m], phases.get(m) == "backward")
         if m in partners:
             detail = f"{evidence_shown.detail}, with {partners[m]}"
             evidence_shown = replace(evidence_shown, detail=detail)
@@ -264,26 +271,29 @@ def _best_combination(
     covered: set[int],
     seen: set[str],
     needed: set[str],
-    base: tuple[str, ...] = (),
+    base: tuple[str, ...] | int = (),
 ) -> tuple[tuple[str, ...], Found] | None:
-    """The pair of mistakes (or, given a pair as ``base``, the third one with it) that explains
-    the most failed checks outside ``covered`` (those single mistakes, or the pair, explain:
-    there the combination tells nothing apart), if any.
+    """The pair of mistakes (given a pair as ``base``, the third one with it; given ``3``, the
+    group of three) that explains the most failed checks outside ``covered`` (those single
+    mistakes, or the pair, explain: there the combination tells nothing apart), if any.
 
     Any two mistakes that make one code together (:func:`~reference_rnn.checker.catalogue.combined`:
     two inside the backward, in stages of their own, too). Tried first: those with a mistake in
     ``seen``, those that explain some checks alone (a forward mistake explains the states of code
     with a backward mistake too; the reverse is rarer); each run on the whole battery only if it
-    explains the first failed value left (its case alone is run first), at most
-    :data:`MAX_PAIRS`. Counted: only a combination that explains a new check on a case with what
+    explains the first failed value left (its case alone is run first, and always for a group of
+    three), at most :data:`MAX_PAIRS` (:data:`MAX_TRIPLES` groups of three). Counted: only a combination that explains a new check on a case with what
     its mistakes need.
     """
     variants = [m for m in mistakes if m.variant is not None]
-    if base:
+    limit = MAX_PAIRS
+    if isinstance(base, int):  # every group of ``base`` of them
+        groups, base, limit = list(combinations(variants, base)), (), MAX_TRIPLES
+    elif base:
         fixed = tuple(m for m in variants if m.id in base)
         groups = [(*fixed, m) for m in variants if m.id not in base]
     else:
-        groups = [(a, b) for i, a in enumerate(variants) for b in variants[i + 1 :]]
+        groups = list(combinations(variants, 2))
     candidates = [(group, both) for group in groups if (both := combined(*group)) is not None]
     candidates.sort(key=lambda c: not any(m.id in seen for m in c[0][len(base) :]))  # stable
     left = [i for i, r in enumerate(records) if not r.passed and r.output.value is not None]
@@ -291,8 +301,8 @@ def _best_combination(
     if target is None:
         return None  # every failed value is explained already: a pair would tell nothing apart
     scored: list[tuple[int, tuple[str, ...], Found]] = []
-    for group, both in islice(candidates, MAX_PAIRS):
-        alone = base or not any(m.id in seen for m in group)
+    for group, both in islice(candidates, limit):
+        alone = base or len(group) > 2 or not any(m.id in seen for m in group)
         if alone and not _explains(records[target], both, tolerance):
             continue
         found = _matches(records, both, tolerance)
@@ -327,9 +337,10 @@ def _value(mistake: Mistake, record: Record, results: dict[int, Values]) -> Floa
     return wrong
 
 
-def _strongest(records: Sequence[Record], found: Found) -> Evidence:
-    """The evidence to show: the first on the forward pass's values if any, else the first."""
-    forward = [shown for i, shown in found if records[i].output.key in _STATES]
+def _strongest(records: Sequence[Record], found: Found, backward: bool) -> Evidence:
+    """The evidence to show: for a mistake in the forward pass (or both), the first on the
+    forward pass's values if any; else, and for a backward mistake, the first on a gradient."""
+    forward = [shown for i, shown in found if (records[i].output.key in _STATES) != backward]
     return forward[0] if forward else found[0][1]
 
 
