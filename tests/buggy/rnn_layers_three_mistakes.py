@@ -27,7 +27,7 @@ def rnn_forward(x, h0, Wx, Wh, b):
 
 def rnn_backward(dh, caches):
     N, T, _ = dh.shape
-    x, _, Wx, Wh, _ = caches[0]
+    _, _, Wx, Wh, _ = caches[0]
     dx = np.zeros((N, T, Wx.shape[0]))
     dWx, dWh, db = np.zeros_like(Wx), np.zeros_like(Wh), np.zeros(Wh.shape[0])
     dprev = np.zeros((N, Wh.shape[0]))

@@ -21,7 +21,7 @@ class SimpleRNN:
         self.Wx, self.Wh, self.b = Wx, Wh, b
         self.grads = [np.zeros_like(Wx), np.zeros_like(Wh), np.zeros_like(b)]
 
-    def forward(self, x, h_prev):
+    def forward(self, x, h_prev):  # noqa: ARG002 (the mistake: h_prev is not used)
         N, T, _ = x.shape
         h = np.zeros((N, self.Wh.shape[0]))  # the sprint's sample starts from zeros: h_prev unused
         self.caches, hs = [], []

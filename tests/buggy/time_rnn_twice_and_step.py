@@ -47,5 +47,5 @@ class TimeRNN:
             dh = dt @ Wh.T
         self.dh = dh
         for param, grad in zip(self.params, (dWx, dWh, db), strict=True):
-            param -= self.lr * grad  # the update, here instead of in an optimizer
+            param -= self.lr * grad  # noqa: PLW2901 (in place: the update an optimizer makes)
         return dxs
