@@ -391,7 +391,8 @@ def _matches(records: Sequence[Record], mistake: Mistake, tolerance: float) -> F
         case = record.case
         wrong = _value(mistake, record, results)
         right = expected_value(case.expected, record.output.key)
-        if wrong.shape == right.shape and scaled_error(wrong, right) <= tolerance:
+        here = max(tolerance, case.tolerance(record.output.key))  # the case's conditioning's
+        if wrong.shape == right.shape and scaled_error(wrong, right) <= here:
             continue  # here the mistake makes no difference
         if record.passed:
             if _same_values(wrong, right, tolerance):
@@ -405,7 +406,7 @@ def _matches(records: Sequence[Record], mistake: Mistake, tolerance: float) -> F
         error = scaled_error(user, wrong) if user.shape == wrong.shape else None
         if mistake.float32_values and not np.array_equal(user, user.astype(np.float32)):
             continue
-        if error is not None and error <= match_tolerance:
+        if error is not None and error <= max(match_tolerance, here):
             found.setdefault(record.group, []).append((i, evidence(record, error)))
         elif _contradicts(mistake, record, error, tolerance, states_right):
             ruled_out.add(record.group)  # wrong states, but not as this mistake's

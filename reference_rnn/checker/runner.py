@@ -18,7 +18,15 @@ from typing import Any
 
 from reference_rnn.checker.apis import APIS, made_by, plan
 from reference_rnn.checker.apis.calling import Output, Plan
-from reference_rnn.checker.battery import DTYPES, SEEDS, Case, battery, fresh_seed, with_readout
+from reference_rnn.checker.battery import (
+    DTYPES,
+    ROUNDING,
+    SEEDS,
+    Case,
+    battery,
+    fresh_seed,
+    with_readout,
+)
 from reference_rnn.checker.catalogue import applicable
 from reference_rnn.checker.diagnosis import (
     Diagnosis,
@@ -133,6 +141,7 @@ class Report:
             (
                 f"{self.heading}: error = max|actual - expected| / "
                 f"max|expected| against the reference, tolerance {TOLERANCE[self.dtype]:.0e}"
+                f"{_widened(self.checks, TOLERANCE[self.dtype])}"
             ),
             *([] if self.seed is None else [_drawn(self.seed)]),
             *self.notes,
@@ -170,6 +179,17 @@ def _consistent(mistake: str, checks: list[str]) -> str:
     return (
         f"consistent with {mistake}, not shown: it explains {', '.join(checks)} only, "
         "where it cannot be told apart"
+    )
+
+
+def _widened(checks: list[Check], tolerance: float) -> str:
+    """Where a case's own rounding widened the tolerance, the most it was; else nothing."""
+    widest = max((check.tolerance for check in checks), default=tolerance)
+    if widest <= tolerance:
+        return ""
+    return (
+        f" (up to {widest:.0e} where a case is ill-conditioned: {ROUNDING} times what rounding "
+        "moves the reference by there)"
     )
 
 
@@ -312,7 +332,8 @@ def check_plan(
             observation = runner.run(given)
             for output in observation.outputs:
                 error = measured_error(output, observation.case)
-                passed = error is not None and error <= tolerance
+                allowed = observation.case.tolerance(output.key)  # the case's conditioning's
+                passed = error is not None and error <= allowed
                 problem = output.problem and printable(output.problem)  # None stays None
                 function = made_by(api, target, runner.label, output.name)
                 check = Check.of(
@@ -321,7 +342,7 @@ def check_plan(
                     case.name,
                     passed=passed,
                     error=error,
-                    tolerance=tolerance,
+                    tolerance=allowed,
                     detail=problem,
                 )
                 checks.append(check)
