@@ -18,6 +18,10 @@ from reference_rnn.checker.runner import Report
 from reference_rnn.core.measure import TOLERANCE, entry_errors, first_step_over
 from reference_rnn.pages import CSS, ERROR_FLOOR, escape, number, require_matplotlib, svg
 
+#: The most panels in a row of the plots: 3 of 4 inches fill the page's 70em at about 0.9 of
+#: their size, so that a 9-point tick label stays readable (tests/test_browser.py measures it).
+PER_ROW = 3
+
 
 def value_errors(output: Output, case: Case) -> list[float] | None:
     """``output``'s error per time step (``h``, ``dx``) or per entry in C order (the others).
@@ -43,8 +47,14 @@ def plot_errors(
     """A panel per value (h, dx, dWh, ...), a line per case: ``errors`` maps each value to its
     checks' errors and the first step or entry past ``tolerance``. No panel is empty."""
     panels = {value: lines for value, lines in errors.items() if lines}
-    figure, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.4), squeeze=False)
-    for ax, (value, lines) in zip(axes[0], sorted(panels.items()), strict=True):
+    # at most PER_ROW panels a row: the page scales a wider figure down, its labels with it
+    columns = min(len(panels), PER_ROW)
+    rows = -(-len(panels) // columns)
+    figure, grid = plt.subplots(rows, columns, figsize=(4.0 * columns, 3.2 * rows), squeeze=False)
+    axes = grid.ravel()
+    for ax in axes[len(panels) :]:
+        ax.remove()  # the last row's empty places: no empty panel
+    for ax, (value, lines) in zip(axes, sorted(panels.items()), strict=False):
         for errors_of_case, first in lines:
             floored = [max(e, ERROR_FLOOR) for e in errors_of_case]
             ax.plot(floored, "-", color="#c53030", linewidth=1)
@@ -54,7 +64,7 @@ def plot_errors(
         # few ticks, each label apart: a log axis over many decades labels every one otherwise
         ax.yaxis.set_major_locator(plt.LogLocator(numticks=5))
         ax.xaxis.set_major_locator(plt.MaxNLocator(nbins=6, integer=True))
-        ax.tick_params(labelsize=8)
+        ax.tick_params(labelsize=9)
         ax.set_title(value)
         ax.set_xlabel("time step t" if value in STEP_KEYS else "entry (C order)")
         ax.set_ylabel("|yours - reference| / max|reference|", fontsize=8)
