@@ -122,6 +122,8 @@ def diagnose(
     mistake named as one of a pair has the other's id as its ``partner``, also said at the end
     of the evidence's ``detail``.
     """
+    if all(r.passed for r in records):
+        return [], [], {}  # nothing to explain: no variant need run
     tolerance = TOLERANCE[dtype]
     needed = {need for need, meets in NEEDS.items() if any(meets(r.case) for r in records)}
     matched, explained = _singles(records, mistakes, tolerance, needed)
