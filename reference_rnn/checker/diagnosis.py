@@ -155,9 +155,10 @@ def diagnose(
             chosen = _cover(explains, start=list(ids))
             covered = set().union(*(explains[m] for m in chosen))
     diagnoses = []
-    phases = {mistake.id: mistake.phase for mistake in mistakes}
+    by_id = {mistake.id: mistake for mistake in mistakes}
     for m in chosen:
-        evidence_shown = _strongest(records, explained[m], phases.get(m) == "backward")
+        found = _own(records, explained[m], by_id[m], tolerance) if m in partners else explained[m]
+        evidence_shown = _strongest(records, found, by_id[m].phase == "backward")
         if m in partners:
             detail = f"{evidence_shown.detail}, with {partners[m]}"
             evidence_shown = replace(evidence_shown, detail=detail)
@@ -337,6 +338,19 @@ def _value(mistake: Mistake, record: Record, results: dict[int, Values]) -> Floa
     if mistake.time_major and record.output.key == "h":
         wrong = wrong.swapaxes(0, 1)  # (N, T, H) -> (T, N, H)
     return wrong
+
+
+def _own(records: Sequence[Record], found: Found, mistake: Mistake, tolerance: float) -> Found:
+    """Of what a combination explains, the checks where ``mistake``'s own variant differs from the
+    reference (its evidence among the others'), or all of them where there is none."""
+    results: dict[int, Values] = {}
+    own = []
+    for i, shown in found:
+        wrong = _value(mistake, records[i], results)
+        right = expected_value(records[i].case.expected, records[i].output.key)
+        if wrong.shape != right.shape or scaled_error(wrong, right) > tolerance:
+            own.append((i, shown))
+    return own or found
 
 
 def _strongest(records: Sequence[Record], found: Found, backward: bool) -> Evidence:
