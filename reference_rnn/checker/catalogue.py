@@ -157,9 +157,9 @@ def inside(
     id: str,
     description: str,
     apis: frozenset[str],
+    choices: dict[str, str],
     *,
     needs: frozenset[str] = frozenset(),
-    **choices: str,
 ) -> Mistake:
     """A mistake inside a backward written by hand: its stages' ``choices`` (variants.STAGES)."""
     return Mistake(
@@ -236,20 +236,20 @@ CATALOGUE = [
         "derivative-of-preactivation",
         "tanh's derivative taken as 1 - a_t**2 of the pre-activation a_t, not 1 - h_t**2",
         _BY_HAND,
-        slope="preactivation",
+        {"slope": "preactivation"},
     ),
     inside(
         "dWh-uses-current-state",
         "dWh sums h_t.T @ da_t instead of h_{t-1}.T @ da_t",
         _BY_HAND,
+        {"dWh-state": "current"},
         needs=_STEPS,
-        **{"dWh-state": "current"},
     ),
     inside(
         "no-gradient-through-time",
         "the gradient from step t + 1 (da_{t+1} @ Wh.T) is not added to dL/dh_t",
         _SEQUENCE_APIS & _BY_HAND,
-        **{"through-time": "no"},
+        {"through-time": "no"},
     ),
     changed(
         "gradient-from-last-step-only",
@@ -262,8 +262,8 @@ CATALOGUE = [
         "bias-gradient-not-summed",
         "db is not summed over the batch: shape (N, H) instead of (H,)",
         _BY_HAND,
+        {"bias": "unsummed"},
         needs=_BATCH,
-        bias="unsummed",
     ),
     changed(
         "initial-state-gradient-missing",
@@ -294,7 +294,7 @@ CATALOGUE = [
         "weight-gradients-overwritten",
         "dWx, dWh and db are assigned at each step instead of summed: only t = 0's are left",
         _SEQUENCE_APIS & _BY_HAND,
-        weights="overwritten",
+        {"weights": "overwritten"},
     ),
     changed(
         "float32-buffers",
@@ -314,8 +314,8 @@ CATALOGUE = [
         "dWh-missing-initial-state-term",
         "dWh leaves out h0.T @ da_0: the state before t = 0 is taken as zeros in backward",
         _BY_HAND,
+        {"dWh-state": "no-initial"},
         needs=_STEPS,
-        **{"dWh-state": "no-initial"},
     ),
     changed(
         "last-state-gradient-at-every-step",
@@ -329,13 +329,13 @@ CATALOGUE = [
         "tanh-derivative-applied-twice",
         "tanh's derivative (1 - h_t**2) multiplied in twice",
         _BY_HAND,
-        twice="yes",
+        {"twice": "yes"},
     ),
     inside(
         "tanh-derivative-of-output",
         "tanh applied once more in the derivative: 1 - tanh(h_t)**2 instead of 1 - h_t**2",
         _BY_HAND,
-        slope="tanh-of-output",
+        {"slope": "tanh-of-output"},
     ),
     Mistake(
         "last-step-not-computed",

@@ -102,11 +102,13 @@ def backward_with(**choices: str) -> Implementation:
 def _staged(a: Inputs, h: FloatArray, chosen: dict[str, str]) -> Values:
     """dx, dh0, dWx, dWh and db given the states ``h``, by the ``chosen`` stages."""
     previous = _previous(a, h)
-    slope = {
-        "output": lambda: 1 - h**2,
-        "preactivation": lambda: 1 - (a.x @ a.Wx + previous @ a.Wh + a.b) ** 2,
-        "tanh-of-output": lambda: 1 - np.tanh(h) ** 2,
-    }[chosen["slope"]]()
+    slope: FloatArray  # dh_t/da_t as the code takes it
+    if chosen["slope"] == "preactivation":
+        slope = 1 - (a.x @ a.Wx + previous @ a.Wh + a.b) ** 2
+    elif chosen["slope"] == "tanh-of-output":
+        slope = np.asarray(1 - np.tanh(h) ** 2, dtype=np.float64)
+    else:
+        slope = 1 - h**2
     if chosen["twice"] == "yes":
         slope = slope * (1 - h**2)
     # without the gradient through time, no dL/dh_t from step t + 1
