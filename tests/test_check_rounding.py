@@ -58,7 +58,16 @@ def test_the_seed_coursera_s_float32_example_once_failed_passes():
     assert report.passed, report.format()
     saturating = [c for c in report.checks if c.case == "saturating"]
     # its dx and da0 were 1.1e-05 and 3.4e-05 from the exact answer: rounding, on this case
-    assert max(c.tolerance for c in saturating) > 3.4e-5 > TOLERANCE["float32"]
+    widest = max(c.tolerance for c in saturating)
+    assert widest > 3.4e-5 > TOLERANCE["float32"]
+    assert (
+        report.format()
+        .splitlines()[0]
+        .endswith(
+            f"tolerance 1e-05 (up to {widest:.0e} where a case is ill-conditioned: {ROUNDING} times "
+            "what rounding moves the reference by there)"
+        )
+    )
 
 
 def test_the_widened_tolerance_is_rounding_s_own_times_rounding_and_no_less_than_the_dtype_s():

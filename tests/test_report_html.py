@@ -307,3 +307,20 @@ def test_check_html_shows_what_the_checked_code_printed(tmp_path, capsys):
     assert "output" in page.ids
     assert '<pre id="output">loading &lt;my&gt; RNN &amp; co</pre>' in text
     assert "  | loading <my> RNN & co" in out  # the text report shows the same lines
+
+
+def test_the_check_plots_are_three_panels_a_row_at_most_and_none_empty():
+    import matplotlib.pyplot as plt
+
+    from reference_rnn.checker.html import PER_ROW, plot_errors
+
+    values = ["h", "dx", "dh0", "dWx", "dWh"]  # five: a row of three, a row of two
+    errors = {value: [([1e-3, 1e-1, 1.0], 1)] for value in values}
+    figure = plot_errors(plt, errors, 1e-12)
+    assert PER_ROW == 3
+    assert len(re.findall(r'<g id="axes_\d+"', figure)) == len(values)  # the sixth place removed
+    assert all(f">{value}</text>" in figure for value in values)  # each panel's title
+    widths = re.search(r'<svg[^>]* width="([\d.]+)pt" height="([\d.]+)pt"', figure)
+    assert widths is not None
+    assert float(widths.group(1)) < 3 * 4.0 * 72 * 1.05  # three 4-inch panels wide, not five
+    assert float(widths.group(2)) > 3.2 * 72  # two rows high
