@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -130,10 +131,13 @@ def test_float32_and_the_text_report(capsys):
     assert main(["check", CORRECTED, "--api", "sprint", "--dtype", "float32"]) == 0
     text = capsys.readouterr().out
     lines = text.splitlines()
-    assert lines[0] == (
+    head = (
         f"{CORRECTED} as sprint, float32: error = max|actual - expected| / max|expected| "
         "against the reference, tolerance 1e-05"
     )
+    assert lines[0].startswith(head)
+    widened = r" \(up to \de-0\d where a case is ill-conditioned: 16 times what rounding moves the reference by there\)"
+    assert re.fullmatch(f"({widened})?", lines[0].removeprefix(head))  # the saturating case's
     seed = lines[1].removeprefix("Inputs drawn from seed ").partition(":")[0]
     assert (
         lines[1] == f"Inputs drawn from seed {seed}: the same seed (--seed {seed}) draws them again"

@@ -49,7 +49,8 @@ def test_correct_examples_pass_ill_conditioned_cases_at_every_seed(request, dtyp
         failed += [(api, seed, c.name) for c in report.checks if not c.passed]
         widened += sum(c.tolerance > TOLERANCE[dtype] for c in report.checks)
     assert failed == []
-    assert widened > 0  # the saturating cases are worse conditioned than the dtype's tolerance
+    if dtype == "float32":  # its saturating cases are worse conditioned than its tolerance
+        assert widened > 0
 
 
 def test_the_seed_coursera_s_float32_example_once_failed_passes():
