@@ -1,5 +1,7 @@
 """The cases ``python -m reference_rnn check`` runs, and their expected values from the reference.
 
+Long on purpose: a case, its expected values and its tolerance are one thing.
+
 Shapes: N batch, T time steps, D input features, H hidden units; batch-first, as the functional
 core. A case holds the inputs ``x (N, T, D)``, ``h0 (N, H)``, ``Wx (D, H)``, ``Wh (H, H)``,
 ``b (H,)`` and an arbitrary upstream gradient ``dh (N, T, H)`` (dL/dh_t at every step), so that

@@ -1,5 +1,7 @@
 """The mistakes found from the user's own code, run again on other cases, not from a variant.
 
+Long on purpose: each behaviour is a few lines, read with the others.
+
 - ``batch-of-one-only`` explains a failed check on a batch when the batch's sequences run one at
   a time are right, and the batch's result (or error) differs from theirs, in code that passes
   every case of a batch of one (but those another mistake explains);

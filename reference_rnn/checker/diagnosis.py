@@ -112,7 +112,9 @@ def mistake_line(mistake: str) -> str:
 def diagnose(
     records: Sequence[Record], mistakes: Sequence[Mistake], dtype: str
 ) -> tuple[list[Diagnosis], list[str], dict[str, list[str]]]:
-    """The mistakes that explain the failed ``records``, the failed checks none explains, and the
+    """Long on purpose: singles, then a pair, then a third, in order.
+
+    The mistakes that explain the failed ``records``, the failed checks none explains, and the
     mistakes those checks are consistent with but that nothing there tells apart (by id, the
     checks each explains).
 

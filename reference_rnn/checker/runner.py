@@ -1,5 +1,7 @@
 """Checking someone else's RNN: run the battery through its API, measure, and name the mistake.
 
+Long on purpose: the check and its report (text, JSON) are read together.
+
 Every value the user's code returns (the states and each gradient, separately) is one check, with
 its error ``max|actual - expected| / max|expected|`` against the reference and the project's
 tolerance for the dtype (:data:`reference_rnn.core.measure.TOLERANCE`). A check that fails is then
@@ -290,7 +292,7 @@ def validated(
     return cases
 
 
-def check_plan(
+def check_plan(  # Long on purpose: the runners' loop, each check made as it comes
     how: Plan,
     *,
     api: str,
