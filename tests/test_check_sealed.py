@@ -263,7 +263,7 @@ def test_a_value_that_breaks_the_checker_reading_it_fails_that_call(tmp_path, ca
     }
 
 
-# -- loading: whatever goes wrong is the one failed check load/TARGET, with the file and line ------
+# -- loading: whatever goes wrong is the one failed check load: TARGET, with the file and line ------
 
 LOAD = {
     "SystemExit at import": (
