@@ -1,7 +1,8 @@
 """The checker's confusion matrix over the planted mistakes, as docs/checking.md shows it.
 
 Rows: each catalogued mistake planted (tests/planted.py) in every API it applies to, in both
-dtypes (float64 only for float32-buffers), the planted pairs, and the correct code; columns: the
+dtypes (float64 only for float32-buffers), the planted pairs, the pairs inside one backward and
+the groups of three (:data:`COMBINED`), and the correct code; columns: the
 names the checker gave. Run ``python tests/confusion_matrix.py`` from the repository's root: it
 prints the matrix as Markdown, with its totals and the time the pairs' search took.
 """
@@ -29,6 +30,17 @@ PAIRS = [
     ("recurrent-weight-transposed", "no-gradient-through-time"),
     ("missing-bias", "initial-state-gradient-missing"),
 ]
+#: Planted in every API each applies to: two mistakes inside one backward written by hand, and
+#: groups of three (one of three forward mistakes for d2l, whose backward is torch's autograd).
+COMBINED = [
+    ("tanh-derivative-applied-twice", "dWh-uses-current-state"),
+    ("no-gradient-through-time", "dWh-missing-initial-state-term"),
+    ("tanh-derivative-of-output", "weight-gradients-overwritten"),
+    ("missing-bias", "tanh-derivative-applied-twice", "dWh-uses-current-state"),
+    ("ignores-initial-state", "no-gradient-through-time", "gradients-averaged-over-batch"),
+    ("missing-bias", "ignores-initial-state", "recurrent-weight-transposed"),
+    ("recurrent-weight-transposed", "ignores-initial-state", "last-step-not-computed"),
+]
 
 
 def rows() -> list[tuple[str, str, str]]:
@@ -41,8 +53,21 @@ def rows() -> list[tuple[str, str, str]]:
         for dtype in (("float64",) if mistake.float32_values else DTYPES)
     ]
     found += [("+".join(p), "cs231n", dtype) for p in PAIRS for dtype in DTYPES]
+    found += combined_rows()
     found += [("correct", api, dtype) for api in APIS for dtype in DTYPES]
     return found
+
+
+def combined_rows() -> list[tuple[str, str, str]]:
+    """(planted, api, dtype) for each of :data:`COMBINED` in every API where all its mistakes
+    apply, in both dtypes."""
+    apis = {mistake.id: mistake.apis for mistake in CATALOGUE}
+    return [
+        ("+".join(group), api, dtype)
+        for group in COMBINED
+        for api in sorted(frozenset.intersection(*(apis[m] for m in group)))
+        for dtype in DTYPES
+    ]
 
 
 def named(mistake: str, api: str, dtype: str) -> list[str]:
@@ -60,7 +85,7 @@ COLUMNS = [(api, dtype) for api in APIS for dtype in DTYPES]
 
 
 def exact(planted_as: str, names: list[str]) -> bool:
-    """Named alone, or as the pair; correct code named nothing."""
+    """Named alone, or as the pair or group of three; correct code named nothing."""
     return sorted(names) == ([] if planted_as == "correct" else sorted(planted_as.split("+")))
 
 
@@ -85,7 +110,7 @@ def main() -> None:
     columns = Counter(name for names in results.values() for name in names)
     print()
     print(
-        f"Totals: {len(planted_rows)} planted rows, {right} named exactly (alone, or as the pair), "
+        f"Totals: {len(planted_rows)} planted rows, {right} named exactly (alone, or together), "
         f"{len(planted_rows) - right} otherwise; {len(correct)} rows of correct code, "
         f"{sum(bool(n) for n in correct)} named anything; {len(columns)} distinct names given; "
         f"{took:.0f} s in all."

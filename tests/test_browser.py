@@ -271,3 +271,41 @@ def test_the_check_page_renders_its_steps_and_rows(browser, screenshots, tmp_pat
     assert facts["rows"] == facts["count"] > 5
     assert len(facts["svgs"]) == 1
     assert facts["svgs"][0]["marks"] > 5
+
+
+#: Runs in the check page: each tick label's rendered box, by panel (axes) and axis.
+TICKS = """JSON.stringify(Array.from(document.querySelectorAll("figure svg g[id^='axes_']")).map(
+  axes => Array.from(axes.querySelectorAll("g[id^='matplotlib.axis_']")).map(
+    axis => Array.from(axis.querySelectorAll("g[id^='xtick_'] text, g[id^='ytick_'] text"))
+      .map(t => t.getBoundingClientRect())
+      .filter(r => r.width > 0)
+      .map(r => ({left: r.left, right: r.right, top: r.top, bottom: r.bottom}))
+  )
+))"""
+
+
+def test_the_check_page_s_tick_labels_are_readable_and_apart(browser, screenshots, tmp_path):
+    pytest.importorskip("matplotlib")
+    from reference_rnn.cli import main
+
+    # three mistakes: six values fail, a panel each, weight gradients entry by entry among them
+    path = tmp_path / "ticks.html"
+    target = str(ROOT / "tests" / "buggy" / "rnn_layers_three_mistakes.py")
+    assert main(["check", target, "--api", "cs231n", "--seed", "0", "--html", str(path)]) == 1
+    facts = browser.open(path.as_uri())
+    _assert_rendered(facts, "check-ticks", screenshots)
+    panels = json.loads(browser.call("Runtime.evaluate", expression=TICKS)["result"]["value"])
+    assert len(panels) == 8  # next_h, h, dx, dprev_h, dh0, dWx, dWh, db: three rows
+    for axes in panels:
+        for labels in axes:
+            assert len(labels) >= 2
+            # readable: at least 8 CSS pixels tall, as the page shows them at 1100 px wide
+            assert min(box["bottom"] - box["top"] for box in labels) >= 8, labels
+            for a, b in itertools.combinations(labels, 2):  # no two labels of one axis overlap
+                apart = (
+                    a["right"] <= b["left"]
+                    or b["right"] <= a["left"]
+                    or a["bottom"] <= b["top"]
+                    or b["bottom"] <= a["top"]
+                )
+                assert apart, (a, b)

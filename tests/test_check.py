@@ -172,7 +172,7 @@ def test_the_evidence_names_every_weight_read_from_a_global(fixed):
     assert diagnosis.evidence.weights == tuple(fixed)
     assert f"where it does not use the {', '.join(fixed)} passed in" in diagnosis.evidence.detail
     # the two sample cases pass; the others (D=3, H=5) crash, and every such check is explained
-    assert {c.name.split("/")[0] for c in report.checks if c.passed} == {"sample", "sample-h0"}
+    assert {c.case for c in report.checks if c.passed} == {"sample", "sample-h0"}
     assert report.unexplained == []
 
 
@@ -216,11 +216,7 @@ def test_correct_code_is_never_said_to_read_a_fixed_weight(
         make_case("wider", N, T, D + 1, H, dtype=dtype, seed=seed, zero_h0=zero_h0, scale=scale),
     ]
     report = check(raising_on(api, D + 1), api=api, dtype=dtype, cases=cases)
-    failed = {
-        c.name.removeprefix("step:").removeprefix("cell:").split("/")[0]
-        for c in report.checks
-        if not c.passed
-    }
+    failed = {c.case for c in report.checks if not c.passed}
     assert failed == {"wider"}
     assert report.diagnoses == []
 
@@ -232,35 +228,34 @@ def test_the_exercise_code_is_named_for_exactly_its_three_mistakes():
     assert names(report) == ["ignores-initial-state", "batch-of-one-only", "reads-global-weights"]
     assert report.notes == ["forward only: SimpleRNN has no backward"]
     checks = {check.name: check for check in report.checks}
-    assert checks["sample/h"].passed  # the documented sample, whose Wx is the global w_x
+    assert checks[
+        "SimpleRNN.forward: h of case sample"
+    ].passed  # the documented sample, whose Wx is the global w_x
     ignores = next(d for d in report.diagnoses if d.mistake == "ignores-initial-state")
-    assert ignores.evidence.check == "sample-h0/h"
+    assert ignores.evidence.check == "SimpleRNN.forward: h of case sample-h0"
     assert ignores.evidence.first_time_step == 0
     assert ignores.evidence.error_vs_mistake < 1e-12 < ignores.evidence.error_vs_reference
     batch = next(d for d in report.diagnoses if d.mistake == "batch-of-one-only")
-    assert batch.evidence.check == "one-step-batch/h"
+    assert batch.evidence.check == "SimpleRNN.forward: h of case one-step-batch"
     assert "could not broadcast" in batch.evidence.detail
     # the global w_x: it crashes where Wx is not (2, 4), at the line that reads w_x; with the
     # sample's sizes and weights it runs, and the sample, right with its own Wx, is wrong with
     # another from step 1 on (step 0 uses the Wx passed in)
     fixed = next(d for d in report.diagnoses if d.mistake == "reads-global-weights")
-    assert fixed.evidence.check == "batch-of-one/h"
+    assert fixed.evidence.check == "SimpleRNN.forward: h of case batch-of-one"
     assert fixed.evidence.weights == ("Wx",)
     assert fixed.checks_explained == 1
     assert "xx = np.dot(x[:, i, :], w_x)" in fixed.evidence.detail
     assert re.search(
         r"; it runs with the sizes and weights of sample \(D=2, H=4\), where it does not use the "
-        r"Wx passed in: sample/h passes, but with another Wx of that shape, error \S+ against "
+        r"Wx passed in: SimpleRNN.forward: h of case sample passes, but with another Wx of that shape, error \S+ against "
         r"the reference, first at time step 1$",
         fixed.evidence.detail,
     )
     # the batches crash before they read w_x, and one at a time at w_x: no single mistake
     assert report.unexplained == [
-        "batch/h",
-        "batch-h0/h",
-        "long/h",
-        "small-weights/h",
-        "saturating/h",
+        f"SimpleRNN.forward: h of case {case}"
+        for case in ("batch", "batch-h0", "long", "small-weights", "saturating")
     ]
 
 
@@ -268,7 +263,7 @@ def test_the_evidence_names_the_output_and_the_first_wrong_step():
     report = check(planted.make("cs231n", "no-gradient-through-time"), api="cs231n")
     (diagnosis,) = report.diagnoses
     evidence = diagnosis.evidence
-    assert evidence.check == "sample/dx"  # the first failed check: T = 3
+    assert evidence.check == "rnn_backward: dx of case sample"  # the first failed check: T = 3
     assert evidence.output == "dx"
     # the last step's dx is right, the earlier are not: backward (from t = 2) goes wrong at t = 1
     assert evidence.first_time_step == 1
@@ -284,8 +279,9 @@ def test_a_mistake_in_the_step_functions_only_is_still_named():
     module.rnn_step_forward = planted.cs231n("missing-bias").rnn_step_forward
     report = check(module, api="cs231n")
     assert names(report) == ["missing-bias"]
-    assert {c.name.split("/")[0].startswith("step:") for c in report.checks if not c.passed} == {
-        True
+    assert {c.function for c in report.checks if not c.passed} == {
+        "rnn_step_forward",
+        "rnn_step_backward",
     }
 
 
@@ -298,15 +294,15 @@ def test_the_book_timernn_with_float32_buffers_is_named_in_float64_and_passes_in
 def test_stateful_blocks_are_checked_for_dlfs2_only():
     dlfs2 = check(planted.make("dlfs2"), api="dlfs2")
     sprint = check(planted.make("sprint"), api="sprint")
-    assert [c.name for c in dlfs2.checks if c.name.startswith("stateful/")] == [
-        "stateful/hs",
-        "stateful/dxs",
-        "stateful/dh",
-        "stateful/dWx",
-        "stateful/dWh",
-        "stateful/db",
+    assert [c.value for c in dlfs2.checks if c.case == "stateful"] == [
+        "hs",
+        "dxs",
+        "dh",
+        "dWx",
+        "dWh",
+        "db",
     ]
-    assert not any(c.name.startswith("stateful/") for c in sprint.checks)
+    assert not any(c.case == "stateful" for c in sprint.checks)
 
 
 def test_a_sprint_layer_returning_the_final_state_is_checked_on_it():

@@ -98,8 +98,8 @@ def test_weight_gradients_all_zero_are_not_named_as_a_mistake_that_is_zero_only_
 
     report = check(cs231n(zero_weight_gradients))
     assert names(report) == [], report.format()
-    assert "batch-h0/dWh" in report.unexplained
-    assert "step:batch-h0/dWx" in report.unexplained
+    assert "rnn_backward: dWh of case batch-h0" in report.unexplained
+    assert "rnn_step_backward: dWx of case batch-h0" in report.unexplained
 
 
 def test_a_bias_gradient_summed_with_keepdims_is_not_the_unsummed_one():
@@ -112,9 +112,10 @@ def test_a_bias_gradient_summed_with_keepdims_is_not_the_unsummed_one():
     report = check(cs231n(keepdims))
     assert "bias-gradient-not-summed" not in names(report), report.format()
     assert names(report) == []
-    assert "batch/db" in report.unexplained
-    assert "step:sample/db: db has shape (1, 4), the reference (4,): the reference's values" in (
-        report.looks
+    assert "rnn_backward: db of case batch" in report.unexplained
+    assert (
+        "rnn_step_backward: db of case sample: db has shape (1, 4), the reference (4,): the reference's values"
+        in (report.looks)
     )
 
 
@@ -122,7 +123,9 @@ def test_an_aliased_state_is_not_dwh_uses_current_state_which_it_equals_at_one_s
     # every cache's prev_h is the last state: at T = 1 that is the current state, h_t
     report = check(cs231n(alias=True))
     assert names(report) == [], report.format()
-    assert {"one-step/dWh", "batch/dWh", "long/dWh"} <= set(report.unexplained)
+    assert {f"rnn_backward: dWh of case {c}" for c in ("one-step", "batch", "long")} <= set(
+        report.unexplained
+    )
 
 
 def test_a_mistake_matched_only_where_nothing_tells_it_apart_is_consistent_not_shown():
@@ -137,10 +140,11 @@ def test_a_mistake_matched_only_where_nothing_tells_it_apart_is_consistent_not_s
     module.rnn_backward = cs231n(current_state, steps=1).rnn_backward
     report = check(module)
     assert names(report) == [], report.format()
-    assert report.consistent == {"dWh-uses-current-state": ["one-step/dWh", "one-step-batch/dWh"]}
+    explains = ["rnn_backward: dWh of case one-step", "rnn_backward: dWh of case one-step-batch"]
+    assert report.consistent == {"dWh-uses-current-state": explains}
     assert (
-        "consistent with dWh-uses-current-state, not shown: it explains one-step/dWh, "
-        "one-step-batch/dWh only, where it cannot be told apart"
+        f"consistent with dWh-uses-current-state, not shown: it explains {', '.join(explains)} "
+        "only, where it cannot be told apart"
     ) in report.format()
 
 
@@ -155,7 +159,7 @@ def test_batch_of_one_only_is_not_named_where_a_batch_of_one_fails_too():
 
     report = check(TimeMajor, api="dlfs2")
     assert "batch-of-one-only" not in names(report), report.format()
-    assert not any(c.passed for c in report.checks if c.name == "batch-of-one/dxs")
+    assert not any(c.passed for c in report.checks if (c.case, c.value) == ("batch-of-one", "dxs"))
 
 
 def test_a_mistake_the_catalogue_lacks_is_said_so_and_each_value_described():
@@ -170,15 +174,18 @@ def test_a_mistake_the_catalogue_lacks_is_said_so_and_each_value_described():
     assert names(report) == [], report.format()
     text = report.format()
     assert "\nFailed checks: no catalogued mistake explains these\n" in text
-    shown = dict(line.split(": ", 1) for line in report.looks)
+    # each line: the check, "function: value of case name", then what it looks like
+    shown = {
+        ": ".join(part[:2]): part[2] for part in (line.split(": ", 2) for line in report.looks)
+    }
     # one line per value of each code: the step functions', then the sequence functions'
     assert list(shown) == [
-        "step:sample/dprev_h",
-        "sample/dx",
-        "sample/dh0",
-        "sample/dWx",
-        "sample/dWh",
-        "sample/db",
+        "rnn_step_backward: dprev_h of case sample",
+        "rnn_backward: dx of case sample",
+        "rnn_backward: dh0 of case sample",
+        "rnn_backward: dWx of case sample",
+        "rnn_backward: dWh of case sample",
+        "rnn_backward: db of case sample",
     ]
     # the values, from the right backward above, on the exercise's sample (N=1, T=3, D=2, H=4)
     case = testing.cases()[0]
@@ -187,13 +194,15 @@ def test_a_mistake_the_catalogue_lacks_is_said_so_and_each_value_described():
     dx = right.rnn_backward(case.dh, caches)[0]
     _, caches = module.rnn_forward(case.x, case.h0, case.Wx, case.Wh, case.b)
     user_dx = module.rnn_backward(case.dh, caches)[0]
-    assert shown["sample/dx"] == (
+    assert shown["rnn_backward: dx of case sample"] == (
         f"first mismatch at [0, 0, 0]: {user_dx[0, 0, 0]:.6g} where the reference has "
         f"{dx[0, 0, 0]:.6g} (4 of 6 entries wrong); dx right for t > 1, wrong from t = 1 back "
         "(of 3)"
     )
-    assert "sample/dWx: first mismatch at [0, 0]: " in text
-    assert shown["step:sample/dprev_h"].endswith("(4 of 4 entries wrong)")  # no time axis
+    assert "rnn_backward: dWx of case sample: first mismatch at [0, 0]: " in text
+    assert shown["rnn_step_backward: dprev_h of case sample"].endswith(
+        "(4 of 4 entries wrong)"
+    )  # no time axis
 
 
 def test_the_json_carries_each_diagnosis_description_and_the_unexplained_values(capsys):
@@ -205,7 +214,7 @@ def test_the_json_carries_each_diagnosis_description_and_the_unexplained_values(
     (diagnosis,) = document["diagnoses"]
     assert diagnosis["mistake"] == "dWh-uses-current-state"
     assert diagnosis["description"] == "dWh sums h_t.T @ da_t instead of h_{t-1}.T @ da_t"
-    assert diagnosis["evidence"]["check"] == "step:sample/dWh"
+    assert diagnosis["evidence"]["check"] == "rnn_step_backward: dWh of case sample"
     assert diagnosis["evidence"]["error_vs_mistake"] < 1e-12
     assert document["unexplained"] == document["looks"] == []
     assert document["consistent"] == {}
@@ -246,7 +255,7 @@ def test_code_time_major_throughout_is_said_to_be_right_in_that_layout():
     assert diagnosis.evidence.detail.endswith("values are right in the time-major layout")
     # every failed check is the layout's: the step functions pass
     assert report.unexplained == []
-    assert all(c.passed for c in report.checks if c.name.startswith("step:"))
+    assert all(c.passed for c in report.checks if c.function.startswith("rnn_step_"))
 
 
 def test_a_d2l_rnn_returning_a_list_of_per_step_outputs_is_checked_as_their_concatenation():
@@ -360,7 +369,7 @@ def test_a_last_step_not_computed_that_crashes_at_one_step_is_named_for_that_cra
     report = testing.check(module, api="cs231n", isolate=False, seed=0, forward_only=True)
     assert names(report) == ["last-step-not-computed"], report.format()
     assert report.unexplained == []
-    assert "one-step/h" in [c.name for c in report.checks if not c.passed]
+    assert "rnn_forward: h of case one-step" in [c.name for c in report.checks if not c.passed]
 
 
 def test_two_mistakes_neither_shown_alone_are_named_as_the_pair():
@@ -373,7 +382,7 @@ def test_two_mistakes_neither_shown_alone_are_named_as_the_pair():
     assert sorted(names(report)) == ["ignores-initial-state", "last-step-not-computed"], (
         report.format()
     )
-    assert all(name.endswith(("/dx", "/dWx", "/dWh", "/db")) for name in report.unexplained)
+    assert all(name.split(": ")[0].endswith("Layer.backward") for name in report.unexplained)
 
 
 def test_a_value_of_another_shape_or_with_another_problem_is_described_so():

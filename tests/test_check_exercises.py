@@ -46,11 +46,27 @@ EXAMPLES_RUN = pytest.mark.parametrize(
     ("argv", "count", "names"),
     [
         # 10 cases x (the cell's 7 values + the sequence's 7)
-        ([COURSERA, "--api", "coursera"], 140, {"cell:sample/yt_pred", "long/y_pred", "long/dba"}),
+        (
+            [COURSERA, "--api", "coursera"],
+            140,
+            {
+                "rnn_cell_forward: yt_pred of case sample",
+                "rnn_forward: y_pred of case long",
+                "rnn_backward: dba of case long",
+            },
+        ),
         # 10 cases x 9 values: outputs, H, and the gradient of each tensor given
-        ([f"{D2L}:rnn", "--api", "d2l"], 90, {"long/outputs", "long/H", "long/W_hq.grad"}),
+        (
+            [f"{D2L}:rnn", "--api", "d2l"],
+            90,
+            {"rnn: outputs of case long", "rnn: H of case long", "rnn: W_hq.grad of case long"},
+        ),
         # 10 cases x (the step functions' 6 values + the sequence functions' 6)
-        ([EECS498, "--api", "cs231n", "--tensors", "torch"], 120, {"step:long/dx", "long/dWh"}),
+        (
+            [EECS498, "--api", "cs231n", "--tensors", "torch"],
+            120,
+            {"rnn_step_backward: dx of case long", "rnn_backward: dWh of case long"},
+        ),
     ],
     ids=["coursera", "d2l", "eecs498"],
 )
@@ -120,7 +136,7 @@ def test_d2l_s_module_is_found_by_its_rnn(torch):
 def test_a_module_without_rnn_is_the_failed_check_that_it_exists(torch):
     report = testing.check(SimpleNamespace(), api="d2l", isolate=False)
     assert [(c.name, c.detail) for c in report.checks] == [
-        ("rnn/exists", "SimpleNamespace has no rnn")
+        ("rnn: exists", "SimpleNamespace has no rnn")
     ]
 
 
@@ -180,8 +196,8 @@ def test_the_input_gradient_is_read_under_either_name_with_a_note(tmp_path):
 def test_gradients_not_as_a_dict_of_the_names_fail_with_the_reason(changes, failed, detail):
     report = testing.check(module(**changes), api="coursera", isolate=False)
     failing = [c for c in report.checks if not c.passed]
-    assert {c.name.split("/")[1] for c in failing} == failed
-    assert {c.name.split("/")[0] for c in failing} == {c.name for c in testing.cases("float64")}
+    assert {c.value for c in failing} == failed
+    assert {c.case for c in failing} == {c.name for c in testing.cases("float64")}
     assert {c.detail for c in failing} == {detail}
 
 
@@ -190,8 +206,8 @@ def test_a_module_with_forward_functions_only_has_its_forward_checked():
         SimpleNamespace(rnn_forward=coursera.rnn_forward), api="coursera", isolate=False
     )
     assert report.notes == ["forward only: no rnn_backward, so rnn_forward is checked alone"]
-    assert {c.name.split("/")[-1] for c in report.checks if c.passed} == {"a", "y_pred"}
-    assert [c.name for c in report.checks if not c.passed] == ["rnn_cell_forward/exists"]
+    assert {c.value for c in report.checks if c.passed} == {"a", "y_pred"}
+    assert [c.name for c in report.checks if not c.passed] == ["rnn_cell_forward: exists"]
     with_backward = testing.check(
         module(rnn_cell_backward=None, rnn_backward=None), api="coursera", isolate=False
     )
@@ -213,7 +229,7 @@ def test_a_forward_that_raises_fails_every_value_of_its_calls():
         "rnn_forward raised ValueError: shapes (5,3) and (2,4) not aligned (at "
         f'test_check_exercises.py:{rnn_forward.__code__.co_firstlineno + 1}: raise ValueError("shapes (5,3) and (2,4) not aligned"))'
     )
-    assert all(c.passed for c in report.checks if c.name.startswith("cell:"))
+    assert all(c.passed for c in report.checks if c.function.startswith("rnn_cell_"))
 
 
 def test_outputs_detached_from_the_graph_are_named(torch):
@@ -259,7 +275,7 @@ def test_outputs_that_are_not_a_tensor_leave_the_graph_and_are_named(torch):
 
     report = testing.check(rnn, api="d2l", isolate=False)
     assert [d.mistake for d in report.diagnoses] == ["leaves-the-graph"]
-    assert {c.name.split("/")[1] for c in report.checks if c.passed} == {"outputs", "H"}
+    assert {c.value for c in report.checks if c.passed} == {"outputs", "H"}
     details = {c.detail for c in report.checks if not c.passed}
     assert details == {
         "not run: outputs is an array of shape (6, 4), not a tensor: autograd cannot reach it"
@@ -381,7 +397,7 @@ def test_the_new_apis_run_under_the_worker_s_limits(torch, tmp_path, capsys, api
     name = f"{target}:rnn" if api == "d2l" else str(target)
     exit_code, document = run_json(capsys, name, "--api", api, "--timeout", str(call_limit()))
     assert exit_code == 1
-    details = {c["detail"] for c in document["checks"] if c["name"] != "rnn_forward/exists"}
+    details = {c["detail"] for c in document["checks"] if c["name"] != "rnn_forward: exists"}
     hung = f"did not return within {call_limit():g} s: stopped"
     lost = hung if api == "d2l" else "the worker process exited"
     assert any(lost in d for d in details), details

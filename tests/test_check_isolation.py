@@ -309,7 +309,7 @@ def scripted_check(monkeypatch, *scripts: list[object]) -> Report:
 )
 def test_a_worker_that_does_not_load_the_code_fails_the_load(monkeypatch, script, detail):
     report = scripted_check(monkeypatch, script)
-    assert [(c.name, c.detail) for c in report.checks] == [("load/TARGET", detail)]
+    assert [(c.name, c.detail) for c in report.checks] == [("load: TARGET", detail)]
 
 
 def test_a_target_the_worker_does_not_find_is_not_found(monkeypatch):
@@ -341,9 +341,16 @@ def test_a_fresh_worker_must_load_the_same_code(monkeypatch, restart, reason):
     lost = process.WorkerLostError(KILLED)
     report = scripted_check(monkeypatch, [READY, LOADED, lost], restart)
     assert {c.name: c.detail for c in report.checks} == {
-        "rnn_step_forward/exists": "m has no rnn_step_forward",
-        **{f"one/{value}": KILLED for value in ("h", "dx", "dh0", "dWx", "dWh", "db")},
-        **{f"two/{value}": reason for value in ("h", "dx", "dh0", "dWx", "dWh", "db")},
+        "rnn_step_forward: exists": "m has no rnn_step_forward",
+        **{
+            f"rnn_forward: h of case {case}": why
+            for case, why in (("one", KILLED), ("two", reason))
+        },
+        **{
+            f"rnn_backward: {value} of case {case}": why
+            for case, why in (("one", KILLED), ("two", reason))
+            for value in ("dx", "dh0", "dWx", "dWh", "db")
+        },
     }
 
 

@@ -125,11 +125,11 @@ def test_a_dlfs2_method_indented_at_the_module_level_gets_the_hint():
     import stray_time_rnn
 
     report = check(stray_time_rnn.TimeRNN, api="dlfs2")
-    failed = [c.name for c in report.checks if not c.passed and c.name.endswith("/exists")]
+    failed = [c.name for c in report.checks if not c.passed and c.value == "exists"]
     assert failed == [
-        "TimeRNN.backward/exists",
-        "TimeRNN.set_state/exists",
-        "TimeRNN.reset_state/exists",
+        "TimeRNN.backward: exists",
+        "TimeRNN.set_state: exists",
+        "TimeRNN.reset_state: exists",
     ]
     assert report.notes == [
         (
@@ -152,14 +152,7 @@ def test_a_layer_that_keeps_what_it_built_for_the_first_length_fails_the_blocks(
             return super().forward(xs[:, : self.T]) if xs.shape[1] > self.T else super().forward(xs)
 
     report = check(FirstLength, api="dlfs2")
-    assert not {c.name for c in report.checks if not c.passed} - {
-        "stateful/hs",
-        "stateful/dxs",
-        "stateful/dh",
-        "stateful/dWx",
-        "stateful/dWh",
-        "stateful/db",
-    }
+    assert {c.case for c in report.checks if not c.passed} == {"stateful"}
     assert not report.passed
 
 
@@ -212,9 +205,16 @@ def test_an_unexplained_failure_says_where_it_starts_and_what_it_looks_like():
     module.rnn_forward = rnn_forward
     module.rnn_backward = lambda dh, cache: tuple(2 * g for g in planted.backward(dh, cache))
     report = check(module, api="cs231n")
-    shown = dict(line.split(": ", 1) for line in report.looks)
-    assert shown["batch-of-one/h"].endswith("; h right for t < 4, wrong from t = 4 (of 6)")
-    assert shown["sample/dWx"].endswith("(8 of 8 entries wrong); dWx is 2 times the reference's")
+    # each line: the check, "function: value of case name", then what it looks like
+    shown = {
+        ": ".join(part[:2]): part[2] for part in (line.split(": ", 2) for line in report.looks)
+    }
+    assert shown["rnn_forward: h of case batch-of-one"].endswith(
+        "; h right for t < 4, wrong from t = 4 (of 6)"
+    )
+    assert shown["rnn_backward: dWx of case sample"].endswith(
+        "(8 of 8 entries wrong); dWx is 2 times the reference's"
+    )
     assert "right for t < 4" in report.format()
 
 
@@ -234,6 +234,7 @@ def test_a_last_step_left_at_zero_is_described_so():
 def test_many_checks_failed_by_one_exception_are_one_line_with_the_count():
     report = check(load_target(str(STUDENTS / "time_rnn.py:TimeRNN")), api="dlfs2")
     assert (
-        "  7 checks (sample-h0/hs, one-step/hs, ...): set_state(h0) raised AttributeError: "
+        "  7 checks (TimeRNN.forward: hs of case sample-h0, TimeRNN.forward: hs of case one-step, "
+        "...): set_state(h0) raised AttributeError: "
         "'TimeRNN' object has no attribute 'set_state'"
     ) in report.format().splitlines()

@@ -23,6 +23,7 @@ from processes import alive, call_limit
 
 from reference_rnn import testing
 from reference_rnn.checker import battery
+from reference_rnn.checker.printing import check_title
 from reference_rnn.cli import main
 
 EXAMPLES = Path(__file__).parents[1] / "examples"
@@ -89,7 +90,11 @@ def failures(document: dict) -> dict[str, list[str]]:
 
 
 def sequence_checks(cases=CASES, values=VALUES) -> list[str]:
-    return [f"{case}/{value}" for case in cases for value in values]
+    return [
+        check_title("rnn_forward" if value == "h" else "rnn_backward", value, case)
+        for case in cases
+        for value in values
+    ]
 
 
 # -- the code raises in every call: a failed check, with what and where ----------------------------
@@ -258,7 +263,7 @@ def test_a_value_that_breaks_the_checker_reading_it_fails_that_call(tmp_path, ca
     }
 
 
-# -- loading: whatever goes wrong is the one failed check load/TARGET, with the file and line ------
+# -- loading: whatever goes wrong is the one failed check load: TARGET, with the file and line ------
 
 LOAD = {
     "SystemExit at import": (
@@ -296,7 +301,7 @@ def test_code_that_cannot_be_loaded_is_the_failed_check_load(tmp_path, capfd, at
     last = at_import.splitlines()[-1].strip()
     line = path.read_text().splitlines().index(at_import.splitlines()[0]) + 1
     expected = reason.format(path=path, at=at(path, last), line=line, limit=call_limit())
-    assert [(c["name"], c["detail"]) for c in document["checks"]] == [("load/TARGET", expected)]
+    assert [(c["name"], c["detail"]) for c in document["checks"]] == [("load: TARGET", expected)]
     assert document["diagnoses"] == []
 
 
@@ -414,7 +419,7 @@ def test_code_that_replaces_the_reference_with_zeros_fails(tmp_path, capfd, monk
     # the worker refuses the package to the code: loading it fails, and says why
     assert [(c["name"], c["detail"]) for c in document["checks"]] == [
         (
-            "load/TARGET",
+            "load: TARGET",
             (
                 f"loading {path} tried to import reference_rnn.checker.battery, which the checked "
                 "code may not use"
@@ -430,10 +435,15 @@ def test_code_that_replaces_the_reference_with_zeros_fails(tmp_path, capfd, monk
     report = testing.check(str(path), api="cs231n", isolate=False, seed=0)
     assert not report.passed
     # every check fails by all it is worth, but where the reference's value is zero too
-    zero = ["step:sample/dWh", "step:one-step-batch/dWh", "step:batch/dWh", "one-step-batch/dWh"]
+    zero = [
+        "rnn_step_backward: dWh of case sample",
+        "rnn_step_backward: dWh of case one-step-batch",
+        "rnn_step_backward: dWh of case batch",
+        "rnn_backward: dWh of case one-step-batch",
+    ]
     assert [c.name for c in report.checks if c.passed] == zero
     assert report.looks[0] == (  # 0.761888: torch's first state of the exercise's sample
-        "step:sample/next_h: first mismatch at [0, 0, 0]: 0 where the reference has 0.761888 "
+        "rnn_step_forward: next_h of case sample: first mismatch at [0, 0, 0]: 0 where the reference has 0.761888 "
         "(4 of 4 entries wrong); next_h wrong from its first step, t = 0 (of 1); "
         "next_h is all zeros"
     )

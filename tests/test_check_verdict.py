@@ -20,6 +20,7 @@ import pytest
 
 from reference_rnn import testing
 from reference_rnn.checker import battery
+from reference_rnn.checker.printing import check_title
 
 pytest_plugins = ["pytester"]
 
@@ -74,7 +75,12 @@ def checks_of(prefix: str, values=("h", "dx", "dh0", "dWx", "dWh", "db")) -> lis
     h = "next_h" if prefix == "step:" else "h"
     dh0 = "dprev_h" if prefix == "step:" else "dh0"
     names = [{"h": h, "dh0": dh0}.get(v, v) for v in values]
-    return [f"{prefix}{case.name}/{v}" for case in battery.battery() for v in names]
+    step = "_step" if prefix == "step:" else ""
+    return [
+        check_title(f"rnn{step}_{'forward' if v in ('h', 'next_h') else 'backward'}", v, case.name)
+        for case in battery.battery()
+        for v in names
+    ]
 
 
 # -- the judged code cannot use reference_rnn ------------------------------------------------------
@@ -118,9 +124,9 @@ def test_a_module_that_imports_the_reference_fails_its_load_check_named(tmp_path
     code, document = run(path)
     assert (code, document["passed"]) == (1, False)
     detail = LOAD_REFUSED.format(path=path, name=name)
-    assert [(c["name"], c["detail"]) for c in document["checks"]] == [("load/TARGET", detail)]
+    assert [(c["name"], c["detail"]) for c in document["checks"]] == [("load: TARGET", detail)]
     assert mistakes(document) == ["imports-the-reference"]
-    assert document["diagnoses"][0]["evidence"]["check"] == "load/TARGET"
+    assert document["diagnoses"][0]["evidence"]["check"] == "load: TARGET"
 
 
 INSIDE = """
@@ -163,9 +169,11 @@ def test_a_call_that_imports_the_reference_fails_its_checks_named(tmp_path, forw
     assert not report.passed
     assert [d.mistake for d in report.diagnoses] == ["imports-the-reference"]
     failed = [c for c in report.checks if not c.passed]
-    (h,) = [c for c in failed if c.name == "sample/h"]
+    (h,) = [c for c in failed if c.name == "rnn_forward: h of case sample"]
     if "except ImportError" in forward:  # its own code went on: its states fail, named
-        assert [c.name for c in failed] == [n for n in checks_of("") if n.endswith("/h")]
+        assert [c.name for c in failed] == [
+            n for n in checks_of("") if n.startswith("rnn_forward: h ")
+        ]
         assert h.detail == "rnn_forward tried to import reference_rnn"
     else:  # the step functions are right; every check of rnn_forward fails
         assert [c.name for c in failed] == checks_of("")
@@ -268,7 +276,7 @@ def test_a_submission_named_numpy_py_is_a_failed_load_check_not_a_traceback(tmp_
         code, document = run(target, cwd=cwd, interpreter=interpreter)
         assert (code, document["passed"]) == (1, False)
         [check] = document["checks"]
-        assert check["name"] == "load/TARGET"
+        assert check["name"] == "load: TARGET"
         assert check["detail"].startswith(
             f"loading {target} raised RuntimeError: a student file, not numpy (at numpy.py:1:"
         )
@@ -374,11 +382,7 @@ def test_a_table_of_answers_recorded_for_one_run_fails_a_fresh_run(tmp_path, key
             table.setdefault((kind, found), given.expected)
     (tmp_path / "table.pkl").write_bytes(pickle.dumps(table))
     path = write(tmp_path, REPLAY.format(table=str(tmp_path / "table.pkl"), key=key))
-    sample = [
-        n
-        for n in checks_of("step:") + checks_of("")
-        if n.split("/")[0].endswith(":sample") or n.split("/")[0] == "sample"
-    ]
+    sample = [n for n in checks_of("step:") + checks_of("") if n.endswith(" of case sample")]
     if by == "bytes":  # the table is right for its own run
         assert run(path, "--seed", str(seed))[0] == 0
     code, document = run(path)  # a fresh seed
@@ -387,7 +391,9 @@ def test_a_table_of_answers_recorded_for_one_run_fails_a_fresh_run(tmp_path, key
     if by == "bytes":  # no entry for the fresh inputs: only the fixed sample passes
         assert passed == sample
     else:  # the recorded run's answers for the fresh inputs: every other case's states fail
-        states = [n for n in checks_of("step:") + checks_of("") if n.endswith(("/h", "/next_h"))]
+        states = [
+            n for n in checks_of("step:") + checks_of("") if ": h of" in n or ": next_h of" in n
+        ]
         assert [n for n in states if n in passed] == [n for n in states if n in sample]
 
 
@@ -405,7 +411,7 @@ def test_a_misnamed_cs231n_backward_fails_unless_forward_only(tmp_path, old, new
     path = write(tmp_path, CORRECT.replace(old, new))
     code, lines = text(path)
     assert code == 1
-    assert f"  {missing}/exists: {path} has no {missing}" in lines
+    assert f"  {missing}: exists: {path} has no {missing}" in lines
     assert (
         f"no {missing}: the cs231n exercise asks for a backward "
         f"(--forward-only checks {missing.replace('backward', 'forward')} alone)"
@@ -427,7 +433,7 @@ def test_torch_cs231n_requires_its_backward_too(tmp_path):
     code, document = run(path, "--tensors", "torch")
     assert (code, failures(document)) == (
         1,
-        {f"{path} has no rnn_backward": ["rnn_backward/exists"]},
+        {f"{path} has no rnn_backward": ["rnn_backward: exists"]},
     )
     assert run(path, "--tensors", "torch", "--forward-only")[0] == 0
 
@@ -441,7 +447,7 @@ def test_a_dlfs2_layer_without_backward_fails_unless_forward_only(tmp_path, name
     code, document = run(f"{path}:{name}", api=api)
     assert (code, document["forward_only"]) == (1, False)
     assert failures(document) == {
-        f"{path}:{name} has no {name}.backward": [f"{name}.backward/exists"]
+        f"{path}:{name} has no {name}.backward": [f"{name}.backward: exists"]
     }
     report = testing.check(f"{path}:{name}", api=api, forward_only=True)
     assert report.passed
@@ -510,7 +516,7 @@ def test_a_call_that_overwrites_its_arguments_is_named(tmp_path):
     code, document = run(path, "--seed", "0")
     assert (code, document["passed"]) == (1, False)
     assert mistakes(document) == ["modifies-its-arguments"]
-    forward = [n for n in checks_of("") if n.endswith("/h")]
+    forward = [n for n in checks_of("") if n.startswith("rnn_forward: h ")]
     assert failures(document) == {
         "rnn_forward changed its arguments x, Wx in place": forward,
         "rnn_backward changed its argument dh in place": sorted(
@@ -518,7 +524,7 @@ def test_a_call_that_overwrites_its_arguments_is_named(tmp_path):
         ),
     }
     evidence = document["diagnoses"][0]["evidence"]
-    assert evidence["check"] == "sample/h"
+    assert evidence["check"] == "rnn_forward: h of case sample"
     assert evidence["detail"] == (
         "rnn_forward changed its arguments x, Wx in place; "
         "the arrays it was given were not the same after the call"

@@ -238,9 +238,12 @@ def test_check_html_shows_where_the_exercise_s_code_goes_wrong(tmp_path, capsys)
     rows = {row[1]: row for row in page.rows}
     # the exercise's sample passes; with a nonzero initial state it is wrong from step 0, which
     # the checker's own diagnosis says too
-    assert rows["sample/h"][4:6] == ["pass", "\N{EN DASH}"]
-    assert rows["sample-h0/h"][4:6] == ["FAIL", "0"]
-    assert "sample-h0/h: error 4.8e-02 against the reference, first at time step 0" in out
+    assert rows["SimpleRNN.forward: h of case sample"][4:6] == ["pass", "\N{EN DASH}"]
+    assert rows["SimpleRNN.forward: h of case sample-h0"][4:6] == ["FAIL", "0"]
+    assert (
+        "SimpleRNN.forward: h of case sample-h0: error 4.8e-02 against the reference, first at time step 0"
+        in out
+    )
     assert {"plot-errors", "diagnoses"} <= page.ids
     assert page.svgs == 1
     assert "ignores-initial-state" in text
@@ -264,7 +267,7 @@ def test_check_html_of_code_that_does_not_load(tmp_path, capsys):
     broken.write_text("raise RuntimeError('no')\n", encoding="utf-8")
     code, page, text, _ = _check_page(tmp_path, capsys, f"{broken}:SimpleRNN")
     assert code == 1
-    assert [row[1] for row in page.rows] == ["load/TARGET"]
+    assert [row[1] for row in page.rows] == ["load: TARGET"]
     assert "No failing value could be compared: nothing to plot." in text
     assert page.svgs == 0
 
@@ -304,3 +307,20 @@ def test_check_html_shows_what_the_checked_code_printed(tmp_path, capsys):
     assert "output" in page.ids
     assert '<pre id="output">loading &lt;my&gt; RNN &amp; co</pre>' in text
     assert "  | loading <my> RNN & co" in out  # the text report shows the same lines
+
+
+def test_the_check_plots_are_three_panels_a_row_at_most_and_none_empty():
+    import matplotlib.pyplot as plt
+
+    from reference_rnn.checker.html import PER_ROW, plot_errors
+
+    values = ["h", "dx", "dh0", "dWx", "dWh"]  # five: a row of three, a row of two
+    errors = {value: [([1e-3, 1e-1, 1.0], 1)] for value in values}
+    figure = plot_errors(plt, errors, 1e-12)
+    assert PER_ROW == 3
+    assert len(re.findall(r'<g id="axes_\d+"', figure)) == len(values)  # the sixth place removed
+    assert all(f">{value}</text>" in figure for value in values)  # each panel's title
+    widths = re.search(r'<svg[^>]* width="([\d.]+)pt" height="([\d.]+)pt"', figure)
+    assert widths is not None
+    assert float(widths.group(1)) < 3 * 4.0 * 72 * 1.05  # three 4-inch panels wide, not five
+    assert float(widths.group(2)) > 3.2 * 72  # two rows high

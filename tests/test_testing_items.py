@@ -24,18 +24,26 @@ def _report(
 
 
 def test_a_value_names_the_function_and_the_mistake_whose_evidence_it_is_or_every_one_found():
-    first = testing.Diagnosis("missing-bias", Evidence("batch/h", "h", None, None, None, ""), 1)
-    second = testing.Diagnosis("no-recurrence", Evidence("long/h", "h", None, None, None, ""), 1)
+    def check(function, value, case, passed, error, detail=None):
+        return Check.of(
+            function, value, case, passed=passed, error=error, tolerance=1e-12, detail=detail
+        )
+
+    h = "rnn_forward: h of case batch"
+    first = testing.Diagnosis("missing-bias", Evidence(h, "h", None, None, None, ""), 1)
+    long_h = "rnn_forward: h of case long"
+    second = testing.Diagnosis("no-recurrence", Evidence(long_h, "h", None, None, None, ""), 1)
     checks = [
-        Check("batch/h", False, 0.5, 1e-12),
-        Check("batch/dWh", False, 0.25, 1e-12),
-        Check("step:long/dx", False, None, 1e-12, "the call raised ValueError: no"),
-        Check("long/db", True, 0.0, 1e-12),
-        Check("rnn_backward/exists", False, None, 1e-12, "mine has no rnn_backward"),
+        check("rnn_forward", "h", "batch", False, 0.5),
+        check("rnn_backward", "dWh", "batch", False, 0.25),
+        check("rnn_step_backward", "dx", "long", False, None, "the call raised ValueError: no"),
+        check("rnn_backward", "db", "long", True, 0.0),
+        check("rnn_backward", "exists", "", False, None, "mine has no rnn_backward"),
     ]
-    report = _report(checks, [first, second], unexplained=["step:long/dx", "rnn_backward/exists"])
+    unexplained = [checks[2].name, checks[4].name]
+    report = _report(checks, [first, second], unexplained=unexplained)
     wrong = testing_items.Mismatch((0, 1, 2), 0.25, 0.5, 3, 40)
-    values = testing_items._values(report, {"batch/h": (2, wrong), "long/db": (None, None)})
+    values = testing_items._values(report, {h: (2, wrong), checks[3].name: (None, None)})
     assert [v.id for v in values] == [
         "rnn_forward-batch-float64-h",
         "rnn_backward-batch-float64-dWh",
@@ -82,26 +90,23 @@ def test_a_value_names_the_function_and_the_mistake_whose_evidence_it_is_or_ever
 
 
 @pytest.mark.parametrize(
-    ("api", "target", "check", "made"),
+    ("api", "target", "label", "value", "made"),
     [
-        ("cs231n", "mine", "step:sample-h0/next_h", ("rnn_step_forward", "sample-h0", "next_h")),
-        ("cs231n", "mine", "step:sample-h0/dWh", ("rnn_step_backward", "sample-h0", "dWh")),
-        ("cs231n-torch", "mine", "batch/h", ("rnn_forward", "batch", "h")),
-        ("cs231n", "mine", "batch/dh0", ("rnn_backward", "batch", "dh0")),
-        ("coursera", "c.py", "cell:one-step/yt_pred", ("rnn_cell_forward", "one-step", "yt_pred")),
-        ("coursera", "c.py", "long/dWaa", ("rnn_backward", "long", "dWaa")),
-        ("dlfs2", "t.py:TimeRNN", "stateful/hs", ("TimeRNN.forward", "stateful", "hs")),
-        ("dlfs2", "t.py:TimeRNN", "batch/dWh", ("TimeRNN.backward", "batch", "dWh")),
-        ("sprint", "s.py:SimpleRNN", "batch/h", ("SimpleRNN.forward", "batch", "h")),
-        ("d2l", "d.py:my_rnn", "long/W_hh.grad", ("my_rnn", "long", "W_hh.grad")),
-        ("d2l", "d2l_module", "long/W_hh.grad", ("rnn", "long", "W_hh.grad")),
-        ("cs231n", "mine", "rnn_backward/exists", ("rnn_backward", "", "exists")),
-        ("dlfs2", "t.py:TimeRNN", "TimeRNN.backward/exists", ("TimeRNN.backward", "", "exists")),
-        ("cs231n", "mine", "load/TARGET", ("load", "", "TARGET")),
+        ("cs231n", "mine", "step:", "next_h", "rnn_step_forward"),
+        ("cs231n", "mine", "step:", "dWh", "rnn_step_backward"),
+        ("cs231n-torch", "mine", "", "h", "rnn_forward"),
+        ("cs231n", "mine", "", "dh0", "rnn_backward"),
+        ("coursera", "c.py", "cell:", "yt_pred", "rnn_cell_forward"),
+        ("coursera", "c.py", "", "dWaa", "rnn_backward"),
+        ("dlfs2", "t.py:TimeRNN", "", "hs", "TimeRNN.forward"),
+        ("dlfs2", "t.py:TimeRNN", "", "dWh", "TimeRNN.backward"),
+        ("sprint", "s.py:SimpleRNN", "", "h", "SimpleRNN.forward"),
+        ("d2l", "d.py:my_rnn", "", "W_hh.grad", "my_rnn"),
+        ("d2l", "d2l_module", "", "W_hh.grad", "rnn"),
     ],
 )
-def test_a_check_is_made_by_the_user_s_own_function_or_method(api, target, check, made):
-    assert made_by(api, target, check) == made
+def test_a_check_is_made_by_the_user_s_own_function_or_method(api, target, label, value, made):
+    assert made_by(api, target, label, value) == made
 
 
 def test_a_mismatch_is_the_first_element_beyond_the_tolerance_of_the_largest_expected():
@@ -143,7 +148,10 @@ def test_parametrize_checks_an_object_or_a_target_in_each_dtype(monkeypatch):
 
     def checked_values(target, **kwargs):
         calls.append((target, kwargs))
-        return [testing_items._values(_report([Check("a/h", True, 0.0, 1e-12)], [], []), {})[0]]
+        check = Check.of(
+            "rnn_forward", "h", "a", passed=True, error=0.0, tolerance=1e-12, detail=None
+        )
+        return [testing_items._values(_report([check], [], []), {})[0]]
 
     monkeypatch.setattr(testing, "checked_values", checked_values)
     argname, params = testing.parametrize(testing_items, api="cs231n", dtype=["float32", "float64"])

@@ -441,12 +441,24 @@ def test_the_summary_names_the_tests_no_mistake_explains() -> None:
         def write_line(self, line: str) -> None:
             lines.append(line)
 
-    checks = [Check("batch/h", False, 0.5, 1e-12), Check("step:batch/next_h", True, 0.0, 1e-12)]
-    looks = ["batch/h: h is all zeros"]
-    report = Report(
-        "cs231n", "mine", "float64", checks, [], [], ["batch/h"], looks, forward_only=True
-    )
-    other = Report("cs231n", "mine", "float32", checks[:1], [], [], ["batch/h"])
+    checks = [
+        Check.of(
+            "rnn_forward", "h", "batch", passed=False, error=0.5, tolerance=1e-12, detail=None
+        ),
+        Check.of(
+            "rnn_step_forward",
+            "next_h",
+            "batch",
+            passed=True,
+            error=0.0,
+            tolerance=1e-12,
+            detail=None,
+        ),
+    ]
+    h = checks[0].name
+    looks = [f"{h}: h is all zeros"]
+    report = Report("cs231n", "mine", "float64", checks, [], [], [h], looks, forward_only=True)
+    other = Report("cs231n", "mine", "float32", checks[:1], [], [], [h])
     values = testing_items._values(report, {}) + testing_items._values(other, {})
     stash = {pytest_plugin._VALUES: values, pytest_plugin._COLLECTED: True}
     listing = SimpleNamespace(stash=stash, option=SimpleNamespace(collectonly=True))
@@ -457,7 +469,7 @@ def test_the_summary_names_the_tests_no_mistake_explains() -> None:
     assert lines == [
         "= reference_rnn: mine as cs231n, float64",
         "failed checks no catalogued mistake explains: rnn_forward-batch-float64-h",
-        "  batch/h: h is all zeros",
+        "  rnn_forward: h of case batch: h is all zeros",
         "FAILED (forward only): 1 of 2 checks passed",
         "= reference_rnn: mine as cs231n, float32",
         "failed checks no catalogued mistake explains: rnn_forward-batch-float32-h",

@@ -1,5 +1,7 @@
 """The cases ``python -m reference_rnn check`` runs, and their expected values from the reference.
 
+Long on purpose: a case, its expected values and its tolerance are one thing.
+
 Shapes: N batch, T time steps, D input features, H hidden units; batch-first, as the functional
 core. A case holds the inputs ``x (N, T, D)``, ``h0 (N, H)``, ``Wx (D, H)``, ``Wh (H, H)``,
 ``b (H,)`` and an arbitrary upstream gradient ``dh (N, T, H)`` (dL/dh_t at every step), so that
@@ -37,6 +39,7 @@ __all__ = [
     "DTYPES",
     "FORWARD_KEYS",
     "KEYS",
+    "ROUNDING",
     "SEEDS",
     "Case",
     "Implementation",
@@ -61,6 +64,11 @@ FORWARD_KEYS = ("h", "h_last", "y")
 Q = 4
 #: A battery's seed is an integer from 0 to SEEDS - 1.
 SEEDS = 2**32
+#: How many times its own rounding a correct result may be off by on an ill-conditioned case
+#: (:meth:`Case.tolerance`): another order of the same sums rounds differently, and loses up to
+#: several times what the reference's order loses (measured on correct code of every API over
+#: 200 batteries, tests/test_check_rounding.py; a mistake is off by far more).
+ROUNDING = 16
 
 
 def fresh_seed() -> int:
@@ -115,6 +123,21 @@ def reference(a: Inputs) -> Values:
     return {"h": h, "dx": dx, "dh0": dh0, "dWx": dWx, "dWh": dWh, "db": db}
 
 
+def _in_float32(a: Inputs) -> Values:
+    """The reference computed in float32 from ``a`` moved by float32's rounding, its results in
+    float64.
+
+    Every input is moved by one unit of float32's rounding, up or down (a fixed draw), as code
+    that computes one of them itself moves it (d2l's autograd makes ``dh`` from ``dy``): then
+    the reference's own arithmetic rounds in float32 too.
+    """
+    rng = np.random.default_rng(0)
+    eps = float(np.finfo(np.float32).eps)
+    moved = (x * (1 + eps * rng.choice((-1.0, 1.0), x.shape)) for x in a)
+    values = reference(Inputs(*(x.astype(np.float32) for x in moved)))
+    return {key: value.astype(np.float64) for key, value in values.items()}
+
+
 @dataclass(frozen=True, eq=False)
 class Case:
     """One check case: its inputs in the checked dtype, and (``expected``) the reference's answer.
@@ -163,6 +186,28 @@ class Case:
     def expected(self) -> Values:
         """The reference's states and gradients (float64), keyed by :data:`KEYS`."""
         return evaluate(reference, self)
+
+    @cached_property
+    def rounding(self) -> dict[str, float]:
+        """How far float32's rounding moves the reference's results on this case, by key: the
+        reference computed in float32 from its inputs moved by float32's rounding
+        (:func:`_in_float32`), against :attr:`expected`, measured as the checks are. It is the
+        case's conditioning times float32's rounding: large where tanh saturates."""
+        from reference_rnn.core.measure import scaled_error  # noqa: PLC0415 (as reference's)
+
+        rounded = evaluate(_in_float32, self)
+        return {key: scaled_error(rounded[key], value) for key, value in self.expected.items()}
+
+    def tolerance(self, key: str) -> float:
+        """The tolerance of the check of ``key`` on this case: its dtype's
+        (:data:`~reference_rnn.core.measure.TOLERANCE`), or, where the case is worse conditioned,
+        :data:`ROUNDING` times what rounding alone moves the reference by in its dtype
+        (:attr:`rounding`, scaled from float32's precision to the dtype's)."""
+        from reference_rnn.core.measure import TOLERANCE  # noqa: PLC0415 (as reference's)
+
+        precision = float(np.finfo(self.dtype).eps / np.finfo(np.float32).eps)
+        own = self.rounding["h" if key == "h_last" else key]
+        return max(TOLERANCE[self.dtype], ROUNDING * own * precision)
 
     def first_step(self) -> Case:
         """The same case cut to its first time step (for one-step APIs)."""

@@ -21,21 +21,14 @@ from reference_rnn.checker.apis.spec import ApiSpec
 from reference_rnn.checker.battery import Case, Implementation, Inputs, Values, reference
 from reference_rnn.checker.variants import (
     averaged,
-    bias_gradient_not_summed,
-    derivative_of_preactivation,
-    dwh_missing_initial_term,
-    dwh_uses_current_state,
+    backward_with,
     float32_buffers,
     h0_gradient_zero,
     last_state_gradient_everywhere,
     last_step_not_computed,
     last_step_upstream_only,
-    no_gradient_through_time,
     recurrent_weight_transposed,
-    tanh_derivative_of_output,
-    tanh_derivative_twice,
     transposed,
-    weight_gradients_overwritten,
     zero,
 )
 
@@ -47,7 +40,8 @@ __all__ = [
     "Mistake",
     "applicable",
     "changed",
-    "pair",
+    "combined",
+    "inside",
     "transformed",
 ]
 
@@ -111,6 +105,8 @@ class Mistake:
     # at T = 1 it computes nothing, and code that then reads a state it never made raises: it
     # explains such a crash of the states on a one-step case, in code it is shown for
     raises_at_one_step: bool = False
+    # a mistake inside a backward written by hand: its stages' choices (variants.STAGES)
+    stages: tuple[tuple[str, str], ...] = ()
 
     @property
     def composable(self) -> bool:
@@ -157,22 +153,56 @@ def changed(
     )
 
 
-def pair(first: Mistake, second: Mistake) -> Mistake:
-    """The code with both mistakes: ``second``'s variant run through ``first``'s changes.
-
-    Its phase is ``both``: any passed check where it differs from the reference rules it out.
-    """
-    assert first.composable
-    assert second.variant is not None
+def inside(
+    id: str,
+    description: str,
+    apis: frozenset[str],
+    choices: dict[str, str],
+    *,
+    needs: frozenset[str] = frozenset(),
+) -> Mistake:
+    """A mistake inside a backward written by hand: its stages' ``choices`` (variants.STAGES)."""
     return Mistake(
-        f"{first.id}+{second.id}",
-        f"{first.description}; and {second.description}",
-        transformed(first.inputs, first.outputs, second.variant),
-        carries_state=first.carries_state and second.carries_state,
-        float32_values=first.float32_values or second.float32_values,
+        id,
+        description,
+        backward_with(**choices),
+        apis,
+        phase="backward",
+        needs=needs,
+        stages=tuple(sorted(choices.items())),
+    )
+
+
+def combined(*mistakes: Mistake) -> Mistake | None:
+    """The code with every one of ``mistakes`` (two or three), or None where they do not make
+    one code together, or three take in ``float32-buffers`` (whose values are matched loosely).
+
+    Mistakes inside the backward (``stages``) make one backward where each is in a stage of its
+    own; it, or the one other whole variant, runs through the changes of the inputs, results and
+    layout of the others (:attr:`Mistake.composable`), applied in order. The phase is ``both``:
+    any check where it differs from the reference can rule it out.
+    """
+    if len(mistakes) > 2 and any(m.float32_values for m in mistakes):
+        return None  # its checks pass where it differs without ruling it out: too loose for three
+    staged = [m for m in mistakes if m.stages]
+    whole = [m for m in mistakes if not m.stages and not m.composable]
+    stages = dict(choice for m in staged for choice in m.stages)
+    if len(stages) < sum(len(m.stages) for m in staged) or len(whole) + bool(staged) > 1:
+        return None  # two choices of one stage, or two whole variants: not one code
+    base = backward_with(**stages) if staged else whole[0].variant if whole else reference
+    assert base is not None
+    variant = base
+    for m in reversed([m for m in mistakes if m.composable]):  # the first's changes outermost
+        variant = transformed(m.inputs, m.outputs, variant)
+    return Mistake(
+        "+".join(m.id for m in mistakes),
+        "; and ".join(m.description for m in mistakes),
+        variant,
+        carries_state=all(m.carries_state for m in mistakes),
+        float32_values=any(m.float32_values for m in mistakes),
         phase="both",
-        time_major=first.time_major or second.time_major,
-        needs=first.needs | second.needs,
+        time_major=any(m.time_major for m in mistakes),
+        needs=frozenset().union(*(m.needs for m in mistakes)),
     )
 
 
@@ -204,27 +234,24 @@ CATALOGUE = [
         outputs=recurrent_weight_transposed,
     ),
     changed("missing-bias", "the bias b is not added", inputs=zero("b")),
-    Mistake(
+    inside(
         "derivative-of-preactivation",
         "tanh's derivative taken as 1 - a_t**2 of the pre-activation a_t, not 1 - h_t**2",
-        derivative_of_preactivation,
         _BY_HAND,
-        phase=_BACKWARD,
+        {"slope": "preactivation"},
     ),
-    Mistake(
+    inside(
         "dWh-uses-current-state",
         "dWh sums h_t.T @ da_t instead of h_{t-1}.T @ da_t",
-        dwh_uses_current_state,
         _BY_HAND,
-        phase=_BACKWARD,
+        {"dWh-state": "current"},
         needs=_STEPS,
     ),
-    Mistake(
+    inside(
         "no-gradient-through-time",
         "the gradient from step t + 1 (da_{t+1} @ Wh.T) is not added to dL/dh_t",
-        no_gradient_through_time,
         _SEQUENCE_APIS & _BY_HAND,
-        phase=_BACKWARD,
+        {"through-time": "no"},
     ),
     changed(
         "gradient-from-last-step-only",
@@ -233,12 +260,11 @@ CATALOGUE = [
         phase=_BACKWARD,
         inputs=last_step_upstream_only,
     ),
-    Mistake(
+    inside(
         "bias-gradient-not-summed",
         "db is not summed over the batch: shape (N, H) instead of (H,)",
-        bias_gradient_not_summed,
         _BY_HAND,
-        phase=_BACKWARD,
+        {"bias": "unsummed"},
         needs=_BATCH,
     ),
     changed(
@@ -266,12 +292,11 @@ CATALOGUE = [
         _BLOCKS,
         carries_state=False,
     ),
-    Mistake(
+    inside(
         "weight-gradients-overwritten",
         "dWx, dWh and db are assigned at each step instead of summed: only t = 0's are left",
-        weight_gradients_overwritten,
         _SEQUENCE_APIS & _BY_HAND,
-        phase=_BACKWARD,
+        {"weights": "overwritten"},
     ),
     changed(
         "float32-buffers",
@@ -287,12 +312,11 @@ CATALOGUE = [
         phase=_BACKWARD,
         outputs=averaged,
     ),
-    Mistake(
+    inside(
         "dWh-missing-initial-state-term",
         "dWh leaves out h0.T @ da_0: the state before t = 0 is taken as zeros in backward",
-        dwh_missing_initial_term,
         _BY_HAND,
-        phase=_BACKWARD,
+        {"dWh-state": "no-initial"},
         needs=_STEPS,
     ),
     changed(
@@ -303,19 +327,17 @@ CATALOGUE = [
         phase=_BACKWARD,
         inputs=last_state_gradient_everywhere,
     ),
-    Mistake(
+    inside(
         "tanh-derivative-applied-twice",
         "tanh's derivative (1 - h_t**2) multiplied in twice",
-        tanh_derivative_twice,
         _BY_HAND,
-        phase=_BACKWARD,
+        {"twice": "yes"},
     ),
-    Mistake(
+    inside(
         "tanh-derivative-of-output",
         "tanh applied once more in the derivative: 1 - tanh(h_t)**2 instead of 1 - h_t**2",
-        tanh_derivative_of_output,
         _BY_HAND,
-        phase=_BACKWARD,
+        {"slope": "tanh-of-output"},
     ),
     Mistake(
         "last-step-not-computed",

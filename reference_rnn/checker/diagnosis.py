@@ -36,21 +36,23 @@ gradients too. When failed checks with values are left that no single mistake ex
 are searched (:data:`MAX_PAIRS` at most): a mistake that changes only the inputs, the results or
 their layout, with any other (first those with one mistake that explains some checks alone); a
 pair that explains more than the single mistakes, on a case that tells it apart, is named as
-the pair.
+the pair. Where the pair leaves failed values, a third mistake with it that explains some is
+searched; where no pair explains anything, groups of three (:data:`MAX_TRIPLES`). Two mistakes
+inside a backward written by hand (``Mistake.stages``) combine where each is in a stage of its own.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
-from itertools import islice
+from itertools import combinations, islice
 from typing import Any
 
 import numpy as np
 
 from reference_rnn.checker.battery import FORWARD_KEYS, Case, Values, evaluate, expected_value
-from reference_rnn.checker.behaviours import BEHAVIOURS, MISSED_BY, Found
-from reference_rnn.checker.catalogue import MISTAKES, NEEDS, Mistake, pair
+from reference_rnn.checker.behaviours import BEHAVIOURS, MISSED_BY, Found, excused
+from reference_rnn.checker.catalogue import MISTAKES, NEEDS, Mistake, combined
 from reference_rnn.checker.evidence import Evidence, Record, against, evidence, measured_error
 from reference_rnn.checker.variants import backward_of_states
 from reference_rnn.core.measure import TOLERANCE, scaled_error
@@ -69,6 +71,8 @@ __all__ = [
 _STATES = FORWARD_KEYS
 #: The most pairs of mistakes tried when no single one explains the failures.
 MAX_PAIRS = 250
+#: The most groups of three tried when no pair explains anything (each first on one case).
+MAX_TRIPLES = 1500
 
 
 @dataclass(frozen=True)
@@ -108,7 +112,9 @@ def mistake_line(mistake: str) -> str:
 def diagnose(
     records: Sequence[Record], mistakes: Sequence[Mistake], dtype: str
 ) -> tuple[list[Diagnosis], list[str], dict[str, list[str]]]:
-    """The mistakes that explain the failed ``records``, the failed checks none explains, and the
+    """Long on purpose: singles, then a pair, then a third, in order.
+
+    The mistakes that explain the failed ``records``, the failed checks none explains, and the
     mistakes those checks are consistent with but that nothing there tells apart (by id, the
     checks each explains).
 
@@ -118,6 +124,8 @@ def diagnose(
     mistake named as one of a pair has the other's id as its ``partner``, also said at the end
     of the evidence's ``detail``.
     """
+    if all(r.passed for r in records):
+        return [], [], {}  # nothing to explain: no variant need run
     tolerance = TOLERANCE[dtype]
     needed = {need for need, meets in NEEDS.items() if any(meets(r.case) for r in records)}
     matched, explained = _singles(records, mistakes, tolerance, needed)
@@ -128,18 +136,31 @@ def diagnose(
     partners: dict[str, str] = {}
     if any(records[i].output.value is not None for i in failed - covered):
         alone = covered | {i for found in matched.values() for i, _ in found}
-        best = _best_pair(records, mistakes, tolerance, alone, set(explained), needed)
+        best = _best_combination(records, mistakes, tolerance, alone, set(explained), needed)
+        if best is None:  # three mistakes, no two of which explain anything together
+            best = _best_combination(records, mistakes, tolerance, alone, set(explained), needed, 3)
         if best is not None:
-            (first, second), found = best
-            partners = {first: second, second: first}
-            for m in (first, second):  # each explains what it did alone, and the pair's
-                explained[m] = sorted(dict(explained.get(m, []) + found).items())
+            ids, found = best
+            together = dict.fromkeys(ids, found)  # what each explains, as one of the mistakes
+            closed = alone | {i for i, _ in found}
+            if any(records[i].output.value is not None for i in failed - closed):
+                third = _best_combination(
+                    records, mistakes, tolerance, closed, set(explained), needed, ids
+                )
+                if third is not None:  # a third mistake closes what the pair leaves
+                    ids, found = third
+                    together = {m: together.get(m, []) + found for m in ids}
+            partners = {m: "+".join(other for other in ids if other != m) for m in ids}
+            for m in ids:  # each explains what it did alone, and the combination's
+                explained[m] = sorted(dict(explained.get(m, []) + together[m]).items())
                 explains[m] = {i for i, _ in explained[m]}
-            chosen = _cover(explains, start=[first, second])
+            chosen = _cover(explains, start=list(ids))
             covered = set().union(*(explains[m] for m in chosen))
     diagnoses = []
+    by_id = {mistake.id: mistake for mistake in mistakes}
     for m in chosen:
-        evidence_shown = _strongest(records, explained[m])
+        found = _own(records, explained[m], by_id[m], tolerance) if m in partners else explained[m]
+        evidence_shown = _strongest(records, found, by_id[m].phase == "backward")
         if m in partners:
             detail = f"{evidence_shown.detail}, with {partners[m]}"
             evidence_shown = replace(evidence_shown, detail=detail)
@@ -248,46 +269,52 @@ def _not_run_after(records: Sequence[Record], found: Found) -> Found:
     ]
 
 
-def _best_pair(
+def _best_combination(
     records: Sequence[Record],
     mistakes: Sequence[Mistake],
     tolerance: float,
     covered: set[int],
     seen: set[str],
     needed: set[str],
-) -> tuple[tuple[str, str], Found] | None:
-    """The pair of mistakes that explains the most failed checks outside ``covered`` (those a
-    single mistake explains, shown or not: there the pair tells nothing apart), if any.
+    base: tuple[str, ...] | int = (),
+) -> tuple[tuple[str, ...], Found] | None:
+    """The pair of mistakes (given a pair as ``base``, the third one with it; given ``3``, the
+    group of three) that explains the most failed checks outside ``covered`` (those single
+    mistakes, or the pair, explain: there the combination tells nothing apart), if any.
 
-    Tried first: pairs with one mistake in ``seen``, those that explain some checks alone (a
-    forward mistake explains the states of code with a backward mistake too; the reverse is
-    rarer); then the others, each run on the whole battery only if it explains the first failed
-    value left (its case alone is run first). Counted: only a pair that explains a new check on
-    a case with what both mistakes need.
+    Any two mistakes that make one code together (:func:`~reference_rnn.checker.catalogue.combined`:
+    two inside the backward, in stages of their own, too). Tried first: those with a mistake in
+    ``seen``, those that explain some checks alone (a forward mistake explains the states of code
+    with a backward mistake too; the reverse is rarer); each run on the whole battery only if it
+    explains the first failed value left (its case alone is run first, and always for a group of
+    three), at most :data:`MAX_PAIRS` (:data:`MAX_TRIPLES` groups of three). Counted: only a combination that explains a new check on a case with what
+    its mistakes need.
     """
     variants = [m for m in mistakes if m.variant is not None]
-    candidates = [
-        (first, second)
-        for i, first in enumerate(variants)
-        for j, second in enumerate(variants)
-        if first.composable and i != j and not (second.composable and j < i)
-    ]
-    candidates.sort(key=lambda p: p[0].id not in seen and p[1].id not in seen)  # stable
+    limit = MAX_PAIRS
+    if isinstance(base, int):  # every group of ``base`` of them
+        groups, base, limit = list(combinations(variants, base)), (), MAX_TRIPLES
+    elif base:
+        fixed = tuple(m for m in variants if m.id in base)
+        groups = [(*fixed, m) for m in variants if m.id not in base]
+    else:
+        groups = list(combinations(variants, 2))
+    candidates = [(group, both) for group in groups if (both := combined(*group)) is not None]
+    candidates.sort(key=lambda c: not any(m.id in seen for m in c[0][len(base) :]))  # stable
     left = [i for i, r in enumerate(records) if not r.passed and r.output.value is not None]
     target = next((i for i in left if i not in covered), None)
     if target is None:
-        return None  # every failed value is a single mistake's: a pair would tell nothing apart
-    scored: list[tuple[int, tuple[str, str], Found]] = []
-    for first, second in islice(candidates, MAX_PAIRS):
-        both = pair(first, second)
-        alone = first.id not in seen and second.id not in seen
+        return None  # every failed value is explained already: a pair would tell nothing apart
+    scored: list[tuple[int, tuple[str, ...], Found]] = []
+    for group, both in islice(candidates, limit):
+        alone = base or len(group) > 2 or not any(m.id in seen for m in group)
         if alone and not _explains(records[target], both, tolerance):
             continue
         found = _matches(records, both, tolerance)
         new = {i for i, _ in found} - covered
         if not any(_meets(both, records[i].case, needed) for i in new):
             continue  # nothing new it is told apart by
-        scored.append((len(new), (first.id, second.id), found))
+        scored.append((len(new), tuple(m.id for m in group), found))
     if not scored:
         return None
     _, ids, found = max(scored, key=lambda s: s[0])  # the first of those that explain the most
@@ -315,9 +342,23 @@ def _value(mistake: Mistake, record: Record, results: dict[int, Values]) -> Floa
     return wrong
 
 
-def _strongest(records: Sequence[Record], found: Found) -> Evidence:
-    """The evidence to show: the first on the forward pass's values if any, else the first."""
-    forward = [shown for i, shown in found if records[i].output.key in _STATES]
+def _own(records: Sequence[Record], found: Found, mistake: Mistake, tolerance: float) -> Found:
+    """Of what a combination explains, the checks where ``mistake``'s own variant differs from the
+    reference (its evidence among the others'), or all of them where there is none."""
+    results: dict[int, Values] = {}
+    own = []
+    for i, shown in found:
+        wrong = _value(mistake, records[i], results)
+        right = expected_value(records[i].case.expected, records[i].output.key)
+        if wrong.shape != right.shape or scaled_error(wrong, right) > tolerance:
+            own.append((i, shown))
+    return own or found
+
+
+def _strongest(records: Sequence[Record], found: Found, backward: bool) -> Evidence:
+    """The evidence to show: for a mistake in the forward pass (or both), the first on the
+    forward pass's values if any; else, and for a backward mistake, the first on a gradient."""
+    forward = [shown for i, shown in found if (records[i].output.key in _STATES) != backward]
     return forward[0] if forward else found[0][1]
 
 
@@ -347,9 +388,10 @@ def _contradicts(
     states; a backward one by a gradient, where the user's own states were right on that case
     (given other states, its gradients are not the code's).
     """
-    states, backward = record.output.key in _STATES, mistake.phase == "backward"
+    states = record.output.key in _STATES
     right = (record.group, id(record.case)) in states_right
-    telling = (states and not backward) or (not states and backward and right)
+    in_forward, in_backward = mistake.phase != "backward", mistake.phase != "forward"  # or both
+    telling = (states and in_forward) or (not states and in_backward and right)
     return telling and (error is None or error > MISSED_BY * tolerance)
 
 
@@ -362,10 +404,13 @@ def _matches(records: Sequence[Record], mistake: Mistake, tolerance: float) -> F
     found: dict[str, Found] = {}  # by group
     ruled_out: set[str] = set()
     for i, record in enumerate(records):
+        if excused(record):
+            continue  # the weight gradients of a layer that stepped the weights itself
         case = record.case
         wrong = _value(mistake, record, results)
         right = expected_value(case.expected, record.output.key)
-        if wrong.shape == right.shape and scaled_error(wrong, right) <= tolerance:
+        here = max(tolerance, case.tolerance(record.output.key))  # the case's conditioning's
+        if wrong.shape == right.shape and scaled_error(wrong, right) <= here:
             continue  # here the mistake makes no difference
         if record.passed:
             if _same_values(wrong, right, tolerance):
@@ -379,7 +424,7 @@ def _matches(records: Sequence[Record], mistake: Mistake, tolerance: float) -> F
         error = scaled_error(user, wrong) if user.shape == wrong.shape else None
         if mistake.float32_values and not np.array_equal(user, user.astype(np.float32)):
             continue
-        if error is not None and error <= match_tolerance:
+        if error is not None and error <= max(match_tolerance, here):
             found.setdefault(record.group, []).append((i, evidence(record, error)))
         elif _contradicts(mistake, record, error, tolerance, states_right):
             ruled_out.add(record.group)  # wrong states, but not as this mistake's

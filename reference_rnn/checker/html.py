@@ -18,6 +18,10 @@ from reference_rnn.checker.runner import Report
 from reference_rnn.core.measure import TOLERANCE, entry_errors, first_step_over
 from reference_rnn.pages import CSS, ERROR_FLOOR, escape, number, require_matplotlib, svg
 
+#: The most panels in a row of the plots: 3 of 4 inches fill the page's 70em at about 0.9 of
+#: their size, so that a 9-point tick label stays readable (tests/test_browser.py measures it).
+PER_ROW = 3
+
 
 def value_errors(output: Output, case: Case) -> list[float] | None:
     """``output``'s error per time step (``h``, ``dx``) or per entry in C order (the others).
@@ -38,15 +42,19 @@ def value_errors(output: Output, case: Case) -> list[float] | None:
 
 
 def plot_errors(
-    plt: ModuleType, errors: dict[str, tuple[list[float], int]], tolerance: float
+    plt: ModuleType, errors: dict[str, list[tuple[list[float], int]]], tolerance: float
 ) -> str:
-    """A panel per value (h, dx, dWh, ...), a line per case: ``errors`` maps check names to their
-    errors and the first step or entry past ``tolerance``. No panel is empty."""
-    panels: dict[str, list[tuple[list[float], int]]] = {}  # value (after the case) -> lines
-    for name, crossing in errors.items():
-        panels.setdefault(name.rpartition("/")[2], []).append(crossing)
-    figure, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.4), squeeze=False)
-    for ax, (value, lines) in zip(axes[0], sorted(panels.items()), strict=True):
+    """A panel per value (h, dx, dWh, ...), a line per case: ``errors`` maps each value to its
+    checks' errors and the first step or entry past ``tolerance``. No panel is empty."""
+    panels = {value: lines for value, lines in errors.items() if lines}
+    # at most PER_ROW panels a row: the page scales a wider figure down, its labels with it
+    columns = min(len(panels), PER_ROW)
+    rows = -(-len(panels) // columns)
+    figure, grid = plt.subplots(rows, columns, figsize=(4.0 * columns, 3.2 * rows), squeeze=False)
+    axes = grid.ravel()
+    for ax in axes[len(panels) :]:
+        ax.remove()  # the last row's empty places: no empty panel
+    for ax, (value, lines) in zip(axes, sorted(panels.items()), strict=False):
         for errors_of_case, first in lines:
             floored = [max(e, ERROR_FLOOR) for e in errors_of_case]
             ax.plot(floored, "-", color="#c53030", linewidth=1)
@@ -56,7 +64,7 @@ def plot_errors(
         # few ticks, each label apart: a log axis over many decades labels every one otherwise
         ax.yaxis.set_major_locator(plt.LogLocator(numticks=5))
         ax.xaxis.set_major_locator(plt.MaxNLocator(nbins=6, integer=True))
-        ax.tick_params(labelsize=8)
+        ax.tick_params(labelsize=9)
         ax.set_title(value)
         ax.set_xlabel("time step t" if value in STEP_KEYS else "entry (C order)")
         ax.set_ylabel("|yours - reference| / max|reference|", fontsize=8)
@@ -65,7 +73,7 @@ def plot_errors(
     return svg(plt, figure)
 
 
-def _figure(errors: dict[str, tuple[list[float], int]], tolerance: float) -> str:
+def _figure(errors: dict[str, list[tuple[list[float], int]]], tolerance: float) -> str:
     """The plots' section: the figure, or a note that there is nothing to draw or no matplotlib."""
     if not errors:
         return (
@@ -84,15 +92,14 @@ def render_check(report: Report, errors: dict[str, list[float]]) -> str:
     # each failing value's errors past the tolerance, and where they first are (a check failed
     # only by a problem beside its values, such as its dtype, has none to draw)
     crossing = {name: (line, first_step_over(line, tolerance)) for name, line in errors.items()}
-    failing = {
-        c.name: (crossing[c.name][0], first)
-        for c in report.checks
-        if not c.passed and c.name in crossing and (first := crossing[c.name][1]) is not None
-    }
+    failing: dict[str, list[tuple[list[float], int]]] = {}  # by value: its failing checks' lines
+    for c in report.checks:
+        if not c.passed and c.name in crossing and (first := crossing[c.name][1]) is not None:
+            failing.setdefault(c.value, []).append((crossing[c.name][0], first))
     rows = []
     for i, check in enumerate(report.checks, 1):
         status = "pass" if check.passed else "FAIL"
-        timed = check.name in crossing and check.name.rpartition("/")[2] in STEP_KEYS
+        timed = check.name in crossing and check.value in STEP_KEYS
         first = crossing[check.name][1] if timed else None
         rows.append(
             f'<tr class="check" data-status="{status}"><td class="num">{i}</td>'

@@ -23,7 +23,17 @@ import stat
 import sys
 from pathlib import Path
 
-__all__ = ["LONGEST", "OutputFile", "OutputPathError", "cut", "printable", "say", "write_stdout"]
+__all__ = [
+    "LONGEST",
+    "OutputFile",
+    "OutputPathError",
+    "check_id",
+    "check_title",
+    "cut",
+    "printable",
+    "say",
+    "write_stdout",
+]
 
 #: The most characters of one text from the judged code that is ever kept, anywhere.
 LONGEST = 4000
@@ -42,6 +52,23 @@ def printable(text: str, limit: int = LONGEST) -> str:
     head = text[: limit + 1]  # one more: the final cut still sees that there was more
     shown = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in head.expandtabs(4))
     return cut(shown if len(head) <= limit else f"{shown}...", limit)
+
+
+def check_title(function: str, value: str, case: str = "") -> str:
+    """How every report names one check, the one spelling of it: the user's function or method,
+    the value it returned and the battery's name of the case.
+
+    ``check_title("rnn_step_backward", "dWh", "sample-h0") == "rnn_step_backward: dWh of case
+    sample-h0"``; a check of no case (a missing function, the target that did not load) is
+    ``rnn_backward: exists``.
+    """
+    return f"{function}: {value}{f' of case {case}' if case else ''}"
+
+
+def check_id(function: str, case: str, dtype: str, value: str) -> str:
+    """A check's test id (pytest's node id): :func:`check_title`'s parts, the case spelled the
+    same, joined by ``-``: ``rnn_step_backward-sample-h0-float64-dWh``."""
+    return "-".join(part for part in (function, case, dtype, value) if part)
 
 
 def say(line: str) -> None:

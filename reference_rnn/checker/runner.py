@@ -1,5 +1,7 @@
 """Checking someone else's RNN: run the battery through its API, measure, and name the mistake.
 
+Long on purpose: the check and its report (text, JSON) are read together.
+
 Every value the user's code returns (the states and each gradient, separately) is one check, with
 its error ``max|actual - expected| / max|expected|`` against the reference and the project's
 tolerance for the dtype (:data:`reference_rnn.core.measure.TOLERANCE`). A check that fails is then
@@ -16,9 +18,17 @@ from dataclasses import asdict, dataclass, field, replace
 from types import ModuleType
 from typing import Any
 
-from reference_rnn.checker.apis import APIS, plan
+from reference_rnn.checker.apis import APIS, made_by, plan
 from reference_rnn.checker.apis.calling import Output, Plan
-from reference_rnn.checker.battery import DTYPES, SEEDS, Case, battery, fresh_seed, with_readout
+from reference_rnn.checker.battery import (
+    DTYPES,
+    ROUNDING,
+    SEEDS,
+    Case,
+    battery,
+    fresh_seed,
+    with_readout,
+)
 from reference_rnn.checker.catalogue import applicable
 from reference_rnn.checker.diagnosis import (
     Diagnosis,
@@ -28,7 +38,7 @@ from reference_rnn.checker.diagnosis import (
     mistake_line,
 )
 from reference_rnn.checker.evidence import looks
-from reference_rnn.checker.printing import printable
+from reference_rnn.checker.printing import check_title, printable
 from reference_rnn.core.measure import TOLERANCE
 
 __all__ = ["Check", "Report", "check_plan", "run", "target_name", "validated"]
@@ -36,13 +46,39 @@ __all__ = ["Check", "Report", "check_plan", "run", "target_name", "validated"]
 
 @dataclass(frozen=True)
 class Check:
-    """One value of one case: ``max_error`` is None when there was nothing to measure."""
+    """One value of one case: ``max_error`` is None when there was nothing to measure.
+
+    ``name`` is how every report spells it (:func:`~reference_rnn.checker.printing.check_title`),
+    from its parts: ``function``, the user's function or method that returned the value
+    (``rnn_step_backward``, ``TimeRNN.backward``); ``value``, the API's name of the value; ``case``,
+    the battery's name of the case (``""`` for a check of no case: a function that is missing,
+    the target that did not load).
+    """
 
     name: str
     passed: bool
     max_error: float | None
     tolerance: float
     detail: str | None = None  # the exception, the shapes or the NaN that made it fail
+    function: str = ""
+    case: str = ""
+    value: str = ""
+
+    @classmethod
+    def of(
+        cls,
+        function: str,
+        value: str,
+        case: str,
+        *,
+        passed: bool,
+        error: float | None,
+        tolerance: float,
+        detail: str | None,
+    ) -> Check:
+        """The check of ``function``'s ``value`` on ``case``, named as every report names it."""
+        name = check_title(function, value, case)
+        return cls(name, passed, error, tolerance, detail, function, case, value)
 
 
 @dataclass(frozen=True)
@@ -107,6 +143,7 @@ class Report:
             (
                 f"{self.heading}: error = max|actual - expected| / "
                 f"max|expected| against the reference, tolerance {TOLERANCE[self.dtype]:.0e}"
+                f"{_widened(self.checks, TOLERANCE[self.dtype])}"
             ),
             *([] if self.seed is None else [_drawn(self.seed)]),
             *self.notes,
@@ -147,6 +184,17 @@ def _consistent(mistake: str, checks: list[str]) -> str:
     )
 
 
+def _widened(checks: list[Check], tolerance: float) -> str:
+    """Where a case's own rounding widened the tolerance, the most it was; else nothing."""
+    widest = max((check.tolerance for check in checks), default=tolerance)
+    if widest <= tolerance:
+        return ""
+    return (
+        f" (up to {widest:.0e} where a case is ill-conditioned: {ROUNDING} times what rounding "
+        "moves the reference by there)"
+    )
+
+
 def _drawn(seed: int) -> str:
     return f"Inputs drawn from seed {seed}: the same seed (--seed {seed}) draws them again"
 
@@ -159,22 +207,31 @@ def _failure(detail: str, names: list[str]) -> str:
 
 
 def _tables(checks: list[Check]) -> list[str]:
-    """A table per run of rows with the same values: the error, and FAIL where it fails."""
-    rows: dict[str, dict[str, Check]] = {}
+    """A table per run of rows of the same functions and values: a row per case, a column per
+    value, the error and FAIL where it fails; above it, the functions that returned them.
+
+    A row is a run of checks of one case (a check of no case is a row of its own, named by its
+    function); the checks come a runner at a time, so a new row starts where the case changes or
+    a value comes again.
+    """
+    rows: list[tuple[str, dict[str, Check]]] = []
     for check in checks:
-        row, _, column = check.name.rpartition("/")
-        rows.setdefault(row, {})[column] = check
+        label = check.case or check.function
+        if not rows or rows[-1][0] != label or check.value in rows[-1][1]:
+            rows.append((label, {}))
+        rows[-1][1][check.value] = check
     lines: list[str] = []
-    groups: list[tuple[tuple[str, ...], list[tuple[str, ...]]]] = []
-    for row, cells in rows.items():
+    groups: list[tuple[tuple[str, ...], tuple[str, ...], list[tuple[str, ...]]]] = []
+    for label, cells in rows:
         columns = tuple(cells)
-        if not groups or groups[-1][0] != columns:
-            groups.append((columns, []))
-        groups[-1][1].append((row, *(_cell(cells[column]) for column in columns)))
-    for columns, body in groups:
+        functions = tuple(dict.fromkeys(check.function for check in cells.values()))
+        if not groups or groups[-1][:2] != (columns, functions):
+            groups.append((columns, functions, []))
+        groups[-1][2].append((label, *(_cell(cells[column]) for column in columns)))
+    for columns, functions, body in groups:
         table = [("case", *columns), *body]
         widths = [max(len(cells[i]) for cells in table) for i in range(len(columns) + 1)]
-        lines.append("")
+        lines += ["", f"{' and '.join(functions)}:"]
         lines += [
             "  ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True)).rstrip()
             for cells in table
@@ -235,7 +292,7 @@ def validated(
     return cases
 
 
-def check_plan(
+def check_plan(  # Long on purpose: the runners' loop, each check made as it comes
     how: Plan,
     *,
     api: str,
@@ -254,7 +311,15 @@ def check_plan(
         cases = battery(dtype, seed=seed, stateful=any(runner.blocks for runner in how.runners))
     target, tolerance = printable(target), TOLERANCE[dtype]  # escaped, in-process too
     checks = [
-        Check(f"{name}/exists", False, None, tolerance, f"{target} has no {name}")
+        Check.of(
+            name,
+            "exists",
+            "",
+            passed=False,
+            error=None,
+            tolerance=tolerance,
+            detail=f"{target} has no {name}",
+        )
         for name in how.missing
     ]
     records = []
@@ -269,10 +334,21 @@ def check_plan(
             observation = runner.run(given)
             for output in observation.outputs:
                 error = measured_error(output, observation.case)
-                passed = error is not None and error <= tolerance
-                name = f"{runner.label}{case.name}/{output.name}"
+                allowed = observation.case.tolerance(output.key)  # the case's conditioning's
+                passed = error is not None and error <= allowed
                 problem = output.problem and printable(output.problem)  # None stays None
-                checks.append(Check(name, passed, error, tolerance, problem))
+                function = made_by(api, target, runner.label, output.name)
+                check = Check.of(
+                    function,
+                    output.name,
+                    case.name,
+                    passed=passed,
+                    error=error,
+                    tolerance=allowed,
+                    detail=problem,
+                )
+                checks.append(check)
+                name = check.name
                 if observe is not None:
                     observe(name, output, observation.case)
                 seen = frozenset(observation.seen)

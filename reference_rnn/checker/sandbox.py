@@ -36,6 +36,7 @@ from reference_rnn.checker.battery import Case, battery, fresh_seed
 from reference_rnn.checker.boundary import target_folder
 from reference_rnn.checker.diagnosis import Diagnosis, Evidence
 from reference_rnn.checker.limits import count, megabytes, named, seconds
+from reference_rnn.checker.printing import check_title
 from reference_rnn.checker.process import Confinement, WorkerLostError, WorkerProcess, encode
 from reference_rnn.checker.runner import Check, Report, check_plan, validated
 from reference_rnn.checker.target import TargetNotFoundError, search_path
@@ -260,7 +261,8 @@ def _remove(folder: str) -> None:
 def _load_mistake(mistake: str, message: str) -> Diagnosis:
     """The mistake loading the code showed, with the failed load check as its evidence."""
     detail = f"{message}: the worker refused it; the checked code's values must be its own"
-    return Diagnosis(mistake, Evidence("load/TARGET", "TARGET", None, None, None, detail), 1)
+    loading = check_title("load", "TARGET")
+    return Diagnosis(mistake, Evidence(loading, "TARGET", None, None, None, detail), 1)
 
 
 def _prepared(dtype: str, seed: int) -> list[Case]:
@@ -292,7 +294,7 @@ def check_target(
     ``name`` is the target's name in the report (default: TARGET). The battery is drawn from
     ``seed``, a fresh one if None (unless ``cases`` are given); ``forward_only``: a backward
     the API requires may be missing. TargetNotFoundError when TARGET does not exist; code that
-    cannot be loaded is the failed check ``load/TARGET``.
+    cannot be loaded is the failed check ``load: TARGET``.
     """
     checked = validated(api, dtype, cases, seed)
     name = remote.printable(target if name is None else name)
@@ -304,7 +306,15 @@ def check_target(
             how = sandbox.plan(forward_only=forward_only)
         except LoadError as exc:
             detail = remote.printable(str(exc))
-            load = Check("load/TARGET", False, None, TOLERANCE[dtype], detail)
+            load = Check.of(
+                "load",
+                "TARGET",
+                "",
+                passed=False,
+                error=None,
+                tolerance=TOLERANCE[dtype],
+                detail=detail,
+            )
             mistakes = [] if exc.mistake is None else [_load_mistake(exc.mistake, detail)]
             report = Report(api, name, dtype, [load], mistakes, seed=seed)
         else:

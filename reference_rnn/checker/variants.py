@@ -9,23 +9,17 @@ Shapes: x (N, T, D), h0 (N, H), Wx (D, H), Wh (H, H), b (H,), dh and every state
 from __future__ import annotations
 
 __all__ = [
+    "STAGES",
     "averaged",
     "backward_of_states",
-    "bias_gradient_not_summed",
-    "derivative_of_preactivation",
-    "dwh_missing_initial_term",
-    "dwh_uses_current_state",
+    "backward_with",
     "float32_buffers",
     "h0_gradient_zero",
     "last_state_gradient_everywhere",
     "last_step_not_computed",
     "last_step_upstream_only",
-    "no_gradient_through_time",
     "recurrent_weight_transposed",
-    "tanh_derivative_of_output",
-    "tanh_derivative_twice",
     "transposed",
-    "weight_gradients_overwritten",
     "zero",
 ]
 
@@ -77,48 +71,64 @@ def last_step_not_computed(a: Inputs) -> Values:
     return r | {"h": np.pad(r["h"], pad), "dx": np.pad(r["dx"], pad)}
 
 
-def dwh_missing_initial_term(a: Inputs) -> Values:
-    r = reference(a)
-    da = _bptt(a, 1 - r["h"] ** 2)
-    return r | {"dWh": r["dWh"] - a.h0.T @ da[:, 0]}  # the previous state at t = 0 taken as zeros
+#: A backward written by hand, by its stages: each a choice, the first the right one. A mistake
+#: inside the backward is one stage's other choice (:func:`backward_with`), so that two or three
+#: of them, in different stages, make one backward together, as one person's code has them.
+STAGES: dict[str, tuple[str, ...]] = {
+    # dh_t/da_t: 1 - h_t**2; of the pre-activation, 1 - a_t**2; or 1 - tanh(h_t)**2
+    "slope": ("output", "preactivation", "tanh-of-output"),
+    "twice": ("no", "yes"),  # tanh's derivative multiplied in once more
+    "through-time": ("yes", "no"),  # da_{t+1} @ Wh.T added to dL/dh_t
+    "dWh-state": ("previous", "current", "no-initial"),  # h_{t-1}; h_t; h_{t-1} with h_{-1} = 0
+    "weights": ("summed", "overwritten"),  # summed over t, or only t = 0's left
+    "bias": ("summed", "unsummed"),  # db summed over the batch, or (N, H)
+}
 
 
-def tanh_derivative_twice(a: Inputs) -> Values:
-    h = reference(a)["h"]
-    return {"h": h} | _gradients(a, h, _bptt(a, (1 - h**2) ** 2))
+_RIGHT = {stage: options[0] for stage, options in STAGES.items()}
 
 
-def tanh_derivative_of_output(a: Inputs) -> Values:
-    h = reference(a)["h"]
-    return {"h": h} | _gradients(a, h, _bptt(a, 1 - np.tanh(h) ** 2))
+def backward_with(**choices: str) -> Implementation:
+    """The reference's states with a backward whose stages are :data:`STAGES`' ``choices``."""
+    chosen = _RIGHT | choices
+
+    def run(a: Inputs) -> Values:
+        h = reference(a)["h"]
+        return {"h": h} | _staged(a, h, chosen)
+
+    return run
 
 
-def derivative_of_preactivation(a: Inputs) -> Values:
-    h = reference(a)["h"]
-    preactivation = a.x @ a.Wx + _previous(a, h) @ a.Wh + a.b
-    return {"h": h} | _gradients(a, h, _bptt(a, 1 - preactivation**2))
-
-
-def dwh_uses_current_state(a: Inputs) -> Values:
-    r = reference(a)
-    da = _bptt(a, 1 - r["h"] ** 2)
-    return r | {"dWh": np.einsum("nti,ntj->ij", r["h"], da)}  # h_t, not h_{t-1}
-
-
-def no_gradient_through_time(a: Inputs) -> Values:
-    h = reference(a)["h"]
-    return {"h": h} | _gradients(a, h, a.dh * (1 - h**2))  # no dL/dh_t from step t + 1
-
-
-def bias_gradient_not_summed(a: Inputs) -> Values:
-    r = reference(a)
-    return r | {"db": _bptt(a, 1 - r["h"] ** 2).sum(axis=1)}  # (N, H): summed over time only
-
-
-def weight_gradients_overwritten(a: Inputs) -> Values:
-    r = reference(a)
-    da = _bptt(a, 1 - r["h"] ** 2)[:, 0]  # the last step a reversed loop visits, t = 0
-    return r | {"dWx": a.x[:, 0].T @ da, "dWh": a.h0.T @ da, "db": da.sum(axis=0)}
+def _staged(a: Inputs, h: FloatArray, chosen: dict[str, str]) -> Values:
+    """dx, dh0, dWx, dWh and db given the states ``h``, by the ``chosen`` stages."""
+    previous = _previous(a, h)
+    slope: FloatArray  # dh_t/da_t as the code takes it
+    if chosen["slope"] == "preactivation":
+        slope = 1 - (a.x @ a.Wx + previous @ a.Wh + a.b) ** 2
+    elif chosen["slope"] == "tanh-of-output":
+        slope = np.asarray(1 - np.tanh(h) ** 2, dtype=np.float64)
+    else:
+        slope = 1 - h**2
+    if chosen["twice"] == "yes":
+        slope = slope * (1 - h**2)
+    # without the gradient through time, no dL/dh_t from step t + 1
+    da = _bptt(a, slope) if chosen["through-time"] == "yes" else a.dh * slope
+    state = {"previous": previous, "current": h, "no-initial": previous.copy()}[chosen["dWh-state"]]
+    if chosen["dWh-state"] == "no-initial":
+        state[:, 0] = 0  # the state before t = 0 taken as zeros
+    if chosen["weights"] == "overwritten":  # assigned at each step: the last a reversed loop
+        steps = slice(0, 1)  # visits, t = 0, is left
+        x, state, da_w = a.x[:, steps], state[:, steps], da[:, steps]
+    else:
+        x, da_w = a.x, da
+    db = da_w.sum(axis=1) if chosen["bias"] == "unsummed" else da_w.sum(axis=(0, 1))
+    return {
+        "dx": da @ a.Wx.T,
+        "dh0": da[:, 0] @ a.Wh.T,
+        "dWx": np.einsum("ntd,nth->dh", x, da_w),
+        "dWh": np.einsum("nti,ntj->ij", state, da_w),
+        "db": db,
+    }
 
 
 def float32_buffers(values: Values, _: Inputs) -> Values:
@@ -133,7 +143,7 @@ def backward_of_states(variant: Implementation) -> Implementation:
     def run(a: Inputs) -> Values:
         values = variant(a)
         h = values["h"]
-        return values | _gradients(a, h, _bptt(a, 1 - h**2))
+        return values | _staged(a, h, _RIGHT)
 
     return run
 
@@ -151,14 +161,3 @@ def _bptt(a: Inputs, slope: FloatArray) -> FloatArray:
         da[:, t] = (a.dh[:, t] + g) * slope[:, t]
         g = da[:, t] @ a.Wh.T
     return da
-
-
-def _gradients(a: Inputs, h: FloatArray, da: FloatArray) -> Values:
-    """dx, dh0, dWx, dWh and db, correct given the states ``h`` and ``da = dL/da_t``."""
-    return {
-        "dx": da @ a.Wx.T,
-        "dh0": da[:, 0] @ a.Wh.T,
-        "dWx": np.einsum("ntd,nth->dh", a.x, da),
-        "dWh": np.einsum("nti,ntj->ij", _previous(a, h), da),
-        "db": da.sum(axis=(0, 1)),
-    }

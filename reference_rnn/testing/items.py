@@ -3,7 +3,7 @@
 :func:`checked_values` runs the check of TARGET once per dtype, the code under test in a worker
 process as ``python -m reference_rnn check`` runs it, and returns a :class:`CheckedValue` per
 check: the id a test gets, the user's function and the value
-(``rnn_step_backward-sample-h0-float64-dWh``, the case spelled as the battery names it), where
+(``rnn_step_backward-sample-h0-float64-dWh``: :func:`~reference_rnn.checker.printing.check_id`), where
 its error first exceeds the tolerance along time, its first mismatching element (as
 ``numpy.testing`` shows one), and the mistakes the run's diagnosis names for it. The pytest
 plugin (:mod:`reference_rnn.testing.plugin`) and :func:`reference_rnn.testing.parametrize` make
@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from reference_rnn.checker.apis import made_by
 from reference_rnn.checker.apis.calling import Output
 from reference_rnn.checker.battery import Case, expected_value
 from reference_rnn.checker.diagnosis import mistake_line
 from reference_rnn.checker.evidence import first_time_step
+from reference_rnn.checker.printing import check_id
 from reference_rnn.checker.runner import Check, Report
 from reference_rnn.checker.sandbox import Limits, check_target
 from reference_rnn.core.measure import TOLERANCE
@@ -104,9 +104,8 @@ class CheckedValue:
 
     @property
     def title(self) -> str:
-        """The function, the value and the case: ``rnn_step_backward: dWh of case sample-h0``."""
-        of_case = f" of case {self.case}" if self.case else ""
-        return f"{self.made_by}: {self.value}{of_case}"
+        """The check as every report names it: ``rnn_step_backward: dWh of case sample-h0``."""
+        return self.check.name
 
     def failure(self) -> str:
         """Why this value fails, in a few lines: the value, the error, where, the mistake, and the
@@ -193,17 +192,16 @@ def _values(
     named = tuple(d.mistake for d in report.diagnoses)
     values = []
     for check in report.checks:
-        made, case, value = made_by(report.api, report.target, check.name)
         explained = not check.passed and check.name not in report.unexplained
         mistakes = _naming(report, check.name) if explained else ()
         step, wrong = seen.get(check.name, (None, None)) if not check.passed else (None, None)
         values.append(
             CheckedValue(
-                "-".join(part for part in (made, case, report.dtype, value) if part),
+                check_id(check.function, check.case, report.dtype, check.value),
                 check,
-                made,
-                case,
-                value,
+                check.function,
+                check.case,
+                check.value,
                 step,
                 wrong,
                 mistakes or (named if explained else ()),

@@ -94,20 +94,15 @@ def plan(api: str, obj: object, *, forward_only: bool = False) -> Plan:
     return declared.plan(read_facts(obj, declared), bind(obj), forward_only=forward_only)
 
 
-def made_by(api: str, target: str, check: str) -> tuple[str, str, str]:
-    """The user's function or method that returned ``check``'s value, the case, and the value.
+def made_by(api: str, target: str, label: str, value: str) -> str:
+    """The user's function or method that returned ``value`` in the runner labelled ``label``.
 
-    ``made_by("cs231n", "mine", "step:sample-h0/dWh") == ("rnn_step_backward", "sample-h0",
-    "dWh")``; a class's method is ``TimeRNN.backward``. A check of no case (a missing
-    function, ``rnn_backward/exists``; the target that did not load, ``load/TARGET``) has the
-    case ``""``. ``target`` is the report's, ``path/to/file.py:NAME`` for a class.
+    ``made_by("cs231n", "mine", "step:", "dWh") == "rnn_step_backward"``; a class's method is
+    ``TimeRNN.backward``; d2l's function is the one TARGET names. ``target`` is the report's,
+    ``path/to/file.py:NAME`` for a class or a function.
     """
-    row, _, value = check.rpartition("/")
-    if value in ("exists", "TARGET"):
-        return row, "", value
-    label, colon, case = row.rpartition(":")  # the runner's label, step: or cell:, then the case
     declared = spec(api)
-    runner = next(r for r in declared.runners if r.label == label + colon)
+    runner = next(r for r in declared.runners if r.label == label)
     forward = value in {output.name for output in runner.outputs} or runner.backward is None
     made = runner.forward if forward else str(runner.backward)
     named = target.rpartition(":")[2]  # a class's name, or d2l's function's
@@ -115,4 +110,4 @@ def made_by(api: str, target: str, check: str) -> tuple[str, str, str]:
         made = f"{named}.{made}"
     elif declared.target == "function" and ":" in target:
         made = named
-    return made, case, value
+    return made

@@ -89,7 +89,7 @@ class Observation:
 
 @dataclass(frozen=True)
 class Runner:
-    """One way of running the user's code: ``label`` prefixes its checks' names."""
+    """One way of running the user's code: ``label`` names it in the API's spec."""
 
     label: str
     run: Callable[[Case], Observation]
