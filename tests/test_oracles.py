@@ -22,8 +22,8 @@ import numpy as np
 import pytest
 
 from reference_rnn import oracles
+from reference_rnn.core import cell_common, gru, lstm
 from reference_rnn.core import elman as functional
-from reference_rnn.core import gru, lstm
 from reference_rnn.core.measure import TOLERANCE
 from reference_rnn.verify import plan
 from reference_rnn.verify.cases import oracle_error
@@ -160,15 +160,14 @@ def wrong_gate_derivatives(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def scaled_sigmoids(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Each gated core's sigmoid 0.1% too large, where its recurrence applies it."""
-    for core in (lstm, gru):
-        right = core._sigmoid
+    """The gated cores' sigmoid (both cells apply cell_common's) 0.1% too large."""
+    right = cell_common.sigmoid
 
-        def planted(a: Any, right: Any = right) -> None:
-            right(a)
-            a *= 1.001
+    def planted(a: Any) -> None:
+        right(a)
+        a *= 1.001
 
-        monkeypatch.setattr(core, "_sigmoid", planted)
+    monkeypatch.setattr(cell_common, "sigmoid", planted)
 
 
 @pytest.mark.parametrize("name", list(oracles.ORACLES))
