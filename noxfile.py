@@ -43,22 +43,29 @@ PYPROJECT = nox.project.load_toml("pyproject.toml")
 PYTHON = "3.11"
 NUMPY = ["1.23", "1.24", "1.25", "1.26", "2.0", "2.1", "2.2", "2.3", "2.4"]
 TORCH = "torch==2.13.0"
-#: Where the whole suite runs, with coverage: the ends of the matrix, a NumPy 1 and a NumPy 2.
-#: The other minors run the numerical tests only: the checker's, the testing package's and the
-#: export's tests drive worker processes and files that run the same on every NumPy, and they are
-#: most of a session's time (the whole suite on 1.26 and 2.0 too made CI 20 minutes and more).
-WHOLE_SUITE_NUMPY = {NUMPY[0], NUMPY[-1]}
-NOT_NUMERICAL = ["tests/test_check*.py", "tests/test_testing*.py", "tests/test_export*.py"]
-#: ... nor the LSTM's and the GRU's layer matrices (every option against torch, exact arithmetic
-#: and finite differences: 35 s of a session each), whose NumPy calls are their cores', tested on
-#: every minor
-NOT_NUMERICAL += [
+#: Where the whole suite runs: the oldest NumPy, the last 1.x, the first 2.x and the newest. The
+#: other minors run the numerical tests only (core, layers, oracles, golden fixtures, verify).
+WHOLE_SUITE_NUMPY = ["1.23", "1.26", "2.0", "2.4"]
+#: The checker's, the testing package's and the export's tests drive worker processes and files
+#: that run the same on every NumPy, and they are most of a session's time: of the whole suite's
+#: four, the ends of the matrix run them, a NumPy 1 and a NumPy 2 (what NumPy 2 changed, its
+#: scalars' text in a message, the .npy channel, is run on both).
+PROCESS_TESTS = ["tests/test_check*.py", "tests/test_testing*.py", "tests/test_export*.py"]
+WITH_PROCESS_TESTS = {NUMPY[0], NUMPY[-1]}
+#: The LSTM's and the GRU's layer matrices (every option against torch, exact arithmetic and
+#: finite differences: 35 s of a session each), whose NumPy calls are their cores', tested on
+#: every minor: the whole suite's four run them.
+LAYER_MATRICES = [
     "tests/test_lstm_layer.py",
     "tests/test_lstm_oracles.py",
     "tests/test_lstm_hostile.py",
     "tests/test_gru_layer.py",
     "tests/test_gru_oracles.py",
 ]
+#: Coverage is measured on the newest NumPy alone: nothing in the package depends on NumPy's
+#: version (no line differs between 1 and 2: the oldest and the newest each reached 100% alone),
+#: and the tracer costs the session it measures about 60% more time (DEVELOPERS.md).
+COVERED_NUMPY = NUMPY[-1]
 #: pytest-xdist, one worker per core, for the whole suite: it is mostly Python, one core's work at a
 #: time. On two cores a NumPy session's tests took 40 s instead of 63 s in the same environment,
 #: 44-55 s instead of 55-70 s in CI's fresh ones. The oracle sessions run without it: with two
@@ -74,21 +81,25 @@ ORACLE_FRAMEWORKS = {
         "tests/test_oracle_jax.py",
         "tests/test_lstm_oracle_jax.py",
         "tests/test_gru_jax.py",
-        "tests/test_gru_oracles.py",
-        "tests/test_gru_layouts.py",
+        "tests/test_gru_layouts.py",  # its Flax case: flax is in the jax session
     ],
     "keras": [
         "tests/test_oracle_keras.py",
         "tests/test_lstm_oracle_keras.py",
         "tests/test_gru_keras.py",
-        "tests/test_gru_oracles.py",
     ],
-    "onnx": [
-        "tests/test_onnx.py",
-        "tests/test_lstm_onnx.py",
-        "tests/test_gru_onnx.py",
-        "tests/test_gru_oracles.py",
-    ],
+    "onnx": ["tests/test_onnx.py", "tests/test_lstm_onnx.py", "tests/test_gru_onnx.py"],
+}
+#: The files whose tests are parametrized by every oracle (their planted errors, every supported
+#: case), and in each framework's session the tests of that framework alone (a `-k` expression):
+#: the rest is torch's, exact arithmetic's or no oracle's, which the NumPy sessions run (it was
+#: 124 s of each session's tests, with coverage, on two cores loaded to 10).
+EVERY_ORACLE = ["tests/test_oracles.py", "tests/test_gru_oracles.py"]
+ORACLE_KEYWORDS = {
+    "jax": "jax",
+    "keras": "keras",
+    # onnxruntime's and the reference evaluator's parameters, and the evaluator's own test
+    "onnx": "onnx or reference_evaluator",
 }
 #: What only an oracle session can run: the NumPy sessions hold 100% coverage of the rest.
 NEEDS_A_FRAMEWORK = [
@@ -180,25 +191,27 @@ def _install(session: nox.Session, numpy: str | None, group: str) -> None:
 def tests(session: nox.Session, numpy: str) -> None:
     """The suite, with live torch checks, on one NumPy minor: whole, or its numerical tests.
 
-    Coverage is measured at the ends of the matrix, the oldest NumPy and the newest, where what
-    differs between NumPy 1 and 2 is run; 100% is required of everything but what needs another
+    WHOLE_SUITE_NUMPY says which minors run what. Coverage is measured on the newest
+    (COVERED_NUMPY), which runs every test; 100% is required of everything but what needs another
     framework: the modules in NEEDS_A_FRAMEWORK and the lines marked `# needs: <framework>`, which
-    their own sessions cover (the combined report requires 100% of everything). The sessions in
-    between run without the tracer, which costs 60% more time (DEVELOPERS.md), and the numerical
-    tests only (WHOLE_SUITE_NUMPY).
+    their own sessions cover (the combined report requires 100% of everything).
     """
     _install(session, numpy, "test")
-    if numpy not in WHOLE_SUITE_NUMPY:
-        ignored = [f"--ignore-glob={pattern}" for pattern in NOT_NUMERICAL]
-        session.run("pytest", *WORKERS, *ignored, *session.posargs)
+    ignored = ([] if numpy in WITH_PROCESS_TESTS else PROCESS_TESTS) + (
+        [] if numpy in WHOLE_SUITE_NUMPY else LAYER_MATRICES
+    )
+    ignore = [f"--ignore-glob={pattern}" for pattern in ignored]
+    if numpy != COVERED_NUMPY:
+        session.run("pytest", *WORKERS, *ignore, *session.posargs)
         return
-    data = _coverage_file(f"numpy-{numpy}")  # the whole suite, with coverage
+    data = _coverage_file(f"numpy-{numpy}")
     session.run(
         "pytest",
         *WORKERS,
         "--cov",
         "--cov-report=",
         "--cov-fail-under=0",
+        *ignore,
         *session.posargs,
         env=data,
     )
@@ -231,8 +244,10 @@ def oracles(session: nox.Session, framework: str) -> None:
         "--cov",
         "--cov-report=",
         "--cov-fail-under=0",
-        "tests/test_oracles.py",
+        *EVERY_ORACLE,
         *ORACLE_FRAMEWORKS[framework],
+        "-k",
+        f"not ({' or '.join(Path(f).name for f in EVERY_ORACLE)}) or {ORACLE_KEYWORDS[framework]}",
         *session.posargs,
         env=_coverage_file(f"oracle-{framework}"),
     )
