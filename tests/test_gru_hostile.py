@@ -14,7 +14,14 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from test_hostile import SETTINGS, _plain, hostile, named_or_right, named_or_right_as_shown
+from test_hostile import (
+    SETTINGS,
+    _plain,
+    hostile,
+    moderate_arrays,
+    named_or_right,
+    named_or_right_as_shown,
+)
 
 import reference_rnn as rr
 
@@ -22,11 +29,6 @@ pytestmark = pytest.mark.filterwarnings("ignore:Creating an ndarray from ragged"
 
 N, T, D, H = 2, 3, 2, 3
 RESETS = pytest.mark.parametrize("reset_after", [True, False], ids=["after", "before"])
-
-
-def _arrays(shapes: dict[str, tuple[int, ...]]) -> dict[str, Any]:
-    rng = np.random.default_rng(0)
-    return {name: rng.uniform(-0.5, 0.5, shape) for name, shape in shapes.items()}
 
 
 CORE = {
@@ -50,7 +52,7 @@ def test_the_functions(reset_after: bool, data: st.DataObject):
         )
         return (h, *rr.gru_backward(a["dh"], cache))
 
-    args = _arrays(CORE)
+    args = moderate_arrays(CORE)
     name = data.draw(st.sampled_from(sorted(CORE)))
     value, _ = data.draw(hostile(CORE[name]))
     named_or_right(run, args, name, value, lambda: run(args | {name: _plain(value)}))
@@ -77,7 +79,7 @@ def test_the_step_functions(reset_after: bool, data: st.DataObject):
         )
         return (h, *rr.gru_step_backward(a["dnext_h"], cache))
 
-    args = _arrays(STEP)
+    args = moderate_arrays(STEP)
     name = data.draw(st.sampled_from(sorted(STEP)))
     value, _ = data.draw(hostile(STEP[name]))
     named_or_right(run, args, name, value, lambda: run(args | {name: _plain(value)}))

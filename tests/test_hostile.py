@@ -641,6 +641,12 @@ def named_or_right(
             np.testing.assert_array_equal(ours, expected)
 
 
+def moderate_arrays(shapes: dict[str, tuple[int, ...]]) -> dict[str, Any]:
+    """Arguments of ``shapes`` drawn from U(-0.5, 0.5), the ones a drawn argument replaces."""
+    rng = np.random.default_rng(0)
+    return {name: rng.uniform(-0.5, 0.5, shape) for name, shape in shapes.items()}
+
+
 def named_or_right_as_shown(
     call: Callable[[dict[str, Any]], Any],
     args: dict[str, Any],

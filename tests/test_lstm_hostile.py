@@ -14,18 +14,20 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from test_hostile import SETTINGS, _plain, hostile, named_or_right, named_or_right_as_shown
+from test_hostile import (
+    SETTINGS,
+    _plain,
+    hostile,
+    moderate_arrays,
+    named_or_right,
+    named_or_right_as_shown,
+)
 
 import reference_rnn as rr
 
 pytestmark = pytest.mark.filterwarnings("ignore:Creating an ndarray from ragged")
 
 N, T, D, H = 2, 3, 2, 3
-
-
-def _arrays(shapes: dict[str, tuple[int, ...]]) -> dict[str, Any]:
-    rng = np.random.default_rng(0)
-    return {name: rng.uniform(-0.5, 0.5, shape) for name, shape in shapes.items()}
 
 
 CORE = {
@@ -48,7 +50,7 @@ def _core(a: dict[str, Any]) -> tuple[Any, ...]:
 @SETTINGS
 @given(st.data())
 def test_the_functions(data: st.DataObject):
-    args = _arrays(CORE)
+    args = moderate_arrays(CORE)
     name = data.draw(st.sampled_from(sorted(CORE)))
     value, _ = data.draw(hostile(CORE[name]))
     named_or_right(_core, args, name, value, lambda: _core(args | {name: _plain(value)}))
@@ -74,7 +76,7 @@ def _step(a: dict[str, Any]) -> tuple[Any, ...]:
 @SETTINGS
 @given(st.data())
 def test_the_step_functions(data: st.DataObject):
-    args = _arrays(STEP)
+    args = moderate_arrays(STEP)
     name = data.draw(st.sampled_from(sorted(STEP)))
     value, _ = data.draw(hostile(STEP[name]))
     named_or_right(_step, args, name, value, lambda: _step(args | {name: _plain(value)}))
