@@ -443,16 +443,14 @@ def _no_child():
 
 
 class _Process:
+    """A worker that has ended with ``code`` (how it ended is told by ``WorkerProcess._exit_code``)."""
+
     pid = 2**22 + 12345  # no such process
 
-    def __init__(self, code: int | None) -> None:
+    def __init__(self, code: int) -> None:
         self.code = code
 
-    def poll(self) -> int | None:
-        return self.code
-
-    def wait(self, timeout: float | None = None) -> int:  # noqa: ARG002
-        assert self.code is not None
+    def wait(self) -> int:
         return self.code
 
 
@@ -485,7 +483,7 @@ def test_a_worker_that_cannot_start_without_a_group_says_why(monkeypatch):
         process.WorkerProcess(1, 0)
 
 
-def _worker(code: int | None, *, waiter: bool) -> tuple[process.WorkerProcess, int, int]:
+def _worker(code: int, *, waiter: bool) -> tuple[process.WorkerProcess, int, int]:
     worker = object.__new__(process.WorkerProcess)
     requests_read, requests = os.pipe()
     replies, replies_write = os.pipe()
@@ -496,9 +494,10 @@ def _worker(code: int | None, *, waiter: bool) -> tuple[process.WorkerProcess, i
 
 
 def test_a_broken_pipe_to_the_worker_says_how_it_ended():
-    worker, requests_read, replies_write = _worker(None, waiter=False)
+    worker, requests_read, replies_write = _worker(3, waiter=False)
     os.close(requests_read)
-    worker.process.wait = lambda **_: 3  # type: ignore[method-assign]
+    codes = iter([None, 3])  # running as the request starts; ended when the pipe breaks
+    worker._exit_code = lambda *_: next(codes)  # type: ignore[method-assign]
     with pytest.raises(process.WorkerLostError, match="exited with status 3"):
         worker.send(b"x", deadline=float("inf"))
     os.close(replies_write)
@@ -506,10 +505,9 @@ def test_a_broken_pipe_to_the_worker_says_how_it_ended():
 
 
 def test_a_worker_that_ends_while_waited_for_says_how():
-    worker, requests_read, replies_write = _worker(None, waiter=False)
-    polls = iter([None, 4])
-    worker.process.poll = lambda: next(polls)  # type: ignore[method-assign]
-    worker.process.wait = lambda **_: 4  # type: ignore[method-assign]
+    worker, requests_read, replies_write = _worker(4, waiter=False)
+    codes = iter([None, 4, 4])  # running at the first look; ended at the next
+    worker._exit_code = lambda *_: next(codes)  # type: ignore[method-assign]
     with pytest.raises(process.WorkerLostError, match="exited with status 4"):
         worker._wait(worker._replies, float("inf"), write=False)
     worker.stop(at_once=True)  # no waiter: its session killed at once

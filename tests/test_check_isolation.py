@@ -12,6 +12,7 @@ import json
 import os
 import re
 import signal
+import subprocess
 import struct
 import time
 import types
@@ -114,12 +115,39 @@ def test_a_request_to_a_worker_that_is_gone_says_how_it_ended(tmp_path):
     worker = process.WorkerProcess(capture, 0)
     header, _ = worker.receive(time.monotonic() + 60, 1000)
     assert header == {"op": "ready", "arrays": 0}
-    os.killpg(worker.process.pid, signal.SIGKILL)
-    worker.process.wait()
+    pid = worker.process.pid
+    os.killpg(pid, signal.SIGKILL)
+    os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)  # ended, not reaped
     with pytest.raises(process.WorkerLostError, match="killed by SIGKILL"):
         worker.send(channel.encode({"op": "load"}), time.monotonic() + 10)
     worker.stop()
     worker.stop()  # once is enough
+    os.close(capture)
+
+
+def test_a_worker_that_ended_keeps_its_pid_until_stopped_so_no_signal_reaches_another(tmp_path):
+    # On a busy machine PIDs wrap in minutes (pid_max 32768): a PID the checker had reaped and then
+    # signalled was once another checker's fresh worker ("killed by SIGTERM" at its load).
+    capture = os.open(tmp_path / "output", os.O_WRONLY | os.O_CREAT)
+    worker = process.WorkerProcess(capture, 0)
+    worker.receive(time.monotonic() + 60, 1000)
+    pid = worker.process.pid
+    os.killpg(pid, signal.SIGKILL)
+    os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
+    with pytest.raises(process.WorkerLostError, match="killed by SIGKILL"):
+        worker.send(channel.encode({"op": "load"}), time.monotonic() + 10)
+    state = Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[1].split()[0]
+    assert state == b"Z"  # told how it ended, and still holding its PID
+    started = []
+    if os.geteuid() == 0:  # a process started where the PIDs are next handed out: not at the worker's
+        Path("/proc/sys/kernel/ns_last_pid").write_text(str(pid - 1))
+        started.append(subprocess.Popen(["sleep", "60"], start_new_session=True))
+        assert started[0].pid != pid
+    worker.stop()
+    assert [each.poll() for each in started] == [None] * len(started)  # no signal reached it
+    for each in started:
+        each.kill()
+        each.wait()
     os.close(capture)
 
 

@@ -163,7 +163,7 @@ class WorkerProcess:
         view = memoryview(data)
         if self._group is not None and not self._group.megabytes:  # the worker is ready
             self._group.limit_memory(self._memory)
-        if self.process.poll() is not None:  # its worker may not be gone yet: the pipe still open
+        if self._exit_code() is not None:  # its worker may not be gone yet: the pipe still open
             raise self._lost()
         while view:
             self._wait(self._requests, deadline, write=True)
@@ -209,19 +209,37 @@ class WorkerProcess:
             readable, writable, _ = select.select(*waits, [], min(left, _TICK))
             if readable or writable:
                 return
-            if self.process.poll() is not None:
+            if self._exit_code() is not None:
                 raise self._lost()
             self._within_limits()
 
     def _lost(self) -> WorkerLostError:
         """Why the worker stopped answering: how it ended (killing it if it has not)."""
-        try:
-            code = self.process.wait(timeout=_ENDING)
-        except subprocess.TimeoutExpired:
+        code = self._exit_code(_ENDING)
+        if code is None:
             self.stop(at_once=True)
             return WorkerLostError("the worker process closed the channel to the checker")
         breach = None if self._group is None else self._group.breach()
         return WorkerLostError(breach or exit_reason(code))
+
+    def _exit_code(self, within: float = 0.0) -> int | None:
+        """The worker's exit code (negative: the signal that killed it) if it ends within ``within`` s.
+
+        Never reaps it: until :meth:`stop` does, its PID and its process group's ID cannot be
+        another process's, so a signal the checker sends cannot reach a process started since
+        (the PIDs on a busy machine wrap in minutes, and the checker may run as root).
+        """
+        deadline = time.monotonic() + within
+        while True:
+            flags = os.WEXITED | os.WNOHANG | os.WNOWAIT
+            ended = os.waitid(os.P_PID, self.process.pid, flags)
+            if ended is not None:
+                killed = ended.si_code in (os.CLD_KILLED, os.CLD_DUMPED)
+                return -ended.si_status if killed else ended.si_status
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            time.sleep(min(left, _TICK / 10))
 
     def stop(self, *, at_once: bool = False) -> None:
         """End the worker, after a moment for an idle one to end itself, and all it started."""
@@ -230,13 +248,11 @@ class WorkerProcess:
         self.stopped = True
         os.close(self._requests)  # the worker reads the end of its requests and returns
         if not at_once:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.process.wait(timeout=_GRACE)
-        if self._waiter:  # it kills the worker and every process the code started, and ends
-            with contextlib.suppress(OSError):
-                os.kill(self.process.pid, signal.SIGTERM)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.process.wait(timeout=_ENDING)
+            self._exit_code(_GRACE)
+        if self._waiter and self._exit_code() is None:  # it kills the worker and all it started
+            os.kill(self.process.pid, signal.SIGTERM)
+            self._exit_code(_ENDING)
+        # Not reaped yet, the worker holds its PID, its process group's ID: nothing else has it
         with contextlib.suppress(OSError):  # none left
             os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait()
