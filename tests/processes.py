@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import itertools
 import os
@@ -19,6 +20,35 @@ def alive(pid: int) -> bool:
     except (ProcessLookupError, FileNotFoundError):  # reaped between the two looks, too
         return False
     return state != "Z"
+
+
+#: What judged code runs to hold ``LOCK`` (a file beside it) as long as it, or a process it
+#: started, runs: a shared flock, held by every process that shares the open file.
+HOLD = (
+    "import fcntl\n"
+    "hold = open(__file__ + '.lock')\n"
+    "fcntl.flock(hold, fcntl.LOCK_SH)\n"
+    "open(__file__ + '.held', 'w').close()\n"
+)
+
+
+def held(lock: Path, within: float = 0.0) -> bool:
+    """Whether a process still holds ``lock`` (as :data:`HOLD` takes it) after ``within`` s.
+
+    Seen the same from every PID and mount namespace: the judged code's PIDs are its namespace's.
+    """
+    deadline = time.monotonic() + within
+    with lock.open("rb") as file:
+        while True:
+            try:
+                fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    return True
+                time.sleep(0.01)
+                continue
+            fcntl.flock(file, fcntl.LOCK_UN)
+            return False
 
 
 @functools.cache

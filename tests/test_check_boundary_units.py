@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 import types
 from pathlib import Path
 from typing import Any
@@ -102,30 +103,40 @@ class _WaitedError(Exception):
     pass
 
 
-@pytest.mark.parametrize("child", [0, 4321])
-def test_mode_user_maps_forks_and_mounts(monkeypatch, child):
+@pytest.mark.parametrize(
+    ("forks", "mode"), [([4321], "user"), ([0, 99], "user"), ([0, 0], "user"), ([0, 0], "root")]
+)
+def test_the_namespaces_are_entered_and_the_three_processes_go_their_ways(monkeypatch, forks, mode):
     libc = Libc()
     done: list[Any] = []
+    returns = iter(forks)
     monkeypatch.setattr(boundary, "_libc", lambda: libc)
-    monkeypatch.setattr(boundary, "os", Os(fork=lambda: child))
+    monkeypatch.setattr(boundary, "os", Os(fork=lambda: next(returns)))
     monkeypatch.setattr(boundary, "_map", lambda uid, gid: done.append(("map", uid, gid)))
     monkeypatch.setattr(boundary, "_mounts", lambda _libc, _settings: done.append("mounts"))
 
-    def wait_for(_libc: object, pid: int) -> None:
+    def wait_for(_libc: object, pid: int, _statuses: int) -> None:
         done.append(("wait", pid))
         raise _WaitedError
 
+    def init(worker: int, _status: int) -> None:
+        done.append(("init", worker))
+        raise _WaitedError
+
     monkeypatch.setattr(boundary, "_wait_for", wait_for)
-    settings = {"mode": "user", "uid": 7, "gid": 8, "reach": []}
-    if child:
+    monkeypatch.setattr(boundary, "_init", init)
+    settings = {"mode": mode, "uid": 7, "gid": 8, "reach": []}
+    mapped = [("map", 7, 8)] if mode == "user" else []
+    if forks[-1]:  # the waiter, or the namespace's first process
         with pytest.raises(_WaitedError):
             boundary.enter(json.dumps(settings))
-        assert done == [("map", 7, 8), ("wait", child)]
-    else:
-        boundary.enter(json.dumps(settings))
-        assert done == [("map", 7, 8), "mounts"]
-        assert libc.calls[0] == ("unshare", (0x00020000 | 0x10000000 | 0x20000000,))
-        assert libc.calls[-1] == ("prctl", (1, signal.SIGKILL, 0, 0, 0))
+        assert done == [*mapped, ("wait", 4321) if len(forks) == 1 else ("init", 99)]
+        return
+    boundary.enter(json.dumps(settings))  # the worker
+    assert done == [*mapped, "mounts"]
+    user = 0x10000000 if mode == "user" else 0
+    assert libc.calls[0] == ("unshare", (0x00020000 | 0x20000000 | user,))
+    assert libc.calls[-1] == ("prctl", (1, signal.SIGKILL, 0, 0, 0))
 
 
 def test_the_user_namespace_maps_the_user_to_itself(monkeypatch, tmp_path):
@@ -138,16 +149,22 @@ def test_the_user_namespace_maps_the_user_to_itself(monkeypatch, tmp_path):
     assert written == {"setgroups": "deny", "uid_map": "12 12 1", "gid_map": "34 34 1"}
 
 
-def test_the_waiter_dies_by_the_signal_its_worker_died_by(tmp_path):
+@pytest.mark.parametrize("passed_up", [True, False], ids=["by its init", "its init killed"])
+def test_the_waiter_dies_by_the_signal_its_worker_died_by(tmp_path, passed_up):
     record = tmp_path / "killed"
+    statuses, status = os.pipe()
     pid = os.fork()
     if pid == 0:  # the waiter, a child of this test: its kill faked, its end by os._exit
         try:
-            worker = os.fork()
-            if worker == 0:
+            init = os.fork()
+            if init == 0:  # the worker's status (killed by SIGUSR1) written up, or its own
+                if passed_up:
+                    os.write(status, int(signal.SIGUSR1).to_bytes(4, "little"))
+                    os._exit(0)
                 signal.signal(signal.SIGUSR1, signal.SIG_DFL)
                 os.kill(os.getpid(), signal.SIGUSR1)
                 os._exit(0)
+            os.close(status)
 
             def kill(pid: int, number: int) -> None:
                 record.write_text(f"{pid == os.getpid()} {number}")
@@ -156,12 +173,37 @@ def test_the_waiter_dies_by_the_signal_its_worker_died_by(tmp_path):
             boundary.resource = types.SimpleNamespace(  # type: ignore[assignment]
                 setrlimit=lambda *_: None, RLIMIT_CORE=0
             )
-            boundary._wait_for(Libc(), worker)
+            boundary._wait_for(Libc(), init, statuses)
         finally:
             os._exit(99)
-    _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 1
+    os.close(statuses)
+    os.close(status)
+    _, code = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(code) == 1
     assert record.read_text() == f"True {int(signal.SIGUSR1)}"
+
+
+def test_the_namespace_s_init_reaps_what_is_left_and_passes_the_worker_s_status_up():
+    statuses, status = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            orphan = os.fork()  # reaped, not taken for the worker
+            if orphan == 0:
+                os._exit(5)
+            worker = os.fork()
+            if worker == 0:  # ends once the other is reaped
+                while Path(f"/proc/{orphan}").exists():
+                    time.sleep(0.01)
+                os._exit(3)
+            boundary._init(worker, status)
+        finally:
+            os._exit(99)
+    os.close(status)
+    _, code = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(code) == 0
+    assert os.waitstatus_to_exitcode(int.from_bytes(os.read(statuses, 4), "little")) == 3
+    os.close(statuses)
 
 
 def _mounts_settings(tmp_path: Path, mode: str, uid: int) -> tuple[dict[str, Any], list[str]]:
@@ -188,7 +230,7 @@ def test_the_worker_s_mounts(monkeypatch, tmp_path, mode, uid):
     boundary._mounts(libc, settings)
     targets = [arguments[1] for _, arguments in libc.calls]
     expected = [b"/", private.encode(), kept.encode()]
-    assert targets == ([*expected, b"/proc"] if mode == "user" else expected)
+    assert targets == [*expected, b"/proc"]
     assert remounted == ([b"all"] if mode == "user" else [])
     assert made == [kept, "/tmp/work", ("/tmp/work", uid, uid)]
     assert os.environ["HOME"] == os.environ["TMPDIR"] == "/tmp/work"

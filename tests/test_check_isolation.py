@@ -12,8 +12,8 @@ import json
 import os
 import re
 import signal
-import subprocess
 import struct
+import subprocess
 import time
 import types
 from collections.abc import Callable
@@ -139,7 +139,9 @@ def test_a_worker_that_ended_keeps_its_pid_until_stopped_so_no_signal_reaches_an
     state = Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[1].split()[0]
     assert state == b"Z"  # told how it ended, and still holding its PID
     started = []
-    if os.geteuid() == 0:  # a process started where the PIDs are next handed out: not at the worker's
+    if (
+        os.geteuid() == 0
+    ):  # a process started where the PIDs are next handed out: not at the worker's
         Path("/proc/sys/kernel/ns_last_pid").write_text(str(pid - 1))
         started.append(subprocess.Popen(["sleep", "60"], start_new_session=True))
         assert started[0].pid != pid

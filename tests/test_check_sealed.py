@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
-from processes import alive, call_limit
+from processes import HOLD, call_limit, held
 
 from reference_rnn import testing
 from reference_rnn.checker import battery
@@ -521,24 +521,18 @@ def test_what_the_code_starts_is_ended_with_it(tmp_path, capfd):
     fork = """
         import os, time
         if os.fork() == 0:
-            # written whole, then named: whoever waits for the name reads the whole pid
-            open(__file__ + ".tmp", "w").write(str(os.getpid()))
-            os.replace(__file__ + ".tmp", __file__ + ".pid")
             time.sleep(3600)
-        while not os.path.exists(__file__ + ".pid"):
-            time.sleep(0.01)
         os._exit(7)
     """
-    path = hostile(tmp_path, in_forward=fork, once=True)
+    path = hostile(tmp_path, in_forward=HOLD + textwrap.dedent(fork), once=True)
+    lock = Path(f"{path}.lock")
+    lock.touch(mode=0o644)
     code, document = check(capfd, path)
     assert code == 1
     reason = "the worker process exited with status 7 (os._exit, or a fatal error)"
     assert failures(document) == {reason: sequence_checks(["sample"])}
-    grandchild = int(Path(f"{path}.pid").read_text())
-    deadline = time.monotonic() + 10
-    while alive(grandchild) and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert not alive(grandchild)
+    assert Path(f"{path}.held").exists()
+    assert not held(lock, within=10)
 
 
 # -- the command's own contract ----------------------------------------------------------------------
@@ -612,14 +606,9 @@ def test_a_bare_command_line_is_verify_s_and_its_usage_errors_are_json_too(capfd
 
 
 def test_ctrl_c_stops_the_checker_and_its_worker_at_once(tmp_path):
-    change = """
-        import os, time
-        # written whole, then named: whoever waits for the name reads the whole pid
-        open(__file__ + ".tmp", "w").write(str(os.getpid()))
-        os.replace(__file__ + ".tmp", __file__ + ".pid")
-        time.sleep(3600)
-    """
-    path = hostile(tmp_path, in_forward=change)
+    path = hostile(tmp_path, in_forward=HOLD + "import time\ntime.sleep(3600)")
+    lock = Path(f"{path}.lock")
+    lock.touch(mode=0o644)
     command = [sys.executable, "-m", "reference_rnn", "check", str(path), "--api", "cs231n"]
     checker = subprocess.Popen(
         [*command, "--json"],
@@ -629,11 +618,10 @@ def test_ctrl_c_stops_the_checker_and_its_worker_at_once(tmp_path):
         # may be) hands its children SIGINT ignored, and Python then keeps ignoring it
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # noqa: PLW1509
     )
-    pid_file = Path(f"{path}.pid")
+    ready = Path(f"{path}.held")
     deadline = time.monotonic() + 60
-    while not pid_file.exists() and time.monotonic() < deadline:
+    while not ready.exists() and time.monotonic() < deadline:
         time.sleep(0.01)
-    worker = int(pid_file.read_text())
     interrupted = time.monotonic()
     checker.send_signal(signal.SIGINT)  # as the terminal sends it to its foreground process
     out, err = checker.communicate(timeout=30)
@@ -641,4 +629,4 @@ def test_ctrl_c_stops_the_checker_and_its_worker_at_once(tmp_path):
     assert checker.returncode == 130
     assert out == b""
     assert err.endswith(b"reference-rnn check: interrupted\n")
-    assert not alive(worker)
+    assert not held(lock)  # the worker is gone with the checker

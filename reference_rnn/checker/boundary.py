@@ -7,7 +7,7 @@ that the package's ``__init__`` (NumPy) is not run yet.
 
 Three modes, chosen by the checker (:func:`spec`):
 
-- **root** (the checker's effective uid is 0): the worker enters a new mount namespace; there it
+- **root** (the checker's effective uid is 0): the worker enters a new mount and PID namespace; there it
   mounts a private, size-limited tmpfs on ``/tmp``, ``/var/tmp`` and ``/dev/shm`` (its private
   folder, ``/tmp/work``, is its HOME and TMPDIR; the checker's own temporary folder is under the
   real ``/tmp`` and out of sight), and a tmpfs over each folder the worker user could not pass on
@@ -15,8 +15,7 @@ Three modes, chosen by the checker (:func:`spec`):
   bound back. It then drops to the worker user for good (``setgroups([])``, ``setgid``,
   ``setuid``: every capability gone, ``PR_SET_NO_NEW_PRIVS``) before any of the judged code runs.
   Its rights on the files are that user's: it writes nowhere the user could not, and it may not
-  signal or trace the checker, a root process. (No PID namespace here: as another user it needs
-  none, and the worker keeps the PID the checker knows it by.)
+  signal or trace the checker, a root process.
 - **user** (a normal user, where unprivileged user namespaces work): the worker enters a new user
   (its own uid mapped to itself), PID and mount namespace, with the same private tmpfs and
   ``/proc``; every other mount is made read-only there, and it drops every capability and sets
@@ -24,13 +23,15 @@ Three modes, chosen by the checker (:func:`spec`):
 - **none** (no namespaces): the worker is only in a session of its own, as the same user. The
   checker is not dumpable (:func:`harden_checker`): not traceable, its ``/proc`` entries closed.
 
-In both namespace modes a waiter (the process the checker started, a subreaper) mirrors the
-worker's exit status and, when the worker ends, kills every process it started, detached
-grandchildren included. In mode "root", where a cgroup can be made
-(:class:`reference_rnn.checker.cgroup.Group`), the worker joins one of its own before that fork:
-the memory limit is the whole group's, and the number of its processes is limited. In mode
-"user" the worker is moreover the first process (PID 1) of its own PID namespace, where it cannot
-address the checker by PID.
+In both namespace modes the worker has a PID namespace of its own, with its own ``/proc``: it
+cannot name the checker, nor another check's worker run as the same user, by PID. Three
+processes: the waiter (the process the checker started, outside the namespace) mirrors the
+worker's exit status; the namespace's first process (:func:`_init`) reaps what the worker leaves
+and passes the worker's status up; the worker. When the worker ends, or the checker stops it, the
+namespace ends and every process the judged code started with it, detached grandchildren
+included. In mode "root", where a cgroup can be made (:class:`reference_rnn.checker.cgroup.Group`),
+the worker joins one of its own before the forks: the memory limit is the whole group's, and the
+number of its processes is limited.
 """
 
 from __future__ import annotations
@@ -145,17 +146,25 @@ def enter(argument: str) -> None:
     if mode == "none":
         return
     libc = _libc()
-    flags = _CLONE_NEWNS | (_CLONE_NEWUSER | _CLONE_NEWPID if mode == "user" else 0)
+    flags = _CLONE_NEWNS | _CLONE_NEWPID | (_CLONE_NEWUSER if mode == "user" else 0)
     if libc.unshare(flags) != 0:
         os.environ[_FALLBACK] = json.dumps({"mode": "none"})
         return
     if mode == "user":
         _map(settings["uid"], settings["gid"])
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)  # the checker gone: end it all
+    statuses, status = os.pipe()  # the worker's wait status, from the namespace's init
     child = os.fork()
     if child:
-        _wait_for(libc, child)
+        os.close(status)
+        _wait_for(libc, child, statuses)
+    os.close(statuses)
+    # The first process of the new PID namespace: when it ends, so does every process in it
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # the waiter gone: so are we
+    worker = os.fork()
+    if worker:
+        _init(worker, status)
+    os.close(status)
     _mounts(libc, settings)
 
 
@@ -181,15 +190,34 @@ def _end(*_: object) -> None:
     raise _End
 
 
-def _wait_for(libc: Any, child: int) -> None:
+def _init(worker: int, status: int) -> None:
+    """PID 1 of the worker's namespace: the worker's wait status written to ``status``, then its end.
+
+    The worker is not PID 1 itself: a namespace's first process gets only the signals it has a
+    handler for, so the judged code's ``os.kill(os.getpid(), SIGKILL)`` or ``abort()`` would not
+    end it as they end any other process. What the worker leaves behind becomes this process's,
+    and is reaped as it ends; what is still running when this process ends, the kernel kills.
+    It keeps no other file open: the channel to the checker is the worker's alone.
+    """
+    os.closerange(0, status)
+    os.closerange(status + 1, 1 << 16)
+    while True:
+        pid, code = os.waitpid(-1, 0)
+        if pid == worker:
+            os.write(status, code.to_bytes(4, "little"))
+            os._exit(0)
+
+
+def _wait_for(libc: Any, child: int, statuses: int) -> None:
     """The waiter: the worker's exit status as its own, once every process it started is gone.
 
-    A subreaper: whatever the worker starts, detached or not, becomes the waiter's when its parent
-    ends; when the worker ends, or on SIGTERM (the checker's stop, or the checker's end), the
-    waiter kills them all, and waits for them. The judged code cannot signal it (as the worker
-    user it may not; in a PID namespace it cannot name it).
+    ``child`` is the first process of the worker's PID namespace (:func:`_init`), which writes
+    the worker's wait status to ``statuses``; the namespace ends with it. A subreaper besides: on
+    SIGTERM (the checker's stop, or the checker's end) the waiter kills every process it has,
+    and waits for them. The judged code cannot signal it (in its PID namespace it cannot name it).
     """
-    os.closerange(3, 1 << 16)
+    os.closerange(3, statuses)
+    os.closerange(statuses + 1, 1 << 16)
     libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     signal.signal(signal.SIGTERM, _end)
     for each in (signal.SIGINT, signal.SIGHUP):
@@ -201,6 +229,9 @@ def _wait_for(libc: Any, child: int) -> None:
     _kill_children()
     if status is None:
         os._exit(1)
+    written = os.read(statuses, 4)  # nothing if the namespace's init was killed: its own status
+    if len(written) == 4:
+        status = int.from_bytes(written, "little")
     if os.WIFSIGNALED(status):
         number = os.WTERMSIG(status)
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
@@ -259,14 +290,11 @@ def _mounts(libc: Any, settings: dict[str, Any]) -> None:
         done.append(path)
     for fd in held.values():
         os.close(fd)
-    with contextlib.suppress(
-        OSError
-    ):  # a /proc with masked parts (a container's) cannot be mounted again
-        if settings["mode"] == "user":  # its own PID namespace: its own /proc
-            _check(
-                libc.mount(b"proc", b"/proc", b"proc", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC, None),
-                "proc",
-            )
+    # Its own PID namespace, its own /proc; but a /proc with masked parts (a container's) cannot
+    # be mounted again from a user namespace
+    with contextlib.suppress(OSError):
+        flags = _MS_NOSUID | _MS_NODEV | _MS_NOEXEC
+        _check(libc.mount(b"proc", b"/proc", b"proc", flags, None), "proc")
     work = "/tmp/work"
     os.makedirs(work, mode=0o700, exist_ok=True)
     os.chown(work, uid, gid)

@@ -22,9 +22,10 @@ __all__ = ["NO_CGROUP", "Group", "process_limit"]
 NO_CGROUP = "REFERENCE_RNN_NO_CGROUP"
 
 
-#: A process limit for the worker's group: the waiter and the worker, one thread per CPU for each
-#: of the pools a correct check may start (NumPy's BLAS; torch's intra-op, inter-op and autograd
-#: threads), and room for a few processes of the code's own. (A thread counts as a process here.)
+#: A process limit for the worker's group: the waiter, the namespace's first process and the
+#: worker, one thread per CPU for each of the pools a correct check may start (NumPy's BLAS; torch's
+#: intra-op, inter-op and autograd threads), and room for a few processes of the code's own. (A
+#: thread counts as a process here.)
 PROCESSES_BASE, PROCESSES_PER_CPU = 32, 4
 
 
