@@ -7,7 +7,6 @@ failure or the answer it must handle and checks what it does with it.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import shutil
@@ -115,7 +114,7 @@ def test_the_namespaces_are_entered_and_the_three_processes_go_their_ways(monkey
     monkeypatch.setattr(boundary, "_map", lambda uid, gid: done.append(("map", uid, gid)))
     monkeypatch.setattr(boundary, "_mounts", lambda _libc, _settings: done.append("mounts"))
 
-    def wait_for(_libc: object, pid: int, _statuses: int) -> None:
+    def wait_for(pid: int, _statuses: int) -> None:
         done.append(("wait", pid))
         raise _WaitedError
 
@@ -173,7 +172,7 @@ def test_the_waiter_dies_by_the_signal_its_worker_died_by(tmp_path, passed_up):
             boundary.resource = types.SimpleNamespace(  # type: ignore[assignment]
                 setrlimit=lambda *_: None, RLIMIT_CORE=0
             )
-            boundary._wait_for(Libc(), init, statuses)
+            boundary._wait_for(init, statuses)
         finally:
             os._exit(99)
     os.close(statuses)
@@ -181,6 +180,47 @@ def test_the_waiter_dies_by_the_signal_its_worker_died_by(tmp_path, passed_up):
     _, code = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(code) == 1
     assert record.read_text() == f"True {int(signal.SIGUSR1)}"
+
+
+def test_the_checker_s_stop_kills_the_namespace_s_init_and_the_waiter_ends_by_it(tmp_path):
+    record = tmp_path / "killed"
+    statuses, status = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the waiter: its own kill faked, the one of its init real
+        try:
+            init = os.fork()
+            if init == 0:
+                time.sleep(3600)
+                os._exit(0)
+            os.close(status)
+
+            def kill(target: int, number: int) -> None:
+                with record.open("a") as file:
+                    file.write(f"{'init' if target == init else 'itself'} {number}\n")
+                if target == init:
+                    os.kill(target, number)
+
+            boundary.os = Os(kill=kill)  # type: ignore[assignment]
+            boundary.resource = types.SimpleNamespace(  # type: ignore[assignment]
+                setrlimit=lambda *_: None, RLIMIT_CORE=0
+            )
+            boundary._wait_for(init, statuses)
+        finally:
+            os._exit(99)
+    os.close(statuses)
+    os.close(status)
+    caught = 1 << (signal.SIGTERM - 1)
+    while not int(_status_field(pid, "SigCgt"), 16) & caught:  # its handler is in place
+        time.sleep(0.001)
+    os.kill(pid, signal.SIGTERM)
+    _, code = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(code) == 1
+    assert record.read_text() == f"init {int(signal.SIGKILL)}\nitself {int(signal.SIGKILL)}\n"
+
+
+def _status_field(pid: int, name: str) -> str:
+    lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    return next(line.split()[1] for line in lines if line.startswith(f"{name}:"))
 
 
 def test_the_namespace_s_init_reaps_what_is_left_and_passes_the_worker_s_status_up():
@@ -454,31 +494,6 @@ def test_without_cgroup_kill_each_process_of_the_group_is_killed(tmp_path):
         (tmp_path / "cgroup.procs").write_text(f"{member.pid}\n{2**22 + 12345}\n")
         cgroup.Group(1, str(tmp_path), None)._kill(str(tmp_path))
         assert member.wait(timeout=30) == -signal.SIGKILL
-
-
-def test_the_reaper_passes_by_a_process_gone_between_listing_and_reading(monkeypatch):
-    # a PID past the kernel's largest (2**22): /proc lists it here, and reading it fails, as it
-    # does for a process that ended in between; and a stat line cut short
-    gone, cut = str(2**22 + 1), str(2**22 + 2)
-    real_open = open
-
-    def opened(path, *args, **kwargs):
-        if path == f"/proc/{cut}/stat":
-            return io.BytesIO(b"12 (cut)")
-        return real_open(path, *args, **kwargs)
-
-    waited = []
-    fake = Os(
-        listdir=lambda _: ["self", gone, cut], waitpid=lambda *a: waited.append(a) or _no_child()
-    )
-    monkeypatch.setattr(boundary, "os", fake)
-    monkeypatch.setattr("builtins.open", opened)
-    boundary._kill_children()
-    assert waited == [(-1, 0)]
-
-
-def _no_child():
-    raise ChildProcessError
 
 
 # process

@@ -1,4 +1,4 @@
-# ruff: noqa: PTH100, PTH103, PTH109, PTH112, PTH116, PTH120, PTH123, PTH208
+# ruff: noqa: PTH100, PTH103, PTH109, PTH112, PTH116, PTH120, PTH123
 """The operating-system boundary between the checker and the worker that runs the judged code.
 
 Standard library only: the worker runs :func:`enter` first thing, before it imports NumPy (which
@@ -64,7 +64,6 @@ _CLONE_NEWNS, _CLONE_NEWUSER, _CLONE_NEWPID = 0x00020000, 0x10000000, 0x20000000
 _MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_NOEXEC = 1, 2, 4, 8
 _MS_REMOUNT, _MS_BIND, _MS_REC, _MS_PRIVATE = 32, 4096, 16384, 1 << 18
 _PR_SET_PDEATHSIG, _PR_SET_DUMPABLE, _PR_SET_NO_NEW_PRIVS = 1, 4, 38
-_PR_SET_CHILD_SUBREAPER = 36
 
 
 def _libc() -> Any:
@@ -157,7 +156,7 @@ def enter(argument: str) -> None:
     child = os.fork()
     if child:
         os.close(status)
-        _wait_for(libc, child, statuses)
+        _wait_for(child, statuses)
     os.close(statuses)
     # The first process of the new PID namespace: when it ends, so does every process in it
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # the waiter gone: so are we
@@ -182,14 +181,6 @@ def _map(uid: int, gid: int) -> None:
             file.write(text)
 
 
-class _End(Exception):  # noqa: N818
-    """SIGTERM to the waiter: the checker ends the worker."""
-
-
-def _end(*_: object) -> None:
-    raise _End
-
-
 def _init(worker: int, status: int) -> None:
     """PID 1 of the worker's namespace: the worker's wait status written to ``status``, then its end.
 
@@ -208,27 +199,23 @@ def _init(worker: int, status: int) -> None:
             os._exit(0)
 
 
-def _wait_for(libc: Any, child: int, statuses: int) -> None:
-    """The waiter: the worker's exit status as its own, once every process it started is gone.
+def _wait_for(child: int, statuses: int) -> None:
+    """The waiter: the worker's exit status as its own, once its PID namespace is gone.
 
-    ``child`` is the first process of the worker's PID namespace (:func:`_init`), which writes
-    the worker's wait status to ``statuses``; the namespace ends with it. A subreaper besides: on
-    SIGTERM (the checker's stop, or the checker's end) the waiter kills every process it has,
-    and waits for them. The judged code cannot signal it (in its PID namespace it cannot name it).
+    ``child`` is the namespace's first process (:func:`_init`), which writes the worker's wait
+    status to ``statuses``. When it ends, the kernel kills every process left in the namespace,
+    and it is reaped only once they are gone. On SIGTERM (the checker's stop, or the checker's
+    end) the waiter kills it. The judged code cannot signal the waiter: it has no PID in its
+    namespace.
     """
     os.closerange(3, statuses)
     os.closerange(statuses + 1, 1 << 16)
-    libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-    signal.signal(signal.SIGTERM, _end)
+    signal.signal(signal.SIGTERM, lambda *_: os.kill(child, signal.SIGKILL))
     for each in (signal.SIGINT, signal.SIGHUP):
         signal.signal(each, signal.SIG_IGN)
-    status = None
-    with contextlib.suppress(_End):
-        _, status = os.waitpid(child, 0)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    _kill_children()
-    if status is None:
-        os._exit(1)
+    os.waitid(os.P_PID, child, os.WEXITED | os.WNOWAIT)  # ended; not reaped, its PID still its own
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # and a stop that comes now is not run
+    _, status = os.waitpid(child, 0)
     written = os.read(statuses, 4)  # nothing if the namespace's init was killed: its own status
     if len(written) == 4:
         status = int.from_bytes(written, "little")
@@ -239,27 +226,6 @@ def _wait_for(libc: Any, child: int, statuses: int) -> None:
             signal.signal(number, signal.SIG_DFL)
         os.kill(os.getpid(), number)
     os._exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 1)
-
-
-def _kill_children() -> None:
-    """Every child of this process killed and waited for, those that become its children meanwhile too."""
-    me = str(os.getpid())
-    while True:
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
-            try:
-                with open(f"/proc/{entry}/stat", "rb") as file:
-                    ppid = file.read().rsplit(b")", 1)[1].split()[1].decode()
-            except (OSError, IndexError):
-                continue
-            if ppid == me:
-                with contextlib.suppress(OSError):
-                    os.kill(int(entry), signal.SIGKILL)
-        try:
-            os.waitpid(-1, 0)
-        except ChildProcessError:
-            return
 
 
 def _mounts(libc: Any, settings: dict[str, Any]) -> None:
