@@ -52,6 +52,26 @@ WHOLE_SUITE_NUMPY = ["1.23", "1.26", "2.0", "2.4"]
 #: scalars' text in a message, the .npy channel, is run on both).
 PROCESS_TESTS = ["tests/test_check*.py", "tests/test_testing*.py", "tests/test_export*.py"]
 WITH_PROCESS_TESTS = {NUMPY[0], NUMPY[-1]}
+#: Of those, the files that neither import torch nor check code that takes tensors: without torch
+#: they run exactly as with it, so the suite without torch leaves them to the two sessions above
+#: (they were 2 of its 3 minutes in CI).
+TORCH_FREE_PROCESS_TESTS = [
+    f"tests/test_{name}.py"
+    for name in (
+        "check_boundary",
+        "check_boundary_units",
+        "check_cli",
+        "check_combined",
+        "check_hygiene",
+        "check_isolation",
+        "check_localised",
+        "check_sealed",
+        "check_user_code",
+        "check_verdict",
+        "export_writing",
+        "testing_strategies",
+    )
+]
 #: The LSTM's and the GRU's layer matrices (every option against torch, exact arithmetic and
 #: finite differences: 35 s of a session each), whose NumPy calls are their cores', tested on
 #: every minor: the whole suite's four run them.
@@ -273,7 +293,10 @@ def report(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 @_discarded
 def tests_without_torch(session: nox.Session) -> None:
-    """The suite where torch is absent: live torch tests skip, the golden fixtures are checked."""
+    """The suite where torch is absent: live torch tests skip, the golden fixtures are checked.
+
+    The worker-process tests that never touch torch (TORCH_FREE_PROCESS_TESTS) are left out.
+    """
     _install(session, None, "test-no-torch")
     session.run(
         "python",
@@ -287,6 +310,7 @@ def tests_without_torch(session: nox.Session) -> None:
         "--cov",
         "--cov-report=",
         "--cov-fail-under=0",
+        *(f"--ignore={path}" for path in TORCH_FREE_PROCESS_TESTS),
         *session.posargs,
         env=_coverage_file("without-torch"),
     )
