@@ -52,22 +52,31 @@ WHOLE_SUITE_NUMPY = ["1.23", "1.26", "2.0", "2.4"]
 #: scalars' text in a message, the .npy channel, is run on both).
 PROCESS_TESTS = ["tests/test_check*.py", "tests/test_testing*.py", "tests/test_export*.py"]
 WITH_PROCESS_TESTS = {NUMPY[0], NUMPY[-1]}
-#: Of those, the files that neither import torch nor check code that takes tensors: without torch
-#: they run exactly as with it, so the suite without torch leaves them to the two sessions above
-#: (they were 2 of its 3 minutes in CI).
-TORCH_FREE_PROCESS_TESTS = [
+#: Of those, the operating-system boundary's and the hostile code's (processes, signals, files,
+#: the console script, the escaping of what the code prints): nothing in them depends on NumPy's
+#: version (what does, the channel's .npy and the numbers in messages, is in test_check_isolation
+#: and test_check_diagnosis, which run at both ends), and they are half of the process tests'
+#: time: the newest NumPy alone runs them.
+BOUNDARY_TESTS = [
     f"tests/test_{name}.py"
     for name in (
         "check_boundary",
         "check_boundary_units",
+        "check_hygiene",
+        "check_sealed",
+        "check_verdict",
+    )
+]
+#: The process tests that neither import torch nor check code that takes tensors: without torch
+#: they run exactly as with it, so the suite without torch leaves them to the sessions above.
+TORCH_FREE_PROCESS_TESTS = BOUNDARY_TESTS + [
+    f"tests/test_{name}.py"
+    for name in (
         "check_cli",
         "check_combined",
-        "check_hygiene",
         "check_isolation",
         "check_localised",
-        "check_sealed",
         "check_user_code",
-        "check_verdict",
         "export_writing",
         "testing_strategies",
     )
@@ -220,6 +229,7 @@ def tests(session: nox.Session, numpy: str) -> None:
     ignored = ([] if numpy in WITH_PROCESS_TESTS else PROCESS_TESTS) + (
         [] if numpy in WHOLE_SUITE_NUMPY else LAYER_MATRICES
     )
+    ignored += [] if numpy == COVERED_NUMPY else BOUNDARY_TESTS
     ignore = [f"--ignore-glob={pattern}" for pattern in ignored]
     if numpy != COVERED_NUMPY:
         session.run("pytest", *WORKERS, *ignore, *session.posargs)
