@@ -22,9 +22,9 @@ from reference_rnn.core.validation import DTYPES
 pytestmark = pytest.mark.filterwarnings("ignore:LSTM with projections is not supported")
 
 # (N, T, D, H): ones, primes, a single step, a single unit; and a sequence the backward pass
-# splits into blocks of steps, the last one short (N * 4H * 8 bytes = 64 KiB a step in float64:
-# 16 steps a block, 20 = 16 + 4).
-SHAPES = [(1, 1, 1, 1), (2, 3, 5, 4), (3, 7, 1, 9), (5, 2, 3, 1), (4, 11, 6, 7), (16, 20, 8, 128)]
+# splits into blocks of steps, the last one short (N * 4H * 8 bytes = 256 KiB a step in float64:
+# 16 steps a block of lstm._BLOCK_BYTES, 20 = 16 + 4).
+SHAPES = [(1, 1, 1, 1), (2, 3, 5, 4), (3, 7, 1, 9), (5, 2, 3, 1), (4, 11, 6, 7), (16, 20, 8, 512)]
 
 
 def make_args(N, T, D, H, P=0, *, dtype="float64", seed=0, zero_states=False):
@@ -230,7 +230,7 @@ def test_backward_blocks_of_any_length_match_torch(
     """Blocks of one step, of 4 and of 5 steps (5, 5, 2), and one block for all 12 steps."""
     N, T, D, H = 4, 12, 6, 7
     a = make_args(N, T, D, H, P, seed=2)
-    monkeypatch.setattr(cell_common, "_BLOCK_BYTES", block_steps * N * 4 * H * 8)
+    monkeypatch.setattr(lstm, "_BLOCK_BYTES", block_steps * N * 4 * H * 8)
     *_, cache = _sequence_forward(a)
     grads = lstm.backward_sequence(a["dh"], a["dc"], cache, ("dh", "dc"), check_finite=True)
     expected = torch_lstm(torch, a, per_step_c=True)

@@ -345,6 +345,7 @@ def sigmoid(a: FloatArray) -> None:
     np.reciprocal(a, out=a)
 
 
-def steps_per_block(step_bytes: int) -> int:
-    """How many steps of ``step_bytes`` bytes of dL/da fill ``_BLOCK_BYTES``; at least one."""
-    return max(1, _BLOCK_BYTES // max(1, step_bytes))
+def steps_per_block(step_bytes: int, block_bytes: int | None = None) -> int:
+    """How many steps of ``step_bytes`` bytes of dL/da fill ``block_bytes`` (None:
+    ``_BLOCK_BYTES``, read at the call); at least one."""
+    return max(1, (block_bytes or _BLOCK_BYTES) // max(1, step_bytes))

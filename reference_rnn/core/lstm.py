@@ -60,6 +60,12 @@ from reference_rnn.core.validation import (
 
 #: The gates, in torch's order, as blocks of H columns of Wx, Wh and b.
 GATES = ("i", "f", "g", "o")
+#: The backward pass's blocks of steps hold about this many bytes of dL/da: four times the other
+#: cells' (cell_common), since the LSTM's 4H columns make a step four times as wide. At the 1 MB
+#: of the others, a block at (N, H) = (64, 512) in float64 is one step, and its weight-gradient
+#: products have 64 rows: the backward took 462 ms at (N, T, D, H) = (64, 50, 128, 512), 385 ms
+#: with 4 MB, 430 ms with 64 MB (float32: 194, 178, 187 ms; one thread, this project's machine).
+_BLOCK_BYTES = 4 << 20
 
 __all__ = [
     "GATES",
@@ -537,7 +543,7 @@ def _backward_loop(
     # factors that need no gradient are computed at once (``da`` holds them, then is overwritten
     # with dL/da step by step): [g * i', c_{t-1} * f', i * g', tanh(c_t) * o'] with s' = s (1 - s)
     # for a sigmoid gate and 1 - g**2 for g, and ``k = o * (1 - tanh(c_t)**2)``.
-    B = cell_common.steps_per_block(N * 4 * H * dtype.itemsize)
+    B = cell_common.steps_per_block(N * 4 * H * dtype.itemsize, _BLOCK_BYTES)
     da = np.empty((min(B, T), N, 4 * H), dtype=dtype)
     k = np.empty((min(B, T), N, H), dtype=dtype)
     g_h = np.zeros((N, P), dtype=dtype)  # dL/dh_t through step t + 1: zero after the last
