@@ -346,6 +346,5 @@ def sigmoid(a: FloatArray) -> None:
 
 
 def steps_per_block(step_bytes: int, block_bytes: int | None = None) -> int:
-    """How many steps of ``step_bytes`` bytes of dL/da fill ``block_bytes`` (None:
-    ``_BLOCK_BYTES``, read at the call); at least one."""
+    """Steps of ``step_bytes`` bytes of dL/da in ``block_bytes`` (None: ``_BLOCK_BYTES``); >= 1."""
     return max(1, (block_bytes or _BLOCK_BYTES) // max(1, step_bytes))
