@@ -7,12 +7,12 @@ that the package's ``__init__`` (NumPy) is not run yet.
 
 Three modes, chosen by the checker (:func:`spec`):
 
-- **root** (the checker's effective uid is 0): the worker enters a new mount and PID namespace; there it
-  mounts a private, size-limited tmpfs on ``/tmp``, ``/var/tmp`` and ``/dev/shm`` (its private
-  folder, ``/tmp/work``, is its HOME and TMPDIR; the checker's own temporary folder is under the
-  real ``/tmp`` and out of sight), and a tmpfs over each folder the worker user could not pass on
-  the way to what it must read (the interpreter under ``/root/.pyenv``, say), with those paths
-  bound back. It then drops to the worker user for good (``setgroups([])``, ``setgid``,
+- **root** (the checker's effective uid is 0): the worker enters a new mount and PID namespace;
+  there it mounts a private, size-limited tmpfs on ``/tmp``, ``/var/tmp`` and ``/dev/shm`` (its
+  private folder, ``/tmp/work``, is its HOME and TMPDIR; the checker's own temporary folder is
+  under the real ``/tmp`` and out of sight), and a tmpfs over each folder the worker user could
+  not pass on the way to what it must read (the interpreter under ``/root/.pyenv``, say), with
+  those paths bound back. It then drops to the worker user for good (``setgroups([])``, ``setgid``,
   ``setuid``: every capability gone, ``PR_SET_NO_NEW_PRIVS``) before any of the judged code runs.
   Its rights on the files are that user's: it writes nowhere the user could not, and it may not
   signal or trace the checker, a root process.
@@ -182,7 +182,7 @@ def _map(uid: int, gid: int) -> None:
 
 
 def _init(worker: int, status: int) -> None:
-    """PID 1 of the worker's namespace: the worker's wait status written to ``status``, then its end.
+    """PID 1 of the worker's namespace: the worker's wait status written to ``status``; the end.
 
     The worker is not PID 1 itself: a namespace's first process gets only the signals it has a
     handler for, so the judged code's ``os.kill(os.getpid(), SIGKILL)`` or ``abort()`` would not

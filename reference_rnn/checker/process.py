@@ -223,7 +223,7 @@ class WorkerProcess:
         return WorkerLostError(breach or exit_reason(code))
 
     def _exit_code(self, within: float = 0.0) -> int | None:
-        """The worker's exit code (negative: the signal that killed it) if it ends within ``within`` s.
+        """The worker's exit code (negative: the signal that ended it) if it ends within ``within``.
 
         Never reaps it: until :meth:`stop` does, its PID and its process group's ID cannot be
         another process's, so a signal the checker sends cannot reach a process started since
