@@ -16,6 +16,7 @@ import sys
 import tempfile
 import time
 import types
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -148,67 +149,60 @@ def test_the_user_namespace_maps_the_user_to_itself(monkeypatch, tmp_path):
     assert written == {"setgroups": "deny", "uid_map": "12 12 1", "gid_map": "34 34 1"}
 
 
-@pytest.mark.parametrize("passed_up", [True, False], ids=["by its init", "its init killed"])
-def test_the_waiter_dies_by_the_signal_its_worker_died_by(tmp_path, passed_up):
-    record = tmp_path / "killed"
+def _waiter(init: Callable[[int], None], kill: Callable[[int, int, int], None]) -> int:
+    """A waiter forked from this test: its namespace's init runs ``init(status)`` (the pipe the
+    status goes up), its ``os.kill(target, number)`` is ``kill(init_pid, target, number)``, its end
+    is by ``os._exit``."""
     statuses, status = os.pipe()
     pid = os.fork()
-    if pid == 0:  # the waiter, a child of this test: its kill faked, its end by os._exit
+    if pid == 0:
         try:
-            init = os.fork()
-            if init == 0:  # the worker's status (killed by SIGUSR1) written up, or its own
-                if passed_up:
-                    os.write(status, int(signal.SIGUSR1).to_bytes(4, "little"))
-                    os._exit(0)
-                signal.signal(signal.SIGUSR1, signal.SIG_DFL)
-                os.kill(os.getpid(), signal.SIGUSR1)
+            child = os.fork()
+            if child == 0:
+                init(status)
                 os._exit(0)
             os.close(status)
-
-            def kill(pid: int, number: int) -> None:
-                record.write_text(f"{pid == os.getpid()} {number}")
-
-            boundary.os = Os(kill=kill)  # type: ignore[assignment]
+            boundary.os = Os(kill=lambda target, number: kill(child, target, number))  # type: ignore[assignment]
             boundary.resource = types.SimpleNamespace(  # type: ignore[assignment]
                 setrlimit=lambda *_: None, RLIMIT_CORE=0
             )
-            boundary._wait_for(init, statuses)
+            boundary._wait_for(child, statuses)
         finally:
             os._exit(99)
     os.close(statuses)
     os.close(status)
-    _, code = os.waitpid(pid, 0)
+    return pid
+
+
+@pytest.mark.parametrize("passed_up", [True, False], ids=["by its init", "its init killed"])
+def test_the_waiter_dies_by_the_signal_its_worker_died_by(tmp_path, passed_up):
+    record = tmp_path / "killed"
+
+    def init(status: int) -> None:  # the worker's status (killed by SIGUSR1) written up, or its own
+        if passed_up:
+            os.write(status, int(signal.SIGUSR1).to_bytes(4, "little"))
+            return
+        signal.signal(signal.SIGUSR1, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGUSR1)
+
+    def kill(_init: int, target: int, number: int) -> None:  # its own end faked
+        record.write_text(f"{target == os.getpid()} {number}")
+
+    _, code = os.waitpid(_waiter(init, kill), 0)
     assert os.waitstatus_to_exitcode(code) == 1
     assert record.read_text() == f"True {int(signal.SIGUSR1)}"
 
 
 def test_the_checker_s_stop_kills_the_namespace_s_init_and_the_waiter_ends_by_it(tmp_path):
     record = tmp_path / "killed"
-    statuses, status = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the waiter: its own kill faked, the one of its init real
-        try:
-            init = os.fork()
-            if init == 0:
-                time.sleep(3600)
-                os._exit(0)
-            os.close(status)
 
-            def kill(target: int, number: int) -> None:
-                with record.open("a") as file:
-                    file.write(f"{'init' if target == init else 'itself'} {number}\n")
-                if target == init:
-                    os.kill(target, number)
+    def kill(init: int, target: int, number: int) -> None:  # its own end faked, its init's real
+        with record.open("a") as file:
+            file.write(f"{'init' if target == init else 'itself'} {number}\n")
+        if target == init:
+            os.kill(target, number)
 
-            boundary.os = Os(kill=kill)  # type: ignore[assignment]
-            boundary.resource = types.SimpleNamespace(  # type: ignore[assignment]
-                setrlimit=lambda *_: None, RLIMIT_CORE=0
-            )
-            boundary._wait_for(init, statuses)
-        finally:
-            os._exit(99)
-    os.close(statuses)
-    os.close(status)
+    pid = _waiter(lambda _status: time.sleep(3600), kill)
     caught = 1 << (signal.SIGTERM - 1)
     while not int(_status_field(pid, "SigCgt"), 16) & caught:  # its handler is in place
         time.sleep(0.001)
