@@ -57,7 +57,9 @@ def run_json(capsys, *argv: str) -> tuple[int, dict]:
 
 
 def test_a_correct_layer_exits_0_and_its_json_has_the_documented_schema(capsys):
-    code, document = run_json(capsys, CORRECTED, "--api", "sprint")
+    # seed 10: the saturating case's dh_prev has a tolerance above float64's 1e-12, as a run's
+    # own seed gives it in 2 runs of 40 (the case's measured rounding, times 16)
+    code, document = run_json(capsys, CORRECTED, "--api", "sprint", "--seed", "10")
     assert code == 0
     assert set(document) == {
         "passed",
@@ -95,7 +97,9 @@ def test_a_correct_layer_exits_0_and_its_json_has_the_documented_schema(capsys):
         assert check["function"] in ("SimpleRNN.forward", "SimpleRNN.backward")
         assert check["passed"] is True
         assert check["detail"] is None
-        assert 0 <= check["max_error"] <= check["tolerance"] == 1e-12
+        assert 0 <= check["max_error"] <= check["tolerance"]
+        assert check["tolerance"] >= 1e-12  # float64's, or the case's own rounding's if larger
+    assert max(check["tolerance"] for check in document["checks"]) > 1e-12
 
 
 def test_the_exercise_code_exits_1_and_its_json_names_the_three_mistakes(capsys):
